@@ -1,0 +1,312 @@
+"""The ``webbcal`` command.
+
+``webbcal run <pipeline|step|params.asdf> <input> [options]`` runs a pipeline or
+step with the official option grammar (``--steps.jump.rejection_threshold=5``,
+``--output-dir``/``--output_dir``, ``--save-parameters``, ``--config``,
+``--disable-crds-steppars``); ``webbcal list`` shows steps, pipelines and
+parameters; ``webbcal demo`` runs calwebb_detector1 offline on a simulated
+exposure with its own CRDS context.
+
+Heavy modules are imported only when needed so ``--help`` starts quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Any
+
+from ._version import __version__
+
+__all__ = ["main"]
+
+log = logging.getLogger("webbcal.cli")
+
+#: Options handled by the runner itself rather than by the step's parameters.
+_GLOBAL_FLAGS = {"--verbose", "-v", "--quiet", "-q", "--disable-crds-steppars", "--debug"}
+_GLOBAL_VALUES = {"--config", "--save-parameters", "--log-file", "--log-level"}
+
+
+class UsageError(Exception):
+    """A command line that cannot be run; reported without a traceback."""
+
+
+def _setup_logging(verbose: bool, quiet: bool, log_file: str | None, level: str | None) -> None:
+    logger = logging.getLogger("webbcal")
+    lvl = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    if level:
+        lvl = getattr(logging, level.upper(), lvl)
+    logger.setLevel(lvl)
+    fmt = logging.Formatter("%(asctime)s - %(name)s - %(levelname)s - %(message)s")
+    if not quiet or verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(fmt)
+        logger.addHandler(handler)
+    if log_file:
+        fh = logging.FileHandler(log_file)
+        fh.setFormatter(fmt)
+        logger.addHandler(fh)
+    for name in ("CRDS", "crds"):
+        logging.getLogger(name).setLevel(logging.WARNING if not verbose else logging.INFO)
+
+
+def _split_option(token: str, rest: list[str]) -> tuple[str, str]:
+    """Split ``--name=value`` or ``--name value`` (consuming the value from ``rest``)."""
+    body = token[2:]
+    if "=" in body:
+        name, value = body.split("=", 1)
+    else:
+        if not rest or rest[0].startswith("--"):
+            # A bare flag means true (``--save-calibrated-ramp``).
+            return body, "true"
+        name, value = body, rest.pop(0)
+    return name, value
+
+
+def parse_run_arguments(cls: type, tokens: list[str]) -> dict[str, Any]:
+    """Turn ``--param=value`` and ``--steps.<alias>.<param>=value`` tokens into overrides.
+
+    Dashes in names are read as underscores (``--output-dir`` = ``--output_dir``).
+
+    Raises
+    ------
+    UsageError
+        For a positional token, an unknown step or an unknown parameter.
+    """
+    from .stpipe.pipeline import Pipeline
+
+    overrides: dict[str, Any] = {}
+    rest = list(tokens)
+    while rest:
+        token = rest.pop(0)
+        if not token.startswith("--"):
+            raise UsageError(f"unexpected argument {token!r}; options are written --name=value")
+        name, value = _split_option(token, rest)
+        if name.startswith("steps."):
+            parts = name.split(".")
+            if len(parts) != 3:
+                raise UsageError(f"--{name}: expected --steps.<step>.<parameter>=<value>")
+            _, alias, param = parts
+            param = param.replace("-", "_")
+            if not issubclass(cls, Pipeline):
+                raise UsageError(f"--{name}: {cls.class_alias} is a step, it has no sub-steps")
+            if alias not in cls.step_defs:
+                raise UsageError(
+                    f"--{name}: unknown step {alias!r}; steps of {cls.class_alias} are "
+                    f"{', '.join(cls.step_defs)}"
+                )
+            specs = cls.step_defs[alias].param_specs()
+            if param not in specs:
+                raise UsageError(
+                    f"--{name}: step {alias} has no parameter {param!r}; its parameters are "
+                    f"{', '.join(sorted(specs))}"
+                )
+            overrides.setdefault("steps", {}).setdefault(alias, {})[param] = value
+        else:
+            param = name.replace("-", "_")
+            specs = cls.param_specs()
+            if param not in specs:
+                raise UsageError(
+                    f"--{name}: {cls.class_alias} has no parameter {param!r}; its parameters "
+                    f"are {', '.join(sorted(specs))}"
+                )
+            overrides[param] = value
+    return overrides
+
+
+def _run_help(cls: type) -> str:
+    from .stpipe.pipeline import Pipeline
+
+    lines = [
+        f"usage: webbcal run {cls.class_alias} INPUT [options]",
+        "",
+        (cls.__doc__ or "").strip().splitlines()[0],
+        "",
+        "runner options:",
+        "  --config FILE.asdf          parameter file (official ASDF layout)",
+        "  --save-parameters FILE      write the merged parameters and exit after the run",
+        "  --disable-crds-steppars     ignore CRDS pars-* parameter references",
+        "  --verbose / --quiet         more / less logging; --log-file FILE also logs to FILE",
+        "",
+        f"{cls.class_alias} parameters:",
+    ]
+    for p in cls.param_specs().values():
+        lines.append(f"  --{p.name}=VALUE".ljust(40) + p.help_text())
+    if issubclass(cls, Pipeline):
+        for alias, sub in cls.step_defs.items():
+            lines += ["", f"step {alias} ({sub.__name__}) parameters:"]
+            for p in sub.param_specs().values():
+                lines.append(f"  --steps.{alias}.{p.name}=VALUE".ljust(40) + p.help_text())
+    return "\n".join(lines)
+
+
+def cmd_run(argv: list[str]) -> int:
+    """``webbcal run``."""
+    from .stpipe.config import read_config_file, write_config_file
+    from .stpipe.registry import get_step_class
+
+    tokens = list(argv)
+    flags: dict[str, Any] = {}
+    positionals: list[str] = []
+    remaining: list[str] = []
+    want_help = False
+    while tokens:
+        t = tokens.pop(0)
+        key = t.split("=", 1)[0]
+        if t in ("-h", "--help"):
+            want_help = True
+        elif key.replace("_", "-") in _GLOBAL_FLAGS:
+            flags[key.lstrip("-").replace("_", "-")] = True
+        elif key.replace("_", "-") in _GLOBAL_VALUES:
+            if "=" in t:
+                value = t.split("=", 1)[1]
+            elif tokens:
+                value = tokens.pop(0)
+            else:
+                raise UsageError(f"{key} needs a value")
+            flags[key.lstrip("-").replace("_", "-")] = value
+        elif t.startswith("--"):
+            remaining.append(t)
+            if "=" not in t and tokens and not tokens[0].startswith("--"):
+                remaining.append(tokens.pop(0))
+        else:
+            positionals.append(t)
+    if not positionals:
+        if want_help:
+            print("usage: webbcal run <pipeline|step|params.asdf> INPUT [options]")
+            return 0
+        raise UsageError("webbcal run needs a pipeline or step name and an input file")
+    target = positionals[0]
+    config_file = flags.get("config")
+    if target.endswith(".asdf"):
+        config_file = config_file or target
+        content = read_config_file(target)
+        if not content["class"]:
+            raise UsageError(f"{target}: parameter file has no 'class' entry")
+        cls = get_step_class(content["class"])
+    else:
+        cls = get_step_class(target)
+    if want_help:
+        print(_run_help(cls))
+        return 0
+    if len(positionals) != 2:
+        raise UsageError(
+            f"webbcal run {target} needs exactly one input file, got {len(positionals) - 1}"
+        )
+    _setup_logging(bool(flags.get("verbose")), bool(flags.get("quiet")),
+                   flags.get("log-file"), flags.get("log-level"))  # fmt: skip
+    overrides = parse_run_arguments(cls, remaining)
+    overrides.setdefault("save_results", True)
+    if flags.get("quiet"):
+        if hasattr(cls, "step_defs"):
+            overrides.setdefault("progress", False)
+    if flags.get("disable-crds-steppars"):
+        overrides["disable_crds_steppars"] = True
+    input_path = positionals[1]
+    save_pars = flags.get("save-parameters")
+    if save_pars:
+        from .stpipe.config import build_configuration
+
+        model = cls._open_input(input_path)
+        disable = bool(overrides.pop("disable_crds_steppars", False))
+        merged = build_configuration(
+            cls, model, config_file=config_file, overrides=overrides, use_crds=not disable
+        )
+        step = cls.from_configuration(merged)
+        write_config_file(step, save_pars)
+        log.info("Saved parameters to %s", save_pars)
+        step.run(model)
+        return 0
+    cls.call(input_path, config_file=config_file, **overrides)
+    return 0
+
+
+def cmd_list(argv: list[str]) -> int:
+    """``webbcal list``: pipelines and steps with their parameters."""
+    from .stpipe.registry import PIPELINES, STEPS, get_step_class
+
+    parser = argparse.ArgumentParser(prog="webbcal list")
+    parser.add_argument("--brief", action="store_true", help="names only")
+    args = parser.parse_args(argv)
+    print("Pipelines:")
+    for alias in PIPELINES:
+        cls = get_step_class(alias)
+        print(f"  {alias:<20s} {cls.__name__}")
+        if not args.brief:
+            print("      steps: " + ", ".join(cls.step_defs))
+            for p in cls.spec:
+                print(f"      {p.name:<28s} {p.help_text()}")
+    print("Steps:")
+    for alias in STEPS:
+        cls = get_step_class(alias)
+        refs = ", ".join(cls.reference_file_types) or "-"
+        print(f"  {alias:<20s} {cls.__name__:<22s} reftypes: {refs}")
+        if not args.brief:
+            for p in cls.spec:
+                print(f"      {p.name:<28s} {p.help_text()}")
+    return 0
+
+
+def cmd_demo(argv: list[str]) -> int:
+    """``webbcal demo``."""
+    parser = argparse.ArgumentParser(
+        prog="webbcal demo",
+        description="Simulate an exposure and its references in a local CRDS context, "
+        "then run calwebb_detector1 offline through ordinary CRDS selection.",
+    )
+    parser.add_argument("--out", default="webbcal_demo", help="output directory")
+    parser.add_argument("--seed", type=int, default=1, help="random seed of the simulation")
+    parser.add_argument("--quiet", "-q", action="store_true", help="less output")
+    args = parser.parse_args(argv)
+    _setup_logging(False, True, None, None)
+    from .demo import run_demo
+
+    summary = run_demo(args.out, seed=args.seed, progress=not args.quiet)
+    print(summary)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``webbcal`` console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    usage = (
+        "usage: webbcal {run,list,demo} ...\n\n"
+        "  run   run a pipeline or step: webbcal run calwebb_detector1 x_uncal.fits "
+        "--output-dir out\n"
+        "  list  list pipelines, steps and their parameters\n"
+        "  demo  simulate an exposure and run calwebb_detector1 on it offline\n\n"
+        f"webbcal {__version__}: an independent implementation of the JWST calibration pipeline"
+    )
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage)
+        return 0 if argv else 2
+    if argv[0] == "--version":
+        print(f"webbcal {__version__}")
+        return 0
+    command, rest = argv[0], argv[1:]
+    commands = {"run": cmd_run, "list": cmd_list, "demo": cmd_demo}
+    if command not in commands:
+        print(f"webbcal: unknown command {command!r}\n\n{usage}", file=sys.stderr)
+        return 2
+    try:
+        return commands[command](rest)
+    except KeyboardInterrupt:
+        print("webbcal: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # every failure is reported in one clear line
+        if os.environ.get("WEBBCAL_DEBUG"):
+            raise
+        print(f"webbcal: error: {_describe(exc)}", file=sys.stderr)
+        return 1
+
+
+def _describe(exc: Exception) -> str:
+    name = type(exc).__name__
+    text = str(exc) or name
+    return text if name in ("UsageError",) else f"{text} [{name}]"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

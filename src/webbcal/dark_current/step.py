@@ -1,0 +1,83 @@
+"""The ``dark_current`` step adapter."""
+
+import logging
+
+import numpy as np
+
+from ..lib.reffiles import ReferenceFileError, geometry_of, load_reference, reference_array
+from ..stpipe import Param, Step
+from .subtract import DarkMismatchError, average_dark_frames, subtract_dark
+
+__all__ = ["DarkCurrentStep"]
+
+log = logging.getLogger(__name__)
+
+
+class DarkCurrentStep(Step):
+    """Subtract the DARK reference averaged to the science pattern (alias ``dark_current``)."""
+
+    class_alias = "dark_current"
+    cal_step_name = "dark_sub"
+    reference_file_types = ("dark",)
+    spec = (
+        Param("dark_output", str, None, "File to save the frame-averaged dark to",
+              allow_none=True),
+        Param("average_dark_current", float, None,
+              "Average dark current used for the Poisson variance (overrides the reference)",
+              allow_none=True, unit="e-/s"),
+    )  # fmt: skip
+
+    def process(self, model):
+        from stdatamodels.jwst import datamodels as dm
+
+        path = self.get_reference_file(model, "dark")
+        log.info("Using DARK reference file %s", path)
+        cls = dm.DarkNirspecModel if model.meta.instrument.name == "NIRSPEC" else dm.DarkModel
+        ref = load_reference(path, cls, model)
+        geom = geometry_of(model)
+        exp = model.meta.exposure
+        nints, ngroups = model.data.shape[:2]
+        log.info(
+            "Science data nints=%d, ngroups=%d, nframes=%d, groupgap=%d",
+            nints, ngroups, exp.nframes, exp.groupgap,
+        )  # fmt: skip
+        dark_sci = reference_array(ref, "data", geom, extname="SCI")
+        dark_dq = reference_array(ref, "dq", geom)
+        if dark_dq.ndim == 3:
+            dark_dq = np.bitwise_or.reduce(dark_dq, axis=0)
+        try:
+            avg = average_dark_frames(
+                dark_sci,
+                ngroups=ngroups,
+                nframes=int(exp.nframes),
+                groupgap=int(exp.groupgap),
+                dark_nframes=int(ref.meta.exposure.nframes or 1),
+                dark_groupgap=int(ref.meta.exposure.groupgap or 0),
+            )
+        except DarkMismatchError as exc:
+            raise ReferenceFileError(f"{ref.meta.filename}: {exc}") from None
+        model.data, model.pixeldq = subtract_dark(model.data, model.pixeldq, avg, dark_dq)
+        self._set_average_dark_current(model, ref)
+        if self.dark_output:
+            out = dm.DarkModel(data=avg, dq=dark_dq)
+            out.update(ref)
+            out.meta.exposure.nframes = exp.nframes
+            out.meta.exposure.groupgap = exp.groupgap
+            out.meta.exposure.ngroups = ngroups
+            from ..datamodels import save_model
+
+            save_model(out, self.dark_output)
+        return model
+
+    def _set_average_dark_current(self, model, ref) -> None:
+        shape = model.data.shape[-2:]
+        if self.average_dark_current is not None:
+            value = np.full(shape, self.average_dark_current, dtype=np.float32)
+        else:
+            arr = getattr(ref, "average_dark_current", None)
+            if arr is not None and np.shape(arr) == shape and np.sum(arr) != 0:
+                value = np.asarray(arr, dtype=np.float32)
+            else:
+                scalar = ref.meta.exposure.average_dark_current or 0.0
+                value = np.full(shape, scalar, dtype=np.float32)
+        model.average_dark_current = value

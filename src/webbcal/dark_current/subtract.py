@@ -1,0 +1,97 @@
+"""Dark-current subtraction with frame averaging to the science readout pattern.
+
+References
+----------
+JWST pipeline documentation, "dark_current" step: the DARK reference is
+recorded with NFRAMES=1, GROUPGAP=0; its frames are averaged in groups of the
+science NFRAMES, skipping GROUPGAP frames between groups, so that each averaged
+dark group matches the science group, then subtracted group by group. NaNs in
+the dark are treated as zero. The dark DQ is propagated to PIXELDQ.
+"""
+
+import numpy as np
+
+__all__ = ["DarkMismatchError", "average_dark_frames", "subtract_dark"]
+
+
+class DarkMismatchError(ValueError):
+    """The dark reference cannot be matched to the science readout."""
+
+
+def average_dark_frames(
+    dark: np.ndarray,
+    *,
+    ngroups: int,
+    nframes: int,
+    groupgap: int,
+    dark_nframes: int = 1,
+    dark_groupgap: int = 0,
+) -> np.ndarray:
+    """Average dark frames to the science readout pattern.
+
+    Parameters
+    ----------
+    dark : ndarray, shape (ndark, ny, nx), float32, DN
+        Dark signal of the reference, one plane per dark group.
+    ngroups, nframes, groupgap : int
+        Science NGROUPS, NFRAMES, GROUPGAP.
+    dark_nframes, dark_groupgap : int
+        NFRAMES and GROUPGAP of the dark reference.
+
+    Returns
+    -------
+    ndarray, shape (ngroups, ny, nx), float32
+        Averaged dark (only the planes that are needed are read).
+
+    Raises
+    ------
+    DarkMismatchError
+        If the dark has fewer frames than the science ramp needs, or its own
+        NFRAMES/GROUPGAP differ from the science ones while not being 1/0.
+    """
+    if dark_nframes == nframes and dark_groupgap == groupgap:
+        if dark.shape[0] < ngroups:
+            raise DarkMismatchError(
+                f"dark has {dark.shape[0]} groups but the science ramp has {ngroups}"
+            )
+        return np.nan_to_num(dark[:ngroups].astype(np.float32), nan=0.0)
+    if dark_nframes != 1 or dark_groupgap != 0:
+        raise DarkMismatchError(
+            f"dark NFRAMES={dark_nframes}, GROUPGAP={dark_groupgap} cannot be averaged to the "
+            f"science NFRAMES={nframes}, GROUPGAP={groupgap}; expected a dark with NFRAMES=1, "
+            "GROUPGAP=0"
+        )
+    total = ngroups * nframes + (ngroups - 1) * groupgap
+    if dark.shape[0] < total:
+        raise DarkMismatchError(
+            f"dark has {dark.shape[0]} frames but the science readout needs {total} "
+            f"(NGROUPS={ngroups}, NFRAMES={nframes}, GROUPGAP={groupgap})"
+        )
+    out = np.empty((ngroups,) + dark.shape[1:], dtype=np.float32)
+    for g in range(ngroups):
+        start = g * (nframes + groupgap)
+        block = np.nan_to_num(dark[start : start + nframes].astype(np.float32), nan=0.0)
+        out[g] = block[0] if nframes == 1 else block.mean(axis=0)
+    return out
+
+
+def subtract_dark(
+    data: np.ndarray, pixeldq: np.ndarray, dark: np.ndarray, dark_dq: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Subtract an averaged dark from every integration.
+
+    Parameters
+    ----------
+    data : ndarray, shape (nints, ngroups, ny, nx), float32, DN
+    pixeldq : ndarray, shape (ny, nx), uint32
+    dark : ndarray, shape (ngroups, ny, nx), float32, DN
+        Output of :func:`average_dark_frames`.
+    dark_dq : ndarray, shape (ny, nx), uint32
+
+    Returns
+    -------
+    data, pixeldq : ndarray
+        New arrays.
+    """
+    out = (data - dark[None]).astype(np.float32, copy=False)
+    return out, pixeldq | dark_dq.astype(np.uint32)

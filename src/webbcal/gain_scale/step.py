@@ -1,0 +1,51 @@
+"""The ``gain_scale`` step adapter."""
+
+import logging
+
+import numpy as np
+
+from ..stpipe import Step, StepSkipped
+from .scale import scale_by_gain_factor
+
+__all__ = ["GainScaleStep"]
+
+log = logging.getLogger(__name__)
+
+
+class GainScaleStep(Step):
+    """Rescale rates by the gain factor GAINFACT (official alias ``gain_scale``)."""
+
+    class_alias = "gain_scale"
+    cal_step_name = "gain_scale"
+    reference_file_types = ("gain",)
+    optional_reference_types = ("gain",)
+
+    def process(self, model):
+        factor = model.meta.exposure.gain_factor
+        if factor is None:
+            path = self.get_reference_file(model, "gain")
+            if path is not None:
+                from stdatamodels.jwst.datamodels import GainModel
+
+                log.info("Using GAIN reference file: %s", path)
+                with GainModel(path) as gain:
+                    factor = gain.meta.exposure.gain_factor
+        if factor is None:
+            log.info("GAINFACT not found in gain reference file")
+            raise StepSkipped("no gain factor (GAINFACT) applies to this exposure")
+        log.info("Rescaling by %s", factor)
+
+        def _opt(name):
+            arr = getattr(model, name, None)
+            return arr if arr is not None and np.size(arr) > 0 else None
+
+        data, err, vp, vr = scale_by_gain_factor(
+            model.data, model.err, _opt("var_poisson"), _opt("var_rnoise"), gain_factor=factor
+        )
+        model.data, model.err = data, err
+        if vp is not None:
+            model.var_poisson = vp
+        if vr is not None:
+            model.var_rnoise = vr
+        model.meta.exposure.gain_factor = factor
+        return model

@@ -1,0 +1,1 @@
+"""Shared helpers: readout patterns, subarray geometry, reference-file cutting."""

@@ -1,0 +1,106 @@
+"""Classical non-linearity correction with a per-pixel polynomial.
+
+References
+----------
+JWST pipeline documentation, "linearity" step; WFC3 Data Handbook ch. 6.5
+(detector non-linearity): ``corrected = sum_k c_k * DN**k`` applied to the
+bias-subtracted counts of every group that is not SATURATED. Pixels whose
+coefficients are flagged NO_LIN_CORR in the reference, contain NaN, or have a
+zero linear term are left uncorrected and flagged NO_LIN_CORR.
+"""
+
+import numpy as np
+
+from ..dqflags import NO_LIN_CORR, SATURATED
+
+__all__ = ["correct_linearity", "prepare_coefficients"]
+
+
+def prepare_coefficients(
+    coeffs: np.ndarray, lin_dq: np.ndarray, pixeldq: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Replace unusable coefficient sets by the identity and flag them.
+
+    Parameters
+    ----------
+    coeffs : ndarray, shape (ncoeffs, ny, nx)
+        Polynomial coefficients, lowest order first.
+    lin_dq : ndarray, shape (ny, nx), uint32
+        Reference DQ.
+    pixeldq : ndarray, shape (ny, nx), uint32
+        Science pixel DQ.
+
+    Returns
+    -------
+    coeffs, pixeldq : ndarray
+        New arrays: identity coefficients (0, 1, 0, ...) where unusable, and
+        PIXELDQ with the reference DQ and NO_LIN_CORR where unusable.
+
+    Raises
+    ------
+    ValueError
+        If fewer than two coefficients are given.
+    """
+    if coeffs.ndim != 3 or coeffs.shape[0] < 2:
+        raise ValueError(f"COEFFS must have shape (ncoeffs>=2, ny, nx), got {coeffs.shape}")
+    c = coeffs.astype(np.float32, copy=True)
+    bad = ((lin_dq & NO_LIN_CORR) != 0) | np.any(np.isnan(c), axis=0) | (c[1] == 0)
+    new_dq = pixeldq | lin_dq.astype(np.uint32)
+    if np.any(bad):
+        c[:, bad] = 0.0
+        c[1, bad] = 1.0
+        new_dq = new_dq | np.where(bad, np.uint32(NO_LIN_CORR), np.uint32(0))
+    return c, new_dq
+
+
+def _polyval(c: np.ndarray, x: np.ndarray) -> np.ndarray:
+    result = c[-1] * x
+    for k in range(c.shape[0] - 2, 0, -1):
+        result += c[k]
+        result *= x
+    result += c[0]
+    return result
+
+
+def correct_linearity(
+    data: np.ndarray,
+    groupdq: np.ndarray,
+    pixeldq: np.ndarray,
+    coeffs: np.ndarray,
+    lin_dq: np.ndarray,
+    *,
+    zeroframe: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Apply the polynomial linearity correction to unsaturated groups.
+
+    Parameters
+    ----------
+    data : ndarray, shape (nints, ngroups, ny, nx), float32, DN (bias-subtracted)
+    groupdq : ndarray, shape (nints, ngroups, ny, nx), uint8
+    pixeldq : ndarray, shape (ny, nx), uint32
+    coeffs : ndarray, shape (ncoeffs, ny, nx)
+        LINEARITY reference COEFFS cut to the subarray.
+    lin_dq : ndarray, shape (ny, nx), uint32
+        LINEARITY reference DQ.
+    zeroframe : ndarray or None, shape (nints, ny, nx)
+        Zero-frame data; values of 0 (unusable) stay 0.
+
+    Returns
+    -------
+    data, pixeldq, zeroframe : ndarray
+        New arrays.
+    """
+    c, new_dq = prepare_coefficients(coeffs, lin_dq, pixeldq)
+    out = np.empty_like(data, dtype=np.float32)
+    for i in range(data.shape[0]):
+        for g in range(data.shape[1]):
+            d = data[i, g]
+            corr = _polyval(c, d)
+            out[i, g] = np.where((groupdq[i, g] & SATURATED) != 0, d, corr)
+    new_zf = None
+    if zeroframe is not None:
+        new_zf = np.empty_like(zeroframe, dtype=np.float32)
+        for i in range(zeroframe.shape[0]):
+            z = zeroframe[i]
+            new_zf[i] = np.where(z == 0.0, 0.0, _polyval(c, z))
+    return out, new_dq, new_zf

@@ -1,0 +1,124 @@
+"""calwebb_detector1: raw ramps (``_uncal``) to count-rate images (``_rate``, ``_rateints``).
+
+References
+----------
+JWST pipeline documentation, "calwebb_detector1: Stage 1 Detector Processing";
+JDox "Stages of JWST Data Processing". Near-infrared order: group_scale,
+dq_init, saturation, ipc, superbias, refpix, linearity, dark_current, then
+charge_migration, jump, ramp_fit, gain_scale.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any
+
+from ..charge_migration import ChargeMigrationStep
+from ..dark_current import DarkCurrentStep
+from ..datamodels import open_ramp_input, to_ramp_model
+from ..dq_init import DQInitStep
+from ..gain_scale import GainScaleStep
+from ..group_scale import GroupScaleStep
+from ..ipc import IPCStep
+from ..jump import JumpStep
+from ..linearity import LinearityStep
+from ..ramp_fitting import RampFitStep
+from ..refpix import RefPixStep
+from ..saturation import SaturationStep
+from ..stpipe import Param, Pipeline
+from ..superbias import SuperBiasStep
+
+__all__ = ["Detector1Pipeline"]
+
+log = logging.getLogger(__name__)
+
+RAMP_STEPS = (
+    "group_scale", "dq_init", "saturation", "ipc", "superbias", "refpix", "linearity",
+    "dark_current", "charge_migration", "jump",
+)  # fmt: skip
+
+
+class Detector1Pipeline(Pipeline):
+    """Stage-1 detector processing of near-infrared exposures (alias ``calwebb_detector1``).
+
+    Input is a Level 1b ``_uncal`` product (SCI uint16, shape (nints, ngroups,
+    ny, nx), DN) or a ``_ramp`` product. The result is the ``_rate`` ImageModel
+    (DN/s, with ERR, DQ, VAR_POISSON, VAR_RNOISE); the ``_rateints`` CubeModel
+    (one plane per integration) is saved beside it, and the calibrated ramp as
+    ``_ramp`` when ``save_calibrated_ramp`` is set.
+    """
+
+    class_alias = "calwebb_detector1"
+    spec = (
+        Param("save_calibrated_ramp", bool, False, "Save the calibrated ramp as _ramp"),
+        Param("progress", bool, True, "Show progress on a terminal (never when not a TTY)"),
+    )
+    step_defs = {
+        "group_scale": GroupScaleStep,
+        "dq_init": DQInitStep,
+        "saturation": SaturationStep,
+        "ipc": IPCStep,
+        "superbias": SuperBiasStep,
+        "refpix": RefPixStep,
+        "linearity": LinearityStep,
+        "dark_current": DarkCurrentStep,
+        "charge_migration": ChargeMigrationStep,
+        "jump": JumpStep,
+        "ramp_fit": RampFitStep,
+        "gain_scale": GainScaleStep,
+    }
+
+    @classmethod
+    def open_input(cls, path: str) -> Any:
+        """Open and check a stage-1 input (``_uncal`` or ``_ramp``)."""
+        return open_ramp_input(path)
+
+    @property
+    def output_suffix(self) -> str:
+        return self.suffix or "rate"
+
+    def process(self, model: Any) -> Any:
+        model = open_ramp_input(model)
+        ramp = to_ramp_model(model)
+        total = len(RAMP_STEPS) + 2
+        for n, alias in enumerate(RAMP_STEPS, start=1):
+            self._progress(n, total, alias)
+            ramp = self.step(alias).run(ramp)
+        if self.save_calibrated_ramp:
+            self.save_model(ramp, suffix="ramp")
+        self._progress(total - 1, total, "ramp_fit")
+        fitted = self.step("ramp_fit").run(ramp)
+        if not isinstance(fitted, tuple):
+            # ramp_fit was skipped: nothing more can be made.
+            log.warning("ramp_fit was skipped; the result is the calibrated ramp")
+            return fitted
+        rate, rateints = fitted
+        self._progress(total, total, "gain_scale")
+        rate = self.step("gain_scale").run(rate)
+        if rateints is not None:
+            rateints = self.step("gain_scale").run(rateints)
+            if self.save_results:
+                self._store_logs(rateints)
+                self.save_model(rateints, suffix="rateints")
+        self._progress_done()
+        return rate
+
+    # ----------------------------------------------------------------- progress
+    def _progress_enabled(self) -> bool:
+        return bool(self.progress) and sys.stderr.isatty()
+
+    def _progress(self, n: int, total: int, alias: str) -> None:
+        if not self._progress_enabled():
+            return
+        if n == 1:
+            object.__setattr__(self, "_t0", time.monotonic())
+        elapsed = time.monotonic() - self.__dict__.get("_t0", time.monotonic())
+        sys.stderr.write(f"\r[{n:2d}/{total}] {alias:<18s} {elapsed:6.1f} s ")
+        sys.stderr.flush()
+
+    def _progress_done(self) -> None:
+        if self._progress_enabled():
+            sys.stderr.write("\n")
+            sys.stderr.flush()

@@ -1,0 +1,562 @@
+"""numba kernel for optimally weighted least-squares ramp fitting.
+
+This private module holds the per-pixel arithmetic used by
+:func:`webbcal.ramp_fitting.ols.fit_ramps`; see that function for the public
+contract and the references. Everything here works in float64 on one pixel at a
+time and is driven by :func:`fit_rows`, which is parallel over image rows.
+
+Conventions inside the kernel
+-----------------------------
+``rn`` is the read noise of one *group* in electrons (the caller converts the
+CDS single-frame READNOISE reference value with ``rn_dn * gain / sqrt(2 *
+nframes)``). Segments are half-open group ranges ``[start, end)``.
+"""
+
+import math
+
+import numba
+import numpy as np
+
+from webbcal import dqflags
+
+__all__ = ["LARGE_VARIANCE_THRESHOLD", "fit_rows"]
+
+#: Variances at or above this value (and errors whose variance exceeds it) are
+#: reported as 0: they come from degenerate fits, not from real data.
+LARGE_VARIANCE_THRESHOLD = 1.0e6
+
+_DNU = np.uint32(dqflags.DO_NOT_USE)
+_SAT = np.uint32(dqflags.SATURATED)
+_JUMP = np.uint32(dqflags.JUMP_DET)
+_PERS = np.uint32(dqflags.PERSISTENCE)
+_CHARGELOSS = np.uint32(dqflags.CHARGELOSS)
+_NO_GAIN = np.uint32(dqflags.NO_GAIN_VALUE)
+_NOT_PERS = np.uint32(~np.uint32(dqflags.PERSISTENCE))
+_INVALID = np.uint32(dqflags.DO_NOT_USE | dqflags.SATURATED)
+
+_JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
+
+
+@numba.njit(**_JIT)
+def _snr_power(snr):
+    """Exponent of the optimal weights for a segment of signal-to-noise ``snr``.
+
+    Table of Fixsen et al. (2000), as tabulated in the JWST ramp_fitting docs.
+    """
+    if snr < 5.0:
+        return 0.0
+    if snr < 10.0:
+        return 0.4
+    if snr < 20.0:
+        return 1.0
+    if snr < 50.0:
+        return 3.0
+    if snr < 100.0:
+        return 6.0
+    return 10.0
+
+
+@numba.njit(**_JIT)
+def _find_segments(gdq, ngroups, skip_saturated_start, starts, ends):
+    """Split one integration ramp into segments of usable groups.
+
+    A group is usable when its flags, ignoring PERSISTENCE, are zero. A group
+    flagged *only* JUMP_DET opens the segment that follows it (its value is the
+    first point of the next segment; the difference across the jump is what is
+    excluded). One-group segments are kept only while no longer segment exists,
+    and then only the first of them.
+
+    Returns the number of segments written to ``starts``/``ends`` (-1 when
+    ``skip_saturated_start`` and the first group is SATURATED).
+    """
+    if skip_saturated_start and (gdq[0] & _SAT):
+        return -1
+    nseg = 0
+    maxlen = 0
+    in_seg = False
+    start = 0
+    for g in range(ngroups + 1):
+        good = g < ngroups and (gdq[g] & _NOT_PERS) == 0
+        if good and not in_seg:
+            start = g
+            if g > 0 and (gdq[g - 1] & _NOT_PERS) == _JUMP:
+                start = g - 1
+            in_seg = True
+        elif not good and in_seg:
+            in_seg = False
+            length = g - start
+            if length == 1 and maxlen > 1:
+                continue
+            starts[nseg] = start
+            ends[nseg] = g
+            nseg += 1
+            maxlen = max(maxlen, length)
+    if nseg < 2:
+        return nseg
+    if maxlen < 2:
+        return 1
+    kept = 0
+    for k in range(nseg):
+        if ends[k] - starts[k] > 1:
+            starts[kept] = starts[k]
+            ends[kept] = ends[k]
+            kept += 1
+    return kept
+
+
+@numba.njit(**_JIT)
+def _median_rate(data, gdq, nints, ngroups, stats, t_group, t_frame, t_one, scratch):
+    """Integration-averaged median first-difference rate of one pixel (DN/s).
+
+    Used only for the Poisson variance. Groups flagged DO_NOT_USE (and
+    saturated groups, whose values are NaN) are ignored, as is every difference
+    ending on a JUMP_DET group. An integration whose only usable value is its
+    first group contributes that group divided by its effective time.
+    """
+    acc = 0.0
+    if ngroups == 1:
+        for i in range(nints):
+            acc += data[i, 0] / t_one
+        return acc / nints
+    for i in range(nints):
+        if stats[i, 6]:
+            mrate = data[i, 0] / t_one
+        elif stats[i, 7]:
+            mrate = data[i, 0] / t_frame
+        else:
+            n = 0
+            first = math.nan if gdq[i, 0] & _DNU else data[i, 0] / t_group
+            prev = first
+            for g in range(1, ngroups):
+                cur = math.nan if gdq[i, g] & _DNU else data[i, g] / t_group
+                if not (gdq[i, g] & _JUMP):
+                    diff = cur - prev
+                    if not math.isnan(diff):
+                        # insertion sort: ramps are short
+                        k = n
+                        while k > 0 and scratch[k - 1] > diff:
+                            scratch[k] = scratch[k - 1]
+                            k -= 1
+                        scratch[k] = diff
+                        n += 1
+                prev = cur
+            if n == 0:
+                mrate = first
+            else:
+                half = n // 2
+                mrate = scratch[half] if n % 2 else 0.5 * (scratch[half] + scratch[half - 1])
+        if math.isnan(mrate):
+            mrate = 0.0
+        acc += mrate
+    return acc / nints
+
+
+@numba.njit(**_JIT)
+def _rnoise_var(length, rn, gain, t_group, t_len1):
+    """Read-noise variance of the slope of one segment, (DN/s)**2.
+
+    ``12 rn**2 / ((n**3 - n) t**2 gain**2)`` for ``n`` equally spaced groups
+    (Fixsen et al. 2000; JWST ramp_fitting docs), with ``n = 2`` for one- and
+    two-group segments (a one-group segment uses its own effective time).
+    """
+    if length == 1:
+        r = rn / t_len1
+        return 12.0 * r * r / (6.0 * gain * gain)
+    if length == 2:
+        r = rn / t_group
+        return 12.0 * r * r / (6.0 * gain * gain)
+    if gain <= 0.0 or math.isnan(gain):
+        return 0.0
+    r = rn / t_group
+    n = float(length)
+    return 12.0 * r * r / ((n * n * n - n) * gain * gain)
+
+
+@numba.njit(**_JIT)
+def _poisson_var(mrate, dark, t, gain, nint_diffs):
+    """Poisson variance of a segment slope from the pixel's median rate."""
+    den = t * gain * nint_diffs
+    if mrate > 0.0:
+        return (mrate + dark) / den
+    return dark / den
+
+
+@numba.njit(**_JIT)
+def _fit_segment(y, s, length, rn, gain, t_group):
+    """Optimally weighted least-squares slope (DN/s) of ``y[s:s+length]``, length >= 3.
+
+    Weights ``|(k - m) / m| ** p / rn**2`` with ``m = (length - 1) / 2`` and the
+    power ``p`` chosen from the segment signal-to-noise ratio (Fixsen et al. 2000).
+    """
+    signal = y[s + length - 1] - y[s]
+    den = rn * rn + signal * gain
+    snr = 0.0
+    if den > 0.0 and gain != 0.0:
+        snr = max(signal * gain / math.sqrt(den), 0.0)
+    power = _snr_power(snr)
+    mid = (length - 1) / 2.0
+    inv_rn2 = 1.0 / (rn * rn)
+    sw = sx = sxx = sy = sxy = 0.0
+    for k in range(length):
+        w = abs((k - mid) / mid) ** power * inv_rn2
+        x = float(k + s)
+        v = y[s + k]
+        if math.isnan(v):
+            v = 0.0
+        sw += w
+        sx += w * x
+        sxx += w * x * x
+        sy += w * v
+        sxy += w * x * v
+    return (sw * sxy - sx * sy) / (sw * sxx - sx * sx) / t_group
+
+
+@numba.njit(**_JIT)
+def _len1_time(is_0th, is_zf, suppress1g, t_group, t_frame, t_one):
+    """Effective exposure time of a one-group segment."""
+    if not suppress1g:
+        if is_0th:
+            return t_one
+        if is_zf:
+            return t_frame
+    return t_group
+
+
+@numba.njit(**_JIT)
+def _chargeloss_rnoise(
+    ogdq, nints, ngroups, stats, rn, gain, t_group, t1, starts, ends, vr_ints, vr_rate
+):
+    """Recompute read-noise variances where groups are flagged CHARGELOSS.
+
+    The read-noise variance is evaluated for the segments the ramp would have
+    without the CHARGELOSS (and accompanying DO_NOT_USE) flags; slopes and
+    Poisson variances are unchanged. Returns the new rate-level value.
+    """
+    any_cl = False
+    inv_total = 0.0
+    for i in range(nints):
+        if not stats[i, 5]:
+            if vr_ints[i] > 0.0:
+                inv_total += 1.0 / vr_ints[i]
+            continue
+        any_cl = True
+        for g in range(ngroups):
+            if ogdq[i, g] & _CHARGELOSS:
+                ogdq[i, g] ^= _DNU | _CHARGELOSS
+        nseg = _find_segments(ogdq[i], ngroups, False, starts, ends)
+        inv = 0.0
+        for k in range(nseg):
+            vr = _rnoise_var(ends[k] - starts[k], rn, gain, t_group, t1[i])
+            if vr > 0.0:
+                inv += 1.0 / vr
+        vr_ints[i] = 1.0 / inv
+        if vr_ints[i] >= LARGE_VARIANCE_THRESHOLD:
+            vr_ints[i] = 0.0
+        inv_total += inv
+    if not any_cl:
+        return vr_rate
+    if inv_total > 0.0:
+        vr_rate = 1.0 / inv_total
+    if vr_rate >= LARGE_VARIANCE_THRESHOLD:
+        vr_rate = 0.0
+    return vr_rate
+
+
+@numba.njit(**_JIT)
+def _fit_integration(y, gdq, ngroups, mrate, dark, rn, gain, t_group, t1, starts, ends, out):
+    """Fit all segments of one integration.
+
+    ``out`` receives (inverse read-noise variance sum, inverse Poisson variance
+    sum, inverse total variance sum, sum of slope / read-noise variance) and the
+    number of segments is returned (-1 when the first group is saturated).
+    """
+    nseg = _find_segments(gdq, ngroups, True, starts, ends)
+    inv_r = inv_p = inv_e = num = 0.0
+    for k in range(nseg):
+        s = starts[k]
+        length = ends[k] - s
+        if length == 1:
+            slope = y[s] / t1
+            vp = _poisson_var(mrate, dark, t1, gain, 1.0)
+        elif length == 2:
+            slope = (y[s + 1] - y[s]) / t_group
+            vp = _poisson_var(mrate, dark, t_group, gain, 1.0)
+        else:
+            slope = _fit_segment(y, s, length, rn, gain, t_group)
+            vp = _poisson_var(mrate, dark, t_group, gain, length - 1.0)
+        vr = _rnoise_var(length, rn, gain, t_group, t1)
+        inv_r += 1.0 / vr
+        if vp > 0.0:
+            inv_p += 1.0 / vp
+        inv_e += 1.0 / (vp + vr)
+        num += slope / vr
+    out[0] = inv_r
+    out[1] = inv_p
+    out[2] = inv_e
+    out[3] = num
+    return nseg
+
+
+@numba.njit(**_JIT)
+def _load_pixel(data, gdq_in, r, c, zeroframe, extra_dnu, suppress1g, y, gdq, ogdq, stats):
+    """Copy one pixel's ramp into work buffers and compute per-integration DQ counts.
+
+    ``stats[i]`` = (n_good, n_dnu_or_sat, n_sat, has_jump, has_pers, has_chargeloss,
+    is_0th, is_zeroframe). Ramps with exactly one usable group get DO_NOT_USE on
+    every group when ``suppress1g``; ``ogdq`` keeps the flags before that.
+    """
+    nints, ngroups = y.shape
+    for i in range(nints):
+        n_usable = 0
+        for g in range(ngroups):
+            f = np.uint32(gdq_in[i, g, r, c]) | extra_dnu[g]
+            ogdq[i, g] = f
+            if (f & _NOT_PERS) == 0:
+                n_usable += 1
+        extra = _DNU if (suppress1g and n_usable == 1) else np.uint32(0)
+        n_good = n_dnu = n_bad = n_sat = 0
+        jump = pers = cl = False
+        for g in range(ngroups):
+            f = ogdq[i, g] | extra
+            gdq[i, g] = f
+            jump |= (f & _JUMP) != 0
+            pers |= (f & _PERS) != 0
+            cl |= (f & _CHARGELOSS) != 0
+            if f == 0:
+                n_good += 1
+            elif f & _DNU:
+                n_dnu += 1
+            if f & _INVALID:
+                n_bad += 1
+            if f & _SAT:
+                y[i, g] = math.nan
+                n_sat += 1
+            else:
+                y[i, g] = data[i, g, r, c]
+        is_0th = is_zf = False
+        if not suppress1g:
+            if n_good == 1 and gdq[i, 0] == 0:
+                is_0th = True
+            elif n_good == 0 and zeroframe.shape[0] == nints:
+                z = float(zeroframe[i, r, c])
+                if z != 0.0:
+                    # First-group-saturated NIRCam ramp: the ZEROFRAME read
+                    # replaces the first group.
+                    y[i, 0] = z
+                    gdq[i, 0] = 0
+                    n_good = 1
+                    n_bad -= 1
+                    if n_sat == ngroups:
+                        n_sat -= 1
+                    if n_dnu == ngroups:
+                        n_dnu -= 1
+                    is_zf = True
+        stats[i, 0] = n_good
+        stats[i, 1] = n_bad
+        stats[i, 2] = n_sat
+        stats[i, 3] = jump
+        stats[i, 4] = pers
+        stats[i, 5] = cl
+        stats[i, 6] = is_0th
+        stats[i, 7] = is_zf
+
+
+@numba.njit(**_JIT)
+def _finish_rate(acc, dq, nints, n_dnu, n_sat, partial_sat):
+    """Combine the per-integration sums into the rate products of one pixel.
+
+    ``acc`` = (sum inverse Poisson, sum inverse read noise, sum slope / read noise).
+    Returns (slope, dq, var_poisson, var_rnoise, err).
+    """
+    if n_dnu == nints:
+        dq |= _DNU
+    if n_sat == nints:
+        dq |= _SAT
+    vp = acc[0]
+    if vp > 0.0:
+        vp = 1.0 / vp
+    if vp >= LARGE_VARIANCE_THRESHOLD or vp < 0.0:
+        vp = 0.0
+    vr = acc[1]
+    if vr > 0.0:
+        vr = 1.0 / vr
+    if vr >= LARGE_VARIANCE_THRESHOLD:
+        vr = 0.0
+    err = math.sqrt(vp + vr)
+    slope = acc[2]
+    if dq & _INVALID:
+        slope = math.nan
+        vp = vr = err = 0.0
+    if partial_sat:
+        dq |= _SAT
+    if not math.isnan(slope):
+        # Integrations are combined with read-noise weights only, like the
+        # segments inside an integration.
+        slope *= vr
+    return slope, dq, vp, vr, err
+
+
+@numba.njit(**_JIT)
+def _fit_pixel(y, gdq, ogdq, stats, pdq, gain, rn, dark, suppress1g, times, work, out_i):
+    """Fit one pixel; fills ``out_i`` (nints, 5) and returns the rate products.
+
+    ``work`` is a tuple of scratch buffers reused from pixel to pixel.
+    """
+    nints, ngroups = y.shape
+    scratch, starts, ends, dq_i, t1, acc, sums = work
+    t_group, t_frame, t_one = times[0], times[1], times[2]
+    if gain <= 0.0 or math.isnan(gain):
+        pdq |= _DNU | _NO_GAIN
+    rate_dq = pdq
+    for i in range(nints):
+        dq_i[i] = pdq
+        if stats[i, 3]:
+            dq_i[i] |= _JUMP
+            rate_dq |= _JUMP
+        if stats[i, 4]:
+            dq_i[i] |= _PERS
+            rate_dq |= _PERS
+        t1[i] = _len1_time(stats[i, 6] != 0, stats[i, 7] != 0, suppress1g, t_group, t_frame, t_one)
+
+    mrate = _median_rate(y, gdq, nints, ngroups, stats, t_group, t_frame, t_one, scratch)
+    acc[:] = 0.0
+    n_dnu = n_sat = 0
+    partial_sat = False
+    for i in range(nints):
+        slope = vp = vr = err = 0.0
+        nseg = _fit_integration(
+            y[i], gdq[i], ngroups, mrate, dark, rn, gain, t_group, t1[i], starts, ends, sums
+        )
+        if nseg < 0:
+            dq_i[i] |= _DNU | _SAT
+            slope = math.nan
+        if stats[i, 1] == ngroups:
+            dq_i[i] |= _DNU
+            if stats[i, 2] == ngroups:
+                dq_i[i] |= _SAT
+        elif nseg > 0:
+            inv_r, inv_p, inv_e, num = sums[0], sums[1], sums[2], sums[3]
+            if inv_p > 0.0:
+                vp = 1.0 / inv_p
+            if vp >= LARGE_VARIANCE_THRESHOLD:
+                vp = 0.0
+            vr = 1.0 / inv_r
+            if vr >= LARGE_VARIANCE_THRESHOLD:
+                vr = 0.0
+            if dq_i[i] & _INVALID:
+                slope = math.nan
+                vp = vr = 0.0
+            else:
+                slope = num * vr
+                ve = 1.0 / inv_e
+                err = 0.0 if ve > LARGE_VARIANCE_THRESHOLD else math.sqrt(ve)
+            if inv_p > 0.0:
+                acc[0] += inv_p
+            acc[1] += inv_r
+            acc[2] += num
+        if dq_i[i] & _DNU:
+            n_dnu += 1
+            slope = math.nan
+        if dq_i[i] & _SAT:
+            n_sat += 1
+            slope = math.nan
+        if stats[i, 2] > 0:
+            dq_i[i] |= _SAT
+            partial_sat = True
+        out_i[i, 0] = slope
+        out_i[i, 1] = dq_i[i]
+        out_i[i, 2] = vp
+        out_i[i, 3] = vr
+        out_i[i, 4] = err
+
+    slope, dq, vp, vr, err = _finish_rate(acc, rate_dq, nints, n_dnu, n_sat, partial_sat)
+    vr = _chargeloss_rnoise(
+        ogdq, nints, ngroups, stats, rn, gain, t_group, t1, starts, ends, out_i[:, 3], vr
+    )
+    return slope, dq, vp, vr, err
+
+
+@numba.njit(parallel=True, **_JIT)
+def fit_rows(
+    data,
+    groupdq,
+    pixeldq,
+    gain,
+    rnoise_e,
+    dark,
+    zeroframe,
+    extra_dnu,
+    suppress1g,
+    times,
+    rate_f,
+    rate_dq,
+    ints_f,
+    ints_dq,
+):
+    """Fit every pixel of the ramp cube; parallel over rows.
+
+    Parameters
+    ----------
+    data : ndarray, shape (nints, ngroups, ny, nx), float32, DN
+    groupdq : ndarray, shape (nints, ngroups, ny, nx), uint8
+    pixeldq : ndarray, shape (ny, nx), uint32
+    gain : ndarray, shape (ny, nx), float32, e-/DN
+    rnoise_e : ndarray, shape (ny, nx), float32
+        Read noise of one group in electrons.
+    dark : ndarray, shape (ny, nx), float32
+        Average dark current added to the median rate in the Poisson variance.
+    zeroframe : ndarray, shape (nints, ny, nx) or (0, 1, 1), float32, DN
+        ZEROFRAME reads; a leading dimension different from ``nints`` means none.
+    extra_dnu : ndarray, shape (ngroups,), uint32
+        DO_NOT_USE added to every pixel's groups (group-range selection).
+    suppress1g : bool
+        Treat ramps with exactly one usable group as unusable.
+    times : ndarray, shape (3,), float64
+        Group time, frame time and effective time of a lone first group (s).
+    rate_f, rate_dq, ints_f, ints_dq : ndarray
+        Outputs: (4, ny, nx) float32 slope/var_poisson/var_rnoise/err,
+        (ny, nx) uint32, (4, nints, ny, nx) float32, (nints, ny, nx) uint32.
+    """
+    nints, ngroups, ny, nx = data.shape
+    for r in numba.prange(ny):
+        y = np.empty((nints, ngroups))
+        gdq = np.empty((nints, ngroups), dtype=np.uint32)
+        ogdq = np.empty((nints, ngroups), dtype=np.uint32)
+        stats = np.empty((nints, 8), dtype=np.int64)
+        work = (
+            np.empty(max(ngroups, 1)),
+            np.empty(ngroups + 1, dtype=np.int64),
+            np.empty(ngroups + 1, dtype=np.int64),
+            np.empty(nints, dtype=np.uint32),
+            np.empty(nints),
+            np.empty(3),
+            np.empty(4),
+        )
+        out_i = np.empty((nints, 5))
+        for c in range(nx):
+            _load_pixel(data, groupdq, r, c, zeroframe, extra_dnu, suppress1g, y, gdq, ogdq, stats)
+            slope, dq, vp, vr, err = _fit_pixel(
+                y,
+                gdq,
+                ogdq,
+                stats,
+                np.uint32(pixeldq[r, c]),
+                float(gain[r, c]),
+                float(rnoise_e[r, c]),
+                float(dark[r, c]),
+                suppress1g,
+                times,
+                work,
+                out_i,
+            )
+            rate_f[0, r, c] = slope
+            rate_f[1, r, c] = vp
+            rate_f[2, r, c] = vr
+            rate_f[3, r, c] = err
+            rate_dq[r, c] = dq
+            for i in range(nints):
+                ints_f[0, i, r, c] = out_i[i, 0]
+                ints_f[1, i, r, c] = out_i[i, 2]
+                ints_f[2, i, r, c] = out_i[i, 3]
+                ints_f[3, i, r, c] = out_i[i, 4]
+                ints_dq[i, r, c] = np.uint32(out_i[i, 1])

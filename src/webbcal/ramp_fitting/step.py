@@ -1,0 +1,108 @@
+"""The ``ramp_fit`` step adapter."""
+
+import logging
+import time
+
+import numpy as np
+
+from ..lib.reffiles import geometry_of, load_reference, reference_array
+from ..stpipe import Param, Step
+from .ols import fit_ramps
+
+__all__ = ["RampFitStep"]
+
+log = logging.getLogger(__name__)
+
+_IFU_TYPES = ("NRS_IFU", "MIR_MRS")
+
+
+class RampFitStep(Step):
+    """Fit count rates to the ramps (official alias ``ramp_fit``).
+
+    Returns a pair ``(rate, rateints)``: an ImageModel (IFUImageModel for IFU
+    modes) with the integration-averaged rate, shape (ny, nx) in DN/s, and a
+    CubeModel with one rate per integration, shape (nints, ny, nx).
+
+    References
+    ----------
+    Fixsen et al. 2000, PASP 112, 1350 (optimal weighting); JWST pipeline
+    documentation, "ramp_fitting".
+    """
+
+    class_alias = "ramp_fit"
+    cal_step_name = "ramp_fit"
+    reference_file_types = ("readnoise", "gain")
+    spec = (
+        Param("algorithm", str, "OLS_C", "Ramp fitting algorithm", choices=("OLS_C", "OLS")),
+        Param("int_name", str, "", "Unused; kept for parameter-file compatibility"),
+        Param("save_opt", bool, False, "Save optional output (not produced by webbcal yet)"),
+        Param("opt_name", str, "", "Unused; kept for parameter-file compatibility"),
+        Param("suppress_one_group", bool, True,
+              "Give zero rate to ramps whose only good group is the first one"),
+        Param("firstgroup", int, None, "Ignore groups before this one (0-based)",
+              allow_none=True, minimum=0),
+        Param("lastgroup", int, None, "Ignore groups after this one (0-based)",
+              allow_none=True, minimum=0),
+        Param("maximum_cores", str, "1", "Cores to use: an integer, 'quarter', 'half' or 'all'"),
+    )  # fmt: skip
+
+    def process(self, model):
+        from stdatamodels.jwst.datamodels import GainModel, ReadnoiseModel
+
+        geom = geometry_of(model)
+        rn_path = self.get_reference_file(model, "readnoise")
+        gain_path = self.get_reference_file(model, "gain")
+        log.info("Using READNOISE reference file: %s", rn_path)
+        log.info("Using GAIN reference file: %s", gain_path)
+        readnoise = reference_array(
+            load_reference(rn_path, ReadnoiseModel, model), "data", geom, extname="SCI"
+        )
+        gain = reference_array(load_reference(gain_path, GainModel, model), "data", geom,
+                               extname="SCI")  # fmt: skip
+        exp = model.meta.exposure
+        zf = None
+        if exp.zero_frame and model.zeroframe is not None and np.ndim(model.zeroframe) == 3:
+            zf = model.zeroframe
+        log.info("Using algorithm = %s", self.algorithm)
+        start = time.monotonic()
+        fit = fit_ramps(
+            model.data, model.groupdq, model.pixeldq,
+            np.asarray(readnoise, dtype=np.float32), np.asarray(gain, dtype=np.float32),
+            frame_time=float(exp.frame_time), group_time=float(exp.group_time),
+            nframes=int(exp.nframes), groupgap=int(exp.groupgap),
+            dropframes1=int(exp.drop_frames1 or 0),
+            suppress_one_group=self.suppress_one_group, zeroframe=zf,
+            firstgroup=self.firstgroup, lastgroup=self.lastgroup,
+        )  # fmt: skip
+        log.info("Ramp fitting took %.3f s", time.monotonic() - start)
+        return self._make_products(model, fit)
+
+    @staticmethod
+    def _make_products(model, fit):
+        from stdatamodels.jwst import datamodels as dm
+
+        cls = dm.IFUImageModel if model.meta.exposure.type in _IFU_TYPES else dm.ImageModel
+        rate = cls(
+            data=fit.slope, dq=fit.dq, err=fit.err,
+            var_poisson=fit.var_poisson, var_rnoise=fit.var_rnoise,
+        )  # fmt: skip
+        rate.update(model, extra_fits=True)
+        rateints = dm.CubeModel(
+            data=fit.slope_ints, dq=fit.dq_ints, err=fit.err_ints,
+            var_poisson=fit.var_poisson_ints, var_rnoise=fit.var_rnoise_ints,
+        )  # fmt: skip
+        rateints.update(model, extra_fits=True)
+        if model.int_times is not None and len(model.int_times):
+            rateints.int_times = model.int_times.copy()
+        for product in (rate, rateints):
+            product.meta.filename = model.meta.filename
+        return rate, rateints
+
+    def save_model(self, model, suffix=None):
+        """Save ``(rate, rateints)`` as ``_rate`` and ``_rateints`` (or one model)."""
+        if isinstance(model, tuple):
+            rate, rateints = model
+            path = super().save_model(rate, suffix=suffix or "rate")
+            super().save_model(rateints, suffix="rateints")
+            return path
+        return super().save_model(model, suffix=suffix)

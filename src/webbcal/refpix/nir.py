@@ -1,0 +1,452 @@
+"""Reference-pixel correction of near-infrared (H2RG) ramps.
+
+The kernel behind the ``refpix`` step for NIRCam, NIRISS, NIRSpec
+(traditional readout) and the FGS, with the default running-median
+treatment of the side reference pixels. Each group is corrected on its own,
+in detector orientation (see :mod:`webbcal.refpix.orientation`):
+
+1. *Top/bottom reference rows, per amplifier.* Full frames, and subarrays
+   read through 4 outputs, are split into four 512-column amplifier strips.
+   For each strip the sigma-clipped mean of its reference pixels in the 4
+   bottom rows and, separately, in the 4 top rows is taken, for odd and
+   even columns apart (``odd_even_columns``) or together; the average of
+   the bottom and top values (or the one that exists) is subtracted from
+   every pixel of the strip with that column parity.
+2. *Side reference columns.* From the group corrected in step 1, the 4 left
+   and 4 right reference columns give, for each row, a running median over
+   ``side_smoothing_length`` rows (mirrored at the detector edges); left and
+   right are averaged, multiplied by ``side_gain`` and subtracted from the
+   whole row.
+3. *Single-output subarrays.* The reference pixels the subarray holds
+   (pixels flagged REFERENCE_PIXEL) give one sigma-clipped mean per group,
+   per column parity or for all columns, subtracted from the whole group.
+
+Pixels flagged DO_NOT_USE in ``pixeldq`` never enter the statistics. The
+zero frame, when given, is corrected the same way as a one-group ramp.
+
+References
+----------
+JWST Science Calibration Pipeline documentation, "Reference Pixel
+Correction" (``refpix``) step description, jwst 3.0 (NIR full-frame and
+subarray algorithms; step parameters and their defaults).
+JWST Cross-Calibration Working Group recommendation on NIR reference pixel
+use (June 2013), summarised in the step description.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import Literal
+
+import numpy as np
+
+from webbcal.dqflags import DO_NOT_USE, REFERENCE_PIXEL
+from webbcal.lib.subarray import NREF, SubarrayGeometry
+from webbcal.refpix.orientation import DetectorWindow, detector_window, to_detector
+from webbcal.refpix.stats import clipped_mean, running_median
+
+__all__ = [
+    "NRS_EDGELESS_SUBARRAYS",
+    "RefPixParameters",
+    "RefPixResult",
+    "UnsupportedRefPixModeError",
+    "correct_refpix",
+]
+
+log = logging.getLogger(__name__)
+
+#: NIRSpec subarrays that reach no detector edge; the official step treats
+#: their first and last 4 DMS columns as reference pixels.
+NRS_EDGELESS_SUBARRAYS: tuple[str, ...] = ("SUB512", "SUB512S", "SUB32")
+
+#: Number of readout amplifiers of a full NIR frame.
+_NAMPS = 4
+#: Planes (groups) corrected together; bounds the memory of the statistics.
+_PLANE_BLOCK = 16
+
+_ALGORITHMS = ("median", "sirs")
+
+
+class UnsupportedRefPixModeError(NotImplementedError, ValueError):
+    """The requested reference-pixel mode is not implemented by webbcal."""
+
+
+@dataclass(frozen=True)
+class RefPixParameters:
+    """Options of the reference-pixel correction (official ``refpix`` step names).
+
+    Attributes
+    ----------
+    odd_even_columns : bool
+        Separate reference values for odd and even detector columns.
+    use_side_ref_pixels : bool
+        Apply the side reference-column correction (4-output data).
+    side_smoothing_length : int
+        Height in rows of the running-median window for the side reference
+        pixels (>= 1; the official default 11).
+    side_gain : float
+        Factor applied to the side reference signal before subtracting it.
+    odd_even_rows : bool
+        MIRI only (separate odd/even rows); unused by the NIR kernel.
+    ovr_corr_mitigation_ftr : float
+        NIRSpec IRS2 only; unused by this kernel.
+    preserve_irs2_refpix : bool
+        NIRSpec IRS2 only; unused by this kernel.
+    irs2_mean_subtraction : bool
+        NIRSpec IRS2 only; unused by this kernel.
+    refpix_algorithm : {"median", "sirs"}
+        Side-pixel algorithm for full frames. Only "median" is implemented.
+    sigreject : float
+        SIRS only: outlier rejection in sigma.
+    gaussmooth : float
+        SIRS only: width of the Gaussian low-pass filter.
+    halfwidth : int
+        SIRS only: half-width of the convolution kernel.
+    siglimit : float
+        Clipping limit, in standard deviations, of the sigma-clipped means (> 0).
+    """
+
+    odd_even_columns: bool = True
+    use_side_ref_pixels: bool = True
+    side_smoothing_length: int = 11
+    side_gain: float = 1.0
+    odd_even_rows: bool = True
+    ovr_corr_mitigation_ftr: float = 3.0
+    preserve_irs2_refpix: bool = False
+    irs2_mean_subtraction: bool = False
+    refpix_algorithm: str = "median"
+    sigreject: float = 4.0
+    gaussmooth: float = 1.0
+    halfwidth: int = 30
+    siglimit: float = 3.0
+
+    def __post_init__(self) -> None:
+        if self.refpix_algorithm not in _ALGORITHMS:
+            raise ValueError(
+                f"refpix_algorithm={self.refpix_algorithm!r}: expected one of {_ALGORITHMS}"
+            )
+        length = self.side_smoothing_length
+        if not isinstance(length, Integral) or isinstance(length, bool) or length < 1:
+            raise ValueError(
+                f"side_smoothing_length={length!r}: expected an integer number of rows >= 1"
+            )
+        if not isinstance(self.siglimit, Real) or not self.siglimit > 0:
+            raise ValueError(f"siglimit={self.siglimit!r}: expected a number > 0")
+        if not isinstance(self.side_gain, Real) or not np.isfinite(self.side_gain):
+            raise ValueError(f"side_gain={self.side_gain!r}: expected a finite number")
+
+
+@dataclass(frozen=True, eq=False)
+class RefPixResult:
+    """Output of :func:`correct_refpix`.
+
+    Attributes
+    ----------
+    data : ndarray, shape (nints, ngroups, ny, nx), float32, DN
+        Corrected ramp (a copy of the input when the step was skipped).
+    zeroframe : ndarray, shape (nints, ny, nx), float32, or None
+        Corrected zero frame (pixels that were exactly 0 stay 0); None when
+        no zero frame was given.
+    status : {"COMPLETE", "SKIPPED"}
+        Whether a correction was applied.
+    reason : str
+        Why the correction was skipped; empty when complete.
+    """
+
+    data: np.ndarray
+    zeroframe: np.ndarray | None
+    status: Literal["COMPLETE", "SKIPPED"]
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Group-independent description of which pixels feed which statistic.
+
+    Each statistic (a sigma-clipped mean) is one row of ``rows``/``cols``
+    (indices into the detector-orientation plane) padded where ``valid`` is
+    False. Statistics are averaged (ignoring missing ones) into channels
+    (an amplifier and column parity, e.g. bottom and top rows together); a
+    unit (amplifier) is corrected only when all its channels have a value.
+    """
+
+    rows: np.ndarray  # (nsets, nmax) intp
+    cols: np.ndarray  # (nsets, nmax) intp
+    valid: np.ndarray  # (nsets, nmax) bool
+    set_channel: np.ndarray  # (nsets,) channel of each statistic
+    channel_unit: np.ndarray  # (nchannels,) unit of each channel
+    column_channel: np.ndarray  # (nx,) channel whose value is subtracted from each column
+    side_valid: np.ndarray | None  # (full_ny, 2 * nref) usable side pixels
+    side_cols: tuple[np.ndarray, np.ndarray] | None  # local columns of the left/right strips
+    usable: bool
+    description: str
+
+
+def _sets_to_arrays(sets: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, ...]:
+    nmax = max([len(r) for r, _ in sets] + [1])
+    rows = np.zeros((len(sets), nmax), dtype=np.intp)
+    cols = np.zeros((len(sets), nmax), dtype=np.intp)
+    valid = np.zeros((len(sets), nmax), dtype=bool)
+    for k, (r, c) in enumerate(sets):
+        rows[k, : len(r)] = r
+        cols[k, : len(c)] = c
+        valid[k, : len(r)] = True
+    return rows, cols, valid
+
+
+def _column_masks(abs_cols: np.ndarray, odd_even: bool) -> list[np.ndarray]:
+    # Detector column parity: even 0-based index = odd-numbered (1-based) column.
+    if odd_even:
+        return [abs_cols % 2 == 0, abs_cols % 2 == 1]
+    return [np.ones(abs_cols.shape, dtype=bool)]
+
+
+def _units_usable(plan_valid: np.ndarray, set_channel, channel_unit) -> bool:
+    has_value = np.zeros(len(channel_unit), dtype=bool)
+    np.logical_or.at(has_value, set_channel, plan_valid.any(axis=1))
+    return any(has_value[channel_unit == u].all() for u in np.unique(channel_unit))
+
+
+def _amplifier_plan(
+    good: np.ndarray, win: DetectorWindow, params: RefPixParameters, nref: int
+) -> _Plan:
+    """Statistics for full frames and 4-output subarrays (detector orientation)."""
+    abs_rows = win.y0 + np.arange(win.ny)
+    abs_cols = win.x0 + np.arange(win.nx)
+    amp_of_col = np.minimum(abs_cols // (win.full_nx // _NAMPS), _NAMPS - 1)
+    edges = (abs_rows < nref, abs_rows >= win.full_ny - nref)
+    sets, set_channel, channel_unit = [], [], []
+    column_channel = np.full(win.nx, -1, dtype=np.intp)
+    for amp in range(_NAMPS):
+        for parity_cols in _column_masks(abs_cols, params.odd_even_columns):
+            in_channel = parity_cols & (amp_of_col == amp)
+            column_channel[in_channel] = len(channel_unit)
+            for edge_rows in edges:
+                sets.append(np.nonzero(good & edge_rows[:, None] & in_channel[None, :]))
+                set_channel.append(len(channel_unit))
+            channel_unit.append(amp)
+    rows, cols, valid = _sets_to_arrays(sets)
+    set_channel, channel_unit = np.array(set_channel), np.array(channel_unit)
+    side_valid = side_cols = None
+    n_side = 0
+    if params.use_side_ref_pixels:
+        side_cols = (np.nonzero(abs_cols < nref)[0], np.nonzero(abs_cols >= win.full_nx - nref)[0])
+        side_valid = np.zeros((win.full_ny, 2 * nref), dtype=bool)
+        for s, local in enumerate(side_cols):
+            lo = s * nref
+            side_valid[win.y0 : win.y0 + win.ny, lo : lo + len(local)] = good[:, local]
+        n_side = int(side_valid.sum())
+    usable = _units_usable(valid, set_channel, channel_unit) or n_side > 0
+    return _Plan(
+        rows, cols, valid, set_channel, channel_unit, column_channel, side_valid, side_cols,
+        usable,
+        f"amplifier correction: {int(valid.sum())} top/bottom and {n_side} side reference "
+        "pixels usable",
+    )  # fmt: skip
+
+
+def _single_output_plan(good_ref: np.ndarray, win: DetectorWindow, params: RefPixParameters):
+    """Statistics for single-output subarrays: pooled flagged reference pixels."""
+    abs_cols = win.x0 + np.arange(win.nx)
+    sets = []
+    column_channel = np.full(win.nx, -1, dtype=np.intp)
+    for parity_cols in _column_masks(abs_cols, params.odd_even_columns):
+        column_channel[parity_cols] = len(sets)
+        sets.append(np.nonzero(good_ref & parity_cols[None, :]))
+    rows, cols, valid = _sets_to_arrays(sets)
+    channels = np.arange(len(sets))
+    usable = bool(valid.any(axis=1).all())
+    return _Plan(
+        rows, cols, valid, channels, np.zeros(len(sets), dtype=np.intp), column_channel,
+        None, None, usable,
+        f"single-output subarray: {int(valid.sum())} flagged reference pixels usable",
+    )  # fmt: skip
+
+
+def _column_offsets(plan: _Plan, block: np.ndarray, siglimit: float) -> np.ndarray:
+    """Per-plane, per-column offsets (planes, nx) from the reference statistics."""
+    values = block[:, plan.rows, plan.cols]
+    means, _ = clipped_mean(values, plan.valid[None], low=siglimit, high=siglimit)
+    nplanes, nchan = means.shape[0], len(plan.channel_unit)
+    total = np.zeros((nplanes, nchan))
+    count = np.zeros((nplanes, nchan))
+    finite = np.isfinite(means)
+    for k, chan in enumerate(plan.set_channel):
+        total[:, chan] += np.where(finite[:, k], means[:, k], 0.0)
+        count[:, chan] += finite[:, k]
+    value = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    # A unit (amplifier) is corrected only when each of its channels has a value.
+    for u in np.unique(plan.channel_unit):
+        in_unit = plan.channel_unit == u
+        ok = np.isfinite(value[:, in_unit]).all(axis=1)
+        value[:, in_unit] = np.where(ok[:, None], value[:, in_unit], 0.0)
+    value = np.concatenate([value, np.zeros((nplanes, 1))], axis=1)  # channel -1 -> 0
+    return value[:, plan.column_channel]
+
+
+def _side_signal(plan: _Plan, block: np.ndarray, win: DetectorWindow, params, nref) -> np.ndarray:
+    """Per-plane, per-row side reference signal (planes, ny)."""
+    nplanes = block.shape[0]
+    medians = []
+    for s, local in enumerate(plan.side_cols):
+        strip = np.full((nplanes, win.full_ny, nref), np.nan)
+        strip[:, win.y0 : win.y0 + win.ny, : len(local)] = block[:, :, local]
+        valid = plan.side_valid[:, s * nref : (s + 1) * nref]
+        med = running_median(strip, valid, params.side_smoothing_length)
+        medians.append(med[:, win.y0 : win.y0 + win.ny])
+    left, right = medians
+    n_ok = np.isfinite(left).astype(int) + np.isfinite(right)
+    total = np.where(np.isfinite(left), left, 0.0) + np.where(np.isfinite(right), right, 0.0)
+    return np.where(n_ok > 0, total / np.maximum(n_ok, 1), 0.0)
+
+
+def _correct_cube(
+    cube: np.ndarray, plan: _Plan, win: DetectorWindow, params: RefPixParameters, nref: int
+) -> None:
+    """Correct a (nints, ngroups, ny, nx) detector-orientation view in place."""
+    nints, ngroups = cube.shape[:2]
+    for i in range(nints):
+        for g0 in range(0, ngroups, _PLANE_BLOCK):
+            block = cube[i, g0 : g0 + _PLANE_BLOCK]
+            offsets = _column_offsets(plan, block, params.siglimit)
+            block -= offsets[:, None, :]
+            if plan.side_cols is not None:
+                side = _side_signal(plan, block, win, params, nref)
+                block -= params.side_gain * side[:, :, None]
+
+
+def _check_inputs(data, pixeldq, geometry, zeroframe) -> None:
+    if not isinstance(geometry, SubarrayGeometry):
+        raise ValueError(f"geometry={geometry!r}: expected a SubarrayGeometry")
+    data = np.asarray(data)
+    if data.ndim != 4:
+        raise ValueError(f"data has shape {data.shape}: expected 4-D (nints, ngroups, ny, nx)")
+    if 3200 in data.shape[-2:]:
+        raise UnsupportedRefPixModeError(
+            f"data of shape {data.shape} looks like a NIRSpec IRS2 readout, which is not "
+            "supported by the webbcal refpix kernel"
+        )
+    if data.shape[-2:] != (geometry.ysize, geometry.xsize):
+        raise ValueError(
+            f"data has image shape {data.shape[-2:]} but geometry gives SUBSIZE2 x SUBSIZE1 = "
+            f"({geometry.ysize}, {geometry.xsize})"
+        )
+    if np.shape(pixeldq) != data.shape[-2:]:
+        raise ValueError(f"pixeldq has shape {np.shape(pixeldq)}: expected {data.shape[-2:]}")
+    if zeroframe is not None:
+        expected = (data.shape[0], *data.shape[-2:])
+        if np.shape(zeroframe) != expected:
+            raise ValueError(f"zeroframe has shape {np.shape(zeroframe)}: expected {expected}")
+
+
+def _build_plan(pixeldq, geometry, axes, win, noutputs, params, nref, edgeless) -> _Plan:
+    dq = np.asarray(pixeldq, dtype=np.uint32)
+    good_dms = (dq & DO_NOT_USE) == 0
+    if geometry.is_full_frame or noutputs == _NAMPS:
+        return _amplifier_plan(to_detector(good_dms, *axes), win, params, nref)
+    flagged = (dq & REFERENCE_PIXEL) != 0
+    if edgeless:
+        flagged = flagged.copy()
+        flagged[:, :nref] = True
+        flagged[:, -nref:] = True
+    return _single_output_plan(to_detector(flagged & good_dms, *axes), win, params)
+
+
+def correct_refpix(
+    data: np.ndarray,
+    pixeldq: np.ndarray,
+    *,
+    geometry: SubarrayGeometry,
+    fastaxis: int,
+    slowaxis: int,
+    noutputs: int,
+    params: RefPixParameters = RefPixParameters(),  # noqa: B008 - frozen, immutable
+    zeroframe: np.ndarray | None = None,
+    edge_columns_as_reference: bool = False,
+    nref: int = NREF,
+) -> RefPixResult:
+    """Remove bias drifts measured by the reference pixels from a NIR ramp.
+
+    Parameters
+    ----------
+    data : ndarray, shape (nints, ngroups, ny, nx), float, DN
+        Ramp in DMS orientation (not modified).
+    pixeldq : ndarray, shape (ny, nx), uint32
+        Pixel DQ. DO_NOT_USE pixels are left out of every statistic;
+        single-output subarrays use the pixels flagged REFERENCE_PIXEL.
+    geometry : SubarrayGeometry
+        Position of the data on the detector (SUBSTRT1/2, SUBSIZE1/2).
+    fastaxis, slowaxis : int
+        FASTAXIS and SLOWAXIS keywords (+-1 / +-2).
+    noutputs : int
+        Number of readout outputs (NOUTPUTS). Subarrays read through 4
+        outputs are corrected per amplifier like full frames; other
+        subarrays with the pooled reference-pixel mean.
+    params : RefPixParameters
+        Step options.
+    zeroframe : ndarray, shape (nints, ny, nx), float, DN, optional
+        Zero frame, corrected like a one-group ramp.
+    edge_columns_as_reference : bool
+        Treat the first and last ``nref`` DMS columns of a single-output
+        subarray as reference pixels, as the official step does for the
+        NIRSpec subarrays in :data:`NRS_EDGELESS_SUBARRAYS`.
+    nref : int
+        Width of the reference-pixel border of the full frame.
+
+    Returns
+    -------
+    RefPixResult
+        Corrected float32 copies and the status. The correction is skipped
+        (status "SKIPPED", data copied unchanged) when the subarray does not
+        lie on the detector, or when no usable reference pixel exists.
+
+    Raises
+    ------
+    UnsupportedRefPixModeError
+        For ``refpix_algorithm="sirs"`` on full-frame data and for NIRSpec
+        IRS2 readouts (also a ``ValueError``).
+    ValueError
+        For inconsistent shapes, orientation keywords or ``noutputs``.
+
+    References
+    ----------
+    JWST Science Calibration Pipeline documentation, "Reference Pixel
+    Correction" (``refpix``), jwst 3.0.
+    """
+    _check_inputs(data, pixeldq, geometry, zeroframe)
+    if not isinstance(noutputs, Integral) or noutputs < 1:
+        raise ValueError(f"noutputs={noutputs!r}: expected a positive integer (NOUTPUTS)")
+    if params.refpix_algorithm == "sirs":
+        if geometry.is_full_frame:
+            raise UnsupportedRefPixModeError(
+                "refpix_algorithm='sirs' (SIRS side-pixel convolution) is not implemented; "
+                "use refpix_algorithm='median'"
+            )
+        log.info("SIRS is not applied to subarray data; using the running median")
+    win = detector_window(geometry, fastaxis, slowaxis)
+    out = np.array(data, dtype=np.float32, copy=True)
+    zout = None if zeroframe is None else np.array(zeroframe, dtype=np.float32, copy=True)
+    if not geometry.is_full_frame and not win.fits:
+        reason = "subarray does not fit in the full detector frame"
+        log.warning("Reference pixel correction skipped: %s", reason)
+        return RefPixResult(out, zout, "SKIPPED", reason)
+
+    plan = _build_plan(
+        pixeldq, geometry, (fastaxis, slowaxis), win, noutputs, params, nref,
+        edge_columns_as_reference,
+    )  # fmt: skip
+    log.info("Reference pixels: %s", plan.description)
+    if not plan.usable:
+        reason = "no usable reference pixels"
+        log.warning("Reference pixel correction skipped: %s", reason)
+        return RefPixResult(out, zout, "SKIPPED", reason)
+
+    _correct_cube(to_detector(out, fastaxis, slowaxis), plan, win, params, nref)
+    if zout is not None:
+        log.info("Correcting the zero frame")
+        zero = zout == 0.0
+        _correct_cube(to_detector(zout[:, None], fastaxis, slowaxis), plan, win, params, nref)
+        zout[zero] = 0.0
+    return RefPixResult(out, zout, "COMPLETE")

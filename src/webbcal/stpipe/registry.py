@@ -1,0 +1,71 @@
+"""Names of webbcal's steps and pipelines (official aliases and class names).
+
+Modules are imported only when a class is requested, so listing names and
+``--help`` stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .params import ParameterError
+
+__all__ = ["PIPELINES", "STEPS", "get_step_class", "known_names"]
+
+#: Step alias -> "module:Class".
+STEPS: dict[str, str] = {
+    "group_scale": "webbcal.group_scale:GroupScaleStep",
+    "dq_init": "webbcal.dq_init:DQInitStep",
+    "saturation": "webbcal.saturation:SaturationStep",
+    "ipc": "webbcal.ipc:IPCStep",
+    "superbias": "webbcal.superbias:SuperBiasStep",
+    "refpix": "webbcal.refpix:RefPixStep",
+    "linearity": "webbcal.linearity:LinearityStep",
+    "dark_current": "webbcal.dark_current:DarkCurrentStep",
+    "charge_migration": "webbcal.charge_migration:ChargeMigrationStep",
+    "jump": "webbcal.jump:JumpStep",
+    "ramp_fit": "webbcal.ramp_fitting:RampFitStep",
+    "gain_scale": "webbcal.gain_scale:GainScaleStep",
+}
+
+#: Pipeline alias -> "module:Class".
+PIPELINES: dict[str, str] = {
+    "calwebb_detector1": "webbcal.pipeline:Detector1Pipeline",
+}
+
+
+def known_names() -> list[str]:
+    """Every alias and class name that :func:`get_step_class` accepts."""
+    names = list(PIPELINES) + list(STEPS)
+    names += [target.split(":")[1] for target in (*PIPELINES.values(), *STEPS.values())]
+    return names
+
+
+def _load(target: str) -> type:
+    module, cls = target.split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def get_step_class(name: str) -> type:
+    """Return the step or pipeline class named by an alias or class name.
+
+    Accepts official aliases (``calwebb_detector1``, ``jump``), class names
+    (``JumpStep``) and dotted paths of the official or webbcal packages
+    (``jwst.jump.JumpStep``, ``jwst.pipeline.Detector1Pipeline``); the dotted
+    prefix is ignored and the class name decides.
+
+    Raises
+    ------
+    ParameterError
+        If no step or pipeline has that name.
+    """
+    table = {**PIPELINES, **STEPS}
+    if name in table:
+        return _load(table[name])
+    short = name.rsplit(".", 1)[-1]
+    for target in table.values():
+        if target.split(":")[1].lower() == short.lower():
+            return _load(target)
+    raise ParameterError(
+        f"unknown step or pipeline {name!r}; known names: {', '.join(sorted(known_names()))}"
+    )

@@ -1,0 +1,422 @@
+"""The :class:`Step` base class: parameters, references, provenance and saving.
+
+Steps behave as JWST users know them from the official pipeline::
+
+    result = JumpStep.call("x_linearity.fits", rejection_threshold=5.0)
+    step = JumpStep()
+    step.rejection_threshold = 10
+    result = step.run(model)
+
+``call`` merges parameters with the precedence code default < CRDS ``pars-*``
+reference < configuration file < explicit arguments; ``run`` uses the
+instance's attributes only.
+
+References
+----------
+JWST pipeline documentation, "stpipe: configuring and running steps".
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from .._version import __version__
+from .params import Param, ParameterError
+
+__all__ = ["COMMON_PARAMS", "Step", "StepSkipped"]
+
+log = logging.getLogger(__name__)
+
+COMMON_PARAMS: tuple[Param, ...] = (
+    Param("skip", bool, False, "Skip this step"),
+    Param("save_results", bool, False, "Save this step's result to a file"),
+    Param("output_dir", str, None, "Directory of output files (created if missing)",
+          allow_none=True),
+    Param("output_file", str, None, "Base name of the output file", allow_none=True),
+    Param("suffix", str, None, "Suffix of the saved result (default: the step alias)",
+          allow_none=True),
+    Param("input_dir", str, "", "Directory searched for relative input file names"),
+)  # fmt: skip
+
+CRDS_PARS_ENV = ("WEBBCAL_DISABLE_CRDS_STEPPARS", "STPIPE_DISABLE_CRDS_STEPPARS")
+
+
+class StepSkipped(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised inside ``process`` to skip the step with a reason (recorded as SKIPPED)."""
+
+
+class _LogCollector(logging.Handler):
+    """Collect formatted log records of a run to store in the product (``cal_logs``)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[str] = []
+        self.setFormatter(
+            logging.Formatter("%(asctime)s - %(name)s - %(levelname)s - %(message)s")
+        )
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.records.append(self.format(record))
+        except Exception:  # pragma: no cover - never let logging break a run
+            self.handleError(record)
+
+
+def _env_true(names: Iterable[str]) -> bool:
+    return any(os.environ.get(n, "").strip().lower() in ("1", "true", "yes") for n in names)
+
+
+class Step:
+    """Base class of every webbcal step.
+
+    Subclasses set the class attributes below and implement :meth:`process`.
+
+    Attributes
+    ----------
+    class_alias : str
+        Official step alias (``"jump"``), used on the command line and as the
+        default suffix.
+    spec : tuple of Param
+        The step's own parameters (the common ones and ``override_<reftype>``
+        are added automatically).
+    reference_file_types : tuple of str
+        CRDS reference types the step needs; ``override_<reftype>`` parameters
+        are generated from them.
+    optional_reference_types : tuple of str
+        Reference types used only in some modes: an N/A result does not skip the step.
+    cal_step_name : str or None
+        Attribute of ``meta.cal_step`` (``S_*`` keyword) that records the status.
+    """
+
+    class_alias: ClassVar[str] = ""
+    spec: ClassVar[tuple[Param, ...]] = ()
+    reference_file_types: ClassVar[tuple[str, ...]] = ()
+    optional_reference_types: ClassVar[tuple[str, ...]] = ()
+    cal_step_name: ClassVar[str | None] = None
+
+    # ----------------------------------------------------------------- parameters
+    @classmethod
+    def param_specs(cls) -> dict[str, Param]:
+        """All parameters of this step, keyed by name (common, own, overrides)."""
+        specs: dict[str, Param] = {p.name: p for p in COMMON_PARAMS}
+        for p in cls.spec:
+            specs[p.name] = p
+        for reftype in cls.reference_file_types:
+            name = f"override_{reftype}"
+            specs[name] = Param(
+                name, str, None,
+                f"Use this {reftype} reference file instead of the CRDS best reference "
+                "('N/A' skips the step)",
+                allow_none=True,
+            )  # fmt: skip
+        return specs
+
+    @classmethod
+    def default_parameters(cls) -> dict[str, Any]:
+        """Code defaults of every parameter."""
+        return {name: p.default for name, p in cls.param_specs().items()}
+
+    def __init__(self, name: str | None = None, parent: Any = None, **kwargs: Any) -> None:
+        object.__setattr__(self, "_values", self.default_parameters())
+        object.__setattr__(self, "name", name or self.class_alias)
+        object.__setattr__(self, "parent", parent)
+        object.__setattr__(self, "_references_used", {})
+        object.__setattr__(self, "_prefetched", None)
+        object.__setattr__(self, "_log_records", [])
+        self.update_parameters(kwargs)
+
+    def update_parameters(self, values: dict[str, Any]) -> None:
+        """Validate and set several parameters.
+
+        Raises
+        ------
+        ParameterError
+            If a name is not a parameter of this step or a value is invalid.
+        """
+        for key, value in values.items():
+            setattr(self, key, value)
+
+    def __getattr__(self, key: str) -> Any:
+        values = object.__getattribute__(self, "_values")
+        if key in values:
+            return values[key]
+        raise AttributeError(f"{type(self).__name__} has no attribute or parameter {key!r}")
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        specs = type(self).param_specs()
+        if key in specs:
+            self._values[key] = specs[key].convert(value, owner=self.name)
+        elif key.startswith("_") or key in type(self).__dict__ or hasattr(type(self), key):
+            object.__setattr__(self, key, value)
+        else:
+            raise ParameterError(
+                f"{self.name}: unknown parameter {key!r}; known parameters: "
+                f"{', '.join(sorted(specs))}"
+            )
+
+    def get_parameters(self) -> dict[str, Any]:
+        """Current parameter values (a copy)."""
+        return dict(self._values)
+
+    # ----------------------------------------------------------------- calling
+    @classmethod
+    def call(cls, input: Any, *, config_file: str | None = None, **kwargs: Any) -> Any:
+        """Build the step from its merged configuration and run it on ``input``.
+
+        Parameters
+        ----------
+        input : str or DataModel
+            Input product.
+        config_file : str or None
+            ASDF parameter file in the official layout.
+        **kwargs
+            Explicit parameter values (highest precedence). ``disable_crds_steppars``
+            (bool) turns off the CRDS parameter references.
+
+        Returns
+        -------
+        DataModel
+            The step's result.
+        """
+        from . import config as _config
+
+        disable = bool(kwargs.pop("disable_crds_steppars", False)) or _env_true(CRDS_PARS_ENV)
+        model = cls._open_input(input, kwargs.get("input_dir", ""))
+        merged = _config.build_configuration(
+            cls, model, config_file=config_file, overrides=kwargs, use_crds=not disable
+        )
+        step = cls.from_configuration(merged)
+        return step.run(model)
+
+    @classmethod
+    def from_configuration(cls, configuration: dict[str, Any]) -> Step:
+        """Create a step from a flat parameter dictionary."""
+        return cls(**configuration)
+
+    @classmethod
+    def _open_input(cls, input: Any, input_dir: str = "") -> Any:
+        if isinstance(input, (str, os.PathLike)):
+            path = os.fspath(input)
+            if input_dir and not os.path.isabs(path):
+                path = os.path.join(input_dir, path)
+            return cls.open_input(path)
+        return input
+
+    @classmethod
+    def open_input(cls, path: str) -> Any:
+        """Open an input file for this step (subclasses may check its kind)."""
+        from ..datamodels import open_model
+
+        return open_model(path)
+
+    # ----------------------------------------------------------------- running
+    def run(self, input: Any) -> Any:
+        """Run the step on ``input`` with this instance's parameters.
+
+        The caller's model is never modified: a standalone step works on a copy.
+
+        Returns
+        -------
+        DataModel
+            The result (status recorded in ``meta.cal_step``).
+        """
+        collector = None
+        if self.parent is None:
+            collector = _LogCollector()
+            self._log_records.clear()
+            collector.records = self._log_records
+            pkg_logger = logging.getLogger("webbcal")
+            if pkg_logger.level == logging.NOTSET:
+                pkg_logger.setLevel(logging.INFO)
+            pkg_logger.addHandler(collector)
+        try:
+            opened_here = isinstance(input, (str, os.PathLike))
+            model = self._open_input(input, self.input_dir)
+            if self.parent is None:
+                object.__setattr__(self, "_input_filename", _model_name(model))
+                if not opened_here:
+                    model = model.copy()
+            result = self._run_model(model)
+            if self.parent is None:
+                log.info("Results used webbcal version: %s", __version__)
+        finally:
+            if collector is not None:
+                logging.getLogger("webbcal").removeHandler(collector)
+        if collector is not None:
+            for product in _as_tuple(result):
+                self._store_logs(product)
+        if self.save_results:
+            self.save_model(result)
+        return result
+
+    def _run_model(self, model: Any) -> Any:
+        start = time.monotonic()
+        log.info("Step %s running with model %s", self.name, _model_name(model))
+        if self.skip:
+            log.info("Step %s skipped (skip=True)", self.name)
+            self._set_status(model, "SKIPPED")
+            return model
+        try:
+            self._resolve_references(model)
+            result = self.process(model)
+        except StepSkipped as why:
+            log.warning("Step %s skipped: %s", self.name, why)
+            self._set_status(model, "SKIPPED")
+            return model
+        for product in _as_tuple(result):
+            self._set_status(product, "COMPLETE")
+            self.finalize_result(product)
+        log.info("Step %s done in %.2f s", self.name, time.monotonic() - start)
+        return result
+
+    def process(self, model: Any) -> Any:
+        """Do the step's work on ``model`` and return the result (subclasses)."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- references
+    def _resolve_references(self, model: Any) -> None:
+        """Find every reference file; skip the step when a required one is N/A."""
+        self._references_used.clear()
+        for reftype in self.reference_file_types:
+            path = self.get_reference_file(model, reftype)
+            if path is None and reftype not in self.optional_reference_types:
+                raise StepSkipped(f"no {reftype} reference file applies (N/A)")
+
+    def get_reference_file(self, model: Any, reftype: str) -> str | None:
+        """Return the path of the ``reftype`` reference, or None when it is N/A.
+
+        An ``override_<reftype>`` parameter wins over CRDS; the value ``"N/A"``
+        means not applicable.
+
+        Raises
+        ------
+        ReferenceLookupError, CrdsUnavailableError
+            From the CRDS client when no reference can be found.
+        """
+        if reftype in self._references_used:
+            return self._references_used[reftype][0]
+        override = self._values.get(f"override_{reftype}")
+        if override is not None:
+            if override.strip().upper() == "N/A":
+                path, recorded = None, "N/A"
+            else:
+                path = os.path.abspath(override)
+                if not os.path.exists(path):
+                    raise FileNotFoundError(
+                        f"{self.name}: override_{reftype}={override!r}: file not found"
+                    )
+                recorded = path
+        else:
+            path = self._crds_reference(model, reftype)
+            recorded = "N/A" if path is None else "crds://" + os.path.basename(path)
+        self._references_used[reftype] = (path, recorded)
+        return path
+
+    def _crds_reference(self, model: Any, reftype: str) -> str | None:
+        root = self._root()
+        prefetched = root._prefetched
+        if prefetched is not None and reftype in prefetched:
+            return prefetched[reftype]
+        from ..crds_client import best_references
+
+        refs = best_references(
+            model.get_crds_parameters(), [reftype], filename=_model_name(model)
+        )
+        return refs[reftype]
+
+    def _root(self) -> Step:
+        node = self
+        while node.parent is not None:
+            node = node.parent
+        return node
+
+    def required_reference_types(self) -> tuple[str, ...]:
+        """Reference types this step would look up (empty when skipped)."""
+        if self.skip:
+            return ()
+        return tuple(
+            r for r in self.reference_file_types if self._values.get(f"override_{r}") is None
+        )
+
+    # ----------------------------------------------------------------- provenance
+    def _set_status(self, model: Any, status: str) -> None:
+        if self.cal_step_name and hasattr(model, "meta"):
+            setattr(model.meta.cal_step, self.cal_step_name, status)
+
+    def finalize_result(self, result: Any) -> None:
+        """Record software versions, CRDS context and reference files in ``result``."""
+        if not hasattr(result, "meta"):
+            return
+        record_software(result)
+        if self._references_used:
+            for reftype, (_, recorded) in self._references_used.items():
+                node = getattr(result.meta.ref_file, reftype, None)
+                if node is not None:
+                    node.name = recorded
+            record_crds(result)
+
+    def _store_logs(self, result: Any) -> None:
+        if not hasattr(result, "meta"):
+            return
+        if not result.hasattr("cal_logs"):
+            result.cal_logs = {}
+        setattr(result.cal_logs, self.class_alias or self.name, list(self._log_records))
+
+    # ----------------------------------------------------------------- saving
+    @property
+    def output_suffix(self) -> str:
+        """Suffix of this step's saved result."""
+        return self.suffix or self.class_alias or self.name
+
+    def save_model(self, model: Any, suffix: str | None = None) -> str:
+        """Save ``model`` under the JWST naming convention and return its path."""
+        from ..datamodels import save_model
+        from .naming import output_path
+
+        root = self._root()
+        output_dir = self.output_dir or (root.output_dir if root is not self else None)
+        output_file = self.output_file
+        if output_file is None and root is not self:
+            output_file = root.output_file
+        path = output_path(
+            root._input_name or _model_name(model),
+            suffix or self.output_suffix,
+            output_dir=output_dir,
+            output_file=output_file,
+        )
+        return save_model(model, path)
+
+    @property
+    def _input_name(self) -> str | None:
+        return self.__dict__.get("_input_filename")
+
+
+def _as_tuple(result: Any) -> tuple:
+    return result if isinstance(result, tuple) else (result,)
+
+
+def _model_name(model: Any) -> str:
+    meta = getattr(model, "meta", None)
+    name = getattr(meta, "filename", None) if meta is not None else None
+    return name or "<in-memory model>"
+
+
+def record_software(model: Any) -> None:
+    """Write CAL_VER/CAL_VCS identifying webbcal as the software that made ``model``."""
+    model.meta.calibration_software_version = __version__
+    model.meta.calibration_software_revision = f"webbcal-{__version__}"
+
+
+def record_crds(model: Any) -> None:
+    """Write CRDS_VER and CRDS_CTX of the CRDS client in use."""
+    from ..crds_client import crds_version, get_context_name
+
+    try:
+        model.meta.ref_file.crds.sw_version = crds_version()
+        model.meta.ref_file.crds.context_used = get_context_name(model.get_crds_parameters())
+    except Exception as exc:  # provenance must not fail a finished calibration
+        log.warning("Could not record the CRDS context: %s", exc)
