@@ -19,15 +19,18 @@ Online / offline
 ----------------
 The effective environment is the user's ``CRDS_*`` variables plus defaults:
 ``CRDS_PATH=~/crds_cache`` and ``CRDS_SERVER_URL=https://jwst-crds.stsci.edu``
-(the defaults documented for the official pipeline). Operation is *online*
+(the set-up the JWST pipeline documentation asks users for; the bare crds
+library would default to ``/grp/crds/cache`` and a serverless URL). Operation is *online*
 when ``CRDS_SERVER_URL`` names a server, *offline* when it is empty, ``none``
 or a "serverless" URL. Offline, nothing touches the network: the server
 configuration is read from ``$CRDS_PATH/config/jwst/server_config`` and the
 context defaults to its ``operational_context`` (``CRDS_CONTEXT`` still wins).
 Online, a single try per request (``CRDS_CLIENT_RETRY_COUNT=1``) with a
 20 s socket timeout (``CRDS_CLIENT_TIMEOUT_SECONDS``) is used unless the user
-set those variables, so an unreachable server fails fast; crds then falls back
-to the cached configuration when there is one.
+set those variables (a value equal to crds' own default counts as unset, since
+crds exports its defaults into ``os.environ`` on import), so an unreachable
+server fails fast; crds then falls back to the cached configuration when there
+is one.
 
 References
 ----------
@@ -72,6 +75,7 @@ OFFLINE_SERVER_URL = "https://jwst-serverless-mode.stsci.edu"
 _OBSERVATORY = "jwst"
 _ONLINE_DEFAULTS = {"CRDS_CLIENT_RETRY_COUNT": "1", "CRDS_CLIENT_TIMEOUT_SECONDS": "20"}
 _NOT_FOUND_RE = re.compile(r"parameter='(?P<parameter>[^']*)'\s+value='(?P<value>[^']*)'")
+_NOT_APPLICABLE_RE = re.compile(r"NOT FOUND\s+N/A\.?", re.IGNORECASE)
 _DATE_KEYS = ("META.OBSERVATION.DATE", "META.OBSERVATION.TIME")
 
 
@@ -106,6 +110,7 @@ class ReferenceLookupError(RuntimeError):
         self.context = context
         self.filename = filename
         self.crds_message = crds_message
+        self._parameters = dict(parameters or {})
         detail = crds_message.strip()
         if detail.upper().startswith("NOT FOUND"):
             detail = detail[len("NOT FOUND") :].strip()
@@ -122,6 +127,19 @@ class ReferenceLookupError(RuntimeError):
             date = _date_text(parameters or {})
             body = f"no rule matches ({detail}){date}"
         super().__init__(head + body)
+
+    def __reduce__(self):
+        # Keyword-only arguments: rebuild explicitly so the error survives pickling.
+        return (
+            _rebuild_lookup_error,
+            (self.reftype, self.crds_message, self.context, self.filename, self._parameters),
+        )
+
+
+def _rebuild_lookup_error(reftype, crds_message, context, filename, parameters):
+    return ReferenceLookupError(
+        reftype, crds_message, context=context, filename=filename, parameters=parameters
+    )
 
 
 class CrdsUnavailableError(RuntimeError):
@@ -176,7 +194,6 @@ def best_references(
         return {}
     params = _check_parameters(parameters)
     from crds.client import api
-    from crds.core import heavy_client
 
     with _crds_session() as session:
         final = _final_context(context, session)
@@ -187,7 +204,7 @@ def best_references(
         for reftype, key in zip(reftypes, wanted):
             name = str(recs.get(key, f"NOT FOUND Unknown reference type '{key}'"))
             if name.upper().startswith("NOT FOUND"):
-                if "n/a" in name.lower():
+                if _NOT_APPLICABLE_RE.fullmatch(name.strip()):
                     result[reftype] = None
                     continue
                 raise ReferenceLookupError(

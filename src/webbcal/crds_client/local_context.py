@@ -177,7 +177,9 @@ def write_local_context(
         for reftype in na_types:
             rmaps[reftype.upper()] = NOT_APPLICABLE
         name = f"{observatory}_{instrument}_{serial}.imap"
-        _write_mapping(mapdir / name, _format_imap(name, observatory, instrument, rmaps, derived_from))
+        _write_mapping(
+            mapdir / name, _format_imap(name, observatory, instrument, rmaps, derived_from)
+        )
         imaps[instrument.upper()] = name
     pmap = f"{observatory}_{serial}.pmap"
     _write_mapping(mapdir / pmap, _format_pmap(pmap, observatory, imaps, derived_from))
@@ -269,7 +271,9 @@ def _group_entries(
 def _check_instrument(instrument: str) -> str:
     instr = str(instrument).lower()
     if instr not in _INSTRUMENTS:
-        raise ValueError(f"instrument={instrument!r} is not a JWST instrument; expected one of {_INSTRUMENTS}")
+        raise ValueError(
+            f"instrument={instrument!r} is not a JWST instrument; expected one of {_INSTRUMENTS}"
+        )
     return instr
 
 
@@ -305,7 +309,9 @@ def _match_key(entry: RmapEntry, key: object, nkeys: int) -> tuple[str, ...]:
     for value in values:
         text = str(value)
         if "'" in text or "\n" in text:
-            raise ValueError(f"match value {value!r} for reftype={entry.reftype!r} contains a quote")
+            raise ValueError(
+                f"match value {value!r} for reftype={entry.reftype!r} contains a quote"
+            )
         out.append(text)
     return tuple(out)
 
@@ -358,7 +364,8 @@ def _format_rmap(
 ) -> str:
     parkeys = _check_parkeys(entry)
     reftype = entry.reftype.lower()
-    ext = next(iter(files.values()), ".fits").rsplit(".", 1)[-1]
+    default = "x.asdf" if reftype.startswith("pars-") else "x.fits"
+    ext = next(iter(files.values()), default).rsplit(".", 1)[-1]
     header = {
         "classes": ("Match", "UseAfter"),
         "derived_from": derived_from,

@@ -104,8 +104,13 @@ def install_mappings(
         refdir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, refdir / src.name)
     write_server_config(root, context, observatory=observatory)
-    log.info("Installed %d mappings (%s) and %d references under %s",
-             len(mappings), context, len(references), root)
+    log.info(
+        "Installed %d mappings (%s) and %d references under %s",
+        len(mappings),
+        context,
+        len(references),
+        root,
+    )
 
     from webbcal.crds_client.client import reset_crds_state
 

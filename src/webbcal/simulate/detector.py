@@ -307,7 +307,8 @@ def _resolve_geometry(
                 f"or one of {sorted(n for i, n in KNOWN_SUBARRAYS if i == instrument)}"
             ) from None
     if subarray is None:
-        subarray = "FULL" if geometry.is_full_frame else "GENERIC"
+        known = [n for (i, n), g in KNOWN_SUBARRAYS.items() if i == instrument and g == geometry]
+        subarray = "FULL" if geometry.is_full_frame else (known[0] if known else "GENERIC")
     return geometry, subarray
 
 
@@ -338,7 +339,8 @@ def make_detector(
         Array to simulate; default: the named ``subarray`` or the full 2048 x 2048 frame.
     subarray : str, optional
         SUBARRAY name. With ``geometry=None`` it selects a :data:`KNOWN_SUBARRAYS` entry;
-        otherwise it only names ``geometry`` (default ``"FULL"`` or ``"GENERIC"``).
+        otherwise it only names ``geometry`` (default ``"FULL"``, the matching
+        :data:`KNOWN_SUBARRAYS` name, or ``"GENERIC"``).
     fastaxis, slowaxis : int, optional
         Readout directions; default from :data:`DETECTOR_AXES`.
     noutputs : {1, 4}, optional

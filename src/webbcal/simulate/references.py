@@ -61,7 +61,7 @@ _CHUNK = 1 << 16
 
 
 def fit_linearity_coefficients(
-    nonlin: np.ndarray, full_well: np.ndarray, *, ncoeffs: int = 5, nsamples: int = 48
+    nonlin: np.ndarray, full_well: np.ndarray, *, ncoeffs: int = 6, nsamples: int = 48
 ) -> np.ndarray:
     """Polynomial coefficients that undo :func:`~webbcal.simulate.apply_nonlinearity`.
 
@@ -178,7 +178,7 @@ def write_reference_files(
     tframe: float | None = None,
     pedigree: str = "SIMULATION",
     author: str = "webbcal.simulate",
-    linearity_ncoeffs: int = 5,
+    linearity_ncoeffs: int = 6,
 ) -> dict[str, Path]:
     """Write the reference files of a simulated detector.
 
