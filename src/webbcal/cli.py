@@ -258,8 +258,9 @@ def cmd_demo(argv: list[str]) -> int:
     )
     parser.add_argument("--out", default="webbcal_demo", help="output directory")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the simulation")
-    parser.add_argument("--subarray", default="FULL",
-                        help="FULL (2048x2048) or a corner subarray such as SUB160P")
+    parser.add_argument(
+        "--subarray", default="FULL", help="FULL (2048x2048) or a corner subarray such as SUB160P"
+    )
     parser.add_argument("--ngroups", type=int, default=6, help="groups per integration")
     parser.add_argument("--nints", type=int, default=1, help="integrations")
     parser.add_argument("--quiet", "-q", action="store_true", help="less output")

@@ -150,14 +150,10 @@ def open_ramp_input(source: Any) -> Any:
     if missing:
         raise InputError(f"{name}: missing required keyword(s) {', '.join(missing)}")
     if exp.ngroups != ngroups:
-        raise InputError(
-            f"{name}: NGROUPS={exp.ngroups} but the SCI array has {ngroups} groups"
-        )
+        raise InputError(f"{name}: NGROUPS={exp.ngroups} but the SCI array has {ngroups} groups")
     seg_ints = _segment_nints(model)
     if exp.nints != nints and seg_ints != nints:
-        raise InputError(
-            f"{name}: NINTS={exp.nints} but the SCI array has {nints} integrations"
-        )
+        raise InputError(f"{name}: NINTS={exp.nints} but the SCI array has {nints} integrations")
     sub = model.meta.subarray
     if sub.xsize is not None and sub.ysize is not None and (sub.ysize, sub.xsize) != (ny, nx):
         raise InputError(

@@ -73,7 +73,9 @@ def reference_two_point(data, gdq, gain, readnoise, nframes, p, after_groups=(0,
             # (Assumes no group is DO_NOT_USE in every pixel.)
             if ngroups - 1 >= p.min_diffs_single_pass:
                 jumps = {
-                    k for k, v in values.items() if sigma > 0 and abs(v - med) / sigma > p.rejection_threshold
+                    k
+                    for k, v in values.items()
+                    if sigma > 0 and abs(v - med) / sigma > p.rejection_threshold
                 }
             else:
                 jumps = _iterative(values, rn_var, p)
@@ -87,7 +89,10 @@ def reference_two_point(data, gdq, gain, readnoise, nframes, p, after_groups=(0,
                     for x in range(nx):
                         r = ratio_cube[i, g, y, x]
                         is_jump = after_detection[i, g, y, x] & JUMP_DET
-                        if is_jump and p.min_jump_to_flag_neighbors < r < p.max_jump_to_flag_neighbors:
+                        if (
+                            is_jump
+                            and p.min_jump_to_flag_neighbors < r < p.max_jump_to_flag_neighbors
+                        ):
                             for yy, xx in ((y, x), (y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)):
                                 if 0 <= yy < ny and 0 <= xx < nx:
                                     if not out[i, g, yy, xx] & (SATURATED | DO_NOT_USE):

@@ -58,8 +58,6 @@ def test_matches_pure_python_reference(nints, ngroups, kwargs):
         int(params.after_jump_flag_time1 // GROUP_TIME),
         int(params.after_jump_flag_time2 // GROUP_TIME),
     )
-    expected = reference_two_point(
-        ramps.data, gdq, ramps.gain, ramps.readnoise, 1, params, after
-    )
+    expected = reference_two_point(ramps.data, gdq, ramps.gain, ramps.readnoise, 1, params, after)
     np.testing.assert_array_equal(result.groupdq, expected)
     assert np.any(result.groupdq & JUMP_DET)

@@ -4,12 +4,11 @@ import math
 
 import numpy as np
 import pytest
+from _jump_sim import simulate
 
 from webbcal.dqflags import JUMP_DET
 from webbcal.jump.params import JumpParameters
 from webbcal.jump.twopoint import detect_jumps
-
-from _jump_sim import simulate
 
 
 def _run(ramps, **kwargs):
@@ -31,7 +30,9 @@ def _two_sided_tail(z):
 
 
 @pytest.mark.parametrize(
-    ("nints", "ngroups"), [(1, 5), (2, 6), (1, 10), (1, 20)], ids=["iter5", "iter2x6", "iter10", "single20"]
+    ("nints", "ngroups"),
+    [(1, 5), (2, 6), (1, 10), (1, 20)],
+    ids=["iter5", "iter2x6", "iter10", "single20"],
 )
 def test_jumps_above_5_sigma_are_found(nints, ngroups):
     ramps = simulate(nints, ngroups, 64, 64, seed=ngroups, ncr=300, amp_sigma=(5.0, 100.0))

@@ -87,8 +87,9 @@ def fit_segment(y, start, end, mrate, rn, gain, tg, t1):
     return slope, var_p, var_r
 
 
-def reference_fit_pixel(values, flags, pdq, readnoise, gain, *, frame_time, group_time, nframes,
-                        suppress_one_group):
+def reference_fit_pixel(
+    values, flags, pdq, readnoise, gain, *, frame_time, group_time, nframes, suppress_one_group
+):
     """Fit one pixel: ``values``/``flags`` shape (nints, ngroups). Returns (rate, ints)."""
     nints, ngroups = values.shape
     values = values.astype(np.float64).copy()
@@ -127,9 +128,11 @@ def reference_fit_pixel(values, flags, pdq, readnoise, gain, *, frame_time, grou
             dq |= DNU
         invalid = bool(dq & (DNU | SAT))
         t1 = t_one if lone_first[i] else tg
-        fits = [] if invalid else [
-            fit_segment(values[i], s, e, mrate, rn, gain, tg, t1) for s, e in segments(f)
-        ]
+        fits = (
+            []
+            if invalid
+            else [fit_segment(values[i], s, e, mrate, rn, gain, tg, t1) for s, e in segments(f)]
+        )
         slope = var_p = var_r = err = 0.0
         if fits:
             inv_p = sum(1 / vp for _, vp, _ in fits if vp > 0)
@@ -171,8 +174,12 @@ def reference_fit(data, groupdq, pixeldq, readnoise, gain, **kwargs):
     for r in range(ny):
         for c in range(nx):
             rate, ints = reference_fit_pixel(
-                data[:, :, r, c], groupdq[:, :, r, c], int(pixeldq[r, c]),
-                float(readnoise[r, c]), float(gain[r, c]), **kwargs,
+                data[:, :, r, c],
+                groupdq[:, :, r, c],
+                int(pixeldq[r, c]),
+                float(readnoise[r, c]),
+                float(gain[r, c]),
+                **kwargs,
             )
             for n, v in zip(names, rate):
                 out[n][r, c] = v

@@ -19,8 +19,15 @@ def tiny_cube(seed, nints, ngroups, ny=6, nx=7):
     readnoise = rng.uniform(6.0, 20.0, (ny, nx)).astype(np.float32)
     gain = rng.uniform(1.0, 3.0, (ny, nx)).astype(np.float32)
     data = simulate_ramps(
-        rng, rate, nints=nints, ngroups=ngroups, nframes=1, groupgap=0, frame_time=10.0,
-        readnoise=readnoise, gain=gain,
+        rng,
+        rate,
+        nints=nints,
+        ngroups=ngroups,
+        nframes=1,
+        groupgap=0,
+        frame_time=10.0,
+        readnoise=readnoise,
+        gain=gain,
     )
     groupdq = np.zeros(data.shape, dtype=np.uint8)
     inject_jumps(rng, data, groupdq, 0.1, 400.0)
@@ -43,8 +50,14 @@ def test_matches_reference(nints, ngroups, suppress_one_group):
     data, groupdq, pixeldq, readnoise, gain = tiny_cube(nints * 100 + ngroups, nints, ngroups)
     timing = {"frame_time": 10.0, "group_time": 10.0, "nframes": 1}
     ours = fit_ramps(
-        data, groupdq, pixeldq, readnoise, gain, groupgap=0,
-        suppress_one_group=suppress_one_group, **timing,
+        data,
+        groupdq,
+        pixeldq,
+        readnoise,
+        gain,
+        groupgap=0,
+        suppress_one_group=suppress_one_group,
+        **timing,
     )
     ref = reference_fit(
         data, groupdq, pixeldq, readnoise, gain, suppress_one_group=suppress_one_group, **timing
@@ -53,7 +66,10 @@ def test_matches_reference(nints, ngroups, suppress_one_group):
         np.testing.assert_array_equal(getattr(ours, "dq" + suffix), ref["dq" + suffix])
         for name in FIELDS:
             np.testing.assert_allclose(
-                getattr(ours, name + suffix), ref[name + suffix], rtol=RTOL, atol=0,
+                getattr(ours, name + suffix),
+                ref[name + suffix],
+                rtol=RTOL,
+                atol=0,
                 err_msg=name + suffix,
             )
     # The cube exercises what it claims to.

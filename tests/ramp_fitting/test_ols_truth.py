@@ -27,8 +27,15 @@ def run_case(seed, pattern, ngroups, nints, *, jumps=False, saturation=None):
     readnoise = rng.uniform(8.0, 16.0, SHAPE)
     gain = rng.uniform(1.5, 2.5, SHAPE)
     data = simulate_ramps(
-        rng, rate, nints=nints, ngroups=ngroups, nframes=readout.nframes,
-        groupgap=readout.groupgap, frame_time=FRAME_TIME, readnoise=readnoise, gain=gain,
+        rng,
+        rate,
+        nints=nints,
+        ngroups=ngroups,
+        nframes=readout.nframes,
+        groupgap=readout.groupgap,
+        frame_time=FRAME_TIME,
+        readnoise=readnoise,
+        gain=gain,
     )
     groupdq = np.zeros(data.shape, dtype=np.uint8)
     if jumps:
@@ -36,18 +43,29 @@ def run_case(seed, pattern, ngroups, nints, *, jumps=False, saturation=None):
     if saturation is not None:
         flag_saturation(data, groupdq, saturation)
     result = fit_ramps(
-        data, groupdq, np.zeros(SHAPE, np.uint32), readnoise.astype(np.float32),
-        gain.astype(np.float32), frame_time=FRAME_TIME,
+        data,
+        groupdq,
+        np.zeros(SHAPE, np.uint32),
+        readnoise.astype(np.float32),
+        gain.astype(np.float32),
+        frame_time=FRAME_TIME,
         group_time=FRAME_TIME * (readout.nframes + readout.groupgap),
-        nframes=readout.nframes, groupgap=readout.groupgap,
+        nframes=readout.nframes,
+        groupgap=readout.groupgap,
     )
     return rate, result
 
 
 @pytest.mark.parametrize(
     ("pattern", "ngroups", "nints"),
-    [("RAPID", 10, 1), ("RAPID", 3, 2), ("RAPID", 2, 3), ("BRIGHT2", 5, 1), ("NIS", 6, 1),
-     ("MEDIUM8", 5, 2)],
+    [
+        ("RAPID", 10, 1),
+        ("RAPID", 3, 2),
+        ("RAPID", 2, 3),
+        ("BRIGHT2", 5, 1),
+        ("NIS", 6, 1),
+        ("MEDIUM8", 5, 2),
+    ],
 )
 def test_normalised_residuals(pattern, ngroups, nints):
     rate, result = run_case(11, pattern, ngroups, nints)

@@ -19,7 +19,6 @@ from webbcal.simulate import (
     simulate_from_header,
 )
 
-
 REAL = Path("/work/shared/data/real/jwst-wheel")
 FGS_ACQ1 = REAL / "fgs_acq1/jw01019001001_gs-acq1_2022117003102_uncal.fits"
 NRCA3 = REAL / "header_only_uncal/jw01075001001_03105_00009_nrca3_uncal.fits"
@@ -90,9 +89,7 @@ def test_perfect_knowledge_slope_recovers_truth(tmp_path):
     n = t.size
     sig_r = det.readnoise / np.sqrt(2.0)
     var_read = 12 * sig_r**2 / (n * (n**2 - 1) * sim.model.meta.exposure.group_time**2)
-    var_pois = (
-        6 * (n**2 + 1) / (5 * n * (n**2 - 1)) * sim.truth.rate / (det.gain * t[0])
-    )
+    var_pois = 6 * (n**2 + 1) / (5 * n * (n**2 - 1)) * sim.truth.rate / (det.gain * t[0])
     z = ((slope - sim.truth.rate) / np.sqrt((var_read + var_pois) / 2))[good]
     assert abs(np.median(z)) < 0.1
     assert np.std(z) == pytest.approx(1.0, abs=0.1)

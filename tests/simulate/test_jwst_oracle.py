@@ -10,17 +10,36 @@ from webbcal import dqflags
 pytestmark = pytest.mark.jwst_oracle
 
 
-@pytest.fixture(scope="module")
-def jwst_env(tmp_path_factory):
+@pytest.fixture
+def jwst_env(tmp_path):
+    """Offline CRDS cache holding only a server configuration: every reference is overridden."""
     pytest.importorskip("jwst")
-    crds_path = tmp_path_factory.mktemp("crds")
-    (crds_path / "config" / "jwst").mkdir(parents=True)
-    patch = pytest.MonkeyPatch()
-    patch.setenv("CRDS_PATH", str(crds_path))
-    patch.setenv("CRDS_SERVER_URL", "https://jwst-serverless-mode.stsci.edu")
-    patch.setenv("STPIPE_DISABLE_CRDS_STEPPARS", "True")
-    yield
-    patch.undo()
+    from webbcal.crds_client import crds_environment
+
+    crds_path = tmp_path / "crds"
+    config = crds_path / "config" / "jwst"
+    config.mkdir(parents=True)
+    (config / "server_config").write_text(
+        repr(
+            {
+                "observatory": "jwst",
+                "operational_context": "jwst_0567.pmap",
+                "edit_context": "jwst_0567.pmap",
+                "latest_context": "jwst_0567.pmap",
+                "versions_context": "jwst_0567.pmap",
+                "last_synced": "2024-01-01 00:00:00",
+                "bad_files_list": [],
+                "bad_files": "",
+                "force_remote_mode": False,
+                "mappings": [],
+                "crds_version": {"str": "offline"},
+            }
+        )
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STPIPE_DISABLE_CRDS_STEPPARS", "True")
+        with crds_environment(crds_path):
+            yield
 
 
 def test_official_steps_accept_simulation(jwst_env, sim64, refs64, det64, tmp_path):

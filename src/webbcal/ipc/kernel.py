@@ -91,7 +91,8 @@ def _kernel_for_data(kernel: np.ndarray, geometry: SubarrayGeometry) -> np.ndarr
         return kernel
     if kernel.ndim != 4:
         raise ValueError(
-            f"kernel has shape {kernel.shape}: expected 2-D (ny_k, nx_k) or 4-D (ny_k, nx_k, ny, nx)"
+            f"kernel has shape {kernel.shape}: expected 2-D (ny_k, nx_k) or "
+            "4-D (ny_k, nx_k, ny, nx)"
         )
     image_shape = kernel.shape[-2:]
     if image_shape == (geometry.ysize, geometry.xsize):

@@ -210,9 +210,7 @@ def _detect_block(data, gain, readnoise, groupdq, *, nframes, mode, params, afte
         jumps = (ratio > params.rejection_threshold) & finite
     else:
         nints, ndiffs, nrows, ncols = diffs.shape
-        flat = _iterative(
-            np.abs(diffs).reshape(nints, ndiffs, -1), rn_var.reshape(-1), params
-        )
+        flat = _iterative(np.abs(diffs).reshape(nints, ndiffs, -1), rn_var.reshape(-1), params)
         jumps = flat.reshape(diffs.shape)
 
     neighbour_ok = None

@@ -63,23 +63,39 @@ class Ellipse:
     angle: float
 
 
-def _moment_ellipse(rows: np.ndarray, cols: np.ndarray) -> Ellipse:
-    n = rows.size
-    yc = rows.mean()
-    xc = cols.mean()
-    dr = rows - yc
-    dc = cols - xc
-    var_c = float(np.sum(dc * dc)) / n
-    var_r = float(np.sum(dr * dr)) / n
-    cov = float(np.sum(dr * dc)) / n
-    tensor = np.array([[var_c, -cov], [-cov, var_r]])
-    eig = np.clip(np.linalg.eigvalsh(tensor), 0, None)
+def _raw_moments(image: np.ndarray, center: tuple[float, float], order: int = 3) -> np.ndarray:
+    """Moments ``sum I (r - r0)^p (c - c0)^q`` for p, q <= order, as separable sums.
+
+    Evaluated as two tensor contractions (rows, then columns) so that the
+    floating-point result is reproducible and independent of region size.
+    """
+    powers = np.arange(order + 1, dtype=np.float64)
+    calc = image.astype(np.float64)
+    dr = np.arange(image.shape[0], dtype=np.float64) * 1.0 - center[0]
+    calc = np.einsum(calc, [2, 1], dr[:, None] ** powers, [2, 3], [3, 1], optimize="greedy")
+    dc = np.arange(image.shape[1], dtype=np.float64) * 1.0 - center[1]
+    return np.einsum(calc, [0, 2], dc[:, None] ** powers, [2, 3], [0, 3], optimize="greedy")
+
+
+def _moment_ellipse(image: np.ndarray, row0: int, col0: int) -> Ellipse:
+    """Moment ellipse of the True pixels of ``image`` whose corner is (row0, col0)."""
+    coords = np.argwhere(image) + np.array([row0, col0])
+    yc, xc = (coords * np.ones(2)).mean(axis=0)
+    raw = _raw_moments(image, (0.0, 0.0))
+    local = (raw[1, 0] / raw[0, 0], raw[0, 1] / raw[0, 0])
+    mu = _raw_moments(image, local)
+    total = mu[2, 0] + mu[0, 2]
+    # Inertia tensor (column variance first), as used for region orientation.
+    var_c = (total - mu[2, 0]) / mu[0, 0]
+    var_r = (total - mu[0, 2]) / mu[0, 0]
+    off = -mu[1, 1] / mu[0, 0]
+    eig = np.clip(np.linalg.eigvalsh(np.array([[var_c, off], [off, var_r]])), 0, None)
     major_len = 4 * math.sqrt(eig[1])
     minor_len = 4 * math.sqrt(eig[0])
     if var_c - var_r == 0:
-        orientation = math.pi / 4 if cov > 0 else -math.pi / 4
+        orientation = math.pi / 4 if off < 0 else -math.pi / 4
     else:
-        orientation = 0.5 * math.atan2(2 * cov, var_r - var_c)
+        orientation = 0.5 * math.atan2(-2 * off, var_r - var_c)
     return Ellipse(float(xc), float(yc), minor_len - 1, major_len - 1, math.degrees(orientation))
 
 
@@ -107,8 +123,7 @@ def find_regions(mask: np.ndarray, min_area: float) -> list[Ellipse]:
         area = int(np.count_nonzero(ndimage.binary_fill_holes(image, _EIGHT_CONNECTED)))
         if area < min_area:
             continue
-        rows, cols = np.nonzero(image)
-        out.append(_moment_ellipse(rows + float(sl[0].start), cols + float(sl[1].start)))
+        out.append(_moment_ellipse(image, sl[0].start, sl[1].start))
     return out
 
 
@@ -191,7 +206,8 @@ def point_in_ellipse(x: float, y: float, ellipse: Ellipse) -> bool:
     semi_major = 0.5 * max(ellipse.minor, ellipse.major)
     semi_minor = 0.5 * min(ellipse.minor, ellipse.major)
     with np.errstate(divide="ignore", invalid="ignore"):
-        rad = np.float64(u) ** 2 / np.float64(semi_major) ** 2 + np.float64(
-            v
-        ) ** 2 / np.float64(semi_minor) ** 2
+        rad = (
+            np.float64(u) ** 2 / np.float64(semi_major) ** 2
+            + np.float64(v) ** 2 / np.float64(semi_minor) ** 2
+        )
     return bool(rad <= 1)

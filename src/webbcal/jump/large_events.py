@@ -234,6 +234,32 @@ def _mean_rates(data_e: np.ndarray, gdq: np.ndarray) -> np.ndarray:
         return np.nanmean(np.diff(masked, axis=0), axis=0)
 
 
+def _difference_statistics(data_e, gdq, readnoise_e, nframes, use_sigclip):
+    """Per-pixel median difference and its noise, computed in blocks of rows.
+
+    With many integrations each difference gets its own sigma-clipped
+    (5 sigma) median and standard deviation across integrations; otherwise
+    one median over all differences and the Poisson + read noise.
+    """
+    nints, ngroups, ny, nx = data_e.shape
+    shape = (ngroups - 1, ny, nx) if use_sigclip else (ny, nx)
+    median = np.empty(shape, dtype=np.float32 if not use_sigclip else np.float64)
+    spread = np.empty_like(median)
+    step = max(1, (32 * 2**20) // (8 * nints * ngroups * max(nx, 1)))
+    for r0 in range(0, ny, step):
+        rows = slice(r0, min(r0 + step, ny))
+        diffs = np.diff(_invalid_as_nan(data_e[:, :, rows], gdq[:, :, rows]), axis=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            if use_sigclip:
+                median[:, rows], spread[:, rows] = _sigma_clipped_median_std(diffs, 5.0)
+            else:
+                med = np.nanmedian(diffs, axis=(0, 1))
+                median[rows] = med
+                spread[rows] = np.sqrt(np.abs(med) + readnoise_e[rows] ** 2 / nframes)
+    return median, spread
+
+
 def flag_showers(
     data_e: np.ndarray,
     groupdq: np.ndarray,
@@ -289,15 +315,8 @@ def flag_showers(
 
     gdq = groupdq.copy()
     gdq[:, :, pixeldq == dqflags.REFERENCE_PIXEL] = _DNU
-    diffs = np.diff(_invalid_as_nan(data_e, gdq), axis=1)
     use_sigclip = nints >= params.minimum_sigclip_groups
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        if use_sigclip:
-            median, sigma = _sigma_clipped_median_std(diffs, 5.0)
-        else:
-            median = np.nanmedian(diffs, axis=(0, 1))
-            sigma = np.sqrt(np.abs(median) + readnoise_e**2 / nframes)
+    median, sigma = _difference_statistics(data_e, gdq, readnoise_e, nframes, use_sigclip)
 
     kernel = Ring2DKernel(params.extend_inner_radius, params.extend_outer_radius).array
     exclude = _JUMP | _SAT | _DNU
@@ -305,18 +324,18 @@ def flag_showers(
     for i in range(nints):
         usable_groups = [g for g in range(ngroups) if not np.all(gdq[i, g] & _DNU)]
         first_good = usable_groups[0] if usable_groups else 0
+        diffs = np.diff(_invalid_as_nan(data_e[i], gdq[i]), axis=0)
         for g in range(first_good + 1, ngroups):
             if use_sigclip:
-                ratio = np.abs(diffs[i, g - 1] - median[g - 1]) / sigma[g - 1]
+                ratio = np.abs(diffs[g - 1] - median[g - 1]) / sigma[g - 1]
             else:
-                ratio = np.abs(diffs[i, g - 1] - median) / sigma
+                ratio = np.abs(diffs[g - 1] - median) / sigma
             ratio = np.where(((gdq[i, g] | pixeldq) & exclude) != 0, np.nan, ratio)
             with np.errstate(invalid="ignore"):
                 emission = _masked_smooth(ratio, kernel) > params.extend_snr_threshold
             ellipses = find_regions(emission, params.extend_min_area)
             if ellipses:
                 found.append((i, g, ellipses))
-    del diffs
 
     # Flag only after all groups were searched: the flags reach later groups
     # and would otherwise hide them from detection.

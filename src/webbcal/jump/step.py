@@ -56,6 +56,8 @@ _SPEC = (
           "Time after a snowball over which its core is flagged in the next integration",
           minimum=0, unit="s"),
     Param("find_showers", _B, False, "Flag MIRI cosmic-ray showers"),
+    Param("max_shower_amplitude", _F, 4.0, "Largest MIRI shower amplitude", minimum=0,
+          unit="DN/s"),
     Param("extend_snr_threshold", _F, 1.2, "Minimum SNR of extended shower emission",
           minimum=0),
     Param("extend_min_area", _I, 90, "Minimum area of shower emission after convolution",
@@ -98,7 +100,9 @@ class JumpStep(Step):
         from stdatamodels.jwst.datamodels import GainModel, ReadnoiseModel
 
         nints, ngroups = model.data.shape[:2]
-        if ngroups < self.minimum_groups and nints * max(ngroups - 1, 0) < self.minimum_sigclip_groups:
+        if ngroups < 3 or (
+            ngroups < self.minimum_groups and nints * (ngroups - 1) < self.minimum_sigclip_groups
+        ):
             log.warning(
                 "Jump detection needs at least %d groups; this exposure has %d",
                 self.minimum_groups, ngroups,
@@ -124,6 +128,8 @@ class JumpStep(Step):
             nframes=int(exp.nframes), frame_time=float(exp.frame_time),
             group_time=float(exp.group_time), params=params,
         )  # fmt: skip
+        if result.skipped:
+            raise StepSkipped(f"too few groups ({ngroups}) for jump detection")
         model.groupdq = result.groupdq
         model.pixeldq = result.pixeldq
         self._record_rates(model, result, geom)
@@ -133,9 +139,13 @@ class JumpStep(Step):
     @staticmethod
     def _record_rates(model, result, geom) -> None:
         """PRIMECRS (jumps per 1e3 pixels per s) and EXTNCRS (events per 1e6 pixels per s)."""
+        from ..dqflags import DO_NOT_USE
+
         exp = model.meta.exposure
-        nints = model.data.shape[0]
-        duration = float(exp.group_time) * (model.data.shape[1] - 1) * nints
+        model.data.shape[0]
+        # Groups that are DO_NOT_USE in every pixel do not count towards the exposure time.
+        usable = ~np.all((model.groupdq & DO_NOT_USE) != 0, axis=(2, 3))
+        duration = float(exp.group_time) * float(np.sum(np.maximum(usable.sum(axis=1) - 1, 0)))
         npix = geom.xsize * geom.ysize
         if duration > 0 and npix > 0:
             model.meta.exposure.primary_cosmic_rays = 1000.0 * result.n_jumps / (npix * duration)

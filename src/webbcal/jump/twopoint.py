@@ -27,9 +27,9 @@ import numpy as np
 
 from webbcal import dqflags
 
+from .differences import two_point_jumps
 from .large_events import flag_showers, flag_snowballs
 from .params import JumpParameters, JumpResult
-from .differences import two_point_jumps
 
 __all__ = ["JumpParameters", "JumpResult", "detect_jumps"]
 

@@ -140,7 +140,8 @@ def reference_array(
             ref_geom.xstart, ref_geom.ystart, arr.shape[-1], arr.shape[-2],
             science_geometry.full_nx, science_geometry.full_ny,
         )  # fmt: skip
-        if ref_geom.xsize == science_geometry.full_nx and ref_geom.ysize == science_geometry.full_ny:
+        full = (science_geometry.full_nx, science_geometry.full_ny)
+        if (ref_geom.xsize, ref_geom.ysize) == full:
             ref_geom = SubarrayGeometry(1, 1, ref_geom.xsize, ref_geom.ysize,
                                         ref_geom.full_nx, ref_geom.full_ny)  # fmt: skip
         out = cut_to_subarray(arr, ref_geom, science_geometry, name=f"{name} {ext}")

@@ -298,6 +298,27 @@ def _fit_integration(y, gdq, ngroups, mrate, dark, rn, gain, t_group, t1, starts
 
 
 @numba.njit(**_JIT)
+def _integration_products(sums, invalid):
+    """(slope, var_poisson, var_rnoise, err) of one integration from its segment sums.
+
+    ``sums`` as filled by :func:`_fit_integration`. Segment slopes are averaged
+    with inverse read-noise-variance weights.
+    """
+    inv_r, inv_p, inv_e, num = sums[0], sums[1], sums[2], sums[3]
+    vp = 1.0 / inv_p if inv_p > 0.0 else 0.0
+    if vp >= LARGE_VARIANCE_THRESHOLD:
+        vp = 0.0
+    vr = 1.0 / inv_r
+    if vr >= LARGE_VARIANCE_THRESHOLD:
+        vr = 0.0
+    if invalid:
+        return math.nan, 0.0, 0.0, 0.0
+    ve = 1.0 / inv_e
+    err = 0.0 if ve > LARGE_VARIANCE_THRESHOLD else math.sqrt(ve)
+    return num * vr, vp, vr, err
+
+
+@numba.njit(**_JIT)
 def _load_pixel(data, gdq_in, r, c, zeroframe, extra_dnu, suppress1g, y, gdq, ogdq, stats):
     """Copy one pixel's ramp into work buffers and compute per-integration DQ counts.
 
@@ -435,25 +456,11 @@ def _fit_pixel(y, gdq, ogdq, stats, pdq, gain, rn, dark, suppress1g, times, work
             if stats[i, 2] == ngroups:
                 dq_i[i] |= _SAT
         elif nseg > 0:
-            inv_r, inv_p, inv_e, num = sums[0], sums[1], sums[2], sums[3]
-            if inv_p > 0.0:
-                vp = 1.0 / inv_p
-            if vp >= LARGE_VARIANCE_THRESHOLD:
-                vp = 0.0
-            vr = 1.0 / inv_r
-            if vr >= LARGE_VARIANCE_THRESHOLD:
-                vr = 0.0
-            if dq_i[i] & _INVALID:
-                slope = math.nan
-                vp = vr = 0.0
-            else:
-                slope = num * vr
-                ve = 1.0 / inv_e
-                err = 0.0 if ve > LARGE_VARIANCE_THRESHOLD else math.sqrt(ve)
-            if inv_p > 0.0:
-                acc[0] += inv_p
-            acc[1] += inv_r
-            acc[2] += num
+            slope, vp, vr, err = _integration_products(sums, (dq_i[i] & _INVALID) != 0)
+            if sums[1] > 0.0:
+                acc[0] += sums[1]
+            acc[1] += sums[0]
+            acc[2] += sums[3]
         if dq_i[i] & _DNU:
             n_dnu += 1
             slope = math.nan

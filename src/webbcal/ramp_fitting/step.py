@@ -61,8 +61,11 @@ class RampFitStep(Step):
                                extname="SCI")  # fmt: skip
         exp = model.meta.exposure
         zf = None
-        if exp.zero_frame and model.zeroframe is not None and np.ndim(model.zeroframe) == 3:
+        if model.hasattr("zeroframe") and np.ndim(model.zeroframe) == 3:
             zf = model.zeroframe
+        dark = None
+        if model.hasattr("average_dark_current"):
+            dark = np.asarray(model.average_dark_current, dtype=np.float32)
         log.info("Using algorithm = %s", self.algorithm)
         start = time.monotonic()
         fit = fit_ramps(
@@ -72,7 +75,7 @@ class RampFitStep(Step):
             nframes=int(exp.nframes), groupgap=int(exp.groupgap),
             dropframes1=int(exp.drop_frames1 or 0),
             suppress_one_group=self.suppress_one_group, zeroframe=zf,
-            firstgroup=self.firstgroup, lastgroup=self.lastgroup,
+            firstgroup=self.firstgroup, lastgroup=self.lastgroup, average_dark_current=dark,
         )  # fmt: skip
         log.info("Ramp fitting took %.3f s", time.monotonic() - start)
         return self._make_products(model, fit)

@@ -362,7 +362,7 @@ def correct_refpix(
     fastaxis: int,
     slowaxis: int,
     noutputs: int,
-    params: RefPixParameters = RefPixParameters(),  # noqa: B008 - frozen, immutable
+    params: RefPixParameters = RefPixParameters(),
     zeroframe: np.ndarray | None = None,
     edge_columns_as_reference: bool = False,
     nref: int = NREF,

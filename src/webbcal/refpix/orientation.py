@@ -162,4 +162,6 @@ def detector_window(geometry: SubarrayGeometry, fastaxis: int, slowaxis: int) ->
         )
     x0 = _flip_range(row0, geometry.ysize, geometry.full_ny, fastaxis)
     y0 = _flip_range(col0, geometry.xsize, geometry.full_nx, slowaxis)
-    return DetectorWindow(x0, y0, geometry.ysize, geometry.xsize, geometry.full_ny, geometry.full_nx)
+    return DetectorWindow(
+        x0, y0, geometry.ysize, geometry.xsize, geometry.full_ny, geometry.full_nx
+    )

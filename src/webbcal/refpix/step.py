@@ -4,7 +4,7 @@ import logging
 
 from ..lib.reffiles import geometry_of
 from ..stpipe import Param, Step, StepSkipped
-from .nir import RefPixParameters, correct_refpix
+from .nir import NRS_EDGELESS_SUBARRAYS, RefPixParameters, correct_refpix
 
 __all__ = ["RefPixStep"]
 
@@ -16,8 +16,8 @@ class RefPixStep(Step):
 
     References
     ----------
-    Rauscher et al. 2017, PASP 129, 105003 (reference pixels); JWST pipeline
-    documentation, "refpix".
+    JWST pipeline documentation, "refpix" step (reference-pixel correction of the
+    near-infrared SIDECAR readout).
     """
 
     class_alias = "refpix"
@@ -45,7 +45,8 @@ class RefPixStep(Step):
         Param("sigreject", float, 4.0, "Sigmas for outlier rejection (sirs)", minimum=0),
         Param("gaussmooth", float, 1.0, "Gaussian low-pass width (sirs)", minimum=0),
         Param("halfwidth", int, 30, "Half-width of the convolution kernel (sirs)", minimum=1),
-        Param("siglimit", float, 3.0, "Sigma-clipping limit (sirs)", minimum=0),
+        Param("siglimit", float, 3.0, "Sigma-clipping limit of the reference-pixel means",
+              minimum=1e-6),
     )  # fmt: skip
 
     def _resolve_references(self, model):
@@ -60,9 +61,7 @@ class RefPixStep(Step):
         if (model.meta.instrument.name or "").upper() == "MIRI":
             raise StepSkipped("MIRI reference-pixel correction is not part of the NIR refpix step")
         names = set(RefPixParameters.__dataclass_fields__)
-        params = RefPixParameters(
-            **{k: v for k, v in self.get_parameters().items() if k in names}
-        )
+        params = RefPixParameters(**{k: v for k, v in self.get_parameters().items() if k in names})
         sub = model.meta.subarray
         exp = model.meta.exposure
         zf = None
@@ -72,6 +71,7 @@ class RefPixStep(Step):
             model.data, model.pixeldq, geometry=geometry_of(model),
             fastaxis=int(sub.fastaxis), slowaxis=int(sub.slowaxis),
             noutputs=int(exp.noutputs or 1), params=params, zeroframe=zf,
+            edge_columns_as_reference=(sub.name or "").upper() in NRS_EDGELESS_SUBARRAYS,
         )  # fmt: skip
         if result.status != "COMPLETE":
             raise StepSkipped(result.reason)

@@ -473,14 +473,13 @@ def _make_bad_pixels(
     dark[warm] = 0.05 + 0.15 * f.uniform("warm_level")[warm]
 
     mask_dq = np.zeros(refpix.shape, np.uint32)
-    mask_dq[refpix] = dqflags.REFERENCE_PIXEL | dqflags.DO_NOT_USE
+    # As in flight masks: no DO_NOT_USE on reference pixels, so refpix can use them.
+    mask_dq[refpix] = dqflags.REFERENCE_PIXEL
     mask_dq[dead] |= dqflags.DEAD | dqflags.DO_NOT_USE
     mask_dq[hot] |= dqflags.HOT | dqflags.DO_NOT_USE
     mask_dq[warm] |= dqflags.WARM
     mask_dq[low_qe] |= dqflags.LOW_QE
     special = f.uniform("special")
     sat_dq = np.where((special < bad_fraction / 4) & ~refpix, dqflags.NO_SAT_CHECK, 0)
-    lin_dq = np.where(
-        (special > 1.0 - bad_fraction / 4) & ~refpix, dqflags.NO_LIN_CORR, 0
-    )
+    lin_dq = np.where((special > 1.0 - bad_fraction / 4) & ~refpix, dqflags.NO_LIN_CORR, 0)
     return mask_dq, sat_dq.astype(np.uint32), lin_dq.astype(np.uint32)

@@ -130,9 +130,7 @@ def detector_frame_time(det: DetectorModel) -> float:
     return frame_time(fast, slow, det.noutputs)
 
 
-def _resolve_pattern(
-    readpatt: str, nframes: int | None, groupgap: int | None
-) -> tuple[int, int]:
+def _resolve_pattern(readpatt: str, nframes: int | None, groupgap: int | None) -> tuple[int, int]:
     if readpatt.upper() in READ_PATTERNS:
         p = read_pattern(readpatt)
         return (p.nframes if nframes is None else nframes), (
@@ -155,7 +153,7 @@ def simulate_exposure(
     date_obs: str = "2023-06-01",
     time_obs: str = "12:00:00.000",
     exp_type: str | None = None,
-    filter: str | None = None,  # noqa: A002 - the JWST keyword name
+    filter: str | None = None,
     pupil: str | None = None,
     grating: str | None = None,
     zeroframe: bool = False,
@@ -265,9 +263,7 @@ def simulate_exposure(
     return SimulatedExposure(model=model, truth=truth, detector=det, scene=scene)
 
 
-def _make_truth(
-    det: DetectorModel, rate_e: np.ndarray, data: np.ndarray, crs: np.ndarray
-) -> Truth:
+def _make_truth(det: DetectorModel, rate_e: np.ndarray, data: np.ndarray, crs: np.ndarray) -> Truth:
     sensitive = det.response > 0
     rate = apply_ipc((rate_e / det.gain).astype(np.float32), det.ipc_kernel) * sensitive
     dark = apply_ipc(det.dark_rate * sensitive, det.ipc_kernel) * sensitive
@@ -363,4 +359,3 @@ def simulate_from_header(
     sim.model.meta.exposure.zero_frame = bool(kwargs.get("zeroframe", False))
     sim.model.validate()
     return sim
-

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from astropy.time import Time, TimeDelta
+from astropy.time import Time
 from stdatamodels.jwst.datamodels import Level1bModel
 
 from webbcal.simulate.detector import DetectorModel

@@ -103,7 +103,11 @@ def draw_cosmic_rays(
     out = []
     for integ in range(nints):
         n = int(rng.poisson(expected)) if expected > 0 else 0
-        pix = sensitive[rng.integers(0, sensitive.size, n)] if sensitive.size else np.empty(0, np.int64)
+        pix = (
+            sensitive[rng.integers(0, sensitive.size, n)]
+            if sensitive.size
+            else np.empty(0, np.int64)
+        )
         frame = rng.integers(0, timing.nread, n)
         electrons = np.clip(rng.lognormal(np.log(1000.0), 0.8, n), 200.0, 30000.0)
         y, x = np.divmod(pix, det.shape[1])
@@ -113,7 +117,6 @@ def draw_cosmic_rays(
         cr["amplitude_dn"] = electrons / det.gain[y, x]
         out.append(np.sort(cr, order=["frame", "y", "x"]))
     return np.concatenate(out) if out else np.empty(0, CR_DTYPE)
-
 
 
 def _deposit(charge: np.ndarray, crs: np.ndarray, gain: np.ndarray) -> None:

@@ -276,5 +276,3 @@ def _dark_model(det: DetectorModel, nframes: int, tframe: float, readpatt: str):
     exp.nframes, exp.groupgap, exp.ngroups = 1, 0, nframes
     exp.noutputs = det.noutputs
     return model
-
-

@@ -102,9 +102,7 @@ def _clean(values: dict[str, Any], specs: dict, owner: str, source: str) -> dict
     return out
 
 
-def _merge_layer(
-    cls: type, layer: dict[str, Any], config: dict[str, Any], source: str
-) -> None:
+def _merge_layer(cls: type, layer: dict[str, Any], config: dict[str, Any], source: str) -> None:
     """Merge one layer ({params..., 'steps': {alias: {...}}}) into ``config`` in place."""
     from .pipeline import Pipeline
 
@@ -117,8 +115,7 @@ def _merge_layer(
     for alias, values in steps.items():
         if alias not in cls.step_defs:
             raise ParameterError(
-                f"{source}: {owner} has no step {alias!r}; steps are "
-                f"{', '.join(cls.step_defs)}"
+                f"{source}: {owner} has no step {alias!r}; steps are {', '.join(cls.step_defs)}"
             )
         sub = cls.step_defs[alias]
         config.setdefault("steps", {}).setdefault(alias, {}).update(
@@ -173,6 +170,9 @@ def build_configuration(
         For unknown names, invalid values or unreadable files.
     """
     config: dict[str, Any] = {}
+    if overrides:
+        # Validate explicit values first, so a typo is reported before any CRDS lookup.
+        _merge_layer(cls, dict(overrides), {}, "arguments")
     if use_crds and model is not None:
         for source, layer in crds_parameter_layers(cls, model):
             _merge_layer(cls, layer, config, source)

@@ -96,9 +96,7 @@ class Param:
             If the value has the wrong type, is out of bounds or not among the choices.
         """
         where = f"{owner}.{self.name}" if owner else self.name
-        if value is None or (
-            isinstance(value, str) and value.strip().lower() in ("none", "null")
-        ):
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null")):
             if self.allow_none:
                 return None
             raise ParameterError(f"{where}=None is not allowed; expected a {self.type.__name__}")
@@ -120,9 +118,7 @@ class Param:
         except ParameterError:
             raise
         except (TypeError, ValueError):
-            raise ParameterError(
-                f"{where}={value!r} is not a valid {self.type.__name__}"
-            ) from None
+            raise ParameterError(f"{where}={value!r} is not a valid {self.type.__name__}") from None
         if self.type in (int, float):
             if isinstance(out, float) and math.isnan(out):
                 raise ParameterError(f"{where}=nan is not allowed; expected a number")
@@ -133,9 +129,7 @@ class Param:
         if self.choices is not None and out is not None:
             lowered = {c.lower(): c for c in self.choices}
             if out.lower() not in lowered:
-                raise ParameterError(
-                    f"{where}={out!r} is not one of {', '.join(self.choices)}"
-                )
+                raise ParameterError(f"{where}={out!r} is not one of {', '.join(self.choices)}")
             out = lowered[out.lower()]
         return out
 

@@ -45,7 +45,7 @@ COMMON_PARAMS: tuple[Param, ...] = (
 CRDS_PARS_ENV = ("WEBBCAL_DISABLE_CRDS_STEPPARS", "STPIPE_DISABLE_CRDS_STEPPARS")
 
 
-class StepSkipped(Exception):  # noqa: N818 - a control-flow signal, not an error
+class StepSkipped(Exception):
     """Raised inside ``process`` to skip the step with a reason (recorded as SKIPPED)."""
 
 
@@ -55,9 +55,7 @@ class _LogCollector(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.records: list[str] = []
-        self.setFormatter(
-            logging.Formatter("%(asctime)s - %(name)s - %(levelname)s - %(message)s")
-        )
+        self.setFormatter(logging.Formatter("%(asctime)s - %(name)s - %(levelname)s - %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -323,9 +321,7 @@ class Step:
             return prefetched[reftype]
         from ..crds_client import best_references
 
-        refs = best_references(
-            model.get_crds_parameters(), [reftype], filename=_model_name(model)
-        )
+        refs = best_references(model.get_crds_parameters(), [reftype], filename=_model_name(model))
         return refs[reftype]
 
     def _root(self) -> Step:

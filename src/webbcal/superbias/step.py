@@ -37,6 +37,8 @@ class SuperBiasStep(Step):
 
 
 def _has_zeroframe(model) -> bool:
-    return bool(model.meta.exposure.zero_frame) and model.zeroframe is not None and (
-        model.zeroframe.ndim == 3
+    return (
+        bool(model.meta.exposure.zero_frame)
+        and model.zeroframe is not None
+        and (model.zeroframe.ndim == 3)
     )

@@ -1,0 +1,104 @@
+"""Shared fixtures: simulated stage-1 exposures served through a local CRDS context."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from webbcal.crds_client import RmapEntry, crds_environment, write_local_context
+from webbcal.simulate import make_detector, simulate_exposure, write_reference_files
+
+PARKEYS = ("META.INSTRUMENT.DETECTOR", "META.SUBARRAY.NAME")
+
+
+@dataclass
+class Stage1Case:
+    """A simulated exposure, its references and the CRDS cache that serves them."""
+
+    uncal: Path
+    truth: Path
+    refs: dict
+    crds_path: Path
+    context: str
+    sim: object
+
+    def crds(self):
+        """Context manager pointing CRDS at this case's cache (offline)."""
+        return crds_environment(self.crds_path)
+
+
+def build_case(
+    root: Path,
+    *,
+    instrument: str = "NIRCAM",
+    detector: str = "NRCA1",
+    subarray: str | None = "SUB160P",
+    geometry=None,
+    readpatt: str | None = None,
+    ngroups: int = 6,
+    nints: int = 1,
+    cr_rate: float = 2e-5,
+    seed: int = 3,
+    zeroframe: bool = False,
+    extra_entries: tuple = (),
+) -> Stage1Case:
+    """Simulate an exposure and write its references into a local CRDS context."""
+    root.mkdir(parents=True, exist_ok=True)
+    det = make_detector(
+        instrument=instrument, detector=detector, subarray=subarray, geometry=geometry,
+        seed=seed,
+    )  # fmt: skip
+    sim = simulate_exposure(
+        det, readpatt=readpatt, ngroups=ngroups, nints=nints, cr_rate=cr_rate, seed=seed + 1,
+        zeroframe=zeroframe,
+    )  # fmt: skip
+    ref_ngroups = ngroups
+    if readpatt is not None:
+        from webbcal.lib.readout import read_pattern
+
+        p = read_pattern(readpatt)
+        ref_ngroups = ngroups * (p.nframes + p.groupgap)
+    refs = write_reference_files(det, root / "refs", ngroups=ref_ngroups)
+    entries = [
+        RmapEntry(instrument, reftype, PARKEYS,
+                  {(detector, det.subarray): [("2020-01-01 00:00:00", str(path))]})
+        for reftype, path in sorted(refs.items())
+    ] + list(extra_entries)  # fmt: skip
+    crds_path = root / "crds"
+    context = write_local_context(crds_path, entries)
+    paths = sim.save(root / "data")
+    return Stage1Case(paths["uncal"], paths["truth"], refs, crds_path, context, sim)
+
+
+@pytest.fixture(autouse=True)
+def _no_user_crds(monkeypatch, tmp_path):
+    """Never use a real CRDS server or the user's cache from the tests."""
+    for key in [k for k in os.environ if k.startswith("CRDS_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("CRDS_PATH", str(tmp_path / "empty_crds_cache"))
+    monkeypatch.setenv("CRDS_SERVER_URL", "")
+
+
+@pytest.fixture(scope="session")
+def nircam_case(tmp_path_factory) -> Stage1Case:
+    """A NIRCam NRCA1 SUB160P RAPID exposure (6 groups) with cosmic rays."""
+    return build_case(tmp_path_factory.mktemp("nircam_case"), cr_rate=2e-3)
+
+
+@pytest.fixture(scope="session")
+def accuracy_case(tmp_path_factory) -> Stage1Case:
+    """NIRCam NRCA1, 512 columns x 2048 rows (one amplifier), RAPID 6 groups, cosmic rays.
+
+    Large enough that the noise of the reference-pixel means (a common-mode error
+    shared by every pixel of the amplifier) is below 0.02 of the per-pixel ERR, so
+    the median pull measures the pipeline rather than one draw of that noise.
+    """
+    from webbcal.lib.subarray import SubarrayGeometry
+
+    return build_case(
+        tmp_path_factory.mktemp("accuracy_case"), subarray="GENERIC",
+        geometry=SubarrayGeometry(1, 1, 512, 2048), cr_rate=2e-3, seed=3,
+    )  # fmt: skip

@@ -1,0 +1,127 @@
+"""The webbcal command line: official option grammar, parameter files, list, errors."""
+
+import os
+import subprocess
+import sys
+
+import asdf
+import numpy as np
+import pytest
+from stdatamodels.jwst import datamodels as dm
+
+from webbcal.cli import main
+
+
+def _run(args, crds_path):
+    env = dict(os.environ, CRDS_PATH=str(crds_path), CRDS_SERVER_URL="")
+    return subprocess.run(
+        [sys.executable, "-m", "webbcal.cli", *args], capture_output=True, text=True, env=env,
+        timeout=600,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cli_run(nircam_case, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli_out")
+    pars = out / "saved_pars.asdf"
+    proc = _run(
+        ["run", "calwebb_detector1", str(nircam_case.uncal), "--output-dir", str(out),
+         "--steps.jump.rejection_threshold=5", "--save-calibrated-ramp",
+         f"--steps.dark_current.override_dark={nircam_case.refs['dark']}",
+         "--save-parameters", str(pars), "--quiet"],
+        nircam_case.crds_path,
+    )  # fmt: skip
+    return proc, out, pars
+
+
+def test_cli_runs_pipeline_with_official_grammar(nircam_case, cli_run):
+    proc, out, _ = cli_run
+    assert proc.returncode == 0, proc.stderr
+    root = nircam_case.uncal.name.removesuffix("_uncal.fits")
+    for suffix in ("rate", "rateints", "ramp"):
+        assert (out / f"{root}_{suffix}.fits").exists(), suffix
+    with dm.open(out / f"{root}_rate.fits") as rate:
+        assert rate.meta.ref_file.dark.name == os.path.abspath(nircam_case.refs["dark"])
+
+
+def test_save_parameters_writes_official_layout(cli_run):
+    _, _, pars = cli_run
+    with asdf.open(pars) as af:
+        assert af.tree["class"].endswith("Detector1Pipeline")
+        steps = {s["name"]: s["parameters"] for s in af.tree["steps"]}
+        assert af.tree["parameters"]["save_calibrated_ramp"] is True
+    assert steps["jump"]["rejection_threshold"] == 5.0
+
+
+def test_config_file_round_trip(nircam_case, cli_run, tmp_path):
+    _, _, pars = cli_run
+    proc = _run(
+        ["run", "calwebb_detector1", str(nircam_case.uncal), "--config", str(pars),
+         "--output-dir", str(tmp_path), "--steps.jump.rejection_threshold=6", "-q",
+         "--save-parameters", str(tmp_path / "again.asdf")],
+        nircam_case.crds_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    with asdf.open(tmp_path / "again.asdf") as af:
+        steps = {s["name"]: s["parameters"] for s in af.tree["steps"]}
+        assert steps["jump"]["rejection_threshold"] == 6.0  # command line beats the file
+        assert af.tree["parameters"]["save_calibrated_ramp"] is True  # from the file
+
+
+def test_single_step_run_names_output_after_alias(nircam_case, cli_run, tmp_path):
+    _, out, _ = cli_run
+    root = nircam_case.uncal.name.removesuffix("_uncal.fits")
+    proc = _run(
+        ["run", "jump", str(out / f"{root}_ramp.fits"), "--output-dir", str(tmp_path), "-q"],
+        nircam_case.crds_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / f"{root}_jump.fits").exists()
+
+
+def test_list_shows_steps_and_parameters(capsys):
+    assert main(["list"]) == 0
+    text = capsys.readouterr().out
+    assert "calwebb_detector1" in text
+    assert "rejection_threshold" in text
+    assert "dq_init" in text and "reftypes: mask" in text
+
+
+def test_run_help_is_generated_from_declarations(capsys):
+    assert main(["run", "calwebb_detector1", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "--steps.jump.rejection_threshold=VALUE" in text
+    assert "--steps.dark_current.override_dark=VALUE" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "nosuchstep", "x.fits"], "unknown step or pipeline 'nosuchstep'"),
+        (["run", "calwebb_detector1", "IN", "--steps.jmp.rejection_threshold=5"],
+         "unknown step 'jmp'"),
+        (["run", "calwebb_detector1", "IN", "--steps.jump.rejection_thresh=5"],
+         "step jump has no parameter 'rejection_thresh'"),
+        (["run", "calwebb_detector1", "IN", "--steps.jump.rejection_threshold=abc"],
+         "jump.rejection_threshold='abc' is not a valid float"),
+    ],
+)  # fmt: skip
+def test_bad_command_lines_fail_cleanly(nircam_case, args, message, capsys, tmp_path):
+    args = [str(nircam_case.uncal) if a == "IN" else a for a in args]
+    os.chdir(tmp_path)
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_help_starts_fast():
+    code = "import sys, webbcal.cli; sys.exit(webbcal.cli.main(['--help']))"
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", code],
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0
+    imported = proc.stderr
+    for heavy in ("stdatamodels", "crds", "numba", "astropy"):
+        assert f" {heavy}\n" not in imported and f"| {heavy}" not in imported, heavy
+    assert np.isfinite(1.0)
