@@ -134,17 +134,17 @@ def crds_parameter_layers(cls: type, model: Any) -> list[tuple[str, dict[str, An
         for alias, sub in cls.step_defs.items():
             path = pars_reference(params, sub.__name__)
             if path:
+                log.info("PARS-%s parameters found: %s", sub.__name__.upper(), path)
                 content = read_config_file(path)
                 layers.append((path, {"steps": {alias: content["parameters"]}}))
     path = pars_reference(params, cls.__name__)
     if path:
+        log.info("PARS-%s parameters found: %s", cls.__name__.upper(), path)
         content = read_config_file(path)
         layer = dict(content["parameters"])
         if content["steps"]:
             layer["steps"] = content["steps"]
         layers.append((path, layer))
-    for path, _ in layers:
-        log.info("%s parameters found: %s", f"PARS-{cls.__name__.upper()}", path)
     return layers
 
 

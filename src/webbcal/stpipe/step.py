@@ -184,10 +184,21 @@ class Step:
 
         disable = bool(kwargs.pop("disable_crds_steppars", False)) or _env_true(CRDS_PARS_ENV)
         model = cls._open_input(input, kwargs.get("input_dir", ""))
-        merged = _config.build_configuration(
-            cls, model, config_file=config_file, overrides=kwargs, use_crds=not disable
-        )
+        collector = _LogCollector()
+        pkg_logger = logging.getLogger("webbcal")
+        if pkg_logger.level == logging.NOTSET:
+            pkg_logger.setLevel(logging.INFO)
+        pkg_logger.addHandler(collector)
+        try:
+            if disable:
+                log.info("CRDS parameter references are disabled")
+            merged = _config.build_configuration(
+                cls, model, config_file=config_file, overrides=kwargs, use_crds=not disable
+            )
+        finally:
+            pkg_logger.removeHandler(collector)
         step = cls.from_configuration(merged)
+        object.__setattr__(step, "_pre_records", list(collector.records))
         return step.run(model)
 
     @classmethod
@@ -216,40 +227,53 @@ class Step:
         """Run the step on ``input`` with this instance's parameters.
 
         The caller's model is never modified: a standalone step works on a copy.
+        If the run fails, every product it had already written is removed, so a
+        failed run leaves no output behind.
 
         Returns
         -------
         DataModel
             The result (status recorded in ``meta.cal_step``).
         """
-        collector = None
-        if self.parent is None:
-            collector = _LogCollector()
-            self._log_records.clear()
-            collector.records = self._log_records
-            pkg_logger = logging.getLogger("webbcal")
-            if pkg_logger.level == logging.NOTSET:
-                pkg_logger.setLevel(logging.INFO)
-            pkg_logger.addHandler(collector)
+        if self.parent is not None:
+            result = self._run_model(self._open_input(input, self.input_dir))
+            if self.save_results:
+                self.save_model(result)
+            return result
+        collector = _LogCollector()
+        self._log_records[:] = self.__dict__.get("_pre_records", [])
+        collector.records = self._log_records
+        pkg_logger = logging.getLogger("webbcal")
+        if pkg_logger.level == logging.NOTSET:
+            pkg_logger.setLevel(logging.INFO)
+        pkg_logger.addHandler(collector)
+        object.__setattr__(self, "_written", [])
         try:
             opened_here = isinstance(input, (str, os.PathLike))
             model = self._open_input(input, self.input_dir)
-            if self.parent is None:
-                object.__setattr__(self, "_input_filename", _model_name(model))
-                if not opened_here:
-                    model = model.copy()
+            object.__setattr__(self, "_input_filename", _model_name(model))
+            if not opened_here:
+                model = model.copy()
             result = self._run_model(model)
-            if self.parent is None:
-                log.info("Results used webbcal version: %s", __version__)
-        finally:
-            if collector is not None:
-                logging.getLogger("webbcal").removeHandler(collector)
-        if collector is not None:
+            log.info("Results used webbcal version: %s", __version__)
             for product in _as_tuple(result):
                 self._store_logs(product)
-        if self.save_results:
-            self.save_model(result)
+            if self.save_results:
+                self.save_model(result)
+        except BaseException:
+            self._remove_written()
+            raise
+        finally:
+            pkg_logger.removeHandler(collector)
         return result
+
+    def _remove_written(self) -> None:
+        for path in self.__dict__.get("_written", []):
+            try:
+                os.remove(path)
+                log.info("Removed %s written before the failure", path)
+            except OSError:
+                pass
 
     def _run_model(self, model: Any) -> Any:
         start = time.monotonic()
@@ -384,7 +408,11 @@ class Step:
             output_dir=output_dir,
             output_file=output_file,
         )
-        return save_model(model, path)
+        existed = os.path.exists(path)
+        save_model(model, path)
+        if not existed:
+            root.__dict__.setdefault("_written", []).append(path)
+        return path
 
     @property
     def _input_name(self) -> str | None:
