@@ -33,6 +33,25 @@ class InputError(ValueError):
     """An input file or model is unreadable or not what a step expects."""
 
 
+#: Size of a FITS block (bytes); headers and data are padded to whole blocks.
+FITS_BLOCK = 2880
+
+#: Primary-header keywords a stage-1 input must carry, with what each must hold:
+#: (description, kind, minimum) where kind is "int", "float" or "str".
+REQUIRED_KEYWORDS: dict[str, tuple[str, str, float | None]] = {
+    "INSTRUME": ("the instrument name", "str", None),
+    "DETECTOR": ("the detector name", "str", None),
+    "EXP_TYPE": ("the exposure type", "str", None),
+    "READPATT": ("the readout pattern", "str", None),
+    "NINTS": ("the number of integrations", "int", 1),
+    "NGROUPS": ("the number of groups per integration", "int", 1),
+    "NFRAMES": ("the number of frames averaged per group", "int", 1),
+    "GROUPGAP": ("the number of frames dropped between groups", "int", 0),
+    "TFRAME": ("the frame time in seconds", "float", 0),
+    "TGROUP": ("the group time in seconds", "float", 0),
+}
+
+
 def _check_fits_file(path: str) -> None:
     if not os.path.exists(path):
         raise InputError(f"{path}: file not found")
@@ -44,12 +63,67 @@ def _check_fits_file(path: str) -> None:
         raise InputError(
             f"{path}: not a FITS file (first card is {head[:30]!r}, expected 'SIMPLE  =')"
         )
+    _check_fits_length(path)
+
+
+def _check_fits_length(path: str) -> None:
+    """Walk the HDU headers and check the file holds every byte they announce."""
     size = os.path.getsize(path)
-    if size % 2880 != 0:
-        raise InputError(
-            f"{path}: truncated FITS file ({size} bytes is not a multiple of the 2880-byte "
-            "FITS block)"
-        )
+    offset, index = 0, 0
+    with open(path, "rb") as fh:
+        while offset < size:
+            header, nbytes = _read_header(fh, offset, size, path, index)
+            end = offset + nbytes + _padded(_data_size(header))
+            if end > size:
+                extname = header.get("EXTNAME", "PRIMARY" if index == 0 else f"#{index}")
+                raise InputError(
+                    f"{path}: truncated FITS file: HDU {index} ({extname}) needs bytes up to "
+                    f"{end} but the file has {size} bytes"
+                )
+            offset, index = end, index + 1
+
+
+def _read_header(fh: Any, offset: int, size: int, path: str, index: int) -> tuple[dict, int]:
+    """Parse the header at ``offset``: (keyword -> raw value text, header length in bytes)."""
+    fh.seek(offset)
+    cards: dict[str, str] = {}
+    nbytes = 0
+    while True:
+        block = fh.read(FITS_BLOCK)
+        nbytes += len(block)
+        if len(block) < FITS_BLOCK:
+            raise InputError(
+                f"{path}: truncated FITS file: the header of HDU {index} ends at byte "
+                f"{offset + nbytes} without an END card (file size {size} bytes, expected a "
+                f"multiple of the {FITS_BLOCK}-byte FITS block)"
+            )
+        for i in range(0, FITS_BLOCK, 80):
+            card = block[i : i + 80].decode("ascii", errors="replace")
+            key = card[:8].strip()
+            if key == "END":
+                return cards, nbytes
+            if card[8:10] == "= ":
+                cards[key] = card[10:].split("/", 1)[0].strip().strip("'").strip()
+
+
+def _data_size(header: dict) -> int:
+    """Bytes of data announced by a header (BITPIX, NAXISn, PCOUNT, GCOUNT)."""
+    try:
+        naxis = int(header.get("NAXIS", "0"))
+        if naxis == 0:
+            return 0
+        count = 1
+        for n in range(1, naxis + 1):
+            count *= int(header.get(f"NAXIS{n}", "0"))
+        pcount = int(header.get("PCOUNT", "0"))
+        gcount = int(header.get("GCOUNT", "1"))
+        return abs(int(header.get("BITPIX", "8"))) // 8 * gcount * (pcount + count)
+    except ValueError:
+        return 0  # an unparseable header is reported by astropy when the file is opened
+
+
+def _padded(nbytes: int) -> int:
+    return -(-nbytes // FITS_BLOCK) * FITS_BLOCK
 
 
 def open_model(source: Any, *, model_class: type | None = None) -> Any:
@@ -114,6 +188,11 @@ def open_ramp_input(source: Any) -> Any:
     """
     from stdatamodels.jwst import datamodels as dm
 
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if path.endswith((".fits", ".fits.gz", ".fit")):
+            _check_fits_file(path)
+            _check_stage1_headers(path)
     model = open_model(source)
     name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else _meta_name(model)
     if not isinstance(model, (dm.Level1bModel, dm.RampModel)):
@@ -148,19 +227,118 @@ def open_ramp_input(source: Any) -> Any:
     }
     missing = [k for k, v in required.items() if v is None]
     if missing:
-        raise InputError(f"{name}: missing required keyword(s) {', '.join(missing)}")
+        raise InputError(
+            f"{name}: missing required keyword(s) {', '.join(missing)}; expected every one of "
+            f"{', '.join(required)}"
+        )
     if exp.ngroups != ngroups:
-        raise InputError(f"{name}: NGROUPS={exp.ngroups} but the SCI array has {ngroups} groups")
+        raise InputError(
+            f"{name}: NGROUPS={exp.ngroups} but the SCI array has {ngroups} groups; "
+            f"expected NGROUPS={ngroups}"
+        )
     seg_ints = _segment_nints(model)
     if exp.nints != nints and seg_ints != nints:
-        raise InputError(f"{name}: NINTS={exp.nints} but the SCI array has {nints} integrations")
+        raise InputError(
+            f"{name}: NINTS={exp.nints} but the SCI array has {nints} integrations; "
+            f"expected NINTS={nints}"
+        )
     sub = model.meta.subarray
     if sub.xsize is not None and sub.ysize is not None and (sub.ysize, sub.xsize) != (ny, nx):
         raise InputError(
             f"{name}: SUBSIZE2 x SUBSIZE1 = {sub.ysize} x {sub.xsize} but the SCI array is "
-            f"{ny} x {nx}"
+            f"{ny} x {nx}; expected SUBSIZE2 x SUBSIZE1 = {ny} x {nx}"
         )
     return model
+
+
+def _check_stage1_headers(path: str) -> None:
+    """Check a stage-1 input file's headers before stdatamodels reads it.
+
+    stdatamodels fills keywords missing from the FITS headers from the ASDF
+    extension and casts SCI to the schema dtype, which would hide a damaged
+    header or a float SCI array; the file itself is therefore checked.
+    """
+    from astropy.io import fits
+
+    try:
+        with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
+            primary = hdul[0].header.copy()
+            sci = hdul["SCI"].header.copy() if "SCI" in hdul else None
+    except Exception as exc:  # astropy raises many types for damaged headers
+        raise InputError(f"{path}: cannot read the FITS headers: {exc}") from None
+    kind = primary.get("DATAMODL")
+    if kind is not None and kind not in STAGE1_MODELS:
+        raise InputError(
+            f"{path}: DATAMODL={kind!r}; calwebb_detector1 needs a Level 1b raw exposure "
+            "(_uncal.fits, DATAMODL='Level1bModel') or a RampModel"
+        )
+    if sci is None:
+        raise InputError(f"{path}: no SCI extension; expected the raw ramps in extension SCI")
+    naxis = int(sci.get("NAXIS", 0))
+    if naxis != 4:
+        shape = tuple(int(sci.get(f"NAXIS{n}", 0)) for n in range(naxis, 0, -1))
+        raise InputError(
+            f"{path}: SCI extension has NAXIS={naxis} (shape {shape}); expected 4-D "
+            "(nints, ngroups, ny, nx)"
+        )
+    bitpix = int(sci.get("BITPIX", 0))
+    if kind == "Level1bModel" and bitpix < 0:
+        raise InputError(
+            f"{path}: SCI has BITPIX={bitpix} (float{-bitpix}); a Level 1b exposure stores "
+            "unsigned 16-bit integer DN (BITPIX=16, BZERO=32768)"
+        )
+    for key, (what, vtype, minimum) in REQUIRED_KEYWORDS.items():
+        _check_keyword(path, primary, key, what, vtype, minimum)
+    nx, ny, ngroups, nints = (int(sci.get(f"NAXIS{n}", 0)) for n in range(1, 5))
+    _check_shape_keywords(path, primary, nints=nints, ngroups=ngroups, ny=ny, nx=nx)
+
+
+def _check_shape_keywords(
+    path: str, header: Any, *, nints: int, ngroups: int, ny: int, nx: int
+) -> None:
+    """NGROUPS, NINTS and SUBSIZE1/2 must agree with the SCI array (nints, ngroups, ny, nx)."""
+    if header["NGROUPS"] != ngroups:
+        raise InputError(
+            f"{path}: NGROUPS={header['NGROUPS']} but the SCI array has {ngroups} groups "
+            f"(shape {(nints, ngroups, ny, nx)}); expected NGROUPS={ngroups}"
+        )
+    start, end = header.get("INTSTART"), header.get("INTEND")
+    segment = int(end) - int(start) + 1 if start is not None and end is not None else None
+    if nints not in (header["NINTS"], segment):
+        raise InputError(
+            f"{path}: NINTS={header['NINTS']} but the SCI array has {nints} integrations "
+            f"(shape {(nints, ngroups, ny, nx)}); expected NINTS={nints} (or INTSTART/INTEND "
+            "spanning them in a segmented exposure)"
+        )
+    for key, size in (("SUBSIZE1", nx), ("SUBSIZE2", ny)):
+        value = header.get(key)
+        if value is not None and value != size:
+            raise InputError(
+                f"{path}: {key}={value} but the SCI array is {ny} rows x {nx} columns; "
+                f"expected {key}={size}"
+            )
+
+
+def _check_keyword(
+    path: str, header: Any, key: str, what: str, vtype: str, minimum: float | None
+) -> None:
+    if key not in header or header[key] is None or header[key] == "":
+        raise InputError(
+            f"{path}: missing required keyword {key} in the primary header; expected {what}"
+        )
+    value = header[key]
+    if vtype == "str":
+        if not isinstance(value, str):
+            raise InputError(f"{path}: {key}={value!r}; expected {what} (a string)")
+        return
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if vtype == "int":
+        ok = ok and float(value).is_integer()
+    if not ok or (minimum is not None and not value >= minimum):
+        bound = "" if minimum is None else f" >= {minimum:g}"
+        raise InputError(f"{path}: {key}={value!r}; expected {what} (a {vtype}{bound})")
+    if vtype == "float" and minimum is not None and not value > minimum:
+        raise InputError(f"{path}: {key}={value!r}; expected {what} (a {vtype} > {minimum:g})")
 
 
 def _segment_nints(model: Any) -> int | None:
