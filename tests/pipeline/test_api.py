@@ -39,7 +39,8 @@ def test_standalone_step_run_on_model_keeps_input(nircam_case, tmp_path):
     with nircam_case.crds():
         ramp = Detector1Pipeline.call(
             str(nircam_case.uncal), progress=False,
-            steps={"jump": {"skip": True}, "ramp_fit": {"skip": True}, "gain_scale": {"skip": True}},
+            steps={"jump": {"skip": True}, "ramp_fit": {"skip": True},
+                   "gain_scale": {"skip": True}},
         )  # fmt: skip
         before = ramp.groupdq.copy()
         step = JumpStep()

@@ -7,6 +7,7 @@ import pytest
 from astropy.io import fits
 from stdatamodels.jwst import datamodels as dm
 
+from webbcal.demo import detectable_cosmic_rays
 from webbcal.dqflags import JUMP_DET, SATURATED
 from webbcal.pipeline import Detector1Pipeline
 from webbcal.simulate import Truth
@@ -94,21 +95,9 @@ def test_saturated_pixels_are_flagged(accuracy_case, accuracy_run):
 def test_cosmic_rays_above_5_sigma_are_flagged(accuracy_case, accuracy_run):
     rate = accuracy_run
     truth = Truth.load(accuracy_case.truth)
-    sim = accuracy_case.sim
-    det = sim.detector
     crs = truth.cosmic_rays
     y, x = crs["y"], crs["x"]
-    nframes = sim.model.meta.exposure.nframes
-    sigma_group = det.readnoise[y, x] / np.sqrt(2 * nframes)
-    tgroup = sim.model.meta.exposure.group_time
-    poisson = np.maximum(truth.rate[y, x], 0) * tgroup / det.gain[y, x]
-    sigma_diff = np.sqrt(2 * sigma_group**2 + poisson)
-    usable = (
-        (crs["amplitude_dn"] > 5 * sigma_diff)
-        & (crs["group"] > 0)
-        & ~truth.saturated[y, x]
-        & ~truth.bad[y, x]
-    )
+    usable = detectable_cosmic_rays(accuracy_case.sim)
     assert usable.sum() > 100
     flagged = (rate.dq[y, x] & JUMP_DET) != 0
     assert flagged[usable].mean() >= 0.99

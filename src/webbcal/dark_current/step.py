@@ -4,7 +4,13 @@ import logging
 
 import numpy as np
 
-from ..lib.reffiles import ReferenceFileError, geometry_of, load_reference, reference_array
+from ..lib.reffiles import (
+    NAN_MEANING,
+    ReferenceFileError,
+    geometry_of,
+    load_reference,
+    reference_array,
+)
 from ..stpipe import Param, Step
 from .subtract import DarkMismatchError, average_dark_frames, subtract_dark
 
@@ -41,7 +47,9 @@ class DarkCurrentStep(Step):
             "Science data nints=%d, ngroups=%d, nframes=%d, groupgap=%d",
             nints, ngroups, exp.nframes, exp.groupgap,
         )  # fmt: skip
-        dark_sci = reference_array(ref, "data", geom, extname="SCI")
+        dark_sci = reference_array(
+            ref, "data", geom, extname="SCI", nan_meaning=NAN_MEANING["dark"]
+        )
         dark_dq = reference_array(ref, "dq", geom)
         if dark_dq.ndim == 3:
             dark_dq = np.bitwise_or.reduce(dark_dq, axis=0)

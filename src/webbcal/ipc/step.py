@@ -1,8 +1,9 @@
 """The ``ipc`` step adapter."""
 
 import logging
+import os
 
-from ..lib.reffiles import geometry_of, load_reference
+from ..lib.reffiles import check_reference_values, geometry_of, load_reference
 from ..stpipe import Step
 from .kernel import apply_ipc
 
@@ -29,5 +30,8 @@ class IPCStep(Step):
         path = self.get_reference_file(model, "ipc")
         log.info("Using IPC reference file %s", path)
         ref = load_reference(path, IPCModel, model)
+        # A NaN in the kernel would spread to every pixel it touches: never allowed.
+        name = os.path.basename(ref.meta.filename or path)
+        check_reference_values(ref.data, name, "SCI", allow_nan=False)
         model.data = apply_ipc(model.data, ref.data, geometry=geometry_of(model))
         return model

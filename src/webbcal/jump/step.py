@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from ..lib.reffiles import geometry_of, load_reference, reference_array
+from ..lib.reffiles import NAN_MEANING, geometry_of, load_reference, reference_array
 from ..stpipe import Param, Step, StepSkipped
 from .params import JumpParameters
 from .twopoint import detect_jumps
@@ -113,11 +113,14 @@ class JumpStep(Step):
         rn_path = self.get_reference_file(model, "readnoise")
         log.info("Using GAIN reference file: %s", gain_path)
         log.info("Using READNOISE reference file: %s", rn_path)
-        gain = reference_array(load_reference(gain_path, GainModel, model), "data", geom,
-                               extname="SCI")  # fmt: skip
+        gain = reference_array(
+            load_reference(gain_path, GainModel, model), "data", geom, extname="SCI",
+            require_positive=True, nan_meaning=NAN_MEANING["gain"],
+        )  # fmt: skip
         readnoise = reference_array(
-            load_reference(rn_path, ReadnoiseModel, model), "data", geom, extname="SCI"
-        )
+            load_reference(rn_path, ReadnoiseModel, model), "data", geom, extname="SCI",
+            require_positive=True, nan_meaning=NAN_MEANING["readnoise"],
+        )  # fmt: skip
         names = set(JumpParameters.__dataclass_fields__)
         params = JumpParameters(**{k: v for k, v in self.get_parameters().items() if k in names})
         exp = model.meta.exposure

@@ -17,7 +17,9 @@ import numpy as np
 from .subarray import SubarrayError, SubarrayGeometry, cut_to_subarray
 
 __all__ = [
+    "NAN_MEANING",
     "ReferenceFileError",
+    "check_reference_values",
     "geometry_of",
     "load_reference",
     "reference_array",
@@ -28,6 +30,18 @@ log = logging.getLogger(__name__)
 
 class ReferenceFileError(ValueError):
     """A reference file does not fit the science exposure or is unreadable."""
+
+
+#: What the calibration does with NaN (or, for gain and read noise, non-positive)
+#: values of each reference type; logged with the number of such pixels.
+NAN_MEANING: dict[str, str] = {
+    "superbias": "NaN is treated as 0 DN (no bias is subtracted there)",
+    "dark": "NaN is treated as 0 DN (no dark is subtracted there)",
+    "saturation": "those pixels are not checked for saturation (flagged NO_SAT_CHECK)",
+    "linearity": "those pixels are not corrected (flagged NO_LIN_CORR)",
+    "gain": "those pixels are flagged NO_GAIN_VALUE and DO_NOT_USE",
+    "readnoise": "their ramps cannot be weighted: those pixels are flagged DO_NOT_USE",
+}
 
 
 def geometry_of(model: Any, *, shape: tuple[int, int] | None = None) -> SubarrayGeometry:
@@ -87,14 +101,15 @@ def load_reference(path: str, model_class: type, science: Any) -> Any:
     ref_inst = (getattr(ref.meta.instrument, "name", None) or "").upper()
     if ref_inst and sci_inst and ref_inst != sci_inst:
         raise ReferenceFileError(
-            f"{name}: INSTRUME={ref_inst!r} but the science exposure is {sci_inst!r}"
+            f"{name}: INSTRUME={ref_inst!r} but the science exposure's INSTRUME is "
+            f"{sci_inst!r}; expected a reference for INSTRUME={sci_inst!r}"
         )
     sci_det = (science.meta.instrument.detector or "").upper()
     ref_det = (getattr(ref.meta.instrument, "detector", None) or "").upper()
     if ref_det and sci_det and ref_det not in ("ANY", "N/A") and ref_det != sci_det:
         raise ReferenceFileError(
             f"{name}: DETECTOR={ref_det!r} but the science exposure's DETECTOR is "
-            f"{sci_det!r}; a reference for another detector cannot be applied"
+            f"{sci_det!r}; expected a reference for DETECTOR={sci_det!r} (or ANY)"
         )
     return ref
 
@@ -106,6 +121,8 @@ def reference_array(
     *,
     extname: str | None = None,
     allow_nan: bool = True,
+    nan_meaning: str | None = None,
+    require_positive: bool = False,
 ) -> np.ndarray:
     """Return a reference array cut to the science subarray.
 
@@ -119,14 +136,20 @@ def reference_array(
         Where the science data lie on the detector.
     extname : str or None
         Extension name used in messages (defaults to the upper-cased attribute).
-    allow_nan : bool
-        When False, NaN values raise :class:`ReferenceFileError`.
+    allow_nan, nan_meaning, require_positive
+        How NaN (and non-positive) values in the science region are treated;
+        see :func:`check_reference_values`.
+
+    Returns
+    -------
+    ndarray, shape (..., science ysize, science xsize)
+        The array (a view when no cut is needed).
 
     Raises
     ------
     ReferenceFileError
-        If the array is missing, does not cover the science subarray, or holds
-        NaNs where they are not allowed.
+        If the array is missing, does not cover the science subarray, holds NaNs
+        where they are not allowed, or has no usable value in the science region.
     """
     name = os.path.basename(ref.meta.filename or "reference")
     ext = extname or attribute.upper()
@@ -147,11 +170,85 @@ def reference_array(
         out = cut_to_subarray(arr, ref_geom, science_geometry, name=f"{name} {ext}")
     except SubarrayError as exc:
         raise ReferenceFileError(str(exc)) from None
-    if not allow_nan and out.dtype.kind == "f":
-        nbad = int(np.count_nonzero(np.isnan(out)))
-        if nbad:
-            raise ReferenceFileError(
-                f"{name}: extension {ext} holds {nbad} NaN value(s) in the science region; "
-                "expected finite numbers"
-            )
+    check_reference_values(
+        out, name, ext, allow_nan=allow_nan, nan_meaning=nan_meaning,
+        require_positive=require_positive,
+    )  # fmt: skip
     return out
+
+
+def check_reference_values(
+    values: np.ndarray,
+    name: str,
+    extname: str,
+    *,
+    allow_nan: bool = True,
+    nan_meaning: str | None = None,
+    require_positive: bool = False,
+) -> int:
+    """Check the science region of a floating-point reference array for unusable values.
+
+    A pixel is *bad* when any of its values along the leading axes (groups,
+    coefficients) is NaN, or, with ``require_positive``, not greater than 0.
+    Integer arrays (DQ) are not checked.
+
+    Parameters
+    ----------
+    values : ndarray, shape (..., ny, nx)
+        Reference values already cut to the science subarray.
+    name : str
+        Reference file name used in messages.
+    extname : str
+        Extension name used in messages (``SCI``, ``COEFFS``).
+    allow_nan : bool
+        When False, any bad pixel is an error.
+    nan_meaning : str or None
+        What the calibration does with bad pixels (the official meaning of NaN
+        for this reference type); bad pixels are then logged as a WARNING that
+        names the file, extension, count and this meaning.
+    require_positive : bool
+        Count values <= 0 as bad too (gain, read noise).
+
+    Returns
+    -------
+    int
+        Number of bad pixels.
+
+    Raises
+    ------
+    ReferenceFileError
+        If every pixel of the science region is bad, or any is when ``allow_nan``
+        is False.
+
+    References
+    ----------
+    JWST pipeline documentation: "superbias" and "dark_current" (NaN treated as
+    zero), "saturation" (NaN threshold: NO_SAT_CHECK), "linearity" (NaN
+    coefficients: NO_LIN_CORR), "jump" and "ramp_fitting" (NaN or non-positive
+    gain: NO_GAIN_VALUE).
+    """
+    arr = np.asarray(values)
+    if arr.dtype.kind != "f" or arr.size == 0:
+        return 0
+    bad = np.isnan(arr) if not require_positive else ~(arr > 0)
+    if bad.ndim > 2:
+        bad = np.any(bad.reshape(-1, *bad.shape[-2:]), axis=0)
+    nbad, npix = int(np.count_nonzero(bad)), int(bad.size)
+    what = "NaN or <= 0" if require_positive else "NaN"
+    expected = "finite values > 0" if require_positive else "finite numbers"
+    if nbad == npix:
+        raise ReferenceFileError(
+            f"{name}: extension {extname} is {what} in all {npix} pixel(s) of the science "
+            f"region; expected {expected}"
+        )
+    if nbad and not allow_nan:
+        raise ReferenceFileError(
+            f"{name}: extension {extname} holds {nbad} {what} pixel(s) in the science region; "
+            f"expected {expected}"
+        )
+    if nbad:
+        log.warning(
+            "%s: extension %s has %d %s pixel(s) of %d in the science region; %s",
+            name, extname, nbad, what, npix, nan_meaning or "they have no defined meaning",
+        )  # fmt: skip
+    return nbad

@@ -2,7 +2,7 @@
 
 import logging
 
-from ..lib.reffiles import geometry_of, load_reference, reference_array
+from ..lib.reffiles import NAN_MEANING, geometry_of, load_reference, reference_array
 from ..stpipe import Step
 from .correct import correct_linearity
 
@@ -25,7 +25,7 @@ class LinearityStep(Step):
         log.info("Using Linearity reference file %s", path)
         ref = load_reference(path, LinearityModel, model)
         geom = geometry_of(model)
-        coeffs = reference_array(ref, "coeffs", geom)
+        coeffs = reference_array(ref, "coeffs", geom, nan_meaning=NAN_MEANING["linearity"])
         lin_dq = reference_array(ref, "dq", geom)
         zf = None
         if model.meta.exposure.zero_frame and model.zeroframe is not None:

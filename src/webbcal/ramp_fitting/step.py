@@ -5,7 +5,8 @@ import time
 
 import numpy as np
 
-from ..lib.reffiles import geometry_of, load_reference, reference_array
+from ..dqflags import DO_NOT_USE
+from ..lib.reffiles import NAN_MEANING, geometry_of, load_reference, reference_array
 from ..stpipe import Param, Step
 from .ols import fit_ramps
 
@@ -55,10 +56,13 @@ class RampFitStep(Step):
         log.info("Using READNOISE reference file: %s", rn_path)
         log.info("Using GAIN reference file: %s", gain_path)
         readnoise = reference_array(
-            load_reference(rn_path, ReadnoiseModel, model), "data", geom, extname="SCI"
-        )
-        gain = reference_array(load_reference(gain_path, GainModel, model), "data", geom,
-                               extname="SCI")  # fmt: skip
+            load_reference(rn_path, ReadnoiseModel, model), "data", geom, extname="SCI",
+            require_positive=True, nan_meaning=NAN_MEANING["readnoise"],
+        )  # fmt: skip
+        gain = reference_array(
+            load_reference(gain_path, GainModel, model), "data", geom, extname="SCI",
+            require_positive=True, nan_meaning=NAN_MEANING["gain"],
+        )  # fmt: skip
         exp = model.meta.exposure
         zf = None
         if model.hasattr("zeroframe") and np.ndim(model.zeroframe) == 3:
@@ -68,8 +72,10 @@ class RampFitStep(Step):
             dark = np.asarray(model.average_dark_current, dtype=np.float32)
         log.info("Using algorithm = %s", self.algorithm)
         start = time.monotonic()
+        # A NaN or non-positive read noise cannot weight a ramp: exclude those pixels.
+        pixeldq = np.where(readnoise > 0, model.pixeldq, model.pixeldq | DO_NOT_USE)
         fit = fit_ramps(
-            model.data, model.groupdq, model.pixeldq,
+            model.data, model.groupdq, pixeldq.astype(np.uint32),
             np.asarray(readnoise, dtype=np.float32), np.asarray(gain, dtype=np.float32),
             frame_time=float(exp.frame_time), group_time=float(exp.group_time),
             nframes=int(exp.nframes), groupgap=int(exp.groupgap),

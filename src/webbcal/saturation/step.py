@@ -3,7 +3,7 @@
 import logging
 
 from ..datamodels import to_ramp_model
-from ..lib.reffiles import geometry_of, load_reference, reference_array
+from ..lib.reffiles import NAN_MEANING, geometry_of, load_reference, reference_array
 from ..stpipe import Param, Step
 from .flagging import flag_saturation
 
@@ -39,13 +39,16 @@ class SaturationStep(Step):
         log.info("Using SUPERBIAS reference file %s", bias_path)
         geom = geometry_of(ramp)
         sat = load_reference(sat_path, SaturationModel, ramp)
-        sat_thresh = reference_array(sat, "data", geom, extname="SCI")
+        sat_thresh = reference_array(
+            sat, "data", geom, extname="SCI", nan_meaning=NAN_MEANING["saturation"]
+        )
         sat_dq = reference_array(sat, "dq", geom)
         bias = None
         if bias_path is not None:
             bias = reference_array(
-                load_reference(bias_path, SuperBiasModel, ramp), "data", geom, extname="SCI"
-            )
+                load_reference(bias_path, SuperBiasModel, ramp), "data", geom, extname="SCI",
+                nan_meaning=NAN_MEANING["superbias"],
+            )  # fmt: skip
         exp = ramp.meta.exposure
         read_pattern = None
         if self.use_readpatt:

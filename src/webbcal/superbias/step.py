@@ -2,7 +2,7 @@
 
 import logging
 
-from ..lib.reffiles import geometry_of, load_reference, reference_array
+from ..lib.reffiles import NAN_MEANING, geometry_of, load_reference, reference_array
 from ..stpipe import Step
 from .subtract import subtract_superbias
 
@@ -25,7 +25,9 @@ class SuperBiasStep(Step):
         log.info("Using SUPERBIAS reference file %s", path)
         ref = load_reference(path, SuperBiasModel, model)
         geom = geometry_of(model)
-        bias = reference_array(ref, "data", geom, extname="SCI")
+        bias = reference_array(
+            ref, "data", geom, extname="SCI", nan_meaning=NAN_MEANING["superbias"]
+        )
         bias_dq = reference_array(ref, "dq", geom)
         zf = model.zeroframe if _has_zeroframe(model) else None
         model.data, model.pixeldq, zf = subtract_superbias(
