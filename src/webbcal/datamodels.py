@@ -334,11 +334,14 @@ def _check_keyword(
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     if vtype == "int":
         ok = ok and float(value).is_integer()
-    if not ok or (minimum is not None and not value >= minimum):
-        bound = "" if minimum is None else f" >= {minimum:g}"
-        raise InputError(f"{path}: {key}={value!r}; expected {what} (a {vtype}{bound})")
-    if vtype == "float" and minimum is not None and not value > minimum:
-        raise InputError(f"{path}: {key}={value!r}; expected {what} (a {vtype} > {minimum:g})")
+    noun = "an integer" if vtype == "int" else "a number"
+    if vtype == "float" and ok and minimum is not None and not value > minimum:
+        ok = False
+    elif vtype == "int" and ok and minimum is not None and not value >= minimum:
+        ok = False
+    if not ok:
+        bound = "" if minimum is None else f" {'>' if vtype == 'float' else '>='} {minimum:g}"
+        raise InputError(f"{path}: {key}={value!r}; expected {what} ({noun}{bound})")
 
 
 def _segment_nints(model: Any) -> int | None:

@@ -24,6 +24,54 @@ from pathlib import Path
 import numpy as np
 
 from webbcal.crds_client import crds_environment
+from webbcal.lib.subarray import SubarrayGeometry
+
+#: name -> (build_case keyword arguments, run_chains keyword arguments).
+CASES = {
+    # NIRCam corner subarray, RAPID, cosmic rays: the reference case.
+    "nrca1_sub160p_rapid": (
+        {"subarray": "SUB160P", "ngroups": 6, "nints": 1, "cr_rate": 2e-3, "seed": 3}, {}
+    ),
+    # Full-width stripe, 4 amplifiers, frame averaging with dropped frames, 2 integrations.
+    "nrca1_stripe_medium8": (
+        {"subarray": "GENERIC", "geometry": SubarrayGeometry(1, 1, 2048, 64),
+         "readpatt": "MEDIUM8", "ngroups": 5, "nints": 2, "cr_rate": 2e-3, "seed": 7},
+        {},
+    ),
+    # Frame averaging without gaps, 3 integrations (few groups).
+    "nrca1_sub64p_bright2": (
+        {"subarray": "SUB64P", "readpatt": "BRIGHT2", "ngroups": 4, "nints": 3,
+         "cr_rate": 3e-3, "seed": 21},
+        {},
+    ),
+    # NIRSpec: FASTAXIS=2 (columns read out along y).
+    "nrs1_sub512_nrsrapid": (
+        {"instrument": "NIRSPEC", "detector": "NRS1", "subarray": "SUB512", "ngroups": 6,
+         "cr_rate": 2e-3, "seed": 5},
+        {},
+    ),
+    # NIRISS: FASTAXIS=-2, SLOWAXIS=-1.
+    "nis_sub64": (
+        {"instrument": "NIRISS", "detector": "NIS", "subarray": "SUB64", "ngroups": 6,
+         "nints": 2, "cr_rate": 3e-3, "seed": 9},
+        {},
+    ),
+    # Three groups: the three-group jump threshold and two differences per ramp.
+    "nrca1_sub64p_3groups": (
+        {"subarray": "SUB64P", "ngroups": 3, "nints": 2, "cr_rate": 3e-3, "seed": 13}, {}
+    ),
+    # Two groups: jump detection is skipped on both sides.
+    "nrca1_sub64p_2groups": (
+        {"subarray": "SUB64P", "ngroups": 2, "nints": 2, "cr_rate": 3e-3, "seed": 15}, {}
+    ),
+    # ZEROFRAME present (used by ramp_fit for ramps saturated in the first group), and
+    # charge_migration explicitly enabled (skip=True by default on both sides).
+    "nrca1_sub160p_zeroframe_cm": (
+        {"subarray": "SUB160P", "ngroups": 5, "nints": 1, "cr_rate": 2e-3, "seed": 17,
+         "zeroframe": True},
+        {"charge_migration": True},
+    ),
+}  # fmt: skip
 
 #: (alias, official class, webbcal class, reference types), in calwebb_detector1 order.
 STEPS = (
@@ -156,6 +204,7 @@ def run_chains(
     """
     from stdatamodels.jwst import datamodels as dm
 
+    RampFit = _load("jwst.ramp_fitting.RampFitStep")
     step_params = step_params or {}
     res = ChainResult()
     with offline_environment(work / "offline_crds"):
@@ -181,8 +230,9 @@ def run_chains(
             if alias == "gain_scale":
                 new_ours = our_step.call(ours, **our_kw)
                 new_ours_ints = our_step.call(ours_ints, **our_kw)
-                iso, iso_ints = our_step.call(official, **our_kw), our_step.call(
-                    official_ints, **our_kw
+                iso, iso_ints = (
+                    our_step.call(official, **our_kw),
+                    our_step.call(official_ints, **our_kw),
                 )
             else:
                 new_ours, new_ours_ints = _split(our_step.call(ours, **our_kw))
@@ -197,9 +247,36 @@ def run_chains(
                 res.official[alias + "_ints"] = snapshot(new_off_ints)
                 res.webbcal[alias + "_ints"] = snapshot(new_ours_ints)
                 res.isolated[alias + "_ints"] = snapshot(iso_ints)
+            if alias == "dark_current":
+                res.official[alias]["average_dark_current"] = _avg_dark(new_off)
+                res.webbcal[alias]["average_dark_current"] = _avg_dark(new_ours)
+                res.isolated[alias]["average_dark_current"] = _avg_dark(iso)
+            if alias == "jump":
+                # The official ramp_fit again, on the official ramp given the DARK
+                # reference's 2-D average dark current (see official_dark_dropped).
+                fixed = new_off.copy()
+                fixed.average_dark_current = _reference_average_dark(refs["dark"])
+                rate, ints = RampFit.call(
+                    fixed, **_overrides(refs, ("readnoise", "gain"), official=True, alias="")
+                )
+                res.official["ramp_fit+dark"] = snapshot(rate)
+                res.official["ramp_fit+dark_ints"] = snapshot(ints)
             official, official_ints = new_off, new_off_ints
             ours, ours_ints = new_ours, new_ours_ints
     return res
+
+
+def _avg_dark(model):
+    if not model.hasattr("average_dark_current"):
+        return None
+    return np.array(model.average_dark_current)
+
+
+def _reference_average_dark(path) -> np.ndarray:
+    from stdatamodels.jwst import datamodels as dm
+
+    with dm.DarkModel(os.fspath(path)) as dark:
+        return np.array(dark.average_dark_current, dtype=np.float32)
 
 
 def run_official_pipeline(uncal: Path, refs: dict, work: Path):

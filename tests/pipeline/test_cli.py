@@ -125,3 +125,29 @@ def test_help_starts_fast():
     for heavy in ("stdatamodels", "crds", "numba", "astropy"):
         assert f" {heavy}\n" not in imported and f"| {heavy}" not in imported, heavy
     assert np.isfinite(1.0)
+
+
+def test_log_file_and_verbose(nircam_case, tmp_path):
+    log_file = tmp_path / "run.log"
+    proc = _run(
+        ["run", "calwebb_detector1", str(nircam_case.uncal), "--output-dir", str(tmp_path),
+         "--verbose", "--log-file", str(log_file)],
+        nircam_case.crds_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    text = log_file.read_text()
+    assert "Step jump running" in text
+    assert "DEBUG" in text or "INFO" in text
+    assert "Step jump running" in proc.stderr
+
+
+def test_demo_runs_offline_and_reports(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--subarray", "SUB160P", "-q"]) == 0
+    text = capsys.readouterr().out
+    assert "CRDS context jwst_9001.pmap" in text
+    assert "median (rate - true)/ERR" in text
+    products = sorted(p.name for p in (tmp_path / "demo").glob("*_rate*.fits"))
+    assert products == [
+        "jw01234001001_01101_00001_nrca1_rate.fits",
+        "jw01234001001_01101_00001_nrca1_rateints.fits",
+    ]
