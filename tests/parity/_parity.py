@@ -64,11 +64,12 @@ CASES = {
     "nrca1_sub64p_2groups": (
         {"subarray": "SUB64P", "ngroups": 2, "nints": 2, "cr_rate": 3e-3, "seed": 15}, {}
     ),
-    # ZEROFRAME present (used by ramp_fit for ramps saturated in the first group), and
+    # ZEROFRAME present and frame-averaged groups, with two stars bright enough to
+    # saturate group 0 but not the first frame: ramp_fit uses the ZEROFRAME for them.
     # charge_migration explicitly enabled (skip=True by default on both sides).
-    "nrca1_sub160p_zeroframe_cm": (
-        {"subarray": "SUB160P", "ngroups": 5, "nints": 1, "cr_rate": 2e-3, "seed": 17,
-         "zeroframe": True},
+    "nrca1_sub160p_medium8_zeroframe_cm": (
+        {"subarray": "SUB160P", "readpatt": "MEDIUM8", "ngroups": 3, "nints": 1,
+         "cr_rate": 2e-3, "seed": 17, "zeroframe": True, "early_saturating": (12.0, 25.0)},
         {"charge_migration": True},
     ),
 }  # fmt: skip
@@ -95,15 +96,71 @@ STEPS = (
      ("gain",)),
 )  # fmt: skip
 
-#: Official steps of calwebb_detector1 that need references our simulator does not
-#: write, or that do not apply to near-infrared detectors: declared not applicable.
-OFFICIAL_NA = {
-    "refpix": ("refpix", "sirskernel"),
-    "persistence": ("trapdensity", "trappars", "persat"),
-}
+#: References of official steps that our simulator does not write (the IRS2 and SIRS
+#: reference-pixel references; neither applies to these subarray cases): declared N/A.
+OFFICIAL_NA = {"refpix": ("refpix", "sirskernel")}
 
 RAMP_ARRAYS = ("data", "groupdq", "pixeldq")
 IMAGE_ARRAYS = ("data", "dq", "err", "var_poisson", "var_rnoise")
+
+
+@dataclass
+class Exposure:
+    """A simulated raw exposure and its reference files."""
+
+    uncal: Path
+    refs: dict
+
+
+def build_exposure(
+    root: Path,
+    *,
+    early_saturating: tuple[float, ...],
+    instrument: str = "NIRCAM",
+    detector: str = "NRCA1",
+    subarray: str | None = None,
+    geometry=None,
+    readpatt: str | None = None,
+    ngroups: int = 5,
+    nints: int = 1,
+    cr_rate: float = 2e-5,
+    seed: int = 0,
+    zeroframe: bool = False,
+) -> Exposure:
+    """Like ``build_case`` of ``tests/conftest.py``, plus stars that saturate early.
+
+    Every star of ``early_saturating`` gets a peak pixel that reaches the median full
+    well after ``1 / fill`` of the integration (``fill`` > 5 saturates the first group
+    of MEDIUM8 and DEEP8 groups while the first frame stays below saturation).
+    No CRDS context is written: every reference is given as an override.
+    """
+    from scipy.special import erf
+
+    from webbcal.simulate import make_detector, simulate_exposure, write_reference_files
+    from webbcal.simulate.scene import Scene, Star
+
+    det = make_detector(
+        instrument=instrument, detector=detector, subarray=subarray, geometry=geometry,
+        seed=seed,
+    )  # fmt: skip
+    kw = {"readpatt": readpatt, "ngroups": ngroups, "nints": nints, "cr_rate": cr_rate,
+          "seed": seed + 1, "zeroframe": zeroframe}  # fmt: skip
+    sim = simulate_exposure(det, **kw)
+    exp = sim.model.meta.exposure
+    t_int = exp.frame_time * (ngroups * (exp.nframes + exp.groupgap) - exp.groupgap)
+    full_well_e = float(np.median(det.full_well * det.gain))
+    sigma = 1.0
+    peak_frac = erf(0.5 / (np.sqrt(2.0) * sigma)) ** 2
+    ny, nx = det.shape
+    extra = tuple(
+        Star(x=nx * (0.3 + 0.4 * i), y=ny * 0.55, sigma=sigma,
+             flux=fill * full_well_e / (t_int * peak_frac))
+        for i, fill in enumerate(early_saturating)
+    )  # fmt: skip
+    scene = Scene(sky=sim.scene.sky, stars=sim.scene.stars + extra)
+    sim = simulate_exposure(det, scene=scene, **kw)
+    refs = write_reference_files(det, root / "refs", readpatt=readpatt, ngroups=ngroups)
+    return Exposure(sim.save(root / "data")["uncal"], refs)
 
 
 def _load(dotted: str):
@@ -151,6 +208,8 @@ def snapshot(model) -> dict[str, np.ndarray]:
     """Copies of the compared arrays of a ramp, image or cube model, plus its status."""
     names = RAMP_ARRAYS if model.data.ndim == 4 else IMAGE_ARRAYS
     out = {name: np.array(getattr(model, name)) for name in names}
+    if model.data.ndim == 4 and model.meta.exposure.zero_frame and model.hasattr("zeroframe"):
+        out["zeroframe"] = np.array(model.zeroframe)
     out["status"] = dict(model.meta.cal_step.instance)
     return out
 
@@ -163,6 +222,8 @@ class ChainResult:
     webbcal: dict = field(default_factory=dict)
     isolated: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
+    #: The official jump output (a RampModel), kept for exposures with a ZEROFRAME.
+    official_ramp: object = None
 
 
 def _overrides(refs: dict, reftypes, *, official: bool, alias: str) -> dict:
@@ -251,6 +312,8 @@ def run_chains(
                 res.official[alias]["average_dark_current"] = _avg_dark(new_off)
                 res.webbcal[alias]["average_dark_current"] = _avg_dark(new_ours)
                 res.isolated[alias]["average_dark_current"] = _avg_dark(iso)
+            if alias == "jump" and "zeroframe" in res.official[alias]:
+                res.official_ramp = new_off.copy()
             if alias == "jump":
                 # The official ramp_fit again, on the official ramp given the DARK
                 # reference's 2-D average dark current (see official_dark_dropped).
@@ -286,13 +349,14 @@ def run_official_pipeline(uncal: Path, refs: dict, work: Path):
     steps = {}
     for alias, _, _, reftypes in STEPS:
         steps[alias] = _overrides(refs, reftypes, official=True, alias=alias)
-    steps["persistence"] = {f"override_{r}": "N/A" for r in OFFICIAL_NA["persistence"]}
     out = work / "official_pipeline"
     out.mkdir(parents=True, exist_ok=True)
     with offline_environment(work / "offline_crds"):
-        rate = Detector1Pipeline.call(
-            os.fspath(uncal), steps=steps, output_dir=os.fspath(out), save_results=True
-        )
+        # No prefetch: it would look up every reference type of every step (MIRI ones
+        # included) in a CRDS context this cache does not hold.
+        pipe = Detector1Pipeline(steps=steps, output_dir=os.fspath(out), save_results=True)
+        pipe.prefetch_references = False
+        rate = pipe.run(os.fspath(uncal))
         rate_snap = snapshot(rate)
     from stdatamodels.jwst import datamodels as dm
 

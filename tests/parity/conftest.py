@@ -25,7 +25,7 @@ def _root_build_case(config):
 def parity_chains(request, tmp_path_factory):
     """``get(name) -> (Stage1Case, ChainResult)``, computed once per session and case."""
     pytest.importorskip("jwst")
-    from _parity import CASES, run_chains
+    from _parity import CASES, build_exposure, run_chains
 
     build_case = _root_build_case(request.config)
     cache: dict = {}
@@ -34,7 +34,10 @@ def parity_chains(request, tmp_path_factory):
         if name not in cache:
             build_kw, chain_kw = CASES[name]
             work = tmp_path_factory.mktemp(name)
-            case = build_case(work / "case", **build_kw)
+            if "early_saturating" in build_kw:
+                case = build_exposure(work / "case", **build_kw)
+            else:
+                case = build_case(work / "case", **build_kw)
             cache[name] = (case, run_chains(case.uncal, case.refs, work, **chain_kw))
         return cache[name]
 

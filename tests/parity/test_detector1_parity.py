@@ -40,14 +40,18 @@ import pytest
 
 pytest.importorskip("jwst")
 
-from _parity import (  # noqa: E402
+from _parity import (
     CASES,
     IMAGE_ARRAYS,
     dq_agreement,
     nan_mismatch,
+    offline_environment,
     run_official_pipeline,
     run_webbcal_pipeline,
+    snapshot,
 )
+
+from webbcal.dqflags import SATURATED
 
 pytestmark = pytest.mark.jwst_oracle
 
@@ -98,6 +102,11 @@ def _assert_ramp_close(ours: dict, official: dict, where: str) -> None:
     for name in ("groupdq", "pixeldq"):
         agree = dq_agreement(ours[name], official[name])
         assert agree >= DQ_AGREEMENT, f"{where}: {name} agrees in {agree:.5f} only"
+    assert ("zeroframe" in ours) == ("zeroframe" in official), where
+    if "zeroframe" in official:
+        a, b = ours["zeroframe"].astype(np.float64), official["zeroframe"].astype(np.float64)
+        assert nan_mismatch(a, b) == 0, f"{where}: ZEROFRAME NaNs at different places"
+        np.testing.assert_allclose(a, b, rtol=RTOL_STEP, atol=ATOL_RAMP_DN, err_msg=where)
 
 
 def _scale(official: dict, name: str) -> np.ndarray:
@@ -161,14 +170,51 @@ def test_jump_is_skipped_for_two_groups(parity_chains):
 
 def test_charge_migration_ran_and_flagged(parity_chains):
     """charge_migration enabled on both sides (skip=True is the default of both)."""
-    _, res = parity_chains("nrca1_sub160p_zeroframe_cm")
+    _, res = parity_chains("nrca1_sub160p_medium8_zeroframe_cm")
     assert res.official["charge_migration"]["status"]["charge_migration"] == "COMPLETE"
     before = res.official["dark_current"]["groupdq"]
     after = res.official["charge_migration"]["groupdq"]
     assert np.count_nonzero(after != before) > 0, "the case exercises no charge migration"
 
 
+def test_zeroframe_is_processed(parity_chains):
+    """The ZEROFRAME case carries a ZEROFRAME through every step, zeroed where saturated."""
+    _, res = parity_chains("nrca1_sub160p_medium8_zeroframe_cm")
+    zf = res.official["saturation"]["zeroframe"]
+    assert np.count_nonzero(zf == 0) > 0, "no saturated ZEROFRAME pixel in the case"
+    assert np.count_nonzero(res.official["saturation"]["groupdq"][:, 0] & SATURATED) > 0
+
+
 # --------------------------------------------------------------------------- ramp_fit
+
+
+def test_ramp_fit_uses_zeroframe(parity_chains, tmp_path):
+    """ramp_fit on ramps saturated in group 0 whose ZEROFRAME is good: rate from ZEROFRAME.
+
+    The simulator cannot make such pixels (group 0 averages 8 frames of which the first
+    is the ZEROFRAME, and saturation grows to the neighbours in both), so the official
+    jump output gets a valid ZEROFRAME value (1/8 of its group-0 signal) at every pixel
+    saturated in group 0; both ramp_fit steps run on that same model with
+    ``suppress_one_group=False`` (with the default True neither uses the ZEROFRAME).
+    """
+    from jwst.ramp_fitting import RampFitStep as OfficialRampFit
+
+    from webbcal.ramp_fitting import RampFitStep
+
+    case, res = parity_chains("nrca1_sub160p_medium8_zeroframe_cm")
+    model = res.official_ramp.copy()
+    sat0 = (model.groupdq[:, 0] & SATURATED) != 0
+    assert sat0.sum() > 0
+    model.zeroframe[sat0] = model.data[:, 0][sat0] / 8.0
+    kw = {f"override_{r}": str(case.refs[r]) for r in ("readnoise", "gain")}
+    kw["suppress_one_group"] = False  # the ZEROFRAME is used only then, on both sides
+    with offline_environment(tmp_path / "crds"):
+        official = [snapshot(m) for m in OfficialRampFit.call(model.copy(), **kw)]
+        ours = [snapshot(m) for m in RampFitStep.call(model, **kw)]
+    rate = official[0]["data"][sat0[0]]
+    assert np.all(np.isfinite(rate)) and np.all(rate > 0)
+    for n, product in enumerate(("rate", "rateints")):
+        _assert_image_close(ours[n], official[n], f"ZEROFRAME {product}", rtol=RTOL_STEP)
 
 
 @pytest.mark.parametrize(("case", "product"), list(_products()))
@@ -189,9 +235,11 @@ def test_gain_scale(parity_chains, case, product):
     before = "ramp_fit" if product == "rate" else "ramp_fit_ints"
     ours, official = res.isolated[key], res.official[key]
     assert ours["status"].get("gain_scale") == official["status"].get("gain_scale")
+    assert res.webbcal[key]["status"].get("gain_scale") == official["status"].get("gain_scale")
     for name in IMAGE_ARRAYS:
-        np.testing.assert_array_equal(ours[name], res.isolated[before][name])
+        np.testing.assert_array_equal(ours[name], res.official[before][name])
         np.testing.assert_array_equal(official[name], res.official[before][name])
+        np.testing.assert_array_equal(res.webbcal[key][name], res.webbcal[before][name])
 
 
 @pytest.mark.parametrize(("case", "product"), list(_products()))

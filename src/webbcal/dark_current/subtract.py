@@ -9,9 +9,13 @@ dark group matches the science group, then subtracted group by group. NaNs in
 the dark are treated as zero. The dark DQ is propagated to PIXELDQ.
 """
 
+import logging
+
 import numpy as np
 
-__all__ = ["DarkMismatchError", "average_dark_frames", "subtract_dark"]
+__all__ = ["DarkMismatchError", "average_dark_frames", "extrapolate_dark", "subtract_dark"]
+
+log = logging.getLogger(__name__)
 
 
 class DarkMismatchError(ValueError):
@@ -46,14 +50,18 @@ def average_dark_frames(
     Raises
     ------
     DarkMismatchError
-        If the dark has fewer frames than the science ramp needs, or its own
-        NFRAMES/GROUPGAP differ from the science ones while not being 1/0.
+        If the dark's own NFRAMES/GROUPGAP differ from the science ones while not
+        being 1/0, or it has fewer than two planes when it must be extrapolated.
+
+    Notes
+    -----
+    A dark shorter than the science readout is extended linearly from the
+    difference of its last two planes, with a warning, as the official
+    pipeline does.
     """
     if dark_nframes == nframes and dark_groupgap == groupgap:
         if dark.shape[0] < ngroups:
-            raise DarkMismatchError(
-                f"dark has {dark.shape[0]} groups but the science ramp has {ngroups}"
-            )
+            dark = extrapolate_dark(dark, ngroups)
         return np.nan_to_num(dark[:ngroups].astype(np.float32), nan=0.0)
     if dark_nframes != 1 or dark_groupgap != 0:
         raise DarkMismatchError(
@@ -63,16 +71,52 @@ def average_dark_frames(
         )
     total = ngroups * nframes + (ngroups - 1) * groupgap
     if dark.shape[0] < total:
-        raise DarkMismatchError(
-            f"dark has {dark.shape[0]} frames but the science readout needs {total} "
-            f"(NGROUPS={ngroups}, NFRAMES={nframes}, GROUPGAP={groupgap})"
-        )
+        dark = extrapolate_dark(dark, total)
     out = np.empty((ngroups,) + dark.shape[1:], dtype=np.float32)
     for g in range(ngroups):
         start = g * (nframes + groupgap)
         block = np.nan_to_num(dark[start : start + nframes].astype(np.float32), nan=0.0)
         out[g] = block[0] if nframes == 1 else block.mean(axis=0)
     return out
+
+
+def extrapolate_dark(dark: np.ndarray, nplanes: int) -> np.ndarray:
+    """Extend a dark linearly to ``nplanes`` planes.
+
+    Parameters
+    ----------
+    dark : ndarray, shape (ndark, ny, nx), DN
+        Dark planes (at least two).
+    nplanes : int
+        Number of planes needed.
+
+    Returns
+    -------
+    ndarray, shape (nplanes, ny, nx), float32
+        The dark followed by ``last + k * (last - previous)`` for k = 1, 2, ...
+
+    Raises
+    ------
+    DarkMismatchError
+        If the dark has fewer than two planes.
+    """
+    have = dark.shape[0]
+    if have >= nplanes:
+        return dark
+    if have < 2:
+        raise DarkMismatchError(
+            f"dark has {have} plane(s) but {nplanes} are needed; cannot extrapolate from "
+            "fewer than 2"
+        )
+    log.warning(
+        "Not enough data in the dark reference (%d planes) for the science readout (%d); "
+        "extrapolating the dark linearly",
+        have, nplanes,
+    )  # fmt: skip
+    d = np.nan_to_num(dark.astype(np.float32), nan=0.0)
+    slope = d[-1] - d[-2]
+    k = np.arange(1, nplanes - have + 1, dtype=np.float32)[:, None, None]
+    return np.concatenate([d, d[-1] + k * slope])
 
 
 def subtract_dark(
