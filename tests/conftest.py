@@ -83,6 +83,12 @@ def _no_user_crds(monkeypatch, tmp_path):
 
 
 @pytest.fixture(scope="session")
+def case_builder():
+    """The :func:`build_case` factory, for tests that need their own simulated case."""
+    return build_case
+
+
+@pytest.fixture(scope="session")
 def nircam_case(tmp_path_factory) -> Stage1Case:
     """A NIRCam NRCA1 SUB160P RAPID exposure (6 groups) with cosmic rays."""
     return build_case(tmp_path_factory.mktemp("nircam_case"), cr_rate=2e-3)

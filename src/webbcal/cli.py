@@ -33,23 +33,44 @@ class UsageError(Exception):
     """A command line that cannot be run; reported without a traceback."""
 
 
+_HANDLERS: list[logging.Handler] = []
+
+
 def _setup_logging(verbose: bool, quiet: bool, log_file: str | None, level: str | None) -> None:
+    """Console and file logging of a command.
+
+    The ``webbcal`` logger itself stays at INFO (or DEBUG) so every product's
+    stored log is complete; ``--quiet`` and ``--verbose`` only change what the
+    console shows.
+    """
     logger = logging.getLogger("webbcal")
+    for handler in _HANDLERS:
+        logger.removeHandler(handler)
+        handler.close()
+    _HANDLERS.clear()
     lvl = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     if level:
         lvl = getattr(logging, level.upper(), lvl)
-    logger.setLevel(lvl)
+    logger.setLevel(min(lvl, logging.INFO))
     fmt = logging.Formatter("%(asctime)s - %(name)s - %(levelname)s - %(message)s")
-    if not quiet or verbose:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(fmt)
-        logger.addHandler(handler)
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(fmt)
+    console.setLevel(lvl)
+    _HANDLERS.append(console)
     if log_file:
         fh = logging.FileHandler(log_file)
         fh.setFormatter(fmt)
-        logger.addHandler(fh)
+        fh.setLevel(min(lvl, logging.INFO))
+        _HANDLERS.append(fh)
+    for handler in _HANDLERS:
+        logger.addHandler(handler)
+    # The crds client logs its own FATAL lines before raising; webbcal reports the
+    # failure itself in one line, so crds speaks only with --verbose. crds sets its
+    # logger up when imported, so import it first.
+    import crds.core.log  # noqa: F401
+
     for name in ("CRDS", "crds"):
-        logging.getLogger(name).setLevel(logging.WARNING if not verbose else logging.INFO)
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.CRITICAL + 1)
 
 
 def _split_option(token: str, rest: list[str]) -> tuple[str, str]:
@@ -215,9 +236,12 @@ def cmd_run(argv: list[str]) -> int:
             cls, model, config_file=config_file, overrides=overrides, use_crds=not disable
         )
         step = cls.from_configuration(merged)
+        parent = os.path.dirname(os.path.abspath(save_pars))
+        if not os.path.isdir(parent):
+            raise UsageError(f"--save-parameters {save_pars}: directory {parent} does not exist")
+        step.run(model)
         write_config_file(step, save_pars)
         log.info("Saved parameters to %s", save_pars)
-        step.run(model)
         return 0
     cls.call(input_path, config_file=config_file, **overrides)
     return 0
@@ -294,13 +318,17 @@ def main(argv: list[str] | None = None) -> int:
     command, rest = argv[0], argv[1:]
     commands = {"run": cmd_run, "list": cmd_list, "demo": cmd_demo}
     if command not in commands:
-        print(f"webbcal: unknown command {command!r}\n\n{usage}", file=sys.stderr)
+        print(f"webbcal: error: unknown command {command!r}; expected run, list or demo",
+              file=sys.stderr)  # fmt: skip
         return 2
     try:
         return commands[command](rest)
     except KeyboardInterrupt:
         print("webbcal: interrupted", file=sys.stderr)
         return 130
+    except UsageError as exc:
+        print(f"webbcal: error: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # every failure is reported in one clear line
         if os.environ.get("WEBBCAL_DEBUG"):
             raise

@@ -593,12 +593,6 @@ def test_failure_after_saving_ramp_cli(case, tmp_path, capsys, monkeypatch):
     _assert_clean_cli_failure(code, err, r"nrcb1_gain\.fits: DETECTOR='NRCB1'", out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dark_current writes dark_output with datamodels.save_model, which stpipe does not "
-    "track; needs a public Step hook (e.g. Step.record_output(path)) that adds the path to the "
-    "root step's list of products removed on failure",
-)
 def test_failure_after_dark_output_removes_it(case, tmp_path):
     bad_gain = _ref_copy(case, "gain", tmp_path / "refs", "nrcb1_gain.fits", _set_detector("NRCB1"))
     out = tmp_path / "out"
@@ -611,11 +605,6 @@ def test_failure_after_dark_output_removes_it(case, tmp_path):
     assert _files_under(out) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py writes --save-parameters before running and does not remove it when the "
-    "run fails",
-)
 def test_failed_run_leaves_no_parameter_file_cli(case, tmp_path, capsys, monkeypatch):
     bad_gain = _ref_copy(case, "gain", tmp_path / "refs", "nrcb1_gain.fits", _set_detector("NRCB1"))
     out = tmp_path / "out"
@@ -629,12 +618,6 @@ def test_failed_run_leaves_no_parameter_file_cli(case, tmp_path, capsys, monkeyp
     _assert_clean_cli_failure(code, err, r"nrcb1_gain\.fits: DETECTOR='NRCB1'", out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="crds' own logger prints '(FATAL) CRDS server connection and cache load FAILED' "
-    "(3 lines) to stderr before webbcal's message; cli.py's _setup_logging (or "
-    "crds_client._call_crds) must raise the 'CRDS' logger to CRITICAL unless --verbose",
-)
 def test_crds_unreachable_stderr_is_one_line_subprocess(case, tmp_path):
     """In a fresh process (crds' log handler writes to the real stderr) only one line shows."""
     import subprocess

@@ -2,7 +2,9 @@
 
 The exposures and references come from ``build_case`` of ``tests/conftest.py`` (the
 root conftest, reached through pytest's plugin manager so that the module-name clash of
-the several ``conftest.py`` files in ``tests/`` does not matter).
+the several ``conftest.py`` files in ``tests/`` does not matter), except the ZEROFRAME
+case, which needs extra early-saturating stars (``_parity.build_exposure``). The cases
+themselves are listed in ``_parity.CASES``.
 """
 
 from __future__ import annotations

@@ -22,9 +22,7 @@ def _pars(path, cls, parameters, steps=None):
 
 
 @pytest.fixture(scope="module")
-def pars_case(tmp_path_factory):
-    from conftest import build_case
-
+def pars_case(tmp_path_factory, case_builder):
     root = tmp_path_factory.mktemp("pars_case")
     root.mkdir(exist_ok=True)
     jump = _pars(root / "jwst_nircam_pars-jumpstep_0001.asdf", "jwst.jump.jump_step.JumpStep",
@@ -41,7 +39,7 @@ def pars_case(tmp_path_factory):
         RmapEntry("NIRCAM", "pars-detector1pipeline", ("META.EXPOSURE.TYPE",),
                   {("NRC_IMAGE|NRC_CORON",): [("2020-01-01 00:00:00", pipe)]}),
     )  # fmt: skip
-    return build_case(root / "case", extra_entries=extra, ngroups=4)
+    return case_builder(root / "case", extra_entries=extra, ngroups=4)
 
 
 def _model(case):

@@ -1,6 +1,7 @@
 """The ``dark_current`` step adapter."""
 
 import logging
+import os
 
 import numpy as np
 
@@ -74,7 +75,10 @@ class DarkCurrentStep(Step):
             out.meta.exposure.ngroups = ngroups
             from ..datamodels import save_model
 
+            existed = os.path.exists(self.dark_output)
             save_model(out, self.dark_output)
+            if not existed:
+                self.record_output(self.dark_output)
         return model
 
     def _set_average_dark_current(self, model, ref) -> None:

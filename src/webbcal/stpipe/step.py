@@ -414,6 +414,10 @@ class Step:
             root.__dict__.setdefault("_written", []).append(path)
         return path
 
+    def record_output(self, path: str) -> None:
+        """Register a file written by this run, so a failed run removes it."""
+        self._root().__dict__.setdefault("_written", []).append(os.fspath(path))
+
     @property
     def _input_name(self) -> str | None:
         return self.__dict__.get("_input_filename")

@@ -55,10 +55,8 @@ def test_standalone_step_run_on_model_keeps_input(nircam_case, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def multi_int_case(tmp_path_factory):
-    from conftest import build_case
-
-    return build_case(tmp_path_factory.mktemp("multi_int"), readpatt="BRIGHT2", ngroups=5,
+def multi_int_case(tmp_path_factory, case_builder):
+    return case_builder(tmp_path_factory.mktemp("multi_int"), readpatt="BRIGHT2", ngroups=5,
                       nints=4, zeroframe=True, cr_rate=1e-3, seed=11)  # fmt: skip
 
 
