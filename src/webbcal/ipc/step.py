@@ -3,7 +3,7 @@
 import logging
 import os
 
-from ..lib.reffiles import check_reference_values, geometry_of, load_reference
+from ..lib.reffiles import check_reference_values, geometry_of
 from ..stpipe import Step
 from .kernel import apply_ipc
 
@@ -27,11 +27,9 @@ class IPCStep(Step):
     def process(self, model):
         from stdatamodels.jwst.datamodels import IPCModel
 
-        path = self.get_reference_file(model, "ipc")
-        log.info("Using IPC reference file %s", path)
-        ref = load_reference(path, IPCModel, model)
+        ref = self.open_reference(model, "ipc", IPCModel)
         # A NaN in the kernel would spread to every pixel it touches: never allowed.
-        name = os.path.basename(ref.meta.filename or path)
+        name = os.path.basename(ref.meta.filename or "ipc reference")
         check_reference_values(ref.data, name, "SCI", allow_nan=False)
         model.data = apply_ipc(model.data, ref.data, geometry=geometry_of(model))
         return model

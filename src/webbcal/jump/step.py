@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from ..lib.reffiles import NAN_MEANING, geometry_of, load_reference, reference_array
+from ..lib.reffiles import gain_and_readnoise, geometry_of
 from ..stpipe import Param, Step, StepSkipped
 from .params import JumpParameters
 from .twopoint import detect_jumps
@@ -97,8 +97,6 @@ class JumpStep(Step):
     spec = _SPEC
 
     def process(self, model):
-        from stdatamodels.jwst.datamodels import GainModel, ReadnoiseModel
-
         nints, ngroups = model.data.shape[:2]
         if ngroups < 3 or (
             ngroups < self.minimum_groups and nints * (ngroups - 1) < self.minimum_sigclip_groups
@@ -109,18 +107,7 @@ class JumpStep(Step):
             )  # fmt: skip
             raise StepSkipped(f"too few groups ({ngroups}) for jump detection")
         geom = geometry_of(model)
-        gain_path = self.get_reference_file(model, "gain")
-        rn_path = self.get_reference_file(model, "readnoise")
-        log.info("Using GAIN reference file: %s", gain_path)
-        log.info("Using READNOISE reference file: %s", rn_path)
-        gain = reference_array(
-            load_reference(gain_path, GainModel, model), "data", geom, extname="SCI",
-            require_positive=True, nan_meaning=NAN_MEANING["gain"],
-        )  # fmt: skip
-        readnoise = reference_array(
-            load_reference(rn_path, ReadnoiseModel, model), "data", geom, extname="SCI",
-            require_positive=True, nan_meaning=NAN_MEANING["readnoise"],
-        )  # fmt: skip
+        gain, readnoise = gain_and_readnoise(self, model)
         names = set(JumpParameters.__dataclass_fields__)
         params = JumpParameters(**{k: v for k, v in self.get_parameters().items() if k in names})
         exp = model.meta.exposure

@@ -17,6 +17,8 @@ import numpy as np
 from .subarray import SubarrayError, SubarrayGeometry, cut_to_subarray
 
 __all__ = [
+    "gain_and_readnoise",
+    "zeroframe_of",
     "NAN_MEANING",
     "ReferenceFileError",
     "check_reference_values",
@@ -252,3 +254,42 @@ def check_reference_values(
             name, extname, nbad, what, npix, nan_meaning or "they have no defined meaning",
         )  # fmt: skip
     return nbad
+
+
+def zeroframe_of(model: Any, *, require_keyword: bool = True) -> np.ndarray | None:
+    """The ZEROFRAME array (nints, ny, nx) of a ramp when it has one, else None.
+
+    With ``require_keyword`` the array is used only when ZEROFRAM is true, as the
+    official saturation, superbias and linearity steps do; ramp fitting uses any
+    ZEROFRAME present.
+    """
+    if require_keyword and not model.meta.exposure.zero_frame:
+        return None
+    if not model.hasattr("zeroframe"):
+        return None
+    zf = model.zeroframe
+    return zf if zf is not None and np.ndim(zf) == 3 else None
+
+
+def gain_and_readnoise(step: Any, model: Any) -> tuple[np.ndarray, np.ndarray]:
+    """GAIN (e-/DN) and READNOISE (DN) arrays of a step's references, cut to the subarray.
+
+    Both must be positive somewhere in the science region; NaN or non-positive
+    pixels are reported and handled as the official pipeline does.
+
+    Returns
+    -------
+    gain, readnoise : ndarray, shape (ny, nx), float32
+    """
+    from stdatamodels.jwst.datamodels import GainModel, ReadnoiseModel
+
+    geom = geometry_of(model)
+    out = []
+    for reftype, cls in (("gain", GainModel), ("readnoise", ReadnoiseModel)):
+        ref = step.open_reference(model, reftype, cls)
+        arr = reference_array(
+            ref, "data", geom, extname="SCI", require_positive=True,
+            nan_meaning=NAN_MEANING[reftype],
+        )  # fmt: skip
+        out.append(np.asarray(arr, dtype=np.float32))
+    return out[0], out[1]

@@ -2,7 +2,7 @@
 
 import logging
 
-from ..lib.reffiles import NAN_MEANING, geometry_of, load_reference, reference_array
+from ..lib.reffiles import NAN_MEANING, geometry_of, reference_array, zeroframe_of
 from ..stpipe import Step
 from .correct import correct_linearity
 
@@ -21,18 +21,14 @@ class LinearityStep(Step):
     def process(self, model):
         from stdatamodels.jwst.datamodels import LinearityModel
 
-        path = self.get_reference_file(model, "linearity")
-        log.info("Using Linearity reference file %s", path)
-        ref = load_reference(path, LinearityModel, model)
+        ref = self.open_reference(model, "linearity", LinearityModel)
         geom = geometry_of(model)
         coeffs = reference_array(ref, "coeffs", geom, nan_meaning=NAN_MEANING["linearity"])
         lin_dq = reference_array(ref, "dq", geom)
-        zf = None
-        if model.meta.exposure.zero_frame and model.zeroframe is not None:
-            zf = model.zeroframe if model.zeroframe.ndim == 3 else None
         model.data, model.pixeldq, zf = correct_linearity(
-            model.data, model.groupdq, model.pixeldq, coeffs, lin_dq, zeroframe=zf
-        )
+            model.data, model.groupdq, model.pixeldq, coeffs, lin_dq,
+            zeroframe=zeroframe_of(model),
+        )  # fmt: skip
         if zf is not None:
             model.zeroframe = zf
         return model

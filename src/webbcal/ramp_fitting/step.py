@@ -6,7 +6,7 @@ import time
 import numpy as np
 
 from ..dqflags import DO_NOT_USE
-from ..lib.reffiles import NAN_MEANING, geometry_of, load_reference, reference_array
+from ..lib.reffiles import gain_and_readnoise, zeroframe_of
 from ..stpipe import Param, Step
 from .ols import fit_ramps
 
@@ -48,25 +48,9 @@ class RampFitStep(Step):
     )  # fmt: skip
 
     def process(self, model):
-        from stdatamodels.jwst.datamodels import GainModel, ReadnoiseModel
-
-        geom = geometry_of(model)
-        rn_path = self.get_reference_file(model, "readnoise")
-        gain_path = self.get_reference_file(model, "gain")
-        log.info("Using READNOISE reference file: %s", rn_path)
-        log.info("Using GAIN reference file: %s", gain_path)
-        readnoise = reference_array(
-            load_reference(rn_path, ReadnoiseModel, model), "data", geom, extname="SCI",
-            require_positive=True, nan_meaning=NAN_MEANING["readnoise"],
-        )  # fmt: skip
-        gain = reference_array(
-            load_reference(gain_path, GainModel, model), "data", geom, extname="SCI",
-            require_positive=True, nan_meaning=NAN_MEANING["gain"],
-        )  # fmt: skip
+        gain, readnoise = gain_and_readnoise(self, model)
         exp = model.meta.exposure
-        zf = None
-        if model.hasattr("zeroframe") and np.ndim(model.zeroframe) == 3:
-            zf = model.zeroframe
+        zf = zeroframe_of(model, require_keyword=False)
         dark = None
         if model.hasattr("average_dark_current"):
             dark = np.asarray(model.average_dark_current, dtype=np.float32)

@@ -3,7 +3,7 @@
 import logging
 
 from ..datamodels import to_ramp_model
-from ..lib.reffiles import NAN_MEANING, geometry_of, load_reference, reference_array
+from ..lib.reffiles import NAN_MEANING, geometry_of, reference_array, zeroframe_of
 from ..stpipe import Param, Step
 from .flagging import flag_saturation
 
@@ -33,21 +33,17 @@ class SaturationStep(Step):
         from stdatamodels.jwst.datamodels import SaturationModel, SuperBiasModel
 
         ramp = to_ramp_model(model)
-        sat_path = self.get_reference_file(ramp, "saturation")
-        bias_path = self.get_reference_file(ramp, "superbias")
-        log.info("Using SATURATION reference file %s", sat_path)
-        log.info("Using SUPERBIAS reference file %s", bias_path)
         geom = geometry_of(ramp)
-        sat = load_reference(sat_path, SaturationModel, ramp)
+        sat = self.open_reference(ramp, "saturation", SaturationModel)
         sat_thresh = reference_array(
             sat, "data", geom, extname="SCI", nan_meaning=NAN_MEANING["saturation"]
         )
         sat_dq = reference_array(sat, "dq", geom)
         bias = None
-        if bias_path is not None:
+        if self.get_reference_file(ramp, "superbias") is not None:
             bias = reference_array(
-                load_reference(bias_path, SuperBiasModel, ramp), "data", geom, extname="SCI",
-                nan_meaning=NAN_MEANING["superbias"],
+                self.open_reference(ramp, "superbias", SuperBiasModel), "data", geom,
+                extname="SCI", nan_meaning=NAN_MEANING["superbias"],
             )  # fmt: skip
         exp = ramp.meta.exposure
         read_pattern = None
@@ -56,9 +52,7 @@ class SaturationStep(Step):
             nframes, ngroups = int(exp.nframes), int(exp.ngroups)
             read_pattern = [[g * nframes + k + 1 for k in range(nframes)] for g in range(ngroups)]
             log.info("Using read_pattern with nframes %d", nframes)
-        zf = ramp.zeroframe if exp.zero_frame and ramp.zeroframe is not None else None
-        if zf is not None and zf.ndim != 3:
-            zf = None
+        zf = zeroframe_of(ramp)
         result = flag_saturation(
             ramp.data, ramp.groupdq, ramp.pixeldq, sat_thresh, sat_dq,
             n_pix_grow_sat=self.n_pix_grow_sat, zeroframe=zf, read_pattern=read_pattern,

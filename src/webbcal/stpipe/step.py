@@ -338,6 +338,30 @@ class Step:
         self._references_used[reftype] = (path, recorded)
         return path
 
+    def open_reference(self, model: Any, reftype: str, model_class: type) -> Any:
+        """Find, log and open the ``reftype`` reference for ``model``.
+
+        Returns
+        -------
+        DataModel
+            The reference opened as ``model_class``, checked to belong to the
+            science instrument and detector.
+
+        Raises
+        ------
+        ReferenceFileError
+            If the file cannot be read or belongs to another detector.
+        StepSkipped
+            If the reference is not applicable (N/A).
+        """
+        from ..lib.reffiles import load_reference
+
+        path = self.get_reference_file(model, reftype)
+        log.info("Using %s reference file %s", reftype.upper(), path)
+        if path is None:
+            raise StepSkipped(f"no {reftype} reference file applies (N/A)")
+        return load_reference(path, model_class, model)
+
     def _crds_reference(self, model: Any, reftype: str) -> str | None:
         root = self._root()
         prefetched = root._prefetched

@@ -2,7 +2,7 @@
 
 import logging
 
-from ..lib.reffiles import NAN_MEANING, geometry_of, load_reference, reference_array
+from ..lib.reffiles import NAN_MEANING, geometry_of, reference_array, zeroframe_of
 from ..stpipe import Step
 from .subtract import subtract_superbias
 
@@ -21,26 +21,15 @@ class SuperBiasStep(Step):
     def process(self, model):
         from stdatamodels.jwst.datamodels import SuperBiasModel
 
-        path = self.get_reference_file(model, "superbias")
-        log.info("Using SUPERBIAS reference file %s", path)
-        ref = load_reference(path, SuperBiasModel, model)
+        ref = self.open_reference(model, "superbias", SuperBiasModel)
         geom = geometry_of(model)
         bias = reference_array(
             ref, "data", geom, extname="SCI", nan_meaning=NAN_MEANING["superbias"]
         )
         bias_dq = reference_array(ref, "dq", geom)
-        zf = model.zeroframe if _has_zeroframe(model) else None
         model.data, model.pixeldq, zf = subtract_superbias(
-            model.data, model.pixeldq, bias, bias_dq, zeroframe=zf
+            model.data, model.pixeldq, bias, bias_dq, zeroframe=zeroframe_of(model)
         )
         if zf is not None:
             model.zeroframe = zf
         return model
-
-
-def _has_zeroframe(model) -> bool:
-    return (
-        bool(model.meta.exposure.zero_frame)
-        and model.zeroframe is not None
-        and (model.zeroframe.ndim == 3)
-    )
