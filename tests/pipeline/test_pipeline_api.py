@@ -100,3 +100,18 @@ def test_segment_of_split_exposure(multi_int_case, tmp_path):
         assert list(ints.int_times["integration_number"]) == [3, 4]
         assert ints.meta.exposure.integration_start == 3
     assert whole_ints.meta.exposure.nints == 4
+
+
+def test_progress_display_on_a_terminal_only(multi_int_case, capsys, monkeypatch):
+    with multi_int_case.crds():
+        Detector1Pipeline.call(str(multi_int_case.uncal))
+        assert capsys.readouterr().err == ""  # not a terminal: silent
+        monkeypatch.setattr(type(__import__("sys").stderr), "isatty", lambda self: True,
+                            raising=False)  # fmt: skip
+        Detector1Pipeline.call(str(multi_int_case.uncal))
+        shown = capsys.readouterr().err
+        Detector1Pipeline.call(str(multi_int_case.uncal), progress=False)
+        quiet = capsys.readouterr().err
+    assert "linearity" in shown and "integration 4/4" in shown
+    assert "[12/12] gain_scale" in shown
+    assert quiet == ""

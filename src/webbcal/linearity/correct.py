@@ -12,6 +12,7 @@ zero linear term are left uncorrected and flagged NO_LIN_CORR.
 import numpy as np
 
 from ..dqflags import NO_LIN_CORR, SATURATED
+from ..lib.progress import integration_done
 
 __all__ = ["correct_linearity", "prepare_coefficients"]
 
@@ -93,6 +94,7 @@ def correct_linearity(
     c, new_dq = prepare_coefficients(coeffs, lin_dq, pixeldq)
     out = np.empty_like(data, dtype=np.float32)
     for i in range(data.shape[0]):
+        integration_done(i, data.shape[0])
         for g in range(data.shape[1]):
             d = data[i, g]
             corr = _polyval(c, d)

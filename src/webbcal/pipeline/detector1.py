@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from functools import partial
 from typing import Any
 
 from ..charge_migration import ChargeMigrationStep
@@ -23,6 +24,7 @@ from ..gain_scale import GainScaleStep
 from ..group_scale import GroupScaleStep
 from ..ipc import IPCStep
 from ..jump import JumpStep
+from ..lib import progress
 from ..linearity import LinearityStep
 from ..ramp_fitting import RampFitStep
 from ..refpix import RefPixStep
@@ -85,7 +87,8 @@ class Detector1Pipeline(Pipeline):
         total = len(RAMP_STEPS) + 2
         for n, alias in enumerate(RAMP_STEPS, start=1):
             self._progress(n, total, alias)
-            ramp = self.step(alias).run(ramp)
+            with progress.reporting(partial(self._progress, n, total, alias)):
+                ramp = self.step(alias).run(ramp)
         if self.save_calibrated_ramp:
             self.save_model(ramp, suffix="ramp")
         self._progress(total - 1, total, "ramp_fit")
@@ -109,13 +112,16 @@ class Detector1Pipeline(Pipeline):
     def _progress_enabled(self) -> bool:
         return bool(self.progress) and sys.stderr.isatty()
 
-    def _progress(self, n: int, total: int, alias: str) -> None:
+    def _progress(
+        self, n: int, total: int, alias: str, done: int | None = None, nints: int | None = None
+    ) -> None:
         if not self._progress_enabled():
             return
-        if n == 1:
+        if n == 1 and done is None:
             object.__setattr__(self, "_t0", time.monotonic())
         elapsed = time.monotonic() - self.__dict__.get("_t0", time.monotonic())
-        sys.stderr.write(f"\r[{n:2d}/{total}] {alias:<18s} {elapsed:6.1f} s ")
+        ints = f"integration {done + 1}/{nints}" if done is not None and done < nints else ""
+        sys.stderr.write(f"\r[{n:2d}/{total}] {alias:<18s} {ints:<18s} {elapsed:6.1f} s ")
         sys.stderr.flush()
 
     def _progress_done(self) -> None:

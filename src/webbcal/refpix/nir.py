@@ -47,6 +47,8 @@ from webbcal.lib.subarray import NREF, SubarrayGeometry
 from webbcal.refpix.orientation import DetectorWindow, detector_window, to_detector
 from webbcal.refpix.stats import clipped_mean, running_median
 
+from ..lib.progress import integration_done
+
 __all__ = [
     "NRS_EDGELESS_SUBARRAYS",
     "RefPixParameters",
@@ -308,6 +310,7 @@ def _correct_cube(
     """Correct a (nints, ngroups, ny, nx) detector-orientation view in place."""
     nints, ngroups = cube.shape[:2]
     for i in range(nints):
+        integration_done(i, nints)
         for g0 in range(0, ngroups, _PLANE_BLOCK):
             block = cube[i, g0 : g0 + _PLANE_BLOCK]
             offsets = _column_offsets(plan, block, params.siglimit)

@@ -32,6 +32,8 @@ import numpy as np
 
 from webbcal.dqflags import AD_FLOOR, DO_NOT_USE, NO_SAT_CHECK, SATURATED
 
+from ..lib.progress import integration_done
+
 __all__ = ["SaturationResult", "flag_saturation", "grow_mask", "saturation_read_pattern"]
 
 log = logging.getLogger(__name__)
@@ -230,6 +232,7 @@ def flag_saturation(
     n = int(n_pix_grow_sat)
 
     for i in range(nints):
+        integration_done(i, nints)
         _flag_groups(data[i], gdq[i], thresh, n)
         if pattern is not None:
             _flag_diluted_groups(data[i], gdq[i], thresh, unchecked, pattern, n)
