@@ -298,15 +298,43 @@ def cmd_demo(argv: list[str]) -> int:
     return 0
 
 
+#: Sub-commands implemented in other modules: name -> ("module:function", one-line help).
+#: Each function takes the remaining argument list and returns an exit status.
+EXTERNAL_COMMANDS: dict[str, tuple[str, str]] = {
+    "refs": ("webbcal.tools.refs:main", "best reference files for a product, and what changed"),
+    "inspect": ("webbcal.tools.inspect:main", "report on a product: versions, context, issues"),
+    "cite": ("webbcal.tools.cite:main", "versions and context to quote in a publication"),
+    "cache": ("webbcal.tools.cache:main", "verify (and repair) the local CRDS cache"),
+    "quicklook": ("webbcal.tools.quicklook:main", "PNG quick look of an image or a ramp pixel"),
+    "batch": ("webbcal.batch.cli:main", "process many exposures in parallel (dask)"),
+}
+
+
+def _external(name: str):
+    import importlib
+
+    target = EXTERNAL_COMMANDS[name][0]
+    module, func = target.split(":")
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith(module.rsplit(".", 1)[0]):
+            raise UsageError(f"the '{name}' command is not available in this version") from None
+        raise
+    return getattr(mod, func)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``webbcal`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    extra = "".join(f"  {n:<10s}{h}\n" for n, (_, h) in EXTERNAL_COMMANDS.items())
     usage = (
-        "usage: webbcal {run,list,demo} ...\n\n"
-        "  run   run a pipeline or step: webbcal run calwebb_detector1 x_uncal.fits "
+        "usage: webbcal <command> ...\n\n"
+        "  run       run a pipeline or step: webbcal run calwebb_detector1 x_uncal.fits "
         "--output-dir out\n"
-        "  list  list pipelines, steps and their parameters\n"
-        "  demo  simulate an exposure and run calwebb_detector1 on it offline\n\n"
+        "  list      list pipelines, steps and their parameters\n"
+        "  demo      simulate an exposure and run calwebb_detector1 on it offline\n"
+        f"{extra}\n"
         f"webbcal {__version__}: an independent implementation of the JWST calibration pipeline"
     )
     if not argv or argv[0] in ("-h", "--help"):
@@ -317,12 +345,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command, rest = argv[0], argv[1:]
     commands = {"run": cmd_run, "list": cmd_list, "demo": cmd_demo}
-    if command not in commands:
-        print(f"webbcal: error: unknown command {command!r}; expected run, list or demo",
+    if command not in commands and command not in EXTERNAL_COMMANDS:
+        names = ", ".join([*commands, *EXTERNAL_COMMANDS])
+        print(f"webbcal: error: unknown command {command!r}; expected one of {names}",
               file=sys.stderr)  # fmt: skip
         return 2
     try:
-        return commands[command](rest)
+        func = commands.get(command) or _external(command)
+        return func(rest)
     except KeyboardInterrupt:
         print("webbcal: interrupted", file=sys.stderr)
         return 130
