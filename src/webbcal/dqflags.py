@@ -2,17 +2,14 @@
 
 The bit assignments are the JWST conventions defined by ``stdatamodels``
 (``stdatamodels.jwst.datamodels.dqflags``): pixel flags are ``uint32`` and
-group flags are ``uint8`` using bits 0-7. They are re-exported here as plain
-integer constants so numerical kernels can use them without touching data
-models.
+group flags are ``uint8`` using bits 0-7. They are given here as plain integer
+constants so numerical kernels can use them without importing data models.
 
 References
 ----------
 JWST Science Calibration Pipeline documentation, "Data Quality Flags"
 (references_general).
 """
-
-from stdatamodels.jwst.datamodels import dqflags as _dq
 
 __all__ = [
     "AD_FLOOR",
@@ -40,10 +37,24 @@ __all__ = [
     "WARM",
 ]
 
-#: Mapping of every pixel-flag name to its value (uint32 bits).
-PIXEL: dict[str, int] = dict(_dq.pixel)
+_NAMES = (
+    "DO_NOT_USE", "SATURATED", "JUMP_DET", "DROPOUT", "OUTLIER", "PERSISTENCE", "AD_FLOOR",
+    "CHARGELOSS", "RESERVED", "NON_SCIENCE", "DEAD", "HOT", "WARM", "LOW_QE", "RC", "TELEGRAPH",
+    "NONLINEAR", "BAD_REF_PIXEL", "NO_FLAT_FIELD", "NO_GAIN_VALUE", "NO_LIN_CORR", "NO_SAT_CHECK",
+    "UNRELIABLE_BIAS", "UNRELIABLE_DARK", "UNRELIABLE_SLOPE", "UNRELIABLE_FLAT", "OPEN",
+    "ADJ_OPEN", "FLUX_ESTIMATED", "MSA_FAILED_OPEN", "OTHER_BAD_PIXEL", "REFERENCE_PIXEL",
+)  # fmt: skip
+
+#: Mapping of every pixel-flag name to its value (uint32 bits): bit n is ``_NAMES[n]``.
+#: Written out (not imported from stdatamodels) so kernels import in milliseconds; a
+#: test checks it equals ``stdatamodels.jwst.datamodels.dqflags.pixel``.
+PIXEL: dict[str, int] = {"GOOD": 0, **{name: 1 << bit for bit, name in enumerate(_NAMES)}}
 #: Mapping of every group-flag name to its value (uint8 bits).
-GROUP: dict[str, int] = dict(_dq.group)
+GROUP: dict[str, int] = {
+    name: PIXEL[name]
+    for name in ("GOOD", "DO_NOT_USE", "SATURATED", "JUMP_DET", "DROPOUT", "PERSISTENCE",
+                 "AD_FLOOR", "CHARGELOSS")
+}  # fmt: skip
 
 GOOD = PIXEL["GOOD"]
 DO_NOT_USE = PIXEL["DO_NOT_USE"]

@@ -151,3 +151,12 @@ def test_demo_runs_offline_and_reports(tmp_path, capsys):
         "jw01234001001_01101_00001_nrca1_rate.fits",
         "jw01234001001_01101_00001_nrca1_rateints.fits",
     ]
+
+
+def test_list_imports_no_heavy_modules():
+    code = "import sys, webbcal.cli; webbcal.cli.main(['list']); print(sorted(sys.modules))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    loaded = proc.stdout.strip().splitlines()[-1]
+    for heavy in ("'stdatamodels'", "'numba'", "'crds'", "'scipy'"):
+        assert heavy not in loaded, heavy

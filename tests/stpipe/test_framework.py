@@ -182,3 +182,12 @@ def test_remove_suffix_and_output_path(tmp_path):
     assert p == str(tmp_path / "jw02_nrca1_rate.fits")
     p = output_path("jw02_nrca1_uncal.fits", "rateints", output_dir="o", output_file="mine.fits")
     assert p.endswith("o/mine_rateints.fits")
+
+
+def test_dq_flags_equal_the_stdatamodels_definitions():
+    from stdatamodels.jwst.datamodels import dqflags
+
+    from webbcal import dqflags as ours
+
+    assert ours.PIXEL == dict(dqflags.pixel)
+    assert ours.GROUP == dict(dqflags.group)

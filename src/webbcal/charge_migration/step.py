@@ -3,7 +3,6 @@
 import logging
 
 from ..stpipe import Param, Step, StepSkipped
-from .flagging import flag_charge_migration
 
 __all__ = ["ChargeMigrationStep"]
 
@@ -26,6 +25,8 @@ class ChargeMigrationStep(Step):
     )  # fmt: skip
 
     def process(self, model):
+        from .flagging import flag_charge_migration
+
         ngroups = model.data.shape[1]
         if ngroups < 3:
             raise StepSkipped(f"charge migration needs at least 3 groups; there are {ngroups}")

@@ -13,7 +13,6 @@ from ..lib.reffiles import (
     reference_array,
 )
 from ..stpipe import Param, Step
-from .subtract import DarkMismatchError, average_dark_frames, subtract_dark
 
 __all__ = ["DarkCurrentStep"]
 
@@ -36,6 +35,8 @@ class DarkCurrentStep(Step):
 
     def process(self, model):
         from stdatamodels.jwst import datamodels as dm
+
+        from .subtract import DarkMismatchError, average_dark_frames, subtract_dark
 
         path = self.get_reference_file(model, "dark")
         log.info("Using DARK reference file %s", path)

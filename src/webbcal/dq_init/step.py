@@ -7,7 +7,6 @@ from astropy.io import fits
 from ..datamodels import to_ramp_model
 from ..lib.reffiles import geometry_of, load_reference, reference_array
 from ..stpipe import Param, Step
-from .init import initialize_dq
 
 __all__ = ["DQInitStep"]
 
@@ -27,6 +26,8 @@ class DQInitStep(Step):
 
     def process(self, model):
         from stdatamodels.jwst.datamodels import MaskModel
+
+        from .init import initialize_dq
 
         ramp = to_ramp_model(model)
         path = self.get_reference_file(ramp, "mask")

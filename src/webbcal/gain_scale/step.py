@@ -5,7 +5,6 @@ import logging
 import numpy as np
 
 from ..stpipe import Step, StepSkipped
-from .scale import scale_by_gain_factor
 
 __all__ = ["GainScaleStep"]
 
@@ -21,6 +20,8 @@ class GainScaleStep(Step):
     optional_reference_types = ("gain",)
 
     def process(self, model):
+        from .scale import scale_by_gain_factor
+
         factor = model.meta.exposure.gain_factor
         if factor is None:
             path = self.get_reference_file(model, "gain")

@@ -3,7 +3,6 @@
 import logging
 
 from ..stpipe import Step, StepSkipped
-from .scale import scale_groups
 
 __all__ = ["GroupScaleStep"]
 
@@ -17,6 +16,8 @@ class GroupScaleStep(Step):
     cal_step_name = "group_scale"
 
     def process(self, model):
+        from .scale import scale_groups
+
         nframes = model.meta.exposure.nframes
         frmdivsr = model.meta.exposure.frame_divisor
         if frmdivsr is None or nframes is None or frmdivsr == nframes:

@@ -5,7 +5,6 @@ import os
 
 from ..lib.reffiles import check_reference_values, geometry_of
 from ..stpipe import Step
-from .kernel import apply_ipc
 
 __all__ = ["IPCStep"]
 
@@ -26,6 +25,8 @@ class IPCStep(Step):
 
     def process(self, model):
         from stdatamodels.jwst.datamodels import IPCModel
+
+        from .kernel import apply_ipc
 
         ref = self.open_reference(model, "ipc", IPCModel)
         # A NaN in the kernel would spread to every pixel it touches: never allowed.

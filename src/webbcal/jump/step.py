@@ -7,8 +7,6 @@ import numpy as np
 
 from ..lib.reffiles import gain_and_readnoise, geometry_of
 from ..stpipe import Param, Step, StepSkipped
-from .params import JumpParameters
-from .twopoint import detect_jumps
 
 __all__ = ["JumpStep"]
 
@@ -97,6 +95,9 @@ class JumpStep(Step):
     spec = _SPEC
 
     def process(self, model):
+        from .params import JumpParameters
+        from .twopoint import detect_jumps
+
         nints, ngroups = model.data.shape[:2]
         if ngroups < 3 or (
             ngroups < self.minimum_groups and nints * (ngroups - 1) < self.minimum_sigclip_groups

@@ -4,7 +4,6 @@ import logging
 
 from ..lib.reffiles import NAN_MEANING, geometry_of, reference_array, zeroframe_of
 from ..stpipe import Step
-from .correct import correct_linearity
 
 __all__ = ["LinearityStep"]
 
@@ -20,6 +19,8 @@ class LinearityStep(Step):
 
     def process(self, model):
         from stdatamodels.jwst.datamodels import LinearityModel
+
+        from .correct import correct_linearity
 
         ref = self.open_reference(model, "linearity", LinearityModel)
         geom = geometry_of(model)

@@ -8,7 +8,6 @@ import numpy as np
 from ..dqflags import DO_NOT_USE
 from ..lib.reffiles import gain_and_readnoise, zeroframe_of
 from ..stpipe import Param, Step
-from .ols import fit_ramps
 
 __all__ = ["RampFitStep"]
 
@@ -48,6 +47,8 @@ class RampFitStep(Step):
     )  # fmt: skip
 
     def process(self, model):
+        from .ols import fit_ramps
+
         gain, readnoise = gain_and_readnoise(self, model)
         exp = model.meta.exposure
         zf = zeroframe_of(model, require_keyword=False)

@@ -4,7 +4,6 @@ import logging
 
 from ..lib.reffiles import geometry_of
 from ..stpipe import Param, Step, StepSkipped
-from .nir import NRS_EDGELESS_SUBARRAYS, RefPixParameters, correct_refpix
 
 __all__ = ["RefPixStep"]
 
@@ -58,6 +57,8 @@ class RefPixStep(Step):
         return ()
 
     def process(self, model):
+        from .nir import NRS_EDGELESS_SUBARRAYS, RefPixParameters, correct_refpix
+
         if (model.meta.instrument.name or "").upper() == "MIRI":
             raise StepSkipped("MIRI reference-pixel correction is not part of the NIR refpix step")
         names = set(RefPixParameters.__dataclass_fields__)

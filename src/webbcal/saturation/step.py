@@ -5,7 +5,6 @@ import logging
 from ..datamodels import to_ramp_model
 from ..lib.reffiles import NAN_MEANING, geometry_of, reference_array, zeroframe_of
 from ..stpipe import Param, Step
-from .flagging import flag_saturation
 
 __all__ = ["SaturationStep"]
 
@@ -31,6 +30,8 @@ class SaturationStep(Step):
 
     def process(self, model):
         from stdatamodels.jwst.datamodels import SaturationModel, SuperBiasModel
+
+        from .flagging import flag_saturation
 
         ramp = to_ramp_model(model)
         geom = geometry_of(ramp)

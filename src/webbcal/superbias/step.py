@@ -4,7 +4,6 @@ import logging
 
 from ..lib.reffiles import NAN_MEANING, geometry_of, reference_array, zeroframe_of
 from ..stpipe import Step
-from .subtract import subtract_superbias
 
 __all__ = ["SuperBiasStep"]
 
@@ -20,6 +19,8 @@ class SuperBiasStep(Step):
 
     def process(self, model):
         from stdatamodels.jwst.datamodels import SuperBiasModel
+
+        from .subtract import subtract_superbias
 
         ref = self.open_reference(model, "superbias", SuperBiasModel)
         geom = geometry_of(model)
