@@ -94,8 +94,10 @@ def expand_inputs(items: Iterable[str | os.PathLike]) -> list[str]:
     Raises
     ------
     BatchInputError
-        If a pattern matches nothing, a named file is missing, or two different
-        files have the same exposure root (their products would collide).
+        If a pattern matches nothing, an association cannot be read, or two
+        different files have the same exposure root (their products would
+        collide). A missing file is not an error here: it fails alone when the
+        batch runs.
     """
     out: list[str] = []
     for item in items:

@@ -55,7 +55,6 @@ PRODUCT_STAGES: dict[str, int] = {
     "psfstack": 3,
     "psfsub": 3,
     "whtlt": 3,
-    "phot": 3,
 }
 
 #: ``S_*`` keywords of steps run only in stage 2 or 3: their presence dates the product.
