@@ -194,7 +194,10 @@ def _has_bokeh() -> bool:
     return importlib.util.find_spec("bokeh") is not None
 
 
-def _dashboard(client: Any) -> str | None:
+def _dashboard(client: Any, local: bool) -> str | None:
+    """The dashboard address, when the scheduler serves one (bokeh installed there)."""
+    if local and not _has_bokeh():
+        return None  # the scheduler runs here, and serves no dashboard without bokeh
     try:
         services = client.scheduler_info().get("services", {})
     except Exception:  # the dashboard is a convenience
@@ -314,7 +317,8 @@ def run_batch(
         if todo:
             with _client(client, scheduler, n_workers, memory_limit, todo) as cl:
                 n_workers_used = len(cl.scheduler_info().get("workers", {}))
-                dashboard = _dashboard(cl)
+                local = client is None and not scheduler
+                dashboard = _dashboard(cl, local)
                 if dashboard:
                     log.info("Dask dashboard: %s", dashboard)
                 show = sys.stderr.isatty() if progress is None else progress

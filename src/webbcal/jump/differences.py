@@ -36,6 +36,7 @@ import numpy as np
 
 from webbcal import dqflags
 
+from ._median import clipped_median, nanmedian_over_differences
 from .params import JumpParameters
 
 __all__ = ["TwoPointOutput", "two_point_jumps"]
@@ -106,17 +107,7 @@ def _clipped_median(absdiffs: np.ndarray) -> np.ndarray:
 
     Two usable values give their minimum and fewer give NaN.
     """
-    work = absdiffs.copy()
-    nusable = np.count_nonzero(np.isfinite(work), axis=(0, 1))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        top = np.nanmax(work, axis=(0, 1))
-        work[(nusable >= 4) & (work == top)] = np.nan
-        med = np.nanmedian(work, axis=(0, 1))
-        two = nusable == 2
-        med[two] = np.nanmin(work, axis=(0, 1))[two]
-    med[nusable < 2] = np.nan
-    return med
+    return clipped_median(absdiffs)
 
 
 def _iterative(absdiffs: np.ndarray, rn_var: np.ndarray, params: JumpParameters) -> np.ndarray:
@@ -194,9 +185,7 @@ def _detect_block(data, gain, readnoise, groupdq, *, nframes, mode, params, afte
     """Run detection on a block of rows; return the per-difference masks."""
     diffs = _first_diffs(data, gain, groupdq)
     finite = np.isfinite(diffs)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        median = np.nanmedian(diffs, axis=(0, 1))
+    median = nanmedian_over_differences(diffs)
     rn_var = (readnoise * gain) ** 2 / np.float64(nframes)
     sigma = np.sqrt(np.abs(median) + rn_var)
     sigma[sigma == 0.0] = np.nan

@@ -127,6 +127,11 @@ class Product:
         return str(value) if value not in (None, "") else None
 
     @property
+    def made_by_webbcal(self) -> bool:
+        """Whether webbcal wrote the product (``CAL_VCS`` = ``webbcal-<version>``)."""
+        return str(self.get("CAL_VCS", "")).startswith("webbcal-")
+
+    @property
     def crds_context(self) -> str | None:
         """``CRDS_CTX``: the CRDS context of the processing (``None`` if never processed)."""
         value = self.get("CRDS_CTX")
@@ -201,10 +206,15 @@ class Product:
 
         Primary keywords as they are, SCI-extension keywords as ``SCI.<KEY>``,
         and derived facts ``PRODUCT`` (file suffix or ``""``), ``STAGE`` (0-3),
+        ``WEBBCAL_VER`` (in place of ``CAL_VER`` for products webbcal made),
         ``SDP_VERSION`` and ``CRDS_SERVER`` (when known).
         """
         out: dict[str, Any] = dict(self.primary)
         out.update({f"SCI.{k}": v for k, v in self.science.items()})
+        if self.made_by_webbcal:
+            # CAL_VER rules describe releases of the official pipeline, not webbcal's.
+            out.pop("CAL_VER", None)
+            out["WEBBCAL_VER"] = self.cal_ver
         out["PRODUCT"] = self.suffix or ""
         out["STAGE"] = self.stage
         if self.sdp_version is not None:

@@ -1,0 +1,108 @@
+"""Per-pixel medians over (integrations, differences) compiled with numba.
+
+They return exactly what ``numpy.nanmedian`` returns over the first two axes
+(even counts average the two middle values), an order of magnitude faster
+because each pixel sorts only its handful of differences.
+"""
+
+import math
+
+import numba
+import numpy as np
+
+__all__ = ["clipped_median", "nanmedian_over_differences"]
+
+_JIT = {"cache": True, "nogil": True}
+
+
+@numba.njit(**_JIT)
+def _sorted_finite(values, buf):
+    """Copy the finite values into ``buf`` in ascending order; return their count."""
+    n = 0
+    for v in values:
+        if math.isfinite(v):
+            k = n
+            while k > 0 and buf[k - 1] > v:
+                buf[k] = buf[k - 1]
+                k -= 1
+            buf[k] = v
+            n += 1
+    return n
+
+
+@numba.njit(**_JIT)
+def _median_sorted(buf, n):
+    half = n // 2
+    if n % 2:
+        return buf[half]
+    return (buf[half - 1] + buf[half]) / 2.0
+
+
+@numba.njit(parallel=True, **_JIT)
+def _nanmedian_kernel(flat, out):
+    npix = flat.shape[1]
+    for p in numba.prange(npix):
+        buf = np.empty(flat.shape[0], dtype=np.float64)
+        n = _sorted_finite(flat[:, p], buf)
+        out[p] = math.nan if n == 0 else _median_sorted(buf, n)
+
+
+@numba.njit(parallel=True, **_JIT)
+def _clipped_kernel(flat, out):
+    npix = flat.shape[1]
+    for p in numba.prange(npix):
+        buf = np.empty(flat.shape[0], dtype=np.float64)
+        n = _sorted_finite(flat[:, p], buf)
+        if n < 2:
+            out[p] = math.nan
+        elif n == 2:
+            out[p] = buf[0]
+        elif n == 3:
+            out[p] = buf[1]
+        else:
+            # Every value equal to the largest is left out (ties included).
+            top = buf[n - 1]
+            m = n
+            while m > 0 and buf[m - 1] == top:
+                m -= 1
+            out[p] = math.nan if m == 0 else _median_sorted(buf, m)
+
+
+def _flat(values: np.ndarray) -> np.ndarray:
+    nints, ndiffs = values.shape[:2]
+    return np.ascontiguousarray(values.reshape(nints * ndiffs, -1), dtype=np.float64)
+
+
+def nanmedian_over_differences(values: np.ndarray) -> np.ndarray:
+    """``numpy.nanmedian(values, axis=(0, 1))`` for values of shape (nints, ndiffs, ...).
+
+    Returns
+    -------
+    ndarray, shape values.shape[2:], float64
+        NaN where a pixel has no finite value.
+    """
+    flat = _flat(values)
+    out = np.empty(flat.shape[1], dtype=np.float64)
+    _nanmedian_kernel(flat, out)
+    return out.reshape(values.shape[2:])
+
+
+def clipped_median(values: np.ndarray) -> np.ndarray:
+    """Median over the first two axes without the largest value when 4+ are finite.
+
+    Two finite values give their minimum; fewer give NaN; with four or more,
+    every value equal to the maximum is excluded before the median.
+
+    Parameters
+    ----------
+    values : ndarray, shape (nints, ndiffs, npix), float
+        Absolute differences, NaN where unusable.
+
+    Returns
+    -------
+    ndarray, shape (npix,), float64
+    """
+    flat = _flat(values)
+    out = np.empty(flat.shape[1], dtype=np.float64)
+    _clipped_kernel(flat, out)
+    return out.reshape(values.shape[2:])
