@@ -7,7 +7,7 @@ from typing import NoReturn
 
 from webbcal.cli import UsageError
 
-__all__ = ["ArgumentParser"]
+__all__ = ["ArgumentParser", "quiet_crds"]
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -19,3 +19,18 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message}")
+
+
+def quiet_crds(verbose: bool = False) -> None:
+    """Let the crds client speak only with ``--verbose``.
+
+    crds logs its own warnings and FATAL lines before raising; the tools report
+    failures themselves in one line. crds sets its logger up when imported, so
+    it is imported first.
+    """
+    import logging
+
+    import crds.core.log  # noqa: F401
+
+    for name in ("CRDS", "crds"):
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.CRITICAL + 1)

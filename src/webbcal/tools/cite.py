@@ -50,8 +50,15 @@ def citation(paths: list[str]) -> dict[str, Any]:
     for product in products:
         groups.setdefault(_key(product, table), []).append(product.name)
     versions = [
-        {"software": k[0], "CAL_VER": k[1], "CRDS_CTX": k[2], "SDP_VER": k[3],
-         "CRDS_SERVER": k[4], "server_needed": k[5], "files": files}  # fmt: skip
+        {
+            "software": k[0],
+            "CAL_VER": k[1],
+            "CRDS_CTX": k[2],
+            "SDP_VER": k[3],
+            "CRDS_SERVER": k[4],
+            "server_needed": k[5],
+            "files": files,
+        }  # fmt: skip
         for k, files in groups.items()
     ]
     reports = sorted({r for p in products for r in _reports(p, table)})

@@ -165,9 +165,7 @@ def _uncal_name(product: Product) -> str:
     return f"{root}_uncal.fits" if root else "<member>_uncal.fits"
 
 
-def _reprocess(
-    product: Product, check, issues: list[KnownIssue], context: str
-) -> dict[str, Any]:
+def _reprocess(product: Product, check, issues: list[KnownIssue], context: str) -> dict[str, Any]:
     reasons = []
     if check.status == "older":
         reasons.append(check.message)

@@ -27,7 +27,7 @@ import logging
 import re
 from typing import Any
 
-from webbcal.tools._cli import ArgumentParser
+from webbcal.tools._cli import ArgumentParser, quiet_crds
 from webbcal.tools.product import ProductError, read_product
 from webbcal.tools.refinfo import read_reference_info
 
@@ -203,8 +203,9 @@ def format_refs(report: dict[str, Any]) -> str:
     lines = [
         f"{report['file']}",
         f"  {report['exp_type']} under {report['context']}"
-        + (f" (product made with {report['product_context']})" if report["product_context"]
-           else ""),  # fmt: skip
+        + (
+            f" (product made with {report['product_context']})" if report["product_context"] else ""
+        ),  # fmt: skip
     ]
     header = f"  {'step':<18s}{'reftype':<16s}{'file':<42s}{'cached':<8s}{'pedigree':<28s}"
     lines.append(header + "useafter / descrip")
@@ -218,10 +219,10 @@ def format_refs(report: dict[str, Any]) -> str:
             cached, pedigree, tail = "", "", row.get("detail", "")
             name = "N/A" if row["status"] == "not_applicable" else "NO MATCH"
         lines.append(
-            f"  {row['step']:<18s}{row['reftype']:<16s}{name:<42s}{cached:<8s}{pedigree:<28s}"
-            f"{tail}"
+            f"  {row['step']:<18s}{row['reftype']:<16s}{name:<42s}{cached:<8s}{pedigree:<28s}{tail}"
         )
-    changes = [r for r in report["references"] if r["change"] in ("changed", "new")]
+    changes = list({r["reftype"]: r for r in report["references"]
+                    if r["change"] in ("changed", "new")}.values())  # fmt: skip
     if report["product_context"] or any(r["recorded"] for r in report["references"]):
         lines.append(f"Compared with the product's R_* keywords: {len(changes)} would change")
         for row in changes:
@@ -244,7 +245,9 @@ def main(argv: list[str]) -> int:
         "--context", default=None, help="CRDS context, e.g. jwst_1225.pmap (default: CRDS's)"
     )
     parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    parser.add_argument("--verbose", action="store_true", help="show the crds client's log")
     args = parser.parse_args(argv)
+    quiet_crds(args.verbose)
     try:
         report = reference_report(args.file, context=args.context)
     except ValueError as exc:

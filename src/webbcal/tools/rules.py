@@ -104,7 +104,7 @@ class KnownIssue:
     when: Mapping[str, Any]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_table(name: str) -> dict[str, Any]:
     """Load a rule table from ``webbcal/data`` (``"min_context"``, ``"known_issues"``).
 
@@ -217,7 +217,11 @@ def observing_modes() -> list[ModeEntry]:
     table = load_table("min_context")
     return [
         ModeEntry(
-            e["instrument"], e["mode"], e.get("min_context"), e["status"], e.get("note", ""),
+            e["instrument"],
+            e["mode"],
+            e.get("min_context"),
+            e["status"],
+            e.get("note", ""),
             e["when"],
         )  # fmt: skip
         for e in table["entries"]
@@ -262,7 +266,8 @@ def check_context(facts: Mapping[str, Any]) -> ContextCheck:
         )  # fmt: skip
     return ContextCheck(
         "ok", label, mode.min_context, context,
-        f"{label}: CRDS_CTX {context} is at or after {mode.min_context} (in-flight references)",
+        f"{label}: CRDS_CTX {context} is at or after {mode.min_context} (in-flight references)"
+        + (f". Note: {mode.note}" if mode.note else ""),
         source,
     )  # fmt: skip
 
@@ -276,8 +281,14 @@ def known_issues() -> list[KnownIssue]:
     for e in load_table("known_issues")["entries"]:
         out.append(
             KnownIssue(
-                e["id"], e["title"], e["source"], e.get("cause", ""), e["workaround"],
-                e.get("status", "open"), bool(e.get("reprocess", False)), e.get("command"),
+                e["id"],
+                e["title"],
+                e["source"],
+                e.get("cause", ""),
+                e["workaround"],
+                e.get("status", "open"),
+                bool(e.get("reprocess", False)),
+                e.get("command"),
                 e["when"],
             )  # fmt: skip
         )
