@@ -54,6 +54,8 @@ def test_products_validate_and_record_provenance(nircam_case, detector1_run):
         assert steps["charge_migration"] == "SKIPPED"
         assert "calwebb_detector1" in rate.cal_logs
         assert any("jump" in line for line in rate.cal_logs.calwebb_detector1)
+    assert fits.getheader(out / f"{root}_rate.fits", "SCI")["BUNIT"] == "DN/s"
+    assert fits.getheader(out / f"{root}_rateints.fits", "ERR")["BUNIT"] == "DN/s"
     header = fits.getheader(out / f"{root}_rate.fits")
     assert header["CAL_VCS"].startswith("webbcal-")
     assert header["CRDS_CTX"] == nircam_case.context

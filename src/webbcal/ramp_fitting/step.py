@@ -90,6 +90,8 @@ class RampFitStep(Step):
             rateints.int_times = model.int_times.copy()
         for product in (rate, rateints):
             product.meta.filename = model.meta.filename
+            product.meta.bunit_data = "DN/s"
+            product.meta.bunit_err = "DN/s"
         return rate, rateints
 
     def save_model(self, model, suffix=None):
