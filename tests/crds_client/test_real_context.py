@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from _shared_paths import REAL as _REAL
 from webbcal.crds_client import (
     CrdsUnavailableError,
     best_references,
@@ -14,7 +15,7 @@ from webbcal.crds_client import (
     pars_reference,
 )
 
-REAL = Path("/work/shared/data/real")
+REAL = _REAL
 MAPPINGS = REAL / "crds-mappings" / "jwst_0567"
 REFS = REAL / "crds-refs" / "from-eureka"
 SUPERBIAS = "jwst_nirspec_superbias_0075.fits"

@@ -1,10 +1,12 @@
-"""Paths to the real JWST material in /work/shared/data/real (read-only; never written)."""
+"""Paths to the real JWST material in shared/data/real (read-only; never written)."""
 
 from pathlib import Path
 
 import pytest
 
-REAL = Path("/work/shared/data/real")
+from _shared_paths import REAL as _REAL
+
+REAL = _REAL
 CORON_HEADERS = REAL / "jwst-wheel" / "header_only_uncal"
 CORON_FILES = tuple(
     f"jw01075001001_03105_00009_{det}_uncal.fits" for det in ("nrca2", "nrca3", "nrca4")

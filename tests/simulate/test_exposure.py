@@ -1,12 +1,11 @@
 """Tests of simulated exposures against their truth."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from astropy.io import fits
 from stdatamodels.jwst import datamodels
 
+from _shared_paths import REAL as _REAL
 from webbcal import dqflags
 from webbcal.lib.readout import read_pattern
 from webbcal.lib.subarray import SubarrayGeometry
@@ -19,7 +18,7 @@ from webbcal.simulate import (
     simulate_from_header,
 )
 
-REAL = Path("/work/shared/data/real/jwst-wheel")
+REAL = _REAL / "jwst-wheel"
 FGS_ACQ1 = REAL / "fgs_acq1/jw01019001001_gs-acq1_2022117003102_uncal.fits"
 NRCA3 = REAL / "header_only_uncal/jw01075001001_03105_00009_nrca3_uncal.fits"
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from conftest import FGS, MIRI, MSA, need, write_product
+from _tools_data import FGS, MIRI, MSA, need, write_product
+
 from webbcal.cli import main
 from webbcal.tools.cite import citation
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from _tools_data import CORON, FGS, MIRI, MSA, need, write_product
 
-from conftest import CORON, FGS, MIRI, MSA, need, write_product
 from webbcal.cli import main
 from webbcal.tools.inspect import inspect_product
 from webbcal.tools.product import read_product

@@ -7,8 +7,8 @@ import zlib
 
 import numpy as np
 import pytest
+from _tools_data import FGS, MIRI, MSA, need, write_product
 
-from conftest import FGS, MIRI, MSA, need, write_product
 from webbcal import dqflags
 from webbcal.cli import main
 from webbcal.tools.quicklook import DEFAULT_SIZE, render_image, render_pixel

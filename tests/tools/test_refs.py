@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from _tools_data import EUREKA, FGS, MAPPINGS_0567, MIRI, MSA, need
 
-from conftest import EUREKA, FGS, MAPPINGS_0567, MIRI, MSA, need
 from webbcal.cli import main
 from webbcal.crds_client import install_mappings
 from webbcal.tools.refs import mode_reftypes, reference_report

@@ -221,6 +221,52 @@ def best_references(
     return {reftype: result[reftype] for reftype in reftypes}
 
 
+@dataclass(frozen=True)
+class Recommendations:
+    """What CRDS recommends, without fetching anything.
+
+    Attributes
+    ----------
+    context : str
+        The context that answered, e.g. ``"jwst_0567.pmap"``.
+    names : dict of str to str
+        Lower-case reftype -> file name, or CRDS's ``"NOT FOUND ..."`` text
+        (``"NOT FOUND n/a"`` when the reftype does not apply).
+    crds_path : str
+        The cache root in use.
+    """
+
+    context: str
+    names: dict
+    crds_path: str
+
+
+def recommend_references(
+    parameters: Mapping[str, object],
+    reftypes: Sequence[str],
+    *,
+    context: str | None = None,
+    filename: str | None = None,
+) -> Recommendations:
+    """Best reference file names for ``reftypes``, cached or not (nothing is downloaded).
+
+    Raises
+    ------
+    ReferenceLookupError
+        When the instrument is missing or unknown to the context.
+    CrdsUnavailableError
+        When neither a server nor a usable cache is available.
+    """
+    reftypes = _check_reftypes(reftypes)
+    params = _check_parameters(parameters)
+    with _crds_session() as session:
+        final = _final_context(context, session)
+        recs = _recommendations(session, params, [r.lower() for r in reftypes], final, filename)
+        return Recommendations(
+            final, {k.lower(): str(v) for k, v in recs.items()}, str(session.crds_path)
+        )
+
+
 def pars_reference(parameters: Mapping[str, object], step_class_name: str) -> str | None:
     """Return the CRDS parameter reference (``pars-<class name lower>``) for a step.
 

@@ -163,16 +163,13 @@ def reference_report(path: str, *, context: str | None = None) -> dict[str, Any]
 
 
 def _recommend(params, reftypes, context, path):
-    # webbcal.crds_client offers paths only (it downloads); here names are wanted
-    # whether or not they are cached, so its session helpers are used directly.
-    from webbcal.crds_client.client import _crds_session, _final_context, _recommendations
+    # Names are wanted whether or not the files are cached: nothing is downloaded.
+    from pathlib import Path
 
-    with _crds_session() as session:
-        final = _final_context(context, session)
-        recs = _recommendations(session, params, list(reftypes), final, path)
-        from pathlib import Path
+    from webbcal.crds_client import recommend_references
 
-        return final, {k.lower(): v for k, v in recs.items()}, Path(session.crds_path)
+    recs = recommend_references(params, list(reftypes), context=context, filename=path)
+    return recs.context, recs.names, Path(recs.crds_path)
 
 
 def _row(step: str, reftype: str, rec: str, recorded: str | None, root) -> dict[str, Any]:
