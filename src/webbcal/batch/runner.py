@@ -1,0 +1,439 @@
+"""Run a pipeline over many exposures on a dask.distributed cluster.
+
+The driving process expands the inputs, resolves every exposure's parameters
+and CRDS references (:mod:`webbcal.batch.plan`), skips exposures whose
+products already match the request (:mod:`webbcal.batch.manifest`), and
+submits one task per remaining exposure to a ``dask.distributed`` cluster:
+a local one sized to the machine by default, an existing scheduler, or a
+``Client`` the caller already holds (e.g. in a notebook).
+
+References
+----------
+Dask.distributed documentation, "Futures", "Local cluster" and "Worker
+resilience" (a task whose worker died is rescheduled up to
+``distributed.scheduler.allowed-failures`` times, then fails with
+``KilledWorker``). https://distributed.dask.org
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .inputs import expand_inputs
+from .manifest import Manifest, directory_lock
+from .plan import ExposureTask, plan_exposures, task_bytes
+from .worker import STAGING_DIR, process_exposure
+
+__all__ = ["BatchResult", "ExposureOutcome", "cluster_size", "run_batch"]
+
+log = logging.getLogger(__name__)
+
+#: Fraction of the machine's memory a local cluster may use.
+MEMORY_FRACTION = 0.85
+
+
+@dataclass
+class ExposureOutcome:
+    """The outcome of one exposure in a batch.
+
+    Attributes
+    ----------
+    root : str
+        Exposure root.
+    input : str
+        Input path.
+    status : {"succeeded", "failed", "skipped"}
+        ``skipped``: its products already matched the request.
+    error : str or None
+        Why it failed.
+    duration_s : float
+        Processing time on the worker (0 when skipped or not run).
+    attempts : int
+        Runs started (more than 1 after a worker died while running it).
+    products : list of str
+        Product file names in the output directory.
+    """
+
+    root: str
+    input: str
+    status: str
+    error: str | None = None
+    duration_s: float = 0.0
+    attempts: int = 0
+    products: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BatchResult:
+    """Outcomes of a batch, in input order, with its wall time and cluster."""
+
+    outcomes: list[ExposureOutcome]
+    output_dir: str
+    wall_s: float
+    n_workers: int
+    dashboard: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when no exposure failed."""
+        return all(o.status != "failed" for o in self.outcomes)
+
+    def count(self, status: str) -> int:
+        """Number of exposures with ``status``."""
+        return sum(o.status == status for o in self.outcomes)
+
+    def summary(self) -> str:
+        """A table of every exposure and a line of totals."""
+        width = max([len("exposure"), *(len(o.root) for o in self.outcomes)])
+        lines = [f"{'exposure':<{width}s}  {'status':<9s}  {'time':>8s}  tries  error"]
+        for o in self.outcomes:
+            t = f"{o.duration_s:.1f} s" if o.status != "skipped" else "-"
+            tries = str(o.attempts) if o.attempts else "-"
+            lines.append(f"{o.root:<{width}s}  {o.status:<9s}  {t:>8s}  {tries:>5s}  "
+                         f"{o.error or ''}".rstrip())  # fmt: skip
+        ran = self.count("succeeded") + self.count("failed")
+        rate = ran / self.wall_s * 60 if self.wall_s > 0 else 0.0
+        lines.append(
+            f"{len(self.outcomes)} exposure(s): {self.count('succeeded')} succeeded, "
+            f"{self.count('failed')} failed, {self.count('skipped')} skipped in "
+            f"{self.wall_s:.1f} s ({rate:.1f} exposures/min on {self.n_workers} worker(s))"
+        )
+        return "\n".join(lines)
+
+
+def cluster_size(
+    n_tasks: int,
+    bytes_per_task: int,
+    *,
+    cpus: int | None = None,
+    memory: int | None = None,
+) -> tuple[int, int]:
+    """Workers and per-worker memory limit of a local cluster.
+
+    One single-threaded worker process per core, as many as the memory allows
+    for the largest exposure and never more than there are exposures.
+
+    Parameters
+    ----------
+    n_tasks : int
+        Exposures to process.
+    bytes_per_task : int
+        Estimated peak memory of one exposure, in bytes.
+    cpus, memory : int, optional
+        Cores and bytes of memory of the machine (default: this machine).
+
+    Returns
+    -------
+    n_workers : int
+    memory_limit : int
+        Bytes per worker.
+    """
+    import psutil
+
+    cpus = cpus or os.cpu_count() or 1
+    memory = memory or psutil.virtual_memory().total
+    usable = int(memory * MEMORY_FRACTION)
+    by_memory = max(1, usable // max(bytes_per_task, 1))
+    n = max(1, min(cpus, by_memory, max(n_tasks, 1)))
+    return n, usable // n
+
+
+def _parse_memory(value: str | int | None) -> int | None:
+    if value is None or isinstance(value, int):
+        return value
+    from dask.utils import parse_bytes
+
+    try:
+        return int(parse_bytes(value))
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"memory_limit={value!r}; expected bytes or a size such as '4GB' or '2.5GiB'"
+        ) from None
+
+
+@contextlib.contextmanager
+def _client(
+    client: Any, scheduler: str | None, n_workers: int | None, memory_limit: Any,
+    tasks: list[ExposureTask],
+) -> Iterator[Any]:  # fmt: skip
+    """The dask client to use: the caller's, one for ``scheduler``, or a new local cluster."""
+    from distributed import Client, LocalCluster
+
+    if client is not None:
+        yield client
+        return
+    if scheduler:
+        with Client(scheduler) as new:
+            yield new
+        return
+    need = max((task_bytes(t) for t in tasks), default=0)
+    n, limit = cluster_size(len(tasks), need)
+    if n_workers is not None:
+        n = n_workers
+    limit = _parse_memory(memory_limit) or limit
+    log.info("Starting a local dask cluster: %d worker(s) x 1 thread, memory limit %.1f GiB "
+             "each (largest exposure needs ~%.1f GiB)", n, limit / 2**30, need / 2**30)  # fmt: skip
+    dashboard = ":0" if _has_bokeh() else None
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, memory_limit=limit,
+                      dashboard_address=dashboard) as cluster, Client(cluster) as new:  # fmt: skip
+        yield new
+
+
+def _has_bokeh() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("bokeh") is not None
+
+
+def _dashboard(client: Any, local: bool) -> str | None:
+    """The dashboard address, when the scheduler serves one (bokeh installed there)."""
+    address = str(getattr(client.scheduler, "address", ""))
+    here = local or address.startswith(("inproc://", "tcp://127.0.0.1", "tcp://localhost"))
+    if here and not _has_bokeh():
+        return None  # the scheduler runs on this machine and serves no dashboard without bokeh
+    try:
+        services = client.scheduler_info().get("services", {})
+    except Exception:  # the dashboard is a convenience
+        return None
+    return client.dashboard_link if "dashboard" in services else None
+
+
+def run_batch(
+    inputs: Iterable[str | os.PathLike] | str,
+    *,
+    output_dir: str | os.PathLike,
+    pipeline: str = "calwebb_detector1",
+    parameters: dict[str, Any] | None = None,
+    steps: dict[str, dict[str, Any]] | None = None,
+    config_file: str | None = None,
+    use_crds_pars: bool = True,
+    force: bool = False,
+    client: Any = None,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    memory_limit: str | int | None = None,
+    progress: bool | None = None,
+) -> BatchResult:
+    """Process many exposures with a pipeline, in parallel, resumably.
+
+    Parameters
+    ----------
+    inputs : str, path-like or iterable of them
+        Files, glob patterns and JSON associations (science members).
+    output_dir : str or path-like
+        Directory of the products and of the manifest ``webbcal_batch_manifest.json``.
+    pipeline : str
+        Pipeline alias or class name (``"calwebb_detector1"``).
+    parameters : dict, optional
+        Pipeline parameters (e.g. ``{"save_calibrated_ramp": True}``).
+    steps : dict, optional
+        Step parameters, ``{"jump": {"rejection_threshold": 5}}``.
+    config_file : str, optional
+        ASDF parameter file (official layout).
+    use_crds_pars : bool
+        Merge CRDS ``pars-*`` parameter references.
+    force : bool
+        Reprocess exposures whose products already match the request.
+    client : distributed.Client, optional
+        Use this client (e.g. from a notebook); it is left open.
+    scheduler : str, optional
+        Address of an existing scheduler (``"tcp://host:8786"``).
+    n_workers : int, optional
+        Workers of the local cluster (default: sized to cores and memory).
+    memory_limit : str or int, optional
+        Memory limit per local worker (``"4GB"``; default: the machine's share).
+    progress : bool, optional
+        Show a progress line on stderr (default: when stderr is a terminal).
+
+    Returns
+    -------
+    BatchResult
+        One outcome per exposure; ``result.ok`` says whether all succeeded.
+
+    Raises
+    ------
+    ValueError
+        For unknown parameters, an ``output_file`` (exposures would share it),
+        or inputs that expand to nothing.
+    BatchLockedError
+        If another batch runs in ``output_dir``.
+
+    Notes
+    -----
+    CRDS is asked only here, in the calling process: workers use the references
+    resolved for their exposure from the same cache (``CRDS_PATH``, which a
+    remote cluster must see at the same path, like the inputs and ``output_dir``).
+    """
+    from ..stpipe.config import build_configuration
+    from ..stpipe.pipeline import Pipeline
+    from ..stpipe.registry import get_step_class
+
+    t0 = time.monotonic()
+    cls = get_step_class(pipeline)
+    if not (isinstance(cls, type) and issubclass(cls, Pipeline)):
+        raise ValueError(f"pipeline={pipeline!r} is a step; batch runs need a pipeline such "
+                         "as 'calwebb_detector1'")  # fmt: skip
+    overrides = dict(parameters or {})
+    if steps:
+        overrides["steps"] = steps
+    for bad in ("output_file", "output_dir"):
+        if overrides.get(bad) is not None:
+            raise ValueError(f"{bad}={overrides[bad]!r}: a batch names its products per "
+                             "exposure; give output_dir to run_batch itself")  # fmt: skip
+    build_configuration(cls, None, overrides=overrides, use_crds=False)  # reject typos early
+    paths = expand_inputs([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)
+    out = os.path.abspath(os.fspath(output_dir))
+    os.makedirs(out, exist_ok=True)
+    with directory_lock(out):
+        shutil.rmtree(os.path.join(out, STAGING_DIR), ignore_errors=True)  # killed earlier runs
+        manifest = Manifest(out)
+        tasks, failures = plan_exposures(
+            cls,
+            paths,
+            output_dir=out,
+            overrides=overrides,
+            config_file=config_file,
+            use_crds_pars=use_crds_pars,
+        )
+        outcomes: dict[str, ExposureOutcome] = {}
+        for f in failures:
+            outcomes[f.root] = ExposureOutcome(f.root, f.input, "failed", error=f.error)
+            manifest.record(f.root, {"input": f.input, "status": "failed", "error": f.error})
+        todo = []
+        for task in tasks:
+            if not force and manifest.is_done(task.root, task.fingerprint, out):
+                entry = manifest.exposures[task.root]
+                outcomes[task.root] = ExposureOutcome(
+                    task.root, task.input, "skipped", products=sorted(entry["products"])
+                )
+            else:
+                todo.append(task)
+        skipped = len(tasks) - len(todo)
+        if skipped:
+            log.info("Skipping %d exposure(s) whose products match the request (force=True "
+                     "redoes them)", skipped)  # fmt: skip
+        n_workers_used = 0
+        dashboard = None
+        if todo:
+            with _client(client, scheduler, n_workers, memory_limit, todo) as cl:
+                n_workers_used = len(cl.scheduler_info().get("workers", {}))
+                local = client is None and not scheduler
+                dashboard = _dashboard(cl, local)
+                if dashboard:
+                    log.info("Dask dashboard: %s", dashboard)
+                show = sys.stderr.isatty() if progress is None else progress
+                _run_tasks(cl, todo, manifest, outcomes, show=show, n_total=len(paths))
+        shutil.rmtree(os.path.join(out, STAGING_DIR), ignore_errors=True)
+    ordered = [outcomes[r] for r in _roots_in_order(paths) if r in outcomes]
+    return BatchResult(ordered, out, time.monotonic() - t0, n_workers_used, dashboard)
+
+
+def _roots_in_order(paths: list[str]) -> list[str]:
+    from .inputs import exposure_root
+
+    return [exposure_root(p) for p in paths]
+
+
+def _run_tasks(
+    client: Any, tasks: list[ExposureTask], manifest: Manifest,
+    outcomes: dict[str, ExposureOutcome], *, show: bool, n_total: int,
+) -> None:  # fmt: skip
+    """Submit the tasks, record each outcome as it arrives, and show progress."""
+    from distributed import as_completed
+
+    futures = {}
+    for task in tasks:
+        key = f"webbcal_batch-{task.root}-{uuid.uuid4().hex[:8]}"
+        futures[client.submit(process_exposure, task, key=key, pure=False)] = task
+    display = _Progress(client, futures, n_total, show)
+    pending = as_completed(futures)
+    while not pending.is_empty():
+        for future in pending.next_batch(block=False):
+            task = futures[future]
+            outcome = _outcome_of(future, task)
+            entry = {**task.record, **{k: v for k, v in outcome.items() if k != "products"}}
+            entry["products"] = outcome.get("products", {})
+            manifest.record(task.root, entry)
+            result = ExposureOutcome(
+                task.root, task.input, outcome["status"], error=outcome.get("error"),
+                duration_s=outcome.get("duration_s", 0.0), attempts=outcome.get("attempts", 0),
+                products=sorted(entry["products"]),
+            )  # fmt: skip
+            outcomes[task.root] = result
+            display.finished(result)
+            future.release()
+        display.update()
+        time.sleep(0.2)
+    display.close()
+
+
+def _outcome_of(future: Any, task: ExposureTask) -> dict[str, Any]:
+    """The worker's outcome, or a failure when the task itself raised (e.g. KilledWorker)."""
+    try:
+        return future.result()
+    except Exception as exc:
+        name = type(exc).__name__
+        if name == "KilledWorker":
+            text = (f"the worker processing it died every time it was tried (killed, crashed or "
+                    f"out of memory): {exc} [{name}]")  # fmt: skip
+        else:
+            text = f"{exc} [{name}]"
+        return {"status": "failed", "error": text, "products": {}}
+
+
+class _Progress:
+    """Progress line (done/failed/running, throughput) or one log line per exposure."""
+
+    def __init__(self, client: Any, futures: dict, n_total: int, show: bool) -> None:
+        self.client, self.futures, self.show = client, futures, show
+        self.n = len(futures)
+        self.done = self.failed = 0
+        self.t0 = self.last = time.monotonic()
+        self.skipped = n_total - self.n
+
+    def _running(self) -> int:
+        keys = {f.key for f in self.futures if not f.done()}
+        try:
+            processing = self.client.processing()
+        except Exception:  # best effort
+            return 0
+        return sum(1 for ks in processing.values() for k in ks if k in keys)
+
+    def finished(self, outcome: ExposureOutcome) -> None:
+        self.done += 1
+        self.failed += outcome.status == "failed"
+        if outcome.status == "failed":
+            log.error("[%d/%d] %s failed: %s", self.done, self.n, outcome.root, outcome.error)
+        else:
+            log.info("[%d/%d] %s %s in %.1f s", self.done, self.n, outcome.root,
+                     outcome.status, outcome.duration_s)  # fmt: skip
+
+    def update(self) -> None:
+        now = time.monotonic()
+        if not self.show or now - self.last < 0.5:
+            return
+        self.last = now
+        elapsed = now - self.t0
+        rate = self.done / elapsed * 60 if elapsed > 0 else 0.0
+        sys.stderr.write(
+            f"\rbatch: {self.done - self.failed} done, {self.failed} failed, "
+            f"{self._running()} running, {self.n - self.done} to go of {self.n} "
+            f"({self.skipped} skipped) | {rate:.1f} exposures/min | {elapsed:.0f} s  "
+        )
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.show:
+            self.last = 0.0
+            self.update()
+            sys.stderr.write("\n")
+            sys.stderr.flush()
