@@ -12,7 +12,6 @@ died.
 
 from __future__ import annotations
 
-import functools
 import glob
 import logging
 import os
@@ -37,27 +36,6 @@ STAGING_DIR = ".webbcal_staging"
 # environment and numba's threads are per process, whatever the worker's
 # thread count.
 _PROCESS_LOCK = threading.Lock()
-
-
-@functools.cache
-def _with_references(cls: type) -> type:
-    """``cls`` whose prefetch uses references resolved by the batch's driving process."""
-
-    class _Resolved(cls):  # type: ignore[valid-type, misc]
-        def prefetch(self, model: Any) -> None:
-            refs = self.__dict__.get("_batch_references")
-            if refs is None:
-                super().prefetch(model)
-                return
-            log.info("Using reference files resolved by the batch for %s", ", ".join(refs))
-            for reftype, path in refs.items():
-                log.info("Prefetch for %s reference file is '%s'", reftype.upper(), path or "N/A")
-            # The pipeline's own prefetch store, so products record crds://<name> as usual.
-            object.__setattr__(self, "_prefetched", dict(refs))
-
-    _Resolved.__name__ = cls.__name__
-    _Resolved.__qualname__ = cls.__qualname__
-    return _Resolved
 
 
 def _remove_stale_staging(staging_root: str, root: str) -> int:
@@ -121,13 +99,13 @@ def _process(task: ExposureTask) -> dict[str, Any]:
         "worker": f"{socket.gethostname()}:{os.getpid()}", "attempts": attempts,
     }  # fmt: skip
     try:
-        cls = _with_references(get_step_class(task.pipeline))
+        cls = get_step_class(task.pipeline)
         configuration = dict(task.parameters)
         configuration.update(output_dir=staging, save_results=True, output_file=None)
         if "progress" in cls.param_specs():
             configuration["progress"] = False
         pipe = cls.from_configuration(configuration)
-        object.__setattr__(pipe, "_batch_references", dict(task.references))
+        pipe.use_references(task.references)
         # Offline, on the context the references came from: a worker never asks
         # a CRDS server or writes into the cache.
         with crds_environment(task.crds_path, None, task.context):

@@ -88,24 +88,39 @@ class Pipeline(Step):
             out[alias] = step_cls.param_specs()
         return out
 
+    def use_references(self, references: dict[str, str | None]) -> None:
+        """Use references already selected from CRDS (e.g. by a batch's planning).
+
+        Parameters
+        ----------
+        references : dict of str to str or None
+            Reftype -> local path of the CRDS best reference (None for N/A). They are
+            recorded as ``crds://<name>`` like references the pipeline looks up
+            itself; reftypes not listed are still looked up when the run starts.
+        """
+        object.__setattr__(self, "_given_references", dict(references))
+
     def prefetch(self, model: Any) -> None:
         """Look up, in one CRDS call, the references of every step that will run."""
         from ..crds_client import best_references
 
+        given = dict(self.__dict__.get("_given_references") or {})
         reftypes: list[str] = []
         for s in self._steps.values():
             for r in s.required_reference_types():
-                if r not in reftypes:
+                if r not in reftypes and r not in given:
                     reftypes.append(r)
-        if not reftypes:
-            object.__setattr__(self, "_prefetched", {})
-            return
-        name = getattr(model.meta, "filename", None)
-        log.info("Prefetching reference files for %s", ", ".join(reftypes))
-        refs = best_references(model.get_crds_parameters(), reftypes, filename=name)
+        refs: dict[str, str | None] = {}
+        if given:
+            log.info("Using reference files selected beforehand for %s", ", ".join(given))
+            refs.update(given)
+        if reftypes:
+            name = getattr(model.meta, "filename", None)
+            log.info("Prefetching reference files for %s", ", ".join(reftypes))
+            refs.update(best_references(model.get_crds_parameters(), reftypes, filename=name))
         for reftype, path in refs.items():
             log.info("Prefetch for %s reference file is '%s'", reftype.upper(), path or "N/A")
-        object.__setattr__(self, "_prefetched", dict(refs))
+        object.__setattr__(self, "_prefetched", refs)
 
     def _run_model(self, model: Any) -> Any:
         if self.skip:
