@@ -26,6 +26,7 @@ log = logging.getLogger("webbcal.cli")
 
 #: Options handled by the runner itself rather than by the step's parameters.
 _GLOBAL_FLAGS = {"--verbose", "-v", "--quiet", "-q", "--disable-crds-steppars", "--debug"}
+_SHORT_FLAGS = {"-v": "verbose", "-q": "quiet"}
 _GLOBAL_VALUES = {"--config", "--save-parameters", "--log-file", "--log-level"}
 
 
@@ -65,9 +66,16 @@ def _setup_logging(verbose: bool, quiet: bool, log_file: str | None, level: str 
     for handler in _HANDLERS:
         logger.addHandler(handler)
     # The crds client logs its own FATAL lines before raising; webbcal reports the
-    # failure itself in one line, so crds speaks only with --verbose. crds sets its
-    # logger up when imported, so import it first.
-    import crds.core.log  # noqa: F401
+    # failure itself in one line, so crds speaks only with --verbose. crds creates its
+    # console handler (and may warn) when first imported: quietly, unless verbose.
+    if verbose or "crds" in sys.modules:
+        import crds.core.log
+    else:
+        import contextlib
+        import io
+
+        with contextlib.redirect_stderr(io.StringIO()):
+            import crds.core.log  # noqa: F401
 
     for name in ("CRDS", "crds"):
         logging.getLogger(name).setLevel(logging.INFO if verbose else logging.CRITICAL + 1)
@@ -179,7 +187,7 @@ def cmd_run(argv: list[str]) -> int:
         if t in ("-h", "--help"):
             want_help = True
         elif key.replace("_", "-") in _GLOBAL_FLAGS:
-            flags[key.lstrip("-").replace("_", "-")] = True
+            flags[_SHORT_FLAGS.get(key) or key.lstrip("-").replace("_", "-")] = True
         elif key.replace("_", "-") in _GLOBAL_VALUES:
             if "=" in t:
                 value = t.split("=", 1)[1]

@@ -160,3 +160,12 @@ def test_list_imports_no_heavy_modules():
     loaded = proc.stdout.strip().splitlines()[-1]
     for heavy in ("'stdatamodels'", "'numba'", "'crds'", "'scipy'"):
         assert heavy not in loaded, heavy
+
+
+def test_quiet_run_prints_nothing_on_success(nircam_case, tmp_path):
+    proc = _run(
+        ["run", "calwebb_detector1", str(nircam_case.uncal), "--output-dir", str(tmp_path), "-q"],
+        nircam_case.crds_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""

@@ -286,7 +286,7 @@ class Step:
             self._resolve_references(model)
             result = self.process(model)
         except StepSkipped as why:
-            log.warning("Step %s skipped: %s", self.name, why)
+            log.info("Step %s skipped: %s", self.name, why)
             self._set_status(model, "SKIPPED")
             return model
         for product in _as_tuple(result):
