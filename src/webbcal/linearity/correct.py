@@ -9,12 +9,15 @@ coefficients are flagged NO_LIN_CORR in the reference, contain NaN, or have a
 zero linear term are left uncorrected and flagged NO_LIN_CORR.
 """
 
+import numba
 import numpy as np
 
 from ..dqflags import NO_LIN_CORR, SATURATED
 from ..lib.progress import integration_done
 
 __all__ = ["correct_linearity", "prepare_coefficients"]
+
+_SAT = np.uint8(SATURATED)
 
 
 def prepare_coefficients(
@@ -63,6 +66,25 @@ def _polyval(c: np.ndarray, x: np.ndarray) -> np.ndarray:
     return result
 
 
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _apply_polynomial(data, groupdq, c, out):  # pragma: no cover - compiled
+    """Horner evaluation per pixel in float32, in the same order as :func:`_polyval`."""
+    ngroups, ny, nx = data.shape
+    ncoeffs = c.shape[0]
+    for y in numba.prange(ny):
+        for g in range(ngroups):
+            for x in range(nx):
+                d = data[g, y, x]
+                if groupdq[g, y, x] & _SAT:
+                    out[g, y, x] = d
+                    continue
+                r = c[ncoeffs - 1, y, x] * d
+                for k in range(ncoeffs - 2, 0, -1):
+                    r = r + c[k, y, x]
+                    r = r * d
+                out[g, y, x] = r + c[0, y, x]
+
+
 def correct_linearity(
     data: np.ndarray,
     groupdq: np.ndarray,
@@ -92,13 +114,15 @@ def correct_linearity(
         New arrays.
     """
     c, new_dq = prepare_coefficients(coeffs, lin_dq, pixeldq)
-    out = np.empty_like(data, dtype=np.float32)
+    out = np.empty(data.shape, dtype=np.float32)
     for i in range(data.shape[0]):
         integration_done(i, data.shape[0])
-        for g in range(data.shape[1]):
-            d = data[i, g]
-            corr = _polyval(c, d)
-            out[i, g] = np.where((groupdq[i, g] & SATURATED) != 0, d, corr)
+        _apply_polynomial(
+            np.ascontiguousarray(data[i], dtype=np.float32),
+            np.ascontiguousarray(groupdq[i], dtype=np.uint8),
+            c,
+            out[i],
+        )
     new_zf = None
     if zeroframe is not None:
         new_zf = np.empty_like(zeroframe, dtype=np.float32)
