@@ -20,14 +20,19 @@ from ..charge_migration import ChargeMigrationStep
 from ..dark_current import DarkCurrentStep
 from ..datamodels import open_ramp_input, to_ramp_model
 from ..dq_init import DQInitStep
+from ..emicorr import EmiCorrStep
+from ..firstframe import FirstFrameStep
 from ..gain_scale import GainScaleStep
 from ..group_scale import GroupScaleStep
 from ..ipc import IPCStep
 from ..jump import JumpStep
+from ..lastframe import LastFrameStep
 from ..lib import progress
 from ..linearity import LinearityStep
 from ..ramp_fitting import RampFitStep
 from ..refpix import RefPixStep
+from ..reset import ResetStep
+from ..rscd import RscdStep
 from ..saturation import SaturationStep
 from ..stpipe import Param, Pipeline
 from ..superbias import SuperBiasStep
@@ -36,10 +41,17 @@ __all__ = ["Detector1Pipeline"]
 
 log = logging.getLogger(__name__)
 
+#: Near-infrared order of the steps that work on the ramp.
 RAMP_STEPS = (
     "group_scale", "dq_init", "saturation", "ipc", "superbias", "refpix", "linearity",
     "dark_current", "charge_migration", "jump",
 )  # fmt: skip
+#: MIRI order: its own corrections, and refpix after dark_current.
+MIRI_RAMP_STEPS = (
+    "group_scale", "dq_init", "emicorr", "saturation", "ipc", "firstframe", "lastframe",
+    "reset", "linearity", "rscd", "dark_current", "refpix", "charge_migration", "jump",
+)  # fmt: skip
+RATE_STEPS = ("ramp_fit", "gain_scale")
 
 
 class Detector1Pipeline(Pipeline):
@@ -60,11 +72,16 @@ class Detector1Pipeline(Pipeline):
     step_defs = {
         "group_scale": GroupScaleStep,
         "dq_init": DQInitStep,
+        "emicorr": EmiCorrStep,
         "saturation": SaturationStep,
         "ipc": IPCStep,
         "superbias": SuperBiasStep,
         "refpix": RefPixStep,
+        "firstframe": FirstFrameStep,
+        "lastframe": LastFrameStep,
+        "reset": ResetStep,
         "linearity": LinearityStep,
+        "rscd": RscdStep,
         "dark_current": DarkCurrentStep,
         "charge_migration": ChargeMigrationStep,
         "jump": JumpStep,
@@ -81,11 +98,19 @@ class Detector1Pipeline(Pipeline):
     def output_suffix(self) -> str:
         return self.suffix or "rate"
 
+    def active_steps(self, model: Any) -> list[str]:
+        """The near-infrared or the MIRI branch, chosen from INSTRUME."""
+        ramp_steps = MIRI_RAMP_STEPS if _is_miri(model) else RAMP_STEPS
+        return [*ramp_steps, *RATE_STEPS]
+
     def process(self, model: Any) -> Any:
         model = open_ramp_input(model)
         ramp = to_ramp_model(model)
-        total = len(RAMP_STEPS) + 2
-        for n, alias in enumerate(RAMP_STEPS, start=1):
+        ramp_steps = [a for a in self.active_steps(ramp) if a not in RATE_STEPS]
+        if _is_miri(ramp):
+            log.info("MIRI exposure: running the MIRI branch of calwebb_detector1")
+        total = len(ramp_steps) + 2
+        for n, alias in enumerate(ramp_steps, start=1):
             self._progress(n, total, alias)
             with progress.reporting(partial(self._progress, n, total, alias)):
                 ramp = self.step(alias).run(ramp)
@@ -128,3 +153,7 @@ class Detector1Pipeline(Pipeline):
         if self._progress_enabled():
             sys.stderr.write("\n")
             sys.stderr.flush()
+
+
+def _is_miri(model: Any) -> bool:
+    return (getattr(model.meta.instrument, "name", "") or "").upper() == "MIRI"

@@ -33,7 +33,8 @@ class RampFitStep(Step):
     cal_step_name = "ramp_fit"
     reference_file_types = ("readnoise", "gain")
     spec = (
-        Param("algorithm", str, "OLS_C", "Ramp fitting algorithm", choices=("OLS_C", "OLS")),
+        Param("algorithm", str, "OLS_C", "Ramp fitting algorithm",
+              choices=("OLS_C", "OLS", "LIKELY")),
         Param("int_name", str, "", "Unused; kept for parameter-file compatibility"),
         Param("save_opt", bool, False, "Save optional output (not produced by webbcal yet)"),
         Param("opt_name", str, "", "Unused; kept for parameter-file compatibility"),
@@ -51,11 +52,14 @@ class RampFitStep(Step):
 
         gain, readnoise = gain_and_readnoise(self, model)
         exp = model.meta.exposure
+        algorithm = self._choose_algorithm(model)
+        if algorithm == "LIKELY":
+            return self._make_products(model, self._fit_likely(model, gain, readnoise))
         zf = zeroframe_of(model, require_keyword=False)
         dark = None
         if model.hasattr("average_dark_current"):
             dark = np.asarray(model.average_dark_current, dtype=np.float32)
-        log.info("Using algorithm = %s", self.algorithm)
+        log.info("Using algorithm = %s", algorithm)
         start = time.monotonic()
         # A NaN or non-positive read noise cannot weight a ramp: exclude those pixels.
         pixeldq = np.where(readnoise > 0, model.pixeldq, model.pixeldq | DO_NOT_USE)
@@ -70,6 +74,49 @@ class RampFitStep(Step):
         )  # fmt: skip
         log.info("Ramp fitting took %.3f s", time.monotonic() - start)
         return self._make_products(model, fit)
+
+    def _choose_algorithm(self, model):
+        """The algorithm to run: LIKELY for explicit read times, OLS_C below 4 groups."""
+        from .likely import LIKELY_MIN_NGROUPS
+
+        algorithm = self.algorithm.upper()
+        read_times = getattr(model.meta.exposure, "read_times", None)
+        if read_times is not None and len(read_times) > 0 and algorithm != "LIKELY":
+            log.warning("Setting the algorithm to LIKELY for unevenly sampled exposure")
+            algorithm = "LIKELY"
+        ngroups = model.data.shape[1]
+        if algorithm == "LIKELY" and ngroups < LIKELY_MIN_NGROUPS:
+            log.info(
+                "The LIKELY algorithm needs ngroups >= %d but ngroups = %d; using OLS_C",
+                LIKELY_MIN_NGROUPS, ngroups,
+            )  # fmt: skip
+            algorithm = "OLS_C"
+        return algorithm
+
+    def _fit_likely(self, model, gain, readnoise):
+        from .likely import fit_ramps_likely
+
+        exp = model.meta.exposure
+        read_times = getattr(exp, "read_times", None)
+        pattern = None
+        if read_times is not None and len(read_times) > 0:
+            # READ_TIMES are seconds; the fit takes frame numbers (time / TFRAME).
+            pattern = [np.asarray(t, dtype=np.float64) / float(exp.frame_time) for t in read_times]
+        dark = None
+        if model.hasattr("average_dark_current"):
+            dark = np.asarray(model.average_dark_current, dtype=np.float32)
+        log.info("Using algorithm = LIKELY")
+        start = time.monotonic()
+        pixeldq = np.where(readnoise > 0, model.pixeldq, model.pixeldq | DO_NOT_USE)
+        fit = fit_ramps_likely(
+            model.data, model.groupdq, pixeldq.astype(np.uint32),
+            np.asarray(readnoise, dtype=np.float32), np.asarray(gain, dtype=np.float32),
+            frame_time=float(exp.frame_time), group_time=float(exp.group_time),
+            nframes=int(exp.nframes), groupgap=int(exp.groupgap), read_pattern=pattern,
+            average_dark_current=dark, firstgroup=self.firstgroup, lastgroup=self.lastgroup,
+        )  # fmt: skip
+        log.info("Ramp fitting took %.3f s", time.monotonic() - start)
+        return fit
 
     @staticmethod
     def _make_products(model, fit):

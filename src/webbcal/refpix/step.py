@@ -60,7 +60,7 @@ class RefPixStep(Step):
         from .nir import NRS_EDGELESS_SUBARRAYS, RefPixParameters, correct_refpix
 
         if (model.meta.instrument.name or "").upper() == "MIRI":
-            raise StepSkipped("MIRI reference-pixel correction is not part of the NIR refpix step")
+            return self._process_miri(model)
         names = set(RefPixParameters.__dataclass_fields__)
         params = RefPixParameters(**{k: v for k, v in self.get_parameters().items() if k in names})
         sub = model.meta.subarray
@@ -79,4 +79,18 @@ class RefPixStep(Step):
         model.data = result.data
         if result.zeroframe is not None:
             model.zeroframe = result.zeroframe
+        return model
+
+    def _process_miri(self, model):
+        """MIRI: left/right reference columns per amplifier (full frames only)."""
+        from .miri import correct_miri_refpix
+
+        if self.refpix_algorithm == "sirs":
+            log.info("The SIRS algorithm does not apply to MIRI data; using the MIRI correction")
+        result = correct_miri_refpix(
+            model.data, model.pixeldq, odd_even_rows=self.odd_even_rows, siglimit=self.siglimit
+        )
+        if result.status != "COMPLETE":
+            raise StepSkipped(result.reason)
+        model.data = result.data
         return model

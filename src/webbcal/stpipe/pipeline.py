@@ -88,6 +88,13 @@ class Pipeline(Step):
             out[alias] = step_cls.param_specs()
         return out
 
+    def active_steps(self, model: Any) -> list[str]:
+        """Aliases of the sub-steps that apply to ``model``, in execution order.
+
+        Pipelines with instrument branches override this; by default every step.
+        """
+        return list(self._steps)
+
     def use_references(self, references: dict[str, str | None]) -> None:
         """Use references already selected from CRDS (e.g. by a batch's planning).
 
@@ -106,7 +113,7 @@ class Pipeline(Step):
 
         given = dict(self.__dict__.get("_given_references") or {})
         reftypes: list[str] = []
-        for s in self._steps.values():
+        for s in (self._steps[a] for a in self.active_steps(model)):
             for r in s.required_reference_types():
                 if r not in reftypes and r not in given:
                     reftypes.append(r)

@@ -1,0 +1,5 @@
+"""lastframe: flag the final group of MIRI ramps DO_NOT_USE."""
+
+from .step import LastFrameStep
+
+__all__ = ["LastFrameStep"]

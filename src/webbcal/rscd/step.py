@@ -1,0 +1,101 @@
+"""The ``rscd`` step adapter."""
+
+import logging
+
+from ..lib.reffiles import ReferenceFileError
+from ..stpipe import Step, StepSkipped
+
+__all__ = ["RscdStep"]
+
+log = logging.getLogger(__name__)
+
+#: Old name of the MIRI LRS slitless subarray, as found in early data.
+_SUBARRAY_ALIASES = {"SUBPRISM": "SLITLESSPRISM"}
+
+
+class RscdStep(Step):
+    """Flag MIRI groups affected by reset-switch charge decay (official alias ``rscd``).
+
+    References
+    ----------
+    JWST pipeline documentation, "rscd" step.
+    """
+
+    class_alias = "rscd"
+    cal_step_name = "rscd"
+    reference_file_types = ("rscd",)
+
+    def _resolve_references(self, model):
+        detector = (model.meta.instrument.detector or "").upper()
+        if not detector.startswith("MIR"):
+            raise StepSkipped(f"the RSCD correction is for MIRI only (DETECTOR={detector})")
+        super()._resolve_references(model)
+
+    def process(self, model):
+        from stdatamodels.jwst.datamodels import RSCDModel
+
+        from .flagging import effective_skips, flag_rscd_groups
+
+        ref = self.open_reference(model, "rscd", RSCDModel)
+        subarray = (model.meta.subarray.name or "FULL").upper()
+        subarray = _SUBARRAY_ALIASES.get(subarray, subarray)
+        readpatt = (model.meta.exposure.readpatt or "").upper()
+        skips = _lookup_group_skips(ref, subarray, readpatt)
+        if skips is None:
+            raise StepSkipped(
+                f"READPATT={readpatt}, SUBARRAY={subarray} is not in the RSCD_GROUP_SKIP table "
+                f"of {ref.meta.filename}"
+            )
+        exp = model.meta.exposure
+        nints_file, ngroups_data = model.data.shape[:2]
+        ngroups = int(exp.ngroups) if exp.ngroups is not None else ngroups_data
+        nints = int(exp.nints) if exp.nints is not None else nints_file
+        if ngroups < 3:
+            raise StepSkipped(f"too few groups ({ngroups}) to flag RSCD groups")
+        if ngroups != ngroups_data:
+            raise ValueError(
+                f"NGROUPS={ngroups} but the data have {ngroups_data} groups; expected them equal"
+            )
+        skip1, skip2p = effective_skips(ngroups, nints, *skips)
+        log.info("RSCD groups to flag: integration 1: %d, integrations 2+: %d", skip1, skip2p)
+        start = int(exp.integration_start) if exp.integration_start is not None else 1
+        res = flag_rscd_groups(
+            model.groupdq, model.pixeldq, skip_int1=skip1, skip_int2p=skip2p,
+            nints_total=nints, first_integration=start,
+        )  # fmt: skip
+        model.groupdq, model.pixeldq = res.groupdq, res.pixeldq
+        meta = model.meta.rscd
+        if start == 1:
+            meta.ngroups_skip_int1 = res.skip_int1
+            meta.keep_groups_saturation_int1 = res.lowered_int1
+            meta.keep_bright_firstgroup_int1 = res.one_group_int1
+        if nints > 1:
+            meta.ngroups_skip_int2p = res.skip_int2p
+            meta.keep_groups_saturation_int2p = res.lowered_int2p
+            meta.keep_bright_firstgroup_int2p = res.one_group_int2p
+        return model
+
+
+def _lookup_group_skips(ref, subarray, readpatt):
+    """``(group_skip1, group_skip)`` for the first matching table row, or None."""
+    table = getattr(ref, "rscd_group_skip_table", None)
+    if table is None or len(table) == 0:
+        raise ReferenceFileError(
+            f"{ref.meta.filename}: the RSCD_GROUP_SKIP table is missing or empty"
+        )
+    names = {n.lower() for n in table.dtype.names}
+    missing = {"subarray", "readpatt", "group_skip1", "group_skip"} - names
+    if missing:
+        raise ReferenceFileError(
+            f"{ref.meta.filename}: RSCD_GROUP_SKIP lacks column(s) {', '.join(sorted(missing))}"
+        )
+    for row in table:
+        if _text(row["subarray"]) == subarray and _text(row["readpatt"]) == readpatt:
+            return int(row["group_skip1"]), int(row["group_skip"])
+    return None
+
+
+def _text(value):
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return str(value).strip().upper()
