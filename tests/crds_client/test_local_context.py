@@ -314,3 +314,16 @@ def test_lookup_error_pickles():
     back = pickle.loads(pickle.dumps(err))
     assert str(back) == str(err)
     assert (back.parameter, back.value) == ("META.INSTRUMENT.DETECTOR", "NRCB1")
+
+
+def test_cache_path_with_upper_case_letters(tmp_path, make_gain, nircam_parameters):
+    """crds lower-cases CRDS_CONFIG_URI, so the client must never route a path through it."""
+    gain = make_gain(tmp_path / "gain.fits", "NRCA1", "FULL", 1.5)
+    entry = RmapEntry(
+        "NIRCAM", "gain", DET_SUB, {("NRCA1", "FULL"): [("2014-01-01 00:00:00", gain)]}
+    )
+    root = tmp_path / "My_CRDS_Cache"
+    write_local_context(root, [entry])
+    with crds_environment(root):
+        found = best_references(nircam_parameters(), ["gain"])
+    assert found["gain"] == str(root / "references" / "jwst" / "nircam" / "gain.fits")

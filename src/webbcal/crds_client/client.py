@@ -441,7 +441,7 @@ def _effective_environment() -> _Session:
     cfgdir = _config_dir(env)
     server_config = cfgdir / "server_config"
     info = _read_server_config(server_config, crds_path)
-    env["CRDS_CONFIG_URI"] = str(cfgdir)
+    env.pop("CRDS_CONFIG_URI", None)  # crds lower-cases this variable: never a path
     if not env.get("CRDS_CONTEXT"):
         env["CRDS_CONTEXT"] = str(info.get("operational_context", ""))
         if not env["CRDS_CONTEXT"]:
