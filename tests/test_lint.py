@@ -42,3 +42,10 @@ def test_sources_do_not_mention_reference_packages_in_imports():
             ):
                 offenders.append(f"{path}: {s}")
     assert offenders == []
+
+
+def test_test_module_names_are_unique():
+    """pytest imports test modules by basename (no packages): duplicates break collection."""
+    names = [p.name for p in (ROOT / "tests").rglob("*.py") if p.name != "conftest.py"]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    assert duplicates == []

@@ -113,5 +113,6 @@ def test_progress_display_on_a_terminal_only(multi_int_case, capsys, monkeypatch
         Detector1Pipeline.call(str(multi_int_case.uncal), progress=False)
         quiet = capsys.readouterr().err
     assert "linearity" in shown and "integration 4/4" in shown
-    assert "[12/12] gain_scale" in shown
+    total = shown.count("\r[ 1/")
+    assert total == 1 and "gain_scale" in shown.rsplit("\r", 1)[-1]
     assert quiet == ""

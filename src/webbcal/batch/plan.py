@@ -116,11 +116,11 @@ def _product(values: Any) -> int:
     return out
 
 
-def _reference_types(cls: type, configuration: dict[str, Any]) -> list[str]:
+def _reference_types(cls: type, configuration: dict[str, Any], model: Any) -> list[str]:
     """Reference types the configured pipeline will ask for (as its prefetch does)."""
     pipe = cls.from_configuration(configuration)
     out: list[str] = []
-    for alias in cls.step_defs:
+    for alias in pipe.active_steps(model):
         for reftype in pipe.step(alias).required_reference_types():
             if reftype not in out:
                 out.append(reftype)
@@ -181,7 +181,7 @@ def plan_exposures(
                         cls, model, config_file=config_file, overrides=overrides,
                         use_crds=use_crds_pars,
                     )  # fmt: skip
-                    reftypes = _reference_types(cls, configuration)
+                    reftypes = _reference_types(cls, configuration, model)
                     refs = best_references(model.get_crds_parameters(), reftypes, filename=path)
                     context = context or get_context_name()
                     samples = _samples(model)

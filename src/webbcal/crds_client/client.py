@@ -441,7 +441,9 @@ def _effective_environment() -> _Session:
     cfgdir = _config_dir(env)
     server_config = cfgdir / "server_config"
     info = _read_server_config(server_config, crds_path)
-    env.pop("CRDS_CONFIG_URI", None)  # crds lower-cases this variable: never a path
+    # crds lower-cases CRDS_CONFIG_URI, so it must never carry the cache path: "none"
+    # makes crds read server_config from the cache (CRDS_PATH) itself.
+    env["CRDS_CONFIG_URI"] = "none"
     if not env.get("CRDS_CONTEXT"):
         env["CRDS_CONTEXT"] = str(info.get("operational_context", ""))
         if not env["CRDS_CONTEXT"]:

@@ -17,6 +17,7 @@ from functools import partial
 from typing import Any
 
 from ..charge_migration import ChargeMigrationStep
+from ..clean_flicker_noise import CleanFlickerNoiseStep
 from ..dark_current import DarkCurrentStep
 from ..datamodels import open_ramp_input, to_ramp_model
 from ..dq_init import DQInitStep
@@ -44,12 +45,13 @@ log = logging.getLogger(__name__)
 #: Near-infrared order of the steps that work on the ramp.
 RAMP_STEPS = (
     "group_scale", "dq_init", "saturation", "ipc", "superbias", "refpix", "linearity",
-    "dark_current", "charge_migration", "jump",
+    "dark_current", "charge_migration", "jump", "clean_flicker_noise",
 )  # fmt: skip
 #: MIRI order: its own corrections, and refpix after dark_current.
 MIRI_RAMP_STEPS = (
     "group_scale", "dq_init", "emicorr", "saturation", "ipc", "firstframe", "lastframe",
     "reset", "linearity", "rscd", "dark_current", "refpix", "charge_migration", "jump",
+    "clean_flicker_noise",
 )  # fmt: skip
 RATE_STEPS = ("ramp_fit", "gain_scale")
 
@@ -85,6 +87,7 @@ class Detector1Pipeline(Pipeline):
         "dark_current": DarkCurrentStep,
         "charge_migration": ChargeMigrationStep,
         "jump": JumpStep,
+        "clean_flicker_noise": CleanFlickerNoiseStep,
         "ramp_fit": RampFitStep,
         "gain_scale": GainScaleStep,
     }

@@ -10,6 +10,10 @@ Typical use::
     sim = simulate_exposure(det, readpatt="RAPID", ngroups=10, seed=2)
     refs = write_reference_files(det, "refs/", ngroups=10)
     sim.save("data/")
+
+MIRI (``MIRIMAGE``, ``MIRIFUSHORT``, ``MIRIFULONG``) has its own entry points in
+:mod:`webbcal.simulate.miri`: ``make_miri_detector``, ``simulate_miri_exposure`` and
+``write_miri_reference_files``.
 """
 
 from webbcal.simulate.detector import (
@@ -27,6 +31,14 @@ from webbcal.simulate.exposure import (
     simulate_exposure,
     simulate_from_header,
 )
+from webbcal.simulate.miri import (
+    MIRI_SUBARRAYS,
+    MiriDetectorModel,
+    MiriTruth,
+    make_miri_detector,
+    simulate_miri_exposure,
+    write_miri_reference_files,
+)
 from webbcal.simulate.ramp import CR_DTYPE
 from webbcal.simulate.references import fit_linearity_coefficients, write_reference_files
 from webbcal.simulate.scene import Scene, Star, default_scene, render_scene
@@ -36,7 +48,10 @@ __all__ = [
     "DETECTOR_AXES",
     "INSTRUMENT_DETECTORS",
     "KNOWN_SUBARRAYS",
+    "MIRI_SUBARRAYS",
     "DetectorModel",
+    "MiriDetectorModel",
+    "MiriTruth",
     "Scene",
     "SimulatedExposure",
     "Star",
@@ -46,8 +61,11 @@ __all__ = [
     "detector_frame_time",
     "fit_linearity_coefficients",
     "make_detector",
+    "make_miri_detector",
     "render_scene",
     "simulate_exposure",
     "simulate_from_header",
+    "simulate_miri_exposure",
+    "write_miri_reference_files",
     "write_reference_files",
 ]

@@ -137,6 +137,11 @@ class DetectorModel:
         RMS (DN) of the per-integration bias offset of each output.
     seed : int
         Seed the detector was made with.
+    flicker_noise_dn : float
+        RMS (DN) of the correlated 1/f read noise of one frame read (0: none); see
+        :mod:`webbcal.simulate.flicker`.
+    flicker_common_fraction : float
+        Fraction of the 1/f noise variance common to all outputs.
     """
 
     instrument: str
@@ -163,6 +168,8 @@ class DetectorModel:
     bias_drift_dn: float = 1.0
     int_offset_dn: float = 5.0
     seed: int = 0
+    flicker_noise_dn: float = 0.0
+    flicker_common_fraction: float = 0.5
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -327,6 +334,8 @@ def make_detector(
     bad_fraction: float = 2e-3,
     bias_drift_dn: float = 1.0,
     int_offset_dn: float = 5.0,
+    flicker_noise_dn: float = 0.0,
+    flicker_common_fraction: float = 0.5,
 ) -> DetectorModel:
     """Make a synthetic near-infrared detector, deterministic per ``seed``.
 
@@ -354,6 +363,13 @@ def make_detector(
         Fraction of light-sensitive pixels that are bad (dead, hot, warm or low-QE).
     bias_drift_dn, int_offset_dn : float
         RMS of the per-frame and per-integration bias offsets common to one output (DN).
+    flicker_noise_dn : float
+        RMS (DN) of correlated 1/f read noise added to every frame read, sampled along the
+        fast-read direction of each output (:func:`webbcal.simulate.flicker.flicker_frame`).
+        The default 0 adds none and leaves every other simulated value unchanged.
+    flicker_common_fraction : float
+        Fraction (0-1) of the 1/f noise variance shared by all outputs; the rest is
+        independent per output.
 
     Returns
     -------
@@ -362,8 +378,15 @@ def make_detector(
     Raises
     ------
     ValueError
-        For an unknown instrument/detector/subarray, invalid axes or ``noutputs``.
+        For an unknown instrument/detector/subarray, invalid axes or ``noutputs``, or a
+        negative ``flicker_noise_dn`` / ``flicker_common_fraction`` outside [0, 1].
     """
+    if not np.isfinite(flicker_noise_dn) or flicker_noise_dn < 0:
+        raise ValueError(f"flicker_noise_dn={flicker_noise_dn!r} must be a finite value >= 0")
+    if not 0.0 <= flicker_common_fraction <= 1.0:
+        raise ValueError(
+            f"flicker_common_fraction={flicker_common_fraction!r} must be between 0 and 1"
+        )
     instrument, detector = instrument.upper(), detector.upper()
     fast0, slow0 = DETECTOR_AXES.get(detector, (1, 2))
     fastaxis = fast0 if fastaxis is None else int(fastaxis)
@@ -434,6 +457,8 @@ def make_detector(
         bias_drift_dn=float(bias_drift_dn),
         int_offset_dn=float(int_offset_dn),
         seed=int(seed),
+        flicker_noise_dn=float(flicker_noise_dn),
+        flicker_common_fraction=float(flicker_common_fraction),
     )
 
 

@@ -227,7 +227,8 @@ def simulate_exposure(
         visit=visit,
         exposure=exposure,
     )
-    scene_seed, cr_seed, noise_seed = np.random.SeedSequence(seed).spawn(3)
+    # The 4th stream only feeds the optional 1/f noise: the first three are unchanged by it.
+    scene_seed, cr_seed, noise_seed, flicker_seed = np.random.SeedSequence(seed).spawn(4)
     if scene is None:
         scene = default_scene(
             det.shape,
@@ -257,6 +258,7 @@ def simulate_exposure(
         crs=crs,
         rng=np.random.default_rng(noise_seed),
         zeroframe=zeroframe,
+        flicker_rng=np.random.default_rng(flicker_seed),
     )
     model = build_level1b(det, data, zero, timing, info)
     truth = _make_truth(det, rate_e, data, crs)

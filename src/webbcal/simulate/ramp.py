@@ -3,8 +3,9 @@
 Each frame read accumulates Poisson electrons from the scene and the dark current, cosmic
 rays deposited in that frame, clips the charge at the full well, couples it to neighbours by
 IPC, applies the detector non-linearity, adds the static bias, a bias drift common to each
-output and single-frame read noise. Groups are the average of ``nframes`` consecutive frames
-followed by ``groupgap`` skipped frames; the result is rounded and clipped to the 16-bit ADC.
+output, single-frame read noise and (optionally) correlated 1/f read noise. Groups are the
+average of ``nframes`` consecutive frames followed by ``groupgap`` skipped frames; the result
+is rounded and clipped to the 16-bit ADC.
 
 References
 ----------
@@ -135,6 +136,7 @@ def generate_ramps(
     crs: np.ndarray,
     rng: np.random.Generator,
     zeroframe: bool = False,
+    flicker_rng: np.random.Generator | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Simulate the raw ramps frame by frame.
 
@@ -151,6 +153,10 @@ def generate_ramps(
         Source of Poisson, read and bias-drift noise.
     zeroframe : bool
         Also return the first frame of each integration.
+    flicker_rng : numpy.random.Generator, optional
+        Source of the 1/f read noise when ``det.flicker_noise_dn > 0`` (default ``rng``).
+        A separate generator keeps every other noise draw identical with and without 1/f
+        noise, so the white-noise limit can be measured on the same realisation.
 
     Returns
     -------
@@ -179,6 +185,8 @@ def generate_ramps(
             for frame in range(first, first + timing.nframes):
                 read = _read_frame(det, charge, lam, icrs, frame, full_well_e, frame_sigma, rng)
                 read += drift[frame][det.output_index]
+                if det.flicker_noise_dn > 0:
+                    read += _flicker(det, flicker_rng or rng)
                 acc += read
                 if zero is not None and frame == 0:
                     zero[integ] = _to_adc(level + read)
@@ -211,6 +219,17 @@ def _read_frame(
     read = apply_nonlinearity(signal, det.nonlin)
     read += frame_sigma * rng.standard_normal(charge.shape, dtype=np.float32)
     return read
+
+
+def _flicker(det: DetectorModel, rng: np.random.Generator) -> np.ndarray:
+    """One frame of correlated 1/f read noise of ``det``, DN."""
+    from webbcal.simulate.flicker import flicker_frame
+
+    return flicker_frame(
+        rng, det.geometry, fastaxis=det.fastaxis, slowaxis=det.slowaxis,
+        noutputs=det.noutputs, output_index=det.output_index, rms_dn=det.flicker_noise_dn,
+        common_fraction=det.flicker_common_fraction,
+    )  # fmt: skip
 
 
 def _to_adc(values: np.ndarray) -> np.ndarray:

@@ -29,6 +29,7 @@ STEPS: dict[str, str] = {
     "dark_current": "webbcal.dark_current:DarkCurrentStep",
     "charge_migration": "webbcal.charge_migration:ChargeMigrationStep",
     "jump": "webbcal.jump:JumpStep",
+    "clean_flicker_noise": "webbcal.clean_flicker_noise:CleanFlickerNoiseStep",
     "ramp_fit": "webbcal.ramp_fitting:RampFitStep",
     "gain_scale": "webbcal.gain_scale:GainScaleStep",
 }
