@@ -291,17 +291,29 @@ def cmd_demo(argv: list[str]) -> int:
     parser.add_argument("--out", default="webbcal_demo", help="output directory")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the simulation")
     parser.add_argument(
-        "--subarray", default="FULL", help="FULL (2048x2048) or a corner subarray such as SUB160P"
+        "--instrument",
+        default="nircam",
+        choices=("nircam", "miri"),
+        help="NIRCam NRCA1 (default) or the MIRI imager",
     )
-    parser.add_argument("--ngroups", type=int, default=6, help="groups per integration")
-    parser.add_argument("--nints", type=int, default=1, help="integrations")
+    parser.add_argument(
+        "--subarray",
+        default="FULL",
+        help="FULL or a subarray (NIRCam SUB160P, MIRI SUB64, BRIGHTSKY...)",
+    )
+    parser.add_argument(
+        "--ngroups", type=int, default=None, help="groups per integration (NIRCam 6, MIRI 10)"
+    )
+    parser.add_argument("--nints", type=int, default=None,
+                        help="integrations (NIRCam 1, MIRI 2)")  # fmt: skip
     parser.add_argument("--quiet", "-q", action="store_true", help="less output")
     args = parser.parse_args(argv)
     _setup_logging(False, True, None, None)
     from .demo import run_demo
 
-    summary = run_demo(args.out, seed=args.seed, subarray=args.subarray, ngroups=args.ngroups,
-                       nints=args.nints, progress=not args.quiet)  # fmt: skip
+    summary = run_demo(args.out, instrument=args.instrument, seed=args.seed,
+                       subarray=args.subarray, ngroups=args.ngroups, nints=args.nints,
+                       progress=not args.quiet)  # fmt: skip
     print(summary)
     return 0
 

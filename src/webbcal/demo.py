@@ -57,12 +57,14 @@ class DemoResult:
         )
 
 
-def _demo_context(crds_path: Path, refs: dict[str, Path], detector: str, subarray: str) -> str:
+def _demo_context(
+    crds_path: Path, refs: dict[str, Path], detector: str, subarray: str, instrument: str = "NIRCAM"
+) -> str:
     from .crds_client import RmapEntry, write_local_context
 
     entries = [
         RmapEntry(
-            instrument="NIRCAM",
+            instrument=instrument,
             reftype=reftype,
             parkeys=DEMO_PARKEYS,
             selections={(detector, subarray): [("2022-01-01 00:00:00", str(path))]},
@@ -70,7 +72,11 @@ def _demo_context(crds_path: Path, refs: dict[str, Path], detector: str, subarra
         )
         for reftype, path in sorted(refs.items())
     ]
-    return write_local_context(crds_path, entries, context_number=DEMO_CONTEXT_NUMBER)
+    # As in the flight rules, reference types that do not apply to MIRI are N/A.
+    not_applicable = {"MIRI": ["superbias", "refpix", "sirskernel"]} if instrument == "MIRI" else {}
+    return write_local_context(
+        crds_path, entries, context_number=DEMO_CONTEXT_NUMBER, not_applicable=not_applicable
+    )
 
 
 def detectable_cosmic_rays(sim, nsigma: float = 5.0) -> np.ndarray:
@@ -113,10 +119,11 @@ def _robust_sigma(x: np.ndarray) -> float:
 def run_demo(
     out: str | os.PathLike = "webbcal_demo",
     *,
+    instrument: str = "nircam",
     seed: int = 1,
     subarray: str = "FULL",
-    ngroups: int = 6,
-    nints: int = 1,
+    ngroups: int | None = None,
+    nints: int | None = None,
     progress: bool = True,
 ) -> DemoResult:
     """Simulate, build a CRDS context, run calwebb_detector1 and compare with truth.
@@ -125,13 +132,15 @@ def run_demo(
     ----------
     out : path
         Output directory (created).
+    instrument : {"nircam", "miri"}
+        NIRCam NRCA1 (RAPID) or the MIRI imager MIRIMAGE (FASTR1).
     seed : int
         Seed of the simulated detector and exposure.
     subarray : str
-        ``"FULL"`` (2048 x 2048, four amplifiers) or a corner subarray such as
-        ``"SUB160P"``.
-    ngroups, nints : int
-        Readout of the simulated RAPID exposure.
+        ``"FULL"`` (NIRCam 2048 x 2048 with four amplifiers; MIRI 1032 x 1024) or a
+        subarray such as NIRCam ``"SUB160P"`` or MIRI ``"SUB64"``/``"BRIGHTSKY"``.
+    ngroups, nints : int or None
+        Readout of the simulated exposure (default NIRCam 6 x 1, MIRI 10 x 2).
     progress : bool
         Show the pipeline progress on a terminal.
 
@@ -141,21 +150,43 @@ def run_demo(
     """
     from .crds_client import crds_environment
     from .pipeline import Detector1Pipeline
-    from .simulate import make_detector, simulate_exposure, write_reference_files
 
+    instrument = instrument.lower()
+    if instrument not in ("nircam", "miri"):
+        raise ValueError(f"instrument={instrument!r} is not available; expected nircam or miri")
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     crds_path = out / "crds_cache"
-    detector = "NRCA1"
-    det = make_detector(instrument="NIRCAM", detector=detector, subarray=subarray, seed=seed)
-    refs = write_reference_files(det, out / "reference_build", ngroups=ngroups)
-    context = _demo_context(crds_path, refs, detector, det.subarray)
-    sim = simulate_exposure(det, readpatt="RAPID", ngroups=ngroups, nints=nints, seed=seed + 1)
+    steps = {}
+    if instrument == "miri":
+        from .simulate import make_miri_detector, simulate_miri_exposure, write_miri_reference_files
+
+        ngroups, nints = ngroups or 10, nints or 2
+        detector = "MIRIMAGE"
+        det = make_miri_detector(detector=detector, subarray=subarray, seed=seed)
+        refs = write_miri_reference_files(det, out / "reference_build", ngroups=ngroups,
+                                          nints=nints, readpatt="FASTR1")  # fmt: skip
+        context = _demo_context(crds_path, refs, detector, det.subarray, "MIRI")
+        sim = simulate_miri_exposure(det, readpatt="FASTR1", ngroups=ngroups, nints=nints,
+                                     seed=seed + 1)  # fmt: skip
+        # emicorr is off in the code defaults (CRDS parameter files turn it on in operations).
+        steps = {"emicorr": {"skip": False}}
+    else:
+        from .simulate import make_detector, simulate_exposure, write_reference_files
+
+        ngroups, nints = ngroups or 6, nints or 1
+        detector = "NRCA1"
+        det = make_detector(instrument="NIRCAM", detector=detector, subarray=subarray, seed=seed)
+        refs = write_reference_files(det, out / "reference_build", ngroups=ngroups)
+        context = _demo_context(crds_path, refs, detector, det.subarray)
+        sim = simulate_exposure(det, readpatt="RAPID", ngroups=ngroups, nints=nints,
+                                seed=seed + 1)  # fmt: skip
     paths = sim.save(out)
     with crds_environment(crds_path):
         rate = Detector1Pipeline.call(
-            str(paths["uncal"]), output_dir=str(out), save_results=True, progress=progress
-        )
+            str(paths["uncal"]), output_dir=str(out), save_results=True, progress=progress,
+            steps=steps,
+        )  # fmt: skip
     root = sim.name
     rate_path = out / f"{root}_rate.fits"
     rateints_path = out / f"{root}_rateints.fits"
