@@ -293,8 +293,8 @@ def cmd_demo(argv: list[str]) -> int:
     parser.add_argument(
         "--instrument",
         default="nircam",
-        choices=("nircam", "miri"),
-        help="NIRCam NRCA1 (default) or the MIRI imager",
+        choices=("nircam", "miri", "fgs"),
+        help="NIRCam NRCA1 (default), the MIRI imager, or an FGS guider exposure",
     )
     parser.add_argument(
         "--subarray",
@@ -311,6 +311,13 @@ def cmd_demo(argv: list[str]) -> int:
     _setup_logging(False, True, None, None)
     from .demo import run_demo
 
+    if args.instrument == "fgs":
+        from pathlib import Path
+
+        from .demo_guider import run_guider_demo
+
+        print(run_guider_demo(Path(args.out), seed=args.seed))
+        return 0
     summary = run_demo(args.out, instrument=args.instrument, seed=args.seed,
                        subarray=args.subarray, ngroups=args.ngroups, nints=args.nints,
                        progress=not args.quiet)  # fmt: skip

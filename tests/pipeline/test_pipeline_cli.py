@@ -169,3 +169,20 @@ def test_quiet_run_prints_nothing_on_success(nircam_case, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
+
+
+def test_demo_fgs_guider(tmp_path, capsys):
+    assert main(["demo", "--instrument", "fgs", "--out", str(tmp_path / "fgs"), "-q"]) == 0
+    text = capsys.readouterr().out
+    assert "dq_init=COMPLETE, guider_cds=COMPLETE, flat_field=COMPLETE" in text
+    assert "_cal peak at x=65, y=97" in text
+
+
+def test_external_commands_are_importable():
+    import importlib
+
+    from webbcal.cli import EXTERNAL_COMMANDS
+
+    for name, (target, _) in EXTERNAL_COMMANDS.items():
+        module, func = target.split(":")
+        assert callable(getattr(importlib.import_module(module), func)), name

@@ -30,6 +30,7 @@ from ..jump import JumpStep
 from ..lastframe import LastFrameStep
 from ..lib import progress
 from ..linearity import LinearityStep
+from ..persistence import PersistenceStep
 from ..ramp_fitting import RampFitStep
 from ..refpix import RefPixStep
 from ..reset import ResetStep
@@ -45,13 +46,13 @@ log = logging.getLogger(__name__)
 #: Near-infrared order of the steps that work on the ramp.
 RAMP_STEPS = (
     "group_scale", "dq_init", "saturation", "ipc", "superbias", "refpix", "linearity",
-    "dark_current", "charge_migration", "jump", "clean_flicker_noise",
+    "dark_current", "charge_migration", "jump", "clean_flicker_noise", "persistence",
 )  # fmt: skip
 #: MIRI order: its own corrections, and refpix after dark_current.
 MIRI_RAMP_STEPS = (
     "group_scale", "dq_init", "emicorr", "saturation", "ipc", "firstframe", "lastframe",
     "reset", "linearity", "rscd", "dark_current", "refpix", "charge_migration", "jump",
-    "clean_flicker_noise",
+    "clean_flicker_noise", "persistence",
 )  # fmt: skip
 RATE_STEPS = ("ramp_fit", "gain_scale")
 
@@ -88,6 +89,7 @@ class Detector1Pipeline(Pipeline):
         "charge_migration": ChargeMigrationStep,
         "jump": JumpStep,
         "clean_flicker_noise": CleanFlickerNoiseStep,
+        "persistence": PersistenceStep,
         "ramp_fit": RampFitStep,
         "gain_scale": GainScaleStep,
     }

@@ -21,7 +21,8 @@ KNOWN_SUFFIXES = frozenset(
         "group_scale", "dq_init", "saturation", "ipc", "superbias", "refpix", "linearity",
         "dark_current", "charge_migration", "jump", "ramp_fit", "gain_scale", "rscd",
         "firstframe", "lastframe", "reset", "emicorr", "persistence", "clean_flicker_noise",
-        "picture_frame", "fitopt", "calwebb_detector1", "detector1pipeline",
+        "picture_frame", "fitopt", "calwebb_detector1", "detector1pipeline", "guider_cds",
+        "flat_field", "calwebb_guider", "guiderpipeline",
     }
 )  # fmt: skip
 

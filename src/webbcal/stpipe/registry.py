@@ -30,13 +30,17 @@ STEPS: dict[str, str] = {
     "charge_migration": "webbcal.charge_migration:ChargeMigrationStep",
     "jump": "webbcal.jump:JumpStep",
     "clean_flicker_noise": "webbcal.clean_flicker_noise:CleanFlickerNoiseStep",
+    "persistence": "webbcal.persistence:PersistenceStep",
     "ramp_fit": "webbcal.ramp_fitting:RampFitStep",
     "gain_scale": "webbcal.gain_scale:GainScaleStep",
+    "guider_cds": "webbcal.guider_cds:GuiderCdsStep",
+    "flat_field": "webbcal.flat_field:FlatFieldStep",
 }
 
 #: Pipeline alias -> "module:Class".
 PIPELINES: dict[str, str] = {
     "calwebb_detector1": "webbcal.pipeline:Detector1Pipeline",
+    "calwebb_guider": "webbcal.pipeline:GuiderPipeline",
 }
 
 

@@ -1,0 +1,121 @@
+"""Image flat fielding: divide by the flat, propagate its error and its DQ.
+
+References
+----------
+JWST Science Calibration Pipeline documentation, "Flat Field" (flat_field step,
+imaging and guider modes): flat pixels that are NaN or zero get DO_NOT_USE +
+NO_FLAT_FIELD; NO_FLAT_FIELD implies DO_NOT_USE; DO_NOT_USE flat pixels are not
+corrected (flat taken as 1); SCI /= FLAT; VAR_FLAT = (SCI_corrected / FLAT)^2 *
+FLAT_ERR^2; VAR_POISSON and VAR_RNOISE are divided by FLAT^2 and ERR recomputed from
+the three variances, except for guider data (no ramp-fit variances), whose ERR is the
+input ERR and sqrt(VAR_FLAT) added in quadrature; DQ |= flat DQ; finally NaN values
+and DO_NOT_USE are made consistent across the arrays of the same shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..dqflags import PIXEL
+
+__all__ = ["FlatResult", "apply_flat", "prepare_flat"]
+
+DNU = PIXEL["DO_NOT_USE"]
+NO_FLAT = PIXEL["NO_FLAT_FIELD"]
+
+
+@dataclass(frozen=True)
+class FlatResult:
+    """Arrays after flat fielding (None where the input had none)."""
+
+    data: np.ndarray
+    dq: np.ndarray
+    err: np.ndarray
+    var_flat: np.ndarray
+    var_poisson: np.ndarray | None = None
+    var_rnoise: np.ndarray | None = None
+
+
+def prepare_flat(flat: np.ndarray, flat_dq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flag unusable flat pixels and set them to 1 (no correction).
+
+    Returns
+    -------
+    flat : ndarray, shape (ny, nx), float32
+    flat_dq : ndarray, shape (ny, nx), uint32
+    """
+    flat = np.array(flat, dtype=np.float32)
+    fdq = np.array(flat_dq, dtype=np.uint32)
+    fdq[np.isnan(flat) | (flat == 0)] |= DNU | NO_FLAT
+    fdq[(fdq & NO_FLAT) > 0] |= DNU
+    flat[(fdq & DNU) > 0] = 1.0
+    return flat, fdq
+
+
+def apply_flat(
+    data: np.ndarray,
+    dq: np.ndarray,
+    err: np.ndarray,
+    flat: np.ndarray,
+    flat_dq: np.ndarray,
+    flat_err: np.ndarray,
+    *,
+    var_poisson: np.ndarray | None = None,
+    var_rnoise: np.ndarray | None = None,
+) -> FlatResult:
+    """Flat-field an image or a cube of images.
+
+    Parameters
+    ----------
+    data, err : ndarray, shape (..., ny, nx), float32
+        Science values and errors (any units).
+    dq : ndarray, shape (ny, nx) or (..., ny, nx), uint32
+    flat, flat_err : ndarray, shape (ny, nx), float32
+        Flat (cut to the science subarray) and its error.
+    flat_dq : ndarray, shape (ny, nx), uint32
+    var_poisson, var_rnoise : ndarray, shape (..., ny, nx), float32, or None
+        Ramp-fit variances; None for guider data (ERR then gains VAR_FLAT in quadrature).
+
+    Returns
+    -------
+    FlatResult
+    """
+    f, fdq = prepare_flat(flat, flat_dq)
+    ferr = np.asarray(flat_err, dtype=np.float32)
+    out = np.asarray(data, dtype=np.float32) / f
+    f2 = f * f
+    var_flat = out**2 / f2 * ferr**2
+    vp = vr = None
+    if var_poisson is not None and var_rnoise is not None:
+        vp = np.asarray(var_poisson, dtype=np.float32) / f2
+        vr = np.asarray(var_rnoise, dtype=np.float32) / f2
+        new_err = np.sqrt(vp + vr + var_flat)
+    else:
+        new_err = np.sqrt(np.asarray(err, dtype=np.float32) ** 2 + var_flat)
+    new_dq = np.asarray(dq, dtype=np.uint32) | fdq
+    arrays = {"data": out, "err": new_err, "var_flat": var_flat, "var_poisson": vp,
+              "var_rnoise": vr}  # fmt: skip
+    new_dq = _match_nans_and_flags(arrays, new_dq)
+    return FlatResult(dq=new_dq, **arrays)
+
+
+def _match_nans_and_flags(arrays: dict, dq: np.ndarray) -> np.ndarray:
+    """NaN wherever any same-shaped array is NaN or DQ has DO_NOT_USE, and vice versa.
+
+    ``arrays`` is updated in place (its arrays are new, owned by the caller).
+    """
+    shape = arrays["data"].shape
+    bad = np.zeros(shape, dtype=bool)
+    for value in arrays.values():
+        if value is not None and value.shape == shape:
+            bad |= np.isnan(value)
+    if dq.shape == shape:
+        bad |= (dq & DNU) > 0
+        dq = dq.copy()
+        dq[bad] |= DNU
+    for value in arrays.values():
+        if value is not None and value.shape == shape:
+            value[bad] = np.nan
+    return dq

@@ -1,0 +1,75 @@
+"""The ``flat_field`` step adapter (imaging and guider products)."""
+
+from __future__ import annotations
+
+import logging
+
+from ..lib.reffiles import geometry_of, reference_array
+from ..stpipe import Param, Step, StepSkipped
+
+__all__ = ["FlatFieldStep"]
+
+log = logging.getLogger(__name__)
+
+FLAT_NAN_MEANING = "those pixels are not corrected (flagged DO_NOT_USE and NO_FLAT_FIELD)"
+
+
+class FlatFieldStep(Step):
+    """Divide by the FLAT reference (official alias ``flat_field``).
+
+    Supports image-based flats: FGS guider products (GuiderCalModel) and rate
+    images or cubes (ImageModel, CubeModel, with VAR_POISSON and VAR_RNOISE). NIRSpec
+    spectroscopic flats (fflat, sflat, dflat) are not implemented: such exposures are
+    skipped with a message.
+    """
+
+    class_alias = "flat_field"
+    cal_step_name = "flat_field"
+    reference_file_types = ("flat",)
+    spec = (
+        Param("user_supplied_flat", str, None,
+              "Flat file to use instead of the FLAT reference", allow_none=True),
+    )  # fmt: skip
+
+    def _resolve_references(self, model) -> None:
+        if self.user_supplied_flat is None:
+            super()._resolve_references(model)
+
+    def required_reference_types(self) -> tuple[str, ...]:
+        if self.user_supplied_flat is not None:
+            return ()
+        return super().required_reference_types()
+
+    def process(self, model):
+        from stdatamodels.jwst import datamodels as dm
+
+        from ..lib.reffiles import load_reference
+        from .apply import apply_flat
+
+        inst = (model.meta.instrument.name or "").upper()
+        if inst == "NIRSPEC" and (model.meta.exposure.type or "").upper() not in (
+            "NRS_IMAGE", "NRS_TACQ", "NRS_TASLIT", "NRS_TACONFIRM", "NRS_CONFIRM", "NRS_FOCUS",
+            "NRS_MIMF", "NRS_MSATA", "NRS_WATA", "NRS_BOTA", "NRS_VERIFY",
+        ):  # fmt: skip
+            raise StepSkipped("NIRSpec spectroscopic flat fielding is not implemented")
+        if self.user_supplied_flat is not None:
+            log.info("Using user-supplied flat %s", self.user_supplied_flat)
+            ref = load_reference(self.user_supplied_flat, dm.FlatModel, model)
+        else:
+            ref = self.open_reference(model, "flat", dm.FlatModel)
+        geom = geometry_of(model)
+        flat = reference_array(ref, "data", geom, nan_meaning=FLAT_NAN_MEANING)
+        flat_dq = reference_array(ref, "dq", geom)
+        flat_err = reference_array(ref, "err", geom)
+        guider = isinstance(model, dm.GuiderCalModel)
+        res = apply_flat(
+            model.data, model.dq, model.err, flat, flat_dq, flat_err,
+            var_poisson=None if guider else model.var_poisson,
+            var_rnoise=None if guider else model.var_rnoise,
+        )  # fmt: skip
+        model.data, model.dq, model.err = res.data, res.dq, res.err
+        if not guider:
+            model.var_poisson, model.var_rnoise, model.var_flat = (
+                res.var_poisson, res.var_rnoise, res.var_flat,
+            )  # fmt: skip
+        return model
