@@ -483,8 +483,15 @@ def _make_bad_pixels(
     refpix: np.ndarray,
     response: np.ndarray,
     dark: np.ndarray,
+    *,
+    hot_dark: tuple[float, float] = (1.0, 4.0),
+    warm_dark: tuple[float, float] = (0.05, 0.15),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Draw bad pixels; modify ``response`` and ``dark`` in place; return the three DQ arrays."""
+    """Draw bad pixels; modify ``response`` and ``dark`` in place; return the three DQ arrays.
+
+    ``hot_dark`` and ``warm_dark`` give (offset, spread) of the dark current (DN/s) of
+    hot and warm pixels.
+    """
     u = f.uniform("bad")
     kind = f.uniform("bad_kind")
     bad = (u < bad_fraction) & ~refpix
@@ -494,8 +501,8 @@ def _make_bad_pixels(
     low_qe = bad & (kind >= 0.75)
     response[dead] = 0.0
     response[low_qe] *= 0.5
-    dark[hot] = 1.0 + 4.0 * f.uniform("hot_level")[hot]
-    dark[warm] = 0.05 + 0.15 * f.uniform("warm_level")[warm]
+    dark[hot] = hot_dark[0] + hot_dark[1] * f.uniform("hot_level")[hot]
+    dark[warm] = warm_dark[0] + warm_dark[1] * f.uniform("warm_level")[warm]
 
     mask_dq = np.zeros(refpix.shape, np.uint32)
     # As in flight masks: no DO_NOT_USE on reference pixels, so refpix can use them.

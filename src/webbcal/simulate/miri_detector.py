@@ -35,9 +35,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from webbcal import dqflags
 from webbcal.lib.subarray import SubarrayGeometry
-from webbcal.simulate.detector import _Fields
+from webbcal.simulate.detector import _Fields, _make_bad_pixels
 
 __all__ = [
     "MIRI_DETECTORS",
@@ -414,7 +413,10 @@ def make_miri_detector(
     full_well = (linearize(raw_full, nonlin) - y0).astype(np.float32)
     saturation = unlinearize(y0 + SATURATION_FRACTION * full_well, nonlin, raw_full)
 
-    mask_dq, sat_dq, lin_dq = _bad_pixels(f, bad_fraction, refpix, response, dark)
+    # MIRI's hot and warm pixels are brighter than the near-infrared ones.
+    mask_dq, sat_dq, lin_dq = _make_bad_pixels(
+        f, bad_fraction, refpix, response, dark, hot_dark=(5.0, 20.0), warm_dark=(0.5, 1.5)
+    )
     dark[refpix] = 0.0
     response[refpix] = 0.0
     reset_amplitude = np.stack(
@@ -474,30 +476,3 @@ def _normal_rows(f: _Fields, rows: np.ndarray, ncols: int) -> np.ndarray:
 
     index = rows.astype(np.int64) * 1024 + np.arange(ncols)[None, :]
     return _normal(_key(f.seed, f.detector, "refout"), index)
-
-
-def _bad_pixels(
-    f: _Fields, bad_fraction: float, refpix: np.ndarray, response: np.ndarray, dark: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Draw bad pixels; modify ``response`` and ``dark`` in place; return three DQ arrays."""
-    u = f.uniform("bad")
-    kind = f.uniform("bad_kind")
-    bad = (u < bad_fraction) & ~refpix
-    dead = bad & (kind < 0.2)
-    hot = bad & (kind >= 0.2) & (kind < 0.5)
-    warm = bad & (kind >= 0.5) & (kind < 0.75)
-    low_qe = bad & (kind >= 0.75)
-    response[dead] = 0.0
-    response[low_qe] *= 0.5
-    dark[hot] = 5.0 + 20.0 * f.uniform("hot_level")[hot]
-    dark[warm] = 0.5 + 1.5 * f.uniform("warm_level")[warm]
-    mask_dq = np.zeros(refpix.shape, np.uint32)
-    mask_dq[refpix] = dqflags.REFERENCE_PIXEL
-    mask_dq[dead] |= dqflags.DEAD | dqflags.DO_NOT_USE
-    mask_dq[hot] |= dqflags.HOT | dqflags.DO_NOT_USE
-    mask_dq[warm] |= dqflags.WARM
-    mask_dq[low_qe] |= dqflags.LOW_QE
-    special = f.uniform("special")
-    sat_dq = np.where((special < bad_fraction / 4) & ~refpix, dqflags.NO_SAT_CHECK, 0)
-    lin_dq = np.where((special > 1.0 - bad_fraction / 4) & ~refpix, dqflags.NO_LIN_CORR, 0)
-    return mask_dq, sat_dq.astype(np.uint32), lin_dq.astype(np.uint32)
