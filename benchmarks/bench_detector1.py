@@ -10,6 +10,7 @@ Cases (issue #3):
   1  full frame 2048x2048, RAPID, 10 groups, 1 integration
   2  full frame 2048x2048, RAPID, 20 groups, 4 integrations
   3  time series 2048x64 stripe (4 outputs), 5 groups, --nints integrations (default 2000)
+  4  MIRI imager full array 1032x1024, FASTR1, 10 groups, 2 integrations (MIRI branch)
 
 Both pipelines get every reference through ``override_<reftype>`` and run
 offline (a CRDS cache holding only its server_config; CRDS step parameters
@@ -45,6 +46,19 @@ REFTYPES = {
 }
 #: Reference types the official refpix step looks up that a simulated NIR exposure lacks.
 OFFICIAL_NA = {"refpix": ("refpix", "sirskernel")}
+#: The MIRI branch's own reference types (case 4).
+MIRI_REFTYPES = {
+    "dq_init": ("mask",),
+    "saturation": ("saturation",),
+    "ipc": ("ipc",),
+    "reset": ("reset",),
+    "linearity": ("linearity",),
+    "rscd": ("rscd",),
+    "dark_current": ("dark",),
+    "jump": ("gain", "readnoise"),
+    "ramp_fit": ("readnoise", "gain"),
+    "gain_scale": ("gain",),
+}
 
 
 def make_case(case: int, workdir: Path, nints: int | None) -> tuple[Path, dict]:
@@ -52,6 +66,8 @@ def make_case(case: int, workdir: Path, nints: int | None) -> tuple[Path, dict]:
     from webbcal.lib.subarray import SubarrayGeometry
     from webbcal.simulate import make_detector, simulate_exposure, write_reference_files
 
+    if case == 4:
+        return _make_miri_case(workdir)
     if case == 1:
         name, geom, sub, ngroups, n = "case1", None, "FULL", 10, 1
     elif case == 2:
@@ -76,10 +92,39 @@ def make_case(case: int, workdir: Path, nints: int | None) -> tuple[Path, dict]:
     return Path(info["uncal"]), info["refs"]
 
 
+def _make_miri_case(workdir: Path) -> tuple[Path, dict]:
+    from webbcal.simulate import (
+        make_miri_detector,
+        simulate_miri_exposure,
+        write_miri_reference_files,
+    )
+
+    root = workdir / "case4_miri"
+    meta = root / "case.json"
+    if meta.exists():
+        info = json.loads(meta.read_text())
+        return Path(info["uncal"]), info["refs"]
+    root.mkdir(parents=True, exist_ok=True)
+    det = make_miri_detector(detector="MIRIMAGE", subarray="FULL", seed=4)
+    refs = write_miri_reference_files(det, root / "refs", ngroups=10, nints=2, readpatt="FASTR1")
+    sim = simulate_miri_exposure(det, readpatt="FASTR1", ngroups=10, nints=2, seed=14)
+    paths = sim.save(root / "data")
+    info = {"uncal": str(paths["uncal"]), "refs": {k: str(v) for k, v in refs.items()}}
+    meta.write_text(json.dumps(info))
+    return Path(info["uncal"]), info["refs"]
+
+
 def _steps(refs: dict, official: bool) -> dict:
-    steps = {a: {f"override_{r}": refs[r] for r in rts} for a, rts in REFTYPES.items()}
+    table = MIRI_REFTYPES if "reset" in refs else REFTYPES
+    steps = {a: {f"override_{r}": refs[r] for r in rts} for a, rts in table.items()}
+    if "reset" in refs:  # MIRI has no superbias (N/A in the flight rules)
+        steps["saturation"]["override_superbias"] = "N/A"
     if official:
-        for alias, rts in OFFICIAL_NA.items():
+        na = dict(OFFICIAL_NA)
+        if "reset" in refs:  # MIRI: no superbias; emicorr stays skipped on both sides
+            na["saturation"] = ("superbias",)
+            na["superbias"] = ("superbias",)
+        for alias, rts in na.items():
             steps.setdefault(alias, {}).update({f"override_{r}": "N/A" for r in rts})
     return steps
 
@@ -122,7 +167,7 @@ def run_once(which: str, uncal: Path, refs: dict, workdir: Path) -> tuple[float,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--case", type=int, choices=(1, 2, 3), required=True)
+    parser.add_argument("--case", type=int, choices=(1, 2, 3, 4), required=True)
     parser.add_argument("--runs", type=int, default=3, help="runs of each pipeline (A B A B)")
     parser.add_argument("--nints", type=int, default=None, help="integrations of case 3")
     parser.add_argument("--workdir", default="benchmarks/_work")
