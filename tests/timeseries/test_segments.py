@@ -14,9 +14,10 @@ Measured on this case (64 x 64 pixels, 6 integrations of 5 groups, 3 segments of
   (the same for each integration of the pixel), of order the shot noise of a
   2-integration median.
 
-Identity would need the cross-integration statistics (the jump step's median
-difference, ramp_fit's median rate) computed from the whole exposure, e.g. given to
-each segment's run, or the segments concatenated before jump and ramp_fit.
+Identity needs the cross-integration statistics computed from the whole exposure:
+``webbcal.pipeline.segments.run_segments`` (``webbcal run calwebb_detector1 seg1 seg2
+seg3``) processes the segments together and is tested to be identical in
+``test_joint_segments.py``.
 """
 
 from __future__ import annotations

@@ -135,6 +135,8 @@ class Detector1Pipeline(Pipeline):
             if self.save_results:
                 self._store_logs(rateints)
                 self.save_model(rateints, suffix="rateints")
+        # The per-integration product of the last run, for callers that need it.
+        object.__setattr__(self, "last_rateints", rateints)
         self._progress_done()
         return rate
 
