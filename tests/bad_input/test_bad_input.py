@@ -541,7 +541,7 @@ def test_bad_parameter_value_cli(case, tmp_path, capsys, monkeypatch):
     [
         (["run"], r"webbcal run needs a pipeline or step name and an input file"),
         (["run", "calwebb_detector1"], r"needs exactly one input file, got 0"),
-        (["run", "calwebb_detector1", "a_uncal.fits", "b_uncal.fits"],
+        (["run", "jump", "a_ramp.fits", "b_ramp.fits"],
          r"needs exactly one input file, got 2"),
         (["run", "calwebb_detector1", "IN", "--config"], r"--config needs a value"),
     ],

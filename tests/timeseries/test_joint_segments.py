@@ -82,3 +82,11 @@ def test_cli_runs_segments_together(segmented, tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert len(list(tmp_path.glob("*-seg00?_nrca1_rateints.fits"))) == 3
+
+
+def test_cli_segments_must_exist(tmp_path, capsys):
+    from webbcal.cli import main
+
+    code = main(["run", "calwebb_detector1", "a_uncal.fits", "b_uncal.fits", "-q"])
+    assert code == 1
+    assert "a_uncal.fits: file not found" in capsys.readouterr().err
