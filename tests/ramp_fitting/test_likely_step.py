@@ -88,3 +88,20 @@ def test_too_few_groups_falls_back_to_ols(setup, caplog):
     assert "The LIKELY algorithm needs ngroups >= 4 but ngroups = 3; using OLS_C" in caplog.text
     expected = _direct(fit_ramps, model, arrays)
     np.testing.assert_array_equal(rate.data, expected.slope)
+
+
+def test_read_times_that_do_not_fit_the_ramp_are_refused(setup):
+    from webbcal.datamodels import InputError
+
+    refs, sims, _ = setup
+    model = _ramp(sims[6])
+    tframe = model.meta.exposure.frame_time
+    model.meta.exposure.read_times = [[f * tframe] for f in (1, 2, 4)]
+    with pytest.raises(InputError, match=r"read_times lists 3 groups but the ramp has "
+                                         r"NGROUPS=6"):  # fmt: skip
+        _call(model, refs)
+    short = _ramp(sims[3])
+    short.meta.exposure.read_times = [[f * tframe] for f in (1, 2, 5)]
+    with pytest.raises(InputError, match=r"uneven readout, which only the LIKELY fit handles, "
+                                         r"and LIKELY needs NGROUPS >= 4"):  # fmt: skip
+        _call(short, refs)

@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 
+from ..datamodels import InputError
 from ..dqflags import DO_NOT_USE
 from ..lib.reffiles import gain_and_readnoise, zeroframe_of
 from ..stpipe import Param, Step
@@ -81,10 +82,23 @@ class RampFitStep(Step):
 
         algorithm = self.algorithm.upper()
         read_times = getattr(model.meta.exposure, "read_times", None)
-        if read_times is not None and len(read_times) > 0 and algorithm != "LIKELY":
-            log.warning("Setting the algorithm to LIKELY for unevenly sampled exposure")
-            algorithm = "LIKELY"
         ngroups = model.data.shape[1]
+        name = model.meta.filename or "input"
+        if read_times is not None and len(read_times) > 0:
+            if len(read_times) != ngroups:
+                raise InputError(
+                    f"{name}: meta.exposure.read_times lists {len(read_times)} groups but the "
+                    f"ramp has NGROUPS={ngroups}; expected one list of read times per group"
+                )
+            if ngroups < LIKELY_MIN_NGROUPS:
+                raise InputError(
+                    f"{name}: meta.exposure.read_times describe an uneven readout, which only "
+                    f"the LIKELY fit handles, and LIKELY needs NGROUPS >= {LIKELY_MIN_NGROUPS}; "
+                    f"this ramp has NGROUPS={ngroups}"
+                )
+            if algorithm != "LIKELY":
+                log.warning("Setting the algorithm to LIKELY for unevenly sampled exposure")
+                algorithm = "LIKELY"
         if algorithm == "LIKELY" and ngroups < LIKELY_MIN_NGROUPS:
             log.info(
                 "The LIKELY algorithm needs ngroups >= %d but ngroups = %d; using OLS_C",
