@@ -220,22 +220,8 @@ def cmd_run(argv: list[str]) -> int:
     if want_help:
         print(_run_help(cls))
         return 0
-    if len(positionals) > 2 and cls.class_alias == "calwebb_detector1":
-        # Several inputs: the segments of one split exposure, processed together.
-        from .pipeline.segments import run_segments
-
-        _setup_logging(bool(flags.get("verbose")), bool(flags.get("quiet")),
-                       flags.get("log-file"), flags.get("log-level"))  # fmt: skip
-        overrides = parse_run_arguments(cls, remaining)
-        overrides.pop("save_results", None)
-        if flags.get("quiet"):
-            overrides.setdefault("progress", False)
-        if flags.get("disable-crds-steppars"):
-            overrides["disable_crds_steppars"] = True
-        output_dir = overrides.pop("output_dir", None)
-        run_segments(positionals[1:], output_dir=output_dir, **overrides)
-        return 0
-    if len(positionals) != 2:
+    segments = len(positionals) > 2 and cls.class_alias == "calwebb_detector1"
+    if len(positionals) != 2 and not segments:
         raise UsageError(
             f"webbcal run {target} needs exactly one input file, got {len(positionals) - 1} "
             "(only calwebb_detector1 takes several: the segments of one exposure)"
@@ -249,6 +235,15 @@ def cmd_run(argv: list[str]) -> int:
             overrides.setdefault("progress", False)
     if flags.get("disable-crds-steppars"):
         overrides["disable_crds_steppars"] = True
+    if segments:
+        # Several inputs: the segments of one split exposure, processed together.
+        from .pipeline.segments import run_segments
+
+        overrides.pop("save_results")
+        output_dir = overrides.pop("output_dir", None)
+        run_segments(positionals[1:], output_dir=output_dir, config_file=config_file,
+                     **overrides)  # fmt: skip
+        return 0
     input_path = positionals[1]
     save_pars = flags.get("save-parameters")
     if save_pars:

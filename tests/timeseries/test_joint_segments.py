@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from _split import write_segments
 from stdatamodels.jwst import datamodels as dm
 
 from webbcal.datamodels import InputError
@@ -16,19 +17,7 @@ def segmented(tmp_path_factory, case_builder):
     root = tmp_path_factory.mktemp("joint_segments")
     case = case_builder(root / "case", subarray="SUB64P", ngroups=5, nints=6, cr_rate=2e-3,
                         seed=29)  # fmt: skip
-    paths = []
-    with dm.Level1bModel(str(case.uncal)) as whole:
-        for n, (start, end) in enumerate(SEGMENTS, start=1):
-            seg = whole.copy()
-            seg.data = whole.data[start - 1 : end].copy()
-            seg.int_times = whole.int_times[start - 1 : end].copy()
-            seg.meta.exposure.integration_start = start
-            seg.meta.exposure.integration_end = end
-            seg.meta.exposure.segment_number = n
-            seg.meta.exposure.segment_total = len(SEGMENTS)
-            seg.meta.filename = case.uncal.name.replace("_nrca1_", f"-seg{n:03d}_nrca1_")
-            seg.save(root / seg.meta.filename)
-            paths.append(root / seg.meta.filename)
+    paths = write_segments(case.uncal, root, SEGMENTS)
     return case, paths, root
 
 

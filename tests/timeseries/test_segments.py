@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _split import write_segments
 from stdatamodels.jwst import datamodels as dm
 
 from webbcal.dqflags import JUMP_DET
@@ -41,20 +42,7 @@ def split_exposure(tmp_path_factory, case_builder):
                         cr_rate=2e-3, seed=23)  # fmt: skip
     out = root / "out"
     whole_name = case.uncal.name
-    seg_paths = []
-    with dm.Level1bModel(str(case.uncal)) as whole:
-        for n, (start, end) in enumerate(SEGMENTS, start=1):
-            seg = whole.copy()
-            seg.data = whole.data[start - 1 : end].copy()
-            seg.int_times = whole.int_times[start - 1 : end].copy()
-            seg.meta.exposure.integration_start = start
-            seg.meta.exposure.integration_end = end
-            seg.meta.exposure.segment_number = n
-            seg.meta.exposure.segment_total = len(SEGMENTS)
-            name = whole_name.replace("_nrca1_uncal", f"-seg{n:03d}_nrca1_uncal")
-            seg.meta.filename = name
-            seg.save(root / name)
-            seg_paths.append(root / name)
+    seg_paths = write_segments(case.uncal, root, SEGMENTS)
     with case.crds():
         for path in (case.uncal, *seg_paths):
             Detector1Pipeline.call(str(path), output_dir=str(out), save_results=True,

@@ -105,7 +105,12 @@ def join_segments(sources: list) -> tuple[Any, list]:
 
 
 def run_segments(
-    sources: list, *, output_dir: str | None = None, save_results: bool = True, **parameters
+    sources: list,
+    *,
+    output_dir: str | None = None,
+    save_results: bool = True,
+    config_file: str | None = None,
+    **parameters,
 ) -> SegmentProducts:
     """Run calwebb_detector1 on the segments of one exposure together.
 
@@ -117,6 +122,8 @@ def run_segments(
         Where the products go.
     save_results : bool
         Write ``<segment>_rateints.fits`` per segment and ``<exposure>_rate.fits``.
+    config_file : str or None
+        ASDF parameter file (official layout).
     **parameters
         Detector1Pipeline parameters (``steps={...}`` included).
 
@@ -131,8 +138,9 @@ def run_segments(
     joined, segments = join_segments(sources)
     disable = bool(parameters.pop("disable_crds_steppars", False))
     config = build_configuration(
-        Detector1Pipeline, joined, overrides=dict(parameters), use_crds=not disable
-    )
+        Detector1Pipeline, joined, config_file=config_file, overrides=dict(parameters),
+        use_crds=not disable,
+    )  # fmt: skip
     config.update(save_results=False, output_dir=output_dir)
     pipe = Detector1Pipeline.from_configuration(config)
     log.info("Processing %d segments of %s together", len(segments), joined.meta.filename)

@@ -26,6 +26,7 @@ import numba
 import numpy as np
 
 from webbcal import dqflags
+from webbcal.ramp_fitting._ols_kernel import store_pixel
 
 __all__ = ["fit_rows", "solve_differences"]
 
@@ -480,14 +481,4 @@ def fit_rows(
                 data, gdq, r, c, np.uint32(pixeldq[r, c]), float(gain[r, c]),
                 float(sig2[r, c]), float(dark[r, c]), geo, detect, thr, buf, out_i,
             )  # fmt: skip
-            rate_f[0, r, c] = slope
-            rate_f[1, r, c] = vp
-            rate_f[2, r, c] = vr
-            rate_f[3, r, c] = err
-            rate_dq[r, c] = dq
-            for i in range(nints):
-                ints_f[0, i, r, c] = out_i[i, 0]
-                ints_f[1, i, r, c] = out_i[i, 2]
-                ints_f[2, i, r, c] = out_i[i, 3]
-                ints_f[3, i, r, c] = out_i[i, 4]
-                ints_dq[i, r, c] = np.uint32(out_i[i, 1])
+            store_pixel(rate_f, rate_dq, ints_f, ints_dq, r, c, slope, dq, vp, vr, err, out_i)

@@ -483,6 +483,22 @@ def _fit_pixel(y, gdq, ogdq, stats, pdq, gain, rn, dark, suppress1g, times, work
     return slope, dq, vp, vr, err
 
 
+@numba.njit(**_JIT)
+def store_pixel(rate_f, rate_dq, ints_f, ints_dq, r, c, slope, dq, vp, vr, err, out_i):
+    """Write one pixel's rate products and its (nints, 5) per-integration rows."""
+    rate_f[0, r, c] = slope
+    rate_f[1, r, c] = vp
+    rate_f[2, r, c] = vr
+    rate_f[3, r, c] = err
+    rate_dq[r, c] = dq
+    for i in range(out_i.shape[0]):
+        ints_f[0, i, r, c] = out_i[i, 0]
+        ints_f[1, i, r, c] = out_i[i, 2]
+        ints_f[2, i, r, c] = out_i[i, 3]
+        ints_f[3, i, r, c] = out_i[i, 4]
+        ints_dq[i, r, c] = np.uint32(out_i[i, 1])
+
+
 @numba.njit(parallel=True, **_JIT)
 def fit_rows(
     data,
@@ -556,14 +572,4 @@ def fit_rows(
                 work,
                 out_i,
             )
-            rate_f[0, r, c] = slope
-            rate_f[1, r, c] = vp
-            rate_f[2, r, c] = vr
-            rate_f[3, r, c] = err
-            rate_dq[r, c] = dq
-            for i in range(nints):
-                ints_f[0, i, r, c] = out_i[i, 0]
-                ints_f[1, i, r, c] = out_i[i, 2]
-                ints_f[2, i, r, c] = out_i[i, 3]
-                ints_f[3, i, r, c] = out_i[i, 4]
-                ints_dq[i, r, c] = np.uint32(out_i[i, 1])
+            store_pixel(rate_f, rate_dq, ints_f, ints_dq, r, c, slope, dq, vp, vr, err, out_i)

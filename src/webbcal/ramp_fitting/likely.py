@@ -39,6 +39,7 @@ from webbcal.ramp_fitting.ols import (
     _check_array,
     _check_positive,
     _group_range_mask,
+    _pack_result,
 )
 
 __all__ = [
@@ -325,16 +326,4 @@ def fit_ramps_likely(
         keep = np.where(extra_dnu.astype(bool), np.uint8(0), np.uint8(0xFF))
         original = _check_array("groupdq", groupdq, data.shape, np.uint8)
         gdq = np.where(keep[None, :, None, None] == 0, original, gdq)
-    return LikelyFitResult(
-        slope=rate_f[0],
-        dq=rate_dq,
-        var_poisson=rate_f[1],
-        var_rnoise=rate_f[2],
-        err=rate_f[3],
-        slope_ints=ints_f[0],
-        dq_ints=ints_dq,
-        var_poisson_ints=ints_f[1],
-        var_rnoise_ints=ints_f[2],
-        err_ints=ints_f[3],
-        groupdq=gdq,
-    )
+    return _pack_result(LikelyFitResult, rate_f, rate_dq, ints_f, ints_dq, groupdq=gdq)

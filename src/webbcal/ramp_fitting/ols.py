@@ -285,7 +285,12 @@ def fit_ramps(
             ints_f,
             ints_dq,
         )
-    return RampFitResult(
+    return _pack_result(RampFitResult, rate_f, rate_dq, ints_f, ints_dq)
+
+
+def _pack_result(cls, rate_f, rate_dq, ints_f, ints_dq, **extra):
+    """Build ``cls`` from the kernels' (slope, var_poisson, var_rnoise, err) stacks."""
+    return cls(
         slope=rate_f[0],
         dq=rate_dq,
         var_poisson=rate_f[1],
@@ -296,4 +301,5 @@ def fit_ramps(
         var_poisson_ints=ints_f[1],
         var_rnoise_ints=ints_f[2],
         err_ints=ints_f[3],
+        **extra,
     )

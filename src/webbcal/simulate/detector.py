@@ -91,8 +91,28 @@ SATURATION_FRACTION = 0.95
 _AMP_WIDTH = 512
 
 
+class _ArrayProperties:
+    """Properties shared by the simulated detector models (needs ``geometry``, the
+    reference DQ arrays ``mask_dq``, ``sat_dq``, ``lin_dq`` and ``refpix``)."""
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(ny, nx) of the array."""
+        return (self.geometry.ysize, self.geometry.xsize)
+
+    @property
+    def pixeldq(self) -> np.ndarray:
+        """Union of the MASK, SATURATION and LINEARITY reference DQ, uint32 (ny, nx)."""
+        return self.mask_dq | self.sat_dq | self.lin_dq
+
+    @property
+    def bad(self) -> np.ndarray:
+        """Pixels whose rate cannot be trusted (any reference DQ or a reference pixel)."""
+        return (self.pixeldq != 0) | self.refpix
+
+
 @dataclass(frozen=True, eq=False)
-class DetectorModel:
+class DetectorModel(_ArrayProperties):
     """Per-pixel properties of a simulated near-infrared detector (sub)array.
 
     All 2-D arrays have shape ``(ny, nx) = (geometry.ysize, geometry.xsize)``.
@@ -170,21 +190,6 @@ class DetectorModel:
     seed: int = 0
     flicker_noise_dn: float = 0.0
     flicker_common_fraction: float = 0.5
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """(ny, nx) of the array."""
-        return (self.geometry.ysize, self.geometry.xsize)
-
-    @property
-    def pixeldq(self) -> np.ndarray:
-        """Union of the MASK, SATURATION and LINEARITY reference DQ, uint32 (ny, nx)."""
-        return self.mask_dq | self.sat_dq | self.lin_dq
-
-    @property
-    def bad(self) -> np.ndarray:
-        """Pixels whose rate cannot be trusted (any reference DQ or a reference pixel)."""
-        return (self.pixeldq != 0) | self.refpix
 
     def saturation_signal(self) -> np.ndarray:
         """Linear signal (DN, bias-subtracted) at which the SATURATION level is reached."""

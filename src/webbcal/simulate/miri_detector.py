@@ -36,7 +36,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from webbcal.lib.subarray import SubarrayGeometry
-from webbcal.simulate.detector import _Fields, _make_bad_pixels
+from webbcal.simulate.detector import (
+    _ArrayProperties,
+    _Fields,
+    _identity_kernel,
+    _make_bad_pixels,
+)
 
 __all__ = [
     "MIRI_DETECTORS",
@@ -204,7 +209,7 @@ def unlinearize(y: np.ndarray, coeffs: np.ndarray, x0: np.ndarray | None = None)
 
 
 @dataclass(frozen=True, eq=False)
-class MiriDetectorModel:
+class MiriDetectorModel(_ArrayProperties):
     """Per-pixel properties of a simulated MIRI (sub)array.
 
     2-D arrays have shape ``(ny, nx) = (geometry.ysize, geometry.xsize)``.
@@ -288,25 +293,10 @@ class MiriDetectorModel:
     last_frame_dn: np.ndarray
     dark_int1_excess: float
     refout_bias: np.ndarray
-    ipc_kernel: np.ndarray = field(default_factory=lambda: _identity())
+    ipc_kernel: np.ndarray = field(default_factory=_identity_kernel)
     bias_drift_dn: float = 0.5
     int_offset_dn: float = 3.0
     seed: int = 0
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """(ny, nx)."""
-        return (self.geometry.ysize, self.geometry.xsize)
-
-    @property
-    def pixeldq(self) -> np.ndarray:
-        """Union of the MASK, SATURATION and LINEARITY reference DQ, uint32 (ny, nx)."""
-        return self.mask_dq | self.sat_dq | self.lin_dq
-
-    @property
-    def bad(self) -> np.ndarray:
-        """Pixels whose rate cannot be trusted (reference DQ or reference column)."""
-        return (self.pixeldq != 0) | self.refpix
 
     @property
     def linear_bias(self) -> np.ndarray:
@@ -321,12 +311,6 @@ class MiriDetectorModel:
         """CDS read noise (DN) for ``readpatt`` (the READNOISE reference values)."""
         factor = SLOW_NOISE_FACTOR if readpatt.upper().startswith("SLOW") else 1.0
         return (self.readnoise * factor).astype(np.float32)
-
-
-def _identity() -> np.ndarray:
-    k = np.zeros((3, 3), np.float32)
-    k[1, 1] = 1.0
-    return k
 
 
 def _geometry(subarray: str) -> SubarrayGeometry:
@@ -425,7 +409,7 @@ def make_miri_detector(
             -(120.0 + 15.0 * f.normal("reset_int2")),
         ]
     ).astype(np.float32)
-    kernel = _identity()
+    kernel = _identity_kernel()
     if ipc_alpha:
         kernel[1, 1] = 1.0 - 4.0 * ipc_alpha
         kernel[0, 1] = kernel[2, 1] = kernel[1, 0] = kernel[1, 2] = ipc_alpha
