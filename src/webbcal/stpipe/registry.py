@@ -41,6 +41,7 @@ STEPS: dict[str, str] = {
 PIPELINES: dict[str, str] = {
     "calwebb_detector1": "webbcal.pipeline:Detector1Pipeline",
     "calwebb_guider": "webbcal.pipeline:GuiderPipeline",
+    "calwebb_dark": "webbcal.pipeline:DarkPipeline",
 }
 
 
