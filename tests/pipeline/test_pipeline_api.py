@@ -108,11 +108,15 @@ def test_progress_display_on_a_terminal_only(multi_int_case, capsys, monkeypatch
         assert capsys.readouterr().err == ""  # not a terminal: silent
         monkeypatch.setattr(type(__import__("sys").stderr), "isatty", lambda self: True,
                             raising=False)  # fmt: skip
-        Detector1Pipeline.call(str(multi_int_case.uncal))
+        Detector1Pipeline.call(str(multi_int_case.uncal), streaming=False)
         shown = capsys.readouterr().err
+        Detector1Pipeline.call(str(multi_int_case.uncal), memory_limit="1MB")
+        streamed = capsys.readouterr().err
         Detector1Pipeline.call(str(multi_int_case.uncal), progress=False)
         quiet = capsys.readouterr().err
     assert "linearity" in shown and "integration 4/4" in shown
     total = shown.count("\r[ 1/")
     assert total == 1 and "gain_scale" in shown.rsplit("\r", 1)[-1]
+    # Streaming shows its blocks of rows (SUB160P in blocks of 8 rows: 20 blocks).
+    assert "streaming" in streamed and "block 20/20" in streamed
     assert quiet == ""

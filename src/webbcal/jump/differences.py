@@ -39,7 +39,7 @@ from webbcal import dqflags
 from ._median import clipped_median, nanmedian_over_differences
 from .params import JumpParameters
 
-__all__ = ["TwoPointOutput", "two_point_jumps"]
+__all__ = ["TwoPointOutput", "choose_mode", "two_point_jumps"]
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +73,23 @@ class TwoPointOutput:
     mode: str
 
 
-def _choose_mode(groupdq: np.ndarray, params: JumpParameters) -> tuple[str, int]:
-    """Pick the detection regime from the groups that are DO_NOT_USE everywhere."""
+def choose_mode(groupdq: np.ndarray, params: JumpParameters) -> tuple[str, int]:
+    """Pick the detection regime from the groups that are DO_NOT_USE everywhere.
+
+    Parameters
+    ----------
+    groupdq : ndarray, shape (nints, ngroups, ny, nx), uint8
+        Group DQ (any image size: only whole-plane DO_NOT_USE matters).
+    params : JumpParameters
+        Algorithm parameters.
+
+    Returns
+    -------
+    mode : str
+        ``"sigma_clip"``, ``"skipped"``, ``"single_pass"`` or ``"iterative"``.
+    total_groups : int
+        Groups that are not DO_NOT_USE everywhere.
+    """
     nints, ngroups = groupdq.shape[:2]
     all_dnu = np.array(
         [[bool(np.all(groupdq[i, g] & _DNU)) for g in range(ngroups)] for i in range(nints)]
@@ -246,6 +261,10 @@ def two_point_jumps(
     nframes: int,
     params: JumpParameters,
     after_jump_groups: tuple[int, int] = (0, 0),
+    mode: str | None = None,
+    median_gain: float | None = None,
+    clear_planes: bool = True,
+    count_rows: slice = slice(None),
 ) -> TwoPointOutput:
     """Flag jumps with the two-point difference method.
 
@@ -267,6 +286,18 @@ def two_point_jumps(
     after_jump_groups : tuple of int
         Number of groups to flag after jumps above ``after_jump_flag_dn1``
         and ``after_jump_flag_dn2``.
+    mode : str or None
+        Detection regime decided beforehand (see :func:`choose_mode`); by
+        default it is chosen from ``groupdq``. Used when ``data`` is a block
+        of rows of a larger array.
+    median_gain : float or None
+        Median gain of the whole array (after-jump thresholds); by default
+        the median of ``gain``.
+    clear_planes : bool
+        Un-flag groups that sigma clipping flags in every pixel (the caller
+        of a block checks for such planes over the whole array instead).
+    count_rows : slice
+        Rows counted in ``n_primary``.
 
     Returns
     -------
@@ -280,7 +311,10 @@ def two_point_jumps(
     """
     nints, ngroups, nrows, _ = data.shape
     gdq = groupdq.copy()
-    mode, total_groups = _choose_mode(gdq, params)
+    if mode is None:
+        mode, total_groups = choose_mode(gdq, params)
+    else:
+        total_groups = nints * ngroups
     if mode == "skipped":
         log.info("Too few usable groups for jump detection; two-point detection skipped")
         return TwoPointOutput(gdq, 0, True, mode)
@@ -292,9 +326,10 @@ def two_point_jumps(
             params.rejection_threshold,
         )
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        median_gain = float(np.nanmedian(gain))
+    if median_gain is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            median_gain = float(np.nanmedian(gain))
     after_n = tuple(int(n) for n in after_jump_groups)
     after_e = ()
     if after_n[0] > 0 or after_n[1] > 0:
@@ -330,10 +365,10 @@ def two_point_jumps(
     gdq[:, 1:] |= (jumps & usable).astype(np.uint8) * _JUMP
     del jumps
 
-    if mode == "sigma_clip":
+    if mode == "sigma_clip" and clear_planes:
         _clear_all_jump_planes(gdq)
 
-    n_primary = int(sum(np.count_nonzero(g & _JUMP) for g in gdq))
+    n_primary = int(sum(np.count_nonzero(g[:, count_rows] & _JUMP) for g in gdq))
 
     if neighbour_ok is not None:
         for i in range(nints):

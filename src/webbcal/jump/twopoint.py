@@ -68,6 +68,10 @@ def detect_jumps(
     frame_time: float,
     group_time: float,
     params: JumpParameters = JumpParameters(),  # noqa: B008 (frozen, immutable)
+    mode: str | None = None,
+    median_gain: float | None = None,
+    clear_planes: bool = True,
+    count_rows: slice = slice(None),
 ) -> JumpResult:
     """Detect jumps (cosmic rays) in up-the-ramp data.
 
@@ -93,6 +97,11 @@ def detect_jumps(
         times to numbers of groups.
     params : JumpParameters
         Algorithm parameters.
+    mode, median_gain, clear_planes, count_rows
+        For a block of rows of a larger array (streaming execution): the
+        detection regime and median gain of the whole array, whether to
+        un-flag entirely flagged planes here, and the rows counted in
+        ``n_jumps``; see :func:`webbcal.jump.differences.two_point_jumps`.
 
     Returns
     -------
@@ -144,6 +153,10 @@ def detect_jumps(
         nframes=int(nframes),
         params=params,
         after_jump_groups=after_groups,
+        mode=mode,
+        median_gain=median_gain,
+        clear_planes=clear_planes,
+        count_rows=count_rows,
     )
     gdq = twopt.groupdq
     log.info("Two-point detection (%s): %d jumps", twopt.mode, twopt.n_primary)

@@ -71,7 +71,11 @@ class Detector1Pipeline(Pipeline):
     spec = (
         Param("save_calibrated_ramp", bool, False, "Save the calibrated ramp as _ramp"),
         Param("progress", bool, True, "Show progress on a terminal (never when not a TTY)"),
-    )
+        Param("streaming", bool, True,
+              "Stream the raw ramp by blocks of rows when no intermediate product is saved"),
+        Param("memory_limit", str, "1.4GB",
+              "Target peak memory of the streaming execution (e.g. 1.4GB, 800MB)"),
+    )  # fmt: skip
     step_defs = {
         "group_scale": GroupScaleStep,
         "dq_init": DQInitStep,
@@ -96,8 +100,20 @@ class Detector1Pipeline(Pipeline):
 
     @classmethod
     def open_input(cls, path: str) -> Any:
-        """Open and check a stage-1 input (``_uncal`` or ``_ramp``)."""
-        return open_ramp_input(path)
+        """Open and check a stage-1 input (``_uncal`` or ``_ramp``).
+
+        A raw ``_uncal`` exposure is opened without reading its SCI array (the
+        streaming execution reads it by blocks; otherwise it is read in
+        :meth:`process`).
+        """
+        from ..lib.rawio import NotStreamableError, open_lazy_ramp_input
+
+        try:
+            model, raw = open_lazy_ramp_input(path)
+        except NotStreamableError:
+            return open_ramp_input(path)
+        _LAZY[id(model)] = (model, raw)
+        return model
 
     @property
     def output_suffix(self) -> str:
@@ -109,11 +125,20 @@ class Detector1Pipeline(Pipeline):
         return [*ramp_steps, *RATE_STEPS]
 
     def process(self, model: Any) -> Any:
+        lazy = _LAZY.pop(id(model), None)
+        raw = lazy[1] if lazy is not None and lazy[0] is model else None
+        ramp_steps = [a for a in self.active_steps(model) if a not in RATE_STEPS]
+        if _is_miri(model):
+            log.info("MIRI exposure: running the MIRI branch of calwebb_detector1")
+        if raw is not None:
+            fitted = self._try_streaming(model, raw, ramp_steps)
+            if fitted is not None:
+                return self._finish(*fitted)
+            from ..lib.rawio import materialize
+
+            model = materialize(model, raw)
         model = open_ramp_input(model)
         ramp = to_ramp_model(model)
-        ramp_steps = [a for a in self.active_steps(ramp) if a not in RATE_STEPS]
-        if _is_miri(ramp):
-            log.info("MIRI exposure: running the MIRI branch of calwebb_detector1")
         total = len(ramp_steps) + 2
         for n, alias in enumerate(ramp_steps, start=1):
             self._progress(n, total, alias)
@@ -127,7 +152,10 @@ class Detector1Pipeline(Pipeline):
             # ramp_fit was skipped: nothing more can be made.
             log.warning("ramp_fit was skipped; the result is the calibrated ramp")
             return fitted
-        rate, rateints = fitted
+        return self._finish(*fitted, total=total)
+
+    def _finish(self, rate: Any, rateints: Any, total: int | None = None) -> Any:
+        total = total or len(self.active_steps(rate))
         self._progress(total, total, "gain_scale")
         rate = self.step("gain_scale").run(rate)
         if rateints is not None:
@@ -140,19 +168,53 @@ class Detector1Pipeline(Pipeline):
         self._progress_done()
         return rate
 
+    def _copy_input(self, model: Any) -> Any:
+        copy = model.copy()
+        entry = _LAZY.get(id(model))
+        if entry is not None and entry[0] is model:
+            _LAZY[id(copy)] = (copy, entry[1])
+        return copy
+
+    def _try_streaming(self, model: Any, raw: Any, ramp_steps: list[str]) -> Any:
+        """Run the streaming executor; None when the step-by-step path is needed."""
+        from .streaming import NotStreamable, parse_memory, run_streaming
+
+        if not self.streaming:
+            return None
+        if self.save_calibrated_ramp:
+            log.info("Step-by-step execution: the calibrated ramp is saved")
+            return None
+        try:
+            limit = parse_memory(self.memory_limit)
+        except ValueError as exc:
+            from ..stpipe import ParameterError
+
+            raise ParameterError(str(exc)) from None
+        try:
+            return run_streaming(self, model, raw, ramp_steps, limit)
+        except NotStreamable as why:
+            log.info("Step-by-step execution: %s", why)
+            return None
+
     # ----------------------------------------------------------------- progress
     def _progress_enabled(self) -> bool:
         return bool(self.progress) and sys.stderr.isatty()
 
     def _progress(
-        self, n: int, total: int, alias: str, done: int | None = None, nints: int | None = None
+        self,
+        n: int,
+        total: int,
+        alias: str,
+        done: int | None = None,
+        nints: int | None = None,
+        unit: str = "integration",
     ) -> None:
         if not self._progress_enabled():
             return
         if n == 1 and done is None:
             object.__setattr__(self, "_t0", time.monotonic())
         elapsed = time.monotonic() - self.__dict__.get("_t0", time.monotonic())
-        ints = f"integration {done + 1}/{nints}" if done is not None and done < nints else ""
+        ints = f"{unit} {done + 1}/{nints}" if done is not None and done < nints else ""
         sys.stderr.write(f"\r[{n:2d}/{total}] {alias:<18s} {ints:<18s} {elapsed:6.1f} s ")
         sys.stderr.flush()
 
@@ -160,6 +222,10 @@ class Detector1Pipeline(Pipeline):
         if self._progress_enabled():
             sys.stderr.write("\n")
             sys.stderr.flush()
+
+
+#: Raw ramps of the lazily opened inputs, by model identity (see open_input).
+_LAZY: dict[int, tuple[Any, Any]] = {}
 
 
 def _is_miri(model: Any) -> bool:

@@ -199,7 +199,8 @@ class Step:
             pkg_logger.removeHandler(collector)
         step = cls.from_configuration(merged)
         object.__setattr__(step, "_pre_records", list(collector.records))
-        return step.run(model)
+        # A model opened here belongs to this run: no defensive copy.
+        return step.run(model, _owned=isinstance(input, (str, os.PathLike)))
 
     @classmethod
     def from_configuration(cls, configuration: dict[str, Any]) -> Step:
@@ -223,7 +224,7 @@ class Step:
         return open_model(path)
 
     # ----------------------------------------------------------------- running
-    def run(self, input: Any) -> Any:
+    def run(self, input: Any, *, _owned: bool = False) -> Any:
         """Run the step on ``input`` with this instance's parameters.
 
         The caller's model is never modified: a standalone step works on a copy.
@@ -252,8 +253,8 @@ class Step:
             opened_here = isinstance(input, (str, os.PathLike))
             model = self._open_input(input, self.input_dir)
             object.__setattr__(self, "_input_filename", _model_name(model))
-            if not opened_here:
-                model = model.copy()
+            if not opened_here and not _owned:
+                model = self._copy_input(model)
             result = self._run_model(model)
             log.info("Results used webbcal version: %s", __version__)
             for product in _as_tuple(result):
@@ -266,6 +267,10 @@ class Step:
         finally:
             pkg_logger.removeHandler(collector)
         return result
+
+    def _copy_input(self, model: Any) -> Any:
+        """The copy a standalone run works on (subclasses may carry extra state)."""
+        return model.copy()
 
     def _remove_written(self) -> None:
         for path in self.__dict__.get("_written", []):

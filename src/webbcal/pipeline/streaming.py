@@ -1,0 +1,905 @@
+"""Streaming execution of calwebb_detector1: blocks of rows across all integrations.
+
+When no intermediate product is requested, the ramp steps run fused over
+blocks of rows of the raw ramp, read straight from the ``_uncal`` file,
+with every integration of those rows in memory at once (ramp fitting and
+jump detection use statistics over the integrations of a pixel). Nothing
+the size of the whole ramp is ever allocated: peak memory is bounded by
+``memory_limit`` plus the products and references, and does not grow with
+the number of groups.
+
+Exactness with the step-by-step path is by construction: every step runs
+the same kernel on a block of rows as on the whole array. The few
+whole-frame dependencies are handled explicitly:
+
+* spatial stencils (saturation growth, the IPC kernel, jump's neighbour
+  flagging) get halo rows that are computed and discarded;
+* the near-infrared reference-pixel correction depends only on the
+  reference pixels: a first pass over the file computes its per-column and
+  per-row terms (:func:`webbcal.refpix.nir.refpix_terms`), the second pass
+  applies them;
+* jump's detection regime (groups that are DO_NOT_USE everywhere) is
+  predicted and checked, as is the absence of planes that sigma clipping
+  flags entirely; on a failed check the run falls back to the step-by-step
+  path.
+
+Configurations the executor does not cover (MIRI, LIKELY, snowball or
+shower flagging, clean_flicker_noise, persistence, charge_migration, saved
+intermediate products) use the step-by-step path.
+
+References
+----------
+``docs/streaming-design.md``; JWST pipeline documentation, "calwebb_detector1".
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..stpipe import StepSkipped
+
+__all__ = ["NotStreamable", "parse_memory", "run_streaming"]
+
+log = logging.getLogger(__name__)
+
+#: Ramp steps the executor can run (near-infrared order).
+_STREAMABLE = (
+    "group_scale", "dq_init", "saturation", "ipc", "superbias", "refpix", "linearity",
+    "dark_current", "jump",
+)  # fmt: skip
+_DNU = np.uint8(1)
+_JUMP = np.uint8(4)
+#: Bytes of working memory per ramp sample while a block is processed (float32 data,
+#: uint8 DQ, the kernels' float64 temporaries and copies).
+_BYTES_PER_SAMPLE = 40
+#: Memory taken by the interpreter, libraries and small arrays.
+_BASELINE = 350 * 2**20
+
+
+class NotStreamable(Exception):
+    """The configuration or data need the step-by-step path (the message says why)."""
+
+
+def parse_memory(value: str | float | int) -> int:
+    """Parse a memory size such as ``"2GB"``, ``"1500 MB"``, ``"1.5G"`` or bytes.
+
+    Raises
+    ------
+    ValueError
+        If the text is not a positive size.
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        nbytes = float(value)
+    else:
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kKmMgGtT]?)(i?[bB])?\s*", str(value))
+        if not m:
+            raise ValueError(
+                f"memory_limit={value!r}: expected a size such as '2GB', '1500MB' or a number of "
+                "bytes"
+            )
+        scale = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}[m.group(2).lower()]
+        nbytes = float(m.group(1)) * scale
+    if not nbytes > 0:
+        raise ValueError(f"memory_limit={value!r}: expected a positive size")
+    return int(nbytes)
+
+
+# --------------------------------------------------------------------------- blocks
+@dataclass
+class _Block:
+    """Rows ``r0:r1`` of the (sub)array for every integration and group."""
+
+    r0: int
+    r1: int
+    data: np.ndarray  # (nints, ngroups, nrows, nx) float32
+    groupdq: np.ndarray  # (nints, ngroups, nrows, nx) uint8
+    pixeldq: np.ndarray  # (nrows, nx) uint32
+    zeroframe: np.ndarray | None  # (nints, nrows, nx) float32
+    #: Columns held (all, or the reference columns gathered in the first pass).
+    cols: Any = field(default_factory=lambda: slice(None))
+
+    @property
+    def rows(self) -> slice:
+        return slice(self.r0, self.r1)
+
+    def ref(self, arr: np.ndarray) -> np.ndarray:
+        """Rows (and columns) of a (..., ny, nx) reference array matching this block."""
+        out = arr[..., self.r0 : self.r1, :]
+        return out if isinstance(self.cols, slice) else out[..., self.cols]
+
+
+@dataclass
+class _Stage:
+    alias: str
+    step: Any
+    apply: Callable[[_Block], None]
+    halo: int = 0
+    before_refpix: bool = False
+    #: Flags the step OR-s into the pixel DQ (steps before refpix), or None.
+    dq_or: np.ndarray | None = None
+
+
+@dataclass
+class _Context:
+    """What the stages share: the metadata ramp, geometry, references and results."""
+
+    pipe: Any
+    shell: Any  # RampModel with metadata only
+    raw: Any
+    geom: Any
+    nints: int
+    ngroups: int
+    ny: int
+    nx: int
+    zeroframe_used: bool
+    gain: np.ndarray | None = None
+    readnoise: np.ndarray | None = None
+    average_dark: np.ndarray | None = None
+    refpix_terms: list | None = None  # per integration (and the zero frame)
+    jump_info: dict = field(default_factory=dict)
+    #: Open files to close when the run ends.
+    closers: list = field(default_factory=list)
+
+
+def _block_geometry(geom, r0: int, r1: int):
+    from ..lib.subarray import SubarrayGeometry
+
+    return SubarrayGeometry(
+        geom.xstart, geom.ystart + r0, geom.xsize, r1 - r0, geom.full_nx, geom.full_ny
+    )
+
+
+# --------------------------------------------------------------------------- stages
+def _prep_group_scale(step, ctx):
+    from ..group_scale.scale import scale_groups
+
+    exp = ctx.shell.meta.exposure
+    nframes, frmdivsr = exp.nframes, exp.frame_divisor
+    if frmdivsr is None or nframes is None or frmdivsr == nframes:
+        log.info("NFRAMES=%s and FRMDIVSR=%s: no rescaling needed", nframes, frmdivsr)
+        raise StepSkipped("FRMDIVSR equals NFRAMES or is absent")
+    log.info("Rescaling all groups by %d/%d", frmdivsr, nframes)
+
+    def apply(b):
+        b.data = scale_groups(b.data, frmdivsr=int(frmdivsr), nframes=int(nframes))
+
+    return apply, 0, None
+
+
+def _prep_dq_init(step, ctx):
+    from astropy.io import fits
+    from stdatamodels.jwst.datamodels import MaskModel
+
+    from ..dq_init.init import initialize_dq
+    from ..lib.reffiles import load_reference, reference_array
+
+    path = step.get_reference_file(ctx.shell, "mask")
+    log.info("Using MASK reference file %s", path)
+    mask = load_reference(path, MaskModel, ctx.shell)
+    mask_dq = reference_array(mask, "dq", ctx.geom)
+    user_dq = fits.getdata(step.user_supplied_dq) if step.user_supplied_dq is not None else None
+
+    def apply(b):
+        udq = None if user_dq is None else b.ref(user_dq)
+        b.pixeldq, b.groupdq = initialize_dq(b.pixeldq, b.groupdq, b.ref(mask_dq), user_dq=udq)
+
+    dq_or = np.asarray(mask_dq, dtype=np.uint32)
+    if user_dq is not None:
+        dq_or = dq_or | np.asarray(user_dq, dtype=np.uint32)
+    return apply, 0, dq_or
+
+
+def _prep_saturation(step, ctx):
+    from stdatamodels.jwst.datamodels import SaturationModel, SuperBiasModel
+
+    from ..lib.reffiles import NAN_MEANING, reference_array
+    from ..saturation.flagging import flag_saturation
+    from ..saturation.step import ATOD_LIMIT
+
+    shell, geom = ctx.shell, ctx.geom
+    sat = step.open_reference(shell, "saturation", SaturationModel)
+    thresh = reference_array(sat, "data", geom, extname="SCI",
+                             nan_meaning=NAN_MEANING["saturation"])  # fmt: skip
+    sat_dq = reference_array(sat, "dq", geom)
+    bias = None
+    if step.get_reference_file(shell, "superbias") is not None:
+        bias = reference_array(
+            step.open_reference(shell, "superbias", SuperBiasModel), "data", geom,
+            extname="SCI", nan_meaning=NAN_MEANING["superbias"],
+        )  # fmt: skip
+    exp = shell.meta.exposure
+    read_pattern = None
+    if step.use_readpatt:
+        nframes, ngroups = int(exp.nframes), int(exp.ngroups)
+        read_pattern = [[g * nframes + k + 1 for k in range(nframes)] for g in range(ngroups)]
+    n_grow = int(step.n_pix_grow_sat)
+    use_zf = bool(exp.zero_frame) and ctx.zeroframe_used
+
+    def apply(b):
+        res = flag_saturation(
+            b.data, b.groupdq, b.pixeldq, b.ref(thresh), b.ref(sat_dq),
+            n_pix_grow_sat=n_grow, zeroframe=b.zeroframe if use_zf else None,
+            read_pattern=read_pattern, bias=None if bias is None else b.ref(bias),
+            atod_limit=ATOD_LIMIT, use_readpatt=step.use_readpatt,
+        )  # fmt: skip
+        b.groupdq, b.pixeldq = res.groupdq, res.pixeldq
+        if res.zeroframe is not None:
+            b.zeroframe = res.zeroframe
+
+    return apply, n_grow, np.asarray(sat_dq, dtype=np.uint32)
+
+
+def _prep_ipc(step, ctx):
+    import os
+
+    from stdatamodels.jwst.datamodels import IPCModel
+
+    from ..ipc.kernel import apply_ipc
+    from ..lib.reffiles import check_reference_values
+
+    ref = step.open_reference(ctx.shell, "ipc", IPCModel)
+    name = os.path.basename(ref.meta.filename or "ipc reference")
+    kernel = np.asarray(ref.data)
+    check_reference_values(kernel, name, "SCI", allow_nan=False)
+    if kernel.ndim == 4:
+        raise NotStreamable("a per-pixel (4-D) IPC kernel")
+    halo = int(max(kernel.shape[0] - kernel.shape[0] // 2 - 1, kernel.shape[0] // 2))
+    geom = ctx.geom
+
+    def apply(b):
+        b.data = apply_ipc(b.data, kernel, geometry=_block_geometry(geom, b.r0, b.r1))
+
+    return apply, halo, None
+
+
+def _prep_superbias(step, ctx):
+    from stdatamodels.jwst.datamodels import SuperBiasModel
+
+    from ..lib.reffiles import NAN_MEANING, reference_array
+    from ..superbias.subtract import subtract_superbias
+
+    ref = step.open_reference(ctx.shell, "superbias", SuperBiasModel)
+    bias = reference_array(ref, "data", ctx.geom, extname="SCI",
+                           nan_meaning=NAN_MEANING["superbias"])  # fmt: skip
+    bias_dq = reference_array(ref, "dq", ctx.geom)
+    use_zf = bool(ctx.shell.meta.exposure.zero_frame) and ctx.zeroframe_used
+
+    def apply(b):
+        zf = b.zeroframe if use_zf else None
+        b.data, b.pixeldq, zf = subtract_superbias(
+            b.data, b.pixeldq, b.ref(bias), b.ref(bias_dq), zeroframe=zf
+        )
+        if zf is not None:
+            b.zeroframe = zf
+
+    return apply, 0, np.asarray(bias_dq, dtype=np.uint32)
+
+
+def _prep_linearity(step, ctx):
+    from stdatamodels.jwst.datamodels import LinearityModel
+
+    from ..lib.reffiles import NAN_MEANING, reference_array
+    from ..linearity.correct import correct_linearity
+
+    ref = step.open_reference(ctx.shell, "linearity", LinearityModel)
+    coeffs = reference_array(ref, "coeffs", ctx.geom, nan_meaning=NAN_MEANING["linearity"])
+    lin_dq = reference_array(ref, "dq", ctx.geom)
+    use_zf = bool(ctx.shell.meta.exposure.zero_frame) and ctx.zeroframe_used
+
+    def apply(b):
+        zf = b.zeroframe if use_zf else None
+        b.data, b.pixeldq, zf = correct_linearity(
+            b.data, b.groupdq, b.pixeldq, b.ref(coeffs), b.ref(lin_dq), zeroframe=zf
+        )
+        if zf is not None:
+            b.zeroframe = zf
+
+    return apply, 0, None
+
+
+def _prep_dark_current(step, ctx):
+    from ..dark_current.subtract import DarkMismatchError, average_dark_frames, subtract_dark
+    from ..lib.reffiles import ReferenceFileError
+
+    if step.dark_output:
+        raise NotStreamable("dark_output asks for the averaged dark product")
+    path = step.get_reference_file(ctx.shell, "dark")
+    log.info("Using DARK reference file %s", path)
+    section = _ReferenceSection(path, ctx)
+    ctx.closers.append(section.close)
+    ctx.jump_info["dark_name"] = section.name
+    exp = ctx.shell.meta.exposure
+    ngroups = ctx.ngroups
+    log.info(
+        "Science data nints=%d, ngroups=%d, nframes=%d, groupgap=%d",
+        ctx.nints, ngroups, exp.nframes, exp.groupgap,
+    )  # fmt: skip
+    dark_nframes = int(section.header.get("NFRAMES") or 1)
+    dark_groupgap = int(section.header.get("GROUPGAP") or 0)
+    nframes, groupgap = int(exp.nframes), int(exp.groupgap)
+    if dark_nframes == nframes and dark_groupgap == groupgap:
+        nplanes = ngroups
+    else:
+        nplanes = ngroups * nframes + (ngroups - 1) * groupgap
+    if section.nplanes < nplanes:
+        raise NotStreamable("the dark reference must be extrapolated")
+    # The 2-D average dark current (used by ramp fitting), as the step sets it.
+    ctx.average_dark = section.average_dark_current(step.average_dark_current)
+
+    # NaN pixels of the planes used, each row counted once (halo rows are read twice).
+    nan_count = ctx.jump_info.setdefault("dark_nan", [0, 0])
+
+    def apply(b):
+        dark = section.read("SCI", b.rows, planes=slice(0, nplanes))
+        first = max(b.r0, nan_count[1]) - b.r0
+        nan_count[0] += int(np.count_nonzero(np.isnan(dark[:, first:]).any(axis=0)))
+        nan_count[1] = max(nan_count[1], b.r1)
+        dq = section.read_dq(b.rows)
+        if dq.ndim == 3:
+            dq = np.bitwise_or.reduce(dq, axis=0)
+        try:
+            avg = average_dark_frames(
+                dark, ngroups=ngroups, nframes=nframes, groupgap=groupgap,
+                dark_nframes=dark_nframes, dark_groupgap=dark_groupgap,
+            )  # fmt: skip
+        except DarkMismatchError as exc:
+            raise ReferenceFileError(f"{section.name}: {exc}") from None
+        b.data, b.pixeldq = subtract_dark(b.data, b.pixeldq, avg, dq.astype(np.uint32))
+
+    return apply, 0, None
+
+
+def _prep_refpix(step, ctx):
+    from ..refpix.nir import RefPixParameters
+
+    if (ctx.shell.meta.instrument.name or "").upper() == "MIRI":
+        raise NotStreamable("MIRI reference pixels")
+    names = set(RefPixParameters.__dataclass_fields__)
+    params = RefPixParameters(**{k: v for k, v in step.get_parameters().items() if k in names})
+    ctx.jump_info["refpix_params"] = params
+
+    def apply(b):
+        from ..refpix.nir import apply_refpix_terms
+
+        terms = ctx.refpix_terms
+        for i in range(b.data.shape[0]):
+            b.data[i] = apply_refpix_terms(b.data[i], terms[i], slice(None), b.rows)
+        if b.zeroframe is not None and terms[-1] is not None:
+            zf = b.zeroframe
+            zero = zf == 0.0
+            out = apply_refpix_terms(zf, terms[-1], slice(None), b.rows)
+            out[zero] = 0.0
+            b.zeroframe = out
+
+    return apply, 0, None
+
+
+def _prep_jump(step, ctx):
+    from ..jump.params import JumpParameters
+    from ..jump.twopoint import detect_jumps
+    from ..lib.reffiles import gain_and_readnoise
+
+    nints, ngroups = ctx.nints, ctx.ngroups
+    if ngroups < 3 or (
+        ngroups < step.minimum_groups and nints * (ngroups - 1) < step.minimum_sigclip_groups
+    ):
+        log.warning(
+            "Jump detection needs at least %d groups; this exposure has %d",
+            step.minimum_groups, ngroups,
+        )  # fmt: skip
+        raise StepSkipped(f"too few groups ({ngroups}) for jump detection")
+    names = set(JumpParameters.__dataclass_fields__)
+    params = JumpParameters(**{k: v for k, v in step.get_parameters().items() if k in names})
+    if params.expand_large_events or params.find_showers:
+        raise NotStreamable("snowball or shower flagging needs whole frames")
+    gain, readnoise = _gain_readnoise(ctx, step, gain_and_readnoise)
+    exp = ctx.shell.meta.exposure
+    from ..jump.differences import choose_mode
+
+    # Predicted regime: no group is DO_NOT_USE in every pixel (checked at the end).
+    mode, _ = choose_mode(np.zeros((nints, ngroups, 1, 1), dtype=np.uint8), params)
+    with np.errstate(invalid="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            median_gain = float(np.nanmedian(gain))
+    info = ctx.jump_info
+    info.update(mode=mode, params=params, n_jumps=0,
+                all_dnu=np.ones((nints, ngroups), dtype=bool),
+                all_flagged=np.ones((nints, ngroups), dtype=bool))  # fmt: skip
+    halo = 1 if params.flag_4_neighbors else 0
+
+    def apply(b, inner: slice):
+        # DO_NOT_USE planes over the whole array decide the regime: accumulate them.
+        gdq_in = b.groupdq[:, :, inner]
+        info["all_dnu"] &= np.all((gdq_in & _DNU) != 0, axis=(2, 3))
+        res = detect_jumps(
+            b.data, b.groupdq, b.pixeldq, b.ref(gain), b.ref(readnoise),
+            nframes=int(exp.nframes), frame_time=float(exp.frame_time),
+            group_time=float(exp.group_time), params=params, mode=mode,
+            median_gain=median_gain, clear_planes=False, count_rows=inner,
+        )  # fmt: skip
+        b.groupdq, b.pixeldq = res.groupdq, res.pixeldq
+        info["n_jumps"] += res.n_jumps
+        flagged = (res.groupdq[:, :, inner] & (_JUMP | _DNU)) != 0
+        info["all_flagged"] &= np.all(flagged, axis=(2, 3))
+
+    return apply, halo, None
+
+
+def _gain_readnoise(ctx, step, loader):
+    if ctx.gain is None:
+        ctx.gain, ctx.readnoise = loader(step, ctx.shell)
+    return ctx.gain, ctx.readnoise
+
+
+_PREPARE = {
+    "group_scale": _prep_group_scale,
+    "dq_init": _prep_dq_init,
+    "saturation": _prep_saturation,
+    "ipc": _prep_ipc,
+    "superbias": _prep_superbias,
+    "refpix": _prep_refpix,
+    "linearity": _prep_linearity,
+    "dark_current": _prep_dark_current,
+    "jump": _prep_jump,
+}
+
+
+# --------------------------------------------------------------------------- references
+class _ReferenceSection:
+    """Rows of a large reference array read from disk on demand (the dark)."""
+
+    def __init__(self, path: str, ctx: _Context) -> None:
+        import os
+
+        from astropy.io import fits
+
+        from ..lib.reffiles import ReferenceFileError
+
+        self.path = path
+        self.name = os.path.basename(path)
+        try:
+            self._hdul = fits.open(path, memmap=False, lazy_load_hdus=True)
+            self.header = self._hdul[0].header
+            sci = self._hdul["SCI"]
+        except Exception as exc:
+            raise ReferenceFileError(f"{path}: cannot be read as a dark reference: {exc}") from None
+        inst = (self.header.get("INSTRUME") or "").upper()
+        det = (self.header.get("DETECTOR") or "").upper()
+        sci_inst = (ctx.shell.meta.instrument.name or "").upper()
+        sci_det = (ctx.shell.meta.instrument.detector or "").upper()
+        if inst and inst != sci_inst:
+            raise ReferenceFileError(
+                f"{self.name}: INSTRUME={inst!r} but the science exposure's INSTRUME is "
+                f"{sci_inst!r}; expected a reference for INSTRUME={sci_inst!r}"
+            )
+        if det and det not in ("ANY", "N/A") and det != sci_det:
+            raise ReferenceFileError(
+                f"{self.name}: DETECTOR={det!r} but the science exposure's DETECTOR is "
+                f"{sci_det!r}; expected a reference for DETECTOR={sci_det!r} (or ANY)"
+            )
+        shape = sci.shape
+        if len(shape) != 3:
+            raise NotStreamable(f"a dark reference SCI of shape {shape}")
+        self.nplanes = shape[0]
+        self._dq_def = None
+        if "DQ_DEF" in self._hdul and self._hdul["DQ_DEF"].data is not None:
+            table = self._hdul["DQ_DEF"].data
+            if len(table):
+                self._dq_def = [(int(r["VALUE"]), str(r["NAME"]).strip()) for r in table]
+        geom = ctx.geom
+        ny, nx = shape[-2:]
+        if (nx, ny) == (geom.full_nx, geom.full_ny):
+            x0, y0 = 1, 1
+        else:
+            x0 = int(self.header.get("SUBSTRT1") or 1)
+            y0 = int(self.header.get("SUBSTRT2") or 1)
+        self.dy = geom.ystart - y0
+        self.dx = geom.xstart - x0
+        if self.dy < 0 or self.dx < 0 or self.dy + geom.ysize > ny or self.dx + geom.xsize > nx:
+            raise NotStreamable("a dark reference that does not cover the science subarray")
+        self.xsize = geom.xsize
+        self.shape2 = (geom.ysize, geom.xsize)
+
+    def close(self) -> None:
+        self._hdul.close()
+
+    def read(self, extname: str, rows: slice, planes: slice | None = None) -> np.ndarray:
+        hdu = self._hdul[extname]
+        r = slice(rows.start + self.dy, rows.stop + self.dy)
+        c = slice(self.dx, self.dx + self.xsize)
+        if hdu.header.get("NAXIS") == 3:
+            p = planes if planes is not None else slice(None)
+            return np.asarray(hdu.section[p, r, c])
+        return np.asarray(hdu.section[r, c])
+
+    def read_dq(self, rows: slice) -> np.ndarray:
+        """DQ rows as uint32 in standard JWST flags (translated through DQ_DEF, as
+        stdatamodels does for reference files)."""
+        from ..dqflags import PIXEL
+
+        raw = self.read("DQ", rows).astype(np.uint32)
+        if self._dq_def is None:
+            return raw
+        out = np.zeros(raw.shape, dtype=np.uint32)
+        for value, name in self._dq_def:
+            standard = PIXEL.get(name)
+            if standard is not None:
+                out[(raw & np.uint32(value)) != 0] |= np.uint32(standard)
+        return out
+
+    def average_dark_current(self, user_value: float | None) -> np.ndarray:
+        if user_value is not None:
+            return np.full(self.shape2, user_value, dtype=np.float32)
+        if "AVDRKCUR" in self._hdul:
+            arr = np.asarray(self._hdul["AVDRKCUR"].data)
+            if arr.shape == self.shape2 and np.sum(arr) != 0:
+                return arr.astype(np.float32)
+        scalar = self.header.get("AVGDRKCR") or 0.0
+        return np.full(self.shape2, scalar, dtype=np.float32)
+
+
+# --------------------------------------------------------------------------- driver
+def _active_stages(pipe, shell, ctx, aliases) -> list[_Stage]:
+    """Prepare every ramp step as the step-by-step path would (skip rules, references)."""
+    stages = []
+    seen_refpix = False
+    for alias in aliases:
+        step = pipe.step(alias)
+        if step.skip:
+            continue
+        log.info("Step %s running with model %s (streaming)", step.name, shell.meta.filename)
+        if alias not in _PREPARE:
+            raise NotStreamable(f"step {alias} is not covered by the streaming executor")
+        if step.save_results:
+            raise NotStreamable(f"step {alias} saves an intermediate product")
+        try:
+            step._resolve_references(shell)
+            apply, halo, dq_or = _PREPARE[alias](step, ctx)
+        except StepSkipped as why:
+            stages.append(_Stage(alias, step, None, 0, not seen_refpix))
+            object.__setattr__(stages[-1], "skipped", str(why))
+            continue
+        before = not seen_refpix and alias != "refpix"
+        stages.append(_Stage(alias, step, apply, halo, before, dq_or))
+        if alias == "refpix":
+            seen_refpix = True
+    return stages
+
+
+def run_streaming(pipe, model, raw, ramp_aliases, memory_limit: int):
+    """Run the ramp steps and ramp fitting of ``pipe`` by blocks of rows.
+
+    Parameters
+    ----------
+    pipe : Detector1Pipeline
+        The configured pipeline (its sub-steps give parameters and references).
+    model : Level1bModel
+        The exposure's metadata (SCI not loaded), from
+        :func:`webbcal.lib.rawio.open_lazy_ramp_input`.
+    raw : webbcal.lib.rawio.RawRamp
+        Where the raw ramp lies in the file.
+    ramp_aliases : list of str
+        The active ramp steps, in order.
+    memory_limit : int
+        Target peak memory in bytes; sets the number of rows per block.
+
+    Returns
+    -------
+    tuple
+        ``(rate, rateints)`` as ramp_fit returns them, with the step statuses,
+        reference keywords and jump rates recorded.
+
+    Raises
+    ------
+    NotStreamable
+        If the configuration needs the step-by-step path; nothing was written.
+    """
+    from ..datamodels import to_ramp_model
+    from ..lib.reffiles import geometry_of
+
+    nints, ngroups, ny, nx = raw.shape
+    if (model.meta.instrument.name or "").upper() == "MIRI":
+        raise NotStreamable("MIRI exposures use the step-by-step path")
+    fit_step = pipe.step("ramp_fit")
+    if fit_step.skip:
+        raise NotStreamable("ramp_fit is skipped")
+    shell = to_ramp_model(model)
+    if fit_step._choose_algorithm(shell) == "LIKELY":
+        raise NotStreamable("the LIKELY ramp fit")
+    geom = geometry_of(shell, shape=(ny, nx))
+    zf = getattr(model, "zeroframe", None)
+    ctx = _Context(pipe, shell, raw, geom, nints, ngroups, ny, nx,
+                   zeroframe_used=zf is not None and np.ndim(zf) == 3)  # fmt: skip
+    try:
+        return _stream(pipe, ctx, ramp_aliases, fit_step, memory_limit)
+    finally:
+        for close in ctx.closers:
+            close()
+
+
+def _stream(pipe, ctx: _Context, ramp_aliases, fit_step, memory_limit: int):
+    shell = ctx.shell
+    nints, ngroups, ny = ctx.nints, ctx.ngroups, ctx.ny
+    start = time.monotonic()
+    stages = _active_stages(pipe, shell, ctx, ramp_aliases)
+    fit = _FitPrep(fit_step, ctx)
+    run = [s for s in stages if s.apply is not None]
+    jump = next((s for s in run if s.alias == "jump"), None)
+    body = [s for s in run if s.alias != "jump"]
+    halo = sum(s.halo for s in run)
+    if any(s.alias == "refpix" for s in run):
+        _refpix_first_pass(ctx, [s for s in body if s.before_refpix], stages)
+    rows = _rows_per_block(ctx, memory_limit, halo)
+    log.info(
+        "Streaming %d steps over blocks of %d rows (%d halo rows), %d integrations of %d groups",
+        len(run) + 1, rows, halo, nints, ngroups,
+    )  # fmt: skip
+    results = fit.allocate()
+    nblocks = -(-ny // rows)
+    for k, a in enumerate(range(0, ny, rows)):
+        pipe._progress(1, 2, "streaming", done=k, nints=nblocks, unit="block")
+        b = min(a + rows, ny)
+        e0, e1 = max(0, a - halo), min(ny, b + halo)
+        blk = _read_block(ctx, e0, e1)
+        for s in body:
+            s.apply(blk)
+        inner = slice(a - e0, b - e0)
+        if jump is not None:
+            jump.apply(blk, inner)
+        fit.fit_block(blk, inner, a, b, results)
+        del blk
+    if "dark_nan" in ctx.jump_info:
+        _check_dark_values(ctx, ctx.jump_info["dark_nan"][0])
+    if jump is not None:
+        _check_jump_assumptions(ctx)
+    # Statuses, reference keywords and meta, as each step would record them.
+    for s in stages:
+        if s.apply is None:
+            log.info("Step %s skipped: %s", s.step.name, getattr(s, "skipped", ""))
+            s.step._set_status(shell, "SKIPPED")
+        else:
+            s.step._set_status(shell, "COMPLETE")
+            s.step.finalize_result(shell)
+    for alias in ramp_aliases:
+        step = pipe.step(alias)
+        if step.skip:
+            step._set_status(shell, "SKIPPED")
+    if ctx.average_dark is not None:
+        shell.average_dark_current = ctx.average_dark
+    if jump is not None:
+        _record_jump_rates(ctx)
+    log.info("Streamed the ramp steps in %.2f s", time.monotonic() - start)
+    return fit.products(results)
+
+
+def _read_block(ctx: _Context, r0: int, r1: int, cols: Any = None) -> _Block:
+    nints, ngroups = ctx.nints, ctx.ngroups
+    ncols = ctx.nx if cols is None else len(cols)
+    data = np.empty((nints, ngroups, r1 - r0, ncols), dtype=np.float32)
+    for i in range(nints):
+        part = ctx.raw.read(i, slice(r0, r1))
+        data[i] = part if cols is None else part[..., cols]
+    gdq = np.zeros(data.shape, dtype=np.uint8)
+    pdq = np.zeros((r1 - r0, ncols), dtype=np.uint32)
+    zf = None
+    if ctx.zeroframe_used:
+        zf = np.asarray(ctx.shell.zeroframe[:, r0:r1], dtype=np.float32)
+        zf = zf.copy() if cols is None else zf[..., cols]
+    return _Block(r0, r1, data, gdq, pdq, zf, slice(None) if cols is None else cols)
+
+
+def _rows_per_block(ctx: _Context, memory_limit: int, halo: int) -> int:
+    nints, ngroups, ny, nx = ctx.nints, ctx.ngroups, ctx.ny, ctx.nx
+    # Products (rate and rateints: 4 float32 arrays and a uint32 DQ each) and the
+    # references held for the whole (sub)array.
+    fixed = _BASELINE + ny * nx * (20 * (nints + 1) + 64)
+    per_row = nints * ngroups * nx * _BYTES_PER_SAMPLE
+    rows = int((memory_limit - fixed) // max(per_row, 1))
+    if rows < 8:
+        log.warning(
+            "memory_limit of %.2f GB is below what this exposure needs; using blocks of 8 rows",
+            memory_limit / 2**30,
+        )
+        rows = 8
+    return max(1, min(rows, ny))
+
+
+def _refpix_first_pass(ctx: _Context, stages: list[_Stage], all_stages) -> None:
+    """Compute the reference-pixel terms of every group from the reference pixels.
+
+    The steps before refpix are pixel-local for the reference pixels' values
+    and pixel DQ (IPC leaves reference pixels unchanged), so they run here on
+    the reference pixels only: whole rows where reference rows are, the
+    reference columns elsewhere.
+    """
+    from ..dqflags import DO_NOT_USE
+    from ..refpix.nir import NRS_EDGELESS_SUBARRAYS, reference_pixel_mask, refpix_terms
+
+    shell = ctx.shell
+    params = ctx.jump_info["refpix_params"]
+    sub, exp = shell.meta.subarray, shell.meta.exposure
+    nints, ngroups, ny, nx = ctx.nints, ctx.ngroups, ctx.ny, ctx.nx
+    use = [s for s in stages if s.alias != "ipc"]
+    kw = dict(
+        geometry=ctx.geom, fastaxis=int(sub.fastaxis), slowaxis=int(sub.slowaxis),
+        noutputs=int(exp.noutputs or 1), params=params,
+        edge_columns_as_reference=(sub.name or "").upper() in NRS_EDGELESS_SUBARRAYS,
+    )  # fmt: skip
+    # The pixel DQ the steps will have set; DO_NOT_USE removed, the mask is a superset.
+    predicted = np.zeros((ny, nx), dtype=np.uint32)
+    for s in use:
+        if s.dq_or is not None:
+            predicted |= s.dq_or
+    mask = reference_pixel_mask(predicted & np.uint32(~DO_NOT_USE & 0xFFFFFFFF), **kw)
+    yy, xx = np.nonzero(mask)
+    vals = np.empty((nints, ngroups, len(yy)), dtype=np.float32)
+    zvals = np.empty((nints, len(yy)), dtype=np.float32) if ctx.zeroframe_used else None
+    actual = predicted.copy()
+    rows = 64
+    for a in range(0, ny, rows):
+        b = min(a + rows, ny)
+        cols = np.nonzero(mask[a:b].any(axis=0))[0]
+        if cols.size == 0:
+            continue
+        blk = _read_block(ctx, a, b, cols)
+        for s in use:
+            s.apply(blk)
+        sel = (yy >= a) & (yy < b)
+        where = np.searchsorted(cols, xx[sel])
+        vals[:, :, sel] = blk.data[:, :, yy[sel] - a, where]
+        if zvals is not None:
+            zvals[:, sel] = blk.zeroframe[:, yy[sel] - a, where]
+        actual[a:b, cols] = blk.pixeldq
+        if not np.array_equal(actual[a:b, cols], predicted[a:b, cols]):
+            raise NotStreamable("pixel DQ of the reference pixels differs from the prediction")
+    terms = []
+    chunk = max(1, (64 * 2**20) // (ny * nx * 4))
+    for i in range(nints):
+        parts = []
+        for g0 in range(0, ngroups, chunk):
+            g1 = min(g0 + chunk, ngroups)
+            planes = np.zeros((g1 - g0, ny, nx), dtype=np.float32)
+            planes[:, yy, xx] = vals[i, g0:g1]
+            parts.append(refpix_terms(planes, actual, **kw))
+        terms.append(_concat_terms(parts))
+    if zvals is not None:
+        planes = np.zeros((nints, ny, nx), dtype=np.float32)
+        planes[:, yy, xx] = zvals
+        terms.append(refpix_terms(planes, actual, **kw))
+    else:
+        terms.append(None)
+    if terms[0].status != "COMPLETE":
+        for s in all_stages:
+            if s.alias == "refpix":
+                s.apply = None
+                object.__setattr__(s, "skipped", terms[0].reason)
+    ctx.refpix_terms = terms
+
+
+def _concat_terms(parts):
+    from dataclasses import replace
+
+    first = parts[0]
+    if len(parts) == 1 or first.status != "COMPLETE":
+        return first
+    cat = lambda name: (  # noqa: E731
+        None
+        if getattr(first, name) is None
+        else np.concatenate([getattr(p, name) for p in parts], axis=0)
+    )
+    return replace(first, first=cat("first"), second=cat("second"))
+
+
+def _check_dark_values(ctx: _Context, nbad: int) -> None:
+    """Report NaN dark pixels as the step does (error when every pixel is NaN).
+
+    The streaming path counts the dark planes it uses; the step checks every
+    plane of the reference.
+    """
+    from ..lib.reffiles import check_reference_values
+
+    npix = ctx.ny * ctx.nx
+    counts = np.zeros((1, npix), dtype=np.float32)
+    counts[0, :nbad] = np.nan
+    check_reference_values(
+        counts, ctx.jump_info["dark_name"], "SCI", nan_meaning=_nan_meaning("dark")
+    )
+
+
+def _nan_meaning(reftype: str) -> str:
+    from ..lib.reffiles import NAN_MEANING
+
+    return NAN_MEANING[reftype]
+
+
+def _check_jump_assumptions(ctx: _Context) -> None:
+    from ..jump.differences import choose_mode
+
+    info = ctx.jump_info
+    gdq = np.where(info["all_dnu"], _DNU, np.uint8(0)).astype(np.uint8)[:, :, None, None]
+    mode, _ = choose_mode(gdq, info["params"])
+    if mode != info["mode"]:
+        raise NotStreamable(
+            f"jump detection regime {mode!r} (groups DO_NOT_USE everywhere) differs from the "
+            f"predicted {info['mode']!r}"
+        )
+    if mode == "sigma_clip" and info["all_flagged"].any():
+        raise NotStreamable("sigma clipping flagged a whole group, which must be un-flagged")
+
+
+def _record_jump_rates(ctx: _Context) -> None:
+    info = ctx.jump_info
+    exp = ctx.shell.meta.exposure
+    n_all_dnu = int(np.count_nonzero(info["all_dnu"]))
+    n_groups = ctx.nints * ctx.ngroups - n_all_dnu - ctx.nints
+    npix = ctx.geom.xsize * ctx.geom.ysize
+    if n_groups >= 1 and npix > 0:
+        duration = float(exp.group_time) * n_groups
+        exp.primary_cosmic_rays = 1000.0 * info["n_jumps"] / (npix * duration)
+        exp.extended_emission_events = 0.0
+
+
+class _FitPrep:
+    """Ramp fitting of blocks into whole-array products."""
+
+    def __init__(self, step, ctx: _Context) -> None:
+        from ..lib.reffiles import gain_and_readnoise
+
+        self.step = step
+        self.ctx = ctx
+        step._resolve_references(ctx.shell)
+        self.gain, self.readnoise = _gain_readnoise(ctx, step, gain_and_readnoise)
+
+    def allocate(self) -> dict:
+        nints, ny, nx = self.ctx.nints, self.ctx.ny, self.ctx.nx
+        out = {}
+        for name in ("slope", "var_poisson", "var_rnoise", "err"):
+            out[name] = np.empty((ny, nx), dtype=np.float32)
+            out[name + "_ints"] = np.empty((nints, ny, nx), dtype=np.float32)
+        out["dq"] = np.empty((ny, nx), dtype=np.uint32)
+        out["dq_ints"] = np.empty((nints, ny, nx), dtype=np.uint32)
+        return out
+
+    def fit_block(self, blk: _Block, inner: slice, a: int, b: int, out: dict) -> None:
+        from ..dqflags import DO_NOT_USE
+        from ..ramp_fitting.ols import fit_ramps
+
+        step, ctx = self.step, self.ctx
+        exp = ctx.shell.meta.exposure
+        rn = self.readnoise[a:b]
+        pdq = blk.pixeldq[inner]
+        pixeldq = np.where(rn > 0, pdq, pdq | DO_NOT_USE)
+        zf = None if blk.zeroframe is None else blk.zeroframe[:, inner]
+        dark = None if ctx.average_dark is None else ctx.average_dark[a:b]
+        fit = fit_ramps(
+            blk.data[:, :, inner], blk.groupdq[:, :, inner], pixeldq.astype(np.uint32),
+            np.asarray(rn, dtype=np.float32), np.asarray(self.gain[a:b], dtype=np.float32),
+            frame_time=float(exp.frame_time), group_time=float(exp.group_time),
+            nframes=int(exp.nframes), groupgap=int(exp.groupgap),
+            dropframes1=int(exp.drop_frames1 or 0),
+            suppress_one_group=step.suppress_one_group, zeroframe=zf,
+            firstgroup=step.firstgroup, lastgroup=step.lastgroup, average_dark_current=dark,
+        )  # fmt: skip
+        for name in ("slope", "var_poisson", "var_rnoise", "err", "dq"):
+            out[name][a:b] = getattr(fit, name)
+            out[name + "_ints"][:, a:b] = getattr(fit, name + "_ints")
+
+    def products(self, out: dict):
+        from ..ramp_fitting.ols import RampFitResult
+
+        step, shell = self.step, self.ctx.shell
+        result = step._make_products(shell, RampFitResult(**out))
+        for product in result:
+            step._set_status(product, "COMPLETE")
+            step.finalize_result(product)
+        return result

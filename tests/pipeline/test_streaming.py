@@ -1,0 +1,138 @@
+"""The streaming execution of calwebb_detector1 gives the step-by-step products exactly.
+
+Each case runs the pipeline twice on the same file and references: once with
+``streaming=False`` (every step on the whole ramp) and once streaming with a
+memory limit small enough to force many blocks of rows (so halos, block
+edges and the reference-pixel first pass are exercised). SCI, ERR, DQ,
+VAR_POISSON and VAR_RNOISE of ``_rate`` and ``_rateints`` must be identical,
+as must the step statuses and the jump statistics.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from webbcal.lib.subarray import SubarrayGeometry
+from webbcal.pipeline import Detector1Pipeline
+from webbcal.pipeline.streaming import parse_memory
+
+CASES = {
+    # Single-output corner subarray, cosmic rays.
+    "sub160p_rapid": {"subarray": "SUB160P", "ngroups": 6, "nints": 1, "cr_rate": 2e-3,
+                      "seed": 3},
+    # Full-width stripe read through 4 outputs (amplifier and side reference pixels),
+    # frame averaging with dropped frames, zero frame, 3 integrations.
+    "stripe_medium8_zf": {"subarray": "GENERIC", "geometry": SubarrayGeometry(1, 1, 2048, 64),
+                          "readpatt": "MEDIUM8", "ngroups": 5, "nints": 3, "cr_rate": 2e-3,
+                          "seed": 7, "zeroframe": True},
+    # NIRSpec: FASTAXIS=2, an edgeless subarray.
+    "nrs_sub512": {"instrument": "NIRSPEC", "detector": "NRS1", "subarray": "SUB512",
+                   "ngroups": 6, "cr_rate": 2e-3, "seed": 5},
+    # NIRISS: FASTAXIS=-2, SLOWAXIS=-1, two integrations.
+    "nis_sub64": {"instrument": "NIRISS", "detector": "NIS", "subarray": "SUB64",
+                  "ngroups": 6, "nints": 2, "cr_rate": 3e-3, "seed": 9},
+    # Three groups (three-group threshold), BRIGHT2 frame averaging.
+    "sub64p_bright2_3groups": {"subarray": "SUB64P", "readpatt": "BRIGHT2", "ngroups": 3,
+                               "nints": 2, "cr_rate": 3e-3, "seed": 13},
+}  # fmt: skip
+
+ARRAYS = ("data", "err", "dq", "var_poisson", "var_rnoise")
+
+
+def _run_both(case, tmp_path, caplog, **kwargs):
+    from stdatamodels.jwst import datamodels as dm
+
+    caplog.set_level(logging.INFO, logger="webbcal")
+    results = {}
+    for name, streaming in (("steps", False), ("stream", True)):
+        caplog.clear()
+        out = tmp_path / name
+        out.mkdir()
+        with case.crds():
+            Detector1Pipeline.call(
+                str(case.uncal), output_dir=str(out), save_results=True, progress=False,
+                disable_crds_steppars=True, streaming=streaming, **kwargs,
+            )  # fmt: skip
+        streamed = any("Streaming" in r.getMessage() for r in caplog.records)
+        assert streamed == streaming, [r.getMessage() for r in caplog.records][-5:]
+        rate = dm.open(next(out.glob("*_rate.fits")))
+        rateints = dm.open(next(out.glob("*_rateints.fits")))
+        results[name] = (rate, rateints)
+    return results
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_streaming_identical_to_step_by_step(name, case_builder, tmp_path, caplog):
+    case = case_builder(tmp_path / "case", **CASES[name])
+    # A tiny limit: blocks of the minimum height, so several blocks and halos are used.
+    res = _run_both(case, tmp_path, caplog, memory_limit="1MB")
+    (rate_a, ints_a), (rate_b, ints_b) = res["steps"], res["stream"]
+    for attr in ARRAYS:
+        for a, b in ((rate_a, rate_b), (ints_a, ints_b)):
+            x, y = getattr(a, attr), getattr(b, attr)
+            assert x.shape == y.shape
+            assert np.array_equal(x, y, equal_nan=True), (attr, np.count_nonzero(x != y))
+    # Something was measured: cosmic rays flagged, finite rates.
+    assert np.isfinite(rate_b.data).mean() > 0.9
+    assert np.count_nonzero(ints_b.dq & 4) > 0
+    steps_a = rate_a.meta.cal_step.instance
+    steps_b = rate_b.meta.cal_step.instance
+    assert steps_a == steps_b
+    ea, eb = rate_a.meta.exposure, rate_b.meta.exposure
+    assert ea.primary_cosmic_rays == pytest.approx(eb.primary_cosmic_rays, rel=1e-12)
+    for key in ("mask", "saturation", "superbias", "linearity", "dark", "gain", "readnoise"):
+        assert getattr(rate_a.meta.ref_file, key).name == getattr(rate_b.meta.ref_file, key).name
+
+
+def test_streaming_falls_back_for_saved_intermediate(nircam_case, tmp_path, caplog):
+    """A saved calibrated ramp needs the step-by-step path; the run still succeeds."""
+    caplog.set_level(logging.INFO, logger="webbcal")
+    with nircam_case.crds():
+        Detector1Pipeline.call(
+            str(nircam_case.uncal), output_dir=str(tmp_path), save_results=True,
+            progress=False, disable_crds_steppars=True, save_calibrated_ramp=True,
+        )  # fmt: skip
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("Step-by-step execution: the calibrated ramp is saved" in m for m in messages)
+    assert list(tmp_path.glob("*_ramp.fits")) and list(tmp_path.glob("*_rate.fits"))
+
+
+def test_streaming_falls_back_for_snowballs(nircam_case, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="webbcal")
+    with nircam_case.crds():
+        Detector1Pipeline.call(
+            str(nircam_case.uncal), output_dir=str(tmp_path), save_results=False,
+            progress=False, disable_crds_steppars=True,
+            steps={"jump": {"expand_large_events": True}},
+        )  # fmt: skip
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("snowball or shower flagging needs whole frames" in m for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("text", "nbytes"),
+    [("2GB", 2 * 2**30), ("1500MB", 1500 * 2**20), ("1.5G", int(1.5 * 2**30)),
+     ("512 MiB", 512 * 2**20), ("1000000", 1000000), (123456, 123456)],
+)  # fmt: skip
+def test_parse_memory(text, nbytes):
+    assert parse_memory(text) == nbytes
+
+
+@pytest.mark.parametrize("text", ["", "lots", "-1GB", "0", "2 parsecs"])
+def test_parse_memory_rejects(text):
+    with pytest.raises(ValueError, match="memory_limit"):
+        parse_memory(text)
+
+
+def test_bad_memory_limit_is_a_clear_error(nircam_case, tmp_path):
+    from webbcal.stpipe import ParameterError
+
+    with nircam_case.crds(), pytest.raises(ParameterError, match="memory_limit='lots'"):
+        Detector1Pipeline.call(
+            str(nircam_case.uncal), output_dir=str(tmp_path), progress=False,
+            disable_crds_steppars=True, memory_limit="lots",
+        )  # fmt: skip
+    assert not list(tmp_path.glob("*.fits"))
