@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DemoResult", "detectable_cosmic_rays", "run_demo"]
+__all__ = ["DemoResult", "detectable_cosmic_rays", "miri_unusable_groups", "run_demo"]
 
 log = logging.getLogger(__name__)
 
@@ -79,36 +79,129 @@ def _demo_context(
     )
 
 
-def detectable_cosmic_rays(sim, nsigma: float = 5.0) -> np.ndarray:
+#: Usable groups an integration needs at a pixel for a jump to be detectable.
+MIN_JUMP_GROUPS = 3
+
+
+def detectable_cosmic_rays(
+    sim, nsigma: float = 5.0, *, groupdq: np.ndarray | None = None
+) -> np.ndarray:
     """Boolean mask of a simulation's cosmic rays that a jump detector should find.
 
-    A hit counts when its amplitude exceeds ``nsigma`` times the noise of a
-    two-group difference at its pixel (read noise of two groups plus the
-    Poisson noise of one group), it arrives after the first group, and its pixel
-    is neither saturated nor bad.
+    A hit in group ``g`` shows as a jump between groups ``g - 1`` and ``g``; it counts
+    when
+
+    * its amplitude exceeds ``nsigma`` times the noise of that two-group difference at its
+      pixel (read noise of two groups plus the Poisson noise of one group),
+    * both groups are usable: not DO_NOT_USE and not SATURATED,
+    * its integration keeps at least :data:`MIN_JUMP_GROUPS` usable groups at the pixel
+      (with a single difference there is nothing to compare a jump with),
+    * its pixel is not bad.
+
+    Usable groups come from ``groupdq`` when it is given (the calibrated ramp's GROUPDQ,
+    as the jump step saw it). Otherwise they are derived from the simulation: a group is
+    saturated where the raw level of the pixel or of one of its 8 neighbours reached the
+    SATURATION level in this or an earlier group (the saturation step flags neighbours,
+    ``n_pix_grow_sat = 1``); for MIRI the leading groups named by the RSCD reference and the
+    last group (lastframe) are DO_NOT_USE, see :func:`miri_unusable_groups`.
 
     Parameters
     ----------
     sim : webbcal.simulate.SimulatedExposure
+        NIR or MIRI simulation.
     nsigma : float
+        Detection threshold in units of the difference noise.
+    groupdq : ndarray of uint8, shape (nints, ngroups, ny, nx), optional
+        Group DQ of the ramp before jump detection (JUMP_DET flags are ignored).
 
     Returns
     -------
     ndarray of bool, shape (ncosmic_rays,)
+
+    Raises
+    ------
+    ValueError
+        If ``groupdq`` does not have the shape of the raw data.
+
+    References
+    ----------
+    JWST pipeline documentation, "jump", "saturation", "rscd" and "lastframe" steps.
     """
-    truth, det = sim.truth, sim.detector
+    from .dqflags import DO_NOT_USE, SATURATED
+
+    truth, det, model = sim.truth, sim.detector, sim.model
     crs = truth.cosmic_rays
-    y, x = crs["y"], crs["x"]
-    exp = sim.model.meta.exposure
-    sigma_group = det.readnoise[y, x] / np.sqrt(2 * exp.nframes)
+    integ, group, y, x = crs["integ"], crs["group"], crs["y"], crs["x"]
+    exp = model.meta.exposure
+    readnoise = (
+        det.frame_readnoise(exp.readpatt) if hasattr(det, "frame_readnoise") else det.readnoise
+    )
+    sigma_group = readnoise[y, x] / np.sqrt(2 * exp.nframes)
     poisson = np.maximum(truth.rate[y, x], 0) * exp.group_time / det.gain[y, x]
     sigma_diff = np.sqrt(2 * sigma_group**2 + poisson)
+    if groupdq is not None:
+        if groupdq.shape != model.data.shape:
+            raise ValueError(
+                f"groupdq has shape {groupdq.shape}; expected {model.data.shape} (the raw data)"
+            )
+        bad_groups = (groupdq[integ, :, y, x] & (DO_NOT_USE | SATURATED)) != 0
+    else:
+        bad_groups = _saturated_groups(model.data, det.saturation, integ, y, x)
+        if model.meta.instrument.name == "MIRI":
+            bad_groups |= miri_unusable_groups(sim)[integ]
+    usable = ~bad_groups
+    ok_group = group >= 1
+    prev = np.maximum(group - 1, 0)
+    rows = np.arange(crs.size)
+    both = usable[rows, prev] & usable[rows, np.minimum(group, usable.shape[1] - 1)]
     return (
         (crs["amplitude_dn"] > nsigma * sigma_diff)
-        & (crs["group"] > 0)
-        & ~truth.saturated[y, x]
+        & ok_group
+        & both
+        & (usable.sum(axis=1) >= MIN_JUMP_GROUPS)
         & ~truth.bad[y, x]
     )
+
+
+def _saturated_groups(
+    data: np.ndarray, saturation: np.ndarray, integ: np.ndarray, y: np.ndarray, x: np.ndarray
+) -> np.ndarray:
+    """(npix, ngroups) bool: a group at or after the first saturated one in the 3 x 3 box."""
+    ny, nx = saturation.shape
+    dy, dx = np.meshgrid([-1, 0, 1], [-1, 0, 1], indexing="ij")
+    yy = np.clip(y[:, None] + dy.ravel(), 0, ny - 1)
+    xx = np.clip(x[:, None] + dx.ravel(), 0, nx - 1)
+    raw = data[integ[:, None], :, yy, xx]  # (npix, 9, ngroups)
+    hit = (raw >= saturation[yy, xx][..., None]).any(axis=1)
+    return np.logical_or.accumulate(hit, axis=1)
+
+
+def miri_unusable_groups(sim) -> np.ndarray:
+    """Groups the MIRI branch flags DO_NOT_USE in every pixel, bool (nints, ngroups).
+
+    The leading groups given by the simulation's RSCD reference (``group_skip1`` in
+    integration 1, ``group_skip`` later; one group when ``ngroups <= 5``, and at least
+    three groups left) and the last group when ``ngroups > 2`` (lastframe). The per-pixel
+    reduction of the RSCD flags on saturating pixels is left out: it only makes more
+    groups usable, so the mask errs on the side of fewer detectable hits.
+
+    References
+    ----------
+    JWST pipeline documentation, "rscd" and "lastframe" steps.
+    """
+    from .simulate.miri_transients import rscd_skip
+
+    exp = sim.model.meta.exposure
+    nints, ngroups = sim.model.data.shape[:2]
+    skip1, skip = rscd_skip(sim.detector.subarray, exp.readpatt)
+    if ngroups <= 5:
+        skip1 = skip = 1
+    out = np.zeros((nints, ngroups), bool)
+    for i in range(nints):
+        out[i, : min(skip1 if i == 0 else skip, max(ngroups - 3, 0))] = True
+    if ngroups > 2:
+        out[:, -1] = True
+    return out
 
 
 def _robust_sigma(x: np.ndarray) -> float:

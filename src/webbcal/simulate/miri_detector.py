@@ -12,14 +12,29 @@ detector, property, full-frame position) as the near-infrared simulator, so a su
 an exact cut-out of the full array made with the same seed.
 
 Non-linearity convention: MIRI has no superbias step; the LINEARITY correction is applied
-to the raw level (pedestal included). The simulator therefore defines the detector through
-the *linearised* level ``y = P(x) = x + a2 x**2 + a3 x**3`` of the raw level ``x`` (DN).
+to the raw level (pedestal included). The simulator defines the detector through the
+*linearised* level ``y = P(x) = x + a2 x**2 + a3 x**3`` of the raw level ``x`` (DN).
 Accumulated charge ``q`` (DN) raises the linearised level linearly, ``y = P(bias) + q``,
 and the raw level is ``x = P^-1(y)``. The LINEARITY reference stores ``(0, 1, a2, a3)``
 exactly, so the official polynomial correction inverts the simulation.
 
+The non-linearity of the Si:As arrays is a function of the *collected* signal (the
+de-biasing of the detector as charge accumulates), not of the absolute raw level: the
+response is linear just after the reset and falls as the well fills. Each pixel's
+coefficients are therefore tied to its own pedestal ``b`` by ``a2 = -1.5 a3 b``, which
+gives ``P'(b) = 1`` and, in terms of the collected raw signal ``s = x - b``,
+``P(b + s) - P(b) = s + 1.5 a3 b s**2 + a3 s**3``. Near the pedestal the correction is the
+identity (read and shot noise of faint pixels are not rescaled; MIRI references are
+fitted to the ratio of measured to linearised ramps, which is 1 at the start of a ramp),
+and it grows to about 13 % of the signal near full well. A polynomial in the raw level
+with its unit slope at zero DN instead of the pedestal would amplify the noise of every
+pixel by ``P'(b) - 1`` (4-5 % for ``a2 ~ 2e-6``), an error the ramp-fit variance cannot
+know of.
+
 References
 ----------
+Morrison et al. 2023, PASP 135, 075004, "JWST MIRI flight performance: Detector Effects
+and Data Reduction Algorithms" (non-linearity as a function of collected signal).
 Rieke et al. 2015, PASP 127, 665, "The Mid-Infrared Instrument for JWST, VII: The MIRI
 Detectors" (Si:As IBC arrays, outputs, reference pixels and output).
 Ressler et al. 2015, PASP 127, 675, "The Mid-Infrared Instrument for JWST, VIII: The MIRI
@@ -112,6 +127,9 @@ _CLOCKS: dict[str, tuple[int, int]] = {
 _GAIN, _READNOISE, _PEDESTAL = 5.5, 8.0, 11000.0
 #: Read-noise factor of SLOW readout (8 averaged samples) relative to FAST.
 SLOW_NOISE_FACTOR = 0.5
+#: Typical cubic coefficient ``a3`` (DN**-2) of the linearised level: with ``a2 = -1.5 a3 b``
+#: the correction reaches about 13 % of the signal at full well (49,000 raw DN collected).
+_NL_CUBIC = 4.0e-11
 #: Fraction of the physical full well at which the SATURATION reference level is set.
 SATURATION_FRACTION = 0.95
 
@@ -208,6 +226,18 @@ def unlinearize(y: np.ndarray, coeffs: np.ndarray, x0: np.ndarray | None = None)
     return x
 
 
+def _signal_nonlinearity(bias: np.ndarray, a3: np.ndarray) -> np.ndarray:
+    """``(a2, a3)``, float32 (2, ny, nx), with unit slope of ``P`` at the pedestal ``bias``.
+
+    ``P'(x) = 1 + 2 a2 x + 3 a3 x**2`` equals 1 at ``x = bias`` for
+    ``a2 = -1.5 a3 bias``; both coefficients are rounded to float32 first, as the
+    LINEARITY reference stores them, so the simulation uses exactly what the reference holds.
+    """
+    a3 = np.asarray(a3, np.float32)
+    a2 = (-1.5 * a3.astype(np.float64) * np.asarray(bias, np.float64)).astype(np.float32)
+    return np.stack([a2, a3])
+
+
 @dataclass(frozen=True, eq=False)
 class MiriDetectorModel(_ArrayProperties):
     """Per-pixel properties of a simulated MIRI (sub)array.
@@ -236,7 +266,8 @@ class MiriDetectorModel(_ArrayProperties):
     response : ndarray of float32
         Relative quantum efficiency (0 on reference columns and dead pixels).
     nonlin : ndarray of float32, shape (2, ny, nx)
-        ``(a2, a3)`` of the linearised level ``y = x + a2 x**2 + a3 x**3``.
+        ``(a2, a3)`` of the linearised level ``y = x + a2 x**2 + a3 x**3``, with
+        ``a2 = -1.5 a3 bias`` so that the correction has unit slope at the pedestal.
     full_well : ndarray of float32, DN
         Linear accumulated charge (DN) at which the pixel saturates.
     saturation : ndarray of float32, DN
@@ -389,9 +420,8 @@ def make_miri_detector(
     readnoise = _READNOISE * (1.0 + 0.08 * f.normal("readnoise"))
     dark = np.abs(0.05 + 0.01 * f.normal("dark"))
     response = 1.0 + 0.01 * f.normal("response")
-    a2 = (2.0e-6 * (1.0 + 0.1 * f.normal("nl_b"))).astype(np.float32)
-    a3 = (1.0e-11 * (1.0 + 0.1 * f.normal("nl_c"))).astype(np.float32)
-    nonlin = np.stack([a2, a3])
+    bias = bias.astype(np.float32)
+    nonlin = _signal_nonlinearity(bias, _NL_CUBIC * (1.0 + 0.1 * f.normal("nl_c")))
     raw_full = np.minimum(60000.0 + 1000.0 * f.normal("full_well"), 63000.0)
     y0 = linearize(bias, nonlin)
     full_well = (linearize(raw_full, nonlin) - y0).astype(np.float32)
