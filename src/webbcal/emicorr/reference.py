@@ -11,6 +11,7 @@ and, for SLOW, per detector, the frequency names to correct).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,9 +118,17 @@ def select_case(
     case = (cases or {}).get(key)
     if case is None:
         return None
+    if not isinstance(case, dict):
+        raise EmiReferenceError(f"{name}: subarray case {key} is {case!r}; expected a mapping")
     missing = [k for k in ("rowclocks", "frameclocks", "freqs") if k not in case]
     if missing:
         raise EmiReferenceError(f"{name}: subarray case {key} lacks {', '.join(missing)}")
+    clocks = [_clock(case, k, key, name) for k in ("rowclocks", "frameclocks")]
+    if not isinstance(case["freqs"], dict):
+        raise EmiReferenceError(
+            f"{name}: subarray case {key}, freqs={case['freqs']!r}; expected a mapping of "
+            "readout speed (FAST, SLOW) to frequency names"
+        )
     names = case["freqs"].get(speed)
     if names is None:
         return None
@@ -131,16 +140,63 @@ def select_case(
         names = names.get((detector or "").upper())
         if names is None:
             return None
+    if isinstance(names, str) or not isinstance(names, list | tuple | np.ndarray):
+        raise EmiReferenceError(
+            f"{name}: subarray case {key}, {speed} frequencies are {names!r}; expected a list "
+            "of frequency names"
+        )
     names = tuple(str(n) for n in names)
     freqs, amps = [], []
     for fname in names:
         entry = (frequencies or {}).get(fname)
-        if entry is None or "frequency" not in entry or "phase_amplitudes" not in entry:
+        if (
+            not isinstance(entry, dict)
+            or "frequency" not in entry
+            or ("phase_amplitudes" not in entry)
+        ):
             raise EmiReferenceError(
                 f"{name}: frequency {fname!r} (subarray case {key}, {speed}) is not defined in "
                 "'frequencies' with 'frequency' and 'phase_amplitudes'"
             )
-        freqs.append(float(entry["frequency"]))
-        amps.append(np.asarray(entry["phase_amplitudes"], dtype=np.float64))
-    return EmiCase(key, float(case["rowclocks"]), float(case["frameclocks"]), names,
-                   tuple(freqs), tuple(amps))  # fmt: skip
+        freqs.append(_frequency(entry["frequency"], fname, name))
+        amps.append(_waveform(entry["phase_amplitudes"], fname, name))
+    return EmiCase(key, *clocks, names, tuple(freqs), tuple(amps))
+
+
+def _clock(case: dict, field: str, key: str, name: str) -> float:
+    try:
+        value = float(case[field])
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise EmiReferenceError(
+            f"{name}: subarray case {key}, {field}={case[field]!r}; expected a number of "
+            "clock ticks > 0"
+        )
+    return value
+
+
+def _frequency(value, fname: str, name: str) -> float:
+    try:
+        freq = float(value)
+    except (TypeError, ValueError):
+        freq = math.nan
+    if not (math.isfinite(freq) and freq > 0):
+        raise EmiReferenceError(
+            f"{name}: frequency {fname!r} is {value!r}; expected a frequency in Hz > 0"
+        )
+    return freq
+
+
+def _waveform(value, fname: str, name: str) -> np.ndarray:
+    try:
+        amp = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        amp = np.zeros(0)
+    if amp.ndim != 1 or amp.size < 2 or not np.all(np.isfinite(amp)):
+        raise EmiReferenceError(
+            f"{name}: phase_amplitudes of frequency {fname!r} has shape {amp.shape}"
+            f"{' with non-finite values' if amp.size and not np.all(np.isfinite(amp)) else ''}"
+            "; expected a 1-D waveform of at least 2 finite values"
+        )
+    return amp

@@ -94,10 +94,12 @@ class EmiCorrStep(Step):
         except EmiReferenceError as exc:
             raise ReferenceFileError(str(exc)) from None
         if case is None:
-            raise StepSkipped(
+            why = (
                 f"no EMI correction for SUBARRAY={model.meta.subarray.name}, READPATT="
                 f"{model.meta.exposure.readpatt}, DETECTOR={model.meta.instrument.detector}"
             )
+            log.warning("EMICORR step skipped: %s in the reference", why)
+            raise StepSkipped(why)
         algorithm = self.algorithm
         if algorithm == "joint" and not case.amplitudes:
             log.warning("The joint algorithm needs reference waveforms; using 'sequential'")

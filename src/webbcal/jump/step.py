@@ -84,6 +84,20 @@ _SPEC = (
 class JumpStep(Step):
     """Flag cosmic-ray jumps with two-point differences (official alias ``jump``).
 
+    With ``expand_large_events`` the near-infrared snowballs are flagged, and with
+    ``find_showers`` the MIRI cosmic-ray showers (faint extended emission), after
+    the two-point detection (:mod:`webbcal.jump.large_events`).
+
+    Notes
+    -----
+    ``max_shower_amplitude`` is honoured, in DN/s as documented: shower flags
+    that change a pixel's mean rate by more than ``max_shower_amplitude *
+    group_time * gain`` electrons per group are reverted. The official step
+    (jwst 3.0, stcal 1.20) declares the parameter but never reads it and
+    reverts above a fixed 6 * group_time electrons per group instead; set
+    ``max_shower_amplitude = 6 / gain`` to reproduce it on a detector of
+    uniform gain.
+
     References
     ----------
     Anderson & Gordon 2011, PASP 123, 1237; JWST pipeline documentation, "jump".
@@ -129,16 +143,21 @@ class JumpStep(Step):
 
     @staticmethod
     def _record_rates(model, result, geom) -> None:
-        """PRIMECRS (jumps per 1e3 pixels per s) and EXTNCRS (events per 1e6 pixels per s)."""
+        """PRIMECRS (jumps per 1e3 pixels per s) and EXTNCRS (events per 1e6 pixels per s).
+
+        The exposure time counts every group that is not ``DO_NOT_USE`` in all
+        pixels, less one group per integration (the first read of a ramp has no
+        difference): ``nints * ngroups - n_all_dnu - nints`` groups.
+        """
         from ..dqflags import DO_NOT_USE
 
         exp = model.meta.exposure
-        model.data.shape[0]
-        # Groups that are DO_NOT_USE in every pixel do not count towards the exposure time.
-        usable = ~np.all((model.groupdq & DO_NOT_USE) != 0, axis=(2, 3))
-        duration = float(exp.group_time) * float(np.sum(np.maximum(usable.sum(axis=1) - 1, 0)))
+        nints, ngroups = model.groupdq.shape[:2]
+        n_all_dnu = int(np.count_nonzero(np.all((model.groupdq & DO_NOT_USE) != 0, axis=(2, 3))))
+        n_groups = nints * ngroups - n_all_dnu - nints
         npix = geom.xsize * geom.ysize
-        if duration > 0 and npix > 0:
+        if n_groups >= 1 and npix > 0:
+            duration = float(exp.group_time) * n_groups
             model.meta.exposure.primary_cosmic_rays = 1000.0 * result.n_jumps / (npix * duration)
             model.meta.exposure.extended_emission_events = (
                 1.0e6 * result.n_extended / (npix * duration)

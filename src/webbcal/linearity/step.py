@@ -1,8 +1,15 @@
 """The ``linearity`` step adapter."""
 
 import logging
+import os
 
-from ..lib.reffiles import NAN_MEANING, geometry_of, reference_array, zeroframe_of
+from ..lib.reffiles import (
+    NAN_MEANING,
+    ReferenceFileError,
+    geometry_of,
+    reference_array,
+    zeroframe_of,
+)
 from ..stpipe import Step
 
 __all__ = ["LinearityStep"]
@@ -11,7 +18,16 @@ log = logging.getLogger(__name__)
 
 
 class LinearityStep(Step):
-    """Correct the ramps for detector non-linearity (official alias ``linearity``)."""
+    """Correct the ramps for detector non-linearity (official alias ``linearity``).
+
+    The same polynomial correction applies to every instrument; for MIRI the
+    full-frame reference (1032 x 1024, reference columns included) is cut to
+    the science subarray like any other.
+
+    References
+    ----------
+    JWST pipeline documentation, "linearity" step.
+    """
 
     class_alias = "linearity"
     cal_step_name = "linearity"
@@ -24,8 +40,17 @@ class LinearityStep(Step):
 
         ref = self.open_reference(model, "linearity", LinearityModel)
         geom = geometry_of(model)
-        coeffs = reference_array(ref, "coeffs", geom, nan_meaning=NAN_MEANING["linearity"])
-        lin_dq = reference_array(ref, "dq", geom)
+        coeffs = _array(ref, "coeffs", geom, nan_meaning=NAN_MEANING["linearity"])
+        if coeffs.ndim != 3 or coeffs.shape[0] < 2:
+            raise ReferenceFileError(
+                f"{_name(ref)}: COEFFS has shape {coeffs.shape}; expected (ncoeffs >= 2, ny, nx)"
+            )
+        lin_dq = _array(ref, "dq", geom)
+        if lin_dq.shape != coeffs.shape[1:]:
+            raise ReferenceFileError(
+                f"{_name(ref)}: DQ has shape {lin_dq.shape}; expected {coeffs.shape[1:]} "
+                "(the COEFFS planes)"
+            )
         model.data, model.pixeldq, zf = correct_linearity(
             model.data, model.groupdq, model.pixeldq, coeffs, lin_dq,
             zeroframe=zeroframe_of(model),
@@ -33,3 +58,19 @@ class LinearityStep(Step):
         if zf is not None:
             model.zeroframe = zf
         return model
+
+
+def _name(ref) -> str:
+    return os.path.basename(ref.meta.filename or "linearity reference")
+
+
+def _array(ref, attribute, geom, **kwargs):
+    """:func:`reference_array`, with stdatamodels' lazy validation errors naming the file."""
+    try:
+        return reference_array(ref, attribute, geom, **kwargs)
+    except ReferenceFileError:
+        raise
+    except ValueError as exc:
+        raise ReferenceFileError(
+            f"{_name(ref)}: extension {attribute.upper()} cannot be read: {exc}"
+        ) from None

@@ -34,6 +34,7 @@ import numpy as np
 from scipy import special, stats
 
 from webbcal.ramp_fitting import _likely_kernel
+from webbcal.ramp_fitting.constants import LIKELY_MIN_NGROUPS
 from webbcal.ramp_fitting.ols import (
     RampFitResult,
     _check_array,
@@ -50,9 +51,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: Fewest groups the likelihood fit accepts (as the JWST pipeline requires).
-LIKELY_MIN_NGROUPS = 4
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ class RampFitStep(Step):
 
     def _choose_algorithm(self, model):
         """The algorithm to run: LIKELY for explicit read times, OLS_C below 4 groups."""
-        from .likely import LIKELY_MIN_NGROUPS
+        from .constants import LIKELY_MIN_NGROUPS
 
         algorithm = self.algorithm.upper()
         read_times = getattr(model.meta.exposure, "read_times", None)

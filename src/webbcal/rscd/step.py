@@ -11,6 +11,11 @@ log = logging.getLogger(__name__)
 
 #: Old name of the MIRI LRS slitless subarray, as found in early data.
 _SUBARRAY_ALIASES = {"SUBPRISM": "SLITLESSPRISM"}
+#: READPATT values of MIRI exposures (the MIRI entries of the JWST keyword dictionary).
+MIRI_READPATTS = (
+    "FAST", "FASTR1", "FASTR100", "FASTGRPAVG", "FASTGRPAVG8", "FASTGRPAVG16", "FASTGRPAVG32",
+    "FASTGRPAVG64", "SLOW", "SLOWR1",
+)  # fmt: skip
 
 
 class RscdStep(Step):
@@ -29,6 +34,7 @@ class RscdStep(Step):
         detector = (model.meta.instrument.detector or "").upper()
         if not detector.startswith("MIR"):
             raise StepSkipped(f"the RSCD correction is for MIRI only (DETECTOR={detector})")
+        _check_readpatt(model)
         super()._resolve_references(model)
 
     def process(self, model):
@@ -42,10 +48,12 @@ class RscdStep(Step):
         readpatt = (model.meta.exposure.readpatt or "").upper()
         skips = _lookup_group_skips(ref, subarray, readpatt)
         if skips is None:
-            raise StepSkipped(
+            why = (
                 f"READPATT={readpatt}, SUBARRAY={subarray} is not in the RSCD_GROUP_SKIP table "
                 f"of {ref.meta.filename}"
             )
+            log.warning("RSCD step skipped: %s", why)
+            raise StepSkipped(why)
         exp = model.meta.exposure
         nints_file, ngroups_data = model.data.shape[:2]
         ngroups = int(exp.ngroups) if exp.ngroups is not None else ngroups_data
@@ -74,6 +82,19 @@ class RscdStep(Step):
             meta.keep_groups_saturation_int2p = res.lowered_int2p
             meta.keep_bright_firstgroup_int2p = res.one_group_int2p
         return model
+
+
+def _check_readpatt(model) -> None:
+    """A MIRI exposure must name a MIRI readout pattern (the RSCD table is keyed on it)."""
+    from ..datamodels import InputError
+
+    readpatt = model.meta.exposure.readpatt
+    if (readpatt or "").upper() not in MIRI_READPATTS:
+        name = model.meta.filename or "the input exposure"
+        raise InputError(
+            f"{name}: READPATT={readpatt!r} is not a MIRI readout pattern; expected one of "
+            f"{', '.join(MIRI_READPATTS)}"
+        )
 
 
 def _lookup_group_skips(ref, subarray, readpatt):

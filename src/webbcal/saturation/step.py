@@ -1,9 +1,16 @@
 """The ``saturation`` step adapter."""
 
 import logging
+import os
 
 from ..datamodels import to_ramp_model
-from ..lib.reffiles import NAN_MEANING, geometry_of, reference_array, zeroframe_of
+from ..lib.reffiles import (
+    NAN_MEANING,
+    ReferenceFileError,
+    geometry_of,
+    reference_array,
+    zeroframe_of,
+)
 from ..stpipe import Param, Step
 
 __all__ = ["SaturationStep"]
@@ -40,6 +47,13 @@ class SaturationStep(Step):
             sat, "data", geom, extname="SCI", nan_meaning=NAN_MEANING["saturation"]
         )
         sat_dq = reference_array(sat, "dq", geom)
+        name = os.path.basename(sat.meta.filename or "saturation reference")
+        for ext, arr in (("SCI", sat_thresh), ("DQ", sat_dq)):
+            if arr.shape != ramp.data.shape[-2:]:
+                raise ReferenceFileError(
+                    f"{name}: {ext} has shape {arr.shape}; expected {ramp.data.shape[-2:]} "
+                    "(one value per pixel)"
+                )
         bias = None
         if self.get_reference_file(ramp, "superbias") is not None:
             bias = reference_array(
