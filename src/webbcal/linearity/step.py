@@ -34,12 +34,34 @@ class LinearityStep(Step):
     reference_file_types = ("linearity",)
 
     def process(self, model):
-        from stdatamodels.jwst.datamodels import LinearityModel
 
         from .correct import correct_linearity
 
+        coeffs, lin_dq = self.reference_arrays(model, geometry_of(model))
+        model.data, model.pixeldq, zf = correct_linearity(
+            model.data, model.groupdq, model.pixeldq, coeffs, lin_dq,
+            zeroframe=zeroframe_of(model),
+        )  # fmt: skip
+        if zf is not None:
+            model.zeroframe = zf
+        return model
+
+    def reference_arrays(self, model, geom):
+        """COEFFS and DQ of the LINEARITY reference cut to the science (sub)array.
+
+        Returns
+        -------
+        coeffs : ndarray, shape (ncoeffs, ny, nx), float32
+        lin_dq : ndarray, shape (ny, nx), uint32
+
+        Raises
+        ------
+        ReferenceFileError
+            If COEFFS has fewer than 2 planes or DQ does not match the COEFFS planes.
+        """
+        from stdatamodels.jwst.datamodels import LinearityModel
+
         ref = self.open_reference(model, "linearity", LinearityModel)
-        geom = geometry_of(model)
         coeffs = _array(ref, "coeffs", geom, nan_meaning=NAN_MEANING["linearity"])
         if coeffs.ndim != 3 or coeffs.shape[0] < 2:
             raise ReferenceFileError(
@@ -51,13 +73,7 @@ class LinearityStep(Step):
                 f"{_name(ref)}: DQ has shape {lin_dq.shape}; expected {coeffs.shape[1:]} "
                 "(the COEFFS planes)"
             )
-        model.data, model.pixeldq, zf = correct_linearity(
-            model.data, model.groupdq, model.pixeldq, coeffs, lin_dq,
-            zeroframe=zeroframe_of(model),
-        )  # fmt: skip
-        if zf is not None:
-            model.zeroframe = zf
-        return model
+        return coeffs, lin_dq
 
 
 def _name(ref) -> str:

@@ -197,23 +197,11 @@ def _prep_dq_init(step, ctx):
 
 
 def _prep_saturation(step, ctx):
-    from stdatamodels.jwst.datamodels import SaturationModel, SuperBiasModel
-
-    from ..lib.reffiles import NAN_MEANING, reference_array
     from ..saturation.flagging import flag_saturation
     from ..saturation.step import ATOD_LIMIT
 
-    shell, geom = ctx.shell, ctx.geom
-    sat = step.open_reference(shell, "saturation", SaturationModel)
-    thresh = reference_array(sat, "data", geom, extname="SCI",
-                             nan_meaning=NAN_MEANING["saturation"])  # fmt: skip
-    sat_dq = reference_array(sat, "dq", geom)
-    bias = None
-    if step.get_reference_file(shell, "superbias") is not None:
-        bias = reference_array(
-            step.open_reference(shell, "superbias", SuperBiasModel), "data", geom,
-            extname="SCI", nan_meaning=NAN_MEANING["superbias"],
-        )  # fmt: skip
+    shell = ctx.shell
+    thresh, sat_dq, bias = step.reference_arrays(shell, ctx.geom)
     exp = shell.meta.exposure
     read_pattern = None
     if step.use_readpatt:
@@ -283,14 +271,9 @@ def _prep_superbias(step, ctx):
 
 
 def _prep_linearity(step, ctx):
-    from stdatamodels.jwst.datamodels import LinearityModel
-
-    from ..lib.reffiles import NAN_MEANING, reference_array
     from ..linearity.correct import correct_linearity
 
-    ref = step.open_reference(ctx.shell, "linearity", LinearityModel)
-    coeffs = reference_array(ref, "coeffs", ctx.geom, nan_meaning=NAN_MEANING["linearity"])
-    lin_dq = reference_array(ref, "dq", ctx.geom)
+    coeffs, lin_dq = step.reference_arrays(ctx.shell, ctx.geom)
     use_zf = bool(ctx.shell.meta.exposure.zero_frame) and ctx.zeroframe_used
 
     def apply(b):

@@ -36,30 +36,10 @@ class SaturationStep(Step):
     )  # fmt: skip
 
     def process(self, model):
-        from stdatamodels.jwst.datamodels import SaturationModel, SuperBiasModel
-
         from .flagging import flag_saturation
 
         ramp = to_ramp_model(model)
-        geom = geometry_of(ramp)
-        sat = self.open_reference(ramp, "saturation", SaturationModel)
-        sat_thresh = reference_array(
-            sat, "data", geom, extname="SCI", nan_meaning=NAN_MEANING["saturation"]
-        )
-        sat_dq = reference_array(sat, "dq", geom)
-        name = os.path.basename(sat.meta.filename or "saturation reference")
-        for ext, arr in (("SCI", sat_thresh), ("DQ", sat_dq)):
-            if arr.shape != ramp.data.shape[-2:]:
-                raise ReferenceFileError(
-                    f"{name}: {ext} has shape {arr.shape}; expected {ramp.data.shape[-2:]} "
-                    "(one value per pixel)"
-                )
-        bias = None
-        if self.get_reference_file(ramp, "superbias") is not None:
-            bias = reference_array(
-                self.open_reference(ramp, "superbias", SuperBiasModel), "data", geom,
-                extname="SCI", nan_meaning=NAN_MEANING["superbias"],
-            )  # fmt: skip
+        sat_thresh, sat_dq, bias = self.reference_arrays(ramp, geometry_of(ramp))
         exp = ramp.meta.exposure
         read_pattern = None
         if self.use_readpatt:
@@ -78,3 +58,39 @@ class SaturationStep(Step):
         if result.zeroframe is not None:
             ramp.zeroframe = result.zeroframe
         return ramp
+
+    def reference_arrays(self, model, geom):
+        """Threshold (DN), DQ and superbias (DN, or None) cut to the science (sub)array.
+
+        Returns
+        -------
+        sat_thresh : ndarray, shape (ny, nx), float32
+        sat_dq : ndarray, shape (ny, nx), uint32
+        bias : ndarray, shape (ny, nx), float32, or None
+
+        Raises
+        ------
+        ReferenceFileError
+            If an array does not have one value per pixel of the science data.
+        """
+        from stdatamodels.jwst.datamodels import SaturationModel, SuperBiasModel
+
+        sat = self.open_reference(model, "saturation", SaturationModel)
+        sat_thresh = reference_array(
+            sat, "data", geom, extname="SCI", nan_meaning=NAN_MEANING["saturation"]
+        )
+        sat_dq = reference_array(sat, "dq", geom)
+        name = os.path.basename(sat.meta.filename or "saturation reference")
+        shape = (geom.ysize, geom.xsize)
+        for ext, arr in (("SCI", sat_thresh), ("DQ", sat_dq)):
+            if arr.shape != shape:
+                raise ReferenceFileError(
+                    f"{name}: {ext} has shape {arr.shape}; expected {shape} (one value per pixel)"
+                )
+        bias = None
+        if self.get_reference_file(model, "superbias") is not None:
+            bias = reference_array(
+                self.open_reference(model, "superbias", SuperBiasModel), "data", geom,
+                extname="SCI", nan_meaning=NAN_MEANING["superbias"],
+            )  # fmt: skip
+        return sat_thresh, sat_dq, bias
