@@ -61,6 +61,8 @@ _JUMP = np.uint8(4)
 _BYTES_PER_SAMPLE = 40
 #: Memory taken by the interpreter, libraries and small arrays.
 _BASELINE = 350 * 2**20
+#: Largest block worth processing at once: bigger blocks are no faster.
+_MAX_BLOCK = 160 * 2**20
 
 
 class NotStreamable(Exception):
@@ -104,6 +106,8 @@ class _Block:
     zeroframe: np.ndarray | None  # (nints, nrows, nx) float32
     #: Columns held (all, or the reference columns gathered in the first pass).
     cols: Any = field(default_factory=lambda: slice(None))
+    #: Index of the block's first integration in the exposure.
+    i0: int = 0
 
     @property
     def rows(self) -> slice:
@@ -353,11 +357,12 @@ def _prep_refpix(step, ctx):
 
         terms = ctx.refpix_terms
         for i in range(b.data.shape[0]):
-            b.data[i] = apply_refpix_terms(b.data[i], terms[i], slice(None), b.rows)
+            b.data[i] = apply_refpix_terms(b.data[i], terms[b.i0 + i], slice(None), b.rows)
         if b.zeroframe is not None and terms[-1] is not None:
             zf = b.zeroframe
             zero = zf == 0.0
-            out = apply_refpix_terms(zf, terms[-1], slice(None), b.rows)
+            n = zf.shape[0]
+            out = apply_refpix_terms(zf, terms[-1], slice(b.i0, b.i0 + n), b.rows)
             out[zero] = 0.0
             b.zeroframe = out
 
@@ -622,21 +627,25 @@ def _stream(pipe, ctx: _Context, ramp_aliases, fit_step, memory_limit: int):
     halo = sum(s.halo for s in run)
     if any(s.alias == "refpix" for s in run):
         _refpix_first_pass(ctx, [s for s in body if s.before_refpix], stages)
-    rows = _rows_per_block(ctx, memory_limit, halo)
+    jump_halo = jump.halo if jump is not None else 0
+    pre_halo = halo - jump_halo
+    rows, chunk = _block_plan(ctx, memory_limit, halo, pre_halo)
     log.info(
-        "Streaming %d steps over blocks of %d rows (%d halo rows), %d integrations of %d groups",
-        len(run) + 1, rows, halo, nints, ngroups,
+        "Streaming %d steps over blocks of %d rows (%d halo rows) and %d of %d integrations "
+        "of %d groups",
+        len(run) + 1, rows, halo, chunk, nints, ngroups,
     )  # fmt: skip
     results = fit.allocate()
     nblocks = -(-ny // rows)
     for k, a in enumerate(range(0, ny, rows)):
         pipe._progress(1, 2, "streaming", done=k, nints=nblocks, unit="block")
         b = min(a + rows, ny)
-        e0, e1 = max(0, a - halo), min(ny, b + halo)
-        blk = _read_block(ctx, e0, e1)
-        for s in body:
-            s.apply(blk)
-        inner = slice(a - e0, b - e0)
+        # Rows kept for jump detection (its neighbour halo), and rows read for the
+        # steps before it (their own halos on top).
+        k0, k1 = max(0, a - jump_halo), min(ny, b + jump_halo)
+        e0, e1 = max(0, k0 - pre_halo), min(ny, k1 + pre_halo)
+        blk = _calibrated_block(ctx, body, e0, e1, k0, k1, chunk)
+        inner = slice(a - k0, b - k0)
         if jump is not None:
             jump.apply(blk, inner)
         fit.fit_block(blk, inner, a, b, results)
@@ -665,36 +674,88 @@ def _stream(pipe, ctx: _Context, ramp_aliases, fit_step, memory_limit: int):
     return fit.products(results)
 
 
-def _read_block(ctx: _Context, r0: int, r1: int, cols: Any = None) -> _Block:
-    nints, ngroups = ctx.nints, ctx.ngroups
+def _read_block(
+    ctx: _Context, r0: int, r1: int, cols: Any = None, ints: slice | None = None
+) -> _Block:
+    """Raw rows ``r0:r1`` (and columns ``cols``) of the integrations ``ints``."""
+    ints = ints or slice(0, ctx.nints)
+    ngroups = ctx.ngroups
     ncols = ctx.nx if cols is None else len(cols)
-    data = np.empty((nints, ngroups, r1 - r0, ncols), dtype=np.float32)
-    for i in range(nints):
+    nsel = ints.stop - ints.start
+    data = np.empty((nsel, ngroups, r1 - r0, ncols), dtype=np.float32)
+    for k, i in enumerate(range(ints.start, ints.stop)):
         part = ctx.raw.read(i, slice(r0, r1))
-        data[i] = part if cols is None else part[..., cols]
+        data[k] = part if cols is None else part[..., cols]
     gdq = np.zeros(data.shape, dtype=np.uint8)
     pdq = np.zeros((r1 - r0, ncols), dtype=np.uint32)
     zf = None
     if ctx.zeroframe_used:
-        zf = np.asarray(ctx.shell.zeroframe[:, r0:r1], dtype=np.float32)
+        zf = np.asarray(ctx.shell.zeroframe[ints, r0:r1], dtype=np.float32)
         zf = zf.copy() if cols is None else zf[..., cols]
-    return _Block(r0, r1, data, gdq, pdq, zf, slice(None) if cols is None else cols)
+    blk = _Block(r0, r1, data, gdq, pdq, zf, slice(None) if cols is None else cols)
+    blk.i0 = ints.start
+    return blk
 
 
-def _rows_per_block(ctx: _Context, memory_limit: int, halo: int) -> int:
+def _calibrated_block(ctx: _Context, stages, e0: int, e1: int, k0: int, k1: int, chunk: int):
+    """Rows ``k0:k1`` of every integration after the steps before jump.
+
+    The steps run on rows ``e0:e1`` (their halo) of ``chunk`` integrations at a time.
+    """
+    nints, ngroups, nx = ctx.nints, ctx.ngroups, ctx.nx
+    if chunk >= nints and (e0, e1) == (k0, k1):
+        blk = _read_block(ctx, e0, e1)
+        for s in stages:
+            s.apply(blk)
+        return blk
+    keep = slice(k0 - e0, k1 - e0)
+    data = np.empty((nints, ngroups, k1 - k0, nx), dtype=np.float32)
+    gdq = np.empty(data.shape, dtype=np.uint8)
+    zf = np.empty((nints, k1 - k0, nx), dtype=np.float32) if ctx.zeroframe_used else None
+    pixeldq = None
+    for i0 in range(0, nints, chunk):
+        ints = slice(i0, min(nints, i0 + chunk))
+        part = _read_block(ctx, e0, e1, ints=ints)
+        for s in stages:
+            s.apply(part)
+        data[ints] = part.data[:, :, keep]
+        gdq[ints] = part.groupdq[:, :, keep]
+        if zf is not None:
+            zf[ints] = part.zeroframe[:, keep]
+        pdq = part.pixeldq[keep]
+        if pixeldq is None:
+            pixeldq = pdq
+        elif not np.array_equal(pixeldq, pdq):
+            # The pixel DQ the steps set never depends on the integration's data.
+            raise NotStreamable("pixel DQ differs between integrations")
+    blk = _Block(k0, k1, data, gdq, pixeldq, zf)
+    blk.i0 = 0
+    return blk
+
+
+def _block_plan(ctx: _Context, memory_limit: int, halo: int, pre_halo: int) -> tuple[int, int]:
+    """Rows per block and integrations per chunk of the steps before jump."""
     nints, ngroups, ny, nx = ctx.nints, ctx.ngroups, ctx.ny, ctx.nx
     # Products (rate and rateints: 4 float32 arrays and a uint32 DQ each) and the
     # references held for the whole (sub)array.
     fixed = _BASELINE + ny * nx * (20 * (nints + 1) + 64)
-    per_row = nints * ngroups * nx * _BYTES_PER_SAMPLE
-    rows = int((memory_limit - fixed) // max(per_row, 1))
+    budget = max(min(memory_limit - fixed, _MAX_BLOCK), 0)
+    # Kept rows hold 5 bytes a sample (float32 data, uint8 DQ); jump and ramp fitting
+    # need temporaries of about as much again.
+    per_row = nints * ngroups * nx * 12
+    rows = int(budget // max(per_row, 1)) - 2 * (halo - pre_halo)
     if rows < 8:
-        log.warning(
-            "memory_limit of %.2f GB is below what this exposure needs; using blocks of 8 rows",
-            memory_limit / 2**30,
-        )
+        if per_row * 8 > budget:
+            log.warning(
+                "memory_limit of %.2f GB is below what this exposure needs; using blocks of 8 rows",
+                memory_limit / 2**30,
+            )
         rows = 8
-    return max(1, min(rows, ny))
+    rows = max(1, min(rows, ny))
+    # The steps before jump: their (halo-extended) rows for some integrations at a time.
+    per_int = ngroups * (rows + 2 * halo) * nx * _BYTES_PER_SAMPLE
+    chunk = int(max(1, min(nints, budget // 2 // max(per_int, 1))))
+    return rows, chunk
 
 
 def _refpix_first_pass(ctx: _Context, stages: list[_Stage], all_stages) -> None:
@@ -734,14 +795,18 @@ def _refpix_first_pass(ctx: _Context, stages: list[_Stage], all_stages) -> None:
         cols = np.nonzero(mask[a:b].any(axis=0))[0]
         if cols.size == 0:
             continue
-        blk = _read_block(ctx, a, b, cols)
-        for s in use:
-            s.apply(blk)
         sel = (yy >= a) & (yy < b)
         where = np.searchsorted(cols, xx[sel])
-        vals[:, :, sel] = blk.data[:, :, yy[sel] - a, where]
-        if zvals is not None:
-            zvals[:, sel] = blk.zeroframe[:, yy[sel] - a, where]
+        per_int = ngroups * (b - a) * len(cols) * 8
+        chunk = int(max(1, min(nints, (64 * 2**20) // per_int)))
+        for i0 in range(0, nints, chunk):
+            ints = slice(i0, min(nints, i0 + chunk))
+            blk = _read_block(ctx, a, b, cols, ints=ints)
+            for s in use:
+                s.apply(blk)
+            vals[ints, :, sel] = blk.data[:, :, yy[sel] - a, where]
+            if zvals is not None:
+                zvals[ints, sel] = blk.zeroframe[:, yy[sel] - a, where]
         actual[a:b, cols] = blk.pixeldq
         if not np.array_equal(actual[a:b, cols], predicted[a:b, cols]):
             raise NotStreamable("pixel DQ of the reference pixels differs from the prediction")
