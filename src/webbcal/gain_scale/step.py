@@ -26,11 +26,8 @@ class GainScaleStep(Step):
         if factor is None:
             path = self.get_reference_file(model, "gain")
             if path is not None:
-                from stdatamodels.jwst.datamodels import GainModel
-
                 log.info("Using GAIN reference file: %s", path)
-                with GainModel(path) as gain:
-                    factor = gain.meta.exposure.gain_factor
+                factor = _gain_factor(path)
         if factor is None:
             log.info("GAINFACT not found in gain reference file")
             raise StepSkipped("no gain factor (GAINFACT) applies to this exposure")
@@ -50,3 +47,29 @@ class GainScaleStep(Step):
             model.var_rnoise = vr
         model.meta.exposure.gain_factor = factor
         return model
+
+
+def _gain_factor(path: str) -> float | None:
+    """GAINFACT of a GAIN reference (primary header), read without loading its arrays.
+
+    Raises
+    ------
+    ReferenceFileError
+        If the file cannot be read as FITS or GAINFACT is not a number.
+    """
+    from astropy.io import fits
+
+    from ..lib.reffiles import ReferenceFileError
+
+    try:
+        value = fits.getheader(path, 0).get("GAINFACT")
+    except Exception as exc:  # astropy raises many types for damaged files
+        raise ReferenceFileError(f"{path}: cannot read the primary header: {exc}") from None
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ReferenceFileError(
+            f"{path}: GAINFACT={value!r}; expected a number (the gain factor)"
+        ) from None
