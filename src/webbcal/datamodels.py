@@ -362,16 +362,19 @@ def save_model(model: Any, path: str) -> str:
     """
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_webbcal_", suffix=".fits", dir=directory)
-    os.close(fd)
+    # A private directory beside the product: the file is written under its final
+    # name (stdatamodels records that name as FILENAME), then renamed into place.
+    tmpdir = tempfile.mkdtemp(prefix=".tmp_webbcal_", dir=directory)
+    tmp = os.path.join(tmpdir, os.path.basename(path))
     try:
-        model.meta.filename = os.path.basename(path)
         model.save(tmp, overwrite=True)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+    finally:
+        os.rmdir(tmpdir)
     log.info("Saved %s", path)
     return path
 

@@ -14,6 +14,7 @@ import logging
 
 import numpy as np
 import pytest
+from astropy.io import fits
 
 from webbcal.lib.subarray import SubarrayGeometry
 from webbcal.pipeline import Detector1Pipeline
@@ -58,8 +59,14 @@ def _run_both(case, tmp_path, caplog, **kwargs):
             )  # fmt: skip
         streamed = any("Streaming" in r.getMessage() for r in caplog.records)
         assert streamed == streaming, [r.getMessage() for r in caplog.records][-5:]
-        rate = dm.open(next(out.glob("*_rate.fits")))
-        rateints = dm.open(next(out.glob("*_rateints.fits")))
+        rate_path = next(out.glob("*_rate.fits"))
+        rateints_path = next(out.glob("*_rateints.fits"))
+        # Provenance: each product records its own file name (not a temporary one).
+        for path in (rate_path, rateints_path):
+            assert fits.getval(path, "FILENAME") == path.name
+        assert sorted(p.name for p in out.iterdir()) == [rate_path.name, rateints_path.name]
+        rate = dm.open(rate_path)
+        rateints = dm.open(rateints_path)
         results[name] = (rate, rateints)
     return results
 
