@@ -36,6 +36,7 @@ import numpy as np
 
 from webbcal import dqflags
 
+from . import _detect_kernel
 from ._median import clipped_median, nanmedian_over_differences
 from .params import JumpParameters
 
@@ -196,8 +197,55 @@ def _sigma_clip_outliers(diffs: np.ndarray, sigma: float, axis, maxiters: int = 
     return ~np.isfinite(work)
 
 
+def _kernel_ok(data, gain, readnoise, groupdq, mode) -> bool:
+    """Whether the compiled kernel handles these inputs (it needs the documented dtypes)."""
+    return (
+        mode in _detect_kernel.MODES
+        and data.dtype == np.float32
+        and gain.dtype == np.float32
+        and readnoise.dtype == np.float32
+        and groupdq.dtype == np.uint8
+    )
+
+
 def _detect_block(data, gain, readnoise, groupdq, *, nframes, mode, params, after_e):
-    """Run detection on a block of rows; return the per-difference masks."""
+    """Run detection on a block of rows; return the per-difference masks.
+
+    The iterative and single-pass regimes run in the compiled kernel
+    (:func:`webbcal.jump._detect_kernel.detect_block`), which returns exactly
+    what :func:`_detect_block_numpy` returns; sigma clipping, and inputs with
+    other dtypes, use the numpy implementation.
+    """
+    if not _kernel_ok(data, gain, readnoise, groupdq, mode):
+        return _detect_block_numpy(
+            data,
+            gain,
+            readnoise,
+            groupdq,
+            nframes=nframes,
+            mode=mode,
+            params=params,
+            after_e=after_e,
+        )
+    return _detect_kernel.detect_block(
+        data,
+        groupdq,
+        gain,
+        readnoise,
+        nframes=nframes,
+        mode=mode,
+        rejection_threshold=params.rejection_threshold,
+        three_group_rejection_threshold=params.three_group_rejection_threshold,
+        four_group_rejection_threshold=params.four_group_rejection_threshold,
+        flag_4_neighbors=params.flag_4_neighbors,
+        min_jump_to_flag_neighbors=params.min_jump_to_flag_neighbors,
+        max_jump_to_flag_neighbors=params.max_jump_to_flag_neighbors,
+        after_e=tuple(after_e),
+    )
+
+
+def _detect_block_numpy(data, gain, readnoise, groupdq, *, nframes, mode, params, after_e):
+    """Numpy implementation of :func:`_detect_block` (all regimes; test reference)."""
     diffs = _first_diffs(data, gain, groupdq)
     finite = np.isfinite(diffs)
     median = nanmedian_over_differences(diffs)

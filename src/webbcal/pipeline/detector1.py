@@ -158,7 +158,20 @@ class Detector1Pipeline(Pipeline):
         total = total or len(self.active_steps(rate))
         self._progress(total, total, "gain_scale")
         rate = self.step("gain_scale").run(rate)
-        if rateints is not None:
+        from .streaming import SpilledRateints
+
+        if isinstance(rateints, SpilledRateints):
+            # Streamed from disk into the product: never whole in memory.
+            spilled, rateints = rateints, None
+            try:
+                template = self.step("gain_scale").run(spilled.template)
+                self._store_logs(template)
+                path = self.product_path(template, suffix="rateints")
+                spilled.write_product(template, path)
+                self.record_output(path)
+            finally:
+                spilled.close()
+        elif rateints is not None:
             rateints = self.step("gain_scale").run(rateints)
             if self.save_results:
                 self._store_logs(rateints)
@@ -191,7 +204,9 @@ class Detector1Pipeline(Pipeline):
 
             raise ParameterError(str(exc)) from None
         try:
-            return run_streaming(self, model, raw, ramp_steps, limit)
+            return run_streaming(
+                self, model, raw, ramp_steps, limit, spill_rateints=bool(self.save_results)
+            )
         except NotStreamable as why:
             log.info("Step-by-step execution: %s", why)
             return None

@@ -35,6 +35,7 @@ References
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from collections.abc import Callable
@@ -45,7 +46,7 @@ import numpy as np
 
 from ..stpipe import StepSkipped
 
-__all__ = ["NotStreamable", "parse_memory", "run_streaming"]
+__all__ = ["NotStreamable", "SpilledRateints", "parse_memory", "run_streaming"]
 
 log = logging.getLogger(__name__)
 
@@ -229,8 +230,6 @@ def _prep_saturation(step, ctx):
 
 
 def _prep_ipc(step, ctx):
-    import os
-
     from stdatamodels.jwst.datamodels import IPCModel
 
     from ..ipc.kernel import apply_ipc
@@ -564,7 +563,7 @@ def _active_stages(pipe, shell, ctx, aliases) -> list[_Stage]:
     return stages
 
 
-def run_streaming(pipe, model, raw, ramp_aliases, memory_limit: int):
+def run_streaming(pipe, model, raw, ramp_aliases, memory_limit: int, spill_rateints=False):
     """Run the ramp steps and ramp fitting of ``pipe`` by blocks of rows.
 
     Parameters
@@ -580,6 +579,9 @@ def run_streaming(pipe, model, raw, ramp_aliases, memory_limit: int):
         The active ramp steps, in order.
     memory_limit : int
         Target peak memory in bytes; sets the number of rows per block.
+    spill_rateints : bool
+        Keep the per-integration results on disk (beside the products) rather
+        than in memory; ``rateints`` is then a :class:`SpilledRateints`.
 
     Returns
     -------
@@ -608,19 +610,23 @@ def run_streaming(pipe, model, raw, ramp_aliases, memory_limit: int):
     zf = getattr(model, "zeroframe", None)
     ctx = _Context(pipe, shell, raw, geom, nints, ngroups, ny, nx,
                    zeroframe_used=zf is not None and np.ndim(zf) == 3)  # fmt: skip
+    spill = None
+    if spill_rateints:
+        spill = _Spill(pipe.product_path(shell, suffix="rateints"), (nints, ny, nx))
+        ctx.closers.append(spill.remove_on_error)
     try:
-        return _stream(pipe, ctx, ramp_aliases, fit_step, memory_limit)
+        return _stream(pipe, ctx, ramp_aliases, fit_step, memory_limit, spill)
     finally:
         for close in ctx.closers:
             close()
 
 
-def _stream(pipe, ctx: _Context, ramp_aliases, fit_step, memory_limit: int):
+def _stream(pipe, ctx: _Context, ramp_aliases, fit_step, memory_limit: int, spill):
     shell = ctx.shell
     nints, ngroups, ny = ctx.nints, ctx.ngroups, ctx.ny
     start = time.monotonic()
     stages = _active_stages(pipe, shell, ctx, ramp_aliases)
-    fit = _FitPrep(fit_step, ctx)
+    fit = _FitPrep(fit_step, ctx, spill)
     run = [s for s in stages if s.apply is not None]
     jump = next((s for s in run if s.alias == "jump"), None)
     body = [s for s in run if s.alias != "jump"]
@@ -897,14 +903,120 @@ def _record_jump_rates(ctx: _Context) -> None:
         exp.extended_emission_events = 0.0
 
 
+_INT_ARRAYS = {
+    "slope_ints": ("data", np.float32),
+    "dq_ints": ("dq", np.uint32),
+    "err_ints": ("err", np.float32),
+    "var_poisson_ints": ("var_poisson", np.float32),
+    "var_rnoise_ints": ("var_rnoise", np.float32),
+}
+
+
+class _Spill:
+    """Per-integration results kept in raw files beside the products until they are written."""
+
+    def __init__(self, product_path: str, shape: tuple[int, int, int]) -> None:
+        import tempfile
+
+        directory = os.path.dirname(os.path.abspath(product_path)) or "."
+        os.makedirs(directory, exist_ok=True)
+        self.dir = tempfile.mkdtemp(prefix=".tmp_webbcal_spill_", dir=directory)
+        self.shape = shape
+        self.files = {}
+        for name, (_, dtype) in _INT_ARRAYS.items():
+            path = os.path.join(self.dir, name)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            os.ftruncate(fd, int(np.prod(shape)) * np.dtype(dtype).itemsize)
+            self.files[name] = (fd, np.dtype(dtype))
+        self.committed = False
+
+    def write_rows(self, name: str, r0: int, values: np.ndarray) -> None:
+        """Rows ``r0:r0 + values.shape[1]`` of every integration."""
+        fd, dtype = self.files[name]
+        nints, ny, nx = self.shape
+        values = np.ascontiguousarray(values, dtype=dtype)
+        for i in range(nints):
+            offset = ((i * ny) + r0) * nx * dtype.itemsize
+            os.pwrite(fd, values[i].tobytes(), offset)
+
+    def read_int(self, name: str, i: int) -> np.ndarray:
+        fd, dtype = self.files[name]
+        _, ny, nx = self.shape
+        nbytes = ny * nx * dtype.itemsize
+        buf = os.pread(fd, nbytes, i * nbytes)
+        return np.frombuffer(buf, dtype=dtype).reshape(ny, nx)
+
+    def remove_on_error(self) -> None:
+        if not self.committed:
+            self.close()
+
+    def close(self) -> None:
+        import shutil
+
+        for fd, _ in self.files.values():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.files = {}
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class SpilledRateints:
+    """The ``_rateints`` product of a streamed run whose arrays wait on disk.
+
+    Attributes
+    ----------
+    template : CubeModel
+        Metadata, INT_TIMES and placeholder arrays of shape (1, ny, nx).
+    """
+
+    def __init__(self, template, spill: _Spill) -> None:
+        self.template = template
+        self.spill = spill
+        spill.committed = True  # the pipeline writes or removes it from here on
+
+    def write_product(self, template, path: str) -> str:
+        """Write the product at ``path`` from the spilled arrays (after gain_scale on
+        ``template``: a gain factor it applied is applied to every integration)."""
+        from ..gain_scale.scale import scale_by_gain_factor
+        from ..lib.fitsstream import StreamedProduct
+
+        nints, ny, nx = self.spill.shape
+        factor = None
+        if getattr(template.meta.cal_step, "gain_scale", None) == "COMPLETE":
+            factor = template.meta.exposure.gain_factor
+        shapes = {attr: (nints, ny, nx) for attr, _ in _INT_ARRAYS.values()}
+        with StreamedProduct(template, path, shapes) as out:
+            for i in range(nints):
+                planes = {
+                    attr: self.spill.read_int(name, i) for name, (attr, _) in _INT_ARRAYS.items()
+                }
+                if factor is not None:
+                    sci, err, vp, vr = scale_by_gain_factor(
+                        planes["data"][None], planes["err"][None], planes["var_poisson"][None],
+                        planes["var_rnoise"][None], gain_factor=factor,
+                    )  # fmt: skip
+                    planes.update(data=sci[0], err=err[0], var_poisson=vp[0], var_rnoise=vr[0])
+                for attr, plane in planes.items():
+                    out.write(attr, (i,), plane)
+            out.commit()
+        log.info("Saved %s", path)
+        return path
+
+    def close(self) -> None:
+        self.spill.close()
+
+
 class _FitPrep:
     """Ramp fitting of blocks into whole-array products."""
 
-    def __init__(self, step, ctx: _Context) -> None:
+    def __init__(self, step, ctx: _Context, spill: _Spill | None = None) -> None:
         from ..lib.reffiles import gain_and_readnoise
 
         self.step = step
         self.ctx = ctx
+        self.spill = spill
         step._resolve_references(ctx.shell)
         self.gain, self.readnoise = _gain_readnoise(ctx, step, gain_and_readnoise)
 
@@ -913,9 +1025,10 @@ class _FitPrep:
         out = {}
         for name in ("slope", "var_poisson", "var_rnoise", "err"):
             out[name] = np.empty((ny, nx), dtype=np.float32)
-            out[name + "_ints"] = np.empty((nints, ny, nx), dtype=np.float32)
         out["dq"] = np.empty((ny, nx), dtype=np.uint32)
-        out["dq_ints"] = np.empty((nints, ny, nx), dtype=np.uint32)
+        for name, (_, dtype) in _INT_ARRAYS.items():
+            shape = (1, ny, nx) if self.spill is not None else (nints, ny, nx)
+            out[name] = np.zeros(shape, dtype=dtype)
         return out
 
     def fit_block(self, blk: _Block, inner: slice, a: int, b: int, out: dict) -> None:
@@ -940,14 +1053,20 @@ class _FitPrep:
         )  # fmt: skip
         for name in ("slope", "var_poisson", "var_rnoise", "err", "dq"):
             out[name][a:b] = getattr(fit, name)
-            out[name + "_ints"][:, a:b] = getattr(fit, name + "_ints")
+        for name in _INT_ARRAYS:
+            if self.spill is not None:
+                self.spill.write_rows(name, a, getattr(fit, name))
+            else:
+                out[name][:, a:b] = getattr(fit, name)
 
     def products(self, out: dict):
         from ..ramp_fitting.ols import RampFitResult
 
         step, shell = self.step, self.ctx.shell
-        result = step._make_products(shell, RampFitResult(**out))
-        for product in result:
+        rate, rateints = step._make_products(shell, RampFitResult(**out))
+        for product in (rate, rateints):
             step._set_status(product, "COMPLETE")
             step.finalize_result(product)
-        return result
+        if self.spill is not None:
+            rateints = SpilledRateints(rateints, self.spill)
+        return rate, rateints

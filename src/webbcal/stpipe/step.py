@@ -421,9 +421,8 @@ class Step:
         """Suffix of this step's saved result."""
         return self.suffix or self.class_alias or self.name
 
-    def save_model(self, model: Any, suffix: str | None = None) -> str:
-        """Save ``model`` under the JWST naming convention and return its path."""
-        from ..datamodels import save_model
+    def product_path(self, model: Any, suffix: str | None = None) -> str:
+        """Where :meth:`save_model` writes ``model`` (JWST naming convention)."""
         from .naming import output_path
 
         root = self._root()
@@ -431,12 +430,19 @@ class Step:
         output_file = self.output_file
         if output_file is None and root is not self:
             output_file = root.output_file
-        path = output_path(
+        return output_path(
             root._input_name or _model_name(model),
             suffix or self.output_suffix,
             output_dir=output_dir,
             output_file=output_file,
         )
+
+    def save_model(self, model: Any, suffix: str | None = None) -> str:
+        """Save ``model`` under the JWST naming convention and return its path."""
+        from ..datamodels import save_model
+
+        root = self._root()
+        path = self.product_path(model, suffix)
         existed = os.path.exists(path)
         save_model(model, path)
         if not existed:
