@@ -62,8 +62,9 @@ _JUMP = np.uint8(4)
 _BYTES_PER_SAMPLE = 40
 #: Memory taken by the interpreter, libraries and small arrays.
 _BASELINE = 350 * 2**20
-#: Largest block worth processing at once: bigger blocks are no faster.
-_MAX_BLOCK = 160 * 2**20
+#: Rows of a block: more are no faster; fewer cost too much in halo rows.
+_MAX_ROWS = 256
+_MIN_ROWS = 2
 
 
 class NotStreamable(Exception):
@@ -635,7 +636,7 @@ def _stream(pipe, ctx: _Context, ramp_aliases, fit_step, memory_limit: int, spil
         _refpix_first_pass(ctx, [s for s in body if s.before_refpix], stages)
     jump_halo = jump.halo if jump is not None else 0
     pre_halo = halo - jump_halo
-    rows, chunk = _block_plan(ctx, memory_limit, halo, pre_halo)
+    rows, chunk = _block_plan(ctx, memory_limit, halo, pre_halo, spill is not None)
     log.info(
         "Streaming %d steps over blocks of %d rows (%d halo rows) and %d of %d integrations "
         "of %d groups",
@@ -739,28 +740,37 @@ def _calibrated_block(ctx: _Context, stages, e0: int, e1: int, k0: int, k1: int,
     return blk
 
 
-def _block_plan(ctx: _Context, memory_limit: int, halo: int, pre_halo: int) -> tuple[int, int]:
-    """Rows per block and integrations per chunk of the steps before jump."""
+def _block_plan(
+    ctx: _Context, memory_limit: int, halo: int, pre_halo: int, spilled: bool
+) -> tuple[int, int]:
+    """Rows per block and integrations per chunk of the steps before jump.
+
+    The block (float32 data and uint8 DQ of every integration, 5 bytes a sample,
+    plus about as much again in jump and ramp-fitting temporaries) may use half
+    of what ``memory_limit`` leaves after the references and products; between
+    2 and 256 rows (bigger blocks are no faster).
+    """
     nints, ngroups, ny, nx = ctx.nints, ctx.ngroups, ctx.ny, ctx.nx
-    # Products (rate and rateints: 4 float32 arrays and a uint32 DQ each) and the
-    # references held for the whole (sub)array.
-    fixed = _BASELINE + ny * nx * (20 * (nints + 1) + 64)
-    budget = max(min(memory_limit - fixed, _MAX_BLOCK), 0)
-    # Kept rows hold 5 bytes a sample (float32 data, uint8 DQ); jump and ramp fitting
-    # need temporaries of about as much again.
+    # References held for the whole (sub)array and the products in memory: rate,
+    # and rateints unless it is spilled to disk.
+    products = 20 * (1 if spilled else nints + 1)
+    fixed = _BASELINE + ny * nx * (products + 64)
+    budget = max(min(memory_limit - fixed, memory_limit // 2), 0)
+    jump_halo = halo - pre_halo
     per_row = nints * ngroups * nx * 12
-    rows = int(budget // max(per_row, 1)) - 2 * (halo - pre_halo)
-    if rows < 8:
-        if per_row * 8 > budget:
-            log.warning(
-                "memory_limit of %.2f GB is below what this exposure needs; using blocks of 8 rows",
-                memory_limit / 2**30,
-            )
-        rows = 8
+    rows = int(budget // max(per_row, 1)) - 2 * jump_halo
+    rows = max(min(rows, _MAX_ROWS), _MIN_ROWS)
+    if per_row * (rows + 2 * jump_halo) > budget:
+        log.warning(
+            "memory_limit of %.2f GB is below what this exposure needs (about %.2f GB); "
+            "using blocks of %d rows",
+            memory_limit / 2**30, (fixed + per_row * (rows + 2 * jump_halo)) / 2**30, rows,
+        )  # fmt: skip
     rows = max(1, min(rows, ny))
     # The steps before jump: their (halo-extended) rows for some integrations at a time.
     per_int = ngroups * (rows + 2 * halo) * nx * _BYTES_PER_SAMPLE
-    chunk = int(max(1, min(nints, budget // 2 // max(per_int, 1))))
+    chunk_budget = max(budget // 4, 32 * 2**20) if budget > 0 else 0
+    chunk = int(max(1, min(nints, chunk_budget // max(per_int, 1))))
     return rows, chunk
 
 
@@ -1001,7 +1011,6 @@ class SpilledRateints:
                 for attr, plane in planes.items():
                     out.write(attr, (i,), plane)
             out.commit()
-        log.info("Saved %s", path)
         return path
 
     def close(self) -> None:
