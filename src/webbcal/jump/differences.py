@@ -16,7 +16,9 @@ pipeline:
 * many integrations: sigma clipping of each difference across integrations.
 
 The arrays are processed in blocks of rows, so the working memory stays
-bounded, and looping is over groups or over the few pixels still iterating.
+bounded. The iterative and single-pass regimes run in a compiled per-pixel
+kernel (:mod:`webbcal.jump._detect_kernel`) that reproduces the numpy
+implementation kept here (``_detect_block_numpy``) bit for bit.
 
 References
 ----------
