@@ -17,7 +17,19 @@ _JIT = {"cache": True, "nogil": True}
 
 @numba.njit(**_JIT)
 def _sorted_finite(values, buf):
-    """Copy the finite values into ``buf`` in ascending order; return their count."""
+    """Copy the finite values into ``buf`` in ascending order; return their count.
+
+    Insertion sort for the usual handful of differences; many integrations
+    (long time series) are sorted with numpy's O(n log n) sort instead.
+    """
+    if values.shape[0] > 32:
+        n = 0
+        for v in values:
+            if math.isfinite(v):
+                buf[n] = v
+                n += 1
+        buf[:n] = np.sort(buf[:n])
+        return n
     n = 0
     for v in values:
         if math.isfinite(v):

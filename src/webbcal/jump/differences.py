@@ -181,6 +181,19 @@ def _iterative(absdiffs: np.ndarray, rn_var: np.ndarray, params: JumpParameters)
 
 
 def _sigma_clip_outliers(diffs: np.ndarray, sigma: float, axis, maxiters: int = 5) -> np.ndarray:
+    """Median/standard-deviation sigma clipping; True where clipped or NaN (compiled).
+
+    Identical to :func:`_sigma_clip_outliers_numpy`; ``axis`` is 0 (across
+    integrations, per group) or (0, 1) (all differences of a pixel).
+    """
+    from ._sigclip import sigma_clip_series
+
+    return sigma_clip_series(diffs, sigma, per_group=axis == 0, maxiters=maxiters)
+
+
+def _sigma_clip_outliers_numpy(
+    diffs: np.ndarray, sigma: float, axis, maxiters: int = 5
+) -> np.ndarray:
     """Median/standard-deviation sigma clipping; True where clipped or NaN.
 
     Iterates up to ``maxiters`` times, rejecting values strictly outside
