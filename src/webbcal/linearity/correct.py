@@ -85,6 +85,28 @@ def _apply_polynomial(data, groupdq, c, out):  # pragma: no cover - compiled
                 out[g, y, x] = r + c[0, y, x]
 
 
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _apply_polynomial_ints(data, groupdq, c, out):  # pragma: no cover - compiled
+    """:func:`_apply_polynomial` for every integration of a (nints, ngroups, ny, nx) ramp,
+    parallel over (integration, row)."""
+    nints, ngroups, ny, nx = data.shape
+    ncoeffs = c.shape[0]
+    for iy in numba.prange(nints * ny):
+        i = iy // ny
+        y = iy % ny
+        for g in range(ngroups):
+            for x in range(nx):
+                d = data[i, g, y, x]
+                if groupdq[i, g, y, x] & _SAT:
+                    out[i, g, y, x] = d
+                    continue
+                r = c[ncoeffs - 1, y, x] * d
+                for k in range(ncoeffs - 2, 0, -1):
+                    r = r + c[k, y, x]
+                    r = r * d
+                out[i, g, y, x] = r + c[0, y, x]
+
+
 def correct_linearity(
     data: np.ndarray,
     groupdq: np.ndarray,
@@ -115,14 +137,25 @@ def correct_linearity(
     """
     c, new_dq = prepare_coefficients(coeffs, lin_dq, pixeldq)
     out = np.empty(data.shape, dtype=np.float32)
-    for i in range(data.shape[0]):
-        integration_done(i, data.shape[0])
-        _apply_polynomial(
-            np.ascontiguousarray(data[i], dtype=np.float32),
-            np.ascontiguousarray(groupdq[i], dtype=np.uint8),
+    nints = data.shape[0]
+    if nints > 1 and data.shape[-2] * data.shape[-1] < 2**20:
+        # Small images (subarrays, blocks of rows): one call for every integration.
+        _apply_polynomial_ints(
+            np.ascontiguousarray(data, dtype=np.float32),
+            np.ascontiguousarray(groupdq, dtype=np.uint8),
             c,
-            out[i],
+            out,
         )
+        integration_done(nints - 1, nints)
+    else:
+        for i in range(nints):
+            integration_done(i, nints)
+            _apply_polynomial(
+                np.ascontiguousarray(data[i], dtype=np.float32),
+                np.ascontiguousarray(groupdq[i], dtype=np.uint8),
+                c,
+                out[i],
+            )
     new_zf = None
     if zeroframe is not None:
         new_zf = np.empty_like(zeroframe, dtype=np.float32)
