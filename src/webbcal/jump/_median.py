@@ -50,11 +50,36 @@ def _median_sorted(buf, n):
     return (buf[half - 1] + buf[half]) / 2.0
 
 
+@numba.njit(**_JIT)
+def _median_select(values, buf):
+    """Median of the finite values (NaN if none) by selection, for long series."""
+    n = 0
+    for v in values:
+        if math.isfinite(v):
+            buf[n] = v
+            n += 1
+    if n == 0:
+        return math.nan
+    half = n // 2
+    part = np.partition(buf[:n], half)
+    upper = part[half]
+    if n % 2:
+        return upper
+    lower = part[0]
+    for k in range(1, half):
+        if part[k] > lower:
+            lower = part[k]
+    return (lower + upper) / 2.0
+
+
 @numba.njit(parallel=True, **_JIT)
 def _nanmedian_kernel(flat, out):
     npix = flat.shape[1]
     for p in numba.prange(npix):
         buf = np.empty(flat.shape[0], dtype=np.float64)
+        if flat.shape[0] > 32:
+            out[p] = _median_select(flat[:, p], buf)
+            continue
         n = _sorted_finite(flat[:, p], buf)
         out[p] = math.nan if n == 0 else _median_sorted(buf, n)
 

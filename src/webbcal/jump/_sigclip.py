@@ -28,6 +28,7 @@ _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 @numba.njit(**_JIT)
 def _median_of_finite(x, buf):
+    """Median of the finite values of ``x`` (NaN if none), by selection."""
     n = 0
     for v in x:
         if math.isfinite(v):
@@ -35,11 +36,16 @@ def _median_of_finite(x, buf):
             n += 1
     if n == 0:
         return math.nan
-    part = np.sort(buf[:n])
     half = n // 2
+    part = np.partition(buf[:n], half)
+    upper = part[half]
     if n % 2:
-        return part[half]
-    return (part[half - 1] + part[half]) / 2.0
+        return upper
+    lower = part[0]
+    for k in range(1, half):
+        if part[k] > lower:
+            lower = part[k]
+    return (lower + upper) / 2.0
 
 
 @numba.njit(**_JIT)
