@@ -51,7 +51,7 @@ def _median_sorted(buf, n):
 
 
 @numba.njit(**_JIT)
-def _median_select(values, buf):
+def median_select(values, buf):
     """Median of the finite values (NaN if none) by selection, for long series."""
     n = 0
     for v in values:
@@ -78,7 +78,7 @@ def _nanmedian_kernel(flat, out):
     for p in numba.prange(npix):
         buf = np.empty(flat.shape[0], dtype=np.float64)
         if flat.shape[0] > 32:
-            out[p] = _median_select(flat[:, p], buf)
+            out[p] = median_select(flat[:, p], buf)
             continue
         n = _sorted_finite(flat[:, p], buf)
         out[p] = math.nan if n == 0 else _median_sorted(buf, n)

@@ -21,31 +21,11 @@ import math
 import numba
 import numpy as np
 
+from ._median import median_select as _median_of_finite
+
 __all__ = ["sigma_clip_series"]
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
-
-
-@numba.njit(**_JIT)
-def _median_of_finite(x, buf):
-    """Median of the finite values of ``x`` (NaN if none), by selection."""
-    n = 0
-    for v in x:
-        if math.isfinite(v):
-            buf[n] = v
-            n += 1
-    if n == 0:
-        return math.nan
-    half = n // 2
-    part = np.partition(buf[:n], half)
-    upper = part[half]
-    if n % 2:
-        return upper
-    lower = part[0]
-    for k in range(1, half):
-        if part[k] > lower:
-            lower = part[k]
-    return (lower + upper) / 2.0
 
 
 @numba.njit(**_JIT)

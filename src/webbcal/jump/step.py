@@ -113,14 +113,7 @@ class JumpStep(Step):
         from .twopoint import detect_jumps
 
         nints, ngroups = model.data.shape[:2]
-        if ngroups < 3 or (
-            ngroups < self.minimum_groups and nints * (ngroups - 1) < self.minimum_sigclip_groups
-        ):
-            log.warning(
-                "Jump detection needs at least %d groups; this exposure has %d",
-                self.minimum_groups, ngroups,
-            )  # fmt: skip
-            raise StepSkipped(f"too few groups ({ngroups}) for jump detection")
+        self.check_enough_groups(nints, ngroups)
         geom = geometry_of(model)
         gain, readnoise = gain_and_readnoise(self, model)
         names = set(JumpParameters.__dataclass_fields__)
@@ -140,6 +133,17 @@ class JumpStep(Step):
         self._record_rates(model, result, geom)
         log.info("Total elapsed time = %.3f s", time.monotonic() - start)
         return model
+
+    def check_enough_groups(self, nints: int, ngroups: int) -> None:
+        """Skip (StepSkipped) a ramp too short for jump detection, as the official step does."""
+        if ngroups < 3 or (
+            ngroups < self.minimum_groups and nints * (ngroups - 1) < self.minimum_sigclip_groups
+        ):
+            log.warning(
+                "Jump detection needs at least %d groups; this exposure has %d",
+                self.minimum_groups, ngroups,
+            )  # fmt: skip
+            raise StepSkipped(f"too few groups ({ngroups}) for jump detection")
 
     @staticmethod
     def _record_rates(model, result, geom) -> None:

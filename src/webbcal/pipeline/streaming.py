@@ -375,14 +375,7 @@ def _prep_jump(step, ctx):
     from ..lib.reffiles import gain_and_readnoise
 
     nints, ngroups = ctx.nints, ctx.ngroups
-    if ngroups < 3 or (
-        ngroups < step.minimum_groups and nints * (ngroups - 1) < step.minimum_sigclip_groups
-    ):
-        log.warning(
-            "Jump detection needs at least %d groups; this exposure has %d",
-            step.minimum_groups, ngroups,
-        )  # fmt: skip
-        raise StepSkipped(f"too few groups ({ngroups}) for jump detection")
+    step.check_enough_groups(nints, ngroups)
     names = set(JumpParameters.__dataclass_fields__)
     params = JumpParameters(**{k: v for k, v in step.get_parameters().items() if k in names})
     if params.expand_large_events or params.find_showers:
@@ -1041,24 +1034,13 @@ class _FitPrep:
         return out
 
     def fit_block(self, blk: _Block, inner: slice, a: int, b: int, out: dict) -> None:
-        from ..dqflags import DO_NOT_USE
-        from ..ramp_fitting.ols import fit_ramps
-
-        step, ctx = self.step, self.ctx
-        exp = ctx.shell.meta.exposure
-        rn = self.readnoise[a:b]
-        pdq = blk.pixeldq[inner]
-        pixeldq = np.where(rn > 0, pdq, pdq | DO_NOT_USE)
+        ctx = self.ctx
         zf = None if blk.zeroframe is None else blk.zeroframe[:, inner]
         dark = None if ctx.average_dark is None else ctx.average_dark[a:b]
-        fit = fit_ramps(
-            blk.data[:, :, inner], blk.groupdq[:, :, inner], pixeldq.astype(np.uint32),
-            np.asarray(rn, dtype=np.float32), np.asarray(self.gain[a:b], dtype=np.float32),
-            frame_time=float(exp.frame_time), group_time=float(exp.group_time),
-            nframes=int(exp.nframes), groupgap=int(exp.groupgap),
-            dropframes1=int(exp.drop_frames1 or 0),
-            suppress_one_group=step.suppress_one_group, zeroframe=zf,
-            firstgroup=step.firstgroup, lastgroup=step.lastgroup, average_dark_current=dark,
+        fit = self.step.fit_ols(
+            blk.data[:, :, inner], blk.groupdq[:, :, inner], blk.pixeldq[inner],
+            self.readnoise[a:b], self.gain[a:b], ctx.shell.meta.exposure,
+            zeroframe=zf, average_dark_current=dark,
         )  # fmt: skip
         for name in ("slope", "var_poisson", "var_rnoise", "err", "dq"):
             out[name][a:b] = getattr(fit, name)

@@ -49,7 +49,6 @@ class RampFitStep(Step):
     )  # fmt: skip
 
     def process(self, model):
-        from .ols import fit_ramps
 
         gain, readnoise = gain_and_readnoise(self, model)
         exp = model.meta.exposure
@@ -62,19 +61,38 @@ class RampFitStep(Step):
             dark = np.asarray(model.average_dark_current, dtype=np.float32)
         log.info("Using algorithm = %s", algorithm)
         start = time.monotonic()
-        # A NaN or non-positive read noise cannot weight a ramp: exclude those pixels.
-        pixeldq = np.where(readnoise > 0, model.pixeldq, model.pixeldq | DO_NOT_USE)
-        fit = fit_ramps(
-            model.data, model.groupdq, pixeldq.astype(np.uint32),
+        fit = self.fit_ols(
+            model.data, model.groupdq, model.pixeldq, readnoise, gain, exp,
+            zeroframe=zf, average_dark_current=dark,
+        )  # fmt: skip
+        log.info("Ramp fitting took %.3f s", time.monotonic() - start)
+        return self._make_products(model, fit)
+
+    def fit_ols(
+        self, data, groupdq, pixeldq, readnoise, gain, exposure, *, zeroframe,
+        average_dark_current,
+    ):  # fmt: skip
+        """:func:`~webbcal.ramp_fitting.ols.fit_ramps` with this step's parameters.
+
+        ``exposure`` is the ``meta.exposure`` node (timing, NFRAMES, GROUPGAP,
+        DRPFRMS1); arrays as for ``fit_ramps`` (any block of rows). Pixels whose
+        read noise is NaN or not positive cannot weight a ramp: they are
+        DO_NOT_USE.
+        """
+        from .ols import fit_ramps
+
+        exp = exposure
+        pixeldq = np.where(readnoise > 0, pixeldq, pixeldq | DO_NOT_USE)
+        return fit_ramps(
+            data, groupdq, pixeldq.astype(np.uint32),
             np.asarray(readnoise, dtype=np.float32), np.asarray(gain, dtype=np.float32),
             frame_time=float(exp.frame_time), group_time=float(exp.group_time),
             nframes=int(exp.nframes), groupgap=int(exp.groupgap),
             dropframes1=int(exp.drop_frames1 or 0),
-            suppress_one_group=self.suppress_one_group, zeroframe=zf,
-            firstgroup=self.firstgroup, lastgroup=self.lastgroup, average_dark_current=dark,
+            suppress_one_group=self.suppress_one_group, zeroframe=zeroframe,
+            firstgroup=self.firstgroup, lastgroup=self.lastgroup,
+            average_dark_current=average_dark_current,
         )  # fmt: skip
-        log.info("Ramp fitting took %.3f s", time.monotonic() - start)
-        return self._make_products(model, fit)
 
     def _choose_algorithm(self, model):
         """The algorithm to run: LIKELY for explicit read times, OLS_C below 4 groups."""
