@@ -158,20 +158,32 @@ class KillOnSave(distributed.WorkerPlugin):
 
     def setup(self, worker) -> None:
         import webbcal.datamodels as datamodels
+        from webbcal.lib.fitsstream import StreamedProduct
 
         original = datamodels.save_model
+        original_commit = StreamedProduct.commit
         root, marker, once = self.root, self.marker, self.once
 
-        def save_then_die(model, path):
-            result = original(model, path)
+        def die_after(path):
             if os.path.basename(path) == f"{root}_rateints.fits" and not (
                 once and os.path.exists(marker)
             ):
                 open(marker, "a").close()
                 os._exit(1)
+
+        def save_then_die(model, path):
+            result = original(model, path)
+            die_after(path)
+            return result
+
+        def commit_then_die(self, **kwargs):
+            # The streaming path writes _rateints block by block, then commits it.
+            result = original_commit(self, **kwargs)
+            die_after(result)
             return result
 
         datamodels.save_model = save_then_die
+        StreamedProduct.commit = commit_then_die
 
 
 @pytest.mark.parametrize("once", [True, False], ids=["killed_once", "killed_always"])

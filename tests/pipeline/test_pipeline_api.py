@@ -117,6 +117,6 @@ def test_progress_display_on_a_terminal_only(multi_int_case, capsys, monkeypatch
     assert "linearity" in shown and "integration 4/4" in shown
     total = shown.count("\r[ 1/")
     assert total == 1 and "gain_scale" in shown.rsplit("\r", 1)[-1]
-    # Streaming shows its blocks of rows (SUB160P in blocks of 8 rows: 20 blocks).
-    assert "streaming" in streamed and "block 20/20" in streamed
+    # Streaming shows its blocks of rows (SUB160P in blocks of 2 rows: 80 blocks).
+    assert "streaming" in streamed and "block 1/80" in streamed and "block 80/80" in streamed
     assert quiet == ""

@@ -637,6 +637,7 @@ def _stream(pipe, ctx: _Context, ramp_aliases, fit_step, memory_limit: int, spil
     )  # fmt: skip
     results = fit.allocate()
     nblocks = -(-ny // rows)
+    pipe._progress(1, 2, "streaming")
     for k, a in enumerate(range(0, ny, rows)):
         pipe._progress(1, 2, "streaming", done=k, nints=nblocks, unit="block")
         b = min(a + rows, ny)
