@@ -406,23 +406,28 @@ def two_point_jumps(
     neighbour_ok = np.zeros(shape_d, dtype=bool) if params.flag_4_neighbors else None
     above = [np.zeros(shape_d, dtype=bool) for _ in after_e]
     step = _rows_per_block(data.shape)
+    ncols = data.shape[3]
+    # Very many integrations: a single row is larger than a block; split columns too
+    # (detection is pixel-local, so the result does not depend on the split).
+    col_step = max(1, _BLOCK_BYTES // (8 * nints * ngroups)) if step == 1 else ncols
     for r0 in range(0, nrows, step):
-        rows = slice(r0, min(r0 + step, nrows))
-        blk_jumps, blk_nbr, blk_above = _detect_block(
-            data[:, :, rows],
-            gain[rows],
-            readnoise[rows],
-            gdq[:, :, rows],
-            nframes=nframes,
-            mode=mode,
-            params=params,
-            after_e=after_e,
-        )
-        jumps[:, :, rows] = blk_jumps
-        if neighbour_ok is not None:
-            neighbour_ok[:, :, rows] = blk_nbr
-        for full, part in zip(above, blk_above):
-            full[:, :, rows] = part
+        for c0 in range(0, ncols, col_step):
+            part = (slice(r0, min(r0 + step, nrows)), slice(c0, min(c0 + col_step, ncols)))
+            blk_jumps, blk_nbr, blk_above = _detect_block(
+                data[:, :, part[0], part[1]],
+                gain[part],
+                readnoise[part],
+                gdq[:, :, part[0], part[1]],
+                nframes=nframes,
+                mode=mode,
+                params=params,
+                after_e=after_e,
+            )
+            jumps[:, :, part[0], part[1]] = blk_jumps
+            if neighbour_ok is not None:
+                neighbour_ok[:, :, part[0], part[1]] = blk_nbr
+            for full, blk in zip(above, blk_above):
+                full[:, :, part[0], part[1]] = blk
 
     usable = (gdq[:, 1:] & _SAT_DNU) == 0
     gdq[:, 1:] |= (jumps & usable).astype(np.uint8) * _JUMP

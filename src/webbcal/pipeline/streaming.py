@@ -740,16 +740,16 @@ def _block_plan(
     """Rows per block and integrations per chunk of the steps before jump.
 
     The block (float32 data and uint8 DQ of every integration, 5 bytes a sample,
-    plus about as much again in jump and ramp-fitting temporaries) may use half
-    of what ``memory_limit`` leaves after the references and products; between
-    2 and 256 rows (bigger blocks are no faster).
+    plus about as much again in jump and ramp-fitting temporaries) may use what
+    ``memory_limit`` leaves after the references and products, at most 40 % of
+    the limit; between 2 and 256 rows (bigger blocks are no faster).
     """
     nints, ngroups, ny, nx = ctx.nints, ctx.ngroups, ctx.ny, ctx.nx
     # References held for the whole (sub)array and the products in memory: rate,
     # and rateints unless it is spilled to disk.
     products = 20 * (1 if spilled else nints + 1)
     fixed = _BASELINE + ny * nx * (products + 64)
-    budget = max(min(memory_limit - fixed, memory_limit // 2), 0)
+    budget = max(min(memory_limit - fixed, int(memory_limit * 0.4)), 0)
     jump_halo = halo - pre_halo
     per_row = nints * ngroups * nx * 12
     rows = int(budget // max(per_row, 1)) - 2 * jump_halo
