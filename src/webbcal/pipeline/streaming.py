@@ -63,7 +63,7 @@ _BYTES_PER_SAMPLE = 40
 #: Memory taken by the interpreter, libraries and small arrays.
 _BASELINE = 350 * 2**20
 #: Rows of a block: more are no faster; fewer cost too much in halo rows.
-_MAX_ROWS = 256
+_MAX_ROWS = 128
 _MIN_ROWS = 2
 
 
@@ -189,7 +189,7 @@ def _prep_dq_init(step, ctx):
     path = step.get_reference_file(ctx.shell, "mask")
     log.info("Using MASK reference file %s", path)
     mask = load_reference(path, MaskModel, ctx.shell)
-    mask_dq = reference_array(mask, "dq", ctx.geom)
+    mask_dq = _own(reference_array(mask, "dq", ctx.geom))
     user_dq = fits.getdata(step.user_supplied_dq) if step.user_supplied_dq is not None else None
 
     def apply(b):
@@ -207,7 +207,10 @@ def _prep_saturation(step, ctx):
     from ..saturation.step import ATOD_LIMIT
 
     shell = ctx.shell
-    thresh, sat_dq, bias = step.reference_arrays(shell, ctx.geom)
+    thresh, sat_dq, bias = (_own(a) for a in step.reference_arrays(shell, ctx.geom))
+    if bias is not None:
+        path = step.get_reference_file(shell, "superbias")
+        ctx.jump_info["saturation_bias"] = (os.path.basename(path), bias)
     exp = shell.meta.exposure
     read_pattern = None
     if step.use_readpatt:
@@ -260,7 +263,15 @@ def _prep_superbias(step, ctx):
     ref = step.open_reference(ctx.shell, "superbias", SuperBiasModel)
     bias = reference_array(ref, "data", ctx.geom, extname="SCI",
                            nan_meaning=NAN_MEANING["superbias"])  # fmt: skip
-    bias_dq = reference_array(ref, "dq", ctx.geom)
+    bias_dq = _own(reference_array(ref, "dq", ctx.geom))
+    shared = ctx.jump_info.get("saturation_bias")
+    if shared is not None and shared[0] == ref.meta.filename and np.array_equal(
+        shared[1], bias, equal_nan=True
+    ):
+        bias = shared[1]  # the same superbias saturation already holds
+    else:
+        bias = _own(bias)
+    del ref
     use_zf = bool(ctx.shell.meta.exposure.zero_frame) and ctx.zeroframe_used
 
     def apply(b):
@@ -277,7 +288,7 @@ def _prep_superbias(step, ctx):
 def _prep_linearity(step, ctx):
     from ..linearity.correct import correct_linearity
 
-    coeffs, lin_dq = step.reference_arrays(ctx.shell, ctx.geom)
+    coeffs, lin_dq = (_own(a) for a in step.reference_arrays(ctx.shell, ctx.geom))
     use_zf = bool(ctx.shell.meta.exposure.zero_frame) and ctx.zeroframe_used
 
     def apply(b):
@@ -418,7 +429,7 @@ def _prep_jump(step, ctx):
 
 def _gain_readnoise(ctx, step, loader):
     if ctx.gain is None:
-        ctx.gain, ctx.readnoise = loader(step, ctx.shell)
+        ctx.gain, ctx.readnoise = (_own(a) for a in loader(step, ctx.shell))
     return ctx.gain, ctx.readnoise
 
 
@@ -554,7 +565,16 @@ def _active_stages(pipe, shell, ctx, aliases) -> list[_Stage]:
         stages.append(_Stage(alias, step, apply, halo, before, dq_or))
         if alias == "refpix":
             seen_refpix = True
+    # The reference models are no longer needed (only the arrays the stages own).
+    import gc
+
+    gc.collect()
     return stages
+
+
+def _own(arr):
+    """A copy of a reference array, so the model holding its other extensions can go."""
+    return None if arr is None else np.array(arr, copy=True)
 
 
 def run_streaming(pipe, model, raw, ramp_aliases, memory_limit: int, spill_rateints=False):
@@ -742,7 +762,7 @@ def _block_plan(
     The block (float32 data and uint8 DQ of every integration, 5 bytes a sample,
     plus about as much again in jump and ramp-fitting temporaries) may use what
     ``memory_limit`` leaves after the references and products, at most 40 % of
-    the limit; between 2 and 256 rows (bigger blocks are no faster).
+    the limit; between 2 and 128 rows (bigger blocks are no faster).
     """
     nints, ngroups, ny, nx = ctx.nints, ctx.ngroups, ctx.ny, ctx.nx
     # References held for the whole (sub)array and the products in memory: rate,
