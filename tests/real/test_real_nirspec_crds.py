@@ -268,3 +268,25 @@ def test_official_steps_select_the_same_real_files(nirspec_case, step_path, reft
     assert theirs.meta.ref_file.crds.context_used == CONTEXT
     np.testing.assert_array_equal(mine.data, theirs.data)
     np.testing.assert_array_equal(mine.pixeldq, theirs.pixeldq)
+
+
+def test_streaming_equals_step_by_step_with_real_references(nirspec_case, tmp_path, caplog):
+    """The real dark (DQ_DEF-coded DQ, read by sections when streaming) gives identical rates."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="webbcal")
+    paths = {}
+    for streaming in (True, False):
+        out = tmp_path / f"streaming_{streaming}"
+        caplog.clear()
+        with crds_environment(nirspec_case.crds_path):
+            Detector1Pipeline.call(
+                str(nirspec_case.uncal), steps=_steps(nirspec_case.refs), save_results=True,
+                output_dir=str(out), streaming=streaming, progress=False,
+            )  # fmt: skip
+        assert any("Streaming" in r.getMessage() for r in caplog.records) == streaming
+        paths[streaming] = out / nirspec_case.rate_path.name
+    with fits.open(paths[True]) as a, fits.open(paths[False]) as b:
+        for ext in ("SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE"):
+            assert np.array_equal(a[ext].data, b[ext].data, equal_nan=True), ext
+        assert a[0].header["R_DARK"] == b[0].header["R_DARK"]
