@@ -13,16 +13,17 @@ reference is a copy in the test's own directory.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _bad_files import copy as _copy
+from _bad_files import digest as _digest
+from _bad_files import files_under as _files_under
 from astropy.io import fits
 
 from webbcal.cli import main
@@ -39,24 +40,6 @@ ROOT = "jw01234001001_01101_00001_nrca1"
 
 
 # --------------------------------------------------------------------- helpers
-def _digest(path: Path) -> tuple | None:
-    """Content hash and modification time of a file (None when it is not a file)."""
-    if not path.is_file():
-        return None
-    return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns
-
-
-def _files_under(directory: Path) -> list[str]:
-    if not directory.exists():
-        return []
-    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())
-
-
-def _copy(src: Path, dest_dir: Path, name: str | None = None) -> Path:
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    dest = dest_dir / (name or src.name)
-    shutil.copy(src, dest)
-    return dest
 
 
 def _edit_fits(path: Path, edit) -> Path:

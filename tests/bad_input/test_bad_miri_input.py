@@ -11,15 +11,15 @@ too, with a WARNING, and the product records ``SKIPPED``.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
-import shutil
-from pathlib import Path
 
 import asdf
 import numpy as np
 import pytest
+from _bad_files import copy as _copy
+from _bad_files import digest as _digest
+from _bad_files import files_under as _files_under
 from astropy.io import fits
 
 from webbcal.cli import main
@@ -66,21 +66,6 @@ def miri(tmp_path_factory):
 
 
 # --------------------------------------------------------------------- helpers
-def _digest(path: Path):
-    return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns
-
-
-def _files_under(directory: Path) -> list[str]:
-    if not directory.exists():
-        return []
-    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())
-
-
-def _copy(src: Path, dest_dir: Path, name: str | None = None) -> Path:
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    dest = dest_dir / (name or src.name)
-    shutil.copy(src, dest)
-    return dest
 
 
 def _fits_ref(miri, reftype, d, edit):
