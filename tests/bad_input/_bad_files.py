@@ -1,8 +1,9 @@
-"""File helpers shared by the bad-input tests (digests, listings, copies)."""
+"""Helpers shared by the bad-input tests: digests, listings, copies, in-process CLI runs."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import shutil
 from pathlib import Path
 
@@ -27,3 +28,26 @@ def copy(src: Path, dest_dir: Path, name: str | None = None) -> Path:
     dest = dest_dir / (name or src.name)
     shutil.copy(src, dest)
     return dest
+
+
+def run_cli(args: list[str], capsys, monkeypatch, *, crds_path, server_url: str = ""):
+    """Run ``webbcal`` in-process against the CRDS cache ``crds_path``; return (status, stderr).
+
+    Handlers the run adds to the ``webbcal`` logger are removed afterwards.
+    """
+    from webbcal.cli import main
+
+    monkeypatch.delenv("WEBBCAL_DEBUG", raising=False)
+    monkeypatch.setenv("CRDS_PATH", str(crds_path))
+    monkeypatch.setenv("CRDS_SERVER_URL", server_url)
+    logger = logging.getLogger("webbcal")
+    level, handlers = logger.level, list(logger.handlers)
+    capsys.readouterr()
+    try:
+        code = main(args)
+    finally:
+        for handler in logger.handlers[:]:
+            if handler not in handlers:
+                logger.removeHandler(handler)
+        logger.setLevel(level)
+    return code, capsys.readouterr().err

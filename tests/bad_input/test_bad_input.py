@@ -24,9 +24,9 @@ import pytest
 from _bad_files import copy as _copy
 from _bad_files import digest as _digest
 from _bad_files import files_under as _files_under
+from _bad_files import run_cli
 from astropy.io import fits
 
-from webbcal.cli import main
 from webbcal.crds_client import CrdsUnavailableError, RmapEntry, write_local_context
 from webbcal.datamodels import InputError
 from webbcal.dqflags import DO_NOT_USE, NO_GAIN_VALUE, NO_LIN_CORR, NO_SAT_CHECK
@@ -57,20 +57,9 @@ def _run_api(case, path: Path, out: Path, **kwargs):
 
 def _run_cli(case, args: list[str], capsys, monkeypatch, *, crds_path=None, server_url=""):
     """Run ``webbcal`` in-process; return (exit status, stderr)."""
-    monkeypatch.delenv("WEBBCAL_DEBUG", raising=False)
-    monkeypatch.setenv("CRDS_PATH", str(crds_path or case.crds_path))
-    monkeypatch.setenv("CRDS_SERVER_URL", server_url)
-    logger = logging.getLogger("webbcal")
-    level, handlers = logger.level, list(logger.handlers)
-    capsys.readouterr()
-    try:
-        code = main(args)
-    finally:
-        for handler in logger.handlers[:]:
-            if handler not in handlers:
-                logger.removeHandler(handler)
-        logger.setLevel(level)
-    return code, capsys.readouterr().err
+    return run_cli(
+        args, capsys, monkeypatch, crds_path=crds_path or case.crds_path, server_url=server_url
+    )
 
 
 def _assert_clean_cli_failure(code, err, match, out: Path, *, codes=(1,)):

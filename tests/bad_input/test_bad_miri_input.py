@@ -20,9 +20,9 @@ import pytest
 from _bad_files import copy as _copy
 from _bad_files import digest as _digest
 from _bad_files import files_under as _files_under
+from _bad_files import run_cli
 from astropy.io import fits
 
-from webbcal.cli import main
 from webbcal.crds_client import RmapEntry, crds_environment, write_local_context
 from webbcal.datamodels import InputError
 from webbcal.lib.reffiles import ReferenceFileError
@@ -95,20 +95,7 @@ def _run_api(miri, uncal, out, steps):
 
 
 def _run_cli(miri, args, capsys, monkeypatch):
-    monkeypatch.delenv("WEBBCAL_DEBUG", raising=False)
-    monkeypatch.setenv("CRDS_PATH", str(miri["crds"]))
-    monkeypatch.setenv("CRDS_SERVER_URL", "")
-    logger = logging.getLogger("webbcal")
-    level, handlers = logger.level, list(logger.handlers)
-    capsys.readouterr()
-    try:
-        code = main(args)
-    finally:
-        for handler in logger.handlers[:]:
-            if handler not in handlers:
-                logger.removeHandler(handler)
-        logger.setLevel(level)
-    return code, capsys.readouterr().err
+    return run_cli(args, capsys, monkeypatch, crds_path=miri["crds"])
 
 
 def _cli_args(uncal, out, steps):

@@ -147,22 +147,36 @@ class JumpStep(Step):
 
     @staticmethod
     def _record_rates(model, result, geom) -> None:
-        """PRIMECRS (jumps per 1e3 pixels per s) and EXTNCRS (events per 1e6 pixels per s).
-
-        The exposure time counts every group that is not ``DO_NOT_USE`` in all
-        pixels, less one group per integration (the first read of a ramp has no
-        difference): ``nints * ngroups - n_all_dnu - nints`` groups.
-        """
         from ..dqflags import DO_NOT_USE
 
-        exp = model.meta.exposure
-        nints, ngroups = model.groupdq.shape[:2]
-        n_all_dnu = int(np.count_nonzero(np.all((model.groupdq & DO_NOT_USE) != 0, axis=(2, 3))))
-        n_groups = nints * ngroups - n_all_dnu - nints
-        npix = geom.xsize * geom.ysize
-        if n_groups >= 1 and npix > 0:
-            duration = float(exp.group_time) * n_groups
-            model.meta.exposure.primary_cosmic_rays = 1000.0 * result.n_jumps / (npix * duration)
-            model.meta.exposure.extended_emission_events = (
-                1.0e6 * result.n_extended / (npix * duration)
-            )
+        all_dnu = np.all((model.groupdq & DO_NOT_USE) != 0, axis=(2, 3))
+        record_jump_rates(
+            model.meta.exposure, all_dnu, geom.xsize * geom.ysize, result.n_jumps,
+            result.n_extended,
+        )  # fmt: skip
+
+
+def record_jump_rates(exposure, all_dnu, npix: int, n_jumps: int, n_extended: int) -> None:
+    """Set PRIMECRS (jumps per 1e3 pixels per s) and EXTNCRS (events per 1e6 pixels per s).
+
+    The exposure time counts every group that is not ``DO_NOT_USE`` in all
+    pixels, less one group per integration (the first read of a ramp has no
+    difference): ``nints * ngroups - n_all_dnu - nints`` groups.
+
+    Parameters
+    ----------
+    exposure : meta.exposure node
+        Where the rates are recorded (GROUP_TIME is read from it).
+    all_dnu : ndarray, shape (nints, ngroups), bool
+        Groups that are DO_NOT_USE in every pixel.
+    npix : int
+        Pixels of the (sub)array.
+    n_jumps, n_extended : int
+        Primary jumps and snowballs/showers flagged.
+    """
+    nints, ngroups = np.shape(all_dnu)
+    n_groups = nints * ngroups - int(np.count_nonzero(all_dnu)) - nints
+    if n_groups >= 1 and npix > 0:
+        duration = float(exposure.group_time) * n_groups
+        exposure.primary_cosmic_rays = 1000.0 * n_jumps / (npix * duration)
+        exposure.extended_emission_events = 1.0e6 * n_extended / (npix * duration)

@@ -38,6 +38,7 @@ import logging
 import os
 import re
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,11 +51,6 @@ __all__ = ["NotStreamable", "SpilledRateints", "parse_memory", "run_streaming"]
 
 log = logging.getLogger(__name__)
 
-#: Ramp steps the executor can run (near-infrared order).
-_STREAMABLE = (
-    "group_scale", "dq_init", "saturation", "ipc", "superbias", "refpix", "linearity",
-    "dark_current", "jump",
-)  # fmt: skip
 _DNU = np.uint8(1)
 _JUMP = np.uint8(4)
 #: Bytes of working memory per ramp sample while a block is processed (float32 data,
@@ -130,6 +126,8 @@ class _Stage:
     before_refpix: bool = False
     #: Flags the step OR-s into the pixel DQ (steps before refpix), or None.
     dq_or: np.ndarray | None = None
+    #: Why the step is skipped (when ``apply`` is None).
+    skipped: str = ""
 
 
 @dataclass
@@ -149,7 +147,8 @@ class _Context:
     readnoise: np.ndarray | None = None
     average_dark: np.ndarray | None = None
     refpix_terms: list | None = None  # per integration (and the zero frame)
-    jump_info: dict = field(default_factory=dict)
+    #: What stages share: refpix parameters, jump regime and counts, dark checks.
+    state: dict = field(default_factory=dict)
     #: Open files to close when the run ends.
     closers: list = field(default_factory=list)
 
@@ -210,7 +209,7 @@ def _prep_saturation(step, ctx):
     thresh, sat_dq, bias = (_own(a) for a in step.reference_arrays(shell, ctx.geom))
     if bias is not None:
         path = step.get_reference_file(shell, "superbias")
-        ctx.jump_info["saturation_bias"] = (os.path.basename(path), bias)
+        ctx.state["saturation_bias"] = (os.path.basename(path), bias)
     exp = shell.meta.exposure
     read_pattern = None
     if step.use_readpatt:
@@ -264,9 +263,11 @@ def _prep_superbias(step, ctx):
     bias = reference_array(ref, "data", ctx.geom, extname="SCI",
                            nan_meaning=NAN_MEANING["superbias"])  # fmt: skip
     bias_dq = _own(reference_array(ref, "dq", ctx.geom))
-    shared = ctx.jump_info.get("saturation_bias")
-    if shared is not None and shared[0] == ref.meta.filename and np.array_equal(
-        shared[1], bias, equal_nan=True
+    shared = ctx.state.get("saturation_bias")
+    if (
+        shared is not None
+        and shared[0] == ref.meta.filename
+        and np.array_equal(shared[1], bias, equal_nan=True)
     ):
         bias = shared[1]  # the same superbias saturation already holds
     else:
@@ -312,7 +313,7 @@ def _prep_dark_current(step, ctx):
     log.info("Using DARK reference file %s", path)
     section = _ReferenceSection(path, ctx)
     ctx.closers.append(section.close)
-    ctx.jump_info["dark_name"] = section.name
+    ctx.state["dark_name"] = section.name
     exp = ctx.shell.meta.exposure
     ngroups = ctx.ngroups
     log.info(
@@ -332,7 +333,7 @@ def _prep_dark_current(step, ctx):
     ctx.average_dark = section.average_dark_current(step.average_dark_current)
 
     # NaN pixels of the planes used, each row counted once (halo rows are read twice).
-    nan_count = ctx.jump_info.setdefault("dark_nan", [0, 0])
+    nan_count = ctx.state.setdefault("dark_nan", [0, 0])
 
     def apply(b):
         dark = section.read("SCI", b.rows, planes=slice(0, nplanes))
@@ -361,7 +362,7 @@ def _prep_refpix(step, ctx):
         raise NotStreamable("MIRI reference pixels")
     names = set(RefPixParameters.__dataclass_fields__)
     params = RefPixParameters(**{k: v for k, v in step.get_parameters().items() if k in names})
-    ctx.jump_info["refpix_params"] = params
+    ctx.state["refpix_params"] = params
 
     def apply(b):
         from ..refpix.nir import apply_refpix_terms
@@ -381,6 +382,7 @@ def _prep_refpix(step, ctx):
 
 
 def _prep_jump(step, ctx):
+    from ..jump.differences import choose_mode
     from ..jump.params import JumpParameters
     from ..jump.twopoint import detect_jumps
     from ..lib.reffiles import gain_and_readnoise
@@ -393,17 +395,13 @@ def _prep_jump(step, ctx):
         raise NotStreamable("snowball or shower flagging needs whole frames")
     gain, readnoise = _gain_readnoise(ctx, step, gain_and_readnoise)
     exp = ctx.shell.meta.exposure
-    from ..jump.differences import choose_mode
 
     # Predicted regime: no group is DO_NOT_USE in every pixel (checked at the end).
     mode, _ = choose_mode(np.zeros((nints, ngroups, 1, 1), dtype=np.uint8), params)
-    with np.errstate(invalid="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            median_gain = float(np.nanmedian(gain))
-    info = ctx.jump_info
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median_gain = float(np.nanmedian(gain))
+    info = ctx.state
     info.update(mode=mode, params=params, n_jumps=0,
                 all_dnu=np.ones((nints, ngroups), dtype=bool),
                 all_flagged=np.ones((nints, ngroups), dtype=bool))  # fmt: skip
@@ -558,8 +556,7 @@ def _active_stages(pipe, shell, ctx, aliases) -> list[_Stage]:
             step._resolve_references(shell)
             apply, halo, dq_or = _PREPARE[alias](step, ctx)
         except StepSkipped as why:
-            stages.append(_Stage(alias, step, None, 0, not seen_refpix))
-            object.__setattr__(stages[-1], "skipped", str(why))
+            stages.append(_Stage(alias, step, None, 0, not seen_refpix, skipped=str(why)))
             continue
         before = not seen_refpix and alias != "refpix"
         stages.append(_Stage(alias, step, apply, halo, before, dq_or))
@@ -671,14 +668,14 @@ def _stream(pipe, ctx: _Context, ramp_aliases, fit_step, memory_limit: int, spil
             jump.apply(blk, inner)
         fit.fit_block(blk, inner, a, b, results)
         del blk
-    if "dark_nan" in ctx.jump_info:
-        _check_dark_values(ctx, ctx.jump_info["dark_nan"][0])
+    if "dark_nan" in ctx.state:
+        _check_dark_values(ctx, ctx.state["dark_nan"][0])
     if jump is not None:
         _check_jump_assumptions(ctx)
     # Statuses, reference keywords and meta, as each step would record them.
     for s in stages:
         if s.apply is None:
-            log.info("Step %s skipped: %s", s.step.name, getattr(s, "skipped", ""))
+            log.info("Step %s skipped: %s", s.step.name, s.skipped)
             s.step._set_status(shell, "SKIPPED")
         else:
             s.step._set_status(shell, "COMPLETE")
@@ -800,7 +797,7 @@ def _refpix_first_pass(ctx: _Context, stages: list[_Stage], all_stages) -> None:
     from ..refpix.nir import NRS_EDGELESS_SUBARRAYS, reference_pixel_mask, refpix_terms
 
     shell = ctx.shell
-    params = ctx.jump_info["refpix_params"]
+    params = ctx.state["refpix_params"]
     sub, exp = shell.meta.subarray, shell.meta.exposure
     nints, ngroups, ny, nx = ctx.nints, ctx.ngroups, ctx.ny, ctx.nx
     use = [s for s in stages if s.alias != "ipc"]
@@ -860,7 +857,7 @@ def _refpix_first_pass(ctx: _Context, stages: list[_Stage], all_stages) -> None:
         for s in all_stages:
             if s.alias == "refpix":
                 s.apply = None
-                object.__setattr__(s, "skipped", terms[0].reason)
+                s.skipped = terms[0].reason
     ctx.refpix_terms = terms
 
 
@@ -889,9 +886,7 @@ def _check_dark_values(ctx: _Context, nbad: int) -> None:
     npix = ctx.ny * ctx.nx
     counts = np.zeros((1, npix), dtype=np.float32)
     counts[0, :nbad] = np.nan
-    check_reference_values(
-        counts, ctx.jump_info["dark_name"], "SCI", nan_meaning=_nan_meaning("dark")
-    )
+    check_reference_values(counts, ctx.state["dark_name"], "SCI", nan_meaning=_nan_meaning("dark"))
 
 
 def _nan_meaning(reftype: str) -> str:
@@ -903,7 +898,7 @@ def _nan_meaning(reftype: str) -> str:
 def _check_jump_assumptions(ctx: _Context) -> None:
     from ..jump.differences import choose_mode
 
-    info = ctx.jump_info
+    info = ctx.state
     gdq = np.where(info["all_dnu"], _DNU, np.uint8(0)).astype(np.uint8)[:, :, None, None]
     mode, _ = choose_mode(gdq, info["params"])
     if mode != info["mode"]:
@@ -916,15 +911,11 @@ def _check_jump_assumptions(ctx: _Context) -> None:
 
 
 def _record_jump_rates(ctx: _Context) -> None:
-    info = ctx.jump_info
-    exp = ctx.shell.meta.exposure
-    n_all_dnu = int(np.count_nonzero(info["all_dnu"]))
-    n_groups = ctx.nints * ctx.ngroups - n_all_dnu - ctx.nints
+    from ..jump.step import record_jump_rates
+
+    info = ctx.state
     npix = ctx.geom.xsize * ctx.geom.ysize
-    if n_groups >= 1 and npix > 0:
-        duration = float(exp.group_time) * n_groups
-        exp.primary_cosmic_rays = 1000.0 * info["n_jumps"] / (npix * duration)
-        exp.extended_emission_events = 0.0
+    record_jump_rates(ctx.shell.meta.exposure, info["all_dnu"], npix, info["n_jumps"], 0)
 
 
 _INT_ARRAYS = {
