@@ -38,22 +38,42 @@ _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 
 @numba.njit(**_JIT)
-def _snr_power(snr):
-    """Exponent of the optimal weights for a segment of signal-to-noise ``snr``.
+def _snr_power_index(snr):
+    """Index of the weight exponent (0, 0.4, 1, 3, 6, 10) for signal-to-noise ``snr``.
 
     Table of Fixsen et al. (2000), as tabulated in the JWST ramp_fitting docs.
     """
     if snr < 5.0:
-        return 0.0
+        return 0
     if snr < 10.0:
-        return 0.4
+        return 1
     if snr < 20.0:
-        return 1.0
+        return 2
     if snr < 50.0:
-        return 3.0
+        return 3
     if snr < 100.0:
-        return 6.0
-    return 10.0
+        return 4
+    return 5
+
+
+@numba.njit(**_JIT)
+def weight_table(ngroups):
+    """Unnormalised optimal weights ``|(k - m) / m| ** P`` for every segment length.
+
+    Returns an array of shape (6, ngroups + 1, ngroups): entry
+    ``[p, n, k]`` is the weight of group ``k`` of an ``n``-group segment
+    (``m = (n - 1) / 2``) with the ``p``-th exponent of
+    :func:`_snr_power_index`; lengths below 3 are unused. Tabulating them once
+    avoids a ``pow`` per group and pixel.
+    """
+    powers = np.array([0.0, 0.4, 1.0, 3.0, 6.0, 10.0])
+    table = np.zeros((powers.size, ngroups + 1, max(ngroups, 1)))
+    for p in range(powers.size):
+        for n in range(3, ngroups + 1):
+            mid = (n - 1) / 2.0
+            for k in range(n):
+                table[p, n, k] = abs((k - mid) / mid) ** powers[p]
+    return table
 
 
 @numba.njit(**_JIT)
@@ -105,6 +125,34 @@ def _find_segments(gdq, ngroups, skip_saturated_start, starts, ends):
 
 
 @numba.njit(**_JIT)
+def _median_small(x, n):
+    """Median of ``x[:n]`` (no NaNs), the mean of the two middle values for even ``n``.
+
+    Selection by rank: the value of rank ``k`` is the one with ``k`` smaller
+    values before it in sorted order, ties broken by position. This is
+    O(n**2) but branch-free in its inner loop, which beats sorting for the
+    short series of one ramp; longer series are sorted.
+    """
+    half = n // 2
+    if n > 32:
+        ordered = np.sort(x[:n])
+        return ordered[half] if n % 2 else 0.5 * (ordered[half] + ordered[half - 1])
+    lo = hi = 0.0
+    for k in range(n):
+        v = x[k]
+        rank = 0
+        for j in range(n):
+            rank += x[j] < v
+        for j in range(k):
+            rank += x[j] == v
+        if rank == half:
+            hi = v
+        elif rank == half - 1:
+            lo = v
+    return hi if n % 2 else 0.5 * (hi + lo)
+
+
+@numba.njit(**_JIT)
 def _median_rate(data, gdq, nints, ngroups, stats, t_group, t_frame, t_one, scratch):
     """Integration-averaged median first-difference rate of one pixel (DN/s).
 
@@ -132,19 +180,10 @@ def _median_rate(data, gdq, nints, ngroups, stats, t_group, t_frame, t_one, scra
                 if not (gdq[i, g] & _JUMP):
                     diff = cur - prev
                     if not math.isnan(diff):
-                        # insertion sort: ramps are short
-                        k = n
-                        while k > 0 and scratch[k - 1] > diff:
-                            scratch[k] = scratch[k - 1]
-                            k -= 1
-                        scratch[k] = diff
+                        scratch[n] = diff
                         n += 1
                 prev = cur
-            if n == 0:
-                mrate = first
-            else:
-                half = n // 2
-                mrate = scratch[half] if n % 2 else 0.5 * (scratch[half] + scratch[half - 1])
+            mrate = first if n == 0 else _median_small(scratch, n)
         if math.isnan(mrate):
             mrate = 0.0
         acc += mrate
@@ -182,23 +221,23 @@ def _poisson_var(mrate, dark, t, gain, nint_diffs):
 
 
 @numba.njit(**_JIT)
-def _fit_segment(y, s, length, rn, gain, t_group):
+def _fit_segment(y, s, length, rn, gain, t_group, wtab):
     """Optimally weighted least-squares slope (DN/s) of ``y[s:s+length]``, length >= 3.
 
     Weights ``|(k - m) / m| ** p / rn**2`` with ``m = (length - 1) / 2`` and the
-    power ``p`` chosen from the segment signal-to-noise ratio (Fixsen et al. 2000).
+    power ``p`` chosen from the segment signal-to-noise ratio (Fixsen et al. 2000);
+    the first factor comes from ``wtab`` (:func:`weight_table`).
     """
     signal = y[s + length - 1] - y[s]
     den = rn * rn + signal * gain
     snr = 0.0
     if den > 0.0 and gain != 0.0:
         snr = max(signal * gain / math.sqrt(den), 0.0)
-    power = _snr_power(snr)
-    mid = (length - 1) / 2.0
+    wrow = wtab[_snr_power_index(snr), length]
     inv_rn2 = 1.0 / (rn * rn)
     sw = sx = sxx = sy = sxy = 0.0
     for k in range(length):
-        w = abs((k - mid) / mid) ** power * inv_rn2
+        w = wrow[k] * inv_rn2
         x = float(k + s)
         v = y[s + k]
         if math.isnan(v):
@@ -263,7 +302,7 @@ def _chargeloss_rnoise(
 
 
 @numba.njit(**_JIT)
-def _fit_integration(y, gdq, ngroups, mrate, dark, rn, gain, t_group, t1, starts, ends, out):
+def _fit_integration(y, gdq, ngroups, mrate, dark, rn, gain, t_group, t1, starts, ends, out, wtab):
     """Fit all segments of one integration.
 
     ``out`` receives (inverse read-noise variance sum, inverse Poisson variance
@@ -282,7 +321,7 @@ def _fit_integration(y, gdq, ngroups, mrate, dark, rn, gain, t_group, t1, starts
             slope = (y[s + 1] - y[s]) / t_group
             vp = _poisson_var(mrate, dark, t_group, gain, 1.0)
         else:
-            slope = _fit_segment(y, s, length, rn, gain, t_group)
+            slope = _fit_segment(y, s, length, rn, gain, t_group, wtab)
             vp = _poisson_var(mrate, dark, t_group, gain, length - 1.0)
         vr = _rnoise_var(length, rn, gain, t_group, t1)
         inv_r += 1.0 / vr
@@ -319,8 +358,25 @@ def _integration_products(sums, invalid):
 
 
 @numba.njit(**_JIT)
+def _transpose_row(data, groupdq, r, rowdata, rowdq):
+    """Copy row ``r`` of (nints, ngroups, ny, nx) cubes into (nx, nints, ngroups) buffers.
+
+    One pass of contiguous reads, after which each pixel's ramp is contiguous.
+    """
+    nints, ngroups, _, nx = data.shape
+    for i in range(nints):
+        for g in range(ngroups):
+            for c in range(nx):
+                rowdata[c, i, g] = data[i, g, r, c]
+                rowdq[c, i, g] = groupdq[i, g, r, c]
+
+
+@numba.njit(**_JIT)
 def _load_pixel(data, gdq_in, r, c, zeroframe, extra_dnu, suppress1g, y, gdq, ogdq, stats):
     """Copy one pixel's ramp into work buffers and compute per-integration DQ counts.
+
+    ``data`` and ``gdq_in`` are the pixel's row transposed to (nx, nints, ngroups)
+    (:func:`_transpose_row`); ``r`` and ``c`` locate the pixel in the image.
 
     ``stats[i]`` = (n_good, n_dnu_or_sat, n_sat, has_jump, has_pers, has_chargeloss,
     is_0th, is_zeroframe). Ramps with exactly one usable group get DO_NOT_USE on
@@ -330,7 +386,7 @@ def _load_pixel(data, gdq_in, r, c, zeroframe, extra_dnu, suppress1g, y, gdq, og
     for i in range(nints):
         n_usable = 0
         for g in range(ngroups):
-            f = np.uint32(gdq_in[i, g, r, c]) | extra_dnu[g]
+            f = np.uint32(gdq_in[c, i, g]) | extra_dnu[g]
             ogdq[i, g] = f
             if (f & _NOT_PERS) == 0:
                 n_usable += 1
@@ -353,7 +409,7 @@ def _load_pixel(data, gdq_in, r, c, zeroframe, extra_dnu, suppress1g, y, gdq, og
                 y[i, g] = math.nan
                 n_sat += 1
             else:
-                y[i, g] = data[i, g, r, c]
+                y[i, g] = data[c, i, g]
         is_0th = is_zf = False
         if not suppress1g:
             if n_good == 1 and gdq[i, 0] == 0:
@@ -418,7 +474,7 @@ def _finish_rate(acc, dq, nints, n_dnu, n_sat, partial_sat):
 
 
 @numba.njit(**_JIT)
-def _fit_pixel(y, gdq, ogdq, stats, pdq, gain, rn, dark, suppress1g, times, work, out_i):
+def _fit_pixel(y, gdq, ogdq, stats, pdq, gain, rn, dark, suppress1g, times, work, out_i, wtab):
     """Fit one pixel; fills ``out_i`` (nints, 5) and returns the rate products.
 
     ``work`` is a tuple of scratch buffers reused from pixel to pixel.
@@ -446,7 +502,7 @@ def _fit_pixel(y, gdq, ogdq, stats, pdq, gain, rn, dark, suppress1g, times, work
     for i in range(nints):
         slope = vp = vr = err = 0.0
         nseg = _fit_integration(
-            y[i], gdq[i], ngroups, mrate, dark, rn, gain, t_group, t1[i], starts, ends, sums
+            y[i], gdq[i], ngroups, mrate, dark, rn, gain, t_group, t1[i], starts, ends, sums, wtab
         )
         if nseg < 0:
             dq_i[i] |= _DNU | _SAT
@@ -541,6 +597,7 @@ def fit_rows(
         (ny, nx) uint32, (4, nints, ny, nx) float32, (nints, ny, nx) uint32.
     """
     nints, ngroups, ny, nx = data.shape
+    wtab = weight_table(ngroups)
     for r in numba.prange(ny):
         y = np.empty((nints, ngroups))
         gdq = np.empty((nints, ngroups), dtype=np.uint32)
@@ -556,8 +613,11 @@ def fit_rows(
             np.empty(4),
         )
         out_i = np.empty((nints, 5))
+        rowdata = np.empty((nx, nints, ngroups), dtype=data.dtype)
+        rowdq = np.empty((nx, nints, ngroups), dtype=groupdq.dtype)
+        _transpose_row(data, groupdq, r, rowdata, rowdq)
         for c in range(nx):
-            _load_pixel(data, groupdq, r, c, zeroframe, extra_dnu, suppress1g, y, gdq, ogdq, stats)
+            _load_pixel(rowdata, rowdq, r, c, zeroframe, extra_dnu, suppress1g, y, gdq, ogdq, stats)
             slope, dq, vp, vr, err = _fit_pixel(
                 y,
                 gdq,
@@ -571,5 +631,6 @@ def fit_rows(
                 times,
                 work,
                 out_i,
+                wtab,
             )
             store_pixel(rate_f, rate_dq, ints_f, ints_dq, r, c, slope, dq, vp, vr, err, out_i)
