@@ -68,6 +68,18 @@ def test_running_median_matches_loop(length):
             assert got[row] == pytest.approx(np.median(window), rel=1e-12)
 
 
+@pytest.mark.parametrize("length", [1, 4, 11])
+@pytest.mark.parametrize("rows", [slice(0, 40), slice(0, 7), slice(15, 22), slice(36, 40)])
+def test_running_median_rows_equal_the_full_result(length, rows):
+    rng = np.random.default_rng(7)
+    strip = rng.normal(0, 1, (3, 40, 4))
+    valid = rng.random(strip.shape[1:]) > 0.3
+    full = running_median(strip, valid, length)
+    part = running_median(strip, valid, length, rows=rows)
+    assert part.shape == (3, rows.stop - rows.start)
+    np.testing.assert_array_equal(part, full[:, rows])
+
+
 def _simulate_full_frame(rng, fast, slow, ngroups=2):
     """Full-frame ramp with known per-amplifier/parity offsets and row drifts.
 

@@ -146,7 +146,9 @@ class _Context:
     gain: np.ndarray | None = None
     readnoise: np.ndarray | None = None
     average_dark: np.ndarray | None = None
-    refpix_terms: list | None = None  # per integration (and the zero frame)
+    #: Reference-pixel terms of every plane (integration * ngroups + group), and of
+    #: the zero frames (or None).
+    refpix_terms: tuple | None = None
     #: What stages share: refpix parameters, jump regime and counts, dark checks.
     state: dict = field(default_factory=dict)
     #: Open files to close when the run ends.
@@ -335,7 +337,14 @@ def _prep_dark_current(step, ctx):
     # NaN pixels of the planes used, each row counted once (halo rows are read twice).
     nan_count = ctx.state.setdefault("dark_nan", [0, 0])
 
-    def apply(b):
+    # The averaged dark of the last rows read: chunks of integrations share it.
+    cached = {}
+
+    def dark_rows(b):
+        key = (b.r0, b.r1)
+        if key in cached:
+            return cached[key]
+        cached.clear()
         dark = section.read("SCI", b.rows, planes=slice(0, nplanes))
         first = max(b.r0, nan_count[1]) - b.r0
         nan_count[0] += int(np.count_nonzero(np.isnan(dark[:, first:]).any(axis=0)))
@@ -350,7 +359,12 @@ def _prep_dark_current(step, ctx):
             )  # fmt: skip
         except DarkMismatchError as exc:
             raise ReferenceFileError(f"{section.name}: {exc}") from None
-        b.data, b.pixeldq = subtract_dark(b.data, b.pixeldq, avg, dq.astype(np.uint32))
+        cached[key] = (avg, dq.astype(np.uint32))
+        return cached[key]
+
+    def apply(b):
+        avg, dq = dark_rows(b)
+        b.data, b.pixeldq = subtract_dark(b.data, b.pixeldq, avg, dq)
 
     return apply, 0, None
 
@@ -367,14 +381,16 @@ def _prep_refpix(step, ctx):
     def apply(b):
         from ..refpix.nir import apply_refpix_terms
 
-        terms = ctx.refpix_terms
+        terms, zterms = ctx.refpix_terms
+        ng = b.data.shape[1]
         for i in range(b.data.shape[0]):
-            b.data[i] = apply_refpix_terms(b.data[i], terms[b.i0 + i], slice(None), b.rows)
-        if b.zeroframe is not None and terms[-1] is not None:
+            planes = slice((b.i0 + i) * ng, (b.i0 + i + 1) * ng)
+            b.data[i] = apply_refpix_terms(b.data[i], terms, planes, b.rows)
+        if b.zeroframe is not None and zterms is not None:
             zf = b.zeroframe
             zero = zf == 0.0
             n = zf.shape[0]
-            out = apply_refpix_terms(zf, terms[-1], slice(b.i0, b.i0 + n), b.rows)
+            out = apply_refpix_terms(zf, zterms, slice(b.i0, b.i0 + n), b.rows)
             out[zero] = 0.0
             b.zeroframe = out
 
@@ -816,9 +832,7 @@ def _refpix_first_pass(ctx: _Context, stages: list[_Stage], all_stages) -> None:
     vals = np.empty((nints, ngroups, len(yy)), dtype=np.float32)
     zvals = np.empty((nints, len(yy)), dtype=np.float32) if ctx.zeroframe_used else None
     actual = predicted.copy()
-    rows = 64
-    for a in range(0, ny, rows):
-        b = min(a + rows, ny)
+    for a, b in _reference_row_chunks(mask):
         cols = np.nonzero(mask[a:b].any(axis=0))[0]
         if cols.size == 0:
             continue
@@ -837,28 +851,48 @@ def _refpix_first_pass(ctx: _Context, stages: list[_Stage], all_stages) -> None:
         actual[a:b, cols] = blk.pixeldq
         if not np.array_equal(actual[a:b, cols], predicted[a:b, cols]):
             raise NotStreamable("pixel DQ of the reference pixels differs from the prediction")
-    terms = []
+    # The terms of all groups of all integrations, as planes (i * ngroups + g), computed
+    # for as many planes at a time as 64 MB of whole planes hold.
+    flat = vals.reshape(nints * ngroups, -1)
+    nplanes = flat.shape[0]
     chunk = max(1, (64 * 2**20) // (ny * nx * 4))
-    for i in range(nints):
-        parts = []
-        for g0 in range(0, ngroups, chunk):
-            g1 = min(g0 + chunk, ngroups)
-            planes = np.zeros((g1 - g0, ny, nx), dtype=np.float32)
-            planes[:, yy, xx] = vals[i, g0:g1]
-            parts.append(refpix_terms(planes, actual, **kw))
-        terms.append(_concat_terms(parts))
+    parts = []
+    for p0 in range(0, nplanes, chunk):
+        p1 = min(p0 + chunk, nplanes)
+        planes = np.zeros((p1 - p0, ny, nx), dtype=np.float32)
+        planes[:, yy, xx] = flat[p0:p1]
+        parts.append(refpix_terms(planes, actual, **kw))
+    terms = _concat_terms(parts)
+    zterms = None
     if zvals is not None:
         planes = np.zeros((nints, ny, nx), dtype=np.float32)
         planes[:, yy, xx] = zvals
-        terms.append(refpix_terms(planes, actual, **kw))
-    else:
-        terms.append(None)
-    if terms[0].status != "COMPLETE":
+        zterms = refpix_terms(planes, actual, **kw)
+    if terms.status != "COMPLETE":
         for s in all_stages:
             if s.alias == "refpix":
                 s.apply = None
-                s.skipped = terms[0].reason
-    ctx.refpix_terms = terms
+                s.skipped = terms.reason
+    ctx.refpix_terms = (terms, zterms)
+
+
+def _reference_row_chunks(mask: np.ndarray, max_rows: int = 64) -> list[tuple[int, int]]:
+    """Row ranges of at most ``max_rows`` rows whose reference pixels are alike.
+
+    Rows that are mostly reference pixels (reference rows) and rows with only a few
+    (the side columns) go to separate ranges, so that the side-column rows are read
+    and calibrated for their reference columns alone.
+    """
+    wide = mask.sum(axis=1) > mask.shape[1] // 2
+    chunks = []
+    a = 0
+    while a < mask.shape[0]:
+        b = a + 1
+        while b < mask.shape[0] and b - a < max_rows and wide[b] == wide[a]:
+            b += 1
+        chunks.append((a, b))
+        a = b
+    return chunks
 
 
 def _concat_terms(parts):

@@ -352,8 +352,8 @@ def _side_signal(
         strip = np.full((nplanes, win.full_ny, nref), np.nan)
         strip[:, win.y0 : win.y0 + win.ny, : len(local)] = corrected
         valid = plan.side_valid[:, s * nref : (s + 1) * nref]
-        med = running_median(strip, valid, params.side_smoothing_length)
-        medians.append(med[:, win.y0 : win.y0 + win.ny])
+        rows = slice(win.y0, win.y0 + win.ny)
+        medians.append(running_median(strip, valid, params.side_smoothing_length, rows=rows))
     left, right = medians
     n_ok = np.isfinite(left).astype(int) + np.isfinite(right)
     total = np.where(np.isfinite(left), left, 0.0) + np.where(np.isfinite(right), right, 0.0)

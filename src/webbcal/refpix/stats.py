@@ -68,7 +68,9 @@ def clipped_mean(
     return np.where(count > 0, mean, np.nan), count
 
 
-def running_median(values: np.ndarray, valid: np.ndarray, length: int) -> np.ndarray:
+def running_median(
+    values: np.ndarray, valid: np.ndarray, length: int, *, rows: slice | None = None
+) -> np.ndarray:
     """Running median along rows over all columns of a strip.
 
     Row ``i`` of the result is the median of the usable values in rows
@@ -85,10 +87,13 @@ def running_median(values: np.ndarray, valid: np.ndarray, length: int) -> np.nda
     length : int
         Window height in rows, >= 1 (an even length gives a window with one
         more row before than after the centre row).
+    rows : slice, optional
+        Only these rows of the result (step 1), e.g. the rows a subarray
+        covers in a full-height strip; by default all rows.
 
     Returns
     -------
-    ndarray, shape (..., nrows), float64
+    ndarray, shape (..., nrows) or (..., len(rows)), float64
         Running median; NaN for rows whose window holds no usable value.
 
     Raises
@@ -107,10 +112,12 @@ def running_median(values: np.ndarray, valid: np.ndarray, length: int) -> np.nda
             f"length={length!r}: a window of {length} rows does not fit a strip of {nrows} rows"
         )
     x = np.where(np.broadcast_to(valid, x.shape) & np.isfinite(x), x, np.nan)
-    pad = [(0, 0)] * (x.ndim - 2) + [(half, half), (0, 0)]
-    padded = np.pad(x, pad, mode="reflect")
-    windows = np.lib.stride_tricks.sliding_window_view(padded, length, axis=-2)
-    windows = windows[..., :nrows, :, :]
+    first, stop, _ = (rows or slice(None)).indices(nrows)
+    # Row indices of each output row's window, mirrored at the ends.
+    index = np.arange(first, max(stop, first))[:, None] - half + np.arange(length)[None, :]
+    index = np.where(index < 0, -index, index)
+    index = np.where(index > nrows - 1, 2 * (nrows - 1) - index, index)
+    windows = x[..., index, :]  # (..., nout, length, ncols)
     flat = windows.reshape(*windows.shape[:-2], -1)
     ordered = np.sort(flat, axis=-1)  # NaNs sort to the end
     count = np.isfinite(ordered).sum(axis=-1)
