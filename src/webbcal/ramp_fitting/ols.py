@@ -66,13 +66,19 @@ class RampFitResult:
     err_ints: np.ndarray
 
 
-def _check_array(name, arr, shape, dtype):
-    """Return ``arr`` as a C-contiguous array of ``dtype`` after checking its shape."""
+def _check_array(name, arr, shape, dtype, *, contiguous=True):
+    """Return ``arr`` as an array of ``dtype`` after checking its shape.
+
+    The result is C-contiguous unless ``contiguous`` is False, when a strided view
+    of the right dtype (a block of rows, say) is used as it is, without a copy.
+    """
     arr = np.asarray(arr)
     if arr.shape != shape:
         raise ValueError(f"{name} has shape {arr.shape}; expected {shape}")
     if np.issubdtype(dtype, np.integer) and not np.issubdtype(arr.dtype, np.integer):
         raise ValueError(f"{name} has dtype {arr.dtype}; expected an integer type ({dtype})")
+    if not contiguous:
+        return np.asarray(arr, dtype=dtype)
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
@@ -227,8 +233,8 @@ def fit_ramps(
     _check_positive("groupgap", groupgap, integer=True, allow_zero=True)
     _check_positive("dropframes1", dropframes1, integer=True, allow_zero=True)
 
-    data = _check_array("data", data, data.shape, np.float32)
-    groupdq = _check_array("groupdq", groupdq, data.shape, np.uint8)
+    data = _check_array("data", data, data.shape, np.float32, contiguous=False)
+    groupdq = _check_array("groupdq", groupdq, data.shape, np.uint8, contiguous=False)
     pixeldq = _check_array("pixeldq", pixeldq, (ny, nx), np.uint32)
     readnoise = _check_array("readnoise", readnoise, (ny, nx), np.float32)
     gain = _check_array("gain", gain, (ny, nx), np.float32)
