@@ -586,8 +586,20 @@ def _active_stages(pipe, shell, ctx, aliases) -> list[_Stage]:
 
 
 def _own(arr):
-    """A copy of a reference array, so the model holding its other extensions can go."""
-    return None if arr is None else np.array(arr, copy=True)
+    """A reference array that does not keep the rest of its model's memory alive.
+
+    A view of a whole array is kept as it is (the model's other extensions are
+    freed with the model); a cut-out (subarray) of a bigger array, or a view of
+    another buffer, is copied.
+    """
+    if arr is None:
+        return None
+    root = arr
+    while isinstance(root, np.ndarray) and root.base is not None:
+        root = root.base
+    if isinstance(root, np.ndarray) and root.nbytes == arr.nbytes:
+        return arr
+    return np.array(arr, copy=True)
 
 
 def run_streaming(pipe, model, raw, ramp_aliases, memory_limit: int, spill_rateints=False):
