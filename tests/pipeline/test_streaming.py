@@ -74,13 +74,26 @@ def _run_both(case, tmp_path, caplog, **kwargs):
 @pytest.mark.parametrize(
     ("name", "limit"),
     [(name, "1MB") for name in sorted(CASES)]
+    + [(name, "1MB-halo") for name in ("stripe_medium8_zf", "nrs_sub512", "sub64p_bright2_3groups")]
     + [("stripe_medium8_zf", "1.4GB"), ("nis_sub64", "1.4GB")],
 )
-def test_streaming_identical_to_step_by_step(name, limit, case_builder, tmp_path, caplog):
+def test_streaming_identical_to_step_by_step(
+    name, limit, case_builder, tmp_path, caplog, monkeypatch
+):
+    from webbcal.pipeline import streaming
+
     case = case_builder(tmp_path / "case", **CASES[name])
-    # "1MB": blocks of the minimum height and one integration at a time before jump,
-    # so several blocks, halos and integration chunks are used; "1.4GB": one block.
+    # "1MB": blocks of the minimum height, so the steps before jump run over whole
+    # integrations, one at a time, and wait on disk (two passes); "1MB-halo": the same
+    # blocks, each calibrated with its halo rows, one integration at a time;
+    # "1.4GB": one block.
+    two_pass = limit == "1MB"
+    if limit.endswith("-halo"):
+        monkeypatch.setattr(streaming, "_HALO_FRACTION", float("inf"))
+        limit = limit.removesuffix("-halo")
     res = _run_both(case, tmp_path, caplog, memory_limit=limit)
+    messages = [r.getMessage() for r in caplog.records]
+    assert two_pass == any("wait on disk for jump" in m for m in messages)
     (rate_a, ints_a), (rate_b, ints_b) = res["steps"], res["stream"]
     for attr in ARRAYS:
         for a, b in ((rate_a, rate_b), (ints_a, ints_b)):

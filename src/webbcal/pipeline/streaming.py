@@ -61,6 +61,10 @@ _BASELINE = 350 * 2**20
 #: Rows of a block: more are no faster; fewer cost too much in halo rows.
 _MAX_ROWS = 128
 _MIN_ROWS = 2
+#: When the halo rows would cost more than this fraction of a block's rows (very many
+#: integrations, hence short blocks), the steps before jump run once over whole
+#: integrations and their results wait on disk for jump and ramp fitting (two passes).
+_HALO_FRACTION = 0.25
 
 
 class NotStreamable(Exception):
@@ -682,6 +686,9 @@ def _stream(pipe, ctx: _Context, ramp_aliases, fit_step, memory_limit: int, spil
     )  # fmt: skip
     results = fit.allocate()
     nblocks = -(-ny // rows)
+    calibrated = None
+    if ny > rows and 2 * halo > _HALO_FRACTION * rows:
+        calibrated = _calibrate_to_disk(pipe, ctx, body, shell, memory_limit)
     pipe._progress(1, 2, "streaming")
     for k, a in enumerate(range(0, ny, rows)):
         pipe._progress(1, 2, "streaming", done=k, nints=nblocks, unit="block")
@@ -690,7 +697,10 @@ def _stream(pipe, ctx: _Context, ramp_aliases, fit_step, memory_limit: int, spil
         # steps before it (their own halos on top).
         k0, k1 = max(0, a - jump_halo), min(ny, b + jump_halo)
         e0, e1 = max(0, k0 - pre_halo), min(ny, k1 + pre_halo)
-        blk = _calibrated_block(ctx, body, e0, e1, k0, k1, chunk)
+        if calibrated is not None:
+            blk = calibrated.read_block(k0, k1)
+        else:
+            blk = _calibrated_block(ctx, body, e0, e1, k0, k1, chunk)
         inner = slice(a - k0, b - k0)
         if jump is not None:
             jump.apply(blk, inner)
@@ -777,6 +787,118 @@ def _calibrated_block(ctx: _Context, stages, e0: int, e1: int, k0: int, k1: int,
     blk = _Block(k0, k1, data, gdq, pixeldq, zf)
     blk.i0 = 0
     return blk
+
+
+def _calibrate_to_disk(pipe, ctx: _Context, stages, shell, memory_limit: int):
+    """Run the steps before jump over whole integrations, keeping the results on disk.
+
+    Integrations are taken as many at a time as a quarter of the budget allows
+    (at least one). Whole-height blocks need no halo rows, so every step runs
+    exactly once per sample; jump and ramp fitting then read blocks of rows of
+    every integration back from the :class:`_CalibratedRamps` returned.
+    """
+    nints, ngroups, ny, nx = ctx.nints, ctx.ngroups, ctx.ny, ctx.nx
+    per_int = ngroups * ny * nx * _BYTES_PER_SAMPLE
+    budget = max(memory_limit - _BASELINE, 0)
+    chunk = int(max(1, min(nints, max(budget // 4, 32 * 2**20) // max(per_int, 1))))
+    log.info(
+        "Running the steps before jump over %d integration(s) at a time; their results "
+        "wait on disk for jump and ramp fitting", chunk,
+    )  # fmt: skip
+    out = _CalibratedRamps(pipe.product_path(shell, suffix="ramp"), ctx)
+    ctx.closers.append(out.close)
+    pipe._progress(1, 2, "calibrating")
+    for i0 in range(0, nints, chunk):
+        pipe._progress(1, 2, "calibrating", done=i0, nints=nints)
+        ints = slice(i0, min(nints, i0 + chunk))
+        part = _read_block(ctx, 0, ny, ints=ints)
+        for s in stages:
+            s.apply(part)
+        out.write(ints, part)
+    return out
+
+
+class _CalibratedRamps:
+    """Ramps after the steps before jump, in raw files beside the products.
+
+    ``data`` (float32) and ``groupdq`` (uint8) are stored as (nints, ngroups, ny,
+    nx) arrays, the zero frames (when used) as (nints, ny, nx); the pixel DQ,
+    which the steps set identically for every integration, stays in memory.
+    The files are removed when the run ends.
+    """
+
+    def __init__(self, product_path: str, ctx: _Context) -> None:
+        import tempfile
+
+        directory = os.path.dirname(os.path.abspath(product_path)) or "."
+        os.makedirs(directory, exist_ok=True)
+        self.dir = tempfile.mkdtemp(prefix=".tmp_webbcal_ramp_", dir=directory)
+        self.ctx = ctx
+        self.pixeldq = None
+        self.fds = {}
+        names = [("data", np.float32), ("groupdq", np.uint8)]
+        if ctx.zeroframe_used:
+            names.append(("zeroframe", np.float32))
+        for name, dtype in names:
+            path = os.path.join(self.dir, name)
+            self.fds[name] = (os.open(path, os.O_RDWR | os.O_CREAT, 0o600), np.dtype(dtype))
+
+    def _offset(self, name: str, i: int, g: int, r0: int) -> int:
+        ctx = self.ctx
+        fd, dtype = self.fds[name]
+        planes = i if name == "zeroframe" else i * ctx.ngroups + g
+        return ((planes * ctx.ny) + r0) * ctx.nx * dtype.itemsize
+
+    def write(self, ints: slice, part: _Block) -> None:
+        """Store the calibrated integrations ``ints`` (whole-height ``part``)."""
+        if self.pixeldq is None:
+            self.pixeldq = part.pixeldq.copy()
+        elif not np.array_equal(self.pixeldq, part.pixeldq):
+            # The pixel DQ the steps set never depends on the integration's data.
+            raise NotStreamable("pixel DQ differs between integrations")
+        arrays = {"data": part.data, "groupdq": part.groupdq}
+        if "zeroframe" in self.fds:
+            arrays["zeroframe"] = part.zeroframe
+        for name, arr in arrays.items():
+            fd, dtype = self.fds[name]
+            arr = np.ascontiguousarray(arr, dtype=dtype)
+            try:
+                os.pwrite(fd, arr.data, self._offset(name, ints.start, 0, 0))
+            except OSError as exc:
+                raise NotStreamable(
+                    f"the calibrated ramps cannot be kept in {self.dir}: {exc}"
+                ) from None
+
+    def read_block(self, r0: int, r1: int) -> _Block:
+        """Rows ``r0:r1`` of every integration, as the steps before jump left them."""
+        ctx = self.ctx
+        shape = (ctx.nints, ctx.ngroups, r1 - r0, ctx.nx)
+        out = {"data": np.empty(shape, np.float32), "groupdq": np.empty(shape, np.uint8)}
+        if "zeroframe" in self.fds:
+            out["zeroframe"] = np.empty((ctx.nints, r1 - r0, ctx.nx), np.float32)
+        for name, arr in out.items():
+            fd, _ = self.fds[name]
+            planes = arr.reshape(-1, r1 - r0, ctx.nx)
+            for p in range(planes.shape[0]):
+                i, g = (p, 0) if name == "zeroframe" else divmod(p, ctx.ngroups)
+                view = memoryview(planes[p]).cast("B")
+                if os.preadv(fd, [view], self._offset(name, i, g, r0)) != view.nbytes:
+                    raise OSError(f"{self.dir}/{name}: short read")
+        blk = _Block(r0, r1, out["data"], out["groupdq"], self.pixeldq[r0:r1].copy(),
+                     out.get("zeroframe"))  # fmt: skip
+        blk.i0 = 0
+        return blk
+
+    def close(self) -> None:
+        import shutil
+
+        for fd, _ in self.fds.values():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.fds = {}
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def _block_plan(
