@@ -1120,7 +1120,7 @@ class _Spill:
         values = np.ascontiguousarray(values, dtype=dtype)
         for i in range(nints):
             offset = ((i * ny) + r0) * nx * dtype.itemsize
-            os.pwrite(fd, values[i].tobytes(), offset)
+            os.pwrite(fd, values[i].data, offset)
 
     def read_int(self, name: str, i: int) -> np.ndarray:
         fd, dtype = self.files[name]
