@@ -18,6 +18,12 @@ centre element multiplies ``s[y, x]``. For the usual odd kernel sizes this
 is the ordinary 2-D convolution centred on the kernel's middle element;
 even sizes follow the official step's convention.
 
+Products and sums are float32, accumulated per pixel in kernel order (row
+``j``, then column ``i``) with the centre element last. A 2-D kernel is
+applied by a compiled (numba) loop, parallel over the rows of all groups, that
+performs exactly these float32 operations; a 4-D kernel by numpy, plane by
+plane. Both give the same bits.
+
 References
 ----------
 JWST Science Calibration Pipeline documentation, "IPC" step (``ipc``) and
@@ -29,6 +35,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from webbcal.lib.subarray import NREF, SubarrayGeometry
@@ -135,6 +142,140 @@ def _convolve_plane(
     return total
 
 
+_JIT = {"cache": True, "nogil": True}
+
+
+@numba.njit(**_JIT)
+def _pixel(src, kernel, p, yy, xx, b0, c0, sny, snx):  # pragma: no cover - compiled
+    """One deconvolved science pixel ``(yy, xx)`` (science coordinates) of plane ``p``.
+
+    Any kernel size; sources outside the science region count as 0 (their
+    product with the kernel element is still formed, as with zero padding).
+    """
+    ny_k, nx_k = kernel.shape
+    mid_j, mid_i = ny_k // 2, nx_k // 2
+    top, right = ny_k - mid_j - 1, nx_k - mid_i - 1
+    acc = np.float32(0.0)
+    for j in range(ny_k):
+        q = yy + top - j
+        for i in range(nx_k):
+            if j == mid_j and i == mid_i:
+                continue
+            c = xx + right - i
+            v = np.float32(0.0)
+            if 0 <= q < sny and 0 <= c < snx:
+                v = src[p, b0 + q, c0 + c]
+            acc = acc + kernel[j, i] * v
+    return acc + kernel[mid_j, mid_i] * src[p, b0 + yy, c0 + xx]
+
+
+@numba.njit(**_JIT)
+def _row_3x3(src, kernel, p, yy, b0, c0, sny, snx, zeros, orow):  # pragma: no cover
+    """Science row ``yy`` of plane ``p`` with a 3 x 3 kernel, into ``orow[c0:c0 + snx]``.
+
+    The eight neighbour products are summed in kernel order in a register,
+    the centre last; rows beyond the science region are read from ``zeros``.
+    """
+    w00, w01, w02 = kernel[0, 0], kernel[0, 1], kernel[0, 2]
+    w10, w11, w12 = kernel[1, 0], kernel[1, 1], kernel[1, 2]
+    w20, w21, w22 = kernel[2, 0], kernel[2, 1], kernel[2, 2]
+    up = src[p, b0 + yy + 1, c0 : c0 + snx] if yy + 1 < sny else zeros[:snx]
+    mid = src[p, b0 + yy, c0 : c0 + snx]
+    down = src[p, b0 + yy - 1, c0 : c0 + snx] if yy >= 1 else zeros[:snx]
+    n = snx - 2
+    # Views shifted by one column: index x of a view is science column x + k.
+    u0, u1, u2 = up[0:n], up[1 : n + 1], up[2 : n + 2]
+    m0, m1, m2 = mid[0:n], mid[1 : n + 1], mid[2 : n + 2]
+    d0, d1, d2 = down[0:n], down[1 : n + 1], down[2 : n + 2]
+    o = orow[c0 + 1 : c0 + 1 + n]
+    zero = np.float32(0.0)
+    for x in range(n):
+        a = zero + w00 * u2[x]
+        a = a + w01 * u1[x]
+        a = a + w02 * u0[x]
+        a = a + w10 * m2[x]
+        a = a + w12 * m0[x]
+        a = a + w20 * d2[x]
+        a = a + w21 * d1[x]
+        a = a + w22 * d0[x]
+        o[x] = a + w11 * m1[x]
+    orow[c0] = _pixel(src, kernel, p, yy, 0, b0, c0, sny, snx)
+    if snx > 1:
+        orow[c0 + snx - 1] = _pixel(src, kernel, p, yy, snx - 1, b0, c0, sny, snx)
+
+
+@numba.njit(**_JIT)
+def _row_any(src, kernel, p, yy, b0, c0, sny, snx, acc, orow):  # pragma: no cover
+    """Science row ``yy`` of plane ``p`` with any kernel size, via ``acc`` (float32 scratch)."""
+    ny_k, nx_k = kernel.shape
+    mid_j, mid_i = ny_k // 2, nx_k // 2
+    top, right = ny_k - mid_j - 1, nx_k - mid_i - 1
+    zero = np.float32(0.0)
+    for x in range(snx):
+        acc[x] = zero
+    for j in range(ny_k):
+        q = yy + top - j  # science row feeding this kernel row
+        for i in range(nx_k):
+            if j == mid_j and i == mid_i:
+                continue
+            w = kernel[j, i]
+            wz = w * zero  # padding: keeps the sign of zero and NaN of w * 0
+            if q < 0 or q >= sny:
+                for x in range(snx):
+                    acc[x] = acc[x] + wz
+                continue
+            o = right - i  # column offset of the source pixel
+            lo = min(max(0, -o), snx)
+            hi = max(min(snx, snx - o), lo)
+            for x in range(lo):
+                acc[x] = acc[x] + wz
+            s = src[p, b0 + q, c0 + lo + o : c0 + hi + o]
+            a = acc[lo:hi]
+            for x in range(hi - lo):
+                a[x] = a[x] + w * s[x]
+            for x in range(hi, snx):
+                acc[x] = acc[x] + wz
+    w = kernel[mid_j, mid_i]
+    s = src[p, b0 + yy, c0 : c0 + snx]
+    o = orow[c0 : c0 + snx]
+    for x in range(snx):
+        o[x] = acc[x] + w * s[x]
+
+
+@numba.njit(parallel=True, **_JIT)
+def _convolve_rows(src, kernel, b0, b1, c0, c1, out):  # pragma: no cover - compiled
+    """Deconvolve the science region ``[b0:b1, c0:c1]`` of every plane with a 2-D kernel.
+
+    ``src`` and ``out`` are float32 ``(nplanes, ny, nx)``; ``kernel`` is float32
+    ``(ny_k, nx_k)``. Pixels outside the science region are copied. Each output
+    pixel is the float32 sum, in the order of :func:`_convolve_plane`, of the
+    float32 products of the kernel with the zero-padded science region.
+    Parallel over (plane, row).
+    """
+    nplanes, ny, nx = src.shape
+    sny, snx = b1 - b0, c1 - c0
+    is_3x3 = kernel.shape[0] == 3 and kernel.shape[1] == 3 and snx >= 2
+    zeros = np.zeros(snx, dtype=np.float32)
+    for pr in numba.prange(nplanes * ny):
+        p = pr // ny
+        y = pr - p * ny
+        srow = src[p, y]
+        orow = out[p, y]
+        if y < b0 or y >= b1:
+            for x in range(nx):
+                orow[x] = srow[x]
+            continue
+        for x in range(c0):
+            orow[x] = srow[x]
+        for x in range(c1, nx):
+            orow[x] = srow[x]
+        if is_3x3:
+            _row_3x3(src, kernel, p, y - b0, b0, c0, sny, snx, zeros, orow)
+        else:
+            acc = np.empty(snx, dtype=np.float32)
+            _row_any(src, kernel, p, y - b0, b0, c0, sny, snx, acc, orow)
+
+
 def apply_ipc(
     data: np.ndarray,
     kernel: np.ndarray,
@@ -189,13 +330,23 @@ def apply_ipc(
     kernel = _kernel_for_data(kernel, geometry).astype(np.float32, copy=False)
     border = reference_border(geometry, nref=nref, nref_rows=nref_rows)
     log.debug("IPC kernel shape %s, reference border %s", kernel.shape, border)
-    out = np.array(data, dtype=np.float32, copy=True)
-    rows = slice(border.bottom, out.shape[-2] - border.top)
-    cols = slice(border.left, out.shape[-1] - border.right)
-    if out[..., rows, cols].size == 0:
+    ny, nx = data.shape[-2:]
+    rows = slice(border.bottom, ny - border.top)
+    cols = slice(border.left, nx - border.right)
+    if data[..., rows, cols].size == 0:
         log.info("No science pixels outside the reference border: IPC correction has no effect")
-        return out
+        return np.array(data, dtype=np.float32, copy=True)
     per_pixel = kernel.ndim == 4
+    if not per_pixel:
+        # Bounds as numpy resolves the slices (the region is not empty here).
+        r0, r1, _ = rows.indices(ny)
+        c0, c1, _ = cols.indices(nx)
+        src = np.ascontiguousarray(data, dtype=np.float32)
+        out = np.empty(data.shape, dtype=np.float32)
+        kern = np.ascontiguousarray(kernel)
+        _convolve_rows(src.reshape(-1, ny, nx), kern, r0, r1, c0, c1, out.reshape(-1, ny, nx))
+        return out
+    out = np.array(data, dtype=np.float32, copy=True)
     for i in range(out.shape[0]):
         for g in range(out.shape[1]):
             out[i, g, rows, cols] = _convolve_plane(out[i, g], kernel, border, per_pixel)

@@ -34,9 +34,11 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
 
 from webbcal.datamodels import InputError, _check_fits_file, _check_stage1_headers
@@ -53,6 +55,10 @@ log = logging.getLogger(__name__)
 
 #: BZERO that, with BITPIX = 16 and BSCALE = 1, stores unsigned 16-bit integers.
 UINT16_BZERO = 32768
+
+#: Output types the compiled unsigned 16-bit conversion writes (all hold every
+#: uint16 value exactly, as ``astype`` gives it).
+_FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.uint16))
 
 #: Extension names whose presence makes a file a ramp product rather than raw input.
 _RAMP_ONLY_EXTENSIONS = ("GROUPDQ",)
@@ -98,6 +104,8 @@ class RawRamp:
         rows: slice = slice(None),
         groups: slice = slice(None),
         dtype: Any = np.float32,
+        *,
+        out: np.ndarray | None = None,
     ) -> np.ndarray:
         """Read a block of one integration as physical values.
 
@@ -111,20 +119,32 @@ class RawRamp:
             Groups to read (any step).
         dtype : numpy dtype
             Output type; float32 reproduces exactly ``float32(model.data)`` of an eager open.
+        out : ndarray, shape (ngroups_sel, nrows, nx), optional
+            Array to fill instead of a new one (e.g. a slice of a larger block);
+            its dtype must be ``dtype`` and its rows contiguous.
 
         Returns
         -------
         ndarray, shape (ngroups_sel, nrows, nx), ``dtype``, DN
-            A new C-contiguous array: one contiguous read per selected group.
+            A new C-contiguous array (or ``out``): one contiguous read per selected group.
 
         Raises
         ------
         IndexError
             If ``integration`` is out of range.
         ValueError
-            If ``rows`` has a step other than 1.
+            If ``rows`` has a step other than 1, or ``out`` has the wrong shape,
+            dtype or layout.
         InputError
             If the file is shorter than its header announces.
+
+        Notes
+        -----
+        Unsigned 16-bit data (BZERO = 32768) read as float32, float64 or uint16
+        are converted in one compiled pass per group (byte swap, sign-bit flip,
+        conversion), straight from the read buffer into the output; other
+        layouts and types go through numpy (:meth:`_physical`). Both give the
+        same values.
         """
         nints, ngroups, ny, nx = self.shape
         if not -nints <= integration < nints:
@@ -137,16 +157,23 @@ class RawRamp:
             raise ValueError(f"rows={rows!r} has step {rstep}; expected a contiguous row slice")
         nrows = max(r1 - r0, 0)
         group_index = range(*groups.indices(ngroups))
-        out = np.empty((len(group_index), nrows, nx), dtype=dtype)
+        shape = (len(group_index), nrows, nx)
+        out = _output_array(out, shape, dtype)
         if nrows == 0 or not group_index:
             return out
         itemsize = self.disk_dtype.itemsize
         count = nrows * nx
+        fast = self._is_uint16 and out.dtype in _FAST_DTYPES and sys.byteorder == "little"
+        buf = np.empty(count, dtype=np.uint16) if fast else None
         with open(self.path, "rb", buffering=0) as fh:
             for k, g in enumerate(group_index):
                 start = self.offset + ((integration * ngroups + g) * ny + r0) * nx * itemsize
-                stored = self._read_at(fh, start, count)
-                out[k] = self._physical(stored, dtype).reshape(nrows, nx)
+                if fast:
+                    self._read_into(fh, start, memoryview(buf).cast("B"))
+                    _unsigned_from_big_endian(buf, out[k].reshape(count))
+                else:
+                    stored = self._read_at(fh, start, count)
+                    out[k] = self._physical(stored, out.dtype).reshape(nrows, nx)
         return out
 
     def read_all(self) -> np.ndarray:
@@ -171,14 +198,23 @@ class RawRamp:
             )
         count = int(np.prod(self.shape, dtype=np.int64))
         with open(self.path, "rb", buffering=0) as fh:
-            stored = self._read_at(fh, self.offset, count)
-        return self._physical(stored, np.uint16).reshape(self.shape)
+            if sys.byteorder != "little":
+                stored = self._read_at(fh, self.offset, count)
+                return self._physical(stored, np.uint16).reshape(self.shape)
+            out = np.empty(count, dtype=np.uint16)
+            self._read_into(fh, self.offset, memoryview(out).cast("B"))
+        _unsigned_from_big_endian(out, out)  # in place: each element read before written
+        return out.reshape(self.shape)
 
     def _read_at(self, fh: Any, start: int, count: int) -> np.ndarray:
         """``count`` stored elements from byte ``start`` of an unbuffered file (disk order)."""
-        nbytes = count * self.disk_dtype.itemsize
-        buf = bytearray(nbytes)
-        view = memoryview(buf)
+        buf = bytearray(count * self.disk_dtype.itemsize)
+        self._read_into(fh, start, memoryview(buf))
+        return np.frombuffer(buf, dtype=self.disk_dtype)
+
+    def _read_into(self, fh: Any, start: int, view: memoryview) -> None:
+        """Fill the byte buffer ``view`` from byte ``start`` of an unbuffered file."""
+        nbytes = len(view)
         fh.seek(start)
         done = 0
         while done < nbytes:  # a raw read may return fewer bytes than asked
@@ -189,7 +225,6 @@ class RawRamp:
                     f"{start + nbytes} but the file ends at byte {start + done}"
                 )
             done += got
-        return np.frombuffer(buf, dtype=self.disk_dtype)
 
     @property
     def _is_uint16(self) -> bool:
@@ -213,6 +248,36 @@ class RawRamp:
         if self.bzero != 0:
             values += self.bzero
         return values.astype(dtype)
+
+
+def _output_array(out: np.ndarray | None, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """``out`` checked against the block shape and type, or a new C-contiguous array."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if out.shape != shape or out.dtype != np.dtype(dtype):
+        raise ValueError(
+            f"out has shape {out.shape} and dtype {out.dtype}; expected shape {shape} and "
+            f"dtype {np.dtype(dtype)}"
+        )
+    if out.ndim == 3 and out.size and (out.strides[2] != out.itemsize or
+                                       out.strides[1] != shape[2] * out.itemsize):  # fmt: skip
+        raise ValueError("out must hold each group's rows contiguously (C order within a group)")
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _unsigned_from_big_endian(stored, out):  # pragma: no cover - compiled
+    """Physical unsigned 16-bit values of big-endian FITS integers with BZERO = 32768.
+
+    ``stored`` holds the file's bytes viewed as native (little-endian) uint16;
+    swapping the two bytes gives the signed 16-bit stored value's bits, and
+    adding 32768 to it is flipping the sign bit. ``out`` (any type holding
+    uint16 exactly) receives the result.
+    """
+    for k in range(stored.shape[0]):
+        v = stored[k]
+        u = ((v >> np.uint16(8)) | (v << np.uint16(8))) ^ np.uint16(0x8000)
+        out[k] = np.uint16(u)
 
 
 def open_raw(path: str | os.PathLike) -> RawRamp:

@@ -57,54 +57,127 @@ def prepare_coefficients(
     return c, new_dq
 
 
+_ZERO = np.float32(0.0)
+_JIT = {"cache": True, "nogil": True}
+
+#: Integrations per compiled call hold about this many samples (progress is
+#: reported between calls).
+_CHUNK_SAMPLES = 1 << 24
+
+
+#: Columns per tile: a tile of the row, its coefficients and its output stay in L1 cache.
+_TILE = 256
+
+
+@numba.njit(**_JIT)
+def _horner_tile(d, c, y, x0, x1, r):  # pragma: no cover - compiled
+    """``r[x0:x1] = polynomial(d[x0:x1])`` of row ``y`` without the final ``+ c[0]``.
+
+    The float32 operations of per-pixel Horner evaluation
+    (``r = c[n-1] * d``, then ``r = (r + c[k]) * d`` for k = n-2 .. 1),
+    one vector loop per coefficient.
+    """
+    n = c.shape[0]
+    dd = d[x0:x1]
+    rr = r[x0:x1]
+    top = c[n - 1, y, x0:x1]
+    for x in range(x1 - x0):
+        rr[x] = top[x] * dd[x]
+    for k in range(n - 2, 0, -1):
+        ck = c[k, y, x0:x1]
+        for x in range(x1 - x0):
+            rr[x] = (rr[x] + ck[x]) * dd[x]
+
+
+@numba.njit(**_JIT)
+def _horner_row(d, c, y, r):  # pragma: no cover - compiled
+    """``r = polynomial(d)`` of row ``y`` without the final ``+ c[0]``.
+
+    For up to 7 coefficients the whole Horner chain of a pixel is one
+    expression in registers (the branch on ``n`` is outside the vector loop);
+    longer polynomials go tile by tile through :func:`_horner_tile`. Both
+    perform the same float32 operations in the same order.
+    """
+    n = c.shape[0]
+    nx = d.shape[0]
+    c1 = c[1, y]
+    c2 = c[min(2, n - 1), y]
+    c3 = c[min(3, n - 1), y]
+    c4 = c[min(4, n - 1), y]
+    c5 = c[min(5, n - 1), y]
+    c6 = c[min(6, n - 1), y]
+    if n == 2:
+        for x in range(nx):
+            r[x] = c1[x] * d[x]
+    elif n == 3:
+        for x in range(nx):
+            v = d[x]
+            r[x] = (c2[x] * v + c1[x]) * v
+    elif n == 4:
+        for x in range(nx):
+            v = d[x]
+            r[x] = ((c3[x] * v + c2[x]) * v + c1[x]) * v
+    elif n == 5:
+        for x in range(nx):
+            v = d[x]
+            r[x] = (((c4[x] * v + c3[x]) * v + c2[x]) * v + c1[x]) * v
+    elif n == 6:
+        for x in range(nx):
+            v = d[x]
+            r[x] = ((((c5[x] * v + c4[x]) * v + c3[x]) * v + c2[x]) * v + c1[x]) * v
+    elif n == 7:
+        for x in range(nx):
+            v = d[x]
+            a = ((c6[x] * v + c5[x]) * v + c4[x]) * v
+            r[x] = (((a + c3[x]) * v + c2[x]) * v + c1[x]) * v
+    else:
+        for x0 in range(0, nx, _TILE):
+            _horner_tile(d, c, y, x0, min(nx, x0 + _TILE), r)
+
+
+@numba.njit(parallel=True, **_JIT)
+def _apply_polynomial(data, groupdq, c, out):  # pragma: no cover - compiled
+    """Correct every group of a (nints, ngroups, ny, nx) float32 ramp; SATURATED groups copied.
+
+    Parallel over (integration, row).
+    """
+    nints, ngroups, ny, nx = data.shape
+    for iy in numba.prange(nints * ny):
+        i = iy // ny
+        y = iy - i * ny
+        c0 = c[0, y]
+        for g in range(ngroups):
+            d = data[i, g, y]
+            q = groupdq[i, g, y]
+            o = out[i, g, y]
+            _horner_row(d, c, y, o)
+            for x in range(nx):
+                o[x] = d[x] if q[x] & _SAT else o[x] + c0[x]
+
+
+@numba.njit(parallel=True, **_JIT)
+def _apply_polynomial_zeroframe(zf, c, out):  # pragma: no cover - compiled
+    """Correct a float32 (nints, ny, nx) zero frame; values equal to 0 become +0."""
+    nints, ny, nx = zf.shape
+    for iy in numba.prange(nints * ny):
+        i = iy // ny
+        y = iy - i * ny
+        z = zf[i, y]
+        o = out[i, y]
+        c0 = c[0, y]
+        _horner_row(z, c, y, o)
+        for x in range(nx):
+            o[x] = _ZERO if z[x] == 0.0 else o[x] + c0[x]
+
+
 def _polyval(c: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Horner evaluation of ``c`` (lowest order first) at ``x`` with numpy (any dtype)."""
     result = c[-1] * x
     for k in range(c.shape[0] - 2, 0, -1):
         result += c[k]
         result *= x
     result += c[0]
     return result
-
-
-@numba.njit(parallel=True, cache=True, nogil=True)
-def _apply_polynomial(data, groupdq, c, out):  # pragma: no cover - compiled
-    """Horner evaluation per pixel in float32, in the same order as :func:`_polyval`."""
-    ngroups, ny, nx = data.shape
-    ncoeffs = c.shape[0]
-    for y in numba.prange(ny):
-        for g in range(ngroups):
-            for x in range(nx):
-                d = data[g, y, x]
-                if groupdq[g, y, x] & _SAT:
-                    out[g, y, x] = d
-                    continue
-                r = c[ncoeffs - 1, y, x] * d
-                for k in range(ncoeffs - 2, 0, -1):
-                    r = r + c[k, y, x]
-                    r = r * d
-                out[g, y, x] = r + c[0, y, x]
-
-
-@numba.njit(parallel=True, cache=True, nogil=True)
-def _apply_polynomial_ints(data, groupdq, c, out):  # pragma: no cover - compiled
-    """:func:`_apply_polynomial` for every integration of a (nints, ngroups, ny, nx) ramp,
-    parallel over (integration, row)."""
-    nints, ngroups, ny, nx = data.shape
-    ncoeffs = c.shape[0]
-    for iy in numba.prange(nints * ny):
-        i = iy // ny
-        y = iy % ny
-        for g in range(ngroups):
-            for x in range(nx):
-                d = data[i, g, y, x]
-                if groupdq[i, g, y, x] & _SAT:
-                    out[i, g, y, x] = d
-                    continue
-                r = c[ncoeffs - 1, y, x] * d
-                for k in range(ncoeffs - 2, 0, -1):
-                    r = r + c[k, y, x]
-                    r = r * d
-                out[i, g, y, x] = r + c[0, y, x]
 
 
 def correct_linearity(
@@ -133,33 +206,34 @@ def correct_linearity(
     Returns
     -------
     data, pixeldq, zeroframe : ndarray
-        New arrays.
+        New arrays: float32 data (DN), uint32 pixel DQ, float32 zero frame
+        (None when not given).
+
+    Notes
+    -----
+    The polynomial is evaluated per pixel by Horner's rule in float32,
+    ``((c[n-1] * d + c[n-2]) * d + ... + c[1]) * d + c[0]``, without fused
+    multiply-adds, by a compiled loop parallel over (integration, row). A
+    float32 zero frame goes through the same loop; other zero-frame types use
+    numpy's promotion.
     """
     c, new_dq = prepare_coefficients(coeffs, lin_dq, pixeldq)
     out = np.empty(data.shape, dtype=np.float32)
     nints = data.shape[0]
-    if nints > 1 and data.shape[-2] * data.shape[-1] < 2**20:
-        # Small images (subarrays, blocks of rows): one call for every integration.
-        _apply_polynomial_ints(
-            np.ascontiguousarray(data, dtype=np.float32),
-            np.ascontiguousarray(groupdq, dtype=np.uint8),
-            c,
-            out,
-        )
-        integration_done(nints - 1, nints)
-    else:
-        for i in range(nints):
-            integration_done(i, nints)
-            _apply_polynomial(
-                np.ascontiguousarray(data[i], dtype=np.float32),
-                np.ascontiguousarray(groupdq[i], dtype=np.uint8),
-                c,
-                out[i],
-            )
+    src = np.ascontiguousarray(data, dtype=np.float32)
+    gdq = np.ascontiguousarray(groupdq, dtype=np.uint8)
+    chunk = max(1, _CHUNK_SAMPLES // max(1, int(np.prod(data.shape[1:]))))
+    for i0 in range(0, nints, chunk):
+        ints = slice(i0, min(nints, i0 + chunk))
+        _apply_polynomial(src[ints], gdq[ints], c, out[ints])
+        integration_done(ints.stop - 1, nints)
     new_zf = None
     if zeroframe is not None:
         new_zf = np.empty_like(zeroframe, dtype=np.float32)
-        for i in range(zeroframe.shape[0]):
-            z = zeroframe[i]
-            new_zf[i] = np.where(z == 0.0, 0.0, _polyval(c, z))
+        if zeroframe.dtype == np.float32:
+            _apply_polynomial_zeroframe(np.ascontiguousarray(zeroframe), c, new_zf)
+        else:  # numpy's promotion (e.g. float64 sums) for other types
+            for i in range(zeroframe.shape[0]):
+                z = zeroframe[i]
+                new_zf[i] = np.where(z == 0.0, 0.0, _polyval(c, z))
     return out, new_dq, new_zf

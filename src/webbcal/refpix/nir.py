@@ -731,7 +731,9 @@ def apply_refpix_terms(
 
     The result equals bit for bit what :func:`correct_refpix` gives for
     these pixels: the first term is subtracted in float64 and the difference
-    rounded to float32, then the second term likewise.
+    rounded to float32, then the second term likewise. float64 terms are
+    applied by one compiled pass parallel over (plane, row); other term types
+    by numpy's in-place subtraction.
 
     Parameters
     ----------
@@ -758,14 +760,37 @@ def apply_refpix_terms(
     ValueError
         If ``block`` is not 3-D, or the selected terms do not match its shape.
     """
-    out = np.array(block, dtype=np.float32, copy=True)
-    if out.ndim != 3:
-        raise ValueError(f"block has shape {out.shape}: expected 3-D (nsel, nrows, ncols)")
+    from webbcal.refpix._apply_terms import subtract_terms
+
+    block = np.asarray(block)
+    if block.ndim != 3:
+        raise ValueError(f"block has shape {block.shape}: expected 3-D (nsel, nrows, ncols)")
     if terms.status != "COMPLETE":
-        return out
+        return np.array(block, dtype=np.float32, copy=True)
+    selected = []
     for name in ("first", "second"):
         values = getattr(terms, name)
         if values is not None:
             axis = getattr(terms, f"{name}_axis")
-            out -= _selected_term(values, axis, planes, rows, cols, out.shape, name)
+            term = _selected_term(values, axis, planes, rows, cols, block.shape, name)
+            selected.append((term, axis))
+    if not selected or any(t.dtype != np.float64 for t, _ in selected):
+        # numpy's own promotion for unusual term types (or no term at all).
+        out = np.array(block, dtype=np.float32, copy=True)
+        for term, _ in selected:
+            out -= term
+        return out
+    # One compiled pass: float64 subtraction, rounded to float32, per term.
+    src = np.ascontiguousarray(block, dtype=np.float32)
+    out = np.empty(block.shape, dtype=np.float32)
+    (first, first_axis), (second, second_axis) = selected[0], selected[-1]
+    subtract_terms(
+        src, _term_2d(first, first_axis), first_axis == -2,
+        _term_2d(second, second_axis), second_axis == -2, len(selected) == 2, out,
+    )  # fmt: skip
     return out
+
+
+def _term_2d(term: np.ndarray, axis: int) -> np.ndarray:
+    """A broadcastable term from :func:`_selected_term` as a contiguous (nsel, n) array."""
+    return np.ascontiguousarray(term[:, :, 0] if axis == -2 else term[:, 0, :])

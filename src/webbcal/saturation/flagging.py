@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
 
+import numba
 import numpy as np
 
 from webbcal.dqflags import AD_FLOOR, DO_NOT_USE, NO_SAT_CHECK, SATURATED
@@ -40,6 +41,17 @@ log = logging.getLogger(__name__)
 
 _SAT_OR_DNU = SATURATED | DO_NOT_USE
 _FLOOR_DNU = AD_FLOOR | DO_NOT_USE
+
+_U8_SAT = np.uint8(SATURATED)
+_U8_DNU = np.uint8(DO_NOT_USE)
+_U8_FLOOR_DNU = np.uint8(_FLOOR_DNU)
+_U8_SAT_OR_DNU = np.uint8(_SAT_OR_DNU)
+_U8_ONE = np.uint8(1)
+_JIT = {"cache": True, "nogil": True}
+
+#: Integrations per compiled call hold about this many samples (progress is
+#: reported between calls).
+_CHUNK_SAMPLES = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -215,6 +227,12 @@ def flag_saturation(
     Comparisons use the same floating-point precision as the official
     code so that the flags agree bit for bit.
 
+    float32 data, thresholds and bias go through compiled (numba) passes:
+    flags and the running "reached" state per (integration, row), then the
+    box growth per (integration, group) plane (separable, only near rows that
+    have a flag), then the frame-averaging checks per plane; other types go
+    through whole-plane numpy operations. Both give the same flags.
+
     References
     ----------
     JWST Science Calibration Pipeline documentation, "Saturation Detection"
@@ -226,24 +244,18 @@ def flag_saturation(
     pattern = _check_read_pattern(read_pattern, ngroups) if use_readpatt else None
 
     thresh, ref_dq, unchecked = _effective_thresholds(sat_thresh, sat_dq, atod_limit)
-    gdq = np.array(groupdq, dtype=np.uint8, copy=True)
-    zf = None if zeroframe is None else np.array(zeroframe, copy=True)
-    bias_plane = 0.0 if bias is None else np.asarray(bias)
     n = int(n_pix_grow_sat)
-
-    for i in range(nints):
-        integration_done(i, nints)
-        _flag_groups(data[i], gdq[i], thresh, n)
-        if pattern is not None:
-            _flag_diluted_groups(data[i], gdq[i], thresh, unchecked, pattern, n)
-            if ngroups > 2:
-                _flag_second_group(data[i], gdq[i], thresh, bias_plane, pattern)
-        if zf is not None:
-            zf[i][_zeroframe_mask(zf[i], thresh, n)] = 0
-
-    ever = np.bitwise_or.reduce(gdq, axis=(0, 1))
-    log.info("Detected %i saturated pixels", np.count_nonzero(ever & SATURATED))
-    log.info("Detected %i A/D floor pixels", np.count_nonzero(ever & AD_FLOOR))
+    if _compiled_applies(data, thresh, bias):
+        gdq, zf, n_sat, n_floor = _flag_compiled(
+            data, groupdq, thresh, unchecked, n, zeroframe, pattern, bias
+        )
+    else:
+        gdq, zf = _flag_numpy(data, groupdq, thresh, unchecked, n, zeroframe, pattern, bias)
+        ever = np.bitwise_or.reduce(gdq, axis=(0, 1))
+        n_sat = np.count_nonzero(ever & SATURATED)
+        n_floor = np.count_nonzero(ever & AD_FLOOR)
+    log.info("Detected %i saturated pixels", n_sat)
+    log.info("Detected %i A/D floor pixels", n_floor)
 
     pdq = np.bitwise_or(np.asarray(pixeldq, dtype=np.uint32), ref_dq)
     return SaturationResult(groupdq=gdq, pixeldq=pdq, zeroframe=zf)
@@ -269,6 +281,278 @@ def _effective_thresholds(
     unchecked = is_nan | ((ref_dq & NO_SAT_CHECK) != 0)
     thresh[unchecked] = atod_limit + 1
     return thresh, ref_dq, unchecked
+
+
+def _compiled_applies(data: np.ndarray, thresh: np.ndarray, bias: np.ndarray | None) -> bool:
+    """Whether the compiled kernel reproduces numpy's arithmetic for these dtypes.
+
+    It is written for float32 data, thresholds and bias (the pipeline's
+    types); other types take the numpy path, whose type promotion differs.
+    """
+    f32 = np.dtype(np.float32)
+    return (
+        data.dtype == f32
+        and thresh.dtype == f32
+        and (bias is None or np.asarray(bias).dtype == f32)
+    )
+
+
+def _flag_numpy(data, groupdq, thresh, unchecked, n, zeroframe, pattern, bias):
+    """Group DQ and zero frame by whole-plane numpy operations (any dtypes)."""
+    nints, ngroups = data.shape[:2]
+    gdq = np.array(groupdq, dtype=np.uint8, copy=True)
+    zf = None if zeroframe is None else np.array(zeroframe, copy=True)
+    bias_plane = 0.0 if bias is None else np.asarray(bias)
+    for i in range(nints):
+        integration_done(i, nints)
+        _flag_groups(data[i], gdq[i], thresh, n)
+        if pattern is not None:
+            _flag_diluted_groups(data[i], gdq[i], thresh, unchecked, pattern, n)
+            if ngroups > 2:
+                _flag_second_group(data[i], gdq[i], thresh, bias_plane, pattern)
+        if zf is not None:
+            zf[i][_zeroframe_mask(zf[i], thresh, n)] = 0
+    return gdq, zf
+
+
+def _flag_compiled(data, groupdq, thresh, unchecked, n, zeroframe, pattern, bias):
+    """Group DQ, zero frame and flagged-pixel counts from the compiled passes.
+
+    Same flags, bit for bit, as :func:`_flag_numpy` for float32 inputs.
+    Integrations are processed in chunks of about ``_CHUNK_SAMPLES`` samples.
+    """
+    nints, ngroups, ny, nx = data.shape
+    data = np.ascontiguousarray(data)
+    gdq_in = np.ascontiguousarray(groupdq, dtype=np.uint8)
+    thresh = np.ascontiguousarray(thresh)
+    unchecked = np.ascontiguousarray(unchecked, dtype=np.uint8)
+    gdq = np.empty(data.shape, dtype=np.uint8)
+    # Frame-averaging passes: per group the dilution factor and whether the
+    # group is checked, and the second-group constants, computed as in _flag_numpy.
+    dilution = np.ones(ngroups, dtype=np.float64)
+    diluted = np.zeros(ngroups, dtype=np.uint8)
+    second = pattern is not None and ngroups > 2
+    mean0 = last2 = 0.0
+    nframes1 = np.float32(1.0)
+    if pattern is not None:
+        for g in range(ngroups - 1):
+            dilution[g] = np.mean(pattern[g]) / pattern[g][-1]
+            diluted[g] = dilution[g] != 1
+    if second:
+        mean0, last2 = float(np.float64(np.mean(pattern[0]))), float(pattern[2][-1])
+        nframes1 = np.float32(len(pattern[1]))
+    bias_plane = np.zeros((ny, nx), np.float32) if bias is None else np.ascontiguousarray(bias)
+    zf = None if zeroframe is None else np.array(zeroframe, copy=True)
+    ever = np.zeros((ny, nx), dtype=np.uint8)
+    chunk = max(1, _CHUNK_SAMPLES // max(1, ngroups * ny * nx))
+    for i0 in range(0, nints, chunk):
+        ints = slice(i0, min(nints, i0 + chunk))
+        d, out = data[ints], gdq[ints]
+        row_any = _first_pass(d, gdq_in[ints], thresh, out)
+        _grow_saturated(out, row_any, n)
+        if pattern is not None:
+            _frame_average_passes(
+                d, out, thresh, unchecked, dilution, diluted, n, second, bias_plane,
+                mean0, last2, nframes1,
+            )  # fmt: skip
+        if zf is not None:
+            _zeroframe_reset(zf[ints], thresh, n)
+        _accumulate_ever(out, ever)
+        integration_done(ints.stop - 1, nints)
+    n_sat = int(np.count_nonzero(ever & SATURATED))
+    n_floor = int(np.count_nonzero(ever & AD_FLOOR))
+    return gdq, zf, n_sat, n_floor
+
+
+@numba.njit(parallel=True, **_JIT)
+def _first_pass(data, gdq_in, thresh, out):  # pragma: no cover - compiled
+    """SATURATED from the first group reaching the threshold on, and AD_FLOOR | DO_NOT_USE.
+
+    Parallel over (integration, row). Returns ``row_any``, shape
+    (nints, ngroups, ny), uint8: 1 where a row of a group has a SATURATED pixel.
+    """
+    nints, ngroups, ny, nx = data.shape
+    row_any = np.zeros((nints, ngroups, ny), dtype=np.uint8)
+    for iy in numba.prange(nints * ny):
+        i = iy // ny
+        y = iy - i * ny
+        t = thresh[y]
+        reached = np.zeros(nx, dtype=np.uint8)
+        for g in range(ngroups):
+            d = data[i, g, y]
+            src = gdq_in[i, g, y]
+            o = out[i, g, y]
+            any_sat = np.uint8(0)
+            for x in range(nx):
+                v = d[x]
+                r = reached[x] | np.uint8(v >= t[x])
+                reached[x] = r
+                f = src[x] | (r * _U8_SAT) | (np.uint8(v <= 0) * _U8_FLOOR_DNU)
+                o[x] = f
+                any_sat |= f
+            row_any[i, g, y] = (any_sat & _U8_SAT) >> 1
+    return row_any
+
+
+@numba.njit(**_JIT)
+def _dilate_into(mask, row_any, n, bit, target):  # pragma: no cover - compiled
+    """OR ``bit`` into ``target`` (ny, nx) wherever the 0/1 ``mask`` grown by ``n`` is set.
+
+    Only rows with ``row_any`` set are read from ``mask``. The box dilation is
+    separable: along the row first (into a scratch plane), then across rows.
+    """
+    ny, nx = mask.shape
+    h = np.empty((ny, nx), dtype=np.uint8)
+    for y in range(ny):
+        if row_any[y]:
+            m = mask[y]
+            hy = h[y]
+            for x in range(nx):
+                hy[x] = m[x]
+            for s in range(1, min(n, nx - 1) + 1):
+                a = hy[s:]
+                b = m[: nx - s]
+                for x in range(nx - s):
+                    a[x] |= b[x]
+                a = hy[: nx - s]
+                b = m[s:]
+                for x in range(nx - s):
+                    a[x] |= b[x]
+    for y in range(ny):
+        t = target[y]
+        for r in range(max(0, y - n), min(ny, y + n + 1)):
+            if row_any[r]:
+                hr = h[r]
+                for x in range(nx):
+                    t[x] |= hr[x] * bit
+
+
+@numba.njit(parallel=True, **_JIT)
+def _grow_saturated(out, row_any, n):  # pragma: no cover - compiled
+    """Grow each group's SATURATED pixels by ``n`` (in place); parallel over planes."""
+    nints, ngroups, ny, nx = out.shape
+    if n == 0:
+        return
+    for ig in numba.prange(nints * ngroups):
+        i = ig // ngroups
+        g = ig - i * ngroups
+        rows = row_any[i, g]
+        if not rows.any():
+            continue
+        plane = out[i, g]
+        mask = np.empty((ny, nx), dtype=np.uint8)
+        for y in range(ny):
+            if rows[y]:
+                p = plane[y]
+                m = mask[y]
+                for x in range(nx):
+                    m[x] = (p[x] & _U8_SAT) >> 1
+        _dilate_into(mask, rows, n, _U8_SAT, plane)
+
+
+@numba.njit(parallel=True, **_JIT)
+def _frame_average_passes(
+    data, out, thresh, unchecked, dilution, diluted, n, second, bias, mean0, last2, nframes1
+):  # pragma: no cover - compiled
+    """Diluted-saturation pass (groups with ``diluted[g]``) and second-group check.
+
+    Parallel over (integration, group) planes; each plane's DO_NOT_USE mask is
+    computed from the flags before it is applied. The second-group check runs
+    on group 1 after its diluted pass, as in :func:`_flag_numpy`.
+    """
+    nints, ngroups, ny, nx = data.shape
+    for ig in numba.prange(nints * (ngroups - 1)):
+        i = ig // (ngroups - 1)
+        g = ig - i * (ngroups - 1)
+        dil = dilution[g]
+        if diluted[g]:
+            mask = np.empty((ny, nx), dtype=np.uint8)
+            rows = np.zeros(ny, dtype=np.uint8)
+            for y in range(ny):
+                d = data[i, g, y]
+                o = out[i, g, y]
+                nxt = out[i, g + 1, y]
+                t = thresh[y]
+                u = unchecked[y]
+                m = mask[y]
+                any_hidden = np.uint8(0)
+                for x in range(nx):
+                    limit = np.float64(t[x]) * (1.0 if u[x] else dil)
+                    h = (
+                        np.uint8(d[x] >= limit)
+                        & np.uint8((o[x] & _U8_SAT_OR_DNU) == 0)
+                        & ((nxt[x] & _U8_SAT) >> 1)
+                    )
+                    m[x] = h
+                    any_hidden |= h
+                rows[y] = any_hidden
+            if rows.any():
+                _dilate_into(mask, rows, n, _U8_DNU, out[i, g])
+        if g == 1 and second:
+            _second_group(data[i], out[i], thresh, bias, mean0, last2, nframes1)
+
+
+@numba.njit(**_JIT)
+def _second_group(ramp, gdq, thresh, bias, mean0, last2, nframes1):  # pragma: no cover
+    """Second-group check of one integration, in the precisions of :func:`_flag_second_group`."""
+    ny, nx = thresh.shape
+    for y in range(ny):
+        first, sec = ramp[0, y], ramp[1, y]
+        t, b = thresh[y], bias[y]
+        g1, g2 = gdq[1, y], gdq[2, y]
+        for x in range(nx):
+            f = first[x]
+            signal = np.float64(f - b[x])  # float32 difference, widened
+            extrapolated = signal / mean0 * last2 + np.float64(b[x])
+            cand = (
+                (extrapolated < t[x])
+                and (sec[x] - f) > (t[x] - f) / nframes1
+                and (g2[x] & _U8_SAT) != 0
+                and (g1[x] & _U8_SAT) == 0
+            )
+            if cand:
+                g1[x] |= _U8_DNU
+
+
+@numba.njit(parallel=True, **_JIT)
+def _zeroframe_reset(zf, thresh, n):  # pragma: no cover - compiled
+    """Set zero-frame values reaching the threshold (grown by ``n``) or <= 0 to 0, in place."""
+    nints, ny, nx = zf.shape
+    for i in numba.prange(nints):
+        plane = zf[i]
+        mask = np.empty((ny, nx), dtype=np.uint8)
+        rows = np.zeros(ny, dtype=np.uint8)
+        for y in range(ny):
+            p = plane[y]
+            t = thresh[y]
+            m = mask[y]
+            any_sat = np.uint8(0)
+            for x in range(nx):
+                v = np.uint8(p[x] >= t[x])
+                m[x] = v
+                any_sat |= v
+            rows[y] = any_sat
+        reset = np.zeros((ny, nx), dtype=np.uint8)
+        _dilate_into(mask, rows, n, _U8_ONE, reset)
+        for y in range(ny):
+            p = plane[y]
+            r = reset[y]
+            for x in range(nx):
+                if r[x] or p[x] <= 0:
+                    p[x] = 0
+
+
+@numba.njit(parallel=True, **_JIT)
+def _accumulate_ever(out, ever):  # pragma: no cover - compiled
+    """OR every group of every integration into ``ever`` (ny, nx); parallel over rows."""
+    nints, ngroups, ny, nx = out.shape
+    for y in numba.prange(ny):
+        e = ever[y]
+        for i in range(nints):
+            for g in range(ngroups):
+                o = out[i, g, y]
+                for x in range(nx):
+                    e[x] |= o[x]
 
 
 def _flag_groups(ramp: np.ndarray, gdq: np.ndarray, thresh: np.ndarray, n: int) -> None:

@@ -8,9 +8,37 @@ treated as zero bias; the reference DQ is propagated to PIXELDQ; ZEROFRAME value
 of 0 (unusable) stay 0.
 """
 
+import numba
 import numpy as np
 
 __all__ = ["subtract_superbias"]
+
+_F32 = np.dtype(np.float32)
+_ZERO = np.float32(0.0)
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _subtract_rows(data, bias, out):  # pragma: no cover - compiled
+    """``out = data - bias`` in float32 for (nplanes, ny, nx) planes; parallel over rows."""
+    nplanes, ny, nx = data.shape
+    for pr in numba.prange(nplanes * ny):
+        p = pr // ny
+        y = pr - p * ny
+        d, b, o = data[p, y], bias[y], out[p, y]
+        for x in range(nx):
+            o[x] = d[x] - b[x]
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _subtract_rows_keep_zero(data, bias, out):  # pragma: no cover - compiled
+    """As :func:`_subtract_rows`, but values equal to 0 become +0 instead."""
+    nplanes, ny, nx = data.shape
+    for pr in numba.prange(nplanes * ny):
+        p = pr // ny
+        y = pr - p * ny
+        d, b, o = data[p, y], bias[y], out[p, y]
+        for x in range(nx):
+            o[x] = _ZERO if d[x] == 0.0 else d[x] - b[x]
 
 
 def subtract_superbias(
@@ -38,12 +66,30 @@ def subtract_superbias(
     Returns
     -------
     data, pixeldq, zeroframe : ndarray
-        New arrays (zeroframe None when not given).
+        New arrays (zeroframe None when not given): float32 data, uint32 pixel
+        DQ, float32 zero frame.
+
+    Notes
+    -----
+    float32 data and zero frames are processed by one compiled float32 pass,
+    parallel over rows; other types by numpy with its usual promotion. The
+    results are the same bits as ``(data - bias).astype(float32)``.
     """
     b = np.nan_to_num(bias.astype(np.float32), nan=0.0)
-    out = (data - b[None, None]).astype(np.float32, copy=False)
+    if data.dtype == _F32 and data.ndim == 4 and b.shape == data.shape[-2:]:
+        out = np.empty(data.shape, dtype=np.float32)
+        ny, nx = data.shape[-2:]
+        src = np.ascontiguousarray(data).reshape(-1, ny, nx)
+        _subtract_rows(src, np.ascontiguousarray(b), out.reshape(-1, ny, nx))
+    else:  # numpy's promotion for other types
+        out = (data - b[None, None]).astype(np.float32, copy=False)
     new_dq = pixeldq | bias_dq.astype(np.uint32)
     new_zf = None
     if zeroframe is not None:
-        new_zf = np.where(zeroframe == 0.0, 0.0, zeroframe - b[None]).astype(np.float32)
+        if zeroframe.dtype == _F32 and zeroframe.ndim == 3 and b.shape == zeroframe.shape[1:]:
+            new_zf = np.empty(zeroframe.shape, dtype=np.float32)
+            src = np.ascontiguousarray(zeroframe)
+            _subtract_rows_keep_zero(src, np.ascontiguousarray(b), new_zf)
+        else:
+            new_zf = np.where(zeroframe == 0.0, 0.0, zeroframe - b[None]).astype(np.float32)
     return out, new_dq, new_zf
