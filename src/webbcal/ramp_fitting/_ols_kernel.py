@@ -272,13 +272,16 @@ def _chargeloss_rnoise(
     Poisson variances are unchanged. Returns the new rate-level value.
     """
     any_cl = False
+    for i in range(nints):
+        any_cl |= stats[i, 5] != 0
+    if not any_cl:
+        return vr_rate
     inv_total = 0.0
     for i in range(nints):
         if not stats[i, 5]:
             if vr_ints[i] > 0.0:
                 inv_total += 1.0 / vr_ints[i]
             continue
-        any_cl = True
         for g in range(ngroups):
             if ogdq[i, g] & _CHARGELOSS:
                 ogdq[i, g] ^= _DNU | _CHARGELOSS
@@ -292,8 +295,6 @@ def _chargeloss_rnoise(
         if vr_ints[i] >= LARGE_VARIANCE_THRESHOLD:
             vr_ints[i] = 0.0
         inv_total += inv
-    if not any_cl:
-        return vr_rate
     if inv_total > 0.0:
         vr_rate = 1.0 / inv_total
     if vr_rate >= LARGE_VARIANCE_THRESHOLD:
@@ -302,14 +303,22 @@ def _chargeloss_rnoise(
 
 
 @numba.njit(**_JIT)
-def _fit_integration(y, gdq, ngroups, mrate, dark, rn, gain, t_group, t1, starts, ends, out, wtab):
+def _fit_integration(
+    y, gdq, ngroups, mrate, dark, rn, gain, t_group, t1, starts, ends, out, wtab, clean
+):
     """Fit all segments of one integration.
 
     ``out`` receives (inverse read-noise variance sum, inverse Poisson variance
     sum, inverse total variance sum, sum of slope / read-noise variance) and the
     number of segments is returned (-1 when the first group is saturated).
+    ``clean`` (no flag on any group) means one segment of all groups.
     """
-    nseg = _find_segments(gdq, ngroups, True, starts, ends)
+    if clean:
+        starts[0] = 0
+        ends[0] = ngroups
+        nseg = 1
+    else:
+        nseg = _find_segments(gdq, ngroups, True, starts, ends)
     inv_r = inv_p = inv_e = num = 0.0
     for k in range(nseg):
         s = starts[k]
@@ -502,8 +511,9 @@ def _fit_pixel(y, gdq, ogdq, stats, pdq, gain, rn, dark, suppress1g, times, work
     for i in range(nints):
         slope = vp = vr = err = 0.0
         nseg = _fit_integration(
-            y[i], gdq[i], ngroups, mrate, dark, rn, gain, t_group, t1[i], starts, ends, sums, wtab
-        )
+            y[i], gdq[i], ngroups, mrate, dark, rn, gain, t_group, t1[i], starts, ends, sums,
+            wtab, stats[i, 0] == ngroups,
+        )  # fmt: skip
         if nseg < 0:
             dq_i[i] |= _DNU | _SAT
             slope = math.nan
