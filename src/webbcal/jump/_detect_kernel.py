@@ -1,13 +1,26 @@
 """Compiled two-point difference detection for one block of rows.
 
-:func:`detect_block` computes, for the ``"iterative"`` and ``"single_pass"``
-regimes, the same per-difference masks as the numpy implementation in
+:func:`detect_codes` computes, for the ``"iterative"`` and ``"single_pass"``
+regimes, the same per-difference results as the numpy implementation in
 :mod:`webbcal.jump.differences` (``_detect_block_numpy``), bit for bit: every
 intermediate is rounded exactly as there (electrons and their differences in
 float32, statistics in float64, medians re-rounded to float32 after the first
-outlier iteration). The work is parallel over image rows; each pixel sorts
-only its own handful of differences, so no (ints, diffs, pixels) float64
-temporaries are needed.
+outlier iteration). The results are packed in one uint8 code per difference
+(bits :data:`CODE_JUMP`, :data:`CODE_NBR`, ``CODE_ABOVE << a``) and, on
+request, ``JUMP_DET`` is set in the group DQ directly.
+
+The work is parallel over image rows. Within a row, pixels are processed in
+chunks whose differences sit in a ``(ndiffs, width)`` buffer, so the order
+statistics are computed for all pixels of the chunk at once with a
+comparator network (:mod:`webbcal.jump._network`): branch-free min/max
+across pixels instead of a per-pixel sort. This gives the median of the
+signed differences (single-pass significance, neighbour and after-jump
+masks) and, for the iterative search, the two largest absolute differences
+and the median of the others, i.e. the whole first outlier iteration. Only
+pixels where that iteration finds an outlier, or that do not have all their
+differences usable (or have a tied largest value, or zero noise), go through
+the per-pixel loop (:func:`_iterate_pixel`); medians of pixels with unusable
+differences use Hoare's selection.
 
 References
 ----------
@@ -24,12 +37,31 @@ import numpy as np
 
 from webbcal import dqflags
 
-from ._median import _median_sorted, _sorted_finite
+from ._median import _median_sorted, _sorted_finite, median_in_place
+from ._network import apply_network, selection_network
 
-__all__ = ["MODES", "detect_block"]
+__all__ = [
+    "CODE_ABOVE",
+    "CODE_JUMP",
+    "CODE_NBR",
+    "CODE_SEED",
+    "MODES",
+    "detect_block",
+    "detect_codes",
+    "thresholds_array",
+    "unpack_codes",
+]
 
-#: Regimes handled by the compiled kernel (sigma clipping stays in numpy).
+#: Regimes handled by the compiled kernel (sigma clipping: :mod:`webbcal.jump._sigclip`).
 MODES = ("iterative", "single_pass")
+#: Result-code bits of one difference: detected jump; significance in the
+#: neighbour-flagging range; (shifted left by the threshold's index) the
+#: difference exceeds the median by an after-jump amplitude; and (set by
+#: :mod:`webbcal.jump._postflag`) a jump that flags its neighbours.
+CODE_JUMP = np.uint8(1)
+CODE_NBR = np.uint8(2)
+CODE_ABOVE = np.uint8(4)
+CODE_SEED = np.uint8(16)
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 _SAT_DNU = np.uint8(dqflags.SATURATED | dqflags.DO_NOT_USE)
@@ -39,7 +71,7 @@ _RANK_SORT_MAX = 16
 
 @numba.njit(**_JIT)
 def _row_differences(data, groupdq, gain, r, diffs, prev):
-    """Fill ``diffs[i * ndiffs + g, c]`` with the row's float32 differences (e-) as float64.
+    """Fill ``diffs[i * ndiffs + g, c]`` with the row's float32 differences (e-).
 
     Groups flagged SATURATED or DO_NOT_USE are NaN before differencing.
     """
@@ -58,7 +90,7 @@ def _row_differences(data, groupdq, gain, r, diffs, prev):
                 e = data[i, g, r, c] * gain[r, c]
                 if groupdq[i, g, r, c] & _SAT_DNU:
                     e = nan32
-                diffs[k, c] = np.float64(e - prev[c])
+                diffs[k, c] = e - prev[c]
                 prev[c] = e
 
 
@@ -173,59 +205,277 @@ def _iterate_pixel(vals, rn_var, thresholds, work, num, tmp, buf, flags):
                 work[k] = math.nan
 
 
+@numba.njit(**_JIT)
+def _finite_columns(diffs, c0, width, absolute, buf, count):
+    """Copy columns ``c0:c0 + width`` of ``diffs`` into ``buf``, non-finite values as +inf.
+
+    ``count`` gets the number of finite values of each column; with
+    ``absolute`` the absolute values are copied. The values stay float32
+    (the differences are float32 numbers), so one SIMD instruction of the
+    comparator network handles twice as many pixels as in float64.
+    """
+    inf32 = np.float32(np.inf)
+    for c in range(width):
+        count[c] = 0
+    for k in range(diffs.shape[0]):
+        src = diffs[k]
+        dst = buf[k]
+        for c in range(width):
+            v = src[c0 + c]
+            if absolute:
+                v = abs(v)
+            finite = abs(v) < math.inf
+            dst[c] = v if finite else inf32
+            count[c] += finite
+
+
+@numba.njit(**_JIT)
+def _column_medians(diffs, c0, width, pairs, buf, count, vals, med):
+    """Median of the finite differences of each pixel of a chunk of a row.
+
+    Pixels whose differences are all finite take the middle value(s) of the
+    comparator network ``pairs``; the others are done one by one.
+    """
+    nd = diffs.shape[0]
+    _finite_columns(diffs, c0, width, False, buf, count)
+    apply_network(buf, pairs, width)
+    half = nd // 2
+    for c in range(width):
+        if count[c] == nd:
+            upper = np.float64(buf[half, c])
+            med[c] = upper if nd % 2 else (np.float64(buf[half - 1, c]) + upper) / 2.0
+        else:
+            n = 0
+            for k in range(nd):
+                v = np.float64(diffs[k, c0 + c])
+                if math.isfinite(v):
+                    vals[n] = v
+                    n += 1
+            med[c] = median_in_place(vals, n)
+
+
+@numba.njit(**_JIT)
+def _column_iterative(diffs, c0, width, rn_var, thresholds, pairs, bufs, count, scratch, flags):
+    """Outlier iterations of the pixels of a chunk of a row; ``flags[k, c]`` gets the jumps.
+
+    The first iteration of the pixels whose ``nd >= 4`` differences are all
+    finite, with a single largest value, is done for all of them at once: the
+    comparator network ``pairs`` gives the largest two absolute differences
+    and the median of the others. Only pixels where that iteration finds an
+    outlier (or that do not qualify) go through :func:`_iterate_pixel`.
+    """
+    nd = diffs.shape[0]
+    buf, med, sigma, top = bufs
+    vals, work, num, tmp, sbuf, pflags = scratch
+    for k in range(nd):
+        for c in range(width):
+            flags[k, c] = False
+    vector = nd >= 4
+    if vector:
+        _finite_columns(diffs, c0, width, True, buf, count)
+        apply_network(buf, pairs, width)
+        m = nd - 1
+        half = m // 2
+        for c in range(width):
+            upper = np.float64(buf[half, c])
+            mc = upper if m % 2 else (np.float64(buf[half - 1, c]) + upper) / 2.0
+            med[c] = mc
+            sigma[c] = _noise(mc, rn_var[c])
+            top[c] = -1.0
+        for k in range(nd):
+            src = diffs[k]
+            for c in range(width):
+                nk = np.float64(abs(np.float32(abs(np.float64(src[c0 + c])) - med[c])))
+                t = top[c]
+                top[c] = nk if nk > t else t
+    for c in range(width):
+        if vector and count[c] == nd and buf[nd - 2, c] < buf[nd - 1, c]:
+            if math.isfinite(sigma[c]) and not top[c] / sigma[c] > thresholds[0]:
+                continue
+        for k in range(nd):
+            vals[k] = np.float64(diffs[k, c0 + c])
+        _iterate_pixel(vals, rn_var[c], thresholds, work, num, tmp, sbuf, pflags)
+        for k in range(nd):
+            flags[k, c] = pflags[k]
+
+
+@numba.njit(**_JIT)
+def _write_codes(diffs, c0, width, r, med, sigma, flags, iterative, thresholds, after_e, flag_nbr,
+                 groupdq, write_primary, code):  # fmt: skip
+    """Store the per-difference result bits of a chunk of a row (see :data:`CODE_JUMP`)."""
+    nints, ndiffs = code.shape[:2]
+    jump_flag = np.uint8(dqflags.JUMP_DET)
+    threshold = thresholds[0]
+    nbr_lo = thresholds[3]
+    nbr_hi = thresholds[4]
+    k = 0
+    for i in range(nints):
+        for d in range(ndiffs):
+            src = diffs[k]
+            out = code[i, d, r, c0 : c0 + width]
+            if iterative and not flag_nbr:
+                fk = flags[k]
+                for c in range(width):
+                    out[c] = np.uint8(fk[c])
+            elif iterative:
+                fk = flags[k]
+                for c in range(width):
+                    rk = abs(np.float64(src[c0 + c]) - med[c]) / sigma[c]
+                    nbr = np.uint8((rk < nbr_hi) & (rk > nbr_lo))
+                    out[c] = np.uint8(fk[c]) | (nbr << 1)
+            else:
+                for c in range(width):
+                    v = np.float64(src[c0 + c])
+                    rk = abs(v - med[c]) / sigma[c]
+                    jump = np.uint8((rk > threshold) & (abs(v) < math.inf))
+                    nbr = np.uint8((rk < nbr_hi) & (rk > nbr_lo) & flag_nbr)
+                    out[c] = jump | (nbr << 1)
+            for a in range(after_e.shape[0]):
+                amplitude = after_e[a]
+                bit = np.uint8(CODE_ABOVE << a)
+                for c in range(width):
+                    if (np.float64(src[c0 + c]) - med[c]) >= amplitude:
+                        out[c] |= bit
+            if write_primary:
+                dq = groupdq[i, d + 1, r, c0 : c0 + width]
+                for c in range(width):
+                    if (out[c] & CODE_JUMP) and (dq[c] & _SAT_DNU) == 0:
+                        dq[c] |= jump_flag
+            k += 1
+
+
 @numba.njit(parallel=True, **_JIT)
-def _detect_rows(data, groupdq, gain, readnoise, nframes, iterative, thresholds, after_e, out):
-    """Parallel over rows: fill ``out = (jumps, neighbour_ok, above)``.
+def _detect_rows(data, groupdq, gain, readnoise, nframes, iterative, thresholds, after_e,
+                 flag_nbr, write_primary, networks, width, code):  # fmt: skip
+    """Parallel over rows: fill ``code`` and, with ``write_primary``, set JUMP_DET in ``groupdq``.
 
     ``thresholds`` holds the rejection thresholds for 4+, 2 and 3 usable
-    differences, then the exclusive neighbour-flagging range (min, max);
-    ``neighbour_ok`` is left untouched when its leading axis is empty.
+    differences, then the exclusive neighbour-flagging range (min, max).
+    ``networks`` are the comparator networks of the median of the signed
+    differences and of the first outlier iteration.
     """
-    jumps, neighbour_ok, above = out
     nints, ngroups, nrows, ncols = data.shape
     ndiffs = ngroups - 1
     nd = nints * ndiffs
-    flag_nbr = neighbour_ok.shape[0] > 0
+    med_pairs, abs_pairs = networks
     # The iterative search has its own statistics; the median of the signed
     # differences only serves the neighbour and after-jump masks there.
     need_median = not iterative or flag_nbr or after_e.shape[0] > 0
     for r in numba.prange(nrows):
-        diffs = np.empty((nd, ncols))
+        diffs = np.empty((nd, ncols), dtype=np.float32)
         prev = np.empty(ncols, dtype=np.float32)
+        buf = np.empty((nd, width), dtype=np.float32)
+        count = np.empty(width, dtype=np.int64)
+        med = np.empty(width)
+        sigma = np.empty(width)
+        rn_var = np.empty(width)
+        bufs = (buf, np.empty(width), np.empty(width), np.empty(width))
+        flags = np.zeros((nd, width), dtype=np.bool_)
         vals = np.empty(nd)
-        buf = np.empty(nd)
-        tmp = np.empty(nd)
-        work = np.empty(nd)
-        num = np.empty(nd)
-        flags = np.zeros(nd, dtype=np.bool_)
+        scratch = (vals, np.empty(nd), np.empty(nd), np.empty(nd), np.empty(nd),
+                   np.zeros(nd, dtype=np.bool_))  # fmt: skip
         _row_differences(data, groupdq, gain, r, diffs, prev)
-        for c in range(ncols):
-            for k in range(nd):
-                vals[k] = diffs[k, c]
-            med = math.nan
+        for c0 in range(0, ncols, width):
+            w = min(width, ncols - c0)
+            for c in range(w):
+                rn_e = readnoise[r, c0 + c] * gain[r, c0 + c]
+                rn_var[c] = np.float64(rn_e * rn_e) / nframes
             if need_median:
-                n = _sort_finite(vals, tmp, buf)
-                if n > 0:
-                    med = _median_sorted(buf, n)
-            rn_e = readnoise[r, c] * gain[r, c]
-            rn_var = np.float64(rn_e * rn_e) / nframes
-            sigma = _noise(med, rn_var)
+                _column_medians(diffs, c0, w, med_pairs, buf, count, vals, med)
+            else:
+                med[:w] = math.nan
+            for c in range(w):
+                sigma[c] = _noise(med[c], rn_var[c])
             if iterative:
-                _iterate_pixel(vals, rn_var, thresholds, work, num, tmp, buf, flags)
-            k = 0
-            for i in range(nints):
-                for d in range(ndiffs):
-                    v = vals[k]
-                    rk = abs(v - med) / sigma
-                    if iterative:
-                        jumps[i, d, r, c] = flags[k]
-                    else:
-                        jumps[i, d, r, c] = rk > thresholds[0] and math.isfinite(v)
-                    if flag_nbr:
-                        neighbour_ok[i, d, r, c] = rk < thresholds[4] and rk > thresholds[3]
-                    for a in range(after_e.shape[0]):
-                        above[a, i, d, r, c] = (v - med) >= after_e[a]
-                    k += 1
+                _column_iterative(diffs, c0, w, rn_var, thresholds, abs_pairs, bufs, count,
+                                  scratch, flags)  # fmt: skip
+            _write_codes(diffs, c0, w, r, med, sigma, flags, iterative, thresholds, after_e,
+                         flag_nbr, groupdq, write_primary, code)  # fmt: skip
+
+
+def _networks(nd: int) -> tuple[np.ndarray, np.ndarray]:
+    """Comparator networks of :func:`_detect_rows` for ``nd`` differences per pixel."""
+    half = nd // 2
+    med = selection_network(nd, (half - 1, half) if nd % 2 == 0 else (half,))
+    if nd < 4:
+        return med, selection_network(1, ())
+    m = nd - 1
+    positions = {m // 2, (m - 1) // 2, nd - 2, nd - 1}
+    return med, selection_network(nd, tuple(sorted(positions)))
+
+
+def _chunk_width(nd: int) -> int:
+    """Pixels per chunk: the (nd, width) float64 buffer stays in the L1/L2 cache."""
+    return int(min(256, max(16, (4096 // max(nd, 1)) // 8 * 8)))
+
+
+def detect_codes(
+    data: np.ndarray,
+    groupdq: np.ndarray,
+    gain: np.ndarray,
+    readnoise: np.ndarray,
+    *,
+    nframes: int,
+    mode: str,
+    thresholds: np.ndarray,
+    flag_4_neighbors: bool,
+    after_e: tuple[float, ...],
+    write_primary: bool,
+) -> np.ndarray:
+    """Result codes of each difference; optionally set JUMP_DET in ``groupdq`` (in place).
+
+    Parameters
+    ----------
+    data, groupdq, gain, readnoise
+        As for :func:`detect_block` (already checked).
+    nframes : int
+        Frames averaged per group.
+    mode : {"iterative", "single_pass"}
+        Detection regime.
+    thresholds : ndarray, shape (5,), float64
+        Rejection thresholds for 4+, 2 and 3 usable differences, then the
+        neighbour-flagging range (min, max).
+    flag_4_neighbors : bool
+        Whether to set :data:`CODE_NBR`.
+    after_e : tuple of float
+        After-jump amplitudes (e-), at most two.
+    write_primary : bool
+        Set ``JUMP_DET`` in ``groupdq`` on the group ending each detected
+        difference unless that group is SATURATED or DO_NOT_USE (this is the
+        only change made to ``groupdq``).
+
+    Returns
+    -------
+    ndarray, shape (nints, ngroups - 1, nrows, ncols), uint8
+        :data:`CODE_JUMP`, :data:`CODE_NBR` and ``CODE_ABOVE << a`` bits.
+    """
+    nints, ngroups, nrows, ncols = data.shape
+    nd = nints * (ngroups - 1)
+    code = np.empty((nints, ngroups - 1, nrows, ncols), dtype=np.uint8)
+    _detect_rows(
+        data,
+        groupdq,
+        gain,
+        readnoise,
+        np.float64(nframes),
+        mode == "iterative",
+        thresholds,
+        np.asarray(after_e, dtype=np.float64).reshape(-1),
+        bool(flag_4_neighbors),
+        bool(write_primary),
+        _networks(nd),
+        _chunk_width(nd),
+        code,
+    )
+    return code
+
+
+def unpack_codes(code, flag_4_neighbors, n_after):
+    """Split result codes into the (jumps, neighbour_ok, above) masks of :func:`detect_block`."""
+    jumps = (code & CODE_JUMP) != 0
+    neighbour_ok = (code & CODE_NBR) != 0 if flag_4_neighbors else None
+    above = [(code & (CODE_ABOVE << a)) != 0 for a in range(n_after)]
+    return jumps, neighbour_ok, above
 
 
 def detect_block(
@@ -298,33 +548,33 @@ def detect_block(
         raise ValueError(f"nframes={nframes!r}: expected an integer >= 1")
     _check_arrays(data, groupdq, gain, readnoise)
     nints, ngroups, nrows, ncols = data.shape
-    shape_d = (nints, max(ngroups - 1, 0), nrows, ncols)
-    jumps = np.zeros(shape_d, dtype=bool)
-    neighbour_ok = np.zeros(shape_d if flag_4_neighbors else (0, 0, 0, 0), dtype=bool)
-    above = np.zeros((len(after_e), *shape_d), dtype=bool)
-    thresholds = np.array(
-        [
+    if ngroups < 2:
+        empty = np.zeros((nints, 0, nrows, ncols), dtype=bool)
+        return empty, (empty.copy() if flag_4_neighbors else None), [empty.copy() for _ in after_e]
+    code = detect_codes(
+        data,
+        groupdq,
+        gain,
+        readnoise,
+        nframes=nframes,
+        mode=mode,
+        thresholds=thresholds_array(
             rejection_threshold,
             three_group_rejection_threshold,
             four_group_rejection_threshold,
             min_jump_to_flag_neighbors,
             max_jump_to_flag_neighbors,
-        ],
-        dtype=np.float64,
+        ),
+        flag_4_neighbors=flag_4_neighbors,
+        after_e=tuple(after_e),
+        write_primary=False,
     )
-    if ngroups > 1:
-        _detect_rows(
-            data,
-            groupdq,
-            gain,
-            readnoise,
-            np.float64(nframes),
-            mode == "iterative",
-            thresholds,
-            np.asarray(after_e, dtype=np.float64).reshape(-1),
-            (jumps, neighbour_ok, above),
-        )
-    return jumps, (neighbour_ok if flag_4_neighbors else None), list(above)
+    return unpack_codes(code, flag_4_neighbors, len(after_e))
+
+
+def thresholds_array(rejection, three_group, four_group, min_nbr, max_nbr) -> np.ndarray:
+    """The ``thresholds`` argument of :func:`detect_codes` (float64, in that order)."""
+    return np.array([rejection, three_group, four_group, min_nbr, max_nbr], dtype=np.float64)
 
 
 def _check_arrays(data, groupdq, gain, readnoise):

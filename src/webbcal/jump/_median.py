@@ -10,7 +10,13 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["clipped_median", "nanmedian_over_differences"]
+__all__ = [
+    "clipped_median",
+    "median_in_place",
+    "median_select",
+    "nanmedian_over_differences",
+    "quickselect",
+]
 
 _JIT = {"cache": True, "nogil": True}
 
@@ -51,6 +57,77 @@ def _median_sorted(buf, n):
 
 
 @numba.njit(**_JIT)
+def quickselect(a, n, k):
+    """Reorder ``a[:n]`` so that ``a[k]`` is its ``k``-th smallest value (0-based).
+
+    Afterwards ``a[:k] <= a[k] <= a[k + 1:n]``. Hoare's selection (FIND):
+    partition around a median-of-three pivot and continue in the part that
+    holds rank ``k``; short ranges are finished by insertion sort. Expected
+    cost O(n), in place, no allocation. ``a[:n]`` must not contain NaN.
+
+    References
+    ----------
+    Hoare, C. A. R. 1961, "Algorithm 65: FIND", Communications of the ACM 4, 321.
+    """
+    lo = 0
+    hi = n - 1
+    while hi - lo > 8:
+        mid = (lo + hi) >> 1
+        if a[mid] < a[lo]:
+            a[mid], a[lo] = a[lo], a[mid]
+        if a[hi] < a[lo]:
+            a[hi], a[lo] = a[lo], a[hi]
+        if a[hi] < a[mid]:
+            a[hi], a[mid] = a[mid], a[hi]
+        pivot = a[mid]
+        i = lo
+        j = hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        # a[lo:j + 1] <= pivot <= a[i:hi + 1]; values strictly between equal the pivot.
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return
+    for m in range(lo + 1, hi + 1):
+        v = a[m]
+        q = m
+        while q > lo and a[q - 1] > v:
+            a[q] = a[q - 1]
+            q -= 1
+        a[q] = v
+
+
+@numba.njit(**_JIT)
+def median_in_place(a, n):
+    """Median of ``a[:n]`` (no NaN; NaN if ``n == 0``), reordering ``a``.
+
+    Even counts average the two middle values, as ``numpy.median`` does.
+    """
+    if n == 0:
+        return math.nan
+    half = n // 2
+    quickselect(a, n, half)
+    upper = a[half]
+    if n % 2:
+        return upper
+    lower = a[0]
+    for k in range(1, half):
+        if a[k] > lower:
+            lower = a[k]
+    return (lower + upper) / 2.0
+
+
+@numba.njit(**_JIT)
 def median_select(values, buf):
     """Median of the finite values (NaN if none) by selection, for long series."""
     n = 0
@@ -58,18 +135,7 @@ def median_select(values, buf):
         if math.isfinite(v):
             buf[n] = v
             n += 1
-    if n == 0:
-        return math.nan
-    half = n // 2
-    part = np.partition(buf[:n], half)
-    upper = part[half]
-    if n % 2:
-        return upper
-    lower = part[0]
-    for k in range(1, half):
-        if part[k] > lower:
-            lower = part[k]
-    return (lower + upper) / 2.0
+    return median_in_place(buf, n)
 
 
 @numba.njit(parallel=True, **_JIT)

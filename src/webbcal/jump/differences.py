@@ -15,10 +15,12 @@ pipeline:
   threshold are flagged in one pass;
 * many integrations: sigma clipping of each difference across integrations.
 
-The arrays are processed in blocks of rows, so the working memory stays
-bounded. The iterative and single-pass regimes run in a compiled per-pixel
-kernel (:mod:`webbcal.jump._detect_kernel`) that reproduces the numpy
-implementation kept here (``_detect_block_numpy``) bit for bit.
+All regimes run in compiled kernels (:mod:`webbcal.jump._detect_kernel`,
+:mod:`webbcal.jump._sigclip`, then :mod:`webbcal.jump._postflag` for the
+neighbour and after-jump flags), parallel over rows with small per-row
+buffers; they reproduce the numpy implementation kept here
+(``_detect_block_numpy`` and ``_flag_numpy``, used for other dtypes, which
+processes blocks of rows so its working memory stays bounded) bit for bit.
 
 References
 ----------
@@ -213,9 +215,9 @@ def _sigma_clip_outliers_numpy(
 
 
 def _kernel_ok(data, gain, readnoise, groupdq, mode) -> bool:
-    """Whether the compiled kernel handles these inputs (it needs the documented dtypes)."""
+    """Whether the compiled kernels handle these inputs (they need the documented dtypes)."""
     return (
-        mode in _detect_kernel.MODES
+        mode in (*_detect_kernel.MODES, "sigma_clip")
         and data.dtype == np.float32
         and gain.dtype == np.float32
         and readnoise.dtype == np.float32
@@ -223,40 +225,50 @@ def _kernel_ok(data, gain, readnoise, groupdq, mode) -> bool:
     )
 
 
+def _codes(data, gain, readnoise, groupdq, *, nframes, mode, params, after_e, write_primary):
+    """Result codes of the compiled kernels (see :mod:`webbcal.jump._detect_kernel`)."""
+    thresholds = _detect_kernel.thresholds_array(
+        params.rejection_threshold,
+        params.three_group_rejection_threshold,
+        params.four_group_rejection_threshold,
+        params.min_jump_to_flag_neighbors,
+        params.max_jump_to_flag_neighbors,
+    )
+    common = {
+        "nframes": nframes,
+        "thresholds": thresholds,
+        "flag_4_neighbors": params.flag_4_neighbors,
+        "after_e": tuple(after_e),
+        "write_primary": write_primary,
+    }
+    if mode == "sigma_clip":
+        from ._sigclip import sigma_clip_codes
+
+        return sigma_clip_codes(
+            data,
+            groupdq,
+            gain,
+            readnoise,
+            sigma=params.rejection_threshold,
+            per_group=params.only_use_ints,
+            **common,
+        )
+    return _detect_kernel.detect_codes(data, groupdq, gain, readnoise, mode=mode, **common)
+
+
 def _detect_block(data, gain, readnoise, groupdq, *, nframes, mode, params, after_e):
     """Run detection on a block of rows; return the per-difference masks.
 
-    The iterative and single-pass regimes run in the compiled kernel
-    (:func:`webbcal.jump._detect_kernel.detect_block`), which returns exactly
-    what :func:`_detect_block_numpy` returns; sigma clipping, and inputs with
-    other dtypes, use the numpy implementation.
+    The compiled kernels (:func:`webbcal.jump._detect_kernel.detect_codes`,
+    :func:`webbcal.jump._sigclip.sigma_clip_codes`) return exactly what
+    :func:`_detect_block_numpy` returns; inputs with other dtypes use the
+    numpy implementation.
     """
-    if not _kernel_ok(data, gain, readnoise, groupdq, mode):
-        return _detect_block_numpy(
-            data,
-            gain,
-            readnoise,
-            groupdq,
-            nframes=nframes,
-            mode=mode,
-            params=params,
-            after_e=after_e,
-        )
-    return _detect_kernel.detect_block(
-        data,
-        groupdq,
-        gain,
-        readnoise,
-        nframes=nframes,
-        mode=mode,
-        rejection_threshold=params.rejection_threshold,
-        three_group_rejection_threshold=params.three_group_rejection_threshold,
-        four_group_rejection_threshold=params.four_group_rejection_threshold,
-        flag_4_neighbors=params.flag_4_neighbors,
-        min_jump_to_flag_neighbors=params.min_jump_to_flag_neighbors,
-        max_jump_to_flag_neighbors=params.max_jump_to_flag_neighbors,
-        after_e=tuple(after_e),
-    )
+    kwargs = {"nframes": nframes, "mode": mode, "params": params, "after_e": after_e}
+    if not _kernel_ok(data, gain, readnoise, groupdq, mode) or data.shape[1] < 2:
+        return _detect_block_numpy(data, gain, readnoise, groupdq, **kwargs)
+    code = _codes(data, gain, readnoise, groupdq, write_primary=False, **kwargs)
+    return _detect_kernel.unpack_codes(code, params.flag_4_neighbors, len(after_e))
 
 
 def _detect_block_numpy(data, gain, readnoise, groupdq, *, nframes, mode, params, after_e):
@@ -401,27 +413,57 @@ def two_point_jumps(
             params.after_jump_flag_dn2 * median_gain,
         )
 
-    shape_d = (nints, ngroups - 1, *data.shape[2:])
+    counted = np.zeros(nrows, dtype=bool)
+    counted[count_rows] = True
+    kwargs = {"nframes": nframes, "mode": mode, "params": params, "after_e": after_e}
+    flag = _flag_compiled if _kernel_ok(data, gain, readnoise, gdq, mode) else _flag_numpy
+    n_primary = flag(data, gdq, gain, readnoise, clear_planes, counted, after_n, kwargs)
+    return TwoPointOutput(gdq, n_primary, False, mode)
+
+
+def _flag_compiled(data, gdq, gain, readnoise, clear_planes, counted, after_n, kwargs) -> int:
+    """Detection and flagging in the compiled kernels, updating ``gdq`` in place.
+
+    The kernels set JUMP_DET on the detected groups and leave a result code
+    per difference; :mod:`webbcal.jump._postflag` then flags neighbours and
+    the groups after large jumps, without full-size numpy temporaries.
+    Returns the primary jump count.
+    """
+    from ._postflag import grow_and_follow, seed_and_count
+
+    params = kwargs["params"]
+    code = _codes(data, gain, readnoise, gdq, write_primary=True, **kwargs)
+    if kwargs["mode"] == "sigma_clip" and clear_planes:
+        _clear_all_jump_planes(gdq)
+    flag_nbr = bool(params.flag_4_neighbors)
+    n_primary = seed_and_count(gdq, code, counted=counted, flag_nbr=flag_nbr)
+    after = after_n if kwargs["after_e"] else ()
+    if flag_nbr or after:
+        grow_and_follow(gdq, code, flag_nbr=flag_nbr, after_n=after)
+    return n_primary
+
+
+def _flag_numpy(data, gdq, gain, readnoise, clear_planes, counted, after_n, kwargs) -> int:
+    """Numpy implementation of :func:`_flag_compiled` (other dtypes; test reference)."""
+    params = kwargs["params"]
+    nints, ngroups, nrows, ncols = data.shape
+    shape_d = (nints, ngroups - 1, nrows, ncols)
     jumps = np.zeros(shape_d, dtype=bool)
     neighbour_ok = np.zeros(shape_d, dtype=bool) if params.flag_4_neighbors else None
-    above = [np.zeros(shape_d, dtype=bool) for _ in after_e]
+    above = [np.zeros(shape_d, dtype=bool) for _ in kwargs["after_e"]]
     step = _rows_per_block(data.shape)
-    ncols = data.shape[3]
     # Very many integrations: a single row is larger than a block; split columns too
     # (detection is pixel-local, so the result does not depend on the split).
     col_step = max(1, _BLOCK_BYTES // (8 * nints * ngroups)) if step == 1 else ncols
     for r0 in range(0, nrows, step):
         for c0 in range(0, ncols, col_step):
             part = (slice(r0, min(r0 + step, nrows)), slice(c0, min(c0 + col_step, ncols)))
-            blk_jumps, blk_nbr, blk_above = _detect_block(
+            blk_jumps, blk_nbr, blk_above = _detect_block_numpy(
                 data[:, :, part[0], part[1]],
                 gain[part],
                 readnoise[part],
                 gdq[:, :, part[0], part[1]],
-                nframes=nframes,
-                mode=mode,
-                params=params,
-                after_e=after_e,
+                **kwargs,
             )
             jumps[:, :, part[0], part[1]] = blk_jumps
             if neighbour_ok is not None:
@@ -433,10 +475,10 @@ def two_point_jumps(
     gdq[:, 1:] |= (jumps & usable).astype(np.uint8) * _JUMP
     del jumps
 
-    if mode == "sigma_clip" and clear_planes:
+    if kwargs["mode"] == "sigma_clip" and clear_planes:
         _clear_all_jump_planes(gdq)
 
-    n_primary = int(sum(np.count_nonzero(g[:, count_rows] & _JUMP) for g in gdq))
+    n_primary = int(sum(np.count_nonzero(g[:, counted] & _JUMP) for g in gdq))
 
     if neighbour_ok is not None:
         for i in range(nints):
@@ -444,18 +486,16 @@ def two_point_jumps(
             grow = _dilate_plus(seeds) & ((gdq[i, 1:] & _SAT_DNU) == 0)
             gdq[i, 1:] |= grow.astype(np.uint8) * _JUMP
 
-    if after_e:
-        for i in range(nints):
-            jump_set = (gdq[i] & _JUMP) != 0
-            extra = np.zeros(jump_set.shape, dtype=bool)
-            for big, ngrp in zip(above, after_n):
-                flags = np.zeros(jump_set.shape, dtype=bool)
-                flags[1:] = big[i] & jump_set[1:]
-                extra |= _propagate_forward(flags, ngrp)
-            extra &= (gdq[i] & _SAT_DNU) == 0
-            gdq[i] |= extra.astype(np.uint8) * _JUMP
-
-    return TwoPointOutput(gdq, n_primary, False, mode)
+    for i in range(nints) if above else ():
+        jump_set = (gdq[i] & _JUMP) != 0
+        extra = np.zeros(jump_set.shape, dtype=bool)
+        for big, ngrp in zip(above, after_n):
+            flags = np.zeros(jump_set.shape, dtype=bool)
+            flags[1:] = big[i] & jump_set[1:]
+            extra |= _propagate_forward(flags, ngrp)
+        extra &= (gdq[i] & _SAT_DNU) == 0
+        gdq[i] |= extra.astype(np.uint8) * _JUMP
+    return n_primary
 
 
 def _clear_all_jump_planes(gdq: np.ndarray) -> None:
