@@ -85,3 +85,29 @@ def test_other_scalings_use_numpy(tmp_path):
     out = np.empty((3, 5, 7), np.float32)
     raw.read(0, out=out)
     np.testing.assert_array_equal(out, expected[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_read_columns(raw_u16, dtype):
+    raw, physical = raw_u16
+    cols = np.array([0, 2, 3, 6])
+    block = raw.read(1, slice(1, 4), dtype=dtype, cols=cols)
+    np.testing.assert_array_equal(block, physical[1][:, 1:4][..., cols].astype(dtype))
+    out = np.empty((3, 3, 4), dtype)
+    raw.read(0, slice(2, 5), dtype=dtype, out=out, cols=cols)
+    np.testing.assert_array_equal(out, physical[0][:, 2:5][..., cols].astype(dtype))
+
+
+def test_read_columns_other_scaling(tmp_path):
+    stored = np.arange(np.prod(SHAPE), dtype=">i4").reshape(SHAPE)
+    raw = RawRamp(_write(tmp_path / "r.bin", stored, 0), SHAPE, 0, np.dtype(">i4"), 1.0, 2.0)
+    cols = np.array([1, 5])
+    expected = (stored[0][..., cols] * 2.0 + 1.0).astype(np.float32)
+    np.testing.assert_array_equal(raw.read(0, cols=cols), expected)
+
+
+@pytest.mark.parametrize("cols", [np.array([0, 7]), np.array([[1, 2]]), np.array([-1])])
+def test_read_bad_columns(raw_u16, cols):
+    raw, _ = raw_u16
+    with pytest.raises(ValueError, match=r"cols must be a 1-D array of column indices in \[0, 7\)"):
+        raw.read(0, cols=cols)

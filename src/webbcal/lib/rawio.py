@@ -106,6 +106,7 @@ class RawRamp:
         dtype: Any = np.float32,
         *,
         out: np.ndarray | None = None,
+        cols: np.ndarray | None = None,
     ) -> np.ndarray:
         """Read a block of one integration as physical values.
 
@@ -122,6 +123,9 @@ class RawRamp:
         out : ndarray, shape (ngroups_sel, nrows, nx), optional
             Array to fill instead of a new one (e.g. a slice of a larger block);
             its dtype must be ``dtype`` and its rows contiguous.
+        cols : int ndarray, optional
+            Only these columns (the last axis of the result has ``len(cols)``
+            entries instead of ``nx``): whole rows are read, only these converted.
 
         Returns
         -------
@@ -157,7 +161,11 @@ class RawRamp:
             raise ValueError(f"rows={rows!r} has step {rstep}; expected a contiguous row slice")
         nrows = max(r1 - r0, 0)
         group_index = range(*groups.indices(ngroups))
-        shape = (len(group_index), nrows, nx)
+        if cols is not None:
+            cols = np.asarray(cols, dtype=np.intp)
+            if cols.ndim != 1 or (cols.size and not (0 <= cols.min() <= cols.max() < nx)):
+                raise ValueError(f"cols must be a 1-D array of column indices in [0, {nx})")
+        shape = (len(group_index), nrows, nx if cols is None else cols.size)
         out = _output_array(out, shape, dtype)
         if nrows == 0 or not group_index:
             return out
@@ -168,12 +176,17 @@ class RawRamp:
         with open(self.path, "rb", buffering=0) as fh:
             for k, g in enumerate(group_index):
                 start = self.offset + ((integration * ngroups + g) * ny + r0) * nx * itemsize
-                if fast:
+                if fast and cols is not None:
+                    self._read_into(fh, start, memoryview(buf).cast("B"))
+                    _unsigned_columns(buf.reshape(nrows, nx), cols, out[k])
+                elif fast:
                     self._read_into(fh, start, memoryview(buf).cast("B"))
                     _unsigned_from_big_endian(buf, out[k].reshape(count))
                 else:
-                    stored = self._read_at(fh, start, count)
-                    out[k] = self._physical(stored, out.dtype).reshape(nrows, nx)
+                    stored = self._read_at(fh, start, count).reshape(nrows, nx)
+                    if cols is not None:
+                        stored = stored[:, cols]
+                    out[k] = self._physical(stored, out.dtype)
         return out
 
     def read_all(self) -> np.ndarray:
@@ -278,6 +291,16 @@ def _unsigned_from_big_endian(stored, out):  # pragma: no cover - compiled
         v = stored[k]
         u = ((v >> np.uint16(8)) | (v << np.uint16(8))) ^ np.uint16(0x8000)
         out[k] = np.uint16(u)
+
+
+@numba.njit(cache=True, nogil=True)
+def _unsigned_columns(stored, cols, out):  # pragma: no cover - compiled
+    """:func:`_unsigned_from_big_endian` of the columns ``cols`` of (nrows, nx) ``stored``."""
+    for r in range(stored.shape[0]):
+        for j in range(cols.shape[0]):
+            v = stored[r, cols[j]]
+            u = ((v >> np.uint16(8)) | (v << np.uint16(8))) ^ np.uint16(0x8000)
+            out[r, j] = np.uint16(u)
 
 
 def open_raw(path: str | os.PathLike) -> RawRamp:

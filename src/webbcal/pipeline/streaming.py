@@ -740,10 +740,7 @@ def _read_block(
     nsel = ints.stop - ints.start
     data = np.empty((nsel, ngroups, r1 - r0, ncols), dtype=np.float32)
     for k, i in enumerate(range(ints.start, ints.stop)):
-        if cols is None:
-            ctx.raw.read(i, slice(r0, r1), out=data[k])
-        else:
-            data[k] = ctx.raw.read(i, slice(r0, r1))[..., cols]
+        ctx.raw.read(i, slice(r0, r1), out=data[k], cols=cols)
     gdq = np.zeros(data.shape, dtype=np.uint8)
     pdq = np.zeros((r1 - r0, ncols), dtype=np.uint32)
     zf = None
