@@ -988,13 +988,15 @@ def _refpix_first_pass(ctx: _Context, stages: list[_Stage], all_stages) -> None:
     # for as many planes at a time as 64 MB of whole planes hold.
     flat = vals.reshape(nints * ngroups, -1)
     nplanes = flat.shape[0]
-    chunk = max(1, (64 * 2**20) // (ny * nx * 4))
+    chunk = min(nplanes, max(1, (64 * 2**20) // (ny * nx * 4)))
     parts = []
+    # Only the reference pixels are read: one buffer, its other pixels left at zero.
+    planes = np.zeros((chunk, ny, nx), dtype=np.float32)
     for p0 in range(0, nplanes, chunk):
-        p1 = min(p0 + chunk, nplanes)
-        planes = np.zeros((p1 - p0, ny, nx), dtype=np.float32)
-        planes[:, yy, xx] = flat[p0:p1]
-        parts.append(refpix_terms(planes, actual, **kw))
+        n = min(chunk, nplanes - p0)
+        planes[:n, yy, xx] = flat[p0 : p0 + n]
+        parts.append(refpix_terms(planes[:n], actual, **kw))
+    del planes
     terms = _concat_terms(parts)
     zterms = None
     if zvals is not None:
