@@ -51,6 +51,24 @@ def clipped_mean(
         Number of values kept in the final pass.
     """
     x = np.asarray(values, dtype=np.float64)
+    valid = np.broadcast_to(np.asarray(valid, dtype=bool), x.shape)
+    if x.ndim >= 1 and x.shape[-1] > 0:
+        # The same fixed point, sample by sample, in compiled code.
+        from ._clip_kernel import clip_samples
+
+        flat = np.ascontiguousarray(x.reshape(-1, x.shape[-1]))
+        means = np.empty(flat.shape[0])
+        counts = np.empty(flat.shape[0], dtype=np.int64)
+        clip_samples(flat, np.ascontiguousarray(valid.reshape(flat.shape)), float(low),
+                     float(high), means, counts)  # fmt: skip
+        return means.reshape(x.shape[:-1]), counts.reshape(x.shape[:-1])
+    return _clipped_mean_numpy(x, valid, low=low, high=high)
+
+
+def _clipped_mean_numpy(
+    x: np.ndarray, valid: np.ndarray, *, low: float, high: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whole-array numpy version of :func:`clipped_mean` (reference and empty samples)."""
     keep = np.asarray(valid, dtype=bool) & np.isfinite(x)
     x = np.where(keep, x, 0.0)
     while True:
