@@ -18,6 +18,7 @@ from .subarray import SubarrayError, SubarrayGeometry, cut_to_subarray
 
 __all__ = [
     "gain_and_readnoise",
+    "open_step_reference",
     "zeroframe_of",
     "NAN_MEANING",
     "ReferenceFileError",
@@ -69,7 +70,7 @@ def geometry_of(model: Any, *, shape: tuple[int, int] | None = None) -> Subarray
     )
 
 
-def load_reference(path: str, model_class: type, science: Any) -> Any:
+def load_reference(path: str, model_class: type, science: Any, *, fast: bool = False) -> Any:
     """Open a reference file and check that it belongs to the science exposure.
 
     Parameters
@@ -80,11 +81,17 @@ def load_reference(path: str, model_class: type, science: Any) -> Any:
         stdatamodels reference model class (e.g. ``SuperBiasModel``).
     science : DataModel
         The science exposure.
+    fast : bool
+        Read the file with astropy alone when it has the plain layout
+        :func:`webbcal.lib.reffits.open_fits_reference` handles (the same
+        metadata and arrays, without the model's schema walk and validation);
+        other files, and every error, go through the model as without ``fast``.
 
     Returns
     -------
-    DataModel
-        The open reference model.
+    DataModel or FitsReference
+        The open reference (a :class:`~webbcal.lib.reffits.FitsReference` only
+        with ``fast``); use :func:`reference_array` to read its arrays.
 
     Raises
     ------
@@ -93,12 +100,18 @@ def load_reference(path: str, model_class: type, science: Any) -> Any:
         INSTRUME differs from the science exposure's.
     """
     name = os.path.basename(path)
-    try:
-        ref = model_class(path)
-    except Exception as exc:
-        raise ReferenceFileError(
-            f"{path}: cannot be read as a {model_class.__name__} reference file: {exc}"
-        ) from None
+    ref = None
+    if fast:
+        from .reffits import open_fits_reference
+
+        ref = open_fits_reference(path, model_class)
+    if ref is None:
+        try:
+            ref = model_class(path)
+        except Exception as exc:
+            raise ReferenceFileError(
+                f"{path}: cannot be read as a {model_class.__name__} reference file: {exc}"
+            ) from None
     sci_inst = (science.meta.instrument.name or "").upper()
     ref_inst = (getattr(ref.meta.instrument, "name", None) or "").upper()
     if ref_inst and sci_inst and ref_inst != sci_inst:
@@ -130,8 +143,9 @@ def reference_array(
 
     Parameters
     ----------
-    ref : DataModel
-        Open reference model.
+    ref : DataModel or FitsReference
+        Open reference model (from :func:`load_reference`); of a
+        ``FitsReference`` only the science region is read from the file.
     attribute : str
         Array attribute (``data``, ``dq``, ``coeffs``).
     science_geometry : SubarrayGeometry
@@ -153,30 +167,66 @@ def reference_array(
         If the array is missing, does not cover the science subarray, holds NaNs
         where they are not allowed, or has no usable value in the science region.
     """
+    from .reffits import FitsReference
+
     name = os.path.basename(ref.meta.filename or "reference")
     ext = extname or attribute.upper()
-    arr = getattr(ref, attribute, None)
-    if arr is None or np.size(arr) == 0:
-        raise ReferenceFileError(f"{name}: extension {ext} is missing or empty")
-    arr = np.asarray(arr)
-    try:
-        ref_geom = geometry_of(ref, shape=arr.shape[-2:])
-        ref_geom = SubarrayGeometry(
-            ref_geom.xstart, ref_geom.ystart, arr.shape[-1], arr.shape[-2],
-            science_geometry.full_nx, science_geometry.full_ny,
-        )  # fmt: skip
-        full = (science_geometry.full_nx, science_geometry.full_ny)
-        if (ref_geom.xsize, ref_geom.ysize) == full:
-            ref_geom = SubarrayGeometry(1, 1, ref_geom.xsize, ref_geom.ysize,
-                                        ref_geom.full_nx, ref_geom.full_ny)  # fmt: skip
-        out = cut_to_subarray(arr, ref_geom, science_geometry, name=f"{name} {ext}")
-    except SubarrayError as exc:
-        raise ReferenceFileError(str(exc)) from None
+    if isinstance(ref, FitsReference):
+        out = _read_science_region(ref, attribute, science_geometry, name, ext)
+    else:
+        arr = getattr(ref, attribute, None)
+        if arr is None or np.size(arr) == 0:
+            raise ReferenceFileError(f"{name}: extension {ext} is missing or empty")
+        arr = np.asarray(arr)
+        try:
+            ref_geom = _reference_geometry(ref, arr.shape, science_geometry)
+            out = cut_to_subarray(arr, ref_geom, science_geometry, name=f"{name} {ext}")
+        except SubarrayError as exc:
+            raise ReferenceFileError(str(exc)) from None
     check_reference_values(
         out, name, ext, allow_nan=allow_nan, nan_meaning=nan_meaning,
         require_positive=require_positive,
     )  # fmt: skip
     return out
+
+
+def _reference_geometry(
+    ref: Any, shape: tuple[int, ...], science_geometry: SubarrayGeometry
+) -> SubarrayGeometry:
+    """Where a reference array of ``shape`` lies: SUBSTRT from the header, the size
+    from the array; an array of full-frame size starts at (1, 1)."""
+    ref_geom = geometry_of(ref, shape=shape[-2:])
+    ref_geom = SubarrayGeometry(
+        ref_geom.xstart, ref_geom.ystart, shape[-1], shape[-2],
+        science_geometry.full_nx, science_geometry.full_ny,
+    )  # fmt: skip
+    if (ref_geom.xsize, ref_geom.ysize) == (science_geometry.full_nx, science_geometry.full_ny):
+        ref_geom = SubarrayGeometry(1, 1, ref_geom.xsize, ref_geom.ysize,
+                                    ref_geom.full_nx, ref_geom.full_ny)  # fmt: skip
+    return ref_geom
+
+
+def _read_science_region(
+    ref: Any, attribute: str, science: SubarrayGeometry, name: str, ext: str
+) -> np.ndarray:
+    """The science region of a :class:`~webbcal.lib.reffits.FitsReference` array, read
+    from the file alone: the same values, dtype and errors as cutting the whole array."""
+    shape = ref.shape(attribute)
+    if int(np.prod(shape)) == 0:
+        raise ReferenceFileError(f"{name}: extension {ext} is missing or empty")
+    ref_geom = _reference_geometry(ref, shape, science)
+    x0, y0 = science.xstart - ref_geom.xstart, science.ystart - ref_geom.ystart
+    if x0 < 0 or y0 < 0 or x0 + science.xsize > shape[-1] or y0 + science.ysize > shape[-2]:
+        # Not covered: the cut reports it (on a stand-in of the same shape).
+        stand_in = np.broadcast_to(np.zeros((), dtype=np.uint8), shape[-2:])
+        try:
+            cut_to_subarray(stand_in, ref_geom, science, name=f"{name} {ext}")
+        except SubarrayError as exc:
+            raise ReferenceFileError(str(exc)) from None
+    if (x0, y0, science.xsize, science.ysize) == (0, 0, shape[-1], shape[-2]):
+        return ref.read(attribute)
+    rows, cols = slice(y0, y0 + science.ysize), slice(x0, x0 + science.xsize)
+    return ref.read(attribute, rows=rows, cols=cols)
 
 
 def check_reference_values(
@@ -271,11 +321,44 @@ def zeroframe_of(model: Any, *, require_keyword: bool = True) -> np.ndarray | No
     return zf if zf is not None and np.ndim(zf) == 3 else None
 
 
-def gain_and_readnoise(step: Any, model: Any) -> tuple[np.ndarray, np.ndarray]:
+def open_step_reference(
+    step: Any, model: Any, reftype: str, model_class: type, *, fast: bool = False
+) -> Any:
+    """A step's ``reftype`` reference for ``model``, as ``step.open_reference`` opens it.
+
+    With ``fast`` the file is opened by :func:`load_reference` with ``fast=True``
+    (astropy alone where that is equivalent); the log message, the skip for an N/A
+    reference and every error are those of ``step.open_reference``.
+
+    Raises
+    ------
+    ReferenceFileError
+        If the file cannot be read or belongs to another detector.
+    StepSkipped
+        If the reference is not applicable (N/A).
+    """
+    if not fast:
+        return step.open_reference(model, reftype, model_class)
+    from ..stpipe import StepSkipped
+
+    path = step.get_reference_file(model, reftype)
+    # Logged as Step.open_reference logs it.
+    logging.getLogger("webbcal.stpipe.step").info(
+        "Using %s reference file %s", reftype.upper(), path
+    )
+    if path is None:
+        raise StepSkipped(f"no {reftype} reference file applies (N/A)")
+    return load_reference(path, model_class, model, fast=True)
+
+
+def gain_and_readnoise(
+    step: Any, model: Any, *, fast: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """GAIN (e-/DN) and READNOISE (DN) arrays of a step's references, cut to the subarray.
 
     Both must be positive somewhere in the science region; NaN or non-positive
-    pixels are reported and handled as the official pipeline does.
+    pixels are reported and handled as the official pipeline does. ``fast``:
+    see :func:`open_step_reference`.
 
     Returns
     -------
@@ -286,7 +369,7 @@ def gain_and_readnoise(step: Any, model: Any) -> tuple[np.ndarray, np.ndarray]:
     geom = geometry_of(model)
     out = []
     for reftype, cls in (("gain", GainModel), ("readnoise", ReadnoiseModel)):
-        ref = step.open_reference(model, reftype, cls)
+        ref = open_step_reference(step, model, reftype, cls, fast=fast)
         arr = reference_array(
             ref, "data", geom, extname="SCI", require_positive=True,
             nan_meaning=NAN_MEANING[reftype],

@@ -7,6 +7,7 @@ from ..lib.reffiles import (
     NAN_MEANING,
     ReferenceFileError,
     geometry_of,
+    open_step_reference,
     reference_array,
     zeroframe_of,
 )
@@ -46,8 +47,18 @@ class LinearityStep(Step):
             model.zeroframe = zf
         return model
 
-    def reference_arrays(self, model, geom):
+    def reference_arrays(self, model, geom, *, fast=False):
         """COEFFS and DQ of the LINEARITY reference cut to the science (sub)array.
+
+        Parameters
+        ----------
+        model : RampModel
+            The science ramp (its metadata).
+        geom : SubarrayGeometry
+            Where the science data lie on the detector.
+        fast : bool
+            Read a plain reference file with astropy alone, only the science region
+            (:func:`webbcal.lib.reffiles.open_step_reference`); same arrays and errors.
 
         Returns
         -------
@@ -61,7 +72,7 @@ class LinearityStep(Step):
         """
         from stdatamodels.jwst.datamodels import LinearityModel
 
-        ref = self.open_reference(model, "linearity", LinearityModel)
+        ref = open_step_reference(self, model, "linearity", LinearityModel, fast=fast)
         coeffs = _array(ref, "coeffs", geom, nan_meaning=NAN_MEANING["linearity"])
         if coeffs.ndim != 3 or coeffs.shape[0] < 2:
             raise ReferenceFileError(

@@ -193,7 +193,7 @@ def _prep_dq_init(step, ctx):
 
     path = step.get_reference_file(ctx.shell, "mask")
     log.info("Using MASK reference file %s", path)
-    mask = load_reference(path, MaskModel, ctx.shell)
+    mask = load_reference(path, MaskModel, ctx.shell, fast=True)
     mask_dq = _own(reference_array(mask, "dq", ctx.geom))
     user_dq = fits.getdata(step.user_supplied_dq) if step.user_supplied_dq is not None else None
 
@@ -212,10 +212,10 @@ def _prep_saturation(step, ctx):
     from ..saturation.step import ATOD_LIMIT
 
     shell = ctx.shell
-    thresh, sat_dq, bias = (_own(a) for a in step.reference_arrays(shell, ctx.geom))
+    thresh, sat_dq, bias = (_own(a) for a in step.reference_arrays(shell, ctx.geom, fast=True))
     if bias is not None:
         path = step.get_reference_file(shell, "superbias")
-        ctx.state["saturation_bias"] = (os.path.basename(path), bias)
+        ctx.state["saturation_bias"] = (path, bias)
     exp = shell.meta.exposure
     read_pattern = None
     if step.use_readpatt:
@@ -242,9 +242,9 @@ def _prep_ipc(step, ctx):
     from stdatamodels.jwst.datamodels import IPCModel
 
     from ..ipc.kernel import apply_ipc
-    from ..lib.reffiles import check_reference_values
+    from ..lib.reffiles import check_reference_values, open_step_reference
 
-    ref = step.open_reference(ctx.shell, "ipc", IPCModel)
+    ref = open_step_reference(step, ctx.shell, "ipc", IPCModel, fast=True)
     name = os.path.basename(ref.meta.filename or "ipc reference")
     kernel = np.asarray(ref.data)
     check_reference_values(kernel, name, "SCI", allow_nan=False)
@@ -262,19 +262,16 @@ def _prep_ipc(step, ctx):
 def _prep_superbias(step, ctx):
     from stdatamodels.jwst.datamodels import SuperBiasModel
 
-    from ..lib.reffiles import NAN_MEANING, reference_array
+    from ..lib.reffiles import NAN_MEANING, open_step_reference, reference_array
     from ..superbias.subtract import subtract_superbias
 
-    ref = step.open_reference(ctx.shell, "superbias", SuperBiasModel)
+    ref = open_step_reference(step, ctx.shell, "superbias", SuperBiasModel, fast=True)
     bias = reference_array(ref, "data", ctx.geom, extname="SCI",
                            nan_meaning=NAN_MEANING["superbias"])  # fmt: skip
     bias_dq = _own(reference_array(ref, "dq", ctx.geom))
     shared = ctx.state.get("saturation_bias")
-    if (
-        shared is not None
-        and shared[0] == ref.meta.filename
-        and np.array_equal(shared[1], bias, equal_nan=True)
-    ):
+    if shared is not None and shared[0] == step.get_reference_file(ctx.shell, "superbias"):
+        # The same file, cut the same way, read moments ago: the same array.
         bias = shared[1]  # the same superbias saturation already holds
     else:
         bias = _own(bias)
@@ -295,7 +292,7 @@ def _prep_superbias(step, ctx):
 def _prep_linearity(step, ctx):
     from ..linearity.correct import correct_linearity
 
-    coeffs, lin_dq = (_own(a) for a in step.reference_arrays(ctx.shell, ctx.geom))
+    coeffs, lin_dq = (_own(a) for a in step.reference_arrays(ctx.shell, ctx.geom, fast=True))
     use_zf = bool(ctx.shell.meta.exposure.zero_frame) and ctx.zeroframe_used
 
     def apply(b):
@@ -447,7 +444,7 @@ def _prep_jump(step, ctx):
 
 def _gain_readnoise(ctx, step, loader):
     if ctx.gain is None:
-        ctx.gain, ctx.readnoise = (_own(a) for a in loader(step, ctx.shell))
+        ctx.gain, ctx.readnoise = (_own(a) for a in loader(step, ctx.shell, fast=True))
     return ctx.gain, ctx.readnoise
 
 

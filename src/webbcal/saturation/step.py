@@ -8,6 +8,7 @@ from ..lib.reffiles import (
     NAN_MEANING,
     ReferenceFileError,
     geometry_of,
+    open_step_reference,
     reference_array,
     zeroframe_of,
 )
@@ -59,8 +60,18 @@ class SaturationStep(Step):
             ramp.zeroframe = result.zeroframe
         return ramp
 
-    def reference_arrays(self, model, geom):
+    def reference_arrays(self, model, geom, *, fast=False):
         """Threshold (DN), DQ and superbias (DN, or None) cut to the science (sub)array.
+
+        Parameters
+        ----------
+        model : RampModel
+            The science ramp (its metadata).
+        geom : SubarrayGeometry
+            Where the science data lie on the detector.
+        fast : bool
+            Read plain reference files with astropy alone, only the science region
+            (:func:`webbcal.lib.reffiles.open_step_reference`); same arrays and errors.
 
         Returns
         -------
@@ -75,7 +86,7 @@ class SaturationStep(Step):
         """
         from stdatamodels.jwst.datamodels import SaturationModel, SuperBiasModel
 
-        sat = self.open_reference(model, "saturation", SaturationModel)
+        sat = open_step_reference(self, model, "saturation", SaturationModel, fast=fast)
         sat_thresh = reference_array(
             sat, "data", geom, extname="SCI", nan_meaning=NAN_MEANING["saturation"]
         )
@@ -90,7 +101,8 @@ class SaturationStep(Step):
         bias = None
         if self.get_reference_file(model, "superbias") is not None:
             bias = reference_array(
-                self.open_reference(model, "superbias", SuperBiasModel), "data", geom,
+                open_step_reference(self, model, "superbias", SuperBiasModel, fast=fast),
+                "data", geom,
                 extname="SCI", nan_meaning=NAN_MEANING["superbias"],
             )  # fmt: skip
         return sat_thresh, sat_dq, bias
