@@ -18,7 +18,6 @@ from .subarray import SubarrayError, SubarrayGeometry, cut_to_subarray
 
 __all__ = [
     "gain_and_readnoise",
-    "open_step_reference",
     "zeroframe_of",
     "NAN_MEANING",
     "ReferenceFileError",
@@ -321,36 +320,6 @@ def zeroframe_of(model: Any, *, require_keyword: bool = True) -> np.ndarray | No
     return zf if zf is not None and np.ndim(zf) == 3 else None
 
 
-def open_step_reference(
-    step: Any, model: Any, reftype: str, model_class: type, *, fast: bool = False
-) -> Any:
-    """A step's ``reftype`` reference for ``model``, as ``step.open_reference`` opens it.
-
-    With ``fast`` the file is opened by :func:`load_reference` with ``fast=True``
-    (astropy alone where that is equivalent); the log message, the skip for an N/A
-    reference and every error are those of ``step.open_reference``.
-
-    Raises
-    ------
-    ReferenceFileError
-        If the file cannot be read or belongs to another detector.
-    StepSkipped
-        If the reference is not applicable (N/A).
-    """
-    if not fast:
-        return step.open_reference(model, reftype, model_class)
-    from ..stpipe import StepSkipped
-
-    path = step.get_reference_file(model, reftype)
-    # Logged as Step.open_reference logs it.
-    logging.getLogger("webbcal.stpipe.step").info(
-        "Using %s reference file %s", reftype.upper(), path
-    )
-    if path is None:
-        raise StepSkipped(f"no {reftype} reference file applies (N/A)")
-    return load_reference(path, model_class, model, fast=True)
-
-
 def gain_and_readnoise(
     step: Any, model: Any, *, fast: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -358,7 +327,7 @@ def gain_and_readnoise(
 
     Both must be positive somewhere in the science region; NaN or non-positive
     pixels are reported and handled as the official pipeline does. ``fast``:
-    see :func:`open_step_reference`.
+    see :meth:`webbcal.stpipe.Step.open_reference`.
 
     Returns
     -------
@@ -369,7 +338,7 @@ def gain_and_readnoise(
     geom = geometry_of(model)
     out = []
     for reftype, cls in (("gain", GainModel), ("readnoise", ReadnoiseModel)):
-        ref = open_step_reference(step, model, reftype, cls, fast=fast)
+        ref = step.open_reference(model, reftype, cls, fast=fast)
         arr = reference_array(
             ref, "data", geom, extname="SCI", require_positive=True,
             nan_meaning=NAN_MEANING[reftype],

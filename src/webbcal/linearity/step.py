@@ -7,7 +7,6 @@ from ..lib.reffiles import (
     NAN_MEANING,
     ReferenceFileError,
     geometry_of,
-    open_step_reference,
     reference_array,
     zeroframe_of,
 )
@@ -58,7 +57,7 @@ class LinearityStep(Step):
             Where the science data lie on the detector.
         fast : bool
             Read a plain reference file with astropy alone, only the science region
-            (:func:`webbcal.lib.reffiles.open_step_reference`); same arrays and errors.
+            (:meth:`webbcal.stpipe.Step.open_reference`); same arrays and errors.
 
         Returns
         -------
@@ -72,7 +71,7 @@ class LinearityStep(Step):
         """
         from stdatamodels.jwst.datamodels import LinearityModel
 
-        ref = open_step_reference(self, model, "linearity", LinearityModel, fast=fast)
+        ref = self.open_reference(model, "linearity", LinearityModel, fast=fast)
         coeffs = _array(ref, "coeffs", geom, nan_meaning=NAN_MEANING["linearity"])
         if coeffs.ndim != 3 or coeffs.shape[0] < 2:
             raise ReferenceFileError(

@@ -242,9 +242,9 @@ def _prep_ipc(step, ctx):
     from stdatamodels.jwst.datamodels import IPCModel
 
     from ..ipc.kernel import apply_ipc
-    from ..lib.reffiles import check_reference_values, open_step_reference
+    from ..lib.reffiles import check_reference_values
 
-    ref = open_step_reference(step, ctx.shell, "ipc", IPCModel, fast=True)
+    ref = step.open_reference(ctx.shell, "ipc", IPCModel, fast=True)
     name = os.path.basename(ref.meta.filename or "ipc reference")
     kernel = np.asarray(ref.data)
     check_reference_values(kernel, name, "SCI", allow_nan=False)
@@ -262,10 +262,10 @@ def _prep_ipc(step, ctx):
 def _prep_superbias(step, ctx):
     from stdatamodels.jwst.datamodels import SuperBiasModel
 
-    from ..lib.reffiles import NAN_MEANING, open_step_reference, reference_array
+    from ..lib.reffiles import NAN_MEANING, reference_array
     from ..superbias.subtract import subtract_superbias
 
-    ref = open_step_reference(step, ctx.shell, "superbias", SuperBiasModel, fast=True)
+    ref = step.open_reference(ctx.shell, "superbias", SuperBiasModel, fast=True)
     bias = reference_array(ref, "data", ctx.geom, extname="SCI",
                            nan_meaning=NAN_MEANING["superbias"])  # fmt: skip
     bias_dq = _own(reference_array(ref, "dq", ctx.geom))

@@ -8,7 +8,6 @@ from ..lib.reffiles import (
     NAN_MEANING,
     ReferenceFileError,
     geometry_of,
-    open_step_reference,
     reference_array,
     zeroframe_of,
 )
@@ -71,7 +70,7 @@ class SaturationStep(Step):
             Where the science data lie on the detector.
         fast : bool
             Read plain reference files with astropy alone, only the science region
-            (:func:`webbcal.lib.reffiles.open_step_reference`); same arrays and errors.
+            (:meth:`webbcal.stpipe.Step.open_reference`); same arrays and errors.
 
         Returns
         -------
@@ -86,7 +85,7 @@ class SaturationStep(Step):
         """
         from stdatamodels.jwst.datamodels import SaturationModel, SuperBiasModel
 
-        sat = open_step_reference(self, model, "saturation", SaturationModel, fast=fast)
+        sat = self.open_reference(model, "saturation", SaturationModel, fast=fast)
         sat_thresh = reference_array(
             sat, "data", geom, extname="SCI", nan_meaning=NAN_MEANING["saturation"]
         )
@@ -101,7 +100,7 @@ class SaturationStep(Step):
         bias = None
         if self.get_reference_file(model, "superbias") is not None:
             bias = reference_array(
-                open_step_reference(self, model, "superbias", SuperBiasModel, fast=fast),
+                self.open_reference(model, "superbias", SuperBiasModel, fast=fast),
                 "data", geom,
                 extname="SCI", nan_meaning=NAN_MEANING["superbias"],
             )  # fmt: skip

@@ -343,8 +343,14 @@ class Step:
         self._references_used[reftype] = (path, recorded)
         return path
 
-    def open_reference(self, model: Any, reftype: str, model_class: type) -> Any:
+    def open_reference(
+        self, model: Any, reftype: str, model_class: type, *, fast: bool = False
+    ) -> Any:
         """Find, log and open the ``reftype`` reference for ``model``.
+
+        With ``fast`` a plainly valid file is read with astropy alone
+        (:func:`webbcal.lib.reffiles.load_reference`); the arrays and errors are
+        the same.
 
         Returns
         -------
@@ -365,7 +371,7 @@ class Step:
         log.info("Using %s reference file %s", reftype.upper(), path)
         if path is None:
             raise StepSkipped(f"no {reftype} reference file applies (N/A)")
-        return load_reference(path, model_class, model)
+        return load_reference(path, model_class, model, fast=fast)
 
     def _crds_reference(self, model: Any, reftype: str) -> str | None:
         root = self._root()
