@@ -10,6 +10,19 @@ Conventions inside the kernel
 ``rn`` is the read noise of one *group* in electrons (the caller converts the
 CDS single-frame READNOISE reference value with ``rn_dn * gain / sqrt(2 *
 nframes)``). Segments are half-open group ranges ``[start, end)``.
+
+Performance notes
+-----------------
+The small per-pixel helpers are inlined into :func:`_fit_row` by numba
+(``inline="always"``): called one by one, each call passed array structures
+and reference counts, which cost as much as the arithmetic. The row function
+itself is *not* inlined into the ``prange`` loop of :func:`fit_rows`: numba's
+parfor transformations, applied to the inlined per-pixel code, produced wrong
+sums. Integrations without any flag (the common case) take a straight-line
+path whose variances are computed once per pixel, with the same operations in
+the same order as the general path, so the results are bit-identical.
+References: Fixsen et al. (2000), PASP 112, 1350 (optimal weights) and the
+JWST Science Calibration Pipeline documentation, "Ramp Fitting".
 """
 
 import math
@@ -33,11 +46,14 @@ _CHARGELOSS = np.uint32(dqflags.CHARGELOSS)
 _NO_GAIN = np.uint32(dqflags.NO_GAIN_VALUE)
 _NOT_PERS = np.uint32(~np.uint32(dqflags.PERSISTENCE))
 _INVALID = np.uint32(dqflags.DO_NOT_USE | dqflags.SATURATED)
+#: Columns of a row fitted together: their inputs and outputs stay in cache.
+_TILE = 32
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
+_INL = {**_JIT, "inline": "always"}
 
 
-@numba.njit(**_JIT)
+@numba.njit(**_INL)
 def _snr_power_index(snr):
     """Index of the weight exponent (0, 0.4, 1, 3, 6, 10) for signal-to-noise ``snr``.
 
@@ -76,7 +92,7 @@ def weight_table(ngroups):
     return table
 
 
-@numba.njit(**_JIT)
+@numba.njit(**_INL)
 def _find_segments(gdq, ngroups, skip_saturated_start, starts, ends):
     """Split one integration ramp into segments of usable groups.
 
@@ -124,36 +140,43 @@ def _find_segments(gdq, ngroups, skip_saturated_start, starts, ends):
     return kept
 
 
-@numba.njit(**_JIT)
-def _median_small(x, n):
+@numba.njit(**_INL)
+def _median_ranked(x, n, rank, ordered):
     """Median of ``x[:n]`` (no NaNs), the mean of the two middle values for even ``n``.
 
-    Selection by rank: the value of rank ``k`` is the one with ``k`` smaller
-    values before it in sorted order, ties broken by position. This is
-    O(n**2) but branch-free in its inner loop, which beats sorting for the
-    short series of one ramp; longer series are sorted.
+    Each value's rank in sorted order (ties broken by position) is counted
+    from the ``n (n - 1) / 2`` pairs, one comparison per pair, and the values
+    are scattered to ``ordered[rank]``: branch-free, which beats sorting for
+    the short series of one ramp; longer series are sorted. ``rank`` (int64)
+    and ``ordered`` (float64) are scratch buffers of at least ``n`` items.
     """
     half = n // 2
     if n > 32:
         ordered = np.sort(x[:n])
         return ordered[half] if n % 2 else 0.5 * (ordered[half] + ordered[half - 1])
-    lo = hi = 0.0
     for k in range(n):
+        rank[k] = 0
+    for k in range(1, n):
         v = x[k]
-        rank = 0
-        for j in range(n):
-            rank += x[j] < v
+        r = 0
         for j in range(k):
-            rank += x[j] == v
-        if rank == half:
-            hi = v
-        elif rank == half - 1:
-            lo = v
-    return hi if n % 2 else 0.5 * (hi + lo)
+            le = x[j] <= v
+            r += le
+            rank[j] += not le
+        rank[k] += r
+    for k in range(n):
+        ordered[rank[k]] = x[k]
+    return ordered[half] if n % 2 else 0.5 * (ordered[half] + ordered[half - 1])
 
 
 @numba.njit(**_JIT)
-def _median_rate(data, gdq, nints, ngroups, stats, t_group, t_frame, t_one, scratch):
+def _median_small(x, n):
+    """Median of ``x[:n]`` (no NaNs); :func:`_median_ranked` with its own buffers."""
+    return _median_ranked(x, n, np.empty(n, dtype=np.int64), np.empty(n))
+
+
+@numba.njit(**_INL)
+def _median_rate(data, gdq, nints, ngroups, stats, t_group, t_frame, t_one, scratch, rank, ordered):
     """Integration-averaged median first-difference rate of one pixel (DN/s).
 
     Used only for the Poisson variance. Groups flagged DO_NOT_USE (and
@@ -171,6 +194,18 @@ def _median_rate(data, gdq, nints, ngroups, stats, t_group, t_frame, t_one, scra
             mrate = data[i, 0] / t_one
         elif stats[i, 7]:
             mrate = data[i, 0] / t_frame
+        elif stats[i, 0] == ngroups:
+            n = 0
+            first = data[i, 0] / t_group
+            prev = first
+            for g in range(1, ngroups):
+                cur = data[i, g] / t_group
+                diff = cur - prev
+                if not math.isnan(diff):
+                    scratch[n] = diff
+                    n += 1
+                prev = cur
+            mrate = first if n == 0 else _median_ranked(scratch, n, rank, ordered)
         else:
             n = 0
             first = math.nan if gdq[i, 0] & _DNU else data[i, 0] / t_group
@@ -183,14 +218,14 @@ def _median_rate(data, gdq, nints, ngroups, stats, t_group, t_frame, t_one, scra
                         scratch[n] = diff
                         n += 1
                 prev = cur
-            mrate = first if n == 0 else _median_small(scratch, n)
+            mrate = first if n == 0 else _median_ranked(scratch, n, rank, ordered)
         if math.isnan(mrate):
             mrate = 0.0
         acc += mrate
     return acc / nints
 
 
-@numba.njit(**_JIT)
+@numba.njit(**_INL)
 def _rnoise_var(length, rn, gain, t_group, t_len1):
     """Read-noise variance of the slope of one segment, (DN/s)**2.
 
@@ -211,7 +246,7 @@ def _rnoise_var(length, rn, gain, t_group, t_len1):
     return 12.0 * r * r / ((n * n * n - n) * gain * gain)
 
 
-@numba.njit(**_JIT)
+@numba.njit(**_INL)
 def _poisson_var(mrate, dark, t, gain, nint_diffs):
     """Poisson variance of a segment slope from the pixel's median rate."""
     den = t * gain * nint_diffs
@@ -220,7 +255,7 @@ def _poisson_var(mrate, dark, t, gain, nint_diffs):
     return dark / den
 
 
-@numba.njit(**_JIT)
+@numba.njit(**_INL)
 def _fit_segment(y, s, length, rn, gain, t_group, wtab):
     """Optimally weighted least-squares slope (DN/s) of ``y[s:s+length]``, length >= 3.
 
@@ -250,7 +285,7 @@ def _fit_segment(y, s, length, rn, gain, t_group, wtab):
     return (sw * sxy - sx * sy) / (sw * sxx - sx * sx) / t_group
 
 
-@numba.njit(**_JIT)
+@numba.njit(**_INL)
 def _len1_time(is_0th, is_zf, suppress1g, t_group, t_frame, t_one):
     """Effective exposure time of a one-group segment."""
     if not suppress1g:
@@ -261,7 +296,7 @@ def _len1_time(is_0th, is_zf, suppress1g, t_group, t_frame, t_one):
     return t_group
 
 
-@numba.njit(**_JIT)
+@numba.njit(**_INL)
 def _chargeloss_rnoise(
     ogdq, nints, ngroups, stats, rn, gain, t_group, t1, starts, ends, vr_ints, vr_rate
 ):
@@ -302,7 +337,7 @@ def _chargeloss_rnoise(
     return vr_rate
 
 
-@numba.njit(**_JIT)
+@numba.njit(**_INL)
 def _fit_integration(
     y, gdq, ngroups, mrate, dark, rn, gain, t_group, t1, starts, ends, out, wtab, clean
 ):
@@ -345,7 +380,7 @@ def _fit_integration(
     return nseg
 
 
-@numba.njit(**_JIT)
+@numba.njit(**_INL)
 def _integration_products(sums, invalid):
     """(slope, var_poisson, var_rnoise, err) of one integration from its segment sums.
 
@@ -366,21 +401,24 @@ def _integration_products(sums, invalid):
     return num * vr, vp, vr, err
 
 
-@numba.njit(**_JIT)
+@numba.njit(**_INL)
 def _transpose_row(data, groupdq, r, rowdata, rowdq):
     """Copy row ``r`` of (nints, ngroups, ny, nx) cubes into (nx, nints, ngroups) buffers.
 
-    One pass of contiguous reads, after which each pixel's ramp is contiguous.
+    Done in blocks of ``_TILE`` columns, so that the scattered writes of a
+    block stay within a few pages; each pixel's ramp is then contiguous.
     """
     nints, ngroups, _, nx = data.shape
-    for i in range(nints):
-        for g in range(ngroups):
-            for c in range(nx):
-                rowdata[c, i, g] = data[i, g, r, c]
-                rowdq[c, i, g] = groupdq[i, g, r, c]
+    for c0 in range(0, nx, _TILE):
+        c1 = min(c0 + _TILE, nx)
+        for i in range(nints):
+            for g in range(ngroups):
+                for c in range(c0, c1):
+                    rowdata[c, i, g] = data[i, g, r, c]
+                    rowdq[c, i, g] = groupdq[i, g, r, c]
 
 
-@numba.njit(**_JIT)
+@numba.njit(**_INL)
 def _load_pixel(data, gdq_in, r, c, zeroframe, extra_dnu, suppress1g, y, gdq, ogdq, stats):
     """Copy one pixel's ramp into work buffers and compute per-integration DQ counts.
 
@@ -394,11 +432,23 @@ def _load_pixel(data, gdq_in, r, c, zeroframe, extra_dnu, suppress1g, y, gdq, og
     nints, ngroups = y.shape
     for i in range(nints):
         n_usable = 0
+        any_flag = np.uint32(0)
         for g in range(ngroups):
             f = np.uint32(gdq_in[c, i, g]) | extra_dnu[g]
             ogdq[i, g] = f
+            any_flag |= f
             if (f & _NOT_PERS) == 0:
                 n_usable += 1
+        if any_flag == 0:
+            # No flag at all (the common case): every group is good.
+            for g in range(ngroups):
+                gdq[i, g] = 0
+                y[i, g] = data[c, i, g]
+            stats[i, 0] = ngroups
+            for k in range(1, 8):
+                stats[i, k] = 0
+            stats[i, 6] = ngroups == 1 and not suppress1g
+            continue
         extra = _DNU if (suppress1g and n_usable == 1) else np.uint32(0)
         n_good = n_dnu = n_bad = n_sat = 0
         jump = pers = cl = False
@@ -447,7 +497,7 @@ def _load_pixel(data, gdq_in, r, c, zeroframe, extra_dnu, suppress1g, y, gdq, og
         stats[i, 7] = is_zf
 
 
-@numba.njit(**_JIT)
+@numba.njit(**_INL)
 def _finish_rate(acc, dq, nints, n_dnu, n_sat, partial_sat):
     """Combine the per-integration sums into the rate products of one pixel.
 
@@ -482,14 +532,62 @@ def _finish_rate(acc, dq, nints, n_dnu, n_sat, partial_sat):
     return slope, dq, vp, vr, err
 
 
-@numba.njit(**_JIT)
+@numba.njit(**_INL)
+def _clean_constants(mrate, dark, rn, gain, t_group, ngroups, sums):
+    """Per-pixel constants of an integration without flags (``ngroups >= 3``).
+
+    Such an integration is one segment of all groups, whose variances depend
+    only on the pixel: this is the arithmetic of :func:`_fit_integration` and
+    :func:`_integration_products` for that segment, done once per pixel.
+    Returns (segment read-noise variance, its inverse, inverse Poisson
+    variance or 0, integration var_poisson, var_rnoise, err).
+    """
+    vr_seg = _rnoise_var(ngroups, rn, gain, t_group, t_group)
+    vp_seg = _poisson_var(mrate, dark, t_group, gain, ngroups - 1.0)
+    sums[0] = 0.0 + 1.0 / vr_seg
+    sums[1] = 0.0 + 1.0 / vp_seg if vp_seg > 0.0 else 0.0
+    sums[2] = 0.0 + 1.0 / (vp_seg + vr_seg)
+    sums[3] = 0.0
+    _, vp, vr, err = _integration_products(sums, False)
+    return vr_seg, sums[0], sums[1], vp, vr, err
+
+
+@numba.njit(**_INL)
+def _fit_clean_integration(y, ngroups, rn, gain, t_group, wtab, clean, invalid, acc):
+    """(slope, var_poisson, var_rnoise, err) of an integration without flags.
+
+    ``clean`` from :func:`_clean_constants`; adds the integration's sums to
+    ``acc`` as :func:`_fit_pixel` does for any integration.
+    """
+    vr_seg, inv_r, inv_p, vp, vr, err = clean
+    num = 0.0 + _fit_segment(y, 0, ngroups, rn, gain, t_group, wtab) / vr_seg
+    if inv_p > 0.0:
+        acc[0] += inv_p
+    acc[1] += inv_r
+    acc[2] += num
+    if invalid:
+        return math.nan, 0.0, 0.0, 0.0
+    return num * vr, vp, vr, err
+
+
+@numba.njit(**_INL)
+def _store_integration(out_i, i, slope, dq, vp, vr, err):
+    """Write integration ``i``'s products to row ``i`` of ``out_i``."""
+    out_i[i, 0] = slope
+    out_i[i, 1] = dq
+    out_i[i, 2] = vp
+    out_i[i, 3] = vr
+    out_i[i, 4] = err
+
+
+@numba.njit(**_INL)
 def _fit_pixel(y, gdq, ogdq, stats, pdq, gain, rn, dark, suppress1g, times, work, out_i, wtab):
     """Fit one pixel; fills ``out_i`` (nints, 5) and returns the rate products.
 
     ``work`` is a tuple of scratch buffers reused from pixel to pixel.
     """
     nints, ngroups = y.shape
-    scratch, starts, ends, dq_i, t1, acc, sums = work
+    scratch, starts, ends, dq_i, t1, acc, sums, rank, ordered = work
     t_group, t_frame, t_one = times[0], times[1], times[2]
     if gain <= 0.0 or math.isnan(gain):
         pdq |= _DNU | _NO_GAIN
@@ -504,12 +602,24 @@ def _fit_pixel(y, gdq, ogdq, stats, pdq, gain, rn, dark, suppress1g, times, work
             rate_dq |= _PERS
         t1[i] = _len1_time(stats[i, 6] != 0, stats[i, 7] != 0, suppress1g, t_group, t_frame, t_one)
 
-    mrate = _median_rate(y, gdq, nints, ngroups, stats, t_group, t_frame, t_one, scratch)
-    acc[:] = 0.0
+    mrate = _median_rate(
+        y, gdq, nints, ngroups, stats, t_group, t_frame, t_one, scratch, rank, ordered
+    )
+    acc[0] = acc[1] = acc[2] = 0.0
     n_dnu = n_sat = 0
     partial_sat = False
+    if ngroups >= 3:
+        clean = _clean_constants(mrate, dark, rn, gain, t_group, ngroups, sums)
     for i in range(nints):
         slope = vp = vr = err = 0.0
+        if ngroups >= 3 and stats[i, 0] == ngroups:
+            slope, vp, vr, err = _fit_clean_integration(
+                y[i], ngroups, rn, gain, t_group, wtab, clean, (dq_i[i] & _INVALID) != 0, acc
+            )
+            n_dnu += (dq_i[i] & _DNU) != 0
+            n_sat += (dq_i[i] & _SAT) != 0
+            _store_integration(out_i, i, slope, dq_i[i], vp, vr, err)
+            continue
         nseg = _fit_integration(
             y[i], gdq[i], ngroups, mrate, dark, rn, gain, t_group, t1[i], starts, ends, sums,
             wtab, stats[i, 0] == ngroups,
@@ -536,11 +646,7 @@ def _fit_pixel(y, gdq, ogdq, stats, pdq, gain, rn, dark, suppress1g, times, work
         if stats[i, 2] > 0:
             dq_i[i] |= _SAT
             partial_sat = True
-        out_i[i, 0] = slope
-        out_i[i, 1] = dq_i[i]
-        out_i[i, 2] = vp
-        out_i[i, 3] = vr
-        out_i[i, 4] = err
+        _store_integration(out_i, i, slope, dq_i[i], vp, vr, err)
 
     slope, dq, vp, vr, err = _finish_rate(acc, rate_dq, nints, n_dnu, n_sat, partial_sat)
     vr = _chargeloss_rnoise(
@@ -609,38 +715,87 @@ def fit_rows(
     nints, ngroups, ny, nx = data.shape
     wtab = weight_table(ngroups)
     for r in numba.prange(ny):
-        y = np.empty((nints, ngroups))
-        gdq = np.empty((nints, ngroups), dtype=np.uint32)
-        ogdq = np.empty((nints, ngroups), dtype=np.uint32)
-        stats = np.empty((nints, 8), dtype=np.int64)
-        work = (
-            np.empty(max(ngroups, 1)),
-            np.empty(ngroups + 1, dtype=np.int64),
-            np.empty(ngroups + 1, dtype=np.int64),
-            np.empty(nints, dtype=np.uint32),
-            np.empty(nints),
-            np.empty(3),
-            np.empty(4),
+        _fit_row(
+            data, groupdq, pixeldq, gain, rnoise_e, dark, zeroframe, extra_dnu, suppress1g,
+            times, rate_f, rate_dq, ints_f, ints_dq, wtab, r,
+        )  # fmt: skip
+
+
+@numba.njit(**_JIT)
+def _fit_row(
+    data, groupdq, pixeldq, gain, rnoise_e, dark, zeroframe, extra_dnu, suppress1g,
+    times, rate_f, rate_dq, ints_f, ints_dq, wtab, r,
+):  # fmt: skip
+    """Fit the pixels of row ``r``."""
+    nints, ngroups, _, nx = data.shape
+    y = np.empty((nints, ngroups))
+    gdq = np.empty((nints, ngroups), dtype=np.uint32)
+    ogdq = np.empty((nints, ngroups), dtype=np.uint32)
+    stats = np.empty((nints, 8), dtype=np.int64)
+    work = (
+        np.empty(max(ngroups, 1)),
+        np.empty(ngroups + 1, dtype=np.int64),
+        np.empty(ngroups + 1, dtype=np.int64),
+        np.empty(nints, dtype=np.uint32),
+        np.empty(nints),
+        np.empty(3),
+        np.empty(4),
+        np.empty(max(ngroups, 1), dtype=np.int64),
+        np.empty(max(ngroups, 1)),
+    )
+    out_i = np.empty((nints, 5))
+    rowdata = np.empty((nx, nints, ngroups), dtype=data.dtype)
+    rowdq = np.empty((nx, nints, ngroups), dtype=groupdq.dtype)
+    tile_f = np.empty((nints, 4, _TILE), dtype=ints_f.dtype)
+    tile_dq = np.empty((nints, _TILE), dtype=ints_dq.dtype)
+    _transpose_row(data, groupdq, r, rowdata, rowdq)
+    for c in range(nx):
+        _load_pixel(rowdata, rowdq, r, c, zeroframe, extra_dnu, suppress1g, y, gdq, ogdq, stats)
+        slope, dq, vp, vr, err = _fit_pixel(
+            y,
+            gdq,
+            ogdq,
+            stats,
+            np.uint32(pixeldq[r, c]),
+            float(gain[r, c]),
+            float(rnoise_e[r, c]),
+            float(dark[r, c]),
+            suppress1g,
+            times,
+            work,
+            out_i,
+            wtab,
         )
-        out_i = np.empty((nints, 5))
-        rowdata = np.empty((nx, nints, ngroups), dtype=data.dtype)
-        rowdq = np.empty((nx, nints, ngroups), dtype=groupdq.dtype)
-        _transpose_row(data, groupdq, r, rowdata, rowdq)
-        for c in range(nx):
-            _load_pixel(rowdata, rowdq, r, c, zeroframe, extra_dnu, suppress1g, y, gdq, ogdq, stats)
-            slope, dq, vp, vr, err = _fit_pixel(
-                y,
-                gdq,
-                ogdq,
-                stats,
-                np.uint32(pixeldq[r, c]),
-                float(gain[r, c]),
-                float(rnoise_e[r, c]),
-                float(dark[r, c]),
-                suppress1g,
-                times,
-                work,
-                out_i,
-                wtab,
-            )
-            store_pixel(rate_f, rate_dq, ints_f, ints_dq, r, c, slope, dq, vp, vr, err, out_i)
+        rate_f[0, r, c] = slope
+        rate_f[1, r, c] = vp
+        rate_f[2, r, c] = vr
+        rate_f[3, r, c] = err
+        rate_dq[r, c] = dq
+        _tile_store(tile_f, tile_dq, ints_f, ints_dq, r, c, out_i)
+
+
+@numba.njit(**_INL)
+def _tile_store(tile_f, tile_dq, ints_f, ints_dq, r, c, out_i):
+    """Buffer one pixel's per-integration products; flush a full tile of columns.
+
+    Writing the (4, nints, ny, nx) outputs pixel by pixel touches ``5 nints``
+    pages per pixel; buffering ``_TILE`` columns writes whole cache lines.
+    """
+    tile = tile_dq.shape[1]
+    t = c % tile
+    nints = out_i.shape[0]
+    for i in range(nints):
+        tile_f[i, 0, t] = out_i[i, 0]
+        tile_f[i, 1, t] = out_i[i, 2]
+        tile_f[i, 2, t] = out_i[i, 3]
+        tile_f[i, 3, t] = out_i[i, 4]
+        tile_dq[i, t] = np.uint32(out_i[i, 1])
+    nx = ints_dq.shape[2]
+    if t == tile - 1 or c == nx - 1:
+        c0 = c - t
+        for i in range(nints):
+            for k in range(4):
+                for j in range(t + 1):
+                    ints_f[k, i, r, c0 + j] = tile_f[i, k, j]
+            for j in range(t + 1):
+                ints_dq[i, r, c0 + j] = tile_dq[i, j]

@@ -1,0 +1,106 @@
+"""The OLS kernel's fast paths against its general path and the slow reference.
+
+Integrations without any flag take a straight-line path (one segment of all
+groups, variances computed once per pixel) and the per-integration products
+are written through a buffer of columns; these tests pin both to the general
+code bit for bit and to the slow reference within rounding.
+"""
+
+import numpy as np
+import pytest
+from _rampfit_reference import reference_fit
+from _rampfit_sim import inject_jumps, simulate_ramps
+
+from webbcal import dqflags
+from webbcal.ramp_fitting import _ols_kernel
+from webbcal.ramp_fitting.ols import fit_ramps
+
+FLOAT_FIELDS = ("slope", "var_poisson", "var_rnoise", "err")
+TIMING = {"frame_time": 10.0, "group_time": 10.0, "nframes": 1, "groupgap": 0}
+
+
+def ramps(seed, nints, ngroups, ny, nx):
+    """Mostly clean ramps (a few jumps) with gains, read noises and bad gains."""
+    rng = np.random.default_rng(seed)
+    rate = np.exp(rng.uniform(np.log(0.05), np.log(3000.0), (ny, nx)))
+    readnoise = rng.uniform(6.0, 20.0, (ny, nx)).astype(np.float32)
+    gain = rng.uniform(1.0, 3.0, (ny, nx)).astype(np.float32)
+    data = simulate_ramps(
+        rng,
+        rate,
+        nints=nints,
+        ngroups=ngroups,
+        nframes=1,
+        groupgap=0,
+        frame_time=TIMING["frame_time"],
+        readnoise=readnoise,
+        gain=gain,
+    )
+    groupdq = np.zeros(data.shape, dtype=np.uint8)
+    inject_jumps(rng, data, groupdq, 0.3 / ngroups, 400.0)
+    gain[0, 0] = np.nan
+    gain[0, 1] = -1.0
+    return data, groupdq, readnoise, gain
+
+
+def assert_bits_equal(a, b, name):
+    assert a.dtype == b.dtype, name
+    np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32), err_msg=name)
+
+
+@pytest.mark.parametrize(("nints", "ngroups"), [(1, 3), (3, 5), (2, 20), (2, 40)])
+def test_clean_path_equals_general_path(nints, ngroups):
+    """A PERSISTENCE flag (which excludes nothing) sends the ramp down the general path."""
+    data, groupdq, readnoise, gain = ramps(ngroups, nints, ngroups, 4, 37)
+    pixeldq = np.zeros((4, 37), dtype=np.uint32)
+    pixeldq[3, 4] = dqflags.DO_NOT_USE
+    pixeldq[3, 5] = dqflags.SATURATED
+    flagged = groupdq.copy()
+    flagged[:, ngroups // 2] |= dqflags.PERSISTENCE
+    dark = np.full((4, 37), 0.3, dtype=np.float32)
+    kwargs = dict(TIMING, average_dark_current=dark)
+    fast = fit_ramps(data, groupdq, pixeldq, readnoise, gain, **kwargs)
+    general = fit_ramps(data, flagged, pixeldq, readnoise, gain, **kwargs)
+    for suffix in ("", "_ints"):
+        for name in FLOAT_FIELDS:
+            assert_bits_equal(getattr(fast, name + suffix), getattr(general, name + suffix), name)
+        pers = getattr(general, "dq" + suffix) & dqflags.PERSISTENCE
+        np.testing.assert_array_equal(
+            getattr(fast, "dq" + suffix) | pers, getattr(general, "dq" + suffix)
+        )
+    assert np.all(general.dq & dqflags.PERSISTENCE)
+
+
+@pytest.mark.parametrize("suppress_one_group", [True, False])
+@pytest.mark.parametrize(("nints", "ngroups", "nx"), [(2, 4, 37), (1, 12, 5), (2, 36, 33)])
+def test_mostly_clean_ramps_match_reference(nints, ngroups, nx, suppress_one_group):
+    """Widths around the output buffer's column count, series longer than 32 differences."""
+    data, groupdq, readnoise, gain = ramps(nints * ngroups + nx, nints, ngroups, 2, nx)
+    pixeldq = np.zeros((2, nx), dtype=np.uint32)
+    timing = {k: TIMING[k] for k in ("frame_time", "group_time", "nframes")}
+    ours = fit_ramps(
+        data, groupdq, pixeldq, readnoise, gain, suppress_one_group=suppress_one_group, **TIMING
+    )
+    ref = reference_fit(
+        data, groupdq, pixeldq, readnoise, gain, suppress_one_group=suppress_one_group, **timing
+    )
+    for suffix in ("", "_ints"):
+        np.testing.assert_array_equal(getattr(ours, "dq" + suffix), ref["dq" + suffix])
+        for name in FLOAT_FIELDS:
+            np.testing.assert_allclose(
+                getattr(ours, name + suffix), ref[name + suffix], rtol=1e-6, atol=0,
+                err_msg=name + suffix,
+            )  # fmt: skip
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 19, 32])
+def test_median_ranked_orders_like_sort(n):
+    rng = np.random.default_rng(n)
+    rank = np.empty(n, dtype=np.int64)
+    ordered = np.empty(n)
+    for trial in range(30):
+        x = rng.integers(-3, 4, n).astype(float) if trial % 2 else rng.normal(size=n)
+        median = _ols_kernel._median_ranked(x, n, rank, ordered)
+        np.testing.assert_array_equal(ordered, np.sort(x))
+        assert sorted(rank) == list(range(n))
+        assert median == np.median(x)
