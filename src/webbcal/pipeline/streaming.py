@@ -526,8 +526,11 @@ class _ReferenceSection:
         c = slice(self.dx, self.dx + self.xsize)
         if hdu.header.get("NAXIS") == 3:
             p = planes if planes is not None else slice(None)
-            return np.asarray(hdu.section[p, r, c])
-        return np.asarray(hdu.section[r, c])
+            out = np.asarray(hdu.section[p, r, c])
+        else:
+            out = np.asarray(hdu.section[r, c])
+        # Native byte order for the compiled kernels (the same values).
+        return out if out.dtype.isnative else out.astype(out.dtype.newbyteorder("="))
 
     def read_dq(self, rows: slice) -> np.ndarray:
         """DQ rows as uint32 in standard JWST flags (translated through DQ_DEF, as
@@ -587,7 +590,8 @@ def _active_stages(pipe, shell, ctx, aliases) -> list[_Stage]:
 
 
 def _own(arr):
-    """A reference array that does not keep the rest of its model's memory alive.
+    """A reference array in native byte order that does not keep the rest of its
+    model's memory alive.
 
     A view of a whole array is kept as it is (the model's other extensions are
     freed with the model); a cut-out (subarray) of a bigger array, or a view of
@@ -595,6 +599,10 @@ def _own(arr):
     """
     if arr is None:
         return None
+    if not arr.dtype.isnative:
+        # FITS arrays are big-endian: the compiled kernels want native numbers
+        # (the same values, converted once here).
+        return arr.astype(arr.dtype.newbyteorder("="))
     root = arr
     while isinstance(root, np.ndarray) and root.base is not None:
         root = root.base
