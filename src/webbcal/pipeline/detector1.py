@@ -203,12 +203,10 @@ class Detector1Pipeline(Pipeline):
             from ..stpipe import ParameterError
 
             raise ParameterError(str(exc)) from None
-        # The per-integration products wait on disk when saved and big (more than a
-        # quarter of the budget: float32 SCI, ERR, two VARs and uint32 DQ).
-        nints, _, ny, nx = raw.shape
-        spill = bool(self.save_results) and 20 * nints * ny * nx > limit // 4
         try:
-            return run_streaming(self, model, raw, ramp_steps, limit, spill_rateints=spill)
+            return run_streaming(
+                self, model, raw, ramp_steps, limit, spill_rateints=bool(self.save_results)
+            )
         except NotStreamable as why:
             log.info("Step-by-step execution: %s", why)
             return None
