@@ -850,8 +850,9 @@ class _CalibratedRamps:
             self.fds[name] = (os.open(path, os.O_RDWR | os.O_CREAT, 0o600), np.dtype(dtype))
 
     def _offset(self, name: str, i: int, g: int, r0: int) -> int:
+        """Byte offset of row ``r0`` of group ``g`` of integration ``i`` in file ``name``."""
         ctx = self.ctx
-        fd, dtype = self.fds[name]
+        dtype = self.fds[name][1]
         planes = i if name == "zeroframe" else i * ctx.ngroups + g
         return ((planes * ctx.ny) + r0) * ctx.nx * dtype.itemsize
 
