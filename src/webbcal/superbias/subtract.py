@@ -18,8 +18,11 @@ _ZERO = np.float32(0.0)
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _subtract_rows(data, bias, out):  # pragma: no cover - compiled
-    """``out = data - bias`` in float32 for (nplanes, ny, nx) planes; parallel over rows."""
+def _subtract_rows(data, bias, out, keep_zero):  # pragma: no cover - compiled
+    """``out = data - bias`` in float32 for (nplanes, ny, nx) planes; parallel over rows.
+
+    With ``keep_zero``, values equal to 0 (no zero-frame read) become +0 instead.
+    """
     nplanes, ny, nx = data.shape
     for pr in numba.prange(nplanes * ny):
         p = pr // ny
@@ -27,18 +30,10 @@ def _subtract_rows(data, bias, out):  # pragma: no cover - compiled
         d, b, o = data[p, y], bias[y], out[p, y]
         for x in range(nx):
             o[x] = d[x] - b[x]
-
-
-@numba.njit(parallel=True, cache=True, nogil=True)
-def _subtract_rows_keep_zero(data, bias, out):  # pragma: no cover - compiled
-    """As :func:`_subtract_rows`, but values equal to 0 become +0 instead."""
-    nplanes, ny, nx = data.shape
-    for pr in numba.prange(nplanes * ny):
-        p = pr // ny
-        y = pr - p * ny
-        d, b, o = data[p, y], bias[y], out[p, y]
-        for x in range(nx):
-            o[x] = _ZERO if d[x] == 0.0 else d[x] - b[x]
+        if keep_zero:
+            for x in range(nx):
+                if d[x] == 0.0:
+                    o[x] = _ZERO
 
 
 def subtract_superbias(
@@ -80,7 +75,7 @@ def subtract_superbias(
         out = np.empty(data.shape, dtype=np.float32)
         ny, nx = data.shape[-2:]
         src = np.ascontiguousarray(data).reshape(-1, ny, nx)
-        _subtract_rows(src, np.ascontiguousarray(b), out.reshape(-1, ny, nx))
+        _subtract_rows(src, np.ascontiguousarray(b), out.reshape(-1, ny, nx), False)
     else:  # numpy's promotion for other types
         out = (data - b[None, None]).astype(np.float32, copy=False)
     new_dq = pixeldq | bias_dq.astype(np.uint32)
@@ -89,7 +84,7 @@ def subtract_superbias(
         if zeroframe.dtype == _F32 and zeroframe.ndim == 3 and b.shape == zeroframe.shape[1:]:
             new_zf = np.empty(zeroframe.shape, dtype=np.float32)
             src = np.ascontiguousarray(zeroframe)
-            _subtract_rows_keep_zero(src, np.ascontiguousarray(b), new_zf)
+            _subtract_rows(src, np.ascontiguousarray(b), new_zf, True)
         else:
             new_zf = np.where(zeroframe == 0.0, 0.0, zeroframe - b[None]).astype(np.float32)
     return out, new_dq, new_zf
