@@ -32,7 +32,7 @@ import numpy as np
 from webbcal.dark_current.subtract import average_dark_frames, subtract_dark
 from webbcal.dq_init.init import initialize_dq
 from webbcal.dqflags import DO_NOT_USE, SATURATED
-from webbcal.ipc.kernel import apply_ipc, reference_border
+from webbcal.ipc.kernel import _apply_ipc_numpy, apply_ipc, reference_border
 from webbcal.lib.rawio import RawRamp
 from webbcal.lib.subarray import SubarrayGeometry
 from webbcal.linearity.correct import correct_linearity, prepare_coefficients
@@ -47,27 +47,7 @@ CASES = {"2": (4, 20, 128, 2048), "3": (500, 5, 13, 2048)}
 # ----------------------------------------------------------------------------- former kernels
 def ipc_before(data, kernel, geometry):
     """Plane-by-plane numpy deconvolution (the former ``apply_ipc``)."""
-    border = reference_border(geometry)
-    kernel = kernel.astype(np.float32)
-    out = np.array(data, dtype=np.float32, copy=True)
-    rows = slice(border.bottom, out.shape[-2] - border.top)
-    cols = slice(border.left, out.shape[-1] - border.right)
-    ny_k, nx_k = kernel.shape
-    mid_j, mid_i = ny_k // 2, nx_k // 2
-    for i in range(out.shape[0]):
-        for g in range(out.shape[1]):
-            sci = out[i, g, rows, cols]
-            ny, nx = sci.shape
-            padded = np.pad(sci, ((mid_j, ny_k - mid_j - 1), (mid_i, nx_k - mid_i - 1)))
-            total = np.zeros((ny, nx), dtype=np.float32)
-            for j in range(ny_k):
-                for k in range(nx_k):
-                    if (j, k) != (mid_j, mid_i):
-                        rs, cs = ny_k - 1 - j, nx_k - 1 - k
-                        total += kernel[j, k] * padded[rs : rs + ny, cs : cs + nx]
-            total += kernel[mid_j, mid_i] * sci
-            out[i, g, rows, cols] = total
-    return out
+    return _apply_ipc_numpy(data, kernel.astype(np.float32), reference_border(geometry))
 
 
 def saturation_before(*args, **kwargs):

@@ -336,8 +336,7 @@ def apply_ipc(
     if data[..., rows, cols].size == 0:
         log.info("No science pixels outside the reference border: IPC correction has no effect")
         return np.array(data, dtype=np.float32, copy=True)
-    per_pixel = kernel.ndim == 4
-    if not per_pixel:
+    if kernel.ndim == 2:
         # Bounds as numpy resolves the slices (the region is not empty here).
         r0, r1, _ = rows.indices(ny)
         c0, c1, _ = cols.indices(nx)
@@ -346,8 +345,20 @@ def apply_ipc(
         kern = np.ascontiguousarray(kernel)
         _convolve_rows(src.reshape(-1, ny, nx), kern, r0, r1, c0, c1, out.reshape(-1, ny, nx))
         return out
+    return _apply_ipc_numpy(data, kernel, border)
+
+
+def _apply_ipc_numpy(data: np.ndarray, kernel: np.ndarray, border: ReferenceBorder) -> np.ndarray:
+    """Plane-by-plane numpy deconvolution of (nints, ngroups, ny, nx) ``data`` (float32 copy).
+
+    The per-pixel (4-D) kernel path, and the reference the compiled 2-D kernel
+    reproduces bit for bit. ``kernel`` is float32 and its science region non-empty.
+    """
     out = np.array(data, dtype=np.float32, copy=True)
+    ny, nx = out.shape[-2:]
+    rows = slice(border.bottom, ny - border.top)
+    cols = slice(border.left, nx - border.right)
     for i in range(out.shape[0]):
         for g in range(out.shape[1]):
-            out[i, g, rows, cols] = _convolve_plane(out[i, g], kernel, border, per_pixel)
+            out[i, g, rows, cols] = _convolve_plane(out[i, g], kernel, border, kernel.ndim == 4)
     return out
