@@ -531,8 +531,7 @@ class _ReferenceSection:
             out = np.asarray(hdu.section[p, r, c])
         else:
             out = np.asarray(hdu.section[r, c])
-        # Native byte order for the compiled kernels (the same values).
-        return out if out.dtype.isnative else out.astype(out.dtype.newbyteorder("="))
+        return _native(out)
 
     def read_dq(self, rows: slice) -> np.ndarray:
         """DQ rows as uint32 in standard JWST flags (translated through DQ_DEF, as
@@ -591,6 +590,12 @@ def _active_stages(pipe, shell, ctx, aliases) -> list[_Stage]:
     return stages
 
 
+def _native(arr: np.ndarray) -> np.ndarray:
+    """``arr`` in native byte order (the same values): FITS arrays are big-endian and
+    the compiled kernels take native numbers only."""
+    return arr if arr.dtype.isnative else arr.astype(arr.dtype.newbyteorder("="))
+
+
 def _own(arr):
     """A reference array in native byte order that does not keep the rest of its
     model's memory alive.
@@ -602,9 +607,7 @@ def _own(arr):
     if arr is None:
         return None
     if not arr.dtype.isnative:
-        # FITS arrays are big-endian: the compiled kernels want native numbers
-        # (the same values, converted once here).
-        return arr.astype(arr.dtype.newbyteorder("="))
+        return _native(arr)
     root = arr
     while isinstance(root, np.ndarray) and root.base is not None:
         root = root.base
