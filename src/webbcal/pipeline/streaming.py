@@ -787,15 +787,20 @@ def _calibrated_block(ctx: _Context, stages, e0: int, e1: int, k0: int, k1: int,
         gdq[ints] = part.groupdq[:, :, keep]
         if zf is not None:
             zf[ints] = part.zeroframe[:, keep]
-        pdq = part.pixeldq[keep]
-        if pixeldq is None:
-            pixeldq = pdq
-        elif not np.array_equal(pixeldq, pdq):
-            # The pixel DQ the steps set never depends on the integration's data.
-            raise NotStreamable("pixel DQ differs between integrations")
+        pixeldq = _same_pixeldq(pixeldq, part.pixeldq[keep])
     blk = _Block(k0, k1, data, gdq, pixeldq, zf)
     blk.i0 = 0
     return blk
+
+
+def _same_pixeldq(known: np.ndarray | None, pixeldq: np.ndarray) -> np.ndarray:
+    """The pixel DQ of the integrations so far (``known``, None at first), checked
+    against one more chunk's: the steps never set it from an integration's data."""
+    if known is None:
+        return pixeldq.copy()
+    if not np.array_equal(known, pixeldq):
+        raise NotStreamable("pixel DQ differs between integrations")
+    return known
 
 
 def _calibrate_to_disk(pipe, ctx: _Context, stages, shell, memory_limit: int):
@@ -861,11 +866,7 @@ class _CalibratedRamps:
 
     def write(self, ints: slice, part: _Block) -> None:
         """Store the calibrated integrations ``ints`` (whole-height ``part``)."""
-        if self.pixeldq is None:
-            self.pixeldq = part.pixeldq.copy()
-        elif not np.array_equal(self.pixeldq, part.pixeldq):
-            # The pixel DQ the steps set never depends on the integration's data.
-            raise NotStreamable("pixel DQ differs between integrations")
+        self.pixeldq = _same_pixeldq(self.pixeldq, part.pixeldq)
         arrays = {"data": part.data, "groupdq": part.groupdq}
         if "zeroframe" in self.fds:
             arrays["zeroframe"] = part.zeroframe
