@@ -104,3 +104,61 @@ def test_median_ranked_orders_like_sort(n):
         np.testing.assert_array_equal(ordered, np.sort(x))
         assert sorted(rank) == list(range(n))
         assert median == np.median(x)
+
+
+@pytest.mark.parametrize("ngroups", [3, 4, 5, 20, 21])
+def test_row_median_rates_equal_numpy_median(ngroups):
+    """The comparator-network medians of a row against np.median, pixel by pixel.
+
+    Integer-valued ramps give tied differences; NaN and infinite samples, group
+    flags and a group-range DO_NOT_USE must each clear ``ok`` (NaN difference or
+    flag) or give the same order statistic (infinite differences).
+    """
+    rng = np.random.default_rng(ngroups)
+    nints, ny, nx = 3, 2, 41
+    data = rng.integers(0, 6, (nints, ngroups, ny, nx)).cumsum(axis=1).astype(np.float32)
+    data[0, 1, 0, :5] = np.nan
+    data[1, 2, 0, 5:8] = np.inf
+    data[2, 0, 0, 8:10] = -np.inf
+    groupdq = np.zeros(data.shape, dtype=np.uint8)
+    groupdq[0, ngroups - 1, 0, 10:13] = dqflags.JUMP_DET
+    groupdq[1, 0, 0, 13] = dqflags.DO_NOT_USE
+    extra_dnu = np.zeros(ngroups, dtype=np.uint32)
+    t_group = 10.7
+    pairs = _ols_kernel.median_pairs(ngroups)
+    for r, extra in ((0, extra_dnu), (1, extra_dnu), (1, extra_dnu + (np.arange(ngroups) == 1))):
+        med = np.full((nints, nx), -99.0)
+        ok = np.zeros((nints, nx), dtype=bool)
+        buf = np.empty((ngroups - 1, nx))
+        _ols_kernel._row_median_rates(
+            data, groupdq, extra.astype(np.uint32), r, t_group, pairs, med, ok, buf
+        )
+        for i in range(nints):
+            y = data[i, :, r].astype(np.float64) / t_group
+            diffs = y[1:] - y[:-1]
+            flagged = (groupdq[i, :, r] | extra[:, None]).any(axis=0)
+            expect_ok = ~flagged & ~np.isnan(diffs).any(axis=0)
+            np.testing.assert_array_equal(ok[i], expect_ok)
+            with np.errstate(invalid="ignore"):
+                expect = np.median(diffs, axis=0)
+            np.testing.assert_array_equal(med[i][expect_ok], expect[expect_ok])
+        if r == 0:  # the odd samples were exercised: NaN excluded, infinities kept
+            assert not ok[0, :5].any() and ok[1, 5:8].all() and ok[2, 8:10].all()
+            assert not ok[0, 10:13].any() and not ok[1, 13]
+
+
+def test_unflagged_ramps_with_infinite_samples_equal_general_path():
+    """Infinite and NaN samples in unflagged ramps: network median and per-pixel median agree."""
+    nints, ngroups = 2, 9
+    data, groupdq, readnoise, gain = ramps(5, nints, ngroups, 3, 29)
+    data[0, 3, 0, :4] = np.inf
+    data[1, 5, 1, 4:8] = -np.inf
+    data[0, 2, 2, 8:11] = np.nan
+    pixeldq = np.zeros((3, 29), dtype=np.uint32)
+    flagged = groupdq.copy()
+    flagged[:, 0] |= dqflags.PERSISTENCE
+    fast = fit_ramps(data, groupdq, pixeldq, readnoise, gain, **TIMING)
+    general = fit_ramps(data, flagged, pixeldq, readnoise, gain, **TIMING)
+    for suffix in ("", "_ints"):
+        for name in FLOAT_FIELDS:
+            assert_bits_equal(getattr(fast, name + suffix), getattr(general, name + suffix), name)

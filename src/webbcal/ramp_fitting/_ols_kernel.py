@@ -31,8 +31,9 @@ import numba
 import numpy as np
 
 from webbcal import dqflags
+from webbcal.jump._network import apply_network, selection_network
 
-__all__ = ["LARGE_VARIANCE_THRESHOLD", "fit_rows"]
+__all__ = ["LARGE_VARIANCE_THRESHOLD", "fit_rows", "median_pairs"]
 
 #: Variances at or above this value (and errors whose variance exceeds it) are
 #: reported as 0: they come from degenerate fits, not from real data.
@@ -51,6 +52,21 @@ _TILE = 32
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 _INL = {**_JIT, "inline": "always"}
+
+
+def median_pairs(ngroups: int) -> np.ndarray:
+    """Comparators selecting the median of ``ngroups - 1`` first differences.
+
+    Returns
+    -------
+    ndarray, shape (ncomparators, 2), int64
+        For :func:`fit_rows`; empty when a ramp has fewer than 3 groups (no
+        network is used then).
+    """
+    n = ngroups - 1
+    if n < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    return selection_network(n, (n // 2,) if n % 2 else (n // 2 - 1, n // 2))
 
 
 @numba.njit(**_INL)
@@ -176,13 +192,55 @@ def _median_small(x, n):
 
 
 @numba.njit(**_INL)
-def _median_rate(data, gdq, nints, ngroups, stats, t_group, t_frame, t_one, scratch, rank, ordered):
+def _row_median_rates(data, groupdq, extra_dnu, r, t_group, pairs, med, ok, buf):
+    """Median first-difference rates (DN/s) of the unflagged integrations of row ``r``.
+
+    For every integration ``i`` and column ``c`` whose groups carry no flag
+    and whose differences are all numbers, ``ok[i, c]`` is set and
+    ``med[i, c]`` receives the median of the ``ngroups - 1`` differences,
+    computed as :func:`_median_rate` does; other entries have ``ok`` False and
+    are left to the per-pixel path. The median comes from the comparator
+    network ``pairs`` (:func:`webbcal.jump._network.selection_network` for
+    the middle rank or ranks) applied to all columns at once; ``buf`` is a
+    float64 scratch array of shape ``(ngroups - 1, nx)``. The order statistic
+    selected is the same value whatever the algorithm, so this equals the
+    per-pixel median (up to the sign of a zero, which nothing downstream sees).
+    """
+    nints, ngroups, _, nx = data.shape
+    n = ngroups - 1
+    half = n // 2
+    for i in range(nints):
+        for c in range(nx):
+            ok[i, c] = (np.uint32(groupdq[i, 0, r, c]) | extra_dnu[0]) == 0
+        for g in range(1, ngroups):
+            e = extra_dnu[g]
+            row = buf[g - 1]
+            for c in range(nx):
+                d = float(data[i, g, r, c]) / t_group - float(data[i, g - 1, r, c]) / t_group
+                good = (np.uint32(groupdq[i, g, r, c]) | e) == 0 and not math.isnan(d)
+                ok[i, c] = ok[i, c] and good
+                row[c] = d if good else 0.0
+        apply_network(buf, pairs, nx)
+        if n % 2:
+            for c in range(nx):
+                med[i, c] = buf[half, c]
+        else:
+            for c in range(nx):
+                med[i, c] = 0.5 * (buf[half, c] + buf[half - 1, c])
+
+
+@numba.njit(**_INL)
+def _median_rate(
+    data, gdq, nints, ngroups, stats, t_group, t_frame, t_one, scratch, rank, ordered, med, ok, c
+):
     """Integration-averaged median first-difference rate of one pixel (DN/s).
 
     Used only for the Poisson variance. Groups flagged DO_NOT_USE (and
     saturated groups, whose values are NaN) are ignored, as is every difference
     ending on a JUMP_DET group. An integration whose only usable value is its
     first group contributes that group divided by its effective time.
+    ``med[i, c]`` is integration ``i``'s median when ``ok[i, c]`` (from
+    :func:`_row_median_rates`); the others are computed here.
     """
     acc = 0.0
     if ngroups == 1:
@@ -190,7 +248,9 @@ def _median_rate(data, gdq, nints, ngroups, stats, t_group, t_frame, t_one, scra
             acc += data[i, 0] / t_one
         return acc / nints
     for i in range(nints):
-        if stats[i, 6]:
+        if ok[i, c]:
+            mrate = med[i, c]
+        elif stats[i, 6]:
             mrate = data[i, 0] / t_one
         elif stats[i, 7]:
             mrate = data[i, 0] / t_frame
@@ -581,10 +641,14 @@ def _store_integration(out_i, i, slope, dq, vp, vr, err):
 
 
 @numba.njit(**_INL)
-def _fit_pixel(y, gdq, ogdq, stats, pdq, gain, rn, dark, suppress1g, times, work, out_i, wtab):
+def _fit_pixel(
+    y, gdq, ogdq, stats, pdq, gain, rn, dark, suppress1g, times, work, out_i, wtab, med, ok, c
+):
     """Fit one pixel; fills ``out_i`` (nints, 5) and returns the rate products.
 
-    ``work`` is a tuple of scratch buffers reused from pixel to pixel.
+    ``work`` is a tuple of scratch buffers reused from pixel to pixel; column
+    ``c`` of ``med`` and ``ok`` (nints, nx) holds the pixel's precomputed
+    medians (:func:`_row_median_rates`).
     """
     nints, ngroups = y.shape
     scratch, starts, ends, dq_i, t1, acc, sums, rank, ordered = work
@@ -603,7 +667,7 @@ def _fit_pixel(y, gdq, ogdq, stats, pdq, gain, rn, dark, suppress1g, times, work
         t1[i] = _len1_time(stats[i, 6] != 0, stats[i, 7] != 0, suppress1g, t_group, t_frame, t_one)
 
     mrate = _median_rate(
-        y, gdq, nints, ngroups, stats, t_group, t_frame, t_one, scratch, rank, ordered
+        y, gdq, nints, ngroups, stats, t_group, t_frame, t_one, scratch, rank, ordered, med, ok, c
     )
     acc[0] = acc[1] = acc[2] = 0.0
     n_dnu = n_sat = 0
@@ -687,6 +751,7 @@ def fit_rows(
     rate_dq,
     ints_f,
     ints_dq,
+    pairs,
 ):
     """Fit every pixel of the ramp cube; parallel over rows.
 
@@ -711,23 +776,31 @@ def fit_rows(
     rate_f, rate_dq, ints_f, ints_dq : ndarray
         Outputs: (4, ny, nx) float32 slope/var_poisson/var_rnoise/err,
         (ny, nx) uint32, (4, nints, ny, nx) float32, (nints, ny, nx) uint32.
+    pairs : ndarray, shape (ncomparators, 2), int64
+        :func:`median_pairs` of ``ngroups``: the comparator network that
+        selects the median of a ramp's ``ngroups - 1`` differences.
     """
     nints, ngroups, ny, nx = data.shape
     wtab = weight_table(ngroups)
     for r in numba.prange(ny):
         _fit_row(
             data, groupdq, pixeldq, gain, rnoise_e, dark, zeroframe, extra_dnu, suppress1g,
-            times, rate_f, rate_dq, ints_f, ints_dq, wtab, r,
+            times, rate_f, rate_dq, ints_f, ints_dq, wtab, pairs, r,
         )  # fmt: skip
 
 
 @numba.njit(**_JIT)
 def _fit_row(
     data, groupdq, pixeldq, gain, rnoise_e, dark, zeroframe, extra_dnu, suppress1g,
-    times, rate_f, rate_dq, ints_f, ints_dq, wtab, r,
+    times, rate_f, rate_dq, ints_f, ints_dq, wtab, pairs, r,
 ):  # fmt: skip
     """Fit the pixels of row ``r``."""
     nints, ngroups, _, nx = data.shape
+    med = np.empty((nints, nx))
+    ok = np.zeros((nints, nx), dtype=np.bool_)
+    if ngroups >= 3:
+        buf = np.empty((ngroups - 1, nx))
+        _row_median_rates(data, groupdq, extra_dnu, r, times[0], pairs, med, ok, buf)
     y = np.empty((nints, ngroups))
     gdq = np.empty((nints, ngroups), dtype=np.uint32)
     ogdq = np.empty((nints, ngroups), dtype=np.uint32)
@@ -765,6 +838,9 @@ def _fit_row(
             work,
             out_i,
             wtab,
+            med,
+            ok,
+            c,
         )
         rate_f[0, r, c] = slope
         rate_f[1, r, c] = vp

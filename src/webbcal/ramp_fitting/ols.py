@@ -290,6 +290,7 @@ def fit_ramps(
             rate_dq,
             ints_f,
             ints_dq,
+            _ols_kernel.median_pairs(ngroups),
         )
     return _pack_result(RampFitResult, rate_f, rate_dq, ints_f, ints_dq)
 
