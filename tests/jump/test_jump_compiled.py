@@ -158,3 +158,36 @@ def test_sigma_clip_codes_equal_numpy_masks(per_group):
     for a, mask in enumerate(above):
         assert np.array_equal((code & (4 << a)) != 0, mask)
     assert jumps.sum() > 0
+
+
+def test_drop_unusable_jumps_equals_numpy():
+    from webbcal.jump._postflag import drop_unusable_jumps
+
+    rng = np.random.default_rng(3)
+    gdq = rng.integers(0, 256, (2, 5, 7, 33)).astype(np.uint8)
+    unusable = (gdq & (dqflags.SATURATED | dqflags.DO_NOT_USE)) != 0
+    expect = np.where(unusable, gdq & ~np.uint8(dqflags.JUMP_DET), gdq)
+    assert (unusable & ((gdq & dqflags.JUMP_DET) != 0)).any()
+    drop_unusable_jumps(gdq)
+    np.testing.assert_array_equal(gdq, expect)
+
+
+@pytest.mark.parametrize("rows", [slice(None), slice(1, 4), slice(2, 2)])
+def test_planes_all_set_equals_numpy(rows):
+    from webbcal.jump._postflag import planes_all_set
+
+    rng = np.random.default_rng(4)
+    nints, ngroups = 3, 6
+    gdq = rng.integers(0, 4, (nints, ngroups, 5, 9)).astype(np.uint8) * np.uint8(4)
+    gdq[0, 1] = dqflags.DO_NOT_USE
+    gdq[1, 2, 1:4] = dqflags.JUMP_DET | dqflags.SATURATED  # only within rows 1:4
+    gdq[2, 3] = dqflags.JUMP_DET
+    gdq[2, 3, 4, 8] = 0  # one unflagged pixel, in the last row
+    mask = dqflags.JUMP_DET | dqflags.DO_NOT_USE
+    known = np.ones((nints, ngroups), dtype=bool)
+    known[0, 0] = False  # stays cleared whatever the plane holds
+    gdq[0, 0] = dqflags.DO_NOT_USE
+    expect = known & np.all((gdq[:, :, rows] & mask) != 0, axis=(2, 3))
+    planes_all_set(gdq, rows, mask, known)
+    np.testing.assert_array_equal(known, expect)
+    assert known[0, 1] and known[1, 2] == (rows == slice(1, 4) or rows == slice(2, 2))

@@ -1,6 +1,6 @@
 """The astropy reader of stage-1 references against stdatamodels on the same files.
 
-Every array must be identical (dtype with byte order, values, NaN) to what
+Every array must be identical (dtype in native byte order, values, NaN) to what
 ``reference_array`` gives from the stdatamodels model, and every file the reader
 does not certainly read the same way must fall back to the model path (same
 result, same error, same warnings).
@@ -44,8 +44,14 @@ def _science(instrument="NIRCAM", detector="NRCA1"):
     )
 
 
-def _assert_identical(fast, slow):
-    assert fast.dtype == slow.dtype  # byte order included
+def _assert_identical(fast, slow, native=True):
+    """Same values and type; arrays read directly come in native byte order (the
+    model's in the file's), those of the model path exactly as the model's."""
+    if native:
+        assert fast.dtype == slow.dtype.newbyteorder("=")
+        assert fast.dtype.isnative
+    else:
+        assert fast.dtype == slow.dtype  # byte order included
     assert fast.shape == slow.shape
     assert np.array_equal(fast, slow, equal_nan=True)
 
@@ -102,8 +108,11 @@ def test_simulated_references_identical(nircam_case, geometries, reftype):
 
 def test_ipc_kernel_identical(nircam_case):
     path = str(nircam_case.refs["ipc"])
-    fast = open_fits_reference(path, dm.IPCModel)
-    _assert_identical(np.asarray(fast.data), np.asarray(dm.IPCModel(path).data))
+    model_data = np.asarray(dm.IPCModel(path).data)
+    as_stored = open_fits_reference(path, dm.IPCModel)
+    _assert_identical(np.asarray(as_stored.data), model_data, native=False)
+    fast = open_fits_reference(path, dm.IPCModel, native=True)
+    _assert_identical(np.asarray(fast.data), model_data)
     with pytest.raises(AttributeError):
         fast.meta.subarray  # noqa: B018 - not in the IPC schema, as for the model
 
@@ -225,7 +234,7 @@ def test_unusual_files_take_the_model_path(nircam_case, geometries, kind, tmp_pa
     assert fast_error == slow_error
     if slow is not None:
         for a, b in zip(fast, slow, strict=True):
-            _assert_identical(a, b)
+            _assert_identical(a, b, native=False)
 
 
 def test_validation_warning_still_emitted(nircam_case, tmp_path):
@@ -295,8 +304,8 @@ def test_streaming_run_reads_references_directly(nircam_case, tmp_path, monkeypa
     read = []
     original = reffits.open_fits_reference
 
-    def spy(path, model_class):
-        ref = original(path, model_class)
+    def spy(path, model_class, **kwargs):
+        ref = original(path, model_class, **kwargs)
         read.append((model_class.__name__, ref is not None))
         return ref
 

@@ -30,7 +30,7 @@ from webbcal import dqflags
 
 from ._detect_kernel import CODE_ABOVE, CODE_NBR, CODE_SEED
 
-__all__ = ["grow_and_follow", "seed_and_count"]
+__all__ = ["drop_unusable_jumps", "grow_and_follow", "planes_all_set", "seed_and_count"]
 
 _JIT = {"cache": True, "nogil": True}
 _JUMP = np.uint8(dqflags.JUMP_DET)
@@ -159,3 +159,69 @@ def grow_and_follow(gdq: np.ndarray, code: np.ndarray, *, flag_nbr: bool, after_
         no after-jump flagging).
     """
     _grow_rows(gdq, code, bool(flag_nbr), np.asarray(after_n, dtype=np.int64).reshape(-1))
+
+
+@numba.njit(parallel=True, **_JIT)
+def _drop_rows(gdq):
+    nints, ngroups, nrows, ncols = gdq.shape
+    keep = ~_JUMP
+    for r in numba.prange(nrows):
+        for i in range(nints):
+            for g in range(ngroups):
+                dq = gdq[i, g, r]
+                for c in range(ncols):
+                    f = dq[c]
+                    dq[c] = f & keep if f & _SAT_DNU else f
+
+
+def drop_unusable_jumps(gdq: np.ndarray) -> None:
+    """Clear ``JUMP_DET`` from the groups that are SATURATED or DO_NOT_USE (in place).
+
+    Parameters
+    ----------
+    gdq : ndarray, shape (nints, ngroups, nrows, ncols), uint8
+        Group DQ after two-point detection.
+    """
+    _drop_rows(gdq)
+
+
+@numba.njit(**_JIT)
+def _all_set(gdq, r0, r1, mask, known):
+    nints, ngroups, _, ncols = gdq.shape
+    for i in range(nints):
+        for g in range(ngroups):
+            if not known[i, g]:
+                continue
+            plane = gdq[i, g]
+            for r in range(r0, r1):
+                row = plane[r]
+                for c in range(ncols):
+                    if (row[c] & mask) == 0:
+                        known[i, g] = False
+                        break
+                if not known[i, g]:
+                    break
+
+
+def planes_all_set(gdq: np.ndarray, rows: slice, mask: int, known: np.ndarray) -> None:
+    """Clear ``known[i, g]`` unless every pixel of rows ``rows`` of plane ``(i, g)``
+    has a bit of ``mask`` (in place; planes already cleared are not read).
+
+    Parameters
+    ----------
+    gdq : ndarray, shape (nints, ngroups, nrows, ncols), uint8
+        Group DQ.
+    rows : slice
+        Rows to examine (step 1).
+    mask : int
+        DQ bits, any of which marks a pixel.
+    known : ndarray, shape (nints, ngroups), bool
+        Accumulated answer over the blocks seen so far; updated in place.
+
+    Notes
+    -----
+    The scan of a plane stops at its first unflagged pixel, so the usual
+    answer (not every pixel flagged) costs almost nothing.
+    """
+    r0, r1, _ = rows.indices(gdq.shape[2])
+    _all_set(gdq, r0, r1, np.uint8(mask), known)

@@ -161,14 +161,10 @@ def detect_jumps(
     gdq = twopt.groupdq
     log.info("Two-point detection (%s): %d jumps", twopt.mode, twopt.n_primary)
 
-    # JUMP_DET is dropped from groups that are DO_NOT_USE or SATURATED (a few
-    # whole-array uint8 passes, no boolean indexing).
-    drop = np.bitwise_and(gdq, _DNU | _SAT)
-    np.minimum(drop, np.uint8(1), out=drop)
-    drop *= _JUMP
-    np.invert(drop, out=drop)
-    np.bitwise_and(gdq, drop, out=gdq)
-    del drop
+    # JUMP_DET is dropped from groups that are DO_NOT_USE or SATURATED.
+    from ._postflag import drop_unusable_jumps
+
+    drop_unusable_jumps(gdq)
 
     n_extended = 0
     if params.expand_large_events:

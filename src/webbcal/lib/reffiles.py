@@ -85,6 +85,8 @@ def load_reference(path: str, model_class: type, science: Any, *, fast: bool = F
         :func:`webbcal.lib.reffits.open_fits_reference` handles (the same
         metadata and arrays, without the model's schema walk and validation);
         other files, and every error, go through the model as without ``fast``.
+        Arrays read directly come in native byte order (the model's are the
+        file's, big-endian); values and types are the same.
 
     Returns
     -------
@@ -103,7 +105,7 @@ def load_reference(path: str, model_class: type, science: Any, *, fast: bool = F
     if fast:
         from .reffits import open_fits_reference
 
-        ref = open_fits_reference(path, model_class)
+        ref = open_fits_reference(path, model_class, native=True)
     if ref is None:
         try:
             ref = model_class(path)

@@ -141,6 +141,8 @@ class FitsReference:
         The stdatamodels class the file stands in for (e.g. ``"SaturationModel"``).
     meta : object
         Metadata nodes of the class's schema filled from the headers.
+    native : bool
+        Arrays come in native byte order (the file's type otherwise the same).
     """
 
     def __init__(
@@ -150,8 +152,10 @@ class FitsReference:
         meta: Any,
         arrays: dict[str, _ArrayInfo],
         dq_def: list[tuple[int, int]] | None,
+        native: bool = False,
     ) -> None:
         self.path = path
+        self.native = native
         self.model_name = model_name
         self.meta = meta
         self._arrays = arrays
@@ -192,7 +196,8 @@ class FitsReference:
         -------
         ndarray
             A new array with the dtype the stdatamodels model gives (the file's,
-            byte order included); ``dq`` as standard JWST flags.
+            byte order included, or in native byte order when :attr:`native`);
+            ``dq`` as standard JWST flags.
         """
         from astropy.io import fits
 
@@ -208,6 +213,13 @@ class FitsReference:
             else:
                 raw = hdu.section[(Ellipsis, rows or slice(None), cols or slice(None))]
         out = np.asarray(raw).astype(info.dtype, copy=False)
+        if self.native and not out.dtype.isnative:
+            # The array was just read for us alone: swap its bytes where it lies.
+            swapped = out.dtype.newbyteorder("=")
+            if out.flags.writeable and out.flags.c_contiguous:
+                out = out.byteswap(inplace=True).view(swapped)
+            else:
+                out = out.astype(swapped)
         if info.pseudo_unsigned:
             out ^= np.array(1 << (8 * info.dtype.itemsize - 1), dtype=info.dtype)
         if attribute == "dq" and self._dq_def is not None:
@@ -217,15 +229,18 @@ class FitsReference:
 
 def _translate_dq(raw: np.ndarray, dq_def: list[tuple[int, int]]) -> np.ndarray:
     """Standard flags of a reference DQ array stored in the file's own bit planes."""
-    out = np.zeros(raw.shape, dtype=raw.dtype)
-    hit = np.empty(raw.shape, dtype=bool)
-    for value, standard in dq_def:
-        np.not_equal(np.bitwise_and(raw, value), 0, out=hit)
-        np.bitwise_or(out, standard, out=out, where=hit)
-    return out
+    from ._dq_translate import translate_flags
+
+    values = np.array([v for v, _ in dq_def], dtype=np.uint64)
+    standard = np.array([f for _, f in dq_def], dtype=np.uint64)
+    native = raw if raw.dtype.isnative else raw.astype(raw.dtype.newbyteorder("="))
+    out = translate_flags(np.ascontiguousarray(native).reshape(-1), values, standard)
+    return out.reshape(raw.shape).astype(raw.dtype, copy=False)
 
 
-def open_fits_reference(path: str, model_class: type) -> FitsReference | None:
+def open_fits_reference(
+    path: str, model_class: type, *, native: bool = False
+) -> FitsReference | None:
     """Open a stage-1 reference file without stdatamodels when that is certainly equivalent.
 
     Parameters
@@ -235,6 +250,9 @@ def open_fits_reference(path: str, model_class: type) -> FitsReference | None:
     model_class : type
         The stdatamodels class the file would be opened as (e.g. ``SaturationModel``);
         its schema gives the keywords, extensions and data types.
+    native : bool
+        Give arrays in native byte order (FITS stores them big-endian); the
+        values and type are the same.
 
     Returns
     -------
@@ -252,7 +270,7 @@ def open_fits_reference(path: str, model_class: type) -> FitsReference | None:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            ref = _open(path, model_class, layout)
+            ref = _open(path, model_class, layout, native)
     except Exception as exc:  # anything unusual: let the model report it
         log.debug("%s: read through stdatamodels (%s)", path, exc)
         return None
@@ -261,7 +279,7 @@ def open_fits_reference(path: str, model_class: type) -> FitsReference | None:
     return ref
 
 
-def _open(path: str, model_class: type, layout: _Layout) -> FitsReference | None:
+def _open(path: str, model_class: type, layout: _Layout, native: bool) -> FitsReference | None:
     from astropy.io import fits
 
     name = model_class.__name__
@@ -300,7 +318,7 @@ def _open(path: str, model_class: type, layout: _Layout) -> FitsReference | None
                 return None
     _put(root, ("meta", "filename"), os.path.basename(path))
     _put(root, ("meta", "model_type"), name)
-    return FitsReference(path, name, root.meta, arrays, dq_def or None)
+    return FitsReference(path, name, root.meta, arrays, dq_def or None, native)
 
 
 def _read_meta(hdul, names: list[str], layout: _Layout) -> _Node | None:

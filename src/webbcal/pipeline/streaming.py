@@ -401,6 +401,7 @@ def _prep_refpix(step, ctx):
 
 
 def _prep_jump(step, ctx):
+    from ..jump._postflag import planes_all_set
     from ..jump.differences import choose_mode
     from ..jump.params import JumpParameters
     from ..jump.twopoint import detect_jumps
@@ -428,8 +429,7 @@ def _prep_jump(step, ctx):
 
     def apply(b, inner: slice):
         # DO_NOT_USE planes over the whole array decide the regime: accumulate them.
-        gdq_in = b.groupdq[:, :, inner]
-        info["all_dnu"] &= np.all((gdq_in & _DNU) != 0, axis=(2, 3))
+        planes_all_set(b.groupdq, inner, _DNU, info["all_dnu"])
         res = detect_jumps(
             b.data, b.groupdq, b.pixeldq, b.ref(gain), b.ref(readnoise),
             nframes=int(exp.nframes), frame_time=float(exp.frame_time),
@@ -438,8 +438,7 @@ def _prep_jump(step, ctx):
         )  # fmt: skip
         b.groupdq, b.pixeldq = res.groupdq, res.pixeldq
         info["n_jumps"] += res.n_jumps
-        flagged = (res.groupdq[:, :, inner] & (_JUMP | _DNU)) != 0
-        info["all_flagged"] &= np.all(flagged, axis=(2, 3))
+        planes_all_set(res.groupdq, inner, _JUMP | _DNU, info["all_flagged"])
 
     return apply, halo, None
 
