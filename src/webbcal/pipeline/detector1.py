@@ -125,6 +125,12 @@ class Detector1Pipeline(Pipeline):
         return [*ramp_steps, *RATE_STEPS]
 
     def process(self, model: Any) -> Any:
+        from ..lib.hugepages import without_hugepage_advice
+
+        with without_hugepage_advice():
+            return self._process(model)
+
+    def _process(self, model: Any) -> Any:
         lazy = _LAZY.pop(id(model), None)
         raw = lazy[1] if lazy is not None and lazy[0] is model else None
         ramp_steps = [a for a in self.active_steps(model) if a not in RATE_STEPS]
