@@ -75,7 +75,8 @@ def _run_both(case, tmp_path, caplog, **kwargs):
     ("name", "limit"),
     [(name, "1MB") for name in sorted(CASES)]
     + [(name, "1MB-halo") for name in ("stripe_medium8_zf", "nrs_sub512", "sub64p_bright2_3groups")]
-    + [("stripe_medium8_zf", "1.4GB"), ("nis_sub64", "1.4GB")],
+    + [("stripe_medium8_zf", "1.4GB"), ("nis_sub64", "1.4GB")]
+    + [("stripe_medium8_zf", "1MB-halo-grow2")],
 )
 def test_streaming_identical_to_step_by_step(
     name, limit, case_builder, tmp_path, caplog, monkeypatch
@@ -86,12 +87,17 @@ def test_streaming_identical_to_step_by_step(
     # "1MB": blocks of the minimum height, so the steps before jump run over whole
     # integrations, one at a time, and wait on disk (two passes); "1MB-halo": the same
     # blocks, each calibrated with its halo rows, one integration at a time;
-    # "1.4GB": one block.
+    # "1.4GB": one block; "-grow2": saturation grown by 2 pixels, which frame averaging
+    # (MEDIUM8) carries twice as far.
     two_pass = limit == "1MB"
+    kwargs = {}
+    if limit.endswith("-grow2"):
+        kwargs["steps"] = {"saturation": {"n_pix_grow_sat": 2}}
+        limit = limit.removesuffix("-grow2")
     if limit.endswith("-halo"):
         monkeypatch.setattr(streaming, "_HALO_FRACTION", float("inf"))
         limit = limit.removesuffix("-halo")
-    res = _run_both(case, tmp_path, caplog, memory_limit=limit)
+    res = _run_both(case, tmp_path, caplog, memory_limit=limit, **kwargs)
     messages = [r.getMessage() for r in caplog.records]
     assert two_pass == any("wait on disk for jump" in m for m in messages)
     (rate_a, ints_a), (rate_b, ints_b) = res["steps"], res["stream"]

@@ -18,13 +18,24 @@ whole-frame dependencies are handled explicitly:
   reference pixels: a first pass over the file computes its per-column and
   per-row terms (:func:`webbcal.refpix.nir.refpix_terms`), the second pass
   applies them;
+* MIRI's reference-pixel correction depends only on the reference columns
+  (0-3, 1028-1031): a first pass runs the steps before it on those columns
+  (plus the columns saturation growth reaches) and computes the drift of
+  every amplifier, group and integration
+  (:func:`webbcal.refpix.miri.reference_column_signals`);
+* whole-array counts and decisions of MIRI's firstframe and rscd (pixels
+  whose first or RSCD groups are kept, FLUX_ESTIMATED of pixels bright in any
+  integration) are accumulated as per-pixel masks over the blocks and
+  recorded at the end as the steps record them; rscd's walk down the groups
+  is exact on parts of the array because SATURATED flags stick (checked);
 * jump's detection regime (groups that are DO_NOT_USE everywhere) is
-  predicted and checked, as is the absence of planes that sigma clipping
-  flags entirely; on a failed check the run falls back to the step-by-step
-  path.
+  predicted (MIRI's first, last and RSCD groups included) and checked, as is
+  the absence of planes that sigma clipping flags entirely; on a failed check
+  the run falls back to the step-by-step path.
 
-Configurations the executor does not cover (MIRI, LIKELY, snowball or
-shower flagging, clean_flicker_noise, persistence, charge_migration, saved
+Configurations the executor does not cover (LIKELY, snowball or shower
+flagging, clean_flicker_noise, persistence, charge_migration, emicorr, a
+4-D IPC kernel, darks that must be extrapolated, dark_output, saved
 intermediate products) use the step-by-step path.
 
 References
@@ -112,6 +123,10 @@ class _Block:
     cols: Any = field(default_factory=lambda: slice(None))
     #: Index of the block's first integration in the exposure.
     i0: int = 0
+    #: Rows (of this block) whose whole-array statistics the stages accumulate: rows
+    #: whose results are final, each counted in one block; None (the reference-pixel
+    #: first pass) for none.
+    count: slice | None = None
 
     @property
     def rows(self) -> slice:
@@ -237,7 +252,10 @@ def _prep_saturation(step, ctx):
         if res.zeroframe is not None:
             b.zeroframe = res.zeroframe
 
-    return apply, n_grow, np.asarray(sat_dq, dtype=np.uint32)
+    # Rows a pixel's flags depend on: the growth, twice over when frame averaging
+    # (NFRAMES > 1) lets a grown SATURATED flag mark its neighbours DO_NOT_USE, grown again.
+    halo = 2 * n_grow if read_pattern is not None and int(exp.nframes) > 1 else n_grow
+    return apply, halo, np.asarray(sat_dq, dtype=np.uint32)
 
 
 def _prep_ipc(step, ctx):
@@ -314,6 +332,8 @@ def _prep_dark_current(step, ctx):
 
     if step.dark_output:
         raise NotStreamable("dark_output asks for the averaged dark product")
+    if _is_miri(ctx.shell):
+        return _prep_miri_dark(step, ctx)
     path = step.get_reference_file(ctx.shell, "dark")
     log.info("Using DARK reference file %s", path)
     section = _ReferenceSection(path, ctx)
@@ -375,8 +395,8 @@ def _prep_dark_current(step, ctx):
 def _prep_refpix(step, ctx):
     from ..refpix.nir import RefPixParameters
 
-    if (ctx.shell.meta.instrument.name or "").upper() == "MIRI":
-        raise NotStreamable("MIRI reference pixels")
+    if _is_miri(ctx.shell):
+        return _prep_miri_refpix(step, ctx)
     names = set(RefPixParameters.__dataclass_fields__)
     params = RefPixParameters(**{k: v for k, v in step.get_parameters().items() if k in names})
     ctx.state["refpix_params"] = params
@@ -400,6 +420,455 @@ def _prep_refpix(step, ctx):
     return apply, 0, None
 
 
+# --------------------------------------------------------------------------- MIRI stages
+def _is_miri(model) -> bool:
+    return (model.meta.instrument.name or "").upper() == "MIRI"
+
+
+def _finish(ctx: _Context, fn: Callable[[], None]) -> None:
+    """Run ``fn`` after the last block (whole-array counts, meta, log lines)."""
+    ctx.state.setdefault("finish", []).append(fn)
+
+
+def _dnu_planes(ctx: _Context) -> np.ndarray:
+    """(nints, ngroups) groups that steps flag DO_NOT_USE in every pixel, as far as
+    they are known in advance (the jump regime is predicted from them)."""
+    return ctx.state.setdefault("dnu_planes", np.zeros((ctx.nints, ctx.ngroups), dtype=bool))
+
+
+def _counted(ctx: _Context, name: str) -> np.ndarray:
+    """A whole-array (ny, nx) bool mask that stages OR their counted rows into."""
+    masks = ctx.state.setdefault("masks", {})
+    if name not in masks:
+        masks[name] = np.zeros((ctx.ny, ctx.nx), dtype=bool)
+    return masks[name]
+
+
+def _or_counted(ctx: _Context, name: str, b: _Block, mask: np.ndarray) -> None:
+    """OR the rows of ``mask`` (the block's rows) that ``b`` counts into ``name``."""
+    rows = np.arange(b.r0, b.r1)[b.count]
+    _counted(ctx, name)[rows] |= mask[b.count]
+
+
+def _prep_firstframe(step, ctx):
+    from ..dqflags import DO_NOT_USE, SATURATED
+    from ..firstframe.flagging import FLUX_ESTIMATED, MIN_GROUPS, flag_first_group
+
+    flog = logging.getLogger("webbcal.firstframe.step")
+    flog.warning(
+        "The firstframe step is deprecated in the official pipeline (first-group "
+        "flagging is part of rscd)"
+    )
+    detector = (ctx.shell.meta.instrument.detector or "").upper()
+    if not detector.startswith("MIR"):
+        raise StepSkipped(f"the first-frame correction is for MIRI only (DETECTOR={detector})")
+    if ctx.ngroups <= MIN_GROUPS:
+        raise StepSkipped(f"too few groups ({ctx.ngroups}) to flag the first one")
+    bright = bool(step.bright_use_group1)
+    if bright:
+        # FLUX_ESTIMATED goes to pixels bright in any integration.
+        ctx.state["pixeldq_any"] = ctx.state.get("pixeldq_any", 0) | FLUX_ESTIMATED
+        _counted(ctx, "firstframe_kept")
+
+        def finish():
+            n_kept = int(np.count_nonzero(_counted(ctx, "firstframe_kept")))
+            flog.info("Usable bright pixels whose first group is kept: %d", n_kept)
+
+        _finish(ctx, finish)
+    # Group 1 is DO_NOT_USE everywhere unless some pixel is bright (checked at the end).
+    _dnu_planes(ctx)[:, 0] = True
+
+    def apply(b):
+        if bright and b.count is not None:
+            # The pixels the kernel counts: kept somewhere, not DO_NOT_USE.
+            kept = np.any((b.groupdq[:, 2] & SATURATED) != 0, axis=0)
+            _or_counted(ctx, "firstframe_kept", b, kept & ((b.pixeldq & DO_NOT_USE) == 0))
+        b.groupdq, b.pixeldq, _ = flag_first_group(b.groupdq, b.pixeldq, bright_use_group1=bright)
+
+    return apply, 0, None
+
+
+def _prep_lastframe(step, ctx):
+    from ..lastframe.flagging import MIN_GROUPS, flag_last_group
+
+    detector = (ctx.shell.meta.instrument.detector or "").upper()
+    if not detector.startswith("MIR"):
+        raise StepSkipped(f"the last-frame correction is for MIRI only (DETECTOR={detector})")
+    if ctx.ngroups <= MIN_GROUPS:
+        raise StepSkipped(f"too few groups ({ctx.ngroups}) to flag the last one")
+    _dnu_planes(ctx)[:, -1] = True
+
+    def apply(b):
+        b.groupdq = flag_last_group(b.groupdq)
+
+    return apply, 0, None
+
+
+def _prep_reset(step, ctx):
+    from types import SimpleNamespace
+
+    from ..lib.reffiles import ReferenceFileError
+    from ..reset.step import _trim_to_keywords
+    from ..reset.subtract import subtract_reset
+
+    path = step.get_reference_file(ctx.shell, "reset")
+    logging.getLogger("webbcal.stpipe.step").info("Using RESET reference file %s", path)
+    if path is None:
+        raise StepSkipped("no reset reference file applies (N/A)")
+    section = _ReferenceSection(path, ctx, ndim=4, what="reset")
+    ctx.closers.append(section.close)
+    header = section.header
+    if len(section.shape) != 4:  # pragma: no cover - the section checks it
+        raise ReferenceFileError(f"{section.name}: SCI has shape {section.shape}")
+    # NINTS / NGROUPS of the reference bound the planes it holds, as the step checks.
+    shim = SimpleNamespace(meta=SimpleNamespace(
+        filename=section.name,
+        exposure=SimpleNamespace(nints=header.get("NINTS"), ngroups=header.get("NGROUPS")),
+    ))  # fmt: skip
+    full = section.shape[:2] + (ctx.ny, ctx.nx)
+    rnints, rngroups = _trim_to_keywords(shim, np.broadcast_to(np.float32(0), full)).shape[:2]
+    logging.getLogger("webbcal.reset.step").info(
+        "Reset reference nints=%d, ngroups=%d; science nints=%d, ngroups=%d",
+        rnints, rngroups, ctx.nints, ctx.ngroups,
+    )  # fmt: skip
+    start = ctx.shell.meta.exposure.integration_start
+    start = int(start) if start is not None else 1
+    if start < 1:
+        raise ValueError(f"first_integration={start}; expected >= 1")
+    ncorr = min(ctx.ngroups, rngroups)
+    # The reference integrations the science integrations use.
+    lo = min(start - 1, rnints - 1)
+    hi = min(start - 1 + ctx.nints - 1, rnints - 1) + 1
+    nan_count = ctx.state.setdefault("reset_nan", [0, 0])
+    _finish(ctx, lambda: _check_section_nans(ctx, section.name, nan_count[0], None))
+    cached = {}
+    # The reference DQ of every plane, OR-ed (read by rows: it may be 4-D).
+    dq_or = np.zeros((ctx.ny, ctx.nx), dtype=np.uint32)
+    for r0 in range(0, ctx.ny, 64):
+        dq = section.read_dq(slice(r0, min(ctx.ny, r0 + 64)))
+        dq_or[r0 : r0 + dq.shape[-2]] = np.bitwise_or.reduce(dq.reshape(-1, *dq.shape[-2:]), axis=0)
+    ctx.state["ref_bytes_per_row"] = (
+        ctx.state.get("ref_bytes_per_row", 0) + 8 * (hi - lo) * ncorr * ctx.nx
+    )
+
+    def reset_rows(b):
+        key = (b.r0, b.r1, _cols_key(b.cols))
+        if key not in cached:
+            cached.clear()
+            cols = None if isinstance(b.cols, slice) else b.cols
+            sci = section.read("SCI", b.rows, (slice(lo, hi), slice(0, ncorr)), cols)
+            if b.count is not None:
+                _count_nan_rows(nan_count, sci, b)
+            cached[key] = (sci, b.ref(dq_or))
+        return cached[key]
+
+    def apply(b):
+        sci, dq = reset_rows(b)
+        b.data, b.pixeldq = subtract_reset(
+            b.data, b.pixeldq, sci, dq, first_integration=start + b.i0 - lo
+        )
+
+    return apply, 0, dq_or.astype(np.uint32)
+
+
+def _count_nan_rows(nan_count: list, planes: np.ndarray, b: _Block) -> None:
+    """Count the pixels of rows not counted yet (``nan_count``: [count, rows done])
+    that are NaN in some plane of ``planes`` (..., rows, nx), the block's rows."""
+    first = max(b.r0, nan_count[1]) - b.r0
+    rows = planes[..., first:, :]
+    if rows.shape[-2] > 0:  # rows already counted (overlapping halos) are skipped
+        bad = np.isnan(rows).reshape(-1, *rows.shape[-2:]).any(axis=0)
+        nan_count[0] += int(np.count_nonzero(bad))
+    nan_count[1] = max(nan_count[1], b.r1)
+
+
+def _cols_key(cols) -> Any:
+    return None if isinstance(cols, slice) else (int(cols[0]), int(cols[-1]), len(cols))
+
+
+def _prep_rscd(step, ctx):
+    from stdatamodels.jwst.datamodels import RSCDModel
+
+    from ..dqflags import SATURATED
+    from ..rscd.flagging import FLUX_ESTIMATED, effective_skips, flag_rscd_groups
+    from ..rscd.step import _SUBARRAY_ALIASES, _lookup_group_skips
+
+    rlog = logging.getLogger("webbcal.rscd.step")
+    klog = logging.getLogger("webbcal.rscd.flagging")
+    shell = ctx.shell
+    ref = step.open_reference(shell, "rscd", RSCDModel)
+    subarray = (shell.meta.subarray.name or "FULL").upper()
+    subarray = _SUBARRAY_ALIASES.get(subarray, subarray)
+    readpatt = (shell.meta.exposure.readpatt or "").upper()
+    skips = _lookup_group_skips(ref, subarray, readpatt)
+    if skips is None:
+        why = (
+            f"READPATT={readpatt}, SUBARRAY={subarray} is not in the RSCD_GROUP_SKIP table "
+            f"of {ref.meta.filename}"
+        )
+        rlog.warning("RSCD step skipped: %s", why)
+        raise StepSkipped(why)
+    exp = shell.meta.exposure
+    ngroups = int(exp.ngroups) if exp.ngroups is not None else ctx.ngroups
+    nints = int(exp.nints) if exp.nints is not None else ctx.nints
+    if ngroups < 3:
+        raise StepSkipped(f"too few groups ({ngroups}) to flag RSCD groups")
+    if ngroups != ctx.ngroups:
+        raise ValueError(
+            f"NGROUPS={ngroups} but the data have {ctx.ngroups} groups; expected them equal"
+        )
+    skip1, skip2p = effective_skips(ngroups, nints, *skips)
+    rlog.info("RSCD groups to flag: integration 1: %d, integrations 2+: %d", skip1, skip2p)
+    start = int(exp.integration_start) if exp.integration_start is not None else 1
+    ctx.state["pixeldq_any"] = ctx.state.get("pixeldq_any", 0) | FLUX_ESTIMATED
+    # The labels the kernel uses, by integration of the file.
+    labels = []
+    if start == 1:
+        labels.append(("int1", skip1))
+    if nints > 1 and ctx.nints > (1 if start == 1 else 0):
+        labels.append(("int2p", skip2p))
+    for label, _ in labels:
+        for part in ("lowered", "no_group", "saturated_next"):
+            _counted(ctx, f"rscd_{label}_{part}")
+    planes = _dnu_planes(ctx)
+    if start == 1:
+        planes[0, :skip1] = True
+    if nints > 1:
+        planes[1 if start == 1 else 0 :, :skip2p] = True
+    deepest = max(skip1, skip2p)
+
+    def apply(b):
+        # The kernel walks down from group skip + 2 while some pixel of the array is
+        # saturated there: on a part of the array it walks as far for every pixel
+        # whose SATURATED flags stick (once set, set in every later group), which the
+        # saturation step guarantees; anything else is left to the step-by-step path.
+        sat = (b.groupdq[:, 1 : deepest + 2] & SATURATED) != 0
+        if np.any(sat[:, :-1] & ~sat[:, 1:]):
+            raise NotStreamable("SATURATED flags that do not stick across groups (rscd)")
+        res = flag_rscd_groups(
+            b.groupdq, b.pixeldq, skip_int1=skip1, skip_int2p=skip2p, nints_total=nints,
+            first_integration=start + b.i0, pixel_masks=True,
+        )  # fmt: skip
+        b.groupdq, b.pixeldq = res.groupdq, res.pixeldq
+        if b.count is not None:
+            for label, masks in res.masks.items():
+                for part, mask in zip(("lowered", "no_group", "saturated_next"), masks):
+                    _or_counted(ctx, f"rscd_{label}_{part}", b, mask)
+
+    def finish():
+        meta = shell.meta.rscd
+        counts = {}
+        for label, skip in labels:
+            lowered = int(np.count_nonzero(_counted(ctx, f"rscd_{label}_lowered")))
+            any_sat = bool(_counted(ctx, f"rscd_{label}_saturated_next").any())
+            no_group = _counted(ctx, f"rscd_{label}_no_group")
+            counts[label] = (lowered, int(np.count_nonzero(no_group)) if any_sat else 0)
+            klog.info(
+                "RSCD %s: flagged %d leading group(s); lowered for saturation in %d pixel(s)",
+                label, skip, lowered,
+            )  # fmt: skip
+        lo1, one1 = counts.get("int1", (0, 0))
+        lo2, one2 = counts.get("int2p", (0, 0))
+        if start == 1:
+            meta.ngroups_skip_int1 = skip1
+            meta.keep_groups_saturation_int1 = lo1
+            meta.keep_bright_firstgroup_int1 = one1
+        if nints > 1:
+            meta.ngroups_skip_int2p = skip2p
+            meta.keep_groups_saturation_int2p = lo2
+            meta.keep_bright_firstgroup_int2p = one2
+
+    _finish(ctx, finish)
+    return apply, 0, None
+
+
+def _prep_miri_dark(step, ctx):
+    from ..dark_current.miri import average_miri_dark, miri_dark_dq, subtract_miri_dark
+    from ..dark_current.subtract import DarkMismatchError
+    from ..lib.reffiles import ReferenceFileError
+
+    dlog = logging.getLogger("webbcal.dark_current.miri")
+    path = step.get_reference_file(ctx.shell, "dark")
+    logging.getLogger("webbcal.stpipe.step").info("Using DARK reference file %s", path)
+    if path is None:
+        raise StepSkipped("no dark reference file applies (N/A)")
+    section = _ReferenceSection(path, ctx, ndim=4)
+    ctx.closers.append(section.close)
+    ctx.state["dark_name"] = section.name
+    name = section.name
+    dnints, dngroups = section.shape[:2]
+    # A malformed dark is reported by the step itself (the same message as without
+    # streaming): leave it to the step-by-step path.
+    if dnints < 1 or dngroups < 1:
+        raise NotStreamable("a MIRI dark without integrations or groups")
+    if "DQ" not in section._hdul:
+        raise NotStreamable("a MIRI dark without DQ")
+    dq_shape = section._hdul["DQ"].shape
+    if len(dq_shape) == 4 and dq_shape[0] != dnints:
+        raise NotStreamable("a MIRI dark whose DQ and SCI integrations differ")
+    if len(dq_shape) not in (2, 4):
+        raise NotStreamable(f"a MIRI dark DQ of shape {dq_shape}")
+    exp = ctx.shell.meta.exposure
+    ngroups = ctx.ngroups
+    nframes, groupgap = int(exp.nframes or 1), int(exp.groupgap or 0)
+    dark_nframes = int(section.header.get("NFRAMES") or 1)
+    dark_groupgap = int(section.header.get("GROUPGAP") or 0)
+    logging.getLogger("webbcal.dark_current.step").info(
+        "Science data nints=%d, ngroups=%d, nframes=%d, groupgap=%d; dark nints=%d, "
+        "ngroups=%d", ctx.nints, ngroups, exp.nframes, exp.groupgap, dnints, dngroups,
+    )  # fmt: skip
+    if dark_nframes == nframes and dark_groupgap == groupgap:
+        nplanes = ngroups
+    else:
+        nplanes = ngroups * nframes + (ngroups - 1) * groupgap
+    if dngroups < nplanes:
+        raise NotStreamable("the dark reference must be extrapolated")
+    ctx.average_dark = section.average_dark_current(step.average_dark_current)
+    start = exp.integration_start
+    start = int(start) if start is not None else 1
+    # The dark integrations used: science integration i uses min(i, last) (the last one
+    # for all of a segment that does not start the exposure).
+    if start == 1:
+        used = slice(0, min(ctx.nints, dnints))
+        if ctx.nints > dnints:
+            dlog.info(
+                "Science integrations %d-%d use the dark's last integration (%d)",
+                dnints + 1, ctx.nints, dnints,
+            )  # fmt: skip
+    else:
+        used = slice(dnints - 1, dnints)
+    nused = used.stop - used.start
+    ctx.state["ref_bytes_per_row"] = (
+        ctx.state.get("ref_bytes_per_row", 0) + 8 * nused * nplanes * ctx.nx
+    )
+    nan_count = ctx.state.setdefault("dark_nan", [0, 0])
+    cached = {}
+
+    def dark_rows(b):
+        key = (b.r0, b.r1, _cols_key(b.cols))
+        if key in cached:
+            return cached[key]
+        cached.clear()
+        cols = None if isinstance(b.cols, slice) else b.cols
+        dark = section.read("SCI", b.rows, (used, slice(0, nplanes)), cols)
+        if b.count is not None:
+            _count_nan_rows(nan_count, dark, b)
+        if len(dq_shape) == 4:
+            dq = section.read_dq(b.rows, (slice(None), slice(0, 1)), cols)
+        else:
+            dq = section.read_dq(b.rows, None, cols)
+        try:
+            avg = average_miri_dark(
+                dark, ngroups=ngroups, nframes=nframes, groupgap=groupgap,
+                dark_nframes=dark_nframes, dark_groupgap=dark_groupgap,
+            )  # fmt: skip
+            pixel_dq = miri_dark_dq(dq)
+        except (DarkMismatchError, ValueError) as exc:
+            raise ReferenceFileError(f"{name}: {exc}") from None
+        cached[key] = (avg, pixel_dq)
+        return avg, pixel_dq
+
+    def apply(b):
+        avg, dq = dark_rows(b)
+        n = b.data.shape[0]
+        if start == 1:
+            sel = np.minimum(np.arange(b.i0, b.i0 + n), nused - 1)
+            b.data, b.pixeldq = subtract_miri_dark(b.data, b.pixeldq, avg[sel], dq)
+        else:
+            b.data, b.pixeldq = subtract_miri_dark(
+                b.data, b.pixeldq, avg, dq, first_integration=start
+            )
+
+    return apply, 0, None
+
+
+def _prep_miri_refpix(step, ctx):
+    from ..refpix.miri import MIRI_FULL_SHAPE, subtract_reference_signals
+
+    if step.refpix_algorithm == "sirs":
+        logging.getLogger("webbcal.refpix.step").info(
+            "The SIRS algorithm does not apply to MIRI data; using the MIRI correction"
+        )
+    if (ctx.ny, ctx.nx) != MIRI_FULL_SHAPE:
+        raise StepSkipped(f"MIRI subarray {(ctx.ny, ctx.nx)} has no reference columns")
+    odd_even = bool(step.odd_even_rows)
+    ctx.state["miri_refpix"] = (odd_even, float(step.siglimit))
+
+    def apply(b):
+        signals = ctx.state["miri_refpix_signals"]
+        n = b.data.shape[0]
+        b.data = subtract_reference_signals(
+            b.data, signals[b.i0 : b.i0 + n], odd_even_rows=odd_even, row0=b.r0
+        )
+
+    return apply, 0, None
+
+
+def _miri_refpix_first_pass(ctx: _Context, stages: list[_Stage], all_stages) -> None:
+    """The per-amplifier drifts of every group, from MIRI's reference columns.
+
+    The steps before refpix run on the reference columns only (with as many
+    neighbouring columns as the saturation growth needs; IPC leaves reference
+    columns unchanged and is not run), over all rows, a few integrations at a
+    time; the drifts (:func:`webbcal.refpix.miri.reference_column_signals`) of
+    all integrations are kept for the blocks.
+    """
+    from ..dqflags import DO_NOT_USE
+    from ..refpix.miri import (
+        MIRI_REFERENCE_COLUMNS,
+        reference_column_signals,
+        unusable_reference_column,
+    )
+
+    odd_even, siglimit = ctx.state["miri_refpix"]
+    nints, ngroups, ny, nx = ctx.nints, ctx.ngroups, ctx.ny, ctx.nx
+    use = [s for s in stages if s.alias != "ipc"]
+    # Saturation growth reaches n columns (twice that through the frame-averaging pass).
+    halo = 2 * sum(s.halo for s in use)
+    refcols = np.asarray(MIRI_REFERENCE_COLUMNS)
+    sides = [np.arange(0, min(nx, 4 + halo)), np.arange(max(0, 1028 - halo), nx)]
+    picks = [np.searchsorted(cols, refcols[4 * k : 4 * k + 4]) for k, cols in enumerate(sides)]
+    ncols = sum(len(c) for c in sides)
+    per_int = ngroups * ny * ncols * _BYTES_PER_SAMPLE
+    chunk = int(max(1, min(nints, (64 * 2**20) // per_int)))
+    npar = 2 if odd_even else 1
+    signals = np.empty((nints, max(ngroups - 1, 0), 4, npar), dtype=np.float32)
+    usable = None
+    pixeldq = [None, None]
+    for i0 in range(0, nints, chunk):
+        ints = slice(i0, min(nints, i0 + chunk))
+        ramp = np.empty((ints.stop - ints.start, ngroups, ny, 8), dtype=np.float32)
+        for k, cols in enumerate(sides):
+            blk = _read_block(ctx, 0, ny, cols, ints=ints)
+            for s in use:
+                s.apply(blk)
+            ramp[..., 4 * k : 4 * k + 4] = blk.data[..., picks[k]]
+            pixeldq[k] = _same_pixeldq(ctx, pixeldq[k], blk.pixeldq[:, picks[k]])
+        if usable is None:
+            usable = (np.concatenate(pixeldq, axis=1) & DO_NOT_USE) == 0
+            reason = unusable_reference_column(usable, odd_even_rows=odd_even)
+            if reason:
+                for s in all_stages:
+                    if s.alias == "refpix":
+                        s.apply = None
+                        s.skipped = reason
+                return
+        drift = ramp[:, 1:] - ramp[:, :1]  # float32, as the step computes it
+        signals[ints] = reference_column_signals(
+            drift, usable, odd_even_rows=odd_even, siglimit=siglimit
+        )
+    ctx.state["miri_refpix_signals"] = signals
+
+
+def _check_section_nans(ctx: _Context, name: str, nbad: int, meaning: str | None) -> None:
+    """Report NaN pixels of a reference read by sections as its step does."""
+    from ..lib.reffiles import check_reference_values
+
+    counts = np.zeros((1, ctx.ny * ctx.nx), dtype=np.float32)
+    counts[0, :nbad] = np.nan
+    check_reference_values(counts, name, "SCI", nan_meaning=meaning)
+
+
 def _prep_jump(step, ctx):
     from ..jump._postflag import planes_all_set
     from ..jump.differences import choose_mode
@@ -416,8 +885,11 @@ def _prep_jump(step, ctx):
     gain, readnoise = _gain_readnoise(ctx, step, gain_and_readnoise)
     exp = ctx.shell.meta.exposure
 
-    # Predicted regime: no group is DO_NOT_USE in every pixel (checked at the end).
-    mode, _ = choose_mode(np.zeros((nints, ngroups, 1, 1), dtype=np.uint8), params)
+    # Predicted regime: no group is DO_NOT_USE in every pixel but those steps flag
+    # everywhere (MIRI's first, last and RSCD groups); checked at the end.
+    predicted = np.zeros((nints, ngroups, 1, 1), dtype=np.uint8)
+    predicted[_dnu_planes(ctx)] = _DNU
+    mode, _ = choose_mode(predicted, params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         median_gain = float(np.nanmedian(gain))
@@ -458,15 +930,23 @@ _PREPARE = {
     "refpix": _prep_refpix,
     "linearity": _prep_linearity,
     "dark_current": _prep_dark_current,
+    "firstframe": _prep_firstframe,
+    "lastframe": _prep_lastframe,
+    "reset": _prep_reset,
+    "rscd": _prep_rscd,
     "jump": _prep_jump,
 }
 
 
 # --------------------------------------------------------------------------- references
 class _ReferenceSection:
-    """Rows of a large reference array read from disk on demand (the dark)."""
+    """Rows of a large reference array read from disk on demand (the dark, MIRI's reset).
 
-    def __init__(self, path: str, ctx: _Context) -> None:
+    ``ndim`` is the dimensionality SCI must have (3: planes, rows, columns; 4 for
+    the MIRI references: integrations, groups, rows, columns).
+    """
+
+    def __init__(self, path: str, ctx: _Context, ndim: int = 3, what: str = "dark") -> None:
         import os
 
         from astropy.io import fits
@@ -477,10 +957,28 @@ class _ReferenceSection:
         self.name = os.path.basename(path)
         try:
             self._hdul = fits.open(path, memmap=False, lazy_load_hdus=True)
+        except Exception as exc:
+            raise ReferenceFileError(
+                f"{path}: cannot be read as a {what} reference: {exc}"
+            ) from None
+        try:
+            self._check(ctx, ndim, what)
+        except BaseException:
+            self._hdul.close()  # nothing else will: the caller never gets the section
+            raise
+
+    def _check(self, ctx: _Context, ndim: int, what: str) -> None:
+        """Read the header and check the reference against the science exposure."""
+        from ..lib.reffiles import ReferenceFileError
+
+        path = self.path
+        try:
             self.header = self._hdul[0].header
             sci = self._hdul["SCI"]
         except Exception as exc:
-            raise ReferenceFileError(f"{path}: cannot be read as a dark reference: {exc}") from None
+            raise ReferenceFileError(
+                f"{path}: cannot be read as a {what} reference: {exc}"
+            ) from None
         inst = (self.header.get("INSTRUME") or "").upper()
         det = (self.header.get("DETECTOR") or "").upper()
         sci_inst = (ctx.shell.meta.instrument.name or "").upper()
@@ -496,8 +994,12 @@ class _ReferenceSection:
                 f"{sci_det!r}; expected a reference for DETECTOR={sci_det!r} (or ANY)"
             )
         shape = sci.shape
-        if len(shape) != 3:
-            raise NotStreamable(f"a dark reference SCI of shape {shape}")
+        if len(shape) != ndim:
+            raise NotStreamable(f"a {what} reference SCI of shape {shape}")
+        if 0 in shape:
+            # The step reports an empty array in its own words.
+            raise NotStreamable(f"an empty {what} reference SCI {shape}")
+        self.shape = shape
         self.nplanes = shape[0]
         self._dq_def = None
         if "DQ_DEF" in self._hdul and self._hdul["DQ_DEF"].data is not None:
@@ -521,23 +1023,72 @@ class _ReferenceSection:
     def close(self) -> None:
         self._hdul.close()
 
-    def read(self, extname: str, rows: slice, planes: slice | None = None) -> np.ndarray:
+    def read(self, extname: str, rows: slice, planes: Any = None, cols: Any = None) -> np.ndarray:
+        """Rows (and the columns ``cols`` of a block, all by default) of an extension.
+
+        ``planes`` selects along the leading axes of a 3-D (a slice) or 4-D (a
+        tuple of two slices) array; a 2-D array has none.
+        """
         hdu = self._hdul[extname]
         r = slice(rows.start + self.dy, rows.stop + self.dy)
         c = slice(self.dx, self.dx + self.xsize)
-        if hdu.header.get("NAXIS") == 3:
-            p = planes if planes is not None else slice(None)
-            out = np.asarray(hdu.section[p, r, c])
+        naxis = hdu.header.get("NAXIS")
+        if naxis == 2:
+            lead = ()
+        elif planes is None:
+            lead = (slice(None),) * (naxis - 2)
         else:
-            out = np.asarray(hdu.section[r, c])
+            lead = planes if isinstance(planes, tuple) else (planes,)
+        out = self._read_direct(hdu, lead, r)
+        if out is None:
+            out = np.asarray(hdu.section[(*lead, r, slice(None))])
+        out = out[..., c]
+        if cols is not None and not isinstance(cols, slice):
+            out = out[..., np.asarray(cols)]
         return _native(out)
 
-    def read_dq(self, rows: slice) -> np.ndarray:
+    def _read_direct(self, hdu, lead: tuple, r: slice) -> np.ndarray | None:
+        """Whole-width rows ``r`` of the planes ``lead`` of an unscaled float32 image,
+        one read per plane (astropy's section reads row by row); None otherwise."""
+        import itertools
+
+        from astropy.io import fits
+
+        hdr = hdu.header
+        info = hdu.fileinfo()
+        if (
+            isinstance(hdu, fits.CompImageHDU)
+            or info is None
+            or getattr(info.get("file"), "compression", None)
+            or hdr.get("BITPIX") != -32
+            or hdr.get("BSCALE", 1) != 1
+            or hdr.get("BZERO", 0) != 0
+            or not all(isinstance(x, slice) for x in lead)
+        ):
+            return None
+        shape = hdu.shape
+        ny, nx = shape[-2:]
+        ranges = [range(*sl.indices(n)) for sl, n in zip(lead, shape[:-2])]
+        nrows = len(range(*r.indices(ny)))
+        out = np.empty((*(len(x) for x in ranges), nrows, nx), dtype=">f4")
+        flat = out.reshape(-1, nrows, nx)
+        base = info["datLoc"]
+        with open(self.path, "rb") as f:
+            for k, idx in enumerate(itertools.product(*ranges)):
+                plane = int(np.ravel_multi_index(idx, shape[:-2])) if idx else 0
+                view = memoryview(flat[k]).cast("B")
+                if os.preadv(f.fileno(), [view], base + (plane * ny + r.start) * nx * 4) != len(
+                    view
+                ):
+                    return None
+        return out
+
+    def read_dq(self, rows: slice, planes: Any = None, cols: Any = None) -> np.ndarray:
         """DQ rows as uint32 in standard JWST flags (translated through DQ_DEF, as
         stdatamodels does for reference files)."""
         from ..dqflags import PIXEL
 
-        raw = self.read("DQ", rows).astype(np.uint32)
+        raw = self.read("DQ", rows, planes, cols).astype(np.uint32)
         if self._dq_def is None:
             return raw
         out = np.zeros(raw.shape, dtype=np.uint32)
@@ -650,8 +1201,6 @@ def run_streaming(pipe, model, raw, ramp_aliases, memory_limit: int, spill_ratei
     from ..lib.reffiles import geometry_of
 
     nints, ngroups, ny, nx = raw.shape
-    if (model.meta.instrument.name or "").upper() == "MIRI":
-        raise NotStreamable("MIRI exposures use the step-by-step path")
     fit_step = pipe.step("ramp_fit")
     if fit_step.skip:
         raise NotStreamable("ramp_fit is skipped")
@@ -684,7 +1233,8 @@ def _stream(pipe, ctx: _Context, ramp_aliases, fit_step, memory_limit: int, spil
     body = [s for s in run if s.alias != "jump"]
     halo = sum(s.halo for s in run)
     if any(s.alias == "refpix" for s in run):
-        _refpix_first_pass(ctx, [s for s in body if s.before_refpix], stages)
+        first_pass = _miri_refpix_first_pass if _is_miri(shell) else _refpix_first_pass
+        first_pass(ctx, [s for s in body if s.before_refpix], stages)
     jump_halo = jump.halo if jump is not None else 0
     pre_halo = halo - jump_halo
     rows, chunk = _block_plan(ctx, memory_limit, halo, pre_halo, spill is not None)
@@ -709,7 +1259,7 @@ def _stream(pipe, ctx: _Context, ramp_aliases, fit_step, memory_limit: int, spil
         if calibrated is not None:
             blk = calibrated.read_block(k0, k1)
         else:
-            blk = _calibrated_block(ctx, body, e0, e1, k0, k1, chunk)
+            blk = _calibrated_block(ctx, body, e0, e1, k0, k1, chunk, slice(a, b))
         inner = slice(a - k0, b - k0)
         if jump is not None:
             jump.apply(blk, inner)
@@ -717,6 +1267,9 @@ def _stream(pipe, ctx: _Context, ramp_aliases, fit_step, memory_limit: int, spil
         del blk
     if "dark_nan" in ctx.state:
         _check_dark_values(ctx, ctx.state["dark_nan"][0])
+    # Whole-array counts and meta of the steps, recorded as the steps record them.
+    for finish in ctx.state.get("finish", []):
+        finish()
     if jump is not None:
         _check_jump_assumptions(ctx)
     # Statuses, reference keywords and meta, as each step would record them.
@@ -761,14 +1314,19 @@ def _read_block(
     return blk
 
 
-def _calibrated_block(ctx: _Context, stages, e0: int, e1: int, k0: int, k1: int, chunk: int):
+def _calibrated_block(
+    ctx: _Context, stages, e0: int, e1: int, k0: int, k1: int, chunk: int, own: slice
+):
     """Rows ``k0:k1`` of every integration after the steps before jump.
 
-    The steps run on rows ``e0:e1`` (their halo) of ``chunk`` integrations at a time.
+    The steps run on rows ``e0:e1`` (their halo) of ``chunk`` integrations at a time;
+    ``own`` are the block's own rows (whole-array statistics are taken on them).
     """
     nints, ngroups, nx = ctx.nints, ctx.ngroups, ctx.nx
+    count = slice(own.start - e0, own.stop - e0)
     if chunk >= nints and (e0, e1) == (k0, k1):
         blk = _read_block(ctx, e0, e1)
+        blk.count = count
         for s in stages:
             s.apply(blk)
         return blk
@@ -780,26 +1338,35 @@ def _calibrated_block(ctx: _Context, stages, e0: int, e1: int, k0: int, k1: int,
     for i0 in range(0, nints, chunk):
         ints = slice(i0, min(nints, i0 + chunk))
         part = _read_block(ctx, e0, e1, ints=ints)
+        part.count = count
         for s in stages:
             s.apply(part)
         data[ints] = part.data[:, :, keep]
         gdq[ints] = part.groupdq[:, :, keep]
         if zf is not None:
             zf[ints] = part.zeroframe[:, keep]
-        pixeldq = _same_pixeldq(pixeldq, part.pixeldq[keep])
+        pixeldq = _same_pixeldq(ctx, pixeldq, part.pixeldq[keep])
     blk = _Block(k0, k1, data, gdq, pixeldq, zf)
     blk.i0 = 0
     return blk
 
 
-def _same_pixeldq(known: np.ndarray | None, pixeldq: np.ndarray) -> np.ndarray:
-    """The pixel DQ of the integrations so far (``known``, None at first), checked
-    against one more chunk's: the steps never set it from an integration's data."""
+def _same_pixeldq(ctx: _Context, known: np.ndarray | None, pixeldq: np.ndarray) -> np.ndarray:
+    """The pixel DQ of the integrations so far (``known``, None at first), merged with
+    one more chunk's.
+
+    The steps set the pixel DQ from references, the same for every integration,
+    except the flags in ``ctx.state["pixeldq_any"]`` (FLUX_ESTIMATED of MIRI's
+    firstframe and rscd), which a pixel gets when any integration asks for them:
+    those are OR-ed, every other flag must agree. (The steps after them within a
+    chunk test only DO_NOT_USE, so a chunk's partial OR changes nothing.)
+    """
     if known is None:
         return pixeldq.copy()
-    if not np.array_equal(known, pixeldq):
+    any_bits = np.uint32(ctx.state.get("pixeldq_any", 0))
+    if np.any((known ^ pixeldq) & ~any_bits):
         raise NotStreamable("pixel DQ differs between integrations")
-    return known
+    return known | pixeldq if any_bits else known
 
 
 def _calibrate_to_disk(pipe, ctx: _Context, stages, shell, memory_limit: int):
@@ -825,6 +1392,7 @@ def _calibrate_to_disk(pipe, ctx: _Context, stages, shell, memory_limit: int):
         pipe._progress(1, 2, "calibrating", done=i0, nints=nints)
         ints = slice(i0, min(nints, i0 + chunk))
         part = _read_block(ctx, 0, ny, ints=ints)
+        part.count = slice(None)
         for s in stages:
             s.apply(part)
         out.write(ints, part)
@@ -865,7 +1433,7 @@ class _CalibratedRamps:
 
     def write(self, ints: slice, part: _Block) -> None:
         """Store the calibrated integrations ``ints`` (whole-height ``part``)."""
-        self.pixeldq = _same_pixeldq(self.pixeldq, part.pixeldq)
+        self.pixeldq = _same_pixeldq(self.ctx, self.pixeldq, part.pixeldq)
         arrays = {"data": part.data, "groupdq": part.groupdq}
         if "zeroframe" in self.fds:
             arrays["zeroframe"] = part.zeroframe
@@ -928,7 +1496,7 @@ def _block_plan(
     fixed = _BASELINE + ny * nx * (products + 64)
     budget = max(min(memory_limit - fixed, int(memory_limit * 0.4)), 0)
     jump_halo = halo - pre_halo
-    per_row = nints * ngroups * nx * 12
+    per_row = nints * ngroups * nx * 12 + ctx.state.get("ref_bytes_per_row", 0)
     rows = int(budget // max(per_row, 1)) - 2 * jump_halo
     rows = max(min(rows, _MAX_ROWS), _MIN_ROWS)
     if per_row * (rows + 2 * jump_halo) > budget:

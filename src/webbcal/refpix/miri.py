@@ -25,7 +25,15 @@ import numpy as np
 from ..dqflags import DO_NOT_USE
 from .stats import clipped_mean
 
-__all__ = ["MIRI_FULL_SHAPE", "MiriRefPixResult", "correct_miri_refpix"]
+__all__ = [
+    "MIRI_FULL_SHAPE",
+    "MIRI_REFERENCE_COLUMNS",
+    "MiriRefPixResult",
+    "correct_miri_refpix",
+    "reference_column_signals",
+    "subtract_reference_signals",
+    "unusable_reference_column",
+]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +41,8 @@ log = logging.getLogger(__name__)
 MIRI_FULL_SHAPE = (1024, 1032)
 _NAMP = 4
 _RIGHT_START = 1028
+#: The reference columns, amplifiers 1-4 on the left then on the right.
+MIRI_REFERENCE_COLUMNS = (0, 1, 2, 3, 1028, 1029, 1030, 1031)
 
 
 @dataclass(frozen=True)
@@ -96,30 +106,111 @@ def correct_miri_refpix(
         return MiriRefPixResult(
             data, "SKIPPED", f"MIRI subarray {data.shape[-2:]} has no reference columns"
         )
-    nints = data.shape[0]
     usable = (pixeldq & DO_NOT_USE) == 0
-    parities = _parities(odd_even_rows)
-    for amp in range(_NAMP):
-        for col in (amp, _RIGHT_START + amp):
-            for rows in parities:
-                if not np.any(usable[rows, col]):
-                    return MiriRefPixResult(
-                        data, "SKIPPED",
-                        f"reference column {col} (amplifier {amp + 1}) has no usable pixel",
-                    )  # fmt: skip
+    cols = list(MIRI_REFERENCE_COLUMNS)
+    reason = unusable_reference_column(usable[:, cols], odd_even_rows=odd_even_rows)
+    if reason:
+        return MiriRefPixResult(data, "SKIPPED", reason)
     out = data.copy()
-    for i in range(nints):
+    for i in range(data.shape[0]):
+        ramp = data[i][..., cols]  # the reference columns, (ngroups, nrows, 8)
+        drift = ramp[1:] - ramp[0]  # float32
+        signals = reference_column_signals(
+            drift, usable[:, cols], odd_even_rows=odd_even_rows, siglimit=siglimit
+        )
+        out[i] = subtract_reference_signals(data[i : i + 1], signals[None],
+                                            odd_even_rows=odd_even_rows)[0]  # fmt: skip
+    return MiriRefPixResult(out, "COMPLETE")
+
+
+def unusable_reference_column(usable: np.ndarray, *, odd_even_rows: bool = True) -> str:
+    """Why the correction cannot be made (a reference column without usable pixel), or "".
+
+    Parameters
+    ----------
+    usable : ndarray, shape (1024, 8), bool
+        Usable pixels (not DO_NOT_USE) of the columns :data:`MIRI_REFERENCE_COLUMNS`.
+    odd_even_rows : bool
+        Each row parity of a column needs a usable pixel.
+    """
+    for amp in range(_NAMP):
+        for k in (amp, _NAMP + amp):
+            for rows in _parities(odd_even_rows):
+                if not np.any(usable[rows, k]):
+                    col = MIRI_REFERENCE_COLUMNS[k]
+                    return f"reference column {col} (amplifier {amp + 1}) has no usable pixel"
+    return ""
+
+
+def reference_column_signals(
+    drift: np.ndarray, usable: np.ndarray, *, odd_even_rows: bool = True, siglimit: float = 3.0
+) -> np.ndarray:
+    """Drift of each amplifier (and row parity) measured on the reference columns.
+
+    Parameters
+    ----------
+    drift : ndarray, shape (..., 1024, 8), float32, DN
+        Reference columns (:data:`MIRI_REFERENCE_COLUMNS`) of the groups after the
+        first, minus the first group, over the whole frame height; the leading
+        axes (groups, integrations) are independent planes.
+    usable : ndarray, shape (1024, 8), bool
+        Pixels that may be used.
+    odd_even_rows, siglimit
+        As in :func:`correct_miri_refpix`.
+
+    Returns
+    -------
+    ndarray, shape (..., 4, nparities), float32
+        Mean of the left and right sigma-clipped means of each plane, per
+        amplifier and row parity (even rows first; one parity without
+        ``odd_even_rows``).
+    """
+    parities = _parities(odd_even_rows)
+    out = np.empty(drift.shape[:-2] + (_NAMP, len(parities)), dtype=np.float32)
+    for amp in range(_NAMP):
+        for p, rows in enumerate(parities):
+            sides = []
+            for k in (amp, _NAMP + amp):
+                ref = drift[..., rows, k]
+                valid = np.broadcast_to(usable[rows, k], ref.shape)
+                mean, _ = clipped_mean(ref, valid, low=siglimit, high=siglimit)
+                sides.append(mean)
+            out[..., amp, p] = (0.5 * (sides[0] + sides[1])).astype(np.float32)
+    return out
+
+
+def subtract_reference_signals(
+    data: np.ndarray, signals: np.ndarray, *, odd_even_rows: bool = True, row0: int = 0
+) -> np.ndarray:
+    """Subtract per-amplifier drifts from full-width rows of MIRI ramps.
+
+    Parameters
+    ----------
+    data : ndarray, shape (nints, ngroups, nrows, 1032), float32, DN
+        Rows ``row0:row0 + nrows`` of the ramps.
+    signals : ndarray, shape (nints, ngroups - 1, 4, nparities), float32
+        Output of :func:`reference_column_signals` for these integrations.
+    odd_even_rows : bool
+        Whether ``signals`` holds one value per row parity.
+    row0 : int
+        Detector row of the first row of ``data`` (sets the parity of the rows).
+
+    Returns
+    -------
+    ndarray, shape (nints, ngroups, nrows, 1032), float32
+        New array: group 1 unchanged, later groups corrected as
+        ``(group - first) - signal + first``.
+    """
+    out = data.copy()
+    if odd_even_rows:
+        parities = [slice(row0 % 2, None, 2), slice((row0 + 1) % 2, None, 2)]
+    else:
+        parities = [slice(None)]
+    for i in range(data.shape[0]):
         first = data[i, 0]
         drift = data[i, 1:] - first  # (ngroups - 1, nrows, ncols), float32
         for amp in range(_NAMP):
-            for rows in parities:
-                sides = []
-                for col in (amp, _RIGHT_START + amp):
-                    ref = drift[:, rows, col]
-                    valid = np.broadcast_to(usable[rows, col], ref.shape)
-                    mean, _ = clipped_mean(ref, valid, low=siglimit, high=siglimit)
-                    sides.append(mean)
-                signal = (0.5 * (sides[0] + sides[1])).astype(np.float32)
-                block = drift[:, rows, amp::_NAMP] - signal[:, None, None]
+            for p, rows in enumerate(parities):
+                block = drift[:, rows, amp::_NAMP] - signals[i, :, amp, p][:, None, None]
                 out[i, 1:, rows, amp::_NAMP] = block + first[rows, amp::_NAMP]
-    return MiriRefPixResult(out, "COMPLETE")
+    return out

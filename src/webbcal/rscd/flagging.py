@@ -49,6 +49,14 @@ class RscdResult:
         Pixels whose number of flagged groups was lowered for saturation.
     one_group_int1, one_group_int2p : int
         Pixels where no leading group is flagged any more.
+    masks : dict or None
+        With ``pixel_masks``: per label (``"int1"``, ``"int2p"``) of the
+        integrations present, ``(lowered, no_group, saturated_next)``, (ny, nx)
+        bool: pixels lowered in some integration, pixels with no leading group
+        flagged in some integration (whether or not any pixel needed
+        lowering), and pixels SATURATED in group ``skip + 2`` but not group 1
+        in some integration (the whole-array test that decides whether
+        ``no_group`` pixels are counted).
     """
 
     groupdq: np.ndarray
@@ -59,6 +67,7 @@ class RscdResult:
     lowered_int2p: int = 0
     one_group_int1: int = 0
     one_group_int2p: int = 0
+    masks: dict | None = None
 
 
 def effective_skips(ngroups: int, nints: int, skip_int1: int, skip_int2p: int) -> tuple[int, int]:
@@ -125,6 +134,7 @@ def flag_rscd_groups(
     skip_int2p: int,
     nints_total: int,
     first_integration: int = 1,
+    pixel_masks: bool = False,
 ) -> RscdResult:
     """Flag the leading RSCD groups DO_NOT_USE.
 
@@ -141,6 +151,10 @@ def flag_rscd_groups(
         NINTS of the whole exposure (a segment may hold fewer).
     first_integration : int
         1-based exposure index of the first integration in ``groupdq`` (INTSTART).
+    pixel_masks : bool
+        Also return the per-pixel masks behind the counts (``RscdResult.masks``),
+        for callers that process the exposure in parts and count at the end; the
+        per-label log lines are then left to the caller.
 
     Returns
     -------
@@ -163,6 +177,7 @@ def flag_rscd_groups(
     gdq = groupdq.copy()
     pdq = pixeldq.copy()
     counts = {}
+    masks = {} if pixel_masks else None
     blocks = []
     if first_integration == 1:
         blocks.append(("int1", slice(0, 1), skip_int1))
@@ -182,13 +197,18 @@ def flag_rscd_groups(
         # pixel needed lowering
         one_group = np.any(skips == 0, axis=0) if any_saturated else np.zeros_like(lowered)
         counts[label] = (int(lowered.sum()), int(one_group.sum()))
+        if masks is not None:
+            sat = (block & SATURATED) != 0
+            saturated_next = np.any(sat[:, skip + 1] & ~sat[:, 0], axis=0)
+            masks[label] = (lowered, np.any(skips == 0, axis=0), saturated_next)
         mask = group_index < skips[:, None]
         block[mask] |= np.uint8(DO_NOT_USE)
         gdq[ints] = block
-        log.info(
-            "RSCD %s: flagged %d leading group(s); lowered for saturation in %d pixel(s)",
-            label, skip, counts[label][0],
-        )  # fmt: skip
+        if masks is None:
+            log.info(
+                "RSCD %s: flagged %d leading group(s); lowered for saturation in %d pixel(s)",
+                label, skip, counts[label][0],
+            )  # fmt: skip
     lo1, one1 = counts.get("int1", (0, 0))
     lo2, one2 = counts.get("int2p", (0, 0))
-    return RscdResult(gdq, pdq, skip_int1, skip_int2p, lo1, lo2, one1, one2)
+    return RscdResult(gdq, pdq, skip_int1, skip_int2p, lo1, lo2, one1, one2, masks)
