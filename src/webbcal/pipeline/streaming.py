@@ -587,38 +587,13 @@ def _cols_key(cols) -> Any:
 
 
 def _prep_rscd(step, ctx):
-    from stdatamodels.jwst.datamodels import RSCDModel
-
     from ..dqflags import SATURATED
-    from ..rscd.flagging import FLUX_ESTIMATED, effective_skips, flag_rscd_groups
-    from ..rscd.step import _SUBARRAY_ALIASES, _lookup_group_skips
+    from ..rscd.flagging import FLUX_ESTIMATED, flag_rscd_groups
 
-    rlog = logging.getLogger("webbcal.rscd.step")
     klog = logging.getLogger("webbcal.rscd.flagging")
     shell = ctx.shell
-    ref = step.open_reference(shell, "rscd", RSCDModel)
-    subarray = (shell.meta.subarray.name or "FULL").upper()
-    subarray = _SUBARRAY_ALIASES.get(subarray, subarray)
-    readpatt = (shell.meta.exposure.readpatt or "").upper()
-    skips = _lookup_group_skips(ref, subarray, readpatt)
-    if skips is None:
-        why = (
-            f"READPATT={readpatt}, SUBARRAY={subarray} is not in the RSCD_GROUP_SKIP table "
-            f"of {ref.meta.filename}"
-        )
-        rlog.warning("RSCD step skipped: %s", why)
-        raise StepSkipped(why)
+    skip1, skip2p, nints = step.group_skips(shell, ctx.ngroups, ctx.nints)
     exp = shell.meta.exposure
-    ngroups = int(exp.ngroups) if exp.ngroups is not None else ctx.ngroups
-    nints = int(exp.nints) if exp.nints is not None else ctx.nints
-    if ngroups < 3:
-        raise StepSkipped(f"too few groups ({ngroups}) to flag RSCD groups")
-    if ngroups != ctx.ngroups:
-        raise ValueError(
-            f"NGROUPS={ngroups} but the data have {ctx.ngroups} groups; expected them equal"
-        )
-    skip1, skip2p = effective_skips(ngroups, nints, *skips)
-    rlog.info("RSCD groups to flag: integration 1: %d, integrations 2+: %d", skip1, skip2p)
     start = int(exp.integration_start) if exp.integration_start is not None else 1
     ctx.state["pixeldq_any"] = ctx.state.get("pixeldq_any", 0) | FLUX_ESTIMATED
     # The labels the kernel uses, by integration of the file.

@@ -37,10 +37,38 @@ class RscdStep(Step):
         _check_readpatt(model)
         super()._resolve_references(model)
 
-    def process(self, model):
+    def group_skips(self, model, ngroups_data: int, nints_data: int) -> tuple[int, int, int]:
+        """Groups to flag in integration 1 and in the others, and NINTS of the exposure.
+
+        Looks up the RSCD_GROUP_SKIP row of the exposure's SUBARRAY and READPATT
+        and limits the skips to what the ramp allows
+        (:func:`webbcal.rscd.flagging.effective_skips`).
+
+        Parameters
+        ----------
+        model : DataModel
+            The exposure (its metadata).
+        ngroups_data, nints_data : int
+            Groups and integrations of the data (NGROUPS and NINTS stand in
+            when the keywords are absent).
+
+        Returns
+        -------
+        tuple of int
+            ``(skip_int1, skip_int2p, nints)``.
+
+        Raises
+        ------
+        StepSkipped
+            If the table has no row for the exposure or the ramp has fewer than 3 groups.
+        ValueError
+            If NGROUPS differs from the data's groups.
+        ReferenceFileError
+            If the table is missing or lacks columns.
+        """
         from stdatamodels.jwst.datamodels import RSCDModel
 
-        from .flagging import effective_skips, flag_rscd_groups
+        from .flagging import effective_skips
 
         ref = self.open_reference(model, "rscd", RSCDModel)
         subarray = (model.meta.subarray.name or "FULL").upper()
@@ -55,9 +83,8 @@ class RscdStep(Step):
             log.warning("RSCD step skipped: %s", why)
             raise StepSkipped(why)
         exp = model.meta.exposure
-        nints_file, ngroups_data = model.data.shape[:2]
         ngroups = int(exp.ngroups) if exp.ngroups is not None else ngroups_data
-        nints = int(exp.nints) if exp.nints is not None else nints_file
+        nints = int(exp.nints) if exp.nints is not None else nints_data
         if ngroups < 3:
             raise StepSkipped(f"too few groups ({ngroups}) to flag RSCD groups")
         if ngroups != ngroups_data:
@@ -66,6 +93,14 @@ class RscdStep(Step):
             )
         skip1, skip2p = effective_skips(ngroups, nints, *skips)
         log.info("RSCD groups to flag: integration 1: %d, integrations 2+: %d", skip1, skip2p)
+        return skip1, skip2p, nints
+
+    def process(self, model):
+        from .flagging import flag_rscd_groups
+
+        nints_file, ngroups_data = model.data.shape[:2]
+        skip1, skip2p, nints = self.group_skips(model, ngroups_data, nints_file)
+        exp = model.meta.exposure
         start = int(exp.integration_start) if exp.integration_start is not None else 1
         res = flag_rscd_groups(
             model.groupdq, model.pixeldq, skip_int1=skip1, skip_int2p=skip2p,
