@@ -162,3 +162,29 @@ def test_unflagged_ramps_with_infinite_samples_equal_general_path():
     for suffix in ("", "_ints"):
         for name in FLOAT_FIELDS:
             assert_bits_equal(getattr(fast, name + suffix), getattr(general, name + suffix), name)
+
+
+def test_many_integrations_skip_the_row_network_with_the_same_bits():
+    """Rows of more than ``_ROW_MEDIAN_SAMPLES`` integration-columns take per-pixel
+    medians; the first columns, fitted alone (network path), give the same bits."""
+    nints, ngroups = 4, 6
+    nx = _ols_kernel._ROW_MEDIAN_SAMPLES // nints + 1
+    rng = np.random.default_rng(11)
+    rate = rng.uniform(1.0, 50.0, (1, nx))
+    t = np.arange(1, ngroups + 1)[:, None, None] * TIMING["group_time"]
+    data = (rate * t + rng.normal(0.0, 5.0, (nints, ngroups, 1, nx))).astype(np.float32)
+    groupdq = np.zeros(data.shape, dtype=np.uint8)
+    pixeldq = np.zeros((1, nx), dtype=np.uint32)
+    readnoise = np.full((1, nx), 8.0, dtype=np.float32)
+    gain = np.full((1, nx), 2.0, dtype=np.float32)
+    wide = fit_ramps(data, groupdq, pixeldq, readnoise, gain, **TIMING)
+    n = 40
+    narrow = fit_ramps(
+        data[..., :n], groupdq[..., :n], pixeldq[:, :n], readnoise[:, :n], gain[:, :n], **TIMING
+    )
+    for suffix in ("", "_ints"):
+        for name in FLOAT_FIELDS:
+            assert_bits_equal(
+                getattr(wide, name + suffix)[..., :n], getattr(narrow, name + suffix), name
+            )
+    assert np.all(np.isfinite(wide.slope))

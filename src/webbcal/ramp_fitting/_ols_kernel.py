@@ -49,6 +49,10 @@ _NOT_PERS = np.uint32(~np.uint32(dqflags.PERSISTENCE))
 _INVALID = np.uint32(dqflags.DO_NOT_USE | dqflags.SATURATED)
 #: Columns of a row fitted together: their inputs and outputs stay in cache.
 _TILE = 32
+#: Largest ``nints * nx`` of a row whose median rates come from the row's comparator
+#: network (its tables take 9 bytes per entry, allocated per row; beyond about 9 MB,
+#: e.g. 2000 integrations of 2048 columns, fresh pages cost more than the network saves).
+_ROW_MEDIAN_SAMPLES = 2**20
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 _INL = {**_JIT, "inline": "always"}
@@ -248,7 +252,7 @@ def _median_rate(
             acc += data[i, 0] / t_one
         return acc / nints
     for i in range(nints):
-        if ok[i, c]:
+        if ok.shape[1] > c and ok[i, c]:
             mrate = med[i, c]
         elif stats[i, 6]:
             mrate = data[i, 0] / t_one
@@ -796,11 +800,16 @@ def _fit_row(
 ):  # fmt: skip
     """Fit the pixels of row ``r``."""
     nints, ngroups, _, nx = data.shape
-    med = np.empty((nints, nx))
-    ok = np.zeros((nints, nx), dtype=np.bool_)
-    if ngroups >= 3:
+    if ngroups >= 3 and nints * nx <= _ROW_MEDIAN_SAMPLES:
+        med = np.empty((nints, nx))
+        ok = np.empty((nints, nx), dtype=np.bool_)
         buf = np.empty((ngroups - 1, nx))
         _row_median_rates(data, groupdq, extra_dnu, r, times[0], pairs, med, ok, buf)
+    else:
+        # Very many integrations: the row's tables would be larger than the work they
+        # save (every pixel takes the per-pixel median; an all-False table of one column).
+        med = np.empty((nints, 1))
+        ok = np.zeros((nints, 1), dtype=np.bool_)
     y = np.empty((nints, ngroups))
     gdq = np.empty((nints, ngroups), dtype=np.uint32)
     ogdq = np.empty((nints, ngroups), dtype=np.uint32)
