@@ -739,7 +739,30 @@ def store_pixel(rate_f, rate_dq, ints_f, ints_dq, r, c, slope, dq, vp, vr, err, 
         ints_dq[i, r, c] = np.uint32(out_i[i, 1])
 
 
-@numba.njit(parallel=True, **_JIT)
+def _fit_rows_signature():
+    """The one compiled signature of :func:`fit_rows`.
+
+    Inputs are typed read-only and the ramps of any layout, so that C-contiguous
+    arrays, strided blocks of rows and read-only arrays all use the same machine
+    code: each extra specialisation of this large kernel costs over a minute of
+    compilation in a fresh environment.
+    """
+    t = numba.types
+
+    def ro(dtype, ndim, layout="C"):
+        return t.Array(dtype, ndim, layout, readonly=True)
+
+    def rw(dtype, ndim):
+        return t.Array(dtype, ndim, "C")
+
+    return t.void(
+        ro(t.float32, 4, "A"), ro(t.uint8, 4, "A"), ro(t.uint32, 2), ro(t.float32, 2),
+        ro(t.float32, 2), ro(t.float32, 2), ro(t.float32, 3), ro(t.uint32, 1), t.boolean,
+        ro(t.float64, 1), rw(t.float32, 3), rw(t.uint32, 2), rw(t.float32, 4),
+        rw(t.uint32, 3), ro(t.int64, 2),
+    )  # fmt: skip
+
+
 def fit_rows(
     data,
     groupdq,
@@ -884,3 +907,8 @@ def _tile_store(tile_f, tile_dq, ints_f, ints_dq, r, c, out_i):
                     ints_f[k, i, r, c0 + j] = tile_f[i, k, j]
             for j in range(t + 1):
                 ints_dq[i, r, c0 + j] = tile_dq[i, j]
+
+
+# Compiled once its callees exist (an explicit signature compiles, or loads from the
+# cache, when the module is imported).
+fit_rows = numba.njit([_fit_rows_signature()], parallel=True, **_JIT)(fit_rows)
