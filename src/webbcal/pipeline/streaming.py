@@ -369,9 +369,7 @@ def _prep_dark_current(step, ctx):
             return cached[key]
         cached.clear()
         dark = section.read("SCI", b.rows, planes=slice(0, nplanes))
-        first = max(b.r0, nan_count[1]) - b.r0
-        nan_count[0] += int(np.count_nonzero(np.isnan(dark[:, first:]).any(axis=0)))
-        nan_count[1] = max(nan_count[1], b.r1)
+        _count_nan_rows(nan_count, dark, b)
         dq = section.read_dq(b.rows)
         if dq.ndim == 3:
             dq = np.bitwise_or.reduce(dq, axis=0)
@@ -1241,7 +1239,10 @@ def _stream(pipe, ctx: _Context, ramp_aliases, fit_step, memory_limit: int, spil
         fit.fit_block(blk, inner, a, b, results)
         del blk
     if "dark_nan" in ctx.state:
-        _check_dark_values(ctx, ctx.state["dark_nan"][0])
+        # NaN dark pixels as the step reports them (an error when every pixel is NaN); the
+        # streaming path counts the planes it uses, the step every plane of the reference.
+        _check_section_nans(ctx, ctx.state["dark_name"], ctx.state["dark_nan"][0],
+                            _nan_meaning("dark"))  # fmt: skip
     # Whole-array counts and meta of the steps, recorded as the steps record them.
     for finish in ctx.state.get("finish", []):
         finish()
@@ -1596,20 +1597,6 @@ def _concat_terms(parts):
         else np.concatenate([getattr(p, name) for p in parts], axis=0)
     )
     return replace(first, first=cat("first"), second=cat("second"))
-
-
-def _check_dark_values(ctx: _Context, nbad: int) -> None:
-    """Report NaN dark pixels as the step does (error when every pixel is NaN).
-
-    The streaming path counts the dark planes it uses; the step checks every
-    plane of the reference.
-    """
-    from ..lib.reffiles import check_reference_values
-
-    npix = ctx.ny * ctx.nx
-    counts = np.zeros((1, npix), dtype=np.float32)
-    counts[0, :nbad] = np.nan
-    check_reference_values(counts, ctx.state["dark_name"], "SCI", nan_meaning=_nan_meaning("dark"))
 
 
 def _nan_meaning(reftype: str) -> str:
