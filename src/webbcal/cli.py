@@ -345,6 +345,7 @@ EXTERNAL_COMMANDS: dict[str, tuple[str, str]] = {
     "cache": ("webbcal.tools.cache:main", "verify (and repair) the local CRDS cache"),
     "quicklook": ("webbcal.tools.quicklook:main", "PNG quick look of an image or a ramp pixel"),
     "batch": ("webbcal.batch.cli:main", "process many exposures in parallel (dask)"),
+    "asn": ("webbcal.associations.cli:main", "make associations: from-list, generate, make-pool"),
 }
 
 
