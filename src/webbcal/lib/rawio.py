@@ -41,7 +41,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from webbcal.datamodels import InputError, _check_fits_file, _check_stage1_headers
+from webbcal.datamodels.io import InputError, _check_fits_file, _check_stage1_headers
 
 __all__ = [
     "NotStreamableError",
