@@ -195,7 +195,8 @@ def write_config_file(step: Any, path: str) -> str:
     from .pipeline import Pipeline
 
     def entry(s: Any) -> dict[str, Any]:
-        values = {k: v for k, v in s.get_parameters().items() if k != "steps"}
+        # Lists are held as tuples; parameter files store them as lists.
+        values = _plain({k: v for k, v in s.get_parameters().items() if k != "steps"})
         return {
             "class": f"{type(s).__module__}.{type(s).__name__}",
             "name": s.name,
