@@ -79,7 +79,9 @@ def test_step_default_skip_and_bad_inputs(tmp_path):
         ValueError, match="onthefly_corr_freq='abc': item 'abc' is not a valid float"
     ):
         EmiCorrStep.call(model, skip=False, onthefly_corr_freq="abc")
-    with pytest.raises(ValueError, match="onthefly_corr_freq=10.0,-1.0; expected positive"):
+    with pytest.raises(
+        ValueError, match="onthefly_corr_freq=10.0,-1.0; expected one or more positive"
+    ):
         EmiCorrStep.call(model, skip=False, onthefly_corr_freq="10,-1")
     two = _model(ngroups=2)
     ref = _write_reference(tmp_path / "ref.asdf")

@@ -38,7 +38,7 @@ class EmiCorrStep(Step):
               "Scale the reference waveform to the measured amplitude (sequential)"),
         Param("onthefly_corr_freq", list, None,
               "Frequencies to correct without a reference (sequential), e.g. 218.52,10.39",
-              element=float, length=(1, None), allow_none=True, unit="Hz"),
+              element=float, allow_none=True, unit="Hz"),
         Param("use_n_cycles", int, 3,
               "EMI periods used to phase the data (None: all integrations; sequential)",
               allow_none=True, minimum=1),
@@ -71,10 +71,10 @@ class EmiCorrStep(Step):
         if self.onthefly_corr_freq is None:
             return None
         freqs = self.onthefly_corr_freq
-        if any(not f > 0 for f in freqs):
+        if not freqs or any(not f > 0 for f in freqs):
             raise ValueError(
-                f"emicorr.onthefly_corr_freq={','.join(map(str, freqs))}; expected "
-                "positive frequencies in Hz"
+                f"emicorr.onthefly_corr_freq={','.join(map(str, freqs)) or ','}; expected "
+                "one or more positive frequencies in Hz"
             )
         return freqs
 

@@ -113,6 +113,9 @@ def _merge_layer(cls: type, layer: dict[str, Any], config: dict[str, Any], sourc
     if steps and not issubclass(cls, Pipeline):
         raise ParameterError(f"{source}: {owner} is a step, it has no sub-steps")
     for alias, values in steps.items():
+        if alias in cls.unimplemented_steps and alias not in cls.step_defs:
+            _check_unimplemented_skipped(owner, alias, values or {}, source)
+            continue
         if alias not in cls.step_defs:
             raise ParameterError(
                 f"{source}: {owner} has no step {alias!r}; steps are {', '.join(cls.step_defs)}"
@@ -121,6 +124,20 @@ def _merge_layer(cls: type, layer: dict[str, Any], config: dict[str, Any], sourc
         config.setdefault("steps", {}).setdefault(alias, {}).update(
             _clean(values or {}, sub.param_specs(), f"{owner}.{alias}", source)
         )
+
+
+def _check_unimplemented_skipped(owner: str, alias: str, values: dict, source: str) -> None:
+    """Accept an official step webbcal lacks only when the file skips it."""
+    from .params import parse_bool
+
+    skip = values.get("skip", True)
+    if parse_bool(skip, name=f"{owner}.{alias}.skip"):
+        log.debug("%s: ignoring skipped official step %s from %s", owner, alias, source)
+        return
+    raise ParameterError(
+        f"{source}: {owner}.{alias}.skip={skip!r}: step {alias!r} of the official pipeline "
+        "is not implemented in webbcal; expected skip=True"
+    )
 
 
 def crds_parameter_layers(cls: type, model: Any) -> list[tuple[str, dict[str, Any]]]:
