@@ -205,7 +205,12 @@ def test_help_and_list_show_types(capsys):
     )
     assert main(["run", "clean_flicker_noise", "--help"]) == 0
     text = capsys.readouterr().out
-    assert "--background_box_size=VALUE" in text and "int_list[2] or None" in text
+    assert "--background_box_size=INT,INT " in text and "int_list[2] or None" in text
+    assert (SNR.metavar(), KRON.metavar(), ROTATION.metavar()) == (
+        "'FLOAT FLOAT'",
+        "FLOAT,...",
+        "VALUE",
+    )
     assert main(["list"]) == 0
     text = capsys.readouterr().out
     assert "onthefly_corr_freq" in text and "float_list or None; Hz" in text

@@ -351,6 +351,17 @@ class Param:
             return f"[>={lo}]" if lo > (1 if self.type is str else 0) else ""
         return f"[{lo}..{hi}]"
 
+    def metavar(self) -> str:
+        """Placeholder of the value in help (``VALUE``, ``INT,INT``, ``'FLOAT FLOAT'``)."""
+        if self.element is None:
+            return "VALUE"
+        item = self.element.__name__.upper()
+        lo, hi = self._length_range
+        if self.type is str:
+            items = [item] * lo if lo == hi else [item, "..."]
+            return "'" + " ".join(items) + "'"
+        return ",".join([item] * lo if lo == hi else [item, "..."])
+
     def help_text(self) -> str:
         """Return the one-line help including type, default, bounds and unit."""
         parts = [self.doc.rstrip(".")]
