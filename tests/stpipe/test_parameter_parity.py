@@ -20,6 +20,7 @@ import pytest
 pytest.importorskip("jwst")
 
 from _official_specs import (
+    OfficialParam,
     official_class,
     official_parameters,
     official_pipeline_parameters,
@@ -85,10 +86,8 @@ def compare(owner, official, ours):
         ):
             problems.append(f"type {p.type_name()} vs official {off.check}")
         default = p.default
-        if default != off.default and not (off.default is None and default in (None, "")):
+        if default != off.default:
             problems.append(f"default {default!r} vs official {off.default!r}")
-        if off.allows_none != p.allow_none and off.default is None and p.default is None:
-            problems.append("None not accepted")
         if off.options is not None:
             theirs = sorted(o.lower() for o in off.options)
             mine = sorted(c.lower() for c in (p.choices or ()))
@@ -198,3 +197,28 @@ def test_ignored_official_parameters_are_accepted(tmp_path):
                                  use_crds=False)  # fmt: skip
     assert "output_use_model" not in merged and "pre_hooks" not in merged
     assert merged["rejection_threshold"] == 4.0
+
+
+def test_compare_reports_each_kind_of_difference():
+    from webbcal.stpipe import Param
+
+    official = {
+        "a": OfficialParam("int_list", list, int, None, None, True, (2, 2)),
+        "b": OfficialParam("option", str, None, "x", ("x", "y"), True, (None, None)),
+        "c": OfficialParam("float", float, None, 1.0, None, False, (None, None)),
+        "pre_hooks": OfficialParam("list", list, str, (), None, False, (None, None)),
+        "gone": OfficialParam("boolean", bool, None, False, None, False, (None, None)),
+    }
+    ours = {
+        "a": Param("a", list, None, "d", element=int, length=(1, 2), allow_none=True),
+        "b": Param("b", str, "x", "d", choices=("x", "z")),
+        "c": Param("c", str, "1.0", "d"),
+        "extra": Param("extra", bool, True, "d"),
+    }
+    assert compare("s", official, ours) == {
+        ("s", "a"): "length int_list[1..2] or None vs official min=2 max=2",
+        ("s", "b"): "options ['x', 'z'] vs official ['x', 'y']; None is an official option",
+        ("s", "c"): "type str vs official float; default '1.0' vs official 1.0",
+        ("s", "extra"): "webbcal only",
+        ("s", "gone"): "missing in webbcal",
+    }
