@@ -222,3 +222,14 @@ def test_compare_reports_each_kind_of_difference():
         ("s", "extra"): "webbcal only",
         ("s", "gone"): "missing in webbcal",
     }
+
+
+def test_ignored_official_parameters_are_official_names():
+    """Every name webbcal accepts and ignores is declared by the official pipeline (or, for
+    prefetch_references, an attribute of every official step)."""
+    names = set()
+    for alias in PIPELINES_CHECKED:
+        for params in official_pipeline_parameters(official_class(alias)).values():
+            names |= set(params)
+    names.add("prefetch_references")
+    assert sorted(IGNORED_OFFICIAL_PARAMETERS - names) == []
