@@ -227,6 +227,17 @@ def test_parameter_files_store_lists_as_lists(tmp_path):
         assert af.tree["parameters"]["snr"] == "5.0 4.0"
     merged = build_configuration(ResampleLike, None, config_file=path, use_crds=False)
     assert merged["output_shape"] == (10, 20) and merged["crval"] == (1.5, -2.0)
+    with asdf.open(path) as af:
+        tree = dict(af.tree)
+        tree["parameters"] = {"output_shape": [10, 20, 30]}
+        asdf.AsdfFile(tree).write_to(tmp_path / "bad.asdf")
+    with pytest.raises(ParameterError) as info:
+        build_configuration(ResampleLike, None, config_file=str(tmp_path / "bad.asdf"),
+                            use_crds=False)  # fmt: skip
+    assert str(info.value) == (
+        f"{tmp_path / 'bad.asdf'}: resample.output_shape=[10, 20, 30] has 3 values; "
+        "expected int_list[2] or None"
+    )
 
 
 @pytest.mark.jwst_oracle

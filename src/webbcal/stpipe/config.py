@@ -98,7 +98,12 @@ def _clean(values: dict[str, Any], specs: dict, owner: str, source: str) -> dict
                 f"{source}: {owner} has no parameter {key!r}; known parameters: "
                 f"{', '.join(sorted(specs))}"
             )
-        out[key] = specs[key].convert(value, owner=owner)
+        try:
+            out[key] = specs[key].convert(value, owner=owner)
+        except ParameterError as exc:
+            if source == "arguments":
+                raise
+            raise ParameterError(f"{source}: {exc}") from None
     return out
 
 
