@@ -45,7 +45,7 @@ DELIBERATE_DIFFERENCES = {
     ("flat_field", "override_fflat"): _NO_SPECTRAL_FLATS,
     ("flat_field", "override_sflat"): _NO_SPECTRAL_FLATS,
     ("flat_field", "override_dflat"): _NO_SPECTRAL_FLATS,
-    ("ramp_fit", "algorithm"): "also accepts 'OLS', the name of OLS_C before jwst 1.16",
+    ("ramp_fit", "algorithm"): "also accepts 'OLS' of older jwst versions (fitted as OLS_C)",
     ("calwebb_detector1", "progress"): _WEBBCAL_ONLY + "progress line on a terminal",
     ("calwebb_detector1", "streaming"): _WEBBCAL_ONLY + "ramp steps run by blocks of rows",
     ("calwebb_detector1", "memory_limit"): _WEBBCAL_ONLY + "peak memory target of streaming",
