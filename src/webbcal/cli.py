@@ -162,12 +162,14 @@ def _run_help(cls: type) -> str:
         f"{cls.class_alias} parameters:",
     ]
     for p in cls.param_specs().values():
-        lines.append(f"  --{p.name}=VALUE".ljust(40) + p.help_text())
+        option = f"  --{p.name}={p.metavar()}"
+        lines.append(f"{option:<39} {p.help_text()}")
     if issubclass(cls, Pipeline):
         for alias, sub in cls.step_defs.items():
             lines += ["", f"step {alias} ({sub.__name__}) parameters:"]
             for p in sub.param_specs().values():
-                lines.append(f"  --steps.{alias}.{p.name}=VALUE".ljust(40) + p.help_text())
+                option = f"  --steps.{alias}.{p.name}={p.metavar()}"
+                lines.append(f"{option:<39} {p.help_text()}")
     return "\n".join(lines)
 
 

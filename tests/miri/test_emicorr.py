@@ -75,8 +75,14 @@ def test_step_default_skip_and_bad_inputs(tmp_path):
     out = EmiCorrStep.call(model, skip=False, override_emicorr=str(slow_only))
     assert out.meta.cal_step.emicorr == "SKIPPED"  # no FAST entry: logged skip
     np.testing.assert_array_equal(out.data, model.data)
-    with pytest.raises(ValueError, match="onthefly_corr_freq='abc'; expected a comma-separated"):
+    with pytest.raises(
+        ValueError, match="onthefly_corr_freq='abc': item 'abc' is not a valid float"
+    ):
         EmiCorrStep.call(model, skip=False, onthefly_corr_freq="abc")
+    with pytest.raises(
+        ValueError, match="onthefly_corr_freq=10.0,-1.0; expected one or more positive"
+    ):
+        EmiCorrStep.call(model, skip=False, onthefly_corr_freq="10,-1")
     two = _model(ngroups=2)
     ref = _write_reference(tmp_path / "ref.asdf")
     out = EmiCorrStep.call(two, skip=False, override_emicorr=str(ref))
@@ -111,8 +117,7 @@ def test_sequential_oracle(tmp_path, with_reference):
         kw["override_emicorr"] = str(_write_reference(tmp_path / "emi.asdf"))
     else:
         kw["onthefly_corr_freq"] = [FREQ]
-    ours = EmiCorrStep.call(model, **{**kw, "onthefly_corr_freq": None if with_reference
-                                      else str(FREQ)})  # fmt: skip
+    ours = EmiCorrStep.call(model, **kw)
     official = run_official("jwst.emicorr.EmiCorrStep", model, **kw)
     assert ours.meta.cal_step.emicorr == official.meta.cal_step.emicorr == "COMPLETE"
     np.testing.assert_allclose(ours.data, official.data, rtol=1e-5, atol=1e-3)

@@ -19,9 +19,9 @@ _SPEC = (
     Param("fit_by_channel", _B, False, "Fit the noise separately for each output (amplifier)"),
     Param("background_method", str, "median", "Background removed before the noise fit",
           choices=("median", "model", "median_image"), allow_none=True),
-    Param("background_box_size", str, None,
-          "Box size 'ny,nx' of the 'model' background (default: largest <= 32 dividing the "
-          "image)", allow_none=True, unit="pixels"),
+    Param("background_box_size", list, None,
+          "Box size ny,nx of the 'model' background (default: largest <= 32 dividing the "
+          "image)", element=int, length=2, minimum=1, allow_none=True, unit="pixels"),
     Param("mask_science_regions", _B, False,
           "Mask known science regions (NIRSpec fixed-slit area and failed-open shutters, "
           "MIRI non-science pixels)"),
@@ -41,22 +41,6 @@ _SPEC = (
 # Rows (DMS) of the NIRSpec fixed-slit area masked for IFU and MOS data.
 _NRS_FS_ROWS = (922, 1116)
 _NRS_SPEC = ("NRS_FIXEDSLIT", "NRS_BRIGHTOBJ", "NRS_MSASPEC", "NRS_IFU")
-
-
-def _parse_box(text):
-    """``'32,32'`` (or ``'32 32'``, ``'[32, 32]'``) -> (32, 32); None stays None."""
-    if text is None:
-        return None
-    parts = text.replace("[", " ").replace("]", " ").replace("(", " ").replace(")", " ")
-    try:
-        box = tuple(int(p) for p in parts.replace(",", " ").split())
-    except ValueError:
-        box = ()
-    if len(box) != 2 or min(box) < 1:
-        raise ValueError(
-            f"background_box_size={text!r} is not valid; expected two positive integers 'ny,nx'"
-        )
-    return box
 
 
 class CleanFlickerNoiseStep(Step):
@@ -105,7 +89,7 @@ class CleanFlickerNoiseStep(Step):
         params = FlickerParameters(
             fit_method=self.fit_method, fit_by_channel=self.fit_by_channel,
             background_method=self.background_method,
-            background_box_size=_parse_box(self.background_box_size), n_sigma=self.n_sigma,
+            background_box_size=self.background_box_size, n_sigma=self.n_sigma,
         )  # fmt: skip
         layout = self._layout(model, exp_type)
         if params.fit_by_channel and len(layout.channels) == 1:

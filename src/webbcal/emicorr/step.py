@@ -36,9 +36,9 @@ class EmiCorrStep(Step):
               allow_none=True, minimum=1),
         Param("scale_reference", bool, True,
               "Scale the reference waveform to the measured amplitude (sequential)"),
-        Param("onthefly_corr_freq", str, None,
-              "Comma-separated frequencies to correct without a reference (sequential)",
-              allow_none=True, unit="Hz"),
+        Param("onthefly_corr_freq", list, None,
+              "Frequencies to correct without a reference (sequential), e.g. 218.52,10.39",
+              element=float, allow_none=True, unit="Hz"),
         Param("use_n_cycles", int, 3,
               "EMI periods used to phase the data (None: all integrations; sequential)",
               allow_none=True, minimum=1),
@@ -70,15 +70,11 @@ class EmiCorrStep(Step):
     def _on_the_fly_frequencies(self):
         if self.onthefly_corr_freq is None:
             return None
-        try:
-            freqs = tuple(float(f) for f in self.onthefly_corr_freq.replace(" ", "").split(",")
-                          if f)  # fmt: skip
-        except ValueError:
-            freqs = ()
+        freqs = self.onthefly_corr_freq
         if not freqs or any(not f > 0 for f in freqs):
             raise ValueError(
-                f"emicorr.onthefly_corr_freq={self.onthefly_corr_freq!r}; expected a "
-                "comma-separated list of positive frequencies in Hz"
+                f"emicorr.onthefly_corr_freq={','.join(map(str, freqs)) or ','}; expected "
+                "one or more positive frequencies in Hz"
             )
         return freqs
 

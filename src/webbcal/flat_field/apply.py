@@ -10,6 +10,11 @@ FLAT_ERR^2; VAR_POISSON and VAR_RNOISE are divided by FLAT^2 and ERR recomputed 
 the three variances, except for guider data (no ramp-fit variances), whose ERR is the
 input ERR and sqrt(VAR_FLAT) added in quadrature; DQ |= flat DQ; finally NaN values
 and DO_NOT_USE are made consistent across the arrays of the same shape.
+
+The inverse operation (step parameter ``inverse``, which undoes a flat field):
+SCI *= FLAT; VAR_FLAT = 0; VAR_POISSON and VAR_RNOISE are multiplied by FLAT^2 and
+ERR recomputed from them; guider ERR is left as it was. Flags and NaN are handled
+as in the forward operation.
 """
 
 from __future__ import annotations
@@ -64,8 +69,9 @@ def apply_flat(
     *,
     var_poisson: np.ndarray | None = None,
     var_rnoise: np.ndarray | None = None,
+    inverse: bool = False,
 ) -> FlatResult:
-    """Flat-field an image or a cube of images.
+    """Flat-field an image or a cube of images (or, with ``inverse``, undo it).
 
     Parameters
     ----------
@@ -77,6 +83,9 @@ def apply_flat(
     flat_dq : ndarray, shape (ny, nx), uint32
     var_poisson, var_rnoise : ndarray, shape (..., ny, nx), float32, or None
         Ramp-fit variances; None for guider data (ERR then gains VAR_FLAT in quadrature).
+    inverse : bool
+        Multiply by the flat instead of dividing; VAR_FLAT is then zero and the
+        flat's error is not propagated.
 
     Returns
     -------
@@ -84,14 +93,25 @@ def apply_flat(
     """
     f, fdq = prepare_flat(flat, flat_dq)
     ferr = np.asarray(flat_err, dtype=np.float32)
-    out = np.asarray(data, dtype=np.float32) / f
     f2 = f * f
-    var_flat = out**2 / f2 * ferr**2
+    if inverse:
+        out = np.asarray(data, dtype=np.float32) * f
+        var_flat = np.zeros_like(out)
+    else:
+        out = np.asarray(data, dtype=np.float32) / f
+        var_flat = out**2 / f2 * ferr**2
     vp = vr = None
     if var_poisson is not None and var_rnoise is not None:
-        vp = np.asarray(var_poisson, dtype=np.float32) / f2
-        vr = np.asarray(var_rnoise, dtype=np.float32) / f2
-        new_err = np.sqrt(vp + vr + var_flat)
+        if inverse:
+            vp = np.asarray(var_poisson, dtype=np.float32) * f2
+            vr = np.asarray(var_rnoise, dtype=np.float32) * f2
+            new_err = np.sqrt(vp + vr)
+        else:
+            vp = np.asarray(var_poisson, dtype=np.float32) / f2
+            vr = np.asarray(var_rnoise, dtype=np.float32) / f2
+            new_err = np.sqrt(vp + vr + var_flat)
+    elif inverse:
+        new_err = np.array(err, dtype=np.float32)
     else:
         new_err = np.sqrt(np.asarray(err, dtype=np.float32) ** 2 + var_flat)
     new_dq = np.asarray(dq, dtype=np.uint32) | fdq

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
+
 from ..lib.reffiles import geometry_of, reference_array
 from ..stpipe import Param, Step, StepSkipped
 
@@ -27,9 +29,16 @@ class FlatFieldStep(Step):
     cal_step_name = "flat_field"
     reference_file_types = ("flat",)
     spec = (
+        Param("save_interpolated_flat", bool, False,
+              "Save the flat as applied, cut to the science subarray (suffix "
+              "'interpolatedflat')"),
         Param("user_supplied_flat", str, None,
               "Flat file to use instead of the FLAT reference", allow_none=True),
+        Param("inverse", bool, False,
+              "Multiply by the flat instead of dividing (undo a flat field)"),
     )  # fmt: skip
+    #: Suffix of the flat saved with ``save_interpolated_flat`` (the official one).
+    flat_suffix = "interpolatedflat"
 
     def _resolve_references(self, model) -> None:
         if self.user_supplied_flat is None:
@@ -62,14 +71,37 @@ class FlatFieldStep(Step):
         flat_dq = reference_array(ref, "dq", geom)
         flat_err = reference_array(ref, "err", geom)
         guider = isinstance(model, dm.GuiderCalModel)
+        if self.inverse:
+            log.info("Multiplying by the flat (inverse=True)")
         res = apply_flat(
             model.data, model.dq, model.err, flat, flat_dq, flat_err,
             var_poisson=None if guider else model.var_poisson,
-            var_rnoise=None if guider else model.var_rnoise,
+            var_rnoise=None if guider else model.var_rnoise, inverse=self.inverse,
         )  # fmt: skip
+        if self.save_interpolated_flat:
+            self._save_applied_flat(ref, model, flat, flat_dq, flat_err)
         model.data, model.dq, model.err = res.data, res.dq, res.err
         if not guider:
             model.var_poisson, model.var_rnoise, model.var_flat = (
                 res.var_poisson, res.var_rnoise, res.var_flat,
             )  # fmt: skip
         return model
+
+    def _save_applied_flat(self, ref, model, flat, flat_dq, flat_err) -> str:
+        """Save the flat that was applied: the reference cut to the science subarray,
+        unusable pixels set to 1 and flagged (DO_NOT_USE, NO_FLAT_FIELD).
+
+        The official step saves the reference model it applied; for a reference of the
+        science's own size that is the same flat (its bad pixels set to 1 and flagged in
+        place), for a larger reference the whole unmodified reference.
+        """
+        from .apply import prepare_flat
+
+        applied = ref.copy()
+        applied.data, applied.dq = prepare_flat(flat, flat_dq)
+        applied.err = np.array(flat_err, dtype=np.float32)
+        for key in ("xstart", "ystart", "xsize", "ysize", "name"):
+            setattr(applied.meta.subarray, key, getattr(model.meta.subarray, key, None))
+        path = self.save_model(applied, suffix=self.flat_suffix)
+        log.info("Flat as applied written to %s", path)
+        return path

@@ -45,11 +45,13 @@ class DarkPipeline(Pipeline):
 
     class_alias = "calwebb_dark"
     spec = (Param("progress", bool, True, "Show progress on a terminal (never when not a TTY)"),)
+    # The official order of the aliases (parameter files, --help); the order in
+    # which steps run is active_steps().
     step_defs = {
-        alias: cls
-        for alias, cls in Detector1Pipeline.step_defs.items()
-        if alias in DARK_STEPS or alias in MIRI_DARK_STEPS
-    }
+        alias: Detector1Pipeline.step_defs[alias]
+        for alias in ("group_scale", "dq_init", "emicorr", "saturation", "ipc", "superbias",
+                      "refpix", "reset", "rscd", "firstframe", "lastframe", "linearity")
+    }  # fmt: skip
 
     # calwebb_detector1's terminal progress line, shared rather than rewritten.
     _progress = Detector1Pipeline._progress

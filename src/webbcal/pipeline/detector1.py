@@ -76,6 +76,10 @@ class Detector1Pipeline(Pipeline):
         Param("memory_limit", str, "1.4GB",
               "Target peak memory of the streaming execution (e.g. 1.4GB, 800MB)"),
     )  # fmt: skip
+    #: Official step not implemented yet (skipped by default in the official pipeline).
+    unimplemented_steps = ("picture_frame",)
+    # The official order of the aliases (parameter files, --help); the order in
+    # which steps run is active_steps().
     step_defs = {
         "group_scale": GroupScaleStep,
         "dq_init": DQInitStep,
@@ -84,16 +88,16 @@ class Detector1Pipeline(Pipeline):
         "ipc": IPCStep,
         "superbias": SuperBiasStep,
         "refpix": RefPixStep,
+        "rscd": RscdStep,
         "firstframe": FirstFrameStep,
         "lastframe": LastFrameStep,
-        "reset": ResetStep,
         "linearity": LinearityStep,
-        "rscd": RscdStep,
         "dark_current": DarkCurrentStep,
+        "reset": ResetStep,
+        "persistence": PersistenceStep,
         "charge_migration": ChargeMigrationStep,
         "jump": JumpStep,
         "clean_flicker_noise": CleanFlickerNoiseStep,
-        "persistence": PersistenceStep,
         "ramp_fit": RampFitStep,
         "gain_scale": GainScaleStep,
     }

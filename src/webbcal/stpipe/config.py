@@ -98,7 +98,12 @@ def _clean(values: dict[str, Any], specs: dict, owner: str, source: str) -> dict
                 f"{source}: {owner} has no parameter {key!r}; known parameters: "
                 f"{', '.join(sorted(specs))}"
             )
-        out[key] = specs[key].convert(value, owner=owner)
+        try:
+            out[key] = specs[key].convert(value, owner=owner)
+        except ParameterError as exc:
+            if source == "arguments":
+                raise
+            raise ParameterError(f"{source}: {exc}") from None
     return out
 
 
@@ -113,6 +118,9 @@ def _merge_layer(cls: type, layer: dict[str, Any], config: dict[str, Any], sourc
     if steps and not issubclass(cls, Pipeline):
         raise ParameterError(f"{source}: {owner} is a step, it has no sub-steps")
     for alias, values in steps.items():
+        if alias in cls.unimplemented_steps and alias not in cls.step_defs:
+            _check_unimplemented_skipped(owner, alias, values or {}, source)
+            continue
         if alias not in cls.step_defs:
             raise ParameterError(
                 f"{source}: {owner} has no step {alias!r}; steps are {', '.join(cls.step_defs)}"
@@ -121,6 +129,20 @@ def _merge_layer(cls: type, layer: dict[str, Any], config: dict[str, Any], sourc
         config.setdefault("steps", {}).setdefault(alias, {}).update(
             _clean(values or {}, sub.param_specs(), f"{owner}.{alias}", source)
         )
+
+
+def _check_unimplemented_skipped(owner: str, alias: str, values: dict, source: str) -> None:
+    """Accept an official step webbcal lacks only when the file skips it."""
+    from .params import parse_bool
+
+    skip = values.get("skip", True)
+    if parse_bool(skip, name=f"{owner}.{alias}.skip"):
+        log.debug("%s: ignoring skipped official step %s from %s", owner, alias, source)
+        return
+    raise ParameterError(
+        f"{source}: {owner}.{alias}.skip={skip!r}: step {alias!r} of the official pipeline "
+        "is not implemented in webbcal; expected skip=True"
+    )
 
 
 def crds_parameter_layers(cls: type, model: Any) -> list[tuple[str, dict[str, Any]]]:
@@ -195,7 +217,8 @@ def write_config_file(step: Any, path: str) -> str:
     from .pipeline import Pipeline
 
     def entry(s: Any) -> dict[str, Any]:
-        values = {k: v for k, v in s.get_parameters().items() if k != "steps"}
+        # Lists are held as tuples; parameter files store them as lists.
+        values = _plain({k: v for k, v in s.get_parameters().items() if k != "steps"})
         return {
             "class": f"{type(s).__module__}.{type(s).__name__}",
             "name": s.name,

@@ -25,10 +25,14 @@ class Pipeline(Step):
     Attributes
     ----------
     step_defs : dict of str to Step subclass
-        Sub-step alias -> class, in execution order.
+        Sub-step alias -> class, in the official order.
+    unimplemented_steps : tuple of str
+        Aliases of official sub-steps webbcal does not have yet: parameter files
+        may name them when they are skipped (``skip: true``), as official files do.
     """
 
     step_defs: ClassVar[dict[str, type[Step]]] = {}
+    unimplemented_steps: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,

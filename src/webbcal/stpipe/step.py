@@ -39,7 +39,8 @@ COMMON_PARAMS: tuple[Param, ...] = (
     Param("output_file", str, None, "Base name of the output file", allow_none=True),
     Param("suffix", str, None, "Suffix of the saved result (default: the step alias)",
           allow_none=True),
-    Param("input_dir", str, "", "Directory searched for relative input file names"),
+    Param("input_dir", str, None, "Directory searched for relative input file names",
+          allow_none=True),
 )  # fmt: skip
 
 CRDS_PARS_ENV = ("WEBBCAL_DISABLE_CRDS_STEPPARS", "STPIPE_DISABLE_CRDS_STEPPARS")
