@@ -61,9 +61,9 @@ def _check_shape(shape) -> tuple[int, int]:
 
 def _model_bounding_box(transform):
     try:
-        return tuple(tuple(float(v) for v in iv) for iv in transform.bounding_box.bounding_box(
-            order="F"
-        ))
+        return tuple(
+            tuple(float(v) for v in iv) for iv in transform.bounding_box.bounding_box(order="F")
+        )
     except NotImplementedError:
         return None
 
@@ -205,9 +205,7 @@ def filter_offset(path: str | Path, filter_name: str, pupil: str | None) -> tupl
     if rows is None:
         raise ImagingWcsError(f"{path}: no 'filters' list in the filteroffset reference")
     matches = [
-        row
-        for row in rows
-        if row.get("filter") == filter_name and row.get("pupil", pupil) == pupil
+        row for row in rows if row.get("filter") == filter_name and row.get("pupil", pupil) == pupil
     ]
     if len(matches) > 1:
         raise ImagingWcsError(

@@ -107,9 +107,7 @@ class Pointing:
             raise PointingError(f"DEC_REF={self.dec_ref!r}: expected -90 <= DEC_REF <= 90 deg")
         if self.vparity is not None and self.vparity not in (1, -1):
             raise PointingError(f"VPARITY={self.vparity!r}: expected 1 or -1")
-        if self.va_scale is not None and not (
-            math.isfinite(self.va_scale) and self.va_scale > 0
-        ):
+        if self.va_scale is not None and not (math.isfinite(self.va_scale) and self.va_scale > 0):
             raise PointingError(f"VA_SCALE={self.va_scale!r}: expected a positive number")
 
 
@@ -250,9 +248,9 @@ def va_correction(pointing: Pointing):
         return models.Identity(2, name="no_va_correction")
     v2, v3 = pointing.v2_ref, pointing.v3_ref
     model = (
-        (models.Scale(scale, name="dva_scale_v2") & models.Scale(scale, name="dva_scale_v3"))
-        | models.Shift((1.0 - scale) * v2, name="dva_v2_shift")
-        & models.Shift((1.0 - scale) * v3, name="dva_v3_shift")
+        models.Scale(scale, name="dva_scale_v2") & models.Scale(scale, name="dva_scale_v3")
+    ) | models.Shift((1.0 - scale) * v2, name="dva_v2_shift") & models.Shift(
+        (1.0 - scale) * v3, name="dva_v3_shift"
     )
     model.name = "DVA_Correction"
     return model
