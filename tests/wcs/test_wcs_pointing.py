@@ -143,6 +143,8 @@ def test_pointing_errors():
         pointing_from_header({**good, "VA_SCALE": -1})
     with pytest.raises(PointingError, match=r"V2_REF=nan: expected a finite number"):
         Pointing(float("nan"), 0, 0, 0, 0)
+    with pytest.raises(PointingError, match=r"ROLL_REF='x': expected a finite number"):
+        Pointing(0, 0, "x", 0, 0)
     with pytest.raises(PointingError, match="pc_matrix needs V3I_YANG and VPARITY"):
         pc_matrix(pointing_from_header(good))
     assert pointing_from_header({**good, "VA_SCALE": None}).va_scale is None
