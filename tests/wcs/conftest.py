@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from _shared_paths import REAL
 from astropy.io import fits
 
+from _shared_paths import REAL
 from webbcal.wcs import Pointing, distortion_from_siaf, imaging_wcs, read_siaf_aperture
 
 NIRCAM_SIAF = REAL / "pysiaf-siafxml" / "NIRCam_SIAF.xml"
