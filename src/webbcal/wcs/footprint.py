@@ -67,7 +67,8 @@ def footprint(wcs, *, shape: tuple[int, int] | None = None, center: bool = False
         ``(ny, nx)``: use the whole array ``(-0.5, n - 0.5)`` instead of the
         WCS's bounding box (required when the WCS has none).
     center : bool, optional
-        Use the centres of the corner pixels instead of their outer edges.
+        Use the corner pixels' centres (bounding box shrunk by half a pixel)
+        instead of their outer edges.
 
     Returns
     -------
@@ -80,8 +81,10 @@ def footprint(wcs, *, shape: tuple[int, int] | None = None, center: bool = False
     FootprintError
         If there is neither a bounding box nor a shape.
     """
-    bbox = _bbox(wcs, shape)
-    corners = wcs.footprint(bbox, center=center, axis_type="spatial")
+    (x0, x1), (y0, y1) = _bbox(wcs, shape)
+    if center:
+        x0, x1, y0, y1 = x0 + 0.5, x1 - 0.5, y0 + 0.5, y1 - 0.5
+    corners = wcs.footprint(((x0, x1), (y0, y1)), center=False, axis_type="spatial")
     corners = np.array(corners[:, :2], dtype=np.float64)
     corners[:, 0] = np.mod(corners[:, 0], 360.0)
     return corners
