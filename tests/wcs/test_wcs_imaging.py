@@ -201,3 +201,46 @@ def test_real_pointing_matches_jwst_assign_wcs(
             rtol=0,
             atol=1e-9,
         )
+
+
+def test_model_adapter_reads_pointing_subarray_and_offset(
+    tmp_path, nrca1, uncal_headers, write_distortion_reference
+):
+    primary, sci = uncal_headers("nrca3")
+    dist = distortion_from_siaf(nrca1)
+    dist_path = write_distortion_reference(dist, tmp_path / "dist.asdf")
+    offset_path = tmp_path / "filteroffset.asdf"
+    rows = [{"filter": "F210M", "pupil": "MASKRND", "column_offset": 2.0, "row_offset": -3.0}]
+    asdf.AsdfFile({"filters": rows}).write_to(offset_path)
+    model = _image_model(primary, sci, (64, 96), start=(101, 201))
+    from_model = imaging_wcs_from_model(model, dist_path, offset_path)
+    direct = imaging_wcs(
+        dist,
+        pointing_from_header(sci),
+        shape=(64, 96),
+        subarray_start=(101, 201),
+        filter_offset=(2.0, -3.0),
+    )
+    x, y = np.array([0.0, 50.0, 95.0]), np.array([0.0, 30.0, 63.0])
+    np.testing.assert_array_equal(from_model(x, y), direct(x, y))
+    # The offset and subarray really are applied: pixel (0, 0) is full-frame (102, 197).
+    np.testing.assert_allclose(
+        from_model.get_transform("detector", "v2v3")(0.0, 0.0), dist(102.0, 197.0), atol=1e-12
+    )
+
+
+def test_wcs_reads_back_from_a_datamodel_product(tmp_path, nrca1, nrca1_pointing):
+    from stdatamodels.jwst.datamodels import ImageModel
+
+    w = imaging_wcs(distortion_from_siaf(nrca1), nrca1_pointing, shape=(32, 48))
+    model = ImageModel((32, 48))
+    model.meta.wcs = w
+    path = tmp_path / "x_cal.fits"
+    model.save(path)
+    with ImageModel(path) as back:
+        wb = back.meta.wcs
+        assert wb.available_frames == ["detector", "v2v3", "v2v3vacorr", "world"]
+        x, y = np.array([0.0, 47.0]), np.array([31.0, 0.0])
+        np.testing.assert_array_equal(wb(x, y), w(x, y))
+        np.testing.assert_array_equal(wb.invert(*w(x, y)), w.invert(*w(x, y)))
+        assert wb.bounding_box.bounding_box(order="F") == ((-0.5, 47.5), (-0.5, 31.5))

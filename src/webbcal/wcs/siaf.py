@@ -206,8 +206,9 @@ def distortion_from_siaf(aperture: SiafAperture, *, corner: tuple[int, int] = (0
     The transform is composed the way the official distortion references are:
     shift to the reference point, science-to-ideal polynomials, ideal-to-V2V3
     rotation with parity, shift to (V2Ref, V3Ref). Its ``inverse`` chains the
-    inverse of each piece, using the SIAF ``Idl2Sci`` polynomials (so the
-    round trip is as exact as those polynomials, about 1e-3 pixel or better).
+    inverse of each piece, using the SIAF ``Idl2Sci`` polynomials, so the
+    round trip is as exact as those polynomials (PRD-075: 6e-4 pixel for
+    NRCA1_FULL, but 0.11-0.14 pixel at the corners of NRCA2/NRCA3_FULL).
 
     Parameters
     ----------
