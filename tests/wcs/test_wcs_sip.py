@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from astropy.wcs import WCS
 
-from webbcal.wcs import SipFitError, SipParams, sip_header
+from webbcal.wcs import STALE_WCSINFO_KEYS, SipFitError, SipParams, sip_header, sip_wcsinfo
 
 
 def _pixel_errors(gw, header, n=40):
@@ -87,3 +87,10 @@ def test_same_header_as_jwst_update_fits_wcsinfo(nrca1_wcs):
     assert keys and set(keys) <= set(ours)
     for key in keys:
         assert ours[key] == theirs[key], key
+    # The wcsinfo entries the official writes from it.
+    info = model.meta.wcsinfo.instance
+    wcsinfo = sip_wcsinfo(ours)
+    assert "naxis1" not in wcsinfo and wcsinfo["ctype1"] == "RA---TAN-SIP"
+    for key, value in wcsinfo.items():
+        assert info[key] == value, key
+    assert {"a_2_0", "cdelt1", "pc1_1"} <= set(STALE_WCSINFO_KEYS)

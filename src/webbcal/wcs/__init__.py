@@ -54,10 +54,11 @@ from .pointing import (
     va_correction,
 )
 from .siaf import SiafAperture, SiafError, distortion_from_siaf, read_siaf_aperture
-from .sip import SipFitError, SipParams, sip_header
+from .sip import STALE_WCSINFO_KEYS, SipFitError, SipParams, sip_header, sip_wcsinfo
 
 __all__ = [
     "MAX_TOLERANCE",
+    "STALE_WCSINFO_KEYS",
     "FootprintError",
     "ImagingWcsError",
     "PixelMap",
@@ -87,6 +88,7 @@ __all__ = [
     "s_region",
     "s_region_from_wcs",
     "sip_header",
+    "sip_wcsinfo",
     "v2v3_frame",
     "v2v3_to_sky",
     "v2v3vacorr_frame",

@@ -30,11 +30,36 @@ from astropy.io import fits
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MAX_SIP_DEGREE", "SipFitError", "SipParams", "sip_header"]
+__all__ = [
+    "MAX_SIP_DEGREE",
+    "STALE_WCSINFO_KEYS",
+    "SipFitError",
+    "SipParams",
+    "sip_header",
+    "sip_wcsinfo",
+]
 
 MAX_SIP_DEGREE = 6
 # Degrees tried when none is given: 1 .. MAX_SIP_DEGREE - 1, as the official does.
 _DEFAULT_DEGREES = range(1, MAX_SIP_DEGREE)
+
+
+# ``meta.wcsinfo`` entries that a new SIP header replaces: remove them before the update so a
+# lower-degree fit leaves no coefficients of an earlier one behind (the official does the same).
+STALE_WCSINFO_KEYS = (
+    "naxis",
+    "cdelt1",
+    "cdelt2",
+    "pc1_1",
+    "pc1_2",
+    "pc2_1",
+    "pc2_2",
+    "a_order",
+    "b_order",
+    "ap_order",
+    "bp_order",
+    *(f"{s}_{i}_{j}" for s in ("a", "b", "ap", "bp") for i in range(10) for j in range(10)),
+)
 
 
 class SipFitError(ValueError):
@@ -174,3 +199,28 @@ def sip_header(
         header.get("SIPIVERR"),
     )
     return header
+
+
+def sip_wcsinfo(header: fits.Header) -> dict:
+    """The ``meta.wcsinfo`` entries of a SIP header (lower-case keys, no NAXIS*).
+
+    Parameters
+    ----------
+    header : astropy.io.fits.Header
+        From :func:`sip_header`.
+
+    Returns
+    -------
+    dict
+        ``{keyword.lower(): value}`` for every keyword except NAXIS, NAXIS1,
+        NAXIS2. Remove :data:`STALE_WCSINFO_KEYS` from ``meta.wcsinfo`` before
+        applying it.
+
+    References
+    ----------
+    JWST pipeline documentation, ``assign_wcs`` (FITS WCS + SIP keywords in
+    ``meta.wcsinfo`` of imaging products).
+    """
+    return {
+        key.lower(): value for key, value in header.items() if not key.upper().startswith("NAXIS")
+    }
