@@ -129,3 +129,15 @@ def test_exact_map_matches_stcal_calc_pixmap(nrca1_wcs, tan_output):
     ours = exact_pixel_map(nrca1_wcs, tan_output, shape=(300, 400))
     theirs = calc_pixmap(nrca1_wcs, tan_output, shape=(300, 400))
     np.testing.assert_array_equal(ours.pixmap, theirs)
+
+
+def test_map_across_ra_zero(nrca1):
+    """Input sky positions straddle RA = 0/360: the output pixels stay continuous."""
+    p = Pointing(nrca1.v2_ref, nrca1.v3_ref, 37.25, 0.001, -10.0, va_scale=1.00004)
+    w = imaging_wcs(distortion_from_siaf(nrca1), p, shape=(512, 512))
+    ra = w(np.array([0.0, 511.0]), np.array([0.0, 511.0]))[0]
+    assert ra.min() < 0.01 and w(511.0, 0.0)[0] > 359.99  # really straddles
+    out = _tan_grid(0.0, -10.0, scale_arcsec=0.03, angle_deg=0.0, crpix=(300, 300))
+    pm = pixel_map(w, out)
+    exact = exact_pixel_map(w, out)
+    assert np.hypot(pm.x - exact.x, pm.y - exact.y).max() <= pm.max_error <= MAX_TOLERANCE
