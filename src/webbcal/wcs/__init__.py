@@ -12,6 +12,8 @@ imaging
     distortion transform, a pointing, the subarray and a filter offset.
 footprint
     Footprint corners, the ``S_REGION`` string, overlaps on the sphere.
+outputgrid
+    The TAN output grid of resampling that covers a set of footprints.
 pixelmap
     Pixel-to-pixel maps between two WCSs, exact or interpolated with a
     measured error bound.
@@ -43,6 +45,7 @@ from .imaging import (
     imaging_wcs_from_model,
     read_distortion,
 )
+from .outputgrid import fiducial_from_footprints, output_wcs, pixel_scale_at
 from .pixelmap import MAX_TOLERANCE, PixelMap, exact_pixel_map, pixel_map
 from .pointing import (
     Pointing,
@@ -71,16 +74,19 @@ __all__ = [
     "detector_frame",
     "distortion_from_siaf",
     "exact_pixel_map",
+    "fiducial_from_footprints",
     "filter_offset",
     "footprint",
     "footprint_polygon",
     "footprints_overlap",
     "imaging_wcs",
     "imaging_wcs_from_model",
+    "output_wcs",
     "overlap_fraction",
     "parse_s_region",
     "pc_matrix",
     "pixel_map",
+    "pixel_scale_at",
     "pointing_from_header",
     "pointing_from_model",
     "read_distortion",
