@@ -52,7 +52,8 @@ def test_north_up_grid_covers_all_inputs(dithers, nrca1_pointing):
     x, y = out.invert(*corners.T, with_bounding_box=False)
     # The lowest corner is at pixel 0; as in the official grid, the shape rounds the highest
     # corner to the nearest pixel centre, so it may lie up to one pixel beyond the last edge.
-    assert x.min() == pytest.approx(0.0, abs=1e-6) and y.min() == pytest.approx(0.0, abs=1e-6)
+    # (the second footprint went through S_REGION: 9 decimals, 1e-4 pixel)
+    assert x.min() == pytest.approx(0.0, abs=1e-3) and y.min() == pytest.approx(0.0, abs=1e-3)
     assert x.max() <= x1 + 1.0 and y.max() <= y1 + 1.0
     assert (x0, y0) == (-0.5, -0.5)
     # North up, east left; one pixel is `scale` degrees.
