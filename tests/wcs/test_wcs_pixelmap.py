@@ -141,3 +141,10 @@ def test_map_across_ra_zero(nrca1):
     pm = pixel_map(w, out)
     exact = exact_pixel_map(w, out)
     assert np.hypot(pm.x - exact.x, pm.y - exact.y).max() <= pm.max_error <= MAX_TOLERANCE
+
+
+def test_narrow_inputs_are_exact(nrca1_wcs, tan_output):
+    pm = pixel_map(nrca1_wcs, tan_output, shape=(1, 300))
+    exact = exact_pixel_map(nrca1_wcs, tan_output, shape=(1, 300))
+    assert pm.step is None and pm.max_error == 0.0
+    np.testing.assert_array_equal(pm.x, exact.x)

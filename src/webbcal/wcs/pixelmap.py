@@ -55,6 +55,7 @@ __all__ = ["MAX_TOLERANCE", "SAFETY", "PixelMap", "exact_pixel_map", "pixel_map"
 
 MAX_TOLERANCE = 1e-3
 SAFETY = 2.0
+_MIN_GRID_WIDTH = 16
 
 
 @dataclass(frozen=True)
@@ -258,6 +259,8 @@ def pixel_map(
     xmin, xmax, ymin, ymax = ranges
     f = _transform(wcs_from, wcs_to)
     step, used = int(initial_step), 0
+    if min(xmax - xmin, ymax - ymin) < _MIN_GRID_WIDTH:
+        step = 0  # too narrow for a bicubic grid: exact is as cheap
     while step >= min_step:
         t0 = time.perf_counter()
         fit = _fit(f, ranges, step)
