@@ -26,7 +26,8 @@ cell is a smooth bump whose peak is near the checked points); the tests check
 the bound against exact evaluation at every pixel. The tolerance can never be
 looser than :data:`MAX_TOLERANCE` (1e-3 output pixel). Pixels outside the input
 WCS's bounding box are NaN, as are pixels whose sky position the output WCS
-cannot invert; any NaN among the nodes makes the map exact.
+cannot invert; any NaN among the nodes makes the map exact, as does an input
+narrower than 16 pixels.
 
 References
 ----------
