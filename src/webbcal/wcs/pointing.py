@@ -12,8 +12,9 @@ The differential velocity aberration (DVA) makes the apparent field a scaled
 copy of the true one (``VA_SCALE``, ratio of apparent to true plate scale,
 typically 1 +- 1e-4); the official pipeline applies it in V2V3 as a scale
 about the reference point, between the ``v2v3`` and ``v2v3vacorr`` frames.
-The apparent reference position (``VA_RA``/``VA_DEC``) is not used: RA_REF and
-DEC_REF are already the pointing of the aberrated frame.
+The apparent reference position (``VA_RA``/``VA_DEC``) does not enter the
+official imaging WCS, which takes RA_REF and DEC_REF as given; only the scale
+does.
 
 References
 ----------
@@ -259,8 +260,9 @@ def va_correction(pointing: Pointing):
 def pc_matrix(pointing: Pointing) -> np.ndarray:
     """FITS PC matrix of the linear sky projection at the reference point.
 
-    The rotation between the aperture's ideal frame (x = -RA-like when
-    ``vparity`` is -1) and the sky: angle ``ROLL_REF - VPARITY * V3I_YANG``.
+    The rotation from the aperture's ideal frame to the sky, by the angle
+    ``ROLL_REF - VPARITY * V3I_YANG``, with the ideal x axis flipped when
+    ``VPARITY`` is -1.
 
     Parameters
     ----------
