@@ -149,3 +149,22 @@ def test_pointing_errors():
         pc_matrix(pointing_from_header(good))
     assert pointing_from_header({**good, "VA_SCALE": None}).va_scale is None
     assert pointing_from_header({**good, "VA_SCALE": " "}).va_scale is None
+
+
+def test_pointing_from_model_names_the_missing_keyword():
+    from stdatamodels.jwst.datamodels import ImageModel
+
+    from webbcal.wcs import pointing_from_model
+
+    model = ImageModel()
+    model.meta.filename = "jw_test_rate.fits"
+    info = model.meta.wcsinfo
+    info.v2_ref, info.v3_ref, info.roll_ref, info.dec_ref = 1.0, 2.0, 3.0, 4.0
+    with pytest.raises(
+        PointingError, match=r"^jw_test_rate.fits meta.wcsinfo: pointing keyword RA_REF is missing$"
+    ):
+        pointing_from_model(model)
+    info.ra_ref = 5.0
+    info.v3yangle, info.vparity = 0.5, -1
+    model.meta.velocity_aberration.scale_factor = 1.00001
+    assert pointing_from_model(model) == Pointing(1.0, 2.0, 3.0, 5.0, 4.0, 0.5, -1, 1.00001)
