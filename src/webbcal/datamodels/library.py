@@ -428,6 +428,58 @@ class ModelLibrary(Sequence):
         if release:
             _release(model)
 
+    # ------------------------------------------------------------------ steps
+    def get_crds_parameters(self) -> dict[str, Any]:
+        """CRDS parameters of the first science member (of the first member if none).
+
+        Used to select ``pars-*`` parameter references for a step run on the library.
+        """
+        science = self.indices("science")
+        index = science[0] if science else 0
+        with self:
+            model = self.borrow(index)
+            try:
+                return model.get_crds_parameters()
+            finally:
+                self.shelve(model, index, modify=False)
+
+    def member_name(self, index: int) -> str:
+        """File name of member ``index`` as written in the association."""
+        return os.path.basename(self._members[index].expname)
+
+    def exptype(self, index: int) -> str:
+        """Role of member ``index`` (``science``, ``background``...)."""
+        return self._members[index].exptype
+
+    def derived(self) -> ModelLibrary:
+        """An empty library with this one's association, members, roles and groups.
+
+        A step fills it with :meth:`add_result`, one result per member; it is on
+        disk when this one is (each result is written to its temporary folder and
+        released, so a step's results need not all fit in memory).
+        """
+        new = ModelLibrary.__new__(ModelLibrary)
+        new._asn = self._asn
+        new._members = [
+            LibraryMember(m.exptype, None, m.expname, m.group_id, m.product, dict(m.extra))
+            for m in self._members
+        ]
+        new._on_disk = self._on_disk
+        new._loaded, new._ledger, new._temp_files = {}, {}, {}
+        new._temp_root, new._temp_dir, new._open = self._temp_root, None, False
+        return new
+
+    def add_result(self, index: int, model: Any) -> None:
+        """Store ``model`` as member ``index`` of a :meth:`derived` library.
+
+        On disk the model is written to the temporary folder and released.
+        """
+        self._attach(model, self._members[index])
+        if self._on_disk:
+            self._spill(model, index)
+        else:
+            self._loaded[index] = model
+
     def close(self) -> None:
         """Remove the temporary copies of an on-disk library."""
         if self._temp_dir and os.path.isdir(self._temp_dir):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["KNOWN_SUFFIXES", "output_path", "remove_suffix"]
+__all__ = ["KNOWN_SUFFIXES", "member_output_path", "output_path", "remove_suffix"]
 
 KNOWN_SUFFIXES = frozenset(
     {
@@ -85,3 +85,33 @@ def output_path(
     root = remove_suffix(root)
     name = f"{root}_{suffix}{ext}" if suffix else f"{root}{ext}"
     return os.path.join(output_dir or os.getcwd(), name)
+
+
+def member_output_path(
+    member_name: str,
+    suffix: str,
+    *,
+    asn_id: str | None = None,
+    output_dir: str | None = None,
+    ext: str = ".fits",
+) -> str:
+    """Path of a per-exposure product of a stage-3 step (``_crf``, ``_crfints``...).
+
+    The member's file root (its suffix removed) gets the association id and the
+    new suffix: ``jw..._nrca1_cal.fits`` in association ``o001`` with suffix
+    ``crf`` -> ``jw..._nrca1_o001_crf.fits``. Without an association id the
+    product is ``<root>_<suffix>``.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.path.basename(member_output_path("jw01_nrca1_cal.fits", "crf", asn_id="o001"))
+    'jw01_nrca1_o001_crf.fits'
+    """
+    root, _ = os.path.splitext(os.path.basename(member_name))
+    if root.endswith(".fits"):
+        root = root[:-5]
+    root = remove_suffix(root)
+    if asn_id:
+        root = f"{root}_{asn_id}"
+    return os.path.join(output_dir or os.getcwd(), f"{root}_{suffix}{ext}")

@@ -14,7 +14,29 @@ from typing import Any, ClassVar
 from .params import Param, ParameterError
 from .step import Step
 
-__all__ = ["Pipeline"]
+__all__ = ["Pipeline", "crds_selection_key"]
+
+#: CRDS parameters that name the file or record processing rather than select
+#: references. DATE-OBS/TIME-OBS select them through USEAFTER and stay; the
+#: exposure start/mid/end times (EXPSTART...) are not CRDS selectors.
+_NOT_SELECTING = ("_fits_hash", "asdf_library.", "history.", "meta.filename", "meta.date",
+                  "meta.model_type", "meta.observation.exposure_number",
+                  "meta.observation.activity_id", "meta.cal_step.", "meta.ref_file.",
+                  "meta.asn.", "meta.group_id", "meta.calibration_software",
+                  "meta.exposure.start_time", "meta.exposure.mid_time",
+                  "meta.exposure.end_time")  # fmt: skip
+
+
+def crds_selection_key(parameters: dict[str, Any]) -> tuple:
+    """A hashable key of the CRDS parameters that can change the selected references.
+
+    Two exposures with the same key get the same best references, so a pipeline
+    over an association asks CRDS once per key.
+    """
+    return tuple(
+        sorted((k, str(v)) for k, v in parameters.items() if not k.startswith(_NOT_SELECTING))
+    )
+
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +134,35 @@ class Pipeline(Step):
         object.__setattr__(self, "_given_references", dict(references))
 
     def prefetch(self, model: Any) -> None:
-        """Look up, in one CRDS call, the references of every step that will run."""
+        """Look up, before any step runs, the references of every step that will run.
+
+        For a :class:`~webbcal.datamodels.ModelLibrary` the references of every
+        member are looked up, once per distinct set of selection parameters
+        (members may be of different detectors, filters or dates); each member's
+        steps then use its own answer.
+        """
+        from ..datamodels.library import ModelLibrary
+
+        if isinstance(model, ModelLibrary):
+            sets: dict[tuple, dict[str, str | None]] = {}
+            with model:
+                for index in range(len(model)):
+                    member = model.borrow(index)
+                    try:
+                        key = crds_selection_key(member.get_crds_parameters())
+                        if key not in sets:
+                            sets[key] = self._prefetch_one(member)
+                    finally:
+                        model.shelve(member, index, modify=False)
+            log.info("Prefetched references for %d members (%d distinct selections)",
+                     len(model), len(sets))  # fmt: skip
+            object.__setattr__(self, "_prefetched_sets", sets)
+            object.__setattr__(self, "_prefetched", None)
+            return
+        object.__setattr__(self, "_prefetched_sets", None)
+        object.__setattr__(self, "_prefetched", self._prefetch_one(model))
+
+    def _prefetch_one(self, model: Any) -> dict[str, str | None]:
         from ..crds_client import best_references
 
         given = dict(self.__dict__.get("_given_references") or {})
@@ -125,13 +175,20 @@ class Pipeline(Step):
         if given:
             log.info("Using reference files selected beforehand for %s", ", ".join(given))
             refs.update(given)
+        name = getattr(model.meta, "filename", None)
         if reftypes:
-            name = getattr(model.meta, "filename", None)
             log.info("Prefetching reference files for %s", ", ".join(reftypes))
             refs.update(best_references(model.get_crds_parameters(), reftypes, filename=name))
         for reftype, path in refs.items():
             log.info("Prefetch for %s reference file is '%s'", reftype.upper(), path or "N/A")
-        object.__setattr__(self, "_prefetched", refs)
+        return refs
+
+    def prefetched_for(self, model: Any) -> dict[str, str | None] | None:
+        """References prefetched for ``model`` (None when nothing was prefetched for it)."""
+        sets = self.__dict__.get("_prefetched_sets")
+        if sets:
+            return sets.get(crds_selection_key(model.get_crds_parameters()))
+        return self._prefetched
 
     def _run_model(self, model: Any) -> Any:
         if self.skip:

@@ -89,6 +89,11 @@ class Step:
         Reference types used only in some modes: an N/A result does not skip the step.
     cal_step_name : str or None
         Attribute of ``meta.cal_step`` (``S_*`` keyword) that records the status.
+    library_mode : str
+        What the step does with a :class:`~webbcal.datamodels.ModelLibrary`
+        (an association): ``"member"`` runs :meth:`process` on a copy of each
+        member and returns a new library of the results; ``"library"`` passes the
+        library to :meth:`process`, which returns a library or a combined model.
     """
 
     class_alias: ClassVar[str] = ""
@@ -96,6 +101,7 @@ class Step:
     reference_file_types: ClassVar[tuple[str, ...]] = ()
     optional_reference_types: ClassVar[tuple[str, ...]] = ()
     cal_step_name: ClassVar[str | None] = None
+    library_mode: ClassVar[str] = "member"
 
     # ----------------------------------------------------------------- parameters
     @classmethod
@@ -200,6 +206,7 @@ class Step:
             pkg_logger.removeHandler(collector)
         step = cls.from_configuration(merged)
         object.__setattr__(step, "_pre_records", list(collector.records))
+        model = step._library_storage(model)
         # A model opened here belongs to this run: no defensive copy.
         return step.run(model, _owned=isinstance(input, (str, os.PathLike)))
 
@@ -219,10 +226,25 @@ class Step:
 
     @classmethod
     def open_input(cls, path: str) -> Any:
-        """Open an input file for this step (subclasses may check its kind)."""
-        from ..datamodels import open_model
+        """Open an input file for this step (subclasses may check its kind).
 
+        An association (``.json``) opens as a :class:`~webbcal.datamodels.ModelLibrary`
+        (members loaded when used); any other file as a data model.
+        """
+        from ..datamodels import ModelLibrary, open_model
+
+        if path.endswith(".json"):
+            return ModelLibrary(path)
         return open_model(path)
+
+    def _library_storage(self, model: Any) -> Any:
+        """Re-open an association opened here on disk when the step asks ``in_memory=False``."""
+        from ..datamodels import ModelLibrary
+
+        wants_disk = "in_memory" in self._values and not self._values["in_memory"]
+        if isinstance(model, ModelLibrary) and wants_disk and not model.on_disk and model.asn.path:
+            return ModelLibrary(model.asn.path, on_disk=True)
+        return model
 
     # ----------------------------------------------------------------- running
     def run(self, input: Any, *, _owned: bool = False) -> Any:
@@ -240,7 +262,7 @@ class Step:
         if self.parent is not None:
             result = self._run_model(self._open_input(input, self.input_dir))
             if self.save_results:
-                self.save_model(result)
+                self.save_result(result)
             return result
         collector = _LogCollector()
         self._log_records[:] = self.__dict__.get("_pre_records", [])
@@ -253,15 +275,19 @@ class Step:
         try:
             opened_here = isinstance(input, (str, os.PathLike))
             model = self._open_input(input, self.input_dir)
+            if opened_here:
+                model = self._library_storage(model)
             object.__setattr__(self, "_input_filename", _model_name(model))
-            if not opened_here and not _owned:
+            if not opened_here and not _owned and not _is_library(model):
+                # A library's members are copied when borrowed (see _run_members).
                 model = self._copy_input(model)
             result = self._run_model(model)
             log.info("Results used webbcal version: %s", __version__)
             for product in _as_tuple(result):
-                self._store_logs(product)
+                if not _is_library(product):
+                    self._store_logs(product)
             if self.save_results:
-                self.save_model(result)
+                self.save_result(result)
         except BaseException:
             self._remove_written()
             raise
@@ -282,8 +308,13 @@ class Step:
                 pass
 
     def _run_model(self, model: Any) -> Any:
+        if _is_library(model) and self.library_mode == "member":
+            return self._run_members(model)
         start = time.monotonic()
         log.info("Step %s running with model %s", self.name, _model_name(model))
+        if self.skip and _is_library(model):
+            log.info("Step %s skipped (skip=True)", self.name)
+            return model
         if self.skip:
             log.info("Step %s skipped (skip=True)", self.name)
             self._set_status(model, "SKIPPED")
@@ -296,10 +327,46 @@ class Step:
             self._set_status(model, "SKIPPED")
             return model
         for product in _as_tuple(result):
-            self._set_status(product, "COMPLETE")
-            self.finalize_result(product)
+            if _is_library(product):
+                self._finalize_library(product, "COMPLETE")
+            else:
+                self._set_status(product, "COMPLETE")
+                self.finalize_result(product)
         log.info("Step %s done in %.2f s", self.name, time.monotonic() - start)
         return result
+
+    def _run_members(self, library: Any) -> Any:
+        """Run the step on each member of ``library``; return a new library of the results.
+
+        Each member is borrowed, copied and returned unchanged, so the input
+        library is never modified; references are chosen for each member (members
+        may be of different detectors or filters) and recorded in its result
+        (``R_*``, ``S_*``, CAL_VER, CRDS_CTX).
+        """
+        start = time.monotonic()
+        log.info("Step %s running on %d members of %s", self.name, len(library),
+                 _model_name(library))  # fmt: skip
+        results = library.derived()
+        with library:
+            for index in range(len(library)):
+                member = library.borrow(index)
+                try:
+                    work = self._copy_input(member)
+                finally:
+                    library.shelve(member, index, modify=False)
+                results.add_result(index, self._run_model(work))
+        log.info("Step %s done on %d members in %.2f s", self.name, len(library),
+                 time.monotonic() - start)  # fmt: skip
+        return results
+
+    def _finalize_library(self, library: Any, status: str) -> None:
+        """Record status and provenance in every member of a library result."""
+        with library:
+            for index in range(len(library)):
+                model = library.borrow(index)
+                self._set_status(model, status)
+                self.finalize_result(model)
+                library.shelve(model, index)
 
     def process(self, model: Any) -> Any:
         """Do the step's work on ``model`` and return the result (subclasses)."""
@@ -375,14 +442,20 @@ class Step:
         return load_reference(path, model_class, model, fast=fast)
 
     def _crds_reference(self, model: Any, reftype: str) -> str | None:
-        root = self._root()
-        prefetched = root._prefetched
+        prefetched = self._prefetched_for(model)
         if prefetched is not None and reftype in prefetched:
             return prefetched[reftype]
         from ..crds_client import best_references
 
         refs = best_references(model.get_crds_parameters(), [reftype], filename=_model_name(model))
         return refs[reftype]
+
+    def _prefetched_for(self, model: Any) -> dict[str, str | None] | None:
+        """References the pipeline prefetched for ``model`` (None: nothing prefetched)."""
+        root = self._root()
+        if hasattr(root, "prefetched_for"):
+            return root.prefetched_for(model)
+        return root._prefetched
 
     def _root(self) -> Step:
         node = self
@@ -444,6 +517,51 @@ class Step:
             output_file=output_file,
         )
 
+    def save_result(self, result: Any, suffix: str | None = None) -> list[str]:
+        """Save a step result: a model, a tuple of models, or every member of a library.
+
+        Returns
+        -------
+        list of str
+            The paths written.
+        """
+        paths: list[str] = []
+        for product in _as_tuple(result):
+            if _is_library(product):
+                paths += self.save_library(product, suffix)
+            else:
+                paths.append(self.save_model(product, suffix))
+        return paths
+
+    def save_library(self, library: Any, suffix: str | None = None) -> list[str]:
+        """Save each member of ``library`` under the level-3 member name.
+
+        ``<member root>_<asn_id>_<suffix>.fits`` (e.g. ``jw..._nrca1_o001_crf.fits``),
+        in ``output_dir``.
+        """
+        from ..datamodels import save_model
+        from .naming import member_output_path
+
+        root = self._root()
+        output_dir = self.output_dir or (root.output_dir if root is not self else None)
+        paths = []
+        with library:
+            for index in range(len(library)):
+                path = member_output_path(
+                    library.member_name(index), suffix or self.output_suffix,
+                    asn_id=library.asn.asn_id, output_dir=output_dir,
+                )  # fmt: skip
+                model = library.borrow(index)
+                try:
+                    existed = os.path.exists(path)
+                    save_model(model, path)
+                finally:
+                    library.shelve(model, index, modify=False)
+                if not existed:
+                    root.__dict__.setdefault("_written", []).append(path)
+                paths.append(path)
+        return paths
+
     def save_model(self, model: Any, suffix: str | None = None) -> str:
         """Save ``model`` under the JWST naming convention and return its path."""
         from ..datamodels import save_model
@@ -469,7 +587,18 @@ def _as_tuple(result: Any) -> tuple:
     return result if isinstance(result, tuple) else (result,)
 
 
+def _is_library(obj: Any) -> bool:
+    from ..datamodels.library import ModelLibrary
+
+    return isinstance(obj, ModelLibrary)
+
+
 def _model_name(model: Any) -> str:
+    if _is_library(model):
+        products = model.asn.products
+        return (products[0].name if products and products[0].name else None) or (
+            os.path.basename(model.asn.path) if model.asn.path else "<model library>"
+        )
     meta = getattr(model, "meta", None)
     name = getattr(meta, "filename", None) if meta is not None else None
     return name or "<in-memory model>"
