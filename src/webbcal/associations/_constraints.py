@@ -22,17 +22,33 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["EMPTY", "Attr", "Check", "Group", "Work", "WorkList", "first_valid"]
 
 #: Pool values that mean "not set".
 EMPTY = frozenset(
-    (None, "", "NULL", "Null", "null", "--", "N", "n", "F", "f", "FALSE", "false", "False",
-     "N/A", "n/a")
-)  # fmt: skip
+    (
+        None,
+        "",
+        "NULL",
+        "Null",
+        "null",
+        "--",
+        "N",
+        "n",
+        "F",
+        "f",
+        "FALSE",
+        "false",
+        "False",
+        "N/A",
+        "n/a",
+    )
+)
 
 
 class Work(IntEnum):
@@ -106,20 +122,19 @@ def _split_values(item, source, values) -> WorkList:
 class _Leaf:
     """State shared by leaves: pinned value, values found, last result."""
 
-    __slots__ = ("name", "value", "force_unique", "matched", "found_values", "_saved")
+    __slots__ = ("name", "value", "force_unique", "matched", "found_values", "_journal")
     is_acid = False
 
     def __iter__(self):
         yield self
 
-    def save(self):
-        self._saved = self._state()
-
-    def restore(self):
-        saved = getattr(self, "_saved", None)
-        if saved is not None:
-            self._set_state(saved)
-            self._saved = None
+    def _remember(self):
+        # Record the state before the first change since the tree was saved.
+        holder = getattr(self, "_journal", None)
+        if holder is not None:
+            journal = holder[0]
+            if self not in journal:
+                journal[self] = self._state()
 
     def _state(self):
         return (self.value, self.force_unique, self.matched, set(self.found_values))
@@ -142,9 +157,16 @@ class Attr(_Leaf):
     """
 
     __slots__ = (
-        "sources", "evaluate", "force_reprocess", "force_undefined", "invalid", "only_on_match",
-        "onlyif", "required", "is_acid",
-    )  # fmt: skip
+        "sources",
+        "evaluate",
+        "force_reprocess",
+        "force_undefined",
+        "invalid",
+        "only_on_match",
+        "onlyif",
+        "required",
+        "is_acid",
+    )
 
     def __init__(
         self,
@@ -190,6 +212,7 @@ class Attr(_Leaf):
         )
 
     def check(self, item):
+        self._remember()
         again = []
         if self.onlyif is not None and not self.onlyif(item):
             if self.force_reprocess:
@@ -245,8 +268,14 @@ class Check(_Leaf):
     be looked at again (``work_over``, ``reprocess_rules``) when the test fails.
     """
 
-    __slots__ = ("sources", "test", "reprocess_on_match", "reprocess_on_fail", "work_over",
-                 "reprocess_rules")  # fmt: skip
+    __slots__ = (
+        "sources",
+        "test",
+        "reprocess_on_match",
+        "reprocess_on_fail",
+        "work_over",
+        "reprocess_rules",
+    )
 
     def __init__(
         self,
@@ -274,6 +303,7 @@ class Check(_Leaf):
         self.found_values = set()
 
     def check(self, item):
+        self._remember()
         got = self.sources(item)
         ok = True if self.value is None else bool(self.test(self.value, got))
         self.matched = ok
@@ -347,9 +377,21 @@ class Group:
     reprocess_on_match: bool = False
     work_over: Work = Work.BOTH
     matched: bool = False
+    _leaves: list | None = field(default=None, repr=False)
+    _found: dict = field(default_factory=dict, repr=False)
+    _journal: list | None = field(default=None, repr=False)
 
     def append(self, child):
         self.children.append(child)
+        self._leaves = None
+        self._found = {}
+        self._journal = None
+
+    def leaves(self) -> list:
+        """All leaves, depth first (cached)."""
+        if self._leaves is None:
+            self._leaves = [leaf for child in self.children for leaf in child]
+        return self._leaves
 
     def check(self, item):
         ok, again = _REDUCE[self.reduce](item, self.children)
@@ -363,21 +405,42 @@ class Group:
             yield from child
 
     def save(self):
-        for leaf in self:
-            leaf.save()
+        """Remember the state of every leaf (changes are journaled from now on)."""
+        if self._journal is None:
+            self._journal = [{}]
+            for leaf in self.leaves():
+                leaf._journal = self._journal
+        else:
+            self._journal[0] = {}
 
     def restore(self):
-        for leaf in self:
-            leaf.restore()
+        """Put every leaf back in its state at the last ``save``."""
+        if self._journal is not None:
+            for leaf, state in self._journal[0].items():
+                leaf._set_state(state)
+            self._journal[0] = {}
 
     def find(self, name):
         """First node named ``name``, depth first (a group before its children)."""
+        try:
+            found = self._found[name]
+        except KeyError:
+            try:
+                found = self._find(name)
+            except KeyError:
+                found = None
+            self._found[name] = found
+        if found is None:
+            raise KeyError(name)
+        return found
+
+    def _find(self, name):
         for child in self.children:
             if child.name is not None and child.name == name:
                 return child
             if isinstance(child, Group):
                 try:
-                    return child.find(name)
+                    return child._find(name)
                 except KeyError:
                     pass
         raise KeyError(name)
@@ -387,7 +450,7 @@ class Group:
 
     def found(self, name):
         """``found_values`` of the first leaf named ``name`` that found any (else empty)."""
-        for leaf in self:
+        for leaf in self.leaves():
             if leaf.name == name and leaf.found_values:
                 return leaf.found_values
         return set()
@@ -395,7 +458,7 @@ class Group:
     def describe(self) -> str:
         """One line per named leaf: its name, columns and pinned value."""
         lines = []
-        for leaf in self:
+        for leaf in self.leaves():
             if leaf.name is None:
                 continue
             sources = getattr(leaf, "sources", None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from ._constraints import EMPTY, first_valid
+from ._constraints import first_valid
 
 __all__ = [
     "ACQ_EXP_TYPES",
@@ -39,27 +39,72 @@ ACQ_EXP_TYPES = frozenset(
 
 #: Exposure types whose members are not science (role given by the value).
 _ROLE_OF_EXP_TYPE = {
-    **dict.fromkeys(["mir_darkall", "mir_darkimg", "mir_darkmrs", "nis_dark", "nrc_dark",
-                     "nrs_dark"], "dark"),
-    **dict.fromkeys(["mir_flatimage", "mir_flatmrs", "mir_flatimage-ext", "mir_flatmrs-ext",
-                     "nrc_flat"], "flat"),
-    **dict.fromkeys(["mir_tacq", "mir_taconfirm", "nis_tacq", "nis_taconfirm", "nrc_tacq",
-                     "nrc_taconfirm", "nrs_confirm", "nrs_msata", "nrs_tacq", "nrs_taconfirm",
-                     "nrs_taslit", "nrs_wata"], "target_acquisition"),
-    **dict.fromkeys(["nis_focus", "nis_lamp", "nrc_focus", "nrc_led", "nrs_focus", "nrs_image",
-                     "nrs_lamp"], "engineering"),
+    **dict.fromkeys(
+        ["mir_darkall", "mir_darkimg", "mir_darkmrs", "nis_dark", "nrc_dark", "nrs_dark"], "dark"
+    ),
+    **dict.fromkeys(
+        ["mir_flatimage", "mir_flatmrs", "mir_flatimage-ext", "mir_flatmrs-ext", "nrc_flat"], "flat"
+    ),
+    **dict.fromkeys(
+        [
+            "mir_tacq",
+            "mir_taconfirm",
+            "nis_tacq",
+            "nis_taconfirm",
+            "nrc_tacq",
+            "nrc_taconfirm",
+            "nrs_confirm",
+            "nrs_msata",
+            "nrs_tacq",
+            "nrs_taconfirm",
+            "nrs_taslit",
+            "nrs_wata",
+        ],
+        "target_acquisition",
+    ),
+    **dict.fromkeys(
+        ["nis_focus", "nis_lamp", "nrc_focus", "nrc_led", "nrs_focus", "nrs_image", "nrs_lamp"],
+        "engineering",
+    ),
     "nrs_autoflat": "autoflat",
     "nrs_autowave": "autowave",
-}  # fmt: skip
+}
 
 CORON_EXP_TYPES = ("mir_4qpm", "mir_lyot", "nrc_coron")
-IMAGE2_SCIENCE_EXP_TYPES = ("fgs_image", "mir_4qpm", "mir_image", "mir_lyot", "nis_ami",
-                            "nis_image", "nrc_coron", "nrc_image", "nrs_mimf", "nrc_tsimage")  # fmt: skip
-IMAGE2_NONSCIENCE_EXP_TYPES = ("mir_coroncal", "nis_focus", "nrc_focus", "nrs_focus",
-                               "nrs_image", *sorted(ACQ_EXP_TYPES))  # fmt: skip
-SPEC2_SCIENCE_EXP_TYPES = ("mir_lrs-fixedslit", "mir_lrs-slitless", "mir_mrs", "mir_wfss",
-                           "nis_soss", "nis_wfss", "nrc_tsgrism", "nrc_wfss", "nrs_fixedslit",
-                           "nrs_ifu", "nrs_msaspec", "nrs_brightobj")  # fmt: skip
+IMAGE2_SCIENCE_EXP_TYPES = (
+    "fgs_image",
+    "mir_4qpm",
+    "mir_image",
+    "mir_lyot",
+    "nis_ami",
+    "nis_image",
+    "nrc_coron",
+    "nrc_image",
+    "nrs_mimf",
+    "nrc_tsimage",
+)
+IMAGE2_NONSCIENCE_EXP_TYPES = (
+    "mir_coroncal",
+    "nis_focus",
+    "nrc_focus",
+    "nrs_focus",
+    "nrs_image",
+    *sorted(ACQ_EXP_TYPES),
+)
+SPEC2_SCIENCE_EXP_TYPES = (
+    "mir_lrs-fixedslit",
+    "mir_lrs-slitless",
+    "mir_mrs",
+    "mir_wfss",
+    "nis_soss",
+    "nis_wfss",
+    "nrc_tsgrism",
+    "nrc_wfss",
+    "nrs_fixedslit",
+    "nrs_ifu",
+    "nrs_msaspec",
+    "nrs_brightobj",
+)
 LEVEL2B_EXP_TYPES = frozenset(
     IMAGE2_SCIENCE_EXP_TYPES + IMAGE2_NONSCIENCE_EXP_TYPES + SPEC2_SCIENCE_EXP_TYPES
 )
@@ -86,13 +131,17 @@ _NRS_FSS_PATHS = frozenset(
 _NRS_FSS_LAMP_PATHS = frozenset(
     (grating, lamp, det)
     for grating, lamps in (
-        ("prism", "line4 flat5 test"), ("g395h", "flat3 line3"), ("g235h", "flat2 line2"),
-        ("g140h", "flat1 ref line1 flat4"), ("g395m", "flat3 line3"), ("g235m", "flat2 line2"),
+        ("prism", "line4 flat5 test"),
+        ("g395h", "flat3 line3"),
+        ("g235h", "flat2 line2"),
+        ("g140h", "flat1 ref line1 flat4"),
+        ("g395m", "flat3 line3"),
+        ("g235m", "flat2 line2"),
         ("g140m", "flat1 line1 flat4"),
     )
     for lamp in lamps.split()
     for det in ("nrs1", "nrs2")
-)  # fmt: skip
+)
 _NRS_IFU_PATHS = frozenset(
     tuple(p.split(":"))
     for p in (
@@ -105,12 +154,48 @@ _NIS_SOSS_UNCALIBRATED = ("f277w",)
 
 #: File-name suffixes of pipeline products that ``remove_suffix`` strips.
 _KNOWN_SUFFIXES = (
-    "uncal", "rate", "rateints", "cal", "calints", "x1d", "x1dints", "c1d", "i2d", "s2d", "s3d",
-    "crf", "crfints", "bsub", "bsubints", "psfsub", "psfalign", "psfstack", "ami", "aminorm",
-    "ami-oi", "aminorm-oi", "cat", "segm", "whtlt", "phot", "wfscmb", "median", "outlier_i2d",
-    "outlier_s2d", "trapsfilled", "ramp", "dark", "fitopt", "spec3", "image3", "image2", "spec2",
-    "tso3", "coron3", "ami3",
-)  # fmt: skip
+    "uncal",
+    "rate",
+    "rateints",
+    "cal",
+    "calints",
+    "x1d",
+    "x1dints",
+    "c1d",
+    "i2d",
+    "s2d",
+    "s3d",
+    "crf",
+    "crfints",
+    "bsub",
+    "bsubints",
+    "psfsub",
+    "psfalign",
+    "psfstack",
+    "ami",
+    "aminorm",
+    "ami-oi",
+    "aminorm-oi",
+    "cat",
+    "segm",
+    "whtlt",
+    "phot",
+    "wfscmb",
+    "median",
+    "outlier_i2d",
+    "outlier_s2d",
+    "trapsfilled",
+    "ramp",
+    "dark",
+    "fitopt",
+    "spec3",
+    "image3",
+    "image2",
+    "spec2",
+    "tso3",
+    "coron3",
+    "ami3",
+)
 _SUFFIX_RE = re.compile(
     "^(?P<root>.+?)((?P<sep>_|-)(" + "|".join(re.escape(s) for s in _KNOWN_SUFFIXES) + "))?$"
 )
@@ -188,8 +273,9 @@ def _values(item, *columns):
 def nrsfss_valid_detector(item: dict) -> bool:
     """Whether a NIRSpec fixed-slit exposure's slit/grating/filter fall on its detector."""
     try:
-        detector, nrs_filter, grating, slit = _values(item, "detector", "filter", "grating",
-                                                      "fxd_slit")  # fmt: skip
+        detector, nrs_filter, grating, slit = _values(
+            item, "detector", "filter", "grating", "fxd_slit"
+        )
     except KeyError:
         return False
     slit = slit if slit == "s200b1" else "a"

@@ -191,6 +191,7 @@ class AsnBase:
         self.current_sequence = None
         self._acid = None
         self.pool_name = "in-memory"
+        self._filenames: set[str] = set()
         self.constraints = self.build()
         if global_constraint is not None:
             self.constraints.append(global_constraint())
@@ -236,12 +237,7 @@ class AsnBase:
         return [m.item for p in self.data.get("products", []) for m in p["members"]]
 
     def is_item_member(self, item) -> bool:
-        filename = item["filename"]
-        return any(
-            m.item is not None and m.item["filename"] == filename
-            for p in self.data.get("products", [])
-            for m in p["members"]
-        )
+        return item["filename"] in self._filenames
 
     @property
     def current_product(self):
@@ -321,7 +317,7 @@ class AsnBase:
     def acid(self) -> Acid:
         if self._acid is not None:
             return self._acid
-        for leaf in self.constraints:
+        for leaf in self.constraints.leaves():
             if leaf.is_acid:
                 value = re.sub(r"\\", "", _join(leaf.found_values))
                 try:
@@ -502,6 +498,7 @@ class Level2Asn(AsnBase):
         if self.is_member(member):
             return
         self.current_product["members"].append(member)
+        self._filenames.add(item["filename"])
         self.update_validity(member)
         self.update_degraded()
         self.current_product["name"] = self.dms_product_name()
@@ -511,7 +508,9 @@ class Level2Asn(AsnBase):
         if ctype == "observation":
             return True
         if ctype == "background":
-            return any(m["exptype"].lower() == "background" for m in self.current_product["members"])
+            return any(
+                m["exptype"].lower() == "background" for m in self.current_product["members"]
+            )
         return False
 
 
@@ -679,6 +678,7 @@ class Level3Asn(AsnBase):
             return
         self.update_validity(member)
         self.current_product["members"].append(member)
+        self._filenames.add(item["filename"])
         self.update_asn(item)
 
     def make_fixedslit_bkg(self):
@@ -725,9 +725,7 @@ class Science3(Level3Asn):
             [
                 Group([c_program(), Attr("instrument", ["instrume"])], name="base"),
                 Attr(None, ["is_imprt"], force_undefined=True),
-                Group(
-                    [Group([self.rule(), obsnum], name="rule"), acqs], "any", name="acq_check"
-                ),
+                Group([Group([self.rule(), obsnum], name="rule"), acqs], "any", name="acq_check"),
             ],
             name="dmsbase_top",
         )
@@ -758,15 +756,20 @@ def l3_optical_path():
             Attr("opt_elem2", ["pupil", "grating"], required=False),
             Group(
                 [
-                    Attr("fxd_slit2", ["fxd_slit"], ["s200a1|s200a2"], force_unique=False,
-                         required=False),
+                    Attr(
+                        "fxd_slit2",
+                        ["fxd_slit"],
+                        ["s200a1|s200a2"],
+                        force_unique=False,
+                        required=False,
+                    ),
                     Attr("fxd_slit", ["fxd_slit"], required=False),
                 ],
                 "any",
             ),
             Attr("subarray", ["subarray"]),
         ]
-    )  # fmt: skip
+    )
 
 
 def l3_target(asn=None):

@@ -67,9 +67,7 @@ class _Registry:
 
 def _candidate_constraint(candidates):
     value = ".+(" + "|".join(candidates) + ").+" if candidates else None
-    return lambda: Attr(
-        "asn_candidate", ["asn_candidate"], value, evaluate=True, is_acid=True
-    )
+    return lambda: Attr("asn_candidate", ["asn_candidate"], value, evaluate=True, is_acid=True)
 
 
 # ------------------------------------------------------------------------------ work queue
@@ -124,9 +122,7 @@ def _run_rules(rows, registry, *, global_constraint, version_id, pool_name):
                 for name in registry.names:
                     if name in ignore or name not in allowed_set:
                         continue
-                    asn, more = by_name[name].create(
-                        item, version_id, global_constraint, pool_name
-                    )
+                    asn, more = by_name[name].create(item, version_id, global_constraint, pool_name)
                     again.extend(more)
                     if asn is not None:
                         associations.append(asn)
@@ -243,9 +239,7 @@ def _prune_duplicate_associations(asns):
         original = ordered.pop()
         pruned.append(original)
         first = original.data["products"][0]
-        to_prune = [
-            a for a in ordered if not _membership_diffs(first, a.data["products"][0])
-        ]
+        to_prune = [a for a in ordered if not _membership_diffs(first, a.data["products"][0])]
         _remove_identical(ordered, to_prune)
     return pruned
 
@@ -331,9 +325,7 @@ def _merge_level2(asns):
                 if product["name"] == cproduct["name"]:
                     known = [m["expname"] for m in cproduct["members"]]
                     new = {m["expname"] for m in product["members"]} - set(known)
-                    cproduct["members"].extend(
-                        m for m in product["members"] if m["expname"] in new
-                    )
+                    cproduct["members"].extend(m for m in product["members"] if m["expname"] in new)
                     merge_occurred = True
             if not merge_occurred:
                 current.data["products"].append(product)
@@ -501,7 +493,9 @@ def load_rule_file(path: str) -> dict[str, type]:
     found = {
         n: obj
         for n, obj in sorted(vars(module).items())
-        if n.startswith("Asn_") and isinstance(obj, type) and issubclass(obj, AsnBase)
+        if n.startswith("Asn_")
+        and isinstance(obj, type)
+        and issubclass(obj, AsnBase)
         and obj.__module__ == name
     }
     if not found:
@@ -562,9 +556,12 @@ def _parser():
     )
     p.add_argument("-p", "--path", default=".", help="folder for the association files")
     p.add_argument(
-        "--version-id", nargs="?", const=True, default=None,
+        "--version-id",
+        nargs="?",
+        const=True,
+        default=None,
         help="tag for file names; a time stamp when given without a value",
-    )  # fmt: skip
+    )
     p.add_argument("-r", "--rules", action="append", default=[], help="webbcal rule file")
     p.add_argument("--ignore-default", action="store_true", help="do not use the default rules")
     p.add_argument("--dry-run", action="store_true", help="generate but write nothing")

@@ -56,9 +56,7 @@ class Pool:
 
 
 def _records(text: str, delimiter: str):
-    lines = [
-        (n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()
-    ]
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     lines = [(n, line) for n, line in lines if not line.lstrip().startswith("#")]
     reader = csv.reader(io.StringIO("\n".join(line for _, line in lines)), delimiter=delimiter)
     for (lineno, _), fields in zip(lines, reader, strict=False):

@@ -258,9 +258,12 @@ def _exposures_bkg_or_single(asn):
 
 def _not_science(asn):
     return Check(
-        None, "science", None, lambda v, item: asn.get_exposure_type(item) != v,
+        None,
+        "science",
+        None,
+        lambda v, item: asn.get_exposure_type(item) != v,
         force_unique=False,
-    )  # fmt: skip
+    )
 
 
 # =============================================================================== level 2 rules
@@ -341,9 +344,15 @@ class Asn_Lv2Spec(Lv2Spectral, Lv2Imprint, Level2Asn):
             "notany",
         )
         exptypes = l2_spectral_science(
-            exclude=["nis_wfss", "nrc_wfss", "nrs_fixedslit", "nrs_msaspec", "mir_lrs-slitless",
-                     "mir_lrs-fixedslit"]
-        )  # fmt: skip
+            exclude=[
+                "nis_wfss",
+                "nrc_wfss",
+                "nrs_fixedslit",
+                "nrs_msaspec",
+                "mir_lrs-slitless",
+                "mir_lrs-fixedslit",
+            ]
+        )
         return Group(
             [
                 l2_base(),
@@ -410,25 +419,50 @@ class Asn_Lv2SpecTSO(Lv2Spectral, Level2Asn):
                 l2_base(),
                 l2_mode(),
                 l2_spectral_science(
-                    exclude=["nrs_msaspec", "nrs_fixedslit", "mir_lrs-slitless",
-                             "mir_lrs-fixedslit"]
+                    exclude=[
+                        "nrs_msaspec",
+                        "nrs_fixedslit",
+                        "mir_lrs-slitless",
+                        "mir_lrs-fixedslit",
+                    ]
                 ),
                 l2_single_science(self),
                 c_tso(),
             ]
-        )  # fmt: skip
+        )
         not_tsgrism_clear = Group(
-            [Group([Attr("exp_type", ["exp_type"], "nrc_tsgrism"), Attr("pupil", ["pupil"], "clear")])],
+            [
+                Group(
+                    [
+                        Attr("exp_type", ["exp_type"], "nrc_tsgrism"),
+                        Attr("pupil", ["pupil"], "clear"),
+                    ]
+                )
+            ],
             "notany",
-        )  # fmt: skip
+        )
         not_bots_bad_detector = Group(
-            [Group([Attr("exp_type", ["exp_type"], "nrs_brightobj"), c_invalid(nrsfss_valid_detector)])],
+            [
+                Group(
+                    [
+                        Attr("exp_type", ["exp_type"], "nrs_brightobj"),
+                        c_invalid(nrsfss_valid_detector),
+                    ]
+                )
+            ],
             "notany",
-        )  # fmt: skip
+        )
         not_soss_uncal = Group(
-            [Group([Attr("exp_type", ["exp_type"], "nis_soss"), c_invalid(nissoss_calibrated_filter)])],
+            [
+                Group(
+                    [
+                        Attr("exp_type", ["exp_type"], "nis_soss"),
+                        c_invalid(nissoss_calibrated_filter),
+                    ]
+                )
+            ],
             "notany",
-        )  # fmt: skip
+        )
         return Group([sci, not_tsgrism_clear, not_bots_bad_detector, not_soss_uncal])
 
     def init_hook(self, item):
@@ -475,11 +509,14 @@ class Asn_Lv2MIRLRSFixedSlitNod(Lv2Spectral, Level2Asn):
             [
                 l2_base(),
                 Check(
-                    None, True, None, lambda _v, _i: self.acid.type != "background",
+                    None,
+                    True,
+                    None,
+                    lambda _v, _i: self.acid.type != "background",
                     force_unique=False,
                 ),
             ]
-        )  # fmt: skip
+        )
         return Group([base, exposures])
 
     def get_exposure_type(self, item, default="science"):
@@ -616,11 +653,14 @@ class Asn_Lv2NRSFSS(Lv2Nod, Lv2Spectral, Level2Asn):
                 Attr("nods", ["numdthpt"]),
                 Attr("subpxpts", ["subpxpns", "subpxpts"]),
                 Check(
-                    None, "science", None, lambda v, item: self.get_exposure_type(item) == v,
+                    None,
+                    "science",
+                    None,
+                    lambda v, item: self.get_exposure_type(item) == v,
                     force_unique=False,
                 ),
             ]
-        )  # fmt: skip
+        )
         return Group(
             [
                 l2_base(),
@@ -721,9 +761,12 @@ class Asn_Lv3AMI(_Typed3):
 
     def rule(self):
         return Group(
-            [l3_optical_path(), Attr("exp_type", ["exp_type"], "nis_ami"),
-             l3_target_science_only(self)]
-        )  # fmt: skip
+            [
+                l3_optical_path(),
+                Attr("exp_type", ["exp_type"], "nis_ami"),
+                l3_target_science_only(self),
+            ]
+        )
 
 
 class Asn_Lv3Image(_Typed3):
@@ -858,13 +901,17 @@ class Asn_Lv3NRSFSS(_Spec3):
         return Group(
             [
                 c_not_tso(),
-                Attr("exp_type", ["exp_type"], "nrs_autoflat|nrs_autowave|nrs_fixedslit",
-                     force_unique=False),
+                Attr(
+                    "exp_type",
+                    ["exp_type"],
+                    "nrs_autoflat|nrs_autowave|nrs_fixedslit",
+                    force_unique=False,
+                ),
                 c_valid(nrsfss_valid_detector),
                 l3_optical_path(),
                 l3_target(self),
             ]
-        )  # fmt: skip
+        )
 
     @property
     def dms_product_name(self):
@@ -1001,10 +1048,16 @@ class Asn_Lv3TSO(_Typed3):
 
     def rule(self):
         not_ifu = Group(
-            [Attr("exp_type", ["exp_type"], "mir_mrs|mir_flatmrs|nrs_autowave|nrs_ifu",
-                  force_unique=False)],
+            [
+                Attr(
+                    "exp_type",
+                    ["exp_type"],
+                    "mir_mrs|mir_flatmrs|nrs_autowave|nrs_ifu",
+                    force_unique=False,
+                )
+            ],
             "notany",
-        )  # fmt: skip
+        )
         not_tsgrism_invalid = Group(
             [
                 Group(
@@ -1031,21 +1084,25 @@ class Asn_Lv3TSO(_Typed3):
             [
                 Group([Attr("exp_type", ["exp_type"], "nis_soss"), Attr("nints", ["nints"], "1")]),
                 Group(
-                    [Attr("exp_type", ["exp_type"], "nis_soss"),
-                     c_invalid(nissoss_calibrated_filter)]
+                    [
+                        Attr("exp_type", ["exp_type"], "nis_soss"),
+                        c_invalid(nissoss_calibrated_filter),
+                    ]
                 ),
             ],
             "notany",
-        )  # fmt: skip
+        )
         not_bots_invalid = Group(
             [
                 Group(
-                    [Attr("exp_type", ["exp_type"], "nrs_brightobj"),
-                     c_invalid(nrsfss_valid_detector)]
+                    [
+                        Attr("exp_type", ["exp_type"], "nrs_brightobj"),
+                        c_invalid(nrsfss_valid_detector),
+                    ]
                 )
             ],
             "notany",
-        )  # fmt: skip
+        )
         return Group(
             [
                 l3_target(self),
