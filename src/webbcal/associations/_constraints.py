@@ -128,14 +128,6 @@ class _Leaf:
     def __iter__(self):
         yield self
 
-    def _remember(self):
-        # Record the state before the first change since the tree was saved.
-        holder = getattr(self, "_journal", None)
-        if holder is not None:
-            journal = holder[0]
-            if self not in journal:
-                journal[self] = self._state()
-
     def _state(self):
         return (self.value, self.force_unique, self.matched, set(self.found_values))
 
@@ -198,6 +190,7 @@ class Attr(_Leaf):
         self.is_acid = is_acid
         self.matched = False
         self.found_values = set()
+        self._journal = None
 
     def _state(self):
         return (*super()._state(), self.sources)
@@ -212,7 +205,9 @@ class Attr(_Leaf):
         )
 
     def check(self, item):
-        self._remember()
+        holder = self._journal
+        if holder is not None and self not in holder[0]:
+            holder[0][self] = self._state()
         again = []
         if self.onlyif is not None and not self.onlyif(item):
             if self.force_reprocess:
@@ -301,9 +296,12 @@ class Check(_Leaf):
         self.reprocess_rules = reprocess_rules
         self.matched = False
         self.found_values = set()
+        self._journal = None
 
     def check(self, item):
-        self._remember()
+        holder = self._journal
+        if holder is not None and self not in holder[0]:
+            holder[0][self] = self._state()
         got = self.sources(item)
         ok = True if self.value is None else bool(self.test(self.value, got))
         self.matched = ok
@@ -364,6 +362,14 @@ def _notall(item, children):
     return not ok, again
 
 
+def _collect_leaves(group, out):
+    for child in group.children:
+        if isinstance(child, Group):
+            _collect_leaves(child, out)
+        else:
+            out.append(child)
+
+
 _REDUCE = {"all": _all, "any": _any, "notany": _notany, "notall": _notall}
 
 
@@ -390,7 +396,9 @@ class Group:
     def leaves(self) -> list:
         """All leaves, depth first (cached)."""
         if self._leaves is None:
-            self._leaves = [leaf for child in self.children for leaf in child]
+            leaves = []
+            _collect_leaves(self, leaves)
+            self._leaves = leaves
         return self._leaves
 
     def check(self, item):
