@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 
 from ._constraints import Attr, Work, WorkList, evaluate
 from ._dms import remove_suffix
-from ._rulebase import AsnBase
+from ._rulebase import AsnBase, Level2Asn
 from .asn import Association, AssociationError
 from .pool import Pool, PoolError, read_pool
 from .rules import DEFAULT_RULES
@@ -63,6 +63,27 @@ class _Registry:
             self.rules.append(sub)
         self.ruleset = ruleset
         self.names = [r.rule_name for r in self.rules]
+
+
+def _useful_rules(rules: dict[str, type], ctype: str) -> dict[str, type]:
+    """The rules that can give valid associations for a candidate of type ``ctype``.
+
+    A level-2 association is valid only for an observation candidate or a
+    background candidate (``Level2Asn.validate_candidates``), so for other
+    candidate types, and for discovered associations, level-2 rules that keep
+    that check are left out. This changes nothing else: level-2 associations and
+    the work lists they ask for involve only their own rule, so the level-3
+    associations are made in the same order from the same items.
+    """
+    if ctype.lower() in ("observation", "background"):
+        return rules
+    return {
+        name: cls
+        for name, cls in rules.items()
+        if not (
+            issubclass(cls, Level2Asn) and cls.validate_candidates is Level2Asn.validate_candidates
+        )
+    }
 
 
 def _candidate_constraint(candidates):
@@ -425,9 +446,14 @@ def generate(
     else:
         pairs = [(cid, ctype) for ctype, ids in cids_by_type.items() for cid in ids]
 
-    candidates = _Registry(rules, CANDIDATE_RULESET)
+    registries: dict[str, _Registry] = {}
     associations: list[AsnBase] = []
     for cid, ctype in pairs:
+        useful = _useful_rules(rules, ctype)
+        key = ",".join(useful)
+        candidates = registries.get(key) or registries.setdefault(
+            key, _Registry(useful, CANDIDATE_RULESET)
+        )
         sub = [r for r in rows if cid in r["asn_candidate"]]
         text = f"[('{cid}', '{ctype}')]"
         sub = [{**r, "asn_candidate": text} for r in sub]
@@ -444,7 +470,7 @@ def generate(
     if discover:
         found = _run_rules(
             rows,
-            _Registry(rules, DISCOVER_RULESET),
+            _Registry(_useful_rules(rules, "discovered"), DISCOVER_RULESET),
             global_constraint=None,
             version_id=version_id,
             pool_name=pool.name,
