@@ -703,9 +703,6 @@ class Level3Asn(AsnBase):
 class Science3(Level3Asn):
     """Level-3 science association: the rule's constraints, same observation, plus target acqs."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-
     def build(self):
         acqs = Group(
             [
@@ -802,7 +799,3 @@ def l3_image():
 
 def l3_not_wfsc():
     return Attr("wfsvisit", ["visitype"], "((?!wfsc).)*", required=False)
-
-
-def deepcopy_asn(asn):
-    return copy.deepcopy(asn)

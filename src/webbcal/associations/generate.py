@@ -208,8 +208,6 @@ def _components(name):
 
 def _asns_equal(left, right) -> bool:
     """The official association equality: same type, candidate level and membership."""
-    if left is right:
-        pass
     if left.data["asn_type"] != right.data["asn_type"]:
         return False
     if left.data["asn_id"][0] != right.data["asn_id"][0]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import tempfile
 from dataclasses import dataclass, field
 
 __all__ = ["REQUIRED_COLUMNS", "Pool", "PoolError", "read_pool", "write_pool"]
@@ -127,8 +128,6 @@ def read_pool(
 
 def write_pool(pool: Pool, path: str | os.PathLike, *, delimiter: str = "|") -> str:
     """Write ``pool`` as a pipe-separated table, atomically; return the path."""
-    import tempfile
-
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp_webbcal_pool_", suffix=".csv", dir=directory)

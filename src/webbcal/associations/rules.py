@@ -17,7 +17,6 @@ import os
 
 from ._constraints import Attr, Check, Group, Work
 from ._dms import (
-    exposure_role,
     nissoss_calibrated_filter,
     nrccoron_valid_detector,
     nrsfss_valid_detector,
@@ -26,7 +25,6 @@ from ._dms import (
     remove_suffix,
 )
 from ._rulebase import (
-    EMPTY,
     AuxData,
     Level2Asn,
     Level3Asn,
@@ -1244,6 +1242,3 @@ def _collect():
 
 #: Rule name -> class, in the order rules are tried (level 2, then level 3, each by name).
 DEFAULT_RULES: dict[str, type] = _collect()
-
-# Names used only by other modules of the package.
-_ = (EMPTY, exposure_role, c_target_acq, Level3Asn)
