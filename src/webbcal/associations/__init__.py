@@ -13,9 +13,10 @@ from_list
     :func:`asn_from_list` (the official ``asn_from_list``).
 pool, generate, make_pool, rules
     DMS association pools (:func:`read_pool`), the rule-based association
-    generator (:func:`generate`, ``webbcal asn generate``, the official
+    generator (``generate.generate``, ``webbcal asn generate``, the official
     ``asn_generate``), the default rules, and pools made from file headers
-    (:func:`make_pool`, ``webbcal asn make-pool``, the official ``asn_make_pool``).
+    (``make_pool.make_pool``, ``webbcal asn make-pool``, the official
+    ``asn_make_pool``).
 
 References
 ----------
@@ -33,8 +34,7 @@ from .asn import (
     load_association,
     write_association,
 )
-from .generate import GenerateError, generate
-from .make_pool import make_pool
+from .generate import GenerateError
 from .pool import Pool, PoolError, read_pool
 
 __all__ = [
@@ -46,9 +46,7 @@ __all__ = [
     "PoolError",
     "Member",
     "Product",
-    "generate",
     "load_association",
-    "make_pool",
     "read_pool",
     "write_association",
 ]
