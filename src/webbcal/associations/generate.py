@@ -29,7 +29,8 @@ from datetime import UTC, datetime
 
 from ._constraints import Attr, Work, WorkList, evaluate
 from ._dms import remove_suffix
-from ._rulebase import AsnBase, Level2Asn
+from ._level2 import Level2Asn
+from ._rulebase import AsnBase
 from .asn import Association, AssociationError
 from .pool import Pool, PoolError, read_pool
 from .rules import DEFAULT_RULES
@@ -495,7 +496,7 @@ def load_rule_file(path: str) -> dict[str, type]:
     """Rules defined in a webbcal-format Python file.
 
     The file defines rule classes named ``Asn_*`` that subclass
-    ``webbcal.associations._rulebase.Level2Asn`` or ``Level3Asn`` (see
+    ``webbcal.associations._level2.Level2Asn`` or ``Level3Asn`` (see
     :mod:`webbcal.associations.rules` for examples).
 
     Raises
@@ -525,7 +526,7 @@ def load_rule_file(path: str) -> dict[str, type]:
     if not found:
         raise GenerateError(
             f"{path}: defines no association rule (classes named Asn_* deriving from "
-            "webbcal.associations._rulebase.Level2Asn or Level3Asn)"
+            "webbcal.associations._level2.Level2Asn or Level3Asn)"
         )
     return found
 
