@@ -138,3 +138,14 @@ def test_pool_copy_keeps_name(tmp_path):
     shutil.copy(POOL, copy)
     asns = generate(read_pool(copy))
     assert {a.data["asn_pool"] for a in asns} == {copy.name}
+
+
+def test_pool_without_a_column_the_rules_read(tmp_path, capsys):
+    pool = read_pool(POOL)
+    pool.columns.remove("pntgtype")
+    for row in pool.rows:
+        del row["pntgtype"]
+    from webbcal.associations.pool import write_pool
+
+    path = write_pool(pool, tmp_path / "no_pntgtype_pool.csv")
+    _fails([path], capsys, tmp_path, "the pool has no column PNTGTYPE")

@@ -368,6 +368,45 @@ def _ids_by_ctype(rows):
     return found
 
 
+def _associations(pool, rules, pairs, discover, all_candidates, version_id):
+    """Candidate associations (each candidate alone), then discovered ones."""
+    rows = pool.rows
+    registries: dict[str, _Registry] = {}
+    associations: list[AsnBase] = []
+    for cid, ctype in pairs:
+        useful = _useful_rules(rules, ctype)
+        key = ",".join(useful)
+        candidates = registries.get(key) or registries.setdefault(
+            key, _Registry(useful, CANDIDATE_RULESET)
+        )
+        sub = [r for r in rows if cid in r["asn_candidate"]]
+        text = f"[('{cid}', '{ctype}')]"
+        sub = [{**r, "asn_candidate": text} for r in sub]
+        associations.extend(
+            _run_rules(
+                sub,
+                candidates,
+                global_constraint=_candidate_constraint([cid]),
+                version_id=version_id,
+                pool_name=pool.name,
+            )
+        )
+        log.debug("candidate %s (%s): %d rows", cid, ctype, len(sub))
+    if discover:
+        found = _run_rules(
+            rows,
+            _Registry(_useful_rules(rules, "discovered"), DISCOVER_RULESET),
+            global_constraint=None,
+            version_id=version_id,
+            pool_name=pool.name,
+        )
+        cand = [a for a in associations]
+        kept = [d for d in found if not any(_asns_equal(d, c) for c in cand)]
+        associations = kept + (cand if all_candidates else [])
+        _resequence(associations)
+    return associations
+
+
 def generate(
     pool: Pool,
     *,
@@ -445,41 +484,15 @@ def generate(
     else:
         pairs = [(cid, ctype) for ctype, ids in cids_by_type.items() for cid in ids]
 
-    registries: dict[str, _Registry] = {}
-    associations: list[AsnBase] = []
-    for cid, ctype in pairs:
-        useful = _useful_rules(rules, ctype)
-        key = ",".join(useful)
-        candidates = registries.get(key) or registries.setdefault(
-            key, _Registry(useful, CANDIDATE_RULESET)
-        )
-        sub = [r for r in rows if cid in r["asn_candidate"]]
-        text = f"[('{cid}', '{ctype}')]"
-        sub = [{**r, "asn_candidate": text} for r in sub]
-        associations.extend(
-            _run_rules(
-                sub,
-                candidates,
-                global_constraint=_candidate_constraint([cid]),
-                version_id=version_id,
-                pool_name=pool.name,
-            )
-        )
-        log.debug("candidate %s (%s): %d rows", cid, ctype, len(sub))
-    if discover:
-        found = _run_rules(
-            rows,
-            _Registry(_useful_rules(rules, "discovered"), DISCOVER_RULESET),
-            global_constraint=None,
-            version_id=version_id,
-            pool_name=pool.name,
-        )
-        cand = [a for a in associations]
-        kept = [d for d in found if not any(_asns_equal(d, c) for c in cand)]
-        associations = kept + (cand if all_candidates else [])
-        _resequence(associations)
-    if finalize and associations:
-        associations = _finalize(associations)
+    try:
+        associations = _associations(pool, rules, pairs, discover, all_candidates, version_id)
+        if finalize and associations:
+            associations = _finalize(associations)
+    except KeyError as exc:
+        raise GenerateError(
+            f"{pool.path}: the pool has no column {str(exc.args[0]).upper()}, which the "
+            "association rules read"
+        ) from None
     if merge:
         associations = _merge_level2(associations)
     if dms and input_ids is not None:
