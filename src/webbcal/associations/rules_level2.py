@@ -71,6 +71,8 @@ __all__ = [
 
 # =============================================================================== level 2 rules
 class Asn_Lv2CoronAsRate(Lv2Image, Level2Asn):
+    """NIRCam full-frame coronagraphy as plain images (``_rate``): one science exposure."""
+
     def build(self):
         return Group(
             [
@@ -88,6 +90,8 @@ class Asn_Lv2CoronAsRate(Lv2Image, Level2Asn):
 
 
 class Asn_Lv2Image(Lv2Image, Level2Asn):
+    """Imaging: one science exposure (not time series) with its backgrounds."""
+
     def build(self):
         return Group(
             [l2_base(), l2_mode(), l2_image_science(), c_not_tso(), exposures_bkg_or_single(self)]
@@ -95,11 +99,15 @@ class Asn_Lv2Image(Lv2Image, Level2Asn):
 
 
 class Asn_Lv2ImageNonScience(Lv2Special, Lv2Image, Level2Asn):
+    """Target acquisitions, focus and other non-science images: one each."""
+
     def build(self):
         return Group([l2_base(), l2_image_nonscience(), l2_single_science(self)])
 
 
 class Asn_Lv2ImageSpecial(Lv2Special, Lv2Image, Level2Asn):
+    """Background and PSF-reference images, each as its own science."""
+
     def build(self):
         return Group(
             [l2_base(), l2_mode(), l2_image_science(), l2_single_science(self), l2_special()]
@@ -107,6 +115,8 @@ class Asn_Lv2ImageSpecial(Lv2Special, Lv2Image, Level2Asn):
 
 
 class Asn_Lv2ImageTSO(Lv2Image, Level2Asn):
+    """Time-series imaging (``tso-image2``): one exposure."""
+
     def build(self):
         return Group([l2_base(), l2_mode(), l2_image_science(), l2_single_science(self), c_tso()])
 
@@ -116,6 +126,8 @@ class Asn_Lv2ImageTSO(Lv2Image, Level2Asn):
 
 
 class Asn_Lv2FGS(Lv2Image, Level2Asn):
+    """FGS images outside wavefront sensing: one exposure."""
+
     def build(self):
         return Group(
             [
@@ -128,6 +140,8 @@ class Asn_Lv2FGS(Lv2Image, Level2Asn):
 
 
 class Asn_Lv2Spec(Lv2Spectral, Lv2Imprint, Level2Asn):
+    """Spectroscopy (not nods, slits, MSA or WFSS): science with backgrounds and imprints."""
+
     def build(self):
         sci_or_imprint = Group(
             [
@@ -169,6 +183,8 @@ class Asn_Lv2Spec(Lv2Spectral, Lv2Imprint, Level2Asn):
 
 
 class Asn_Lv2SpecImprint(Lv2Special, Lv2Spectral, Level2Asn):
+    """NIRSpec imprint exposures as their own science."""
+
     def build(self):
         return Group(
             [
@@ -183,6 +199,8 @@ class Asn_Lv2SpecImprint(Lv2Special, Lv2Spectral, Level2Asn):
 
 
 class Asn_Lv2SpecSpecial(Lv2Special, Lv2Spectral, Lv2Imprint, Level2Asn):
+    """Background spectra as science, with the imprints of the same tile."""
+
     def build(self):
         imprint_special = Group(
             [
@@ -216,6 +234,8 @@ class Asn_Lv2SpecSpecial(Lv2Special, Lv2Spectral, Lv2Imprint, Level2Asn):
 
 
 class Asn_Lv2SpecTSO(Lv2Spectral, Level2Asn):
+    """Time-series spectroscopy (``tso-spec2``): one exposure."""
+
     def build(self):
         sci = Group(
             [
@@ -274,6 +294,8 @@ class Asn_Lv2SpecTSO(Lv2Spectral, Level2Asn):
 
 
 class Asn_MIRLRSTAConfirm(Lv2Spectral, Level2Asn):
+    """MIRI LRS science with its backgrounds or its target-acquisition confirmation."""
+
     def build(self):
         lrs = "mir_lrs-slitless|mir_lrs-fixedslit"
         sci = Group([l2_single_science(self), Attr("exp_type", ["exp_type"], lrs)])
@@ -285,6 +307,8 @@ class Asn_MIRLRSTAConfirm(Lv2Spectral, Level2Asn):
 
 
 class Asn_Lv2MIRLRSFixedSlitNod(Lv2Spectral, Level2Asn):
+    """MIRI LRS fixed-slit nods: each nod with the other as background."""
+
     def build(self):
         sci = Group(
             [
@@ -330,6 +354,8 @@ class Asn_Lv2MIRLRSFixedSlitNod(Lv2Spectral, Level2Asn):
 
 
 class Asn_Lv2NRSLAMPImage(Lv2Image, Lv2Special, Level2Asn):
+    """NIRSpec lamp images (mirror): one exposure."""
+
     def build(self):
         return Group(
             [
@@ -343,6 +369,8 @@ class Asn_Lv2NRSLAMPImage(Lv2Image, Lv2Special, Level2Asn):
 
 
 class Asn_Lv2NRSLAMPSpectral(Lv2Special, Level2Asn):
+    """NIRSpec lamp spectra on illuminated detectors (``nrslamp-spec2``)."""
+
     def build(self):
         not_msaspec = Group([Attr("opmode", ["opmode"], "msaspec")], "notany")
         msa_with_meta = Group([Attr(None, ["opmode"], "msaspec"), Attr(None, ["msametfl"])])
@@ -393,6 +421,8 @@ def _wfss_exposures(asn):
 
 
 class Asn_Lv2WFSSNIS(Lv2WFSS, Lv2Spectral, Level2Asn):
+    """NIRISS WFSS: one grism exposure with its direct-image products."""
+
     def build(self):
         return Group(
             [
@@ -409,6 +439,8 @@ class Asn_Lv2WFSSNIS(Lv2WFSS, Lv2Spectral, Level2Asn):
 
 
 class Asn_Lv2WFSSNRC(Lv2WFSS, Lv2Spectral, Level2Asn):
+    """NIRCam WFSS: one grism exposure with its direct-image products."""
+
     def build(self):
         return Group(
             [
@@ -423,6 +455,8 @@ class Asn_Lv2WFSSNRC(Lv2WFSS, Lv2Spectral, Level2Asn):
 
 
 class Asn_Lv2WFSSMIR(Lv2WFSS, Lv2Spectral, Level2Asn):
+    """MIRI WFSS: one grism exposure with its direct-image products."""
+
     def build(self):
         return Group(
             [
@@ -437,6 +471,8 @@ class Asn_Lv2WFSSMIR(Lv2WFSS, Lv2Spectral, Level2Asn):
 
 
 class Asn_Lv2NRSMSA(Lv2Nod, Lv2Spectral, Level2Asn):
+    """NIRSpec MSA: each exposure with the other nods as backgrounds."""
+
     def build(self):
         msa_sci = Group(
             [
@@ -449,6 +485,8 @@ class Asn_Lv2NRSMSA(Lv2Nod, Lv2Spectral, Level2Asn):
 
 
 class Asn_Lv2NRSFSS(Lv2Nod, Lv2Spectral, Level2Asn):
+    """NIRSpec fixed slits: each exposure with the non-overlapping nods as backgrounds."""
+
     def build(self):
         nod_science = Group(
             [
@@ -476,6 +514,8 @@ class Asn_Lv2NRSFSS(Lv2Nod, Lv2Spectral, Level2Asn):
 
 
 class Asn_Lv2NRSIFUNod(Lv2Imprint, Lv2Nod, Lv2Spectral, Level2Asn):
+    """NIRSpec IFU nods: each exposure with the other nods as backgrounds."""
+
     def build(self):
         return Group(
             [
@@ -490,6 +530,8 @@ class Asn_Lv2NRSIFUNod(Lv2Imprint, Lv2Nod, Lv2Spectral, Level2Asn):
 
 
 class Asn_Lv2WFSC(Level2Asn):
+    """Wavefront-sensing images (``image2``): one exposure."""
+
     def build(self):
         not_los_jitter = Group(
             [
@@ -508,6 +550,8 @@ class Asn_Lv2WFSC(Level2Asn):
 
 
 class Asn_Lv2WFSSParallel(Lv2WFSS, Lv2Spectral, Level2Asn):
+    """Parallel WFSS with direct images of a ``direct_image`` candidate."""
+
     def build(self):
         return Group(
             [

@@ -67,6 +67,8 @@ __all__ = [
 
 # =============================================================================== level 3 rules
 class Asn_Lv3ACQ_Reprocess(Level3Asn):
+    """Never makes an association: sends target acquisitions to existing ones."""
+
     def build(self):
         return Group(
             [
@@ -85,6 +87,8 @@ class Asn_Lv3ACQ_Reprocess(Level3Asn):
 
 
 class Asn_Lv3AMI(TypedScience3):
+    """NIRISS AMI (``ami3``): science with PSF references."""
+
     asn_type = "ami3"
 
     def __init__(self, *args, **kwargs):
@@ -102,6 +106,8 @@ class Asn_Lv3AMI(TypedScience3):
 
 
 class Asn_Lv3Image(TypedScience3):
+    """Imaging (``image3``): all science of one optical path and target."""
+
     asn_type = "image3"
 
     def rule(self):
@@ -111,6 +117,8 @@ class Asn_Lv3Image(TypedScience3):
 
 
 class Asn_Lv3ImageBackground(AuxData, TypedScience3):
+    """Background imaging combined on its own (``image3``)."""
+
     asn_type = "image3"
 
     def rule(self):
@@ -127,6 +135,8 @@ class Asn_Lv3ImageBackground(AuxData, TypedScience3):
 
 
 class Asn_Lv3MIRCoron(Coron3):
+    """MIRI coronagraphy (``coron3``): science with PSF references."""
+
     def rule(self):
         return Group(
             [
@@ -140,6 +150,8 @@ class Asn_Lv3MIRCoron(Coron3):
 
 
 class Asn_Lv3MIRMRS(Spectrum3):
+    """MIRI MRS (``spec3``): all channels and bands of one target."""
+
     def rule(self):
         return Group([l3_target(self), Attr("exp_type", ["exp_type"], "mir_mrs"), c_not_tso()])
 
@@ -149,6 +161,8 @@ class Asn_Lv3MIRMRS(Spectrum3):
 
 
 class Asn_Lv3MIRMRSBackground(AuxData, Spectrum3):
+    """MIRI MRS background observations combined on their own."""
+
     def rule(self):
         return Group(
             [
@@ -165,6 +179,8 @@ class Asn_Lv3MIRMRSBackground(AuxData, Spectrum3):
 
 
 class Asn_Lv3NRCCoron(Coron3):
+    """NIRCam coronagraphy (``coron3``): science with PSF references."""
+
     def rule(self):
         return Group(
             [
@@ -179,6 +195,8 @@ class Asn_Lv3NRCCoron(Coron3):
 
 
 class Asn_Lv3NRCCoronImage(TypedScience3):
+    """NIRCam full-frame coronagraphy short-wave images (``image3``)."""
+
     asn_type = "image3"
 
     def rule(self):
@@ -211,6 +229,8 @@ class Asn_Lv3NRCCoronImage(TypedScience3):
 
 
 class Asn_Lv3NRSFSS(Spectrum3):
+    """NIRSpec fixed slits (``spec3``), one product per source and slit."""
+
     def rule(self):
         return Group(
             [
@@ -242,6 +262,8 @@ class Asn_Lv3NRSFSS(Spectrum3):
 
 
 class Asn_Lv3NRSIFU(Spectrum3):
+    """NIRSpec IFU (``spec3``): one grating, one target."""
+
     def rule(self):
         return Group(
             [
@@ -256,6 +278,8 @@ class Asn_Lv3NRSIFU(Spectrum3):
 
 
 class Asn_Lv3NRSIFUBackground(AuxData, Spectrum3):
+    """NIRSpec IFU background observations combined on their own."""
+
     def rule(self):
         return Group(
             [
@@ -270,6 +294,8 @@ class Asn_Lv3NRSIFUBackground(AuxData, Spectrum3):
 
 
 class Asn_Lv3SlitlessSpectral(Spectrum3):
+    """NIRISS SOSS outside time series, without nods (``spec3``)."""
+
     def rule(self):
         not_nod = Group([Attr("patttype_spectarg", ["patttype"])], "notany")
         not_lrs_slitless_tso = Group(
@@ -288,6 +314,8 @@ class Asn_Lv3SlitlessSpectral(Spectrum3):
 
 
 class Asn_Lv3SpecAux(AuxData, Spectrum3):
+    """Fixed-slit background observations combined on their own."""
+
     def rule(self):
         return Group(
             [
@@ -301,6 +329,8 @@ class Asn_Lv3SpecAux(AuxData, Spectrum3):
 
 
 class Asn_Lv3SpectralSource(Spectrum3):
+    """NIRSpec MSA (``spec3``), one product per source."""
+
     def rule(self):
         msa = Group(
             [
@@ -331,6 +361,8 @@ class Asn_Lv3SpectralSource(Spectrum3):
 
 
 class Asn_Lv3SpectralTarget(Spectrum3):
+    """Nodded MIRI LRS / SOSS spectra, each nod also the others' background."""
+
     def rule(self):
         nod = Group(
             [Attr("patttype_spectarg", ["patttype"], "2-point-nod|4-point-nod|along-slit-nod")],
@@ -351,6 +383,8 @@ class Asn_Lv3SpectralTarget(Spectrum3):
 
 
 class Asn_Lv3TSO(TypedScience3):
+    """Time series (``tso3``) of one observation candidate."""
+
     asn_type = "tso3"
 
     def __init__(self, *args, **kwargs):
@@ -432,6 +466,8 @@ class Asn_Lv3TSO(TypedScience3):
 
 
 class Asn_Lv3WFSCMB(TypedScience3):
+    """Wavefront-sensing image pairs (``wfs-image3``) of one activity."""
+
     asn_type = "wfs-image3"
 
     def __init__(self, *args, **kwargs):
@@ -470,6 +506,8 @@ class Asn_Lv3WFSCMB(TypedScience3):
 
 
 class Asn_Lv3WFSSNRC(Spectrum3):
+    """NIRCam WFSS (``spec3``): one grism and filter."""
+
     def rule(self):
         return Group(
             [
@@ -486,6 +524,8 @@ class Asn_Lv3WFSSNRC(Spectrum3):
 
 
 class Asn_Lv3WFSSNIS(Spectrum3):
+    """NIRISS WFSS (``spec3``): one grism and blocking filter."""
+
     def rule(self):
         return Group(
             [
@@ -502,6 +542,8 @@ class Asn_Lv3WFSSNIS(Spectrum3):
 
 
 class Asn_Lv3WFSSMIR(Spectrum3):
+    """MIRI WFSS (``spec3``)."""
+
     def rule(self):
         return Group(
             [
@@ -517,6 +559,8 @@ class Asn_Lv3WFSSMIR(Spectrum3):
 
 
 class Asn_Lv3ImageMosaic(TypedScience3):
+    """Mosaic candidates (``image3``): the tiles of several observations."""
+
     asn_type = "image3"
 
     def __init__(self, *args, **kwargs):
