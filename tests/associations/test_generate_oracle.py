@@ -180,3 +180,19 @@ def test_pool_without_candidates_fails_like_jwst(tmp_path):
         _jwst_associations(str(path))
     with pytest.raises(PoolError, match=r"lacks required column\(s\) ASN_CANDIDATE"):
         read_pool(path)
+
+
+@pytest.mark.parametrize(
+    ("options", "kwargs"),
+    [
+        (("-i", "c1000", "c1001", "--DMS"), {"candidate_ids": ["c1000", "c1001"], "dms": True}),
+        (("--merge",), {"discover": True, "merge": True}),
+    ],
+    ids=["candidates-dms", "merge"],
+)
+def test_candidate_options_match_jwst(options, kwargs, pool_dir):
+    """Background candidates (c1000...) of a NIRSpec pool, selected or merged."""
+    path = _pool_file("jwst", "pool_010_spec_nirspec_lv2bkg.csv", pool_dir)
+    theirs = _jwst_associations(str(path), options)
+    assert theirs
+    _compare(_ours(path, **kwargs), theirs)
