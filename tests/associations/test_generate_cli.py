@@ -149,3 +149,10 @@ def test_pool_without_a_column_the_rules_read(tmp_path, capsys):
 
     path = write_pool(pool, tmp_path / "no_pntgtype_pool.csv")
     _fails([path], capsys, tmp_path, "the pool has no column PNTGTYPE")
+
+
+def test_pool_with_crlf_and_byte_order_mark(tmp_path):
+    text = POOL.read_text()
+    path = tmp_path / "crlf_pool.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    assert read_pool(path).rows == read_pool(POOL).rows

@@ -96,7 +96,7 @@ def read_pool(
     if not os.path.isfile(path):
         raise PoolError(f"{path}: association pool not found")
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8-sig") as fh:
             text = fh.read()
     except UnicodeDecodeError:
         raise PoolError(f"{path}: not a text (UTF-8) association pool") from None
