@@ -11,9 +11,12 @@ asn
     The :class:`Association` object, :func:`load_association`, :func:`write_association`.
 from_list
     :func:`asn_from_list` (the official ``asn_from_list``).
-pool, generate, make_pool
-    DMS association pools, the rule-based association generator (``asn_generate``)
-    and pools made from file headers (``asn_make_pool``).
+pool, generate, make_pool, rules
+    DMS association pools (:func:`read_pool`), the rule-based association
+    generator (``generate.generate``, ``webbcal asn generate``, the official
+    ``asn_generate``), the default rules, and pools made from file headers
+    (``make_pool.make_pool``, ``webbcal asn make-pool``, the official
+    ``asn_make_pool``).
 
 References
 ----------
@@ -31,13 +34,19 @@ from .asn import (
     load_association,
     write_association,
 )
+from .generate import GenerateError
+from .pool import Pool, PoolError, read_pool
 
 __all__ = [
     "MEMBER_ROLES",
     "Association",
     "AssociationError",
+    "GenerateError",
+    "Pool",
+    "PoolError",
     "Member",
     "Product",
     "load_association",
+    "read_pool",
     "write_association",
 ]
