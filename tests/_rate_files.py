@@ -30,6 +30,7 @@ def make_rate(
     model = dm.ImageModel(shape)
     model.data = (level + rng.standard_normal(shape)).astype(np.float32)
     model.err = np.ones(shape, np.float32)
+    model.dq = np.zeros(shape, np.uint32)
     model.var_poisson = np.full(shape, 0.5, np.float32)
     model.var_rnoise = np.full(shape, 0.5, np.float32)
     meta = model.meta

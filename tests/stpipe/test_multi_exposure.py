@@ -80,7 +80,7 @@ class ToyImage3Pipeline(Pipeline):
 def _flat(path, level, shape=(32, 32)):
     from stdatamodels.jwst import datamodels as dm
 
-    flat = dm.FlatModel(data=np.full(shape, level, np.float32))
+    flat = dm.FlatModel(data=np.full(shape, level, np.float32), dq=np.zeros(shape, np.uint32))
     flat.meta.instrument.name = "NIRCAM"
     flat.meta.reftype = "FLAT"
     flat.save(str(path))
@@ -231,3 +231,21 @@ def test_pipeline_memory_on_disk_does_not_grow_with_members(tmp_path):
     # about 0.3 MB per file opened (two files per member), not pixels.
     assert grow_in_memory > 20 * member_bytes
     assert grow_on_disk < 3 * member_bytes
+
+
+def test_command_line_runs_a_step_on_an_association(program):
+    from webbcal.cli import main
+    from webbcal.stpipe.config import read_config_file
+
+    folder, asn, names, crds_path = program
+    out = folder / "cli_out"
+    pars = folder / "saved_pars.asdf"
+    flat = str(folder / "flat_nrca1.fits")
+    args = ["run", "flat_field", str(asn), f"--output-dir={out}", f"--override_flat={flat}"]
+    with crds_environment(crds_path):
+        assert main([*args, "--disable-crds-steppars"]) == 0
+        assert main([*args, "--disable-crds-steppars", f"--save-parameters={pars}"]) == 0
+    assert sorted(os.listdir(out)) == sorted(
+        n.replace("_cal.fits", "_c1000_flat_field.fits") for n in names
+    )
+    assert read_config_file(str(pars))["parameters"]["override_flat"] == flat
