@@ -7,7 +7,8 @@ import os
 
 import numpy as np
 
-from ..lib.reffiles import ReferenceFileError, geometry_of, load_reference, reference_array
+from ..lib.reffiles import ReferenceFileError, geometry_of, load_reference
+from ..lib.subarray import SubarrayError, SubarrayGeometry, cut_to_subarray
 from ..stpipe import Param, Step, StepSkipped
 from .imaging import (
     MJSR_TO_UJA2,
@@ -127,8 +128,7 @@ class PhotomStep(Step):
         sr = a2 = area = None
         if area_path is not None:
             area_ref = load_reference(area_path, dm.PixelAreaModel, model)
-            area = np.array(reference_array(area_ref, "data", geometry_of(model)),
-                            dtype=np.float32)  # fmt: skip
+            area = _area_map(area_ref, model, os.path.basename(area_path))
             sr = area_ref.meta.photometry.pixelarea_steradians
             a2 = area_ref.meta.photometry.pixelarea_arcsecsq
             area_ref.close()
@@ -143,6 +143,25 @@ class PhotomStep(Step):
             if sr is None or a2 is None:
                 log.warning("No PIXAR_SR/PIXAR_A2 in %s either: left unset", src)
         return (None if sr is None else float(sr)), (None if a2 is None else float(a2)), area
+
+
+def _area_map(area_ref, model, name: str) -> np.ndarray:
+    """The AREA reference's map cut to the science subarray (the map is full frame;
+    one already of the science's shape is taken as is)."""
+    arr = np.asarray(area_ref.data, dtype=np.float32)
+    sci = geometry_of(model)
+    if arr.shape == (sci.ysize, sci.xsize):
+        return arr.copy()
+    if arr.shape != (sci.full_ny, sci.full_nx):
+        raise ReferenceFileError(
+            f"{name}: extension SCI has shape {arr.shape}; expected the full frame "
+            f"{(sci.full_ny, sci.full_nx)} or the science subarray's {(sci.ysize, sci.xsize)}"
+        )
+    full = SubarrayGeometry(1, 1, sci.full_nx, sci.full_ny, sci.full_nx, sci.full_ny)
+    try:
+        return cut_to_subarray(arr, full, sci, name=f"{name} SCI")
+    except SubarrayError as exc:
+        raise ReferenceFileError(str(exc)) from None
 
 
 def _array(model, attr: str):

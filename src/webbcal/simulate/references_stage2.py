@@ -82,7 +82,8 @@ def default_photom_rows(instrument: str) -> list[PhotomRow]:
 
     NIRISS imaging filters sit in the pupil wheel with FILTER=CLEAR, except the long
     wavelength ones, in the filter wheel with PUPIL=CLEARP. MIRI rows exist for the
-    imager subarrays and GENERIC.
+    imager subarrays and GENERIC, coronagraphic filters for FULL, their mask's
+    subarray and GENERIC.
     """
     inst = instrument.upper()
     if inst == "NIRCAM":
@@ -103,9 +104,15 @@ def default_photom_rows(instrument: str) -> list[PhotomRow]:
         vals = {"F560W": 0.31, "F770W": 0.22, "F1000W": 0.36, "F1130W": 1.04, "F1280W": 0.44,
                 "F1500W": 0.37, "F1800W": 0.46, "F2100W": 0.36, "F2550W": 0.63,
                 "F1065C": 1.72, "F1140C": 1.81, "F1550C": 1.92, "F2300C": 1.35}  # fmt: skip
-        subs = ("FULL", "BRIGHTSKY", "SUB256", "SUB128", "SUB64", "GENERIC")
-        return [PhotomRow(f, None, v * (1 + 0.002 * k), 0.02 * v, s)
-                for f, v in vals.items() for k, s in enumerate(subs)]  # fmt: skip
+        imager = ("FULL", "BRIGHTSKY", "SUB256", "SUB128", "SUB64", "GENERIC")
+        coron = {"F1065C": "MASK1065", "F1140C": "MASK1140", "F1550C": "MASK1550",
+                 "F2300C": "MASKLYOT"}  # fmt: skip
+        rows = []
+        for f, v in vals.items():
+            subs = ("FULL", coron[f], "GENERIC") if f in coron else imager
+            rows += [PhotomRow(f, None, v * (1 + 0.002 * k), 0.02 * v, s)
+                     for k, s in enumerate(subs)]  # fmt: skip
+        return rows
     if inst == "FGS":
         return [PhotomRow(None, None, 1.72, 0.03)]
     raise ValueError(f"instrument={instrument!r}: expected NIRCAM, NIRISS, MIRI or FGS")
