@@ -252,7 +252,7 @@ def _select_row(ref, model, instrument: str, name: str) -> int:
         )
     if len(rows) > 1:
         raise ReferenceFileError(
-            f"{name}: the PHOTOM table has {len(rows)} rows (indices {list(rows)}) for "
+            f"{name}: the PHOTOM table has {len(rows)} rows (indices {rows.tolist()}) for "
             f"{wanted}; expected exactly one"
         )
     return int(rows[0])
