@@ -18,7 +18,6 @@ from webbcal.simulate.references_stage2 import (
     default_photom_rows,
     miri_time_coefficients,
     pixel_area,
-    write_area,
     write_photom,
 )
 
@@ -26,7 +25,7 @@ SHAPE = (64, 64)
 
 
 @pytest.fixture(scope="module")
-def refs(tmp_path_factory):
+def refs(tmp_path_factory, area_reference):
     root = tmp_path_factory.mktemp("photom_bad")
     no_f200w = [r for r in default_photom_rows("NIRCAM") if r.filter != "F200W"]
     miri_rows = default_photom_rows("MIRI")
@@ -41,8 +40,7 @@ def refs(tmp_path_factory):
         "miri": write_photom(root / "jwst_miri_photom_sim.fits", instrument="MIRI",
                              detector="MIRIMAGE", rows=miri_rows,
                              time_coefficients=miri_time_coefficients(miri_rows)),
-        "area": write_area(root / "jwst_nircam_area_sim.fits", instrument="NIRCAM",
-                           detector="NRCA1"),
+        "area": area_reference("NIRCAM", "NRCA1"),
     }  # fmt: skip
 
 

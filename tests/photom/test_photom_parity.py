@@ -20,7 +20,6 @@ from webbcal.simulate.references_stage2 import (
     PhotomRow,
     default_photom_rows,
     miri_time_coefficients,
-    write_area,
     write_photom,
 )
 
@@ -41,12 +40,11 @@ def _nircam_linear():
 
 
 @pytest.fixture(scope="module")
-def refs(tmp_path_factory):
+def refs(tmp_path_factory, area_reference):
     root = tmp_path_factory.mktemp("photom_refs")
     out = {}
     for inst, det in DETECTORS.items():
-        out[f"area_{inst}"] = write_area(root / f"{det.lower()}_area.fits", instrument=inst,
-                                         detector=det)  # fmt: skip
+        out[f"area_{inst}"] = area_reference(inst, det)
         out[f"photom_{inst}"] = write_photom(root / f"{det.lower()}_photom.fits",
                                              instrument=inst, detector=det)  # fmt: skip
     rows = _miri_rows()
@@ -67,7 +65,8 @@ def refs(tmp_path_factory):
 
 #: name -> (instrument, photom key, imaging_rate keywords, step keywords)
 CASES = {
-    "nrca1_full_f200w": ("NIRCAM", "photom_NIRCAM", dict(), {}),
+    "nrca1_sub640_f200w": ("NIRCAM", "photom_NIRCAM", dict(subarray="SUB640", xstart=1409,
+                           ystart=1, shape=(640, 640)), {}),
     "nrca1_sub400p_time_linear": ("NIRCAM", "photom_NIRCAM_linear", dict(filt="F150W",
                                   subarray="SUB400P", xstart=1649, ystart=1, shape=(400, 400)),
                                   {}),

@@ -54,6 +54,12 @@ class PhotomStep(Step):
     The AREA reference's pixel-area map, cut to the science subarray, is attached
     as ``area``, and its PIXAR_SR/PIXAR_A2 (else the PHOTOM reference's) recorded.
     NIRSpec and the spectroscopic modes are skipped with a message.
+
+    Deliberate differences from the official step: a PHOTOM table without a row (or
+    with several) for the exposure is an error naming the file and the FILTER/PUPIL/
+    SUBARRAY values (the official step logs a warning and marks the step COMPLETE
+    with the data unconverted); an AREA reference without PIXAR_SR/PIXAR_A2 falls back
+    to the PHOTOM reference's values (the official step leaves them unset).
     """
 
     class_alias = "photom"
@@ -75,6 +81,8 @@ class PhotomStep(Step):
         from stdatamodels.jwst import datamodels as dm
 
         instrument = _check_supported(model, dm)
+        if self.source_type is not None:
+            log.info("source_type=%s has no effect on imaging data", self.source_type)
         path = self.get_reference_file(model, "photom")
         log.info("Using PHOTOM reference file %s", path)
         ref = _open_photom(path, instrument, model)
