@@ -55,6 +55,12 @@ def refs(tmp_path_factory, area_reference):
     out["photom_NIRCAM_linear"] = write_photom(root / "nrca1_photom_linear.fits",
                                                instrument="NIRCAM", detector="NRCA1", rows=rows,
                                                time_coefficients=coeffs)  # fmt: skip
+    out["photom_FGS_time"] = write_photom(
+        root / "guider1_photom_time.fits",
+        instrument="FGS",
+        detector="GUIDER1",
+        time_coefficients={"linear": [(59700.0, 0.015)], "powerlaw": [(59700.0, 0.99, 20.0, -0.1)]},
+    )
     sub_rows = [PhotomRow("F210M", "CLEAR", 0.51, 0.005, "SUB160P"),
                 PhotomRow("F210M", "CLEAR", 0.50, 0.005, "FULL")]  # fmt: skip
     out["photom_NIRCAM_subarray"] = write_photom(root / "nrca1_photom_sub.fits",
@@ -94,6 +100,8 @@ CASES = {
     "mirimage_lyot_cube": ("MIRI", "photom_MIRI", dict(filt="F2300C", exp_type="MIR_LYOT",
                            subarray="MASKLYOT", xstart=1, ystart=717, shape=(304, 320),
                            nints=2), {}),
+    "fgs_image_time": ("FGS", "photom_FGS_time", dict(subarray="SUB32", xstart=1001,
+                       ystart=1001, shape=(32, 32)), {}),
     "fgs_image": ("FGS", "photom_FGS", dict(subarray="SUB128", xstart=961, ystart=961,
                   shape=(128, 128)), {}),
 }  # fmt: skip
