@@ -85,28 +85,14 @@ class PhotomStep(Step):
             log.info("source_type=%s has no effect on imaging data", self.source_type)
         path = self.get_reference_file(model, "photom")
         log.info("Using PHOTOM reference file %s", path)
-        ref = _open_photom(path, instrument, model)
         area_path = self.get_reference_file(model, "area")
         log.info("Using AREA reference file %s", area_path)
-        name = os.path.basename(path)
-        row = _select_row(ref, model, instrument, name)
-        photmjsr = float(ref.phot_table["photmjsr"][row])
-        factor = photmjsr
-        coeffs = _time_coefficients(ref, row, name)
-        if self.apply_time_correction and not coeffs.empty:
-            mid_time = _mid_time(model, name)
-            throughput = relative_throughput(mid_time, coeffs)
-            if throughput != 1.0:
-                log.info("Time-dependent throughput at EXPMID %.5f: %.6g", mid_time, throughput)
-                factor = photmjsr / throughput
-        elif not coeffs.empty:
-            log.info("Time-dependent correction not applied (apply_time_correction=False)")
-        if not np.isfinite(factor) or factor == 0:
-            raise ReferenceFileError(
-                f"{name}: PHOTMJSR={photmjsr!r} in row {row} of the PHOTOM table gives the "
-                f"conversion {factor!r}; expected a finite non-zero value"
-            )
-        pixar_sr, pixar_a2, area = self._pixel_area(model, ref, area_path)
+        ref = _open_photom(path, instrument, model)
+        try:
+            factor = self._conversion(ref, model, instrument, os.path.basename(path))
+            pixar_sr, pixar_a2, area = self._pixel_area(model, ref, area_path)
+        finally:
+            ref.close()
         log.info("PHOTMJSR value: %.6g", factor)
         if self.inverse:
             log.info("Dividing by the conversion (inverse=True)")
@@ -128,6 +114,27 @@ class PhotomStep(Step):
         unit = "DN/s" if self.inverse else "MJy/sr"
         model.meta.bunit_data = model.meta.bunit_err = unit
         return model
+
+    def _conversion(self, ref, model, instrument: str, name: str) -> float:
+        """PHOTMJSR of the exposure's row, divided by the throughput at EXPMID if asked."""
+        row = _select_row(ref, model, instrument, name)
+        photmjsr = float(ref.phot_table["photmjsr"][row])
+        factor = photmjsr
+        coeffs = _time_coefficients(ref, row, name)
+        if self.apply_time_correction and not coeffs.empty:
+            mid_time = _mid_time(model, name)
+            throughput = relative_throughput(mid_time, coeffs)
+            if throughput != 1.0:
+                log.info("Time-dependent throughput at EXPMID %.5f: %.6g", mid_time, throughput)
+                factor = photmjsr / throughput
+        elif not coeffs.empty:
+            log.info("Time-dependent correction not applied (apply_time_correction=False)")
+        if not np.isfinite(factor) or factor == 0:
+            raise ReferenceFileError(
+                f"{name}: PHOTMJSR={photmjsr!r} in row {row} of the PHOTOM table gives the "
+                f"conversion {factor!r}; expected a finite non-zero value"
+            )
+        return factor
 
     def _pixel_area(self, model, ref, area_path):
         """(PIXAR_SR, PIXAR_A2, area map cut to the science subarray or None)."""
