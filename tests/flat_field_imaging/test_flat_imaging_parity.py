@@ -95,10 +95,13 @@ def test_flat_matches_official(case, flats):
     unusable = ~np.isfinite(f) | (f == 0) | ((fdq & (NO_FLAT | DNU)) > 0)
     if must_hold_bad:
         assert np.isnan(f).any() and (f == 0).any() and ((fdq & NO_FLAT) > 0).any()
+        assert (np.isfinite(f) & (f != 0) & ((fdq & DNU) > 0)).any()
     applied = np.where(unusable, 1.0, f)
     good = np.isfinite(ours.data) & np.isfinite(before)
     np.testing.assert_allclose(ours.data[good], (before / applied)[good], rtol=1e-6)
-    assert np.all((ours.dq & (DNU | NO_FLAT))[..., unusable] == DNU | NO_FLAT)
+    no_flat = ~np.isfinite(f) | (f == 0) | ((fdq & NO_FLAT) > 0)
+    assert np.all((ours.dq & (DNU | NO_FLAT))[..., no_flat] == DNU | NO_FLAT)
+    assert np.all((ours.dq & DNU)[..., unusable] == DNU)
     assert np.all((ours.dq & fdq) == fdq)  # every flat flag propagated
 
 

@@ -180,14 +180,16 @@ def write_flat(
     zero_fraction: float = 1e-4,
     no_flat_fraction: float = 1e-4,
     unreliable_fraction: float = 3e-4,
+    do_not_use_fraction: float = 1e-4,
 ) -> Path:
     """Write a full-frame FLAT reference (FlatModel with SCI, ERR, DQ and DQ_DEF).
 
     SCI is 1 plus a smooth large-scale pattern and pixel-to-pixel scatter of
-    ``spread``; ERR is 0.5 % of SCI. ``n_nan`` pixels are NaN, ``n_zero`` are 0,
-    ``n_no_flat`` are flagged NO_FLAT_FIELD and ``n_unreliable`` UNRELIABLE_FLAT (in
-    DQ, stored compressed through DQ_DEF as the flight files are); near-infrared
-    reference pixels (4-pixel border) are 1 and flagged REFERENCE_PIXEL.
+    ``spread``; ERR is 0.5 % of SCI (NaN where SCI is NaN). The given fractions of
+    the pixels, drawn at random, are NaN, 0, flagged NO_FLAT_FIELD, flagged
+    UNRELIABLE_FLAT and flagged DO_NOT_USE (with a finite value); DQ is stored
+    compressed through DQ_DEF, as in the flight files. Near-infrared reference pixels
+    (4-pixel border) are 1 and flagged REFERENCE_PIXEL.
 
     Parameters
     ----------
@@ -216,15 +218,17 @@ def write_flat(
         border[4:-4, 4:-4] = False
         data[border] = 1.0
         dq[border] = dqflags.PIXEL["REFERENCE_PIXEL"]
-    counts = [round(f * ny * nx) for f in (nan_fraction, zero_fraction, no_flat_fraction,
-                                            unreliable_fraction)]  # fmt: skip
+    fractions = (nan_fraction, zero_fraction, no_flat_fraction, unreliable_fraction,
+                 do_not_use_fraction)  # fmt: skip
+    counts = [round(f * ny * nx) for f in fractions]
     picks = rng.choice(ny * nx, sum(counts), replace=False)
     flat, flags = data.reshape(-1), dq.reshape(-1)
-    nan, zero, noflat, unrel = np.split(picks, np.cumsum(counts[:3]))
+    nan, zero, noflat, unrel, dnu = np.split(picks, np.cumsum(counts[:4]))
     flat[nan], flat[zero] = np.nan, 0.0
     flags[noflat] |= dqflags.PIXEL["NO_FLAT_FIELD"]
     flags[unrel] |= dqflags.PIXEL["UNRELIABLE_FLAT"]
-    err = (np.abs(np.nan_to_num(data, nan=1.0)) * 0.005).astype(np.float32)
+    flags[dnu] |= dqflags.PIXEL["DO_NOT_USE"]
+    err = (np.abs(data) * 0.005).astype(np.float32)
     model = datamodels.FlatModel(data=data, err=err)
     # DQ holds standard flags in memory; saving compresses it through DQ_DEF.
     model.dq_def = _dq_def(_FLAT_FLAGS)
