@@ -170,3 +170,12 @@ def test_cli_no_row_fails_cleanly(refs, tmp_path, capsys):
     assert list(out_dir.iterdir()) == []
     assert _digest(src) == digest
     assert sorted(p.name for p in tmp_path.iterdir()) == [src.name, "out"]
+
+
+def test_photom_not_applicable_skips(refs):
+    model = _nircam_rate()
+    out = PhotomStep.call(model, override_photom="N/A", override_area="N/A",
+                          disable_crds_steppars=True)  # fmt: skip
+    assert out.meta.cal_step.photom == "SKIPPED"
+    assert out.meta.bunit_data == "DN/s"
+    np.testing.assert_array_equal(out.data, model.data)
