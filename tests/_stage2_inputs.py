@@ -18,7 +18,7 @@ from stdatamodels.jwst import datamodels as dm
 
 from webbcal.dqflags import PIXEL
 
-#: (instrument, detector, channel) defaults per instrument.
+#: Default detector of each instrument.
 _DETECTOR = {"NIRCAM": "NRCA1", "NIRISS": "NIS", "MIRI": "MIRIMAGE", "FGS": "GUIDER1"}
 _FULL = {"MIRI": (1024, 1032)}
 
