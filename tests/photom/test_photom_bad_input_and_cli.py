@@ -179,3 +179,22 @@ def test_photom_not_applicable_skips(refs):
     assert out.meta.cal_step.photom == "SKIPPED"
     assert out.meta.bunit_data == "DN/s"
     np.testing.assert_array_equal(out.data, model.data)
+
+
+def test_time_table_out_of_step_with_photom_table(refs, tmp_path):
+    import shutil
+
+    from astropy.io import fits
+
+    bad = tmp_path / "jwst_miri_photom_shuffled.fits"
+    shutil.copy(refs["miri"], bad)
+    with fits.open(bad, mode="update") as hdul:
+        hdul["TIMECOEFF_EXPONENTIAL"].data["filter"][0] = "F770W"
+    model = imaging_rate("MIRI", subarray="SUB64", xstart=1, ystart=779, shape=(64, 72))
+    with pytest.raises(ReferenceFileError) as err:
+        PhotomStep.call(model, override_photom=os.fspath(bad), override_area="N/A",
+                        disable_crds_steppars=True)  # fmt: skip
+    assert str(err.value) == (
+        "jwst_miri_photom_shuffled.fits: extension TIMECOEFF_EXPONENTIAL row 0 has "
+        "FILTER='F770W' but PHOTOM row 0 has 'F560W'; expected the same rows in the same order"
+    )
