@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 
 import numpy as np
 import pytest
+from astropy.io import fits
 from stdatamodels.jwst import datamodels as dm
 
 from _stage2_inputs import imaging_rate
@@ -182,10 +184,6 @@ def test_photom_not_applicable_skips(refs):
 
 
 def test_time_table_out_of_step_with_photom_table(refs, tmp_path):
-    import shutil
-
-    from astropy.io import fits
-
     bad = tmp_path / "jwst_miri_photom_shuffled.fits"
     shutil.copy(refs["miri"], bad)
     with fits.open(bad, mode="update") as hdul:
