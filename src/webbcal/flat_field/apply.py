@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..dqflags import PIXEL
+from ..lib.invalid import match_nans_and_flags
 
 __all__ = ["FlatResult", "apply_flat", "prepare_flat"]
 
@@ -117,25 +118,5 @@ def apply_flat(
     new_dq = np.asarray(dq, dtype=np.uint32) | fdq
     arrays = {"data": out, "err": new_err, "var_flat": var_flat, "var_poisson": vp,
               "var_rnoise": vr}  # fmt: skip
-    new_dq = _match_nans_and_flags(arrays, new_dq)
+    new_dq = match_nans_and_flags(arrays, new_dq)
     return FlatResult(dq=new_dq, **arrays)
-
-
-def _match_nans_and_flags(arrays: dict, dq: np.ndarray) -> np.ndarray:
-    """NaN wherever any same-shaped array is NaN or DQ has DO_NOT_USE, and vice versa.
-
-    ``arrays`` is updated in place (its arrays are new, owned by the caller).
-    """
-    shape = arrays["data"].shape
-    bad = np.zeros(shape, dtype=bool)
-    for value in arrays.values():
-        if value is not None and value.shape == shape:
-            bad |= np.isnan(value)
-    if dq.shape == shape:
-        bad |= (dq & DNU) > 0
-        dq = dq.copy()
-        dq[bad] |= DNU
-    for value in arrays.values():
-        if value is not None and value.shape == shape:
-            value[bad] = np.nan
-    return dq

@@ -36,6 +36,7 @@ STEPS: dict[str, str] = {
     "guider_cds": "webbcal.guider_cds:GuiderCdsStep",
     "flat_field": "webbcal.flat_field:FlatFieldStep",
     "bkg_subtract": "webbcal.background:BackgroundStep",
+    "photom": "webbcal.photom:PhotomStep",
 }
 
 #: Pipeline alias -> "module:Class".

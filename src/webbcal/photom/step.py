@@ -1,0 +1,314 @@
+"""The ``photom`` step adapter (imaging and coronagraphy; spectroscopic modes are skipped)."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+
+from ..lib.reffiles import ReferenceFileError, geometry_of, load_reference
+from ..lib.subarray import SubarrayError, SubarrayGeometry, cut_to_subarray
+from ..stpipe import Param, Step, StepSkipped
+from .imaging import (
+    MJSR_TO_UJA2,
+    TimeCoefficients,
+    apply_conversion,
+    matching_rows,
+    relative_throughput,
+)
+
+__all__ = ["SPECTROSCOPIC_EXP_TYPES", "PhotomStep"]
+
+log = logging.getLogger(__name__)
+
+#: Exposure types whose photometric calibration is spectroscopic (wavelength-dependent):
+#: not implemented yet, such exposures are skipped.
+SPECTROSCOPIC_EXP_TYPES = frozenset({
+    "NRC_WFSS", "NRC_GRISM", "NRC_TSGRISM", "NIS_WFSS", "NIS_SOSS", "MIR_LRS-FIXEDSLIT",
+    "MIR_LRS-SLITLESS", "MIR_MRS", "MIR_WFSS",
+})  # fmt: skip
+
+#: stdatamodels class of the imaging PHOTOM reference of each instrument.
+_PHOTOM_MODEL = {
+    "NIRCAM": "NrcImgPhotomModel",
+    "NIRISS": "NisImgPhotomModel",
+    "MIRI": "MirImgPhotomModel",
+    "FGS": "FgsImgPhotomModel",
+}
+_TIME_LAWS = {
+    "linear": ("t0", "lossperyear"),
+    "exponential": ("t0", "amplitude", "tau", "const"),
+    "powerlaw": ("t0", "year1value", "tsoft", "alpha"),
+}
+
+
+class PhotomStep(Step):
+    """Convert count rates (DN/s) to surface brightness (MJy/sr) (official alias ``photom``).
+
+    Imaging modes of NIRCam, NIRISS, the MIRI imager and FGS (rate images and,
+    except NIRISS, rate cubes): the PHOTOM row of the exposure's FILTER and PUPIL
+    (MIRI: FILTER and SUBARRAY, falling back to SUBARRAY=GENERIC; FGS: the single
+    row) gives PHOTMJSR, divided by the relative throughput at EXPMID when the
+    reference carries time-dependence tables and ``apply_time_correction`` is set.
+    The AREA reference's pixel-area map, cut to the science subarray, is attached
+    as ``area``, and its PIXAR_SR/PIXAR_A2 (else the PHOTOM reference's) recorded.
+    NIRSpec and the spectroscopic modes are skipped with a message.
+
+    Deliberate differences from the official step: a PHOTOM table without a row (or
+    with several) for the exposure is an error naming the file and the FILTER/PUPIL/
+    SUBARRAY values (the official step logs a warning and marks the step COMPLETE
+    with the data unconverted); an AREA reference without PIXAR_SR/PIXAR_A2 falls back
+    to the PHOTOM reference's values (the official step leaves them unset).
+    """
+
+    class_alias = "photom"
+    cal_step_name = "photom"
+    reference_file_types = ("photom", "area")
+    optional_reference_types = ("area",)
+    spec = (
+        Param("inverse", bool, False,
+              "Divide by the conversion instead of multiplying (undo the calibration)"),
+        Param("source_type", str, None,
+              "Process as this source type instead of SRCTYPE (used by spectroscopic "
+              "modes; imaging ignores it)", allow_none=True),
+        Param("apply_time_correction", bool, True,
+              "Apply the time-dependent throughput correction if the PHOTOM reference "
+              "has one"),
+    )  # fmt: skip
+
+    def process(self, model):
+        from stdatamodels.jwst import datamodels as dm
+
+        instrument = _check_supported(model, dm)
+        if self.source_type is not None:
+            log.info("source_type=%s has no effect on imaging data", self.source_type)
+        path = self.get_reference_file(model, "photom")
+        log.info("Using PHOTOM reference file %s", path)
+        area_path = self.get_reference_file(model, "area")
+        log.info("Using AREA reference file %s", area_path)
+        ref = _open_photom(path, instrument, model)
+        try:
+            factor = self._conversion(ref, model, instrument, os.path.basename(path))
+            pixar_sr, pixar_a2, area = self._pixel_area(model, ref, area_path)
+        finally:
+            ref.close()
+        log.info("PHOTMJSR value: %.6g", factor)
+        if self.inverse:
+            log.info("Dividing by the conversion (inverse=True)")
+        res = apply_conversion(
+            model.data, model.err, model.dq, factor=factor, inverse=self.inverse,
+            var_poisson=_array(model, "var_poisson"), var_rnoise=_array(model, "var_rnoise"),
+            var_flat=_array(model, "var_flat"),
+        )  # fmt: skip
+        model.data, model.err, model.dq = res.data, res.err, res.dq
+        for attr in ("var_poisson", "var_rnoise", "var_flat"):
+            if getattr(res, attr) is not None:
+                setattr(model, attr, getattr(res, attr))
+        if area is not None:
+            model.area = area
+        phot = model.meta.photometry
+        phot.conversion_megajanskys = factor
+        phot.conversion_microjanskys = factor * MJSR_TO_UJA2
+        phot.pixelarea_steradians, phot.pixelarea_arcsecsq = pixar_sr, pixar_a2
+        unit = "DN/s" if self.inverse else "MJy/sr"
+        model.meta.bunit_data = model.meta.bunit_err = unit
+        return model
+
+    def _conversion(self, ref, model, instrument: str, name: str) -> float:
+        """PHOTMJSR of the exposure's row, divided by the throughput at EXPMID if asked."""
+        row = _select_row(ref, model, instrument, name)
+        photmjsr = float(ref.phot_table["photmjsr"][row])
+        factor = photmjsr
+        coeffs = _time_coefficients(ref, row, name)
+        if self.apply_time_correction and not coeffs.empty:
+            mid_time = _mid_time(model, name)
+            throughput = relative_throughput(mid_time, coeffs)
+            if throughput != 1.0:
+                log.info("Time-dependent throughput at EXPMID %.5f: %.6g", mid_time, throughput)
+                factor = photmjsr / throughput
+        elif not coeffs.empty:
+            log.info("Time-dependent correction not applied (apply_time_correction=False)")
+        if not np.isfinite(factor) or factor == 0:
+            raise ReferenceFileError(
+                f"{name}: PHOTMJSR={photmjsr!r} in row {row} of the PHOTOM table gives the "
+                f"conversion {factor!r}; expected a finite non-zero value"
+            )
+        return factor
+
+    def _pixel_area(self, model, ref, area_path):
+        """(PIXAR_SR, PIXAR_A2, area map cut to the science subarray or None)."""
+        from stdatamodels.jwst import datamodels as dm
+
+        sr = a2 = area = None
+        if area_path is not None:
+            area_ref = load_reference(area_path, dm.PixelAreaModel, model)
+            area = _area_map(area_ref, model, os.path.basename(area_path))
+            sr = area_ref.meta.photometry.pixelarea_steradians
+            a2 = area_ref.meta.photometry.pixelarea_arcsecsq
+            area_ref.close()
+            log.info("Pixel area map attached (%d x %d)", area.shape[1], area.shape[0])
+        name = os.path.basename(area_path) if area_path else None
+        if sr is None or a2 is None:
+            src = os.path.basename(ref.meta.filename or "PHOTOM reference")
+            if name:
+                log.warning("%s has no PIXAR_SR/PIXAR_A2; using those of %s", name, src)
+            sr = ref.meta.photometry.pixelarea_steradians if sr is None else sr
+            a2 = ref.meta.photometry.pixelarea_arcsecsq if a2 is None else a2
+            if sr is None or a2 is None:
+                log.warning("No PIXAR_SR/PIXAR_A2 in %s either: left unset", src)
+        return (None if sr is None else float(sr)), (None if a2 is None else float(a2)), area
+
+
+def _area_map(area_ref, model, name: str) -> np.ndarray:
+    """The AREA reference's map cut to the science subarray (the map is full frame;
+    one already of the science's shape is taken as is)."""
+    arr = np.asarray(area_ref.data, dtype=np.float32)
+    sci = geometry_of(model)
+    if arr.shape == (sci.ysize, sci.xsize):
+        return arr.copy()
+    if arr.shape != (sci.full_ny, sci.full_nx):
+        raise ReferenceFileError(
+            f"{name}: extension SCI has shape {arr.shape}; expected the full frame "
+            f"{(sci.full_ny, sci.full_nx)} or the science subarray's {(sci.ysize, sci.xsize)}"
+        )
+    full = SubarrayGeometry(1, 1, sci.full_nx, sci.full_ny, sci.full_nx, sci.full_ny)
+    try:
+        return cut_to_subarray(arr, full, sci, name=f"{name} SCI")
+    except SubarrayError as exc:
+        raise ReferenceFileError(str(exc)) from None
+
+
+def _array(model, attr: str):
+    return getattr(model, attr) if model.hasattr(attr) else None
+
+
+def _check_supported(model, dm) -> str:
+    """The instrument of an imaging exposure; StepSkipped for anything else."""
+    instrument = (model.meta.instrument.name or "").upper()
+    exp_type = (model.meta.exposure.type or "").upper()
+    if not isinstance(model, (dm.ImageModel, dm.CubeModel)) or isinstance(model, dm.IFUImageModel):
+        raise StepSkipped(
+            f"input is a {type(model).__name__}; photom supports ImageModel and CubeModel"
+        )
+    if instrument == "NIRSPEC":
+        raise StepSkipped("NIRSpec photometric calibration is not implemented")
+    if exp_type in SPECTROSCOPIC_EXP_TYPES:
+        raise StepSkipped(f"spectroscopic photometric calibration ({exp_type}) is not implemented")
+    if instrument not in _PHOTOM_MODEL:
+        raise StepSkipped(f"instrument {instrument!r} is not supported by photom")
+    if instrument == "MIRI" and (model.meta.instrument.detector or "").upper() != "MIRIMAGE":
+        raise StepSkipped("MIRI MRS photometric calibration is not implemented")
+    if instrument == "NIRISS" and isinstance(model, dm.CubeModel):
+        # As the official step: NIRISS imaging photom is defined for rate images only.
+        raise StepSkipped("NIRISS photom does not apply to a CubeModel (rateints)")
+    return instrument
+
+
+def _open_photom(path: str, instrument: str, science):
+    """Open the imaging PHOTOM reference of ``instrument``; check INSTRUME first."""
+    from stdatamodels.jwst import datamodels as dm
+
+    name = os.path.basename(path)
+    if path.endswith(".fits"):
+        from astropy.io import fits
+
+        try:
+            ref_inst = str(fits.getval(path, "INSTRUME", ext=0)).strip().upper()
+        except (OSError, KeyError) as exc:
+            raise ReferenceFileError(f"{name}: cannot read INSTRUME: {exc}") from None
+        if ref_inst != instrument:
+            raise ReferenceFileError(
+                f"{name}: INSTRUME={ref_inst!r} but the science exposure's INSTRUME is "
+                f"{instrument!r}; expected a PHOTOM reference for INSTRUME={instrument!r}"
+            )
+    ref = load_reference(path, getattr(dm, _PHOTOM_MODEL[instrument]), science)
+    if not ref.hasattr("phot_table") or len(ref.phot_table) == 0:
+        raise ReferenceFileError(f"{name}: the PHOTOM table (extension PHOTOM) is missing or "
+                                 "empty; expected one row per optical configuration")  # fmt: skip
+    return ref
+
+
+def _columns(table) -> dict[str, np.ndarray]:
+    return {n.lower(): np.asarray(table[n]) for n in table.dtype.names}
+
+
+def _select_row(ref, model, instrument: str, name: str) -> int:
+    """Index of the PHOTOM row for the exposure; ReferenceFileError when none or several."""
+    table = ref.phot_table
+    if instrument == "FGS":
+        return 0
+    meta = model.meta
+    filt = (meta.instrument.filter or "").upper()
+    sub = (meta.subarray.name or "").upper()
+    columns = _columns(table)
+    if instrument == "MIRI":
+        log.info("Matching FILTER %s, SUBARRAY %s", filt, sub)
+        criteria = {"filter": filt, "subarray": sub}
+        rows = matching_rows(columns, criteria)
+        if len(rows) == 0:
+            rows = matching_rows(columns, {"filter": filt, "subarray": "GENERIC"})
+    else:
+        pupil = (meta.instrument.pupil or "").upper()
+        criteria = {"filter": filt, "pupil": pupil}
+        if instrument == "NIRCAM" and "subarray" in columns:
+            criteria["subarray"] = sub
+        log.info("Matching %s", ", ".join(f"{k.upper()} {v}" for k, v in criteria.items()))
+        rows = matching_rows(columns, criteria)
+    wanted = ", ".join(f"{k.upper()}={v!r}" for k, v in criteria.items())
+    if len(rows) == 0:
+        keys = [k for k in criteria if k in columns]
+        have = sorted({"/".join(str(columns[k][i]).strip() for k in keys)
+                       for i in range(len(table))})  # fmt: skip
+        also = " (nor SUBARRAY='GENERIC')" if instrument == "MIRI" else ""
+        raise ReferenceFileError(
+            f"{name}: the PHOTOM table has no row for the exposure's {wanted}{also}; "
+            f"rows ({'/'.join(k.upper() for k in keys)}): {', '.join(have[:40])}"
+        )
+    if len(rows) > 1:
+        raise ReferenceFileError(
+            f"{name}: the PHOTOM table has {len(rows)} rows (indices {rows.tolist()}) for "
+            f"{wanted}; expected exactly one"
+        )
+    return int(rows[0])
+
+
+def _time_coefficients(ref, row: int, name: str) -> TimeCoefficients:
+    """Coefficients of the time-dependence tables at ``row`` (checked against PHOTOM)."""
+    phot = _columns(ref.phot_table)
+    laws = {}
+    for law, fields in _TIME_LAWS.items():
+        attr = f"timecoeff_{law}"
+        table = getattr(ref, attr) if ref.hasattr(attr) else None
+        if table is None:
+            continue
+        ext = attr.upper()
+        if len(table) != len(ref.phot_table):
+            raise ReferenceFileError(
+                f"{name}: extension {ext} has {len(table)} rows but PHOTOM has "
+                f"{len(ref.phot_table)}; expected one row per PHOTOM row"
+            )
+        cols = _columns(table)
+        for key in ("filter", "pupil", "subarray"):
+            if key in cols and key in phot:
+                same = np.char.strip(cols[key].astype(str)) == np.char.strip(phot[key].astype(str))
+                if not np.all(same):
+                    bad = int(np.flatnonzero(~same)[0])
+                    raise ReferenceFileError(
+                        f"{name}: extension {ext} row {bad} has {key.upper()}="
+                        f"{str(cols[key][bad]).strip()!r} but PHOTOM row {bad} has "
+                        f"{str(phot[key][bad]).strip()!r}; expected the same rows in the same order"
+                    )
+        laws[law] = tuple(float(cols[f][row]) for f in fields)
+    return TimeCoefficients(**laws)
+
+
+def _mid_time(model, name: str) -> float:
+    mid = model.meta.exposure.mid_time
+    if mid is None or not np.isfinite(mid):
+        raise ValueError(
+            f"{model.meta.filename or 'input'}: EXPMID (meta.exposure.mid_time) is {mid!r}; the "
+            f"PHOTOM reference {name} has a time-dependent correction, which needs the "
+            "exposure mid-time in MJD (or run with apply_time_correction=False)"
+        )
+    return float(mid)
