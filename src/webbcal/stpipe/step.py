@@ -305,6 +305,17 @@ class Step:
         raise NotImplementedError
 
     # ----------------------------------------------------------------- references
+    def resolve_references(self, model: Any) -> None:
+        """Find every reference file the step needs for ``model`` (recorded as R_*).
+
+        Raises
+        ------
+        StepSkipped
+            If a required reference is not applicable (N/A), or the step does
+            not apply to the exposure.
+        """
+        self._resolve_references(model)
+
     def _resolve_references(self, model: Any) -> None:
         """Find every reference file; skip the step when a required one is N/A."""
         self._references_used.clear()
