@@ -68,7 +68,12 @@ def _run_both(case, tmp_path, caplog, **kwargs):
         rate = dm.open(rate_path)
         rateints = dm.open(rateints_path)
         results[name] = (rate, rateints)
+        results[f"{name}_log"] = [r.getMessage() for r in caplog.records]
     return results
+
+
+#: Whole-array totals the steps log: once per run, the same numbers on both paths.
+TOTALS = ("Detected ", "Two-point detection ", "Reference pixels: ")
 
 
 @pytest.mark.parametrize(
@@ -101,6 +106,10 @@ def test_streaming_identical_to_step_by_step(
     messages = [r.getMessage() for r in caplog.records]
     assert two_pass == any("wait on disk for jump" in m for m in messages)
     (rate_a, ints_a), (rate_b, ints_b) = res["steps"], res["stream"]
+    for prefix in TOTALS:
+        lines = [[m for m in res[f"{k}_log"] if m.startswith(prefix)] for k in ("steps", "stream")]
+        assert lines[0] == lines[1], prefix
+        assert len(set(lines[1])) == len(lines[1])  # one line per total, not one per block
     for attr in ARRAYS:
         for a, b in ((rate_a, rate_b), (ints_a, ints_b)):
             x, y = getattr(a, attr), getattr(b, attr)

@@ -182,13 +182,13 @@ class DarkCurrentStep(Step):
         model.average_dark_current = value
 
 
-def _open_section(path, ctx, ndim):
+def _open_section(step, ctx, ndim):
     """The dark reference read by sections (closed when the run ends)."""
-    from ..lib.refsection import ReferenceSection, SectionUnsupported
+    from ..lib.refsection import SectionUnsupported
     from ..stpipe.blocks import NotStreamable
 
     try:
-        section = ReferenceSection(path, ctx.model, ctx.geometry, ndim=ndim, what="dark")
+        section = step.open_reference_section(ctx.model, "dark", ctx.geometry, ndim=ndim)
     except SectionUnsupported as why:
         raise NotStreamable(str(why)) from None
     ctx.on_close(section.close)
@@ -229,9 +229,7 @@ def _nir_dark_stage(step, ctx):
     from ..stpipe.blocks import BlockStage, NotStreamable, RowCache
     from .subtract import DarkMismatchError, average_dark_frames, subtract_dark
 
-    path = step.get_reference_file(ctx.model, "dark")
-    log.info("Using DARK reference file %s", path)
-    section = _open_section(path, ctx, ndim=3)
+    section = _open_section(step, ctx, ndim=3)
     exp = ctx.model.meta.exposure
     ngroups = ctx.ngroups
     log.info(
@@ -270,16 +268,11 @@ def _nir_dark_stage(step, ctx):
 
 
 def _miri_dark_stage(step, ctx):
-    from ..stpipe import StepSkipped
     from ..stpipe.blocks import BlockStage, NotStreamable, RowCache
     from .miri import average_miri_dark, miri_dark_dq, subtract_miri_dark
     from .subtract import DarkMismatchError
 
-    path = step.get_reference_file(ctx.model, "dark")
-    logging.getLogger("webbcal.stpipe.step").info("Using DARK reference file %s", path)
-    if path is None:
-        raise StepSkipped("no dark reference file applies (N/A)")
-    section = _open_section(path, ctx, ndim=4)
+    section = _open_section(step, ctx, ndim=4)
     name = section.name
     dnints, dngroups = section.shape[:2]
     # A malformed dark is reported by the step itself (the same message as without
@@ -308,7 +301,7 @@ def _miri_dark_stage(step, ctx):
     if start == 1:
         used = slice(0, min(ctx.nints, dnints))
         if ctx.nints > dnints:
-            logging.getLogger("webbcal.dark_current.miri").info(
+            log.info(
                 "Science integrations %d-%d use the dark's last integration (%d)",
                 dnints + 1, ctx.nints, dnints,
             )  # fmt: skip

@@ -186,7 +186,7 @@ class JumpStep(Step):
                 b.data, b.groupdq, b.pixeldq, b.ref(gain), b.ref(readnoise),
                 nframes=int(exp.nframes), frame_time=float(exp.frame_time),
                 group_time=float(exp.group_time), params=params, mode=mode,
-                median_gain=median_gain, clear_planes=False, count_rows=inner,
+                median_gain=median_gain, clear_planes=False, count_rows=inner, verbose=False,
             )  # fmt: skip
             b.groupdq, b.pixeldq = res.groupdq, res.pixeldq
             n_jumps[0] += res.n_jumps
@@ -204,6 +204,7 @@ class JumpStep(Step):
                 raise NotStreamable(
                     "sigma clipping flagged a whole group, which must be un-flagged"
                 )
+            log.info("Two-point detection (%s): %d jumps", mode, n_jumps[0])
             npix = ctx.geometry.xsize * ctx.geometry.ysize
             record_jump_rates(exp, all_dnu, npix, n_jumps[0], 0)
 

@@ -81,14 +81,14 @@ def nir_refpix_stage(step, ctx, params) -> BlockStage:
         for p0 in range(0, nplanes, chunk):
             n = min(chunk, nplanes - p0)
             planes[:n, yy, xx] = flat[p0 : p0 + n]
-            parts.append(refpix_terms(planes[:n], actual, **kw))
+            parts.append(refpix_terms(planes[:n], actual, verbose=p0 == 0, **kw))
         del planes
         terms = _concat_terms(parts)
         zterms = None
         if zvals is not None:
             planes = np.zeros((nints, ny, nx), dtype=np.float32)
             planes[:, yy, xx] = zvals
-            zterms = refpix_terms(planes, actual, **kw)
+            zterms = refpix_terms(planes, actual, verbose=False, **kw)
         found["terms"] = (terms, zterms)
         return None if terms.status == "COMPLETE" else terms.reason
 
@@ -158,9 +158,7 @@ def miri_refpix_stage(step, ctx) -> BlockStage:
     )
 
     if step.refpix_algorithm == "sirs":
-        logging.getLogger("webbcal.refpix.step").info(
-            "The SIRS algorithm does not apply to MIRI data; using the MIRI correction"
-        )
+        log.info("The SIRS algorithm does not apply to MIRI data; using the MIRI correction")
     if (ctx.ny, ctx.nx) != MIRI_FULL_SHAPE:
         raise StepSkipped(f"MIRI subarray {(ctx.ny, ctx.nx)} has no reference columns")
     odd_even = bool(step.odd_even_rows)

@@ -71,21 +71,12 @@ class ResetStep(Step):
 
 
 def _reset_stage(step, ctx):
-    from ..lib.refsection import (
-        ReferenceSection,
-        SectionUnsupported,
-        count_nan_rows,
-        report_nan_count,
-    )
+    from ..lib.refsection import SectionUnsupported, count_nan_rows, report_nan_count
     from ..stpipe.blocks import BlockStage, NotStreamable, RowCache
     from .subtract import subtract_reset
 
-    path = step.get_reference_file(ctx.model, "reset")
-    logging.getLogger("webbcal.stpipe.step").info("Using RESET reference file %s", path)
-    if path is None:
-        raise StepSkipped("no reset reference file applies (N/A)")
     try:
-        section = ReferenceSection(path, ctx.model, ctx.geometry, ndim=4, what="reset")
+        section = step.open_reference_section(ctx.model, "reset", ctx.geometry, ndim=4)
     except SectionUnsupported as why:
         raise NotStreamable(str(why)) from None
     ctx.on_close(section.close)

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..lib.reffiles import ReferenceFileError
 from ..stpipe import Step, StepSkipped
+from ..stpipe.blocks import run_block_stage
 
 __all__ = ["RscdStep"]
 
@@ -115,27 +116,7 @@ class RscdStep(Step):
         return _rscd_stage(self, ctx)
 
     def process(self, model):
-        from .flagging import flag_rscd_groups
-
-        nints_file, ngroups_data = model.data.shape[:2]
-        skip1, skip2p, nints = self.group_skips(model, ngroups_data, nints_file)
-        exp = model.meta.exposure
-        start = int(exp.integration_start) if exp.integration_start is not None else 1
-        res = flag_rscd_groups(
-            model.groupdq, model.pixeldq, skip_int1=skip1, skip_int2p=skip2p,
-            nints_total=nints, first_integration=start,
-        )  # fmt: skip
-        model.groupdq, model.pixeldq = res.groupdq, res.pixeldq
-        meta = model.meta.rscd
-        if start == 1:
-            meta.ngroups_skip_int1 = res.skip_int1
-            meta.keep_groups_saturation_int1 = res.lowered_int1
-            meta.keep_bright_firstgroup_int1 = res.one_group_int1
-        if nints > 1:
-            meta.ngroups_skip_int2p = res.skip_int2p
-            meta.keep_groups_saturation_int2p = res.lowered_int2p
-            meta.keep_bright_firstgroup_int2p = res.one_group_int2p
-        return model
+        return run_block_stage(self, model)
 
 
 _PARTS = ("lowered", "no_group", "saturated_next")
@@ -146,7 +127,6 @@ def _rscd_stage(step, ctx):
     from ..stpipe.blocks import BlockStage, NotStreamable
     from .flagging import FLUX_ESTIMATED, flag_rscd_groups
 
-    klog = logging.getLogger("webbcal.rscd.flagging")
     model = ctx.model
     skip1, skip2p, nints = step.group_skips(model, ctx.ngroups, ctx.nints)
     exp = model.meta.exposure
@@ -166,9 +146,10 @@ def _rscd_stage(step, ctx):
     deepest = max(skip1, skip2p)
 
     def apply(b):
-        sat = (b.groupdq[:, 1 : deepest + 2] & SATURATED) != 0
-        if np.any(sat[:, :-1] & ~sat[:, 1:]):
-            raise NotStreamable("SATURATED flags that do not stick across groups (rscd)")
+        if ctx.streaming:
+            sat = (b.groupdq[:, 1 : deepest + 2] & SATURATED) != 0
+            if np.any(sat[:, :-1] & ~sat[:, 1:]):
+                raise NotStreamable("SATURATED flags that do not stick across groups (rscd)")
         res = flag_rscd_groups(
             b.groupdq, b.pixeldq, skip_int1=skip1, skip_int2p=skip2p, nints_total=nints,
             first_integration=start + b.i0, pixel_masks=True,
@@ -188,7 +169,7 @@ def _rscd_stage(step, ctx):
             any_sat = bool(masks[label, "saturated_next"].any())
             no_group = int(np.count_nonzero(masks[label, "no_group"])) if any_sat else 0
             counts[label] = (lowered, no_group)
-            klog.info(
+            log.info(
                 "RSCD %s: flagged %d leading group(s); lowered for saturation in %d pixel(s)",
                 label, skip, lowered,
             )  # fmt: skip
