@@ -254,8 +254,9 @@ class Detector1Pipeline(Pipeline):
             raise ParameterError(str(exc)) from None
         try:
             return run_streaming(
-                self, model, raw, ramp_steps, limit, spill_rateints=bool(self.save_results)
-            )
+                self, model, raw, [self.step(a) for a in ramp_steps], self.step("ramp_fit"),
+                limit, spill_rateints=bool(self.save_results),
+            )  # fmt: skip
         except NotStreamable as why:
             log.info("Step-by-step execution: %s", why)
             return None

@@ -8,9 +8,18 @@ the size of the whole ramp is ever allocated: peak memory is bounded by
 ``memory_limit`` plus the products and references, and does not grow with
 the number of groups.
 
+The driver knows no step by name. Each ramp step returns its
+:class:`~webbcal.stpipe.blocks.BlockStage` from ``step.block_stage(ctx)``
+(halo rows, pixel DQ it sets from references, whether it needs every
+integration of its rows, a first pass over reference pixels, whole-array
+totals recorded at the end); the stages before the first that needs every
+integration run on chunks of integrations of a block with its halo rows, the
+rest on the whole block, then ramp fitting on the block's own rows.
+
 Exactness with the step-by-step path is by construction: every step runs
-the same kernel on a block of rows as on the whole array. The few
-whole-frame dependencies are handled explicitly:
+the same kernel on a block of rows as on the whole array (most steps'
+``process()`` runs the very same stage on one block, the whole array). The
+few whole-frame dependencies the stages handle:
 
 * spatial stencils (saturation growth, the IPC kernel, jump's neighbour
   flagging) get halo rows that are computed and discarded;
@@ -120,19 +129,18 @@ def _set_status(step, model, status: str) -> None:
         setattr(model.meta.cal_step, step.cal_step_name, status)
 
 
-def _prepare_stages(pipe, ctx: StreamContext, aliases) -> list[_Stage]:
+def _prepare_stages(ctx: StreamContext, steps) -> list[_Stage]:
     """Each active ramp step's block stage, prepared as the step would run
     (skip rules, references, parameters)."""
     stages = []
-    for alias in aliases:
-        step = pipe.step(alias)
+    for step in steps:
         if step.skip:
             continue
         log.info("Step %s running with model %s (streaming)", step.name, ctx.model.meta.filename)
         if not hasattr(step, "block_stage"):
-            raise NotStreamable(f"step {alias} is not covered by the streaming executor")
+            raise NotStreamable(f"step {step.name} is not covered by the streaming executor")
         if step.save_results:
-            raise NotStreamable(f"step {alias} saves an intermediate product")
+            raise NotStreamable(f"step {step.name} saves an intermediate product")
         try:
             step.resolve_references(ctx.model)
             stage = step.block_stage(ctx)
@@ -147,20 +155,25 @@ def _prepare_stages(pipe, ctx: StreamContext, aliases) -> list[_Stage]:
     return stages
 
 
-def run_streaming(pipe, model, raw, ramp_aliases, memory_limit: int, spill_rateints=False):
+def run_streaming(
+    pipe, model, raw, steps, fit_step, memory_limit: int, spill_rateints: bool = False
+):
     """Run the ramp steps and ramp fitting of ``pipe`` by blocks of rows.
 
     Parameters
     ----------
     pipe : Detector1Pipeline
-        The configured pipeline (its sub-steps give parameters and references).
+        The pipeline (product paths and progress).
     model : Level1bModel
         The exposure's metadata (SCI not loaded), from
         :func:`webbcal.lib.rawio.open_lazy_ramp_input`.
     raw : webbcal.lib.rawio.RawRamp
         Where the raw ramp lies in the file.
-    ramp_aliases : list of str
-        The active ramp steps, in order; each must offer ``block_stage``.
+    steps : list of Step
+        The ramp steps, in order (those with ``skip`` are recorded as skipped);
+        each that runs must offer ``block_stage``.
+    fit_step : RampFitStep
+        Ramp fitting (``choose_algorithm``, ``fit_ols``, ``make_products``).
     memory_limit : int
         Target peak memory in bytes; sets the number of rows per block.
     spill_rateints : bool
@@ -182,7 +195,6 @@ def run_streaming(pipe, model, raw, ramp_aliases, memory_limit: int, spill_ratei
     from ..lib.reffiles import geometry_of
 
     nints, ngroups, ny, nx = raw.shape
-    fit_step = pipe.step("ramp_fit")
     if fit_step.skip:
         raise NotStreamable("ramp_fit is skipped")
     shell = to_ramp_model(model)
@@ -198,16 +210,16 @@ def run_streaming(pipe, model, raw, ramp_aliases, memory_limit: int, spill_ratei
         spill = _Spill(pipe.product_path(shell, suffix="rateints"), (nints, ny, nx))
         ctx.on_close(spill.remove_on_error)
     try:
-        return _stream(pipe, ctx, src, ramp_aliases, fit_step, memory_limit, spill)
+        return _stream(pipe, ctx, src, steps, fit_step, memory_limit, spill)
     finally:
         ctx.close()
 
 
-def _stream(pipe, ctx: StreamContext, src, ramp_aliases, fit_step, memory_limit: int, spill):
+def _stream(pipe, ctx: StreamContext, src, steps, fit_step, memory_limit: int, spill):
     shell = ctx.model
     nints, ngroups, ny = ctx.nints, ctx.ngroups, ctx.ny
     start = time.monotonic()
-    stages = _prepare_stages(pipe, ctx, ramp_aliases)
+    stages = _prepare_stages(ctx, steps)
     fit = _FitPrep(fit_step, ctx, spill)
     # A first pass (refpix) sees the steps before it, calibrated on reference pixels.
     for k, s in enumerate(stages):
@@ -263,8 +275,7 @@ def _stream(pipe, ctx: StreamContext, src, ramp_aliases, fit_step, memory_limit:
         else:
             _set_status(s.step, shell, "COMPLETE")
             s.step.finalize_result(shell)
-    for alias in ramp_aliases:
-        step = pipe.step(alias)
+    for step in steps:
         if step.skip:
             _set_status(step, shell, "SKIPPED")
     if ctx.average_dark is not None:
