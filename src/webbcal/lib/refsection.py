@@ -91,9 +91,13 @@ class ReferenceSection:
         self.nplanes = shape[0]
         self._dq_def = None
         if "DQ_DEF" in self._hdul and self._hdul["DQ_DEF"].data is not None:
+            from ..dqflags import PIXEL
+
             table = self._hdul["DQ_DEF"].data
             if len(table):
-                self._dq_def = [(int(r["VALUE"]), str(r["NAME"]).strip()) for r in table]
+                # Rows naming no standard flag translate to nothing (as stdatamodels).
+                rows = [(int(r["VALUE"]), PIXEL.get(str(r["NAME"]).strip())) for r in table]
+                self._dq_def = [(v, int(f)) for v, f in rows if f is not None]
         ny, nx = shape[-2:]
         if (nx, ny) == (geom.full_nx, geom.full_ny):
             x0, y0 = 1, 1
@@ -180,17 +184,12 @@ class ReferenceSection:
     def read_dq(self, rows: slice, planes: Any = None, cols: Any = None) -> np.ndarray:
         """DQ rows as uint32 in standard JWST flags (translated through DQ_DEF, as
         stdatamodels does for reference files)."""
-        from ..dqflags import PIXEL
+        from .reffits import translate_dq
 
         raw = self.read("DQ", rows, planes, cols).astype(np.uint32)
         if self._dq_def is None:
             return raw
-        out = np.zeros(raw.shape, dtype=np.uint32)
-        for value, name in self._dq_def:
-            standard = PIXEL.get(name)
-            if standard is not None:
-                out[(raw & np.uint32(value)) != 0] |= np.uint32(standard)
-        return out
+        return translate_dq(raw, self._dq_def)
 
     def average_dark_current(self, user_value: float | None) -> np.ndarray:
         """The (ny, nx) average dark current (e-/s) ramp fitting uses, as the dark
