@@ -256,6 +256,7 @@ class Detector1Pipeline(Pipeline):
             return run_streaming(
                 self, model, raw, [self.step(a) for a in ramp_steps], self.step("ramp_fit"),
                 limit, spill_rateints=bool(self.save_results),
+                progress=partial(self._progress, 1, 2),
             )  # fmt: skip
         except NotStreamable as why:
             log.info("Step-by-step execution: %s", why)

@@ -58,6 +58,7 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,14 +157,15 @@ def _prepare_stages(ctx: StreamContext, steps) -> list[_Stage]:
 
 
 def run_streaming(
-    pipe, model, raw, steps, fit_step, memory_limit: int, spill_rateints: bool = False
-):
+    pipe, model, raw, steps, fit_step, memory_limit: int, spill_rateints: bool = False,
+    progress: Callable[..., None] | None = None,
+):  # fmt: skip
     """Run the ramp steps and ramp fitting of ``pipe`` by blocks of rows.
 
     Parameters
     ----------
     pipe : Detector1Pipeline
-        The pipeline (product paths and progress).
+        The pipeline (``product_path`` names the files kept beside the products).
     model : Level1bModel
         The exposure's metadata (SCI not loaded), from
         :func:`webbcal.lib.rawio.open_lazy_ramp_input`.
@@ -179,6 +181,9 @@ def run_streaming(
     spill_rateints : bool
         Keep the per-integration results on disk (beside the products) rather
         than in memory; ``rateints`` is then a :class:`SpilledRateints`.
+    progress : callable, optional
+        ``progress(what, done=None, nints=None, unit="integration")`` is told
+        how far the run is (``what``: "calibrating" or "streaming").
 
     Returns
     -------
@@ -210,12 +215,13 @@ def run_streaming(
         spill = _Spill(pipe.product_path(shell, suffix="rateints"), (nints, ny, nx))
         ctx.on_close(spill.remove_on_error)
     try:
-        return _stream(pipe, ctx, src, steps, fit_step, memory_limit, spill)
+        return _stream(pipe, ctx, src, steps, fit_step, memory_limit, spill,
+                       progress or (lambda *a, **k: None))  # fmt: skip
     finally:
         ctx.close()
 
 
-def _stream(pipe, ctx: StreamContext, src, steps, fit_step, memory_limit: int, spill):
+def _stream(pipe, ctx: StreamContext, src, steps, fit_step, memory_limit: int, spill, progress):
     shell = ctx.model
     nints, ngroups, ny = ctx.nints, ctx.ngroups, ctx.ny
     start = time.monotonic()
@@ -244,10 +250,10 @@ def _stream(pipe, ctx: StreamContext, src, steps, fit_step, memory_limit: int, s
     nblocks = -(-ny // rows)
     calibrated = None
     if ny > rows and 2 * halo > _HALO_FRACTION * rows:
-        calibrated = _calibrate_to_disk(pipe, ctx, src, body, memory_limit)
-    pipe._progress(1, 2, "streaming")
+        calibrated = _calibrate_to_disk(pipe, ctx, src, body, memory_limit, progress)
+    progress("streaming")
     for k, a in enumerate(range(0, ny, rows)):
-        pipe._progress(1, 2, "streaming", done=k, nints=nblocks, unit="block")
+        progress("streaming", done=k, nints=nblocks, unit="block")
         b = min(a + rows, ny)
         # Rows kept for the stages on whole blocks (their halo), and rows read for the
         # steps before them (their own halos on top).
@@ -386,7 +392,7 @@ def _same_pixeldq(ctx: StreamContext, known: np.ndarray | None, pixeldq: np.ndar
     return known | pixeldq if any_bits else known
 
 
-def _calibrate_to_disk(pipe, ctx: StreamContext, src: _Source, stages, memory_limit: int):
+def _calibrate_to_disk(pipe, ctx: StreamContext, src: _Source, stages, memory_limit: int, progress):
     """Run the stages before the whole-block ones over whole integrations, keeping the
     results on disk.
 
@@ -405,9 +411,9 @@ def _calibrate_to_disk(pipe, ctx: StreamContext, src: _Source, stages, memory_li
     )  # fmt: skip
     out = _CalibratedRamps(pipe.product_path(ctx.model, suffix="ramp"), ctx)
     ctx.on_close(out.close)
-    pipe._progress(1, 2, "calibrating")
+    progress("calibrating")
     for i0 in range(0, nints, chunk):
-        pipe._progress(1, 2, "calibrating", done=i0, nints=nints)
+        progress("calibrating", done=i0, nints=nints)
         ints = slice(i0, min(nints, i0 + chunk))
         part = src.read(0, ny, ints=ints)
         part.count = slice(None)
