@@ -129,3 +129,17 @@ def test_choose_reference_precedence(tmp_path):
     assert asked == ["dark"]
     with pytest.raises(FileNotFoundError, match=r"dark_current: override_dark='nope.fits'"):
         choose_reference("dark", override="nope.fits", prefetched=None, **kw)
+
+
+def test_group_scale_on_a_level1b_model():
+    """A step whose stage touches only the data runs on a model without DQ arrays."""
+    from stdatamodels.jwst.datamodels import Level1bModel
+
+    from webbcal.group_scale import GroupScaleStep
+
+    model = Level1bModel(data=np.full((1, 2, 3, 4), 10, np.uint16))
+    model.meta.exposure.nframes = 4
+    model.meta.exposure.frame_divisor = 2
+    out = GroupScaleStep().run(model)
+    np.testing.assert_array_equal(out.data, 5.0)
+    assert out.meta.cal_step.group_scale == "COMPLETE"

@@ -53,6 +53,7 @@ class Block:
     data : ndarray, shape (nints, ngroups, nrows, ncols), float32, DN
     groupdq : ndarray, shape (nints, ngroups, nrows, ncols), uint8
     pixeldq : ndarray, shape (nrows, ncols), uint32
+        (``groupdq`` and ``pixeldq`` are None only for a whole model without them.)
     zeroframe : ndarray, shape (nints, nrows, ncols), float32, or None
     cols : slice or ndarray of int
         Columns held: all, or the reference columns gathered in a first pass.
@@ -312,6 +313,14 @@ def own_array(arr: np.ndarray | None) -> np.ndarray | None:
     return np.array(arr, copy=True)
 
 
+def _has(model: Any, name: str) -> bool:
+    """Whether ``model`` has the array ``name`` (stdatamodels raise on unknown names)."""
+    try:
+        return getattr(model, name, None) is not None
+    except Exception:  # pragma: no cover - stdatamodels raise for names outside the schema
+        return False
+
+
 def run_block_stage(step: Streamable, model: Any) -> Any:
     """Run ``step``'s block stage on the whole ramp ``model`` (one block).
 
@@ -336,8 +345,11 @@ def run_block_stage(step: Streamable, model: Any) -> Any:
     try:
         stage = step.block_stage(ctx)
         zf = model.zeroframe if ctx.zeroframe_used else None
-        block = Block(0, ctx.ny, model.data, model.groupdq, model.pixeldq, zf,
-                      count=slice(None))  # fmt: skip
+        # A model without DQ arrays (a Level 1b exposure given to a step that only
+        # touches the data, such as group_scale) gives None for them.
+        dq = [getattr(model, name) if _has(model, name) else None
+              for name in ("groupdq", "pixeldq")]  # fmt: skip
+        block = Block(0, ctx.ny, model.data, dq[0], dq[1], zf, count=slice(None))
         if stage.first_pass is not None:
             raise NotImplementedError("a stage with a first pass runs through the driver")
         stage.apply(block)
@@ -347,7 +359,7 @@ def run_block_stage(step: Streamable, model: Any) -> Any:
         ctx.close()
     for name in ("data", "groupdq", "pixeldq", "zeroframe"):
         new = getattr(block, name)
-        if new is not None and new is not getattr(model, name, None):
+        if new is not None and (not _has(model, name) or new is not getattr(model, name)):
             setattr(model, name, new)
     if ctx.average_dark is not None:
         model.average_dark_current = ctx.average_dark
