@@ -51,7 +51,8 @@ def nir_refpix_stage(step, ctx, params) -> BlockStage:
         mask = reference_pixel_mask(predicted & np.uint32(~DO_NOT_USE & 0xFFFFFFFF), **kw)
         yy, xx = np.nonzero(mask)
         vals = np.empty((nints, ngroups, len(yy)), dtype=np.float32)
-        zvals = np.empty((nints, len(yy)), dtype=np.float32) if ctx.zeroframe_used else None
+        # The zero frames are corrected when ZEROFRAM says they are used, as the step does.
+        zvals = np.empty((nints, len(yy)), dtype=np.float32) if ctx.uses_zeroframe() else None
         actual = predicted.copy()
         for a, b in _reference_row_chunks(mask):
             cols = np.nonzero(mask[a:b].any(axis=0))[0]
