@@ -56,6 +56,6 @@ def test_detector1_runs_without_advice(setter, monkeypatch):
     monkeypatch.setattr(
         detector1.Detector1Pipeline, "_process", lambda self, model: seen.append(_current(setter))
     )
-    detector1.Detector1Pipeline().process(object())
+    detector1.Detector1Pipeline().calibrate(object())
     assert seen == [False]
     assert _current(setter) is True

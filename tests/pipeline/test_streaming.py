@@ -68,7 +68,12 @@ def _run_both(case, tmp_path, caplog, **kwargs):
         rate = dm.open(rate_path)
         rateints = dm.open(rateints_path)
         results[name] = (rate, rateints)
+        results[f"{name}_log"] = [r.getMessage() for r in caplog.records]
     return results
+
+
+#: Whole-array totals the steps log: once per run, the same numbers on both paths.
+TOTALS = ("Detected ", "Two-point detection ", "Reference pixels: ")
 
 
 @pytest.mark.parametrize(
@@ -101,6 +106,10 @@ def test_streaming_identical_to_step_by_step(
     messages = [r.getMessage() for r in caplog.records]
     assert two_pass == any("wait on disk for jump" in m for m in messages)
     (rate_a, ints_a), (rate_b, ints_b) = res["steps"], res["stream"]
+    for prefix in TOTALS:
+        lines = [[m for m in res[f"{k}_log"] if m.startswith(prefix)] for k in ("steps", "stream")]
+        assert lines[0] == lines[1], prefix
+        assert len(set(lines[1])) == len(lines[1])  # one line per total, not one per block
     for attr in ARRAYS:
         for a, b in ((rate_a, rate_b), (ints_a, ints_b)):
             x, y = getattr(a, attr), getattr(b, attr)
@@ -167,3 +176,23 @@ def test_bad_memory_limit_is_a_clear_error(nircam_case, tmp_path):
             disable_crds_steppars=True, memory_limit="lots",
         )  # fmt: skip
     assert not list(tmp_path.glob("*.fits"))
+
+
+def test_zero_frame_present_but_not_declared(case_builder, tmp_path, caplog):
+    """ZEROFRAM=F with a ZEROFRAME extension: the steps before ramp fitting leave the
+    zero frames alone (ramp fitting still reads them), on both paths alike."""
+    case = case_builder(tmp_path / "case", **CASES["stripe_medium8_zf"])
+    with fits.open(case.uncal, mode="update") as hdul:
+        hdul[0].header["ZEROFRAM"] = False
+        # Pixels saturated from the first group: their rates come from the zero frames.
+        sci = hdul["SCI"].data
+        sci[:, :, 20:23, 300:340] = 65000
+        hdul["SCI"].data = sci
+    res = _run_both(case, tmp_path, caplog, memory_limit="1.4GB",
+                    steps={"ramp_fit": {"suppress_one_group": False}})  # fmt: skip
+    (rate_a, ints_a), (rate_b, ints_b) = res["steps"], res["stream"]
+    for attr in ARRAYS:
+        for a, b in ((rate_a, rate_b), (ints_a, ints_b)):
+            x, y = getattr(a, attr), getattr(b, attr)
+            assert np.array_equal(x, y, equal_nan=True), (attr, np.count_nonzero(x != y))
+    assert np.isfinite(rate_a.data[20:23, 300:340]).all()  # measured from the zero frames

@@ -139,6 +139,27 @@ class DarkCurrentStep(Step):
             self._save_dark(out)
         return model
 
+    def block_stage(self, ctx):
+        """Subtract the dark averaged to the science readout, read by sections of rows.
+
+        The dark's planes the readout uses and the block's rows are read (MIRI:
+        the reference integrations used too); the average dark current is given
+        to ramp fitting through ``ctx.average_dark``.
+
+        Raises
+        ------
+        NotStreamable
+            With ``dark_output``, a dark that must be extrapolated or whose
+            layout the step reports itself.
+        """
+        from ..stpipe.blocks import NotStreamable
+
+        if self.dark_output:
+            raise NotStreamable("dark_output asks for the averaged dark product")
+        if (ctx.model.meta.instrument.name or "").upper() == "MIRI":
+            return _miri_dark_stage(self, ctx)
+        return _nir_dark_stage(self, ctx)
+
     def _save_dark(self, out) -> None:
         from ..datamodels import save_model
 
@@ -159,3 +180,167 @@ class DarkCurrentStep(Step):
                 scalar = ref.meta.exposure.average_dark_current or 0.0
                 value = np.full(shape, scalar, dtype=np.float32)
         model.average_dark_current = value
+
+
+def _open_section(step, ctx, ndim):
+    """The dark reference read by sections (closed when the run ends)."""
+    from ..lib.refsection import SectionUnsupported
+    from ..stpipe.blocks import NotStreamable
+
+    try:
+        section = step.open_reference_section(ctx.model, "dark", ctx.geometry, ndim=ndim)
+    except SectionUnsupported as why:
+        raise NotStreamable(str(why)) from None
+    ctx.on_close(section.close)
+    return section
+
+
+def _planes_used(section, exp, ngroups):
+    """Dark frames the science readout uses (per dark integration), and the dark's
+    NFRAMES and GROUPGAP."""
+    nframes, groupgap = int(exp.nframes or 1), int(exp.groupgap or 0)
+    dark_nframes = int(section.header.get("NFRAMES") or 1)
+    dark_groupgap = int(section.header.get("GROUPGAP") or 0)
+    if dark_nframes == nframes and dark_groupgap == groupgap:
+        nplanes = ngroups
+    else:
+        nplanes = ngroups * nframes + (ngroups - 1) * groupgap
+    return nplanes, dark_nframes, dark_groupgap
+
+
+def _nan_report(ctx, section):
+    """Count NaN dark pixels of the planes used (each row once) and report them at the end,
+    as the step reports them (an error when every pixel is NaN)."""
+    from ..lib.refsection import count_nan_rows, report_nan_count
+
+    nan_count = [0, 0]
+
+    def count(planes, b):
+        if b.count is not None:
+            count_nan_rows(nan_count, planes, b.r0, b.r1)
+
+    def finish():
+        report_nan_count(section.name, nan_count[0], ctx.ny * ctx.nx, NAN_MEANING["dark"])
+
+    return count, finish
+
+
+def _nir_dark_stage(step, ctx):
+    from ..stpipe.blocks import BlockStage, NotStreamable, RowCache
+    from .subtract import DarkMismatchError, average_dark_frames, subtract_dark
+
+    section = _open_section(step, ctx, ndim=3)
+    exp = ctx.model.meta.exposure
+    ngroups = ctx.ngroups
+    log.info(
+        "Science data nints=%d, ngroups=%d, nframes=%d, groupgap=%d",
+        ctx.nints, ngroups, exp.nframes, exp.groupgap,
+    )  # fmt: skip
+    nplanes, dark_nframes, dark_groupgap = _planes_used(section, exp, ngroups)
+    if section.nplanes < nplanes:
+        raise NotStreamable("the dark reference must be extrapolated")
+    ctx.average_dark = section.average_dark_current(step.average_dark_current)
+    count_nans, finish = _nan_report(ctx, section)
+
+    def read(b):
+        dark = section.read("SCI", b.rows, planes=slice(0, nplanes))
+        count_nans(dark, b)
+        dq = section.read_dq(b.rows)
+        if dq.ndim == 3:
+            dq = np.bitwise_or.reduce(dq, axis=0)
+        try:
+            avg = average_dark_frames(
+                dark, ngroups=ngroups, nframes=int(exp.nframes), groupgap=int(exp.groupgap),
+                dark_nframes=dark_nframes, dark_groupgap=dark_groupgap,
+            )  # fmt: skip
+        except DarkMismatchError as exc:
+            raise ReferenceFileError(f"{section.name}: {exc}") from None
+        return avg, dq.astype(np.uint32)
+
+    # Integration chunks of one block share its averaged dark.
+    rows = RowCache(read)
+
+    def apply(b):
+        avg, dq = rows.get(b)
+        b.data, b.pixeldq = subtract_dark(b.data, b.pixeldq, avg, dq)
+
+    return BlockStage(apply, finish=finish)
+
+
+def _miri_dark_stage(step, ctx):
+    from ..stpipe.blocks import BlockStage, NotStreamable, RowCache
+    from .miri import average_miri_dark, miri_dark_dq, subtract_miri_dark
+    from .subtract import DarkMismatchError
+
+    section = _open_section(step, ctx, ndim=4)
+    name = section.name
+    dnints, dngroups = section.shape[:2]
+    # A malformed dark is reported by the step itself (the same message as without
+    # streaming): leave it to the step-by-step path.
+    if not section.has_extension("DQ"):
+        raise NotStreamable("a MIRI dark without DQ")
+    dq_shape = section.extension_shape("DQ")
+    if len(dq_shape) == 4 and dq_shape[0] != dnints:
+        raise NotStreamable("a MIRI dark whose DQ and SCI integrations differ")
+    if len(dq_shape) not in (2, 4):
+        raise NotStreamable(f"a MIRI dark DQ of shape {dq_shape}")
+    exp = ctx.model.meta.exposure
+    ngroups = ctx.ngroups
+    log.info(
+        "Science data nints=%d, ngroups=%d, nframes=%d, groupgap=%d; dark nints=%d, "
+        "ngroups=%d", ctx.nints, ngroups, exp.nframes, exp.groupgap, dnints, dngroups,
+    )  # fmt: skip
+    nplanes, dark_nframes, dark_groupgap = _planes_used(section, exp, ngroups)
+    if dngroups < nplanes:
+        raise NotStreamable("the dark reference must be extrapolated")
+    ctx.average_dark = section.average_dark_current(step.average_dark_current)
+    start = exp.integration_start
+    start = int(start) if start is not None else 1
+    # The dark integrations used: science integration i uses min(i, last) (the last one
+    # for all of a segment that does not start the exposure).
+    if start == 1:
+        used = slice(0, min(ctx.nints, dnints))
+        if ctx.nints > dnints:
+            log.info(
+                "Science integrations %d-%d use the dark's last integration (%d)",
+                dnints + 1, ctx.nints, dnints,
+            )  # fmt: skip
+    else:
+        used = slice(dnints - 1, dnints)
+    nused = used.stop - used.start
+    ctx.ref_bytes_per_row += 8 * nused * nplanes * ctx.nx
+    count_nans, finish = _nan_report(ctx, section)
+
+    def read(b):
+        cols = None if isinstance(b.cols, slice) else b.cols
+        dark = section.read("SCI", b.rows, (used, slice(0, nplanes)), cols)
+        count_nans(dark, b)
+        if len(dq_shape) == 4:
+            dq = section.read_dq(b.rows, (slice(None), slice(0, 1)), cols)
+        else:
+            dq = section.read_dq(b.rows, None, cols)
+        try:
+            avg = average_miri_dark(
+                dark, ngroups=ngroups, nframes=int(exp.nframes or 1),
+                groupgap=int(exp.groupgap or 0),
+                dark_nframes=dark_nframes, dark_groupgap=dark_groupgap,
+            )  # fmt: skip
+            pixel_dq = miri_dark_dq(dq)
+        except (DarkMismatchError, ValueError) as exc:
+            raise ReferenceFileError(f"{name}: {exc}") from None
+        return avg, pixel_dq
+
+    rows = RowCache(read)
+
+    def apply(b):
+        avg, dq = rows.get(b)
+        n = b.data.shape[0]
+        if start == 1:
+            sel = np.minimum(np.arange(b.i0, b.i0 + n), nused - 1)
+            b.data, b.pixeldq = subtract_miri_dark(b.data, b.pixeldq, avg[sel], dq)
+        else:
+            b.data, b.pixeldq = subtract_miri_dark(
+                b.data, b.pixeldq, avg, dq, first_integration=start
+            )
+
+    return BlockStage(apply, finish=finish)

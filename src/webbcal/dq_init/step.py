@@ -2,11 +2,13 @@
 
 import logging
 
+import numpy as np
 from astropy.io import fits
 
 from ..datamodels import to_ramp_model
-from ..lib.reffiles import geometry_of, load_reference, reference_array
+from ..lib.reffiles import load_reference, reference_array
 from ..stpipe import Param, Step
+from ..stpipe.blocks import BlockStage, own_array, run_block_stage
 
 __all__ = ["DQInitStep"]
 
@@ -25,19 +27,30 @@ class DQInitStep(Step):
     )  # fmt: skip
 
     def process(self, model):
+        return run_block_stage(self, to_ramp_model(model))
+
+    def block_stage(self, ctx):
+        """OR the MASK reference DQ (and ``user_supplied_dq``) into the pixel DQ.
+
+        Pixel-local, no halo; DO_NOT_USE mask pixels also flag every group.
+        """
         from stdatamodels.jwst.datamodels import MaskModel
 
         from .init import initialize_dq
 
-        ramp = to_ramp_model(model)
-        path = self.get_reference_file(ramp, "mask")
+        path = self.get_reference_file(ctx.model, "mask")
         log.info("Using MASK reference file %s", path)
-        mask = load_reference(path, MaskModel, ramp)
-        mask_dq = reference_array(mask, "dq", geometry_of(ramp))
+        mask = load_reference(path, MaskModel, ctx.model, fast=True)
+        mask_dq = own_array(reference_array(mask, "dq", ctx.geometry))
         user_dq = None
         if self.user_supplied_dq is not None:
             user_dq = fits.getdata(self.user_supplied_dq)
-        ramp.pixeldq, ramp.groupdq = initialize_dq(
-            ramp.pixeldq, ramp.groupdq, mask_dq, user_dq=user_dq
-        )
-        return ramp
+
+        def apply(b):
+            udq = None if user_dq is None else b.ref(user_dq)
+            b.pixeldq, b.groupdq = initialize_dq(b.pixeldq, b.groupdq, b.ref(mask_dq), user_dq=udq)
+
+        dq_or = np.asarray(mask_dq, dtype=np.uint32)
+        if user_dq is not None:
+            dq_or = dq_or | np.asarray(user_dq, dtype=np.uint32)
+        return BlockStage(apply, dq_or=dq_or)

@@ -2,7 +2,10 @@
 
 import logging
 
+import numpy as np
+
 from ..stpipe import Param, Step, StepSkipped
+from ..stpipe.blocks import BlockStage, run_block_stage
 
 __all__ = ["FirstFrameStep"]
 
@@ -29,21 +32,54 @@ class FirstFrameStep(Step):
     )  # fmt: skip
 
     def process(self, model):
-        from .flagging import MIN_GROUPS, flag_first_group
+        return run_block_stage(self, model)
+
+    def block_stage(self, ctx):
+        """Flag the first group DO_NOT_USE, except (``bright_use_group1``) in pixels
+        whose third group is saturated, which get FLUX_ESTIMATED (pixel-local).
+
+        FLUX_ESTIMATED goes to pixels bright in any integration; the number of
+        such usable pixels is logged once for the whole array.
+
+        Raises
+        ------
+        StepSkipped
+            For a detector other than MIRI's, or too few groups.
+        """
+        from ..dqflags import DO_NOT_USE, SATURATED
+        from .flagging import FLUX_ESTIMATED, MIN_GROUPS, flag_first_group
 
         log.warning(
             "The firstframe step is deprecated in the official pipeline (first-group "
             "flagging is part of rscd)"
         )
-        detector = (model.meta.instrument.detector or "").upper()
+        detector = (ctx.model.meta.instrument.detector or "").upper()
         if not detector.startswith("MIR"):
             raise StepSkipped(f"the first-frame correction is for MIRI only (DETECTOR={detector})")
-        ngroups = model.data.shape[1]
-        if ngroups <= MIN_GROUPS:
-            raise StepSkipped(f"too few groups ({ngroups}) to flag the first one")
-        model.groupdq, model.pixeldq, n_kept = flag_first_group(
-            model.groupdq, model.pixeldq, bright_use_group1=self.bright_use_group1
-        )
-        if self.bright_use_group1:
-            log.info("Usable bright pixels whose first group is kept: %d", n_kept)
-        return model
+        if ctx.ngroups <= MIN_GROUPS:
+            raise StepSkipped(f"too few groups ({ctx.ngroups}) to flag the first one")
+        bright = bool(self.bright_use_group1)
+        kept_mask = ctx.pixel_mask()
+        finish = None
+        if bright:
+            ctx.any_integration_flags |= FLUX_ESTIMATED
+
+            def finish():
+                n_kept = int(np.count_nonzero(kept_mask))
+                log.info("Usable bright pixels whose first group is kept: %d", n_kept)
+
+        # Group 1 is DO_NOT_USE everywhere unless some pixel is bright (the driver checks
+        # the jump regime this predicts).
+        ctx.dnu_groups[:, 0] = True
+
+        def apply(b):
+            if bright and b.count is not None:
+                # The pixels the kernel counts: kept somewhere, not DO_NOT_USE.
+                kept = np.any((b.groupdq[:, 2] & SATURATED) != 0, axis=0)
+                kept &= (b.pixeldq & DO_NOT_USE) == 0
+                kept_mask[b.counted_rows()] |= kept[b.count]
+            b.groupdq, b.pixeldq, _ = flag_first_group(
+                b.groupdq, b.pixeldq, bright_use_group1=bright
+            )
+
+        return BlockStage(apply, finish=finish)

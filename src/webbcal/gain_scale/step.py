@@ -20,8 +20,6 @@ class GainScaleStep(Step):
     optional_reference_types = ("gain",)
 
     def process(self, model):
-        from .scale import scale_by_gain_factor
-
         factor = model.meta.exposure.gain_factor
         if factor is None:
             path = self.get_reference_file(model, "gain")
@@ -32,6 +30,16 @@ class GainScaleStep(Step):
             log.info("GAINFACT not found in gain reference file")
             raise StepSkipped("no gain factor (GAINFACT) applies to this exposure")
         log.info("Rescaling by %s", factor)
+        return self.apply_factor(model, factor)
+
+    def apply_factor(self, model, factor: float):
+        """Rescale ``model``'s rates, errors and variances by ``factor`` (GAINFACT).
+
+        Also records ``meta.exposure.gain_factor``; nothing is looked up or
+        logged (the pipeline applies to ``_rateints`` the factor the step found
+        for ``_rate``). Returns ``model``, modified in place.
+        """
+        from .scale import scale_by_gain_factor
 
         def _opt(name):
             arr = getattr(model, name, None)

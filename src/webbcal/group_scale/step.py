@@ -3,6 +3,7 @@
 import logging
 
 from ..stpipe import Step, StepSkipped
+from ..stpipe.blocks import BlockStage, run_block_stage
 
 __all__ = ["GroupScaleStep"]
 
@@ -16,13 +17,26 @@ class GroupScaleStep(Step):
     cal_step_name = "group_scale"
 
     def process(self, model):
+        return run_block_stage(self, model)
+
+    def block_stage(self, ctx):
+        """Multiply every group by FRMDIVSR / NFRAMES (pixel-local, no halo).
+
+        Raises
+        ------
+        StepSkipped
+            If FRMDIVSR equals NFRAMES or either keyword is absent.
+        """
         from .scale import scale_groups
 
-        nframes = model.meta.exposure.nframes
-        frmdivsr = model.meta.exposure.frame_divisor
+        exp = ctx.model.meta.exposure
+        nframes, frmdivsr = exp.nframes, exp.frame_divisor
         if frmdivsr is None or nframes is None or frmdivsr == nframes:
             log.info("NFRAMES=%s and FRMDIVSR=%s: no rescaling needed", nframes, frmdivsr)
             raise StepSkipped("FRMDIVSR equals NFRAMES or is absent")
         log.info("Rescaling all groups by %d/%d", frmdivsr, nframes)
-        model.data = scale_groups(model.data, frmdivsr=int(frmdivsr), nframes=int(nframes))
-        return model
+
+        def apply(b):
+            b.data = scale_groups(b.data, frmdivsr=int(frmdivsr), nframes=int(nframes))
+
+        return BlockStage(apply)

@@ -2,15 +2,20 @@
 
 import logging
 import time
+import warnings
 
 import numpy as np
 
+from .. import dqflags
 from ..lib.reffiles import gain_and_readnoise, geometry_of
 from ..stpipe import Param, Step, StepSkipped
 
 __all__ = ["JumpStep"]
 
 log = logging.getLogger(__name__)
+
+_DNU = np.uint8(dqflags.DO_NOT_USE)
+_JUMP = np.uint8(dqflags.JUMP_DET)
 
 _F, _I, _B = float, int, bool
 _SPEC = (
@@ -133,6 +138,78 @@ class JumpStep(Step):
         self._record_rates(model, result, geom)
         log.info("Total elapsed time = %.3f s", time.monotonic() - start)
         return model
+
+    def block_stage(self, ctx):
+        """Two-point jump detection on blocks holding every integration of their rows.
+
+        The regime (groups DO_NOT_USE in every pixel) is predicted from what the
+        stages before flag everywhere (``ctx.dnu_groups``) and checked at the
+        end, as is the absence of planes sigma clipping flags entirely; the
+        median gain is that of the whole array. Halo: one row (neighbour flagging).
+
+        Raises
+        ------
+        StepSkipped
+            For too few groups.
+        NotStreamable
+            With snowball or shower flagging, or (at the end) when a prediction failed.
+        """
+        from ..jump._postflag import planes_all_set
+        from ..stpipe.blocks import BlockStage, NotStreamable
+        from .differences import choose_mode
+        from .params import JumpParameters
+        from .twopoint import detect_jumps
+
+        nints, ngroups = ctx.nints, ctx.ngroups
+        self.check_enough_groups(nints, ngroups)
+        names = set(JumpParameters.__dataclass_fields__)
+        params = JumpParameters(**{k: v for k, v in self.get_parameters().items() if k in names})
+        if params.expand_large_events or params.find_showers:
+            raise NotStreamable("snowball or shower flagging needs whole frames")
+        gain, readnoise = ctx.gain_readnoise(self)
+        exp = ctx.model.meta.exposure
+        predicted = np.zeros((nints, ngroups, 1, 1), dtype=np.uint8)
+        predicted[ctx.dnu_groups] = _DNU
+        mode, _ = choose_mode(predicted, params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            median_gain = float(np.nanmedian(gain))
+        all_dnu = np.ones((nints, ngroups), dtype=bool)
+        all_flagged = np.ones((nints, ngroups), dtype=bool)
+        n_jumps = [0]
+
+        def apply(b):
+            inner = b.count
+            # DO_NOT_USE planes over the whole array decide the regime: accumulate them.
+            planes_all_set(b.groupdq, inner, _DNU, all_dnu)
+            res = detect_jumps(
+                b.data, b.groupdq, b.pixeldq, b.ref(gain), b.ref(readnoise),
+                nframes=int(exp.nframes), frame_time=float(exp.frame_time),
+                group_time=float(exp.group_time), params=params, mode=mode,
+                median_gain=median_gain, clear_planes=False, count_rows=inner, verbose=False,
+            )  # fmt: skip
+            b.groupdq, b.pixeldq = res.groupdq, res.pixeldq
+            n_jumps[0] += res.n_jumps
+            planes_all_set(res.groupdq, inner, _JUMP | _DNU, all_flagged)
+
+        def finish():
+            gdq = np.where(all_dnu, _DNU, np.uint8(0)).astype(np.uint8)[:, :, None, None]
+            actual, _ = choose_mode(gdq, params)
+            if actual != mode:
+                raise NotStreamable(
+                    f"jump detection regime {actual!r} (groups DO_NOT_USE everywhere) differs "
+                    f"from the predicted {mode!r}"
+                )
+            if mode == "sigma_clip" and all_flagged.any():
+                raise NotStreamable(
+                    "sigma clipping flagged a whole group, which must be un-flagged"
+                )
+            log.info("Two-point detection (%s): %d jumps", mode, n_jumps[0])
+            npix = ctx.geometry.xsize * ctx.geometry.ysize
+            record_jump_rates(exp, all_dnu, npix, n_jumps[0], 0)
+
+        halo = 1 if params.flag_4_neighbors else 0
+        return BlockStage(apply, halo=halo, all_integrations=True, finish=finish)
 
     def check_enough_groups(self, nints: int, ngroups: int) -> None:
         """Skip (StepSkipped) a ramp too short for jump detection, as the official step does."""

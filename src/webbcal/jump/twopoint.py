@@ -72,6 +72,7 @@ def detect_jumps(
     median_gain: float | None = None,
     clear_planes: bool = True,
     count_rows: slice = slice(None),
+    verbose: bool = True,
 ) -> JumpResult:
     """Detect jumps (cosmic rays) in up-the-ramp data.
 
@@ -102,6 +103,8 @@ def detect_jumps(
         detection regime and median gain of the whole array, whether to
         un-flag entirely flagged planes here, and the rows counted in
         ``n_jumps``; see :func:`webbcal.jump.differences.two_point_jumps`.
+    verbose : bool
+        Log the number of jumps (False for a block: the caller logs the total).
 
     Returns
     -------
@@ -159,7 +162,8 @@ def detect_jumps(
         count_rows=count_rows,
     )
     gdq = twopt.groupdq
-    log.info("Two-point detection (%s): %d jumps", twopt.mode, twopt.n_primary)
+    if verbose:
+        log.info("Two-point detection (%s): %d jumps", twopt.mode, twopt.n_primary)
 
     # JUMP_DET is dropped from groups that are DO_NOT_USE or SATURATED.
     from ._postflag import drop_unusable_jumps

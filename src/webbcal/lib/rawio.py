@@ -46,9 +46,11 @@ from webbcal.datamodels.io import InputError, _check_fits_file, _check_stage1_he
 __all__ = [
     "NotStreamableError",
     "RawRamp",
+    "attach_raw",
     "materialize",
     "open_lazy_ramp_input",
     "open_raw",
+    "raw_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -473,6 +475,20 @@ def _stub_sci(hdu: Any, raw: RawRamp) -> None:
     """
     nints, ngroups = raw.shape[:2]
     hdu.__dict__["data"] = np.zeros((nints, ngroups, 0, 0), dtype=np.uint16)
+
+
+def attach_raw(model: Any, raw: RawRamp) -> None:
+    """Keep ``raw`` with the lazily opened ``model`` it belongs to (see :func:`raw_of`).
+
+    The reader travels with the model object itself (a copy of the model does
+    not carry it: attach it to the copy when the copy keeps the placeholder).
+    """
+    model.__dict__["_webbcal_raw"] = raw
+
+
+def raw_of(model: Any) -> RawRamp | None:
+    """The :class:`RawRamp` attached to ``model`` by :func:`attach_raw`, or None."""
+    return getattr(model, "__dict__", {}).get("_webbcal_raw")
 
 
 def materialize(model: Any, raw: RawRamp) -> Any:

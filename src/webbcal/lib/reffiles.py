@@ -21,6 +21,7 @@ __all__ = [
     "zeroframe_of",
     "NAN_MEANING",
     "ReferenceFileError",
+    "check_reference_belongs",
     "check_reference_values",
     "geometry_of",
     "load_reference",
@@ -113,21 +114,41 @@ def load_reference(path: str, model_class: type, science: Any, *, fast: bool = F
             raise ReferenceFileError(
                 f"{path}: cannot be read as a {model_class.__name__} reference file: {exc}"
             ) from None
+    check_reference_belongs(
+        name,
+        getattr(ref.meta.instrument, "name", None),
+        getattr(ref.meta.instrument, "detector", None),
+        science,
+    )
+    return ref
+
+
+def check_reference_belongs(
+    name: str, ref_instrument: str | None, ref_detector: str | None, science: Any
+) -> None:
+    """Check a reference's INSTRUME and DETECTOR against the science exposure's.
+
+    An empty value on either side, and DETECTOR ``ANY`` or ``N/A``, match anything.
+
+    Raises
+    ------
+    ReferenceFileError
+        Naming the file ``name``, the keyword, its value and the expected one.
+    """
     sci_inst = (science.meta.instrument.name or "").upper()
-    ref_inst = (getattr(ref.meta.instrument, "name", None) or "").upper()
+    ref_inst = (ref_instrument or "").upper()
     if ref_inst and sci_inst and ref_inst != sci_inst:
         raise ReferenceFileError(
             f"{name}: INSTRUME={ref_inst!r} but the science exposure's INSTRUME is "
             f"{sci_inst!r}; expected a reference for INSTRUME={sci_inst!r}"
         )
     sci_det = (science.meta.instrument.detector or "").upper()
-    ref_det = (getattr(ref.meta.instrument, "detector", None) or "").upper()
+    ref_det = (ref_detector or "").upper()
     if ref_det and sci_det and ref_det not in ("ANY", "N/A") and ref_det != sci_det:
         raise ReferenceFileError(
             f"{name}: DETECTOR={ref_det!r} but the science exposure's DETECTOR is "
             f"{sci_det!r}; expected a reference for DETECTOR={sci_det!r} (or ANY)"
         )
-    return ref
 
 
 def reference_array(

@@ -52,7 +52,7 @@ import numpy as np
 
 from ..dqflags import PIXEL
 
-__all__ = ["FAST_MODELS", "FitsReference", "open_fits_reference"]
+__all__ = ["FAST_MODELS", "FitsReference", "open_fits_reference", "translate_dq"]
 
 log = logging.getLogger(__name__)
 
@@ -223,12 +223,25 @@ class FitsReference:
         if info.pseudo_unsigned:
             out ^= np.array(1 << (8 * info.dtype.itemsize - 1), dtype=info.dtype)
         if attribute == "dq" and self._dq_def is not None:
-            out = _translate_dq(out, self._dq_def)
+            out = translate_dq(out, self._dq_def)
         return out
 
 
-def _translate_dq(raw: np.ndarray, dq_def: list[tuple[int, int]]) -> np.ndarray:
-    """Standard flags of a reference DQ array stored in the file's own bit planes."""
+def translate_dq(raw: np.ndarray, dq_def: list[tuple[int, int]]) -> np.ndarray:
+    """Standard flags of a reference DQ array stored in the file's own bit planes.
+
+    Parameters
+    ----------
+    raw : ndarray, unsigned integers, any shape
+        DQ as stored in the file.
+    dq_def : list of (int, int)
+        ``(VALUE, standard flag)`` of the DQ_DEF rows: a pixel with a bit of
+        VALUE gets the standard flag (as stdatamodels translates references).
+
+    Returns
+    -------
+    ndarray, shape and dtype of ``raw``
+    """
     from ._dq_translate import translate_flags
 
     values = np.array([v for v, _ in dq_def], dtype=np.uint64)

@@ -3,14 +3,9 @@
 import logging
 import os
 
-from ..lib.reffiles import (
-    NAN_MEANING,
-    ReferenceFileError,
-    geometry_of,
-    reference_array,
-    zeroframe_of,
-)
+from ..lib.reffiles import NAN_MEANING, ReferenceFileError, reference_array
 from ..stpipe import Step
+from ..stpipe.blocks import BlockStage, own_array, run_block_stage
 
 __all__ = ["LinearityStep"]
 
@@ -34,17 +29,26 @@ class LinearityStep(Step):
     reference_file_types = ("linearity",)
 
     def process(self, model):
+        return run_block_stage(self, model)
 
+    def block_stage(self, ctx):
+        """Correct the non-linearity (polynomial of the LINEARITY reference); pixel-local."""
         from .correct import correct_linearity
 
-        coeffs, lin_dq = self.reference_arrays(model, geometry_of(model))
-        model.data, model.pixeldq, zf = correct_linearity(
-            model.data, model.groupdq, model.pixeldq, coeffs, lin_dq,
-            zeroframe=zeroframe_of(model),
-        )  # fmt: skip
-        if zf is not None:
-            model.zeroframe = zf
-        return model
+        coeffs, lin_dq = (
+            own_array(a) for a in self.reference_arrays(ctx.model, ctx.geometry, fast=True)
+        )
+        use_zf = ctx.uses_zeroframe()
+
+        def apply(b):
+            zf = b.zeroframe if use_zf else None
+            b.data, b.pixeldq, zf = correct_linearity(
+                b.data, b.groupdq, b.pixeldq, b.ref(coeffs), b.ref(lin_dq), zeroframe=zf
+            )
+            if zf is not None:
+                b.zeroframe = zf
+
+        return BlockStage(apply)
 
     def reference_arrays(self, model, geom, *, fast=False):
         """COEFFS and DQ of the LINEARITY reference cut to the science (sub)array.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -39,7 +40,7 @@ from ..saturation import SaturationStep
 from ..stpipe import Param, Pipeline
 from ..superbias import SuperBiasStep
 
-__all__ = ["Detector1Pipeline"]
+__all__ = ["Detector1Pipeline", "Detector1Products"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,23 @@ MIRI_RAMP_STEPS = (
     "clean_flicker_noise", "persistence",
 )  # fmt: skip
 RATE_STEPS = ("ramp_fit", "gain_scale")
+
+
+@dataclass(frozen=True)
+class Detector1Products:
+    """What calwebb_detector1 makes of one exposure.
+
+    Attributes
+    ----------
+    rate : ImageModel or RampModel
+        The ``_rate`` product (the calibrated ramp when ramp_fit is skipped).
+    rateints : CubeModel or None
+        The ``_rateints`` product, or None when it was written straight from
+        disk (``save_results`` while streaming) or not made.
+    """
+
+    rate: Any
+    rateints: Any
 
 
 class Detector1Pipeline(Pipeline):
@@ -110,13 +128,13 @@ class Detector1Pipeline(Pipeline):
         streaming execution reads it by blocks; otherwise it is read in
         :meth:`process`).
         """
-        from ..lib.rawio import NotStreamableError, open_lazy_ramp_input
+        from ..lib.rawio import NotStreamableError, attach_raw, open_lazy_ramp_input
 
         try:
             model, raw = open_lazy_ramp_input(path)
         except NotStreamableError:
             return open_ramp_input(path)
-        _LAZY[id(model)] = (model, raw)
+        attach_raw(model, raw)
         return model
 
     @property
@@ -129,14 +147,27 @@ class Detector1Pipeline(Pipeline):
         return [*ramp_steps, *RATE_STEPS]
 
     def process(self, model: Any) -> Any:
+        """Calibrate ``model``; the ``_rate`` product (see :meth:`calibrate`)."""
+        return self.calibrate(model).rate
+
+    def calibrate(self, model: Any) -> Detector1Products:
+        """Run the stage-1 steps on ``model`` (an ``_uncal`` or ``_ramp`` product).
+
+        Returns
+        -------
+        Detector1Products
+            ``rate`` (or the calibrated ramp when ramp_fit is skipped) and
+            ``rateints`` (None when it was written from disk or not made).
+        """
         from ..lib.hugepages import without_hugepage_advice
 
         with without_hugepage_advice():
             return self._process(model)
 
-    def _process(self, model: Any) -> Any:
-        lazy = _LAZY.pop(id(model), None)
-        raw = lazy[1] if lazy is not None and lazy[0] is model else None
+    def _process(self, model: Any) -> Detector1Products:
+        from ..lib.rawio import raw_of
+
+        raw = raw_of(model)
         ramp_steps = [a for a in self.active_steps(model) if a not in RATE_STEPS]
         if _is_miri(model):
             log.info("MIRI exposure: running the MIRI branch of calwebb_detector1")
@@ -161,10 +192,10 @@ class Detector1Pipeline(Pipeline):
         if not isinstance(fitted, tuple):
             # ramp_fit was skipped: nothing more can be made.
             log.warning("ramp_fit was skipped; the result is the calibrated ramp")
-            return fitted
+            return Detector1Products(fitted, None)
         return self._finish(*fitted, total=total)
 
-    def _finish(self, rate: Any, rateints: Any, total: int | None = None) -> Any:
+    def _finish(self, rate: Any, rateints: Any, total: int | None = None) -> Detector1Products:
         total = total or len(self.active_steps(rate))
         self._progress(total, total, "gain_scale")
         rate = self.step("gain_scale").run(rate)
@@ -174,7 +205,7 @@ class Detector1Pipeline(Pipeline):
             # Streamed from disk into the product: never whole in memory.
             spilled, rateints = rateints, None
             try:
-                template = self.step("gain_scale").run(spilled.template)
+                template = self._gain_scale_like(rate, spilled.template)
                 self._store_logs(template)
                 path = self.product_path(template, suffix="rateints")
                 spilled.write_product(template, path)
@@ -182,20 +213,32 @@ class Detector1Pipeline(Pipeline):
             finally:
                 spilled.close()
         elif rateints is not None:
-            rateints = self.step("gain_scale").run(rateints)
+            rateints = self._gain_scale_like(rate, rateints)
             if self.save_results:
                 self._store_logs(rateints)
                 self.save_model(rateints, suffix="rateints")
-        # The per-integration product of the last run, for callers that need it.
-        object.__setattr__(self, "last_rateints", rateints)
         self._progress_done()
-        return rate
+        return Detector1Products(rate, rateints)
+
+    def _gain_scale_like(self, rate: Any, product: Any) -> Any:
+        """Give ``product`` (``_rateints``) the gain scaling the gain_scale step gave
+        ``rate``: the same factor, status and reference keywords (logged once, for rate)."""
+        step = self.step("gain_scale")
+        status = getattr(rate.meta.cal_step, "gain_scale", None)
+        if status == "COMPLETE":
+            step.apply_factor(product, rate.meta.exposure.gain_factor)
+            step.finalize_result(product)
+        if status is not None:
+            product.meta.cal_step.gain_scale = status
+        return product
 
     def _copy_input(self, model: Any) -> Any:
+        from ..lib.rawio import attach_raw, raw_of
+
         copy = model.copy()
-        entry = _LAZY.get(id(model))
-        if entry is not None and entry[0] is model:
-            _LAZY[id(copy)] = (copy, entry[1])
+        raw = raw_of(model)
+        if raw is not None:
+            attach_raw(copy, raw)
         return copy
 
     def _try_streaming(self, model: Any, raw: Any, ramp_steps: list[str]) -> Any:
@@ -215,8 +258,10 @@ class Detector1Pipeline(Pipeline):
             raise ParameterError(str(exc)) from None
         try:
             return run_streaming(
-                self, model, raw, ramp_steps, limit, spill_rateints=bool(self.save_results)
-            )
+                self, model, raw, [self.step(a) for a in ramp_steps], self.step("ramp_fit"),
+                limit, spill_rateints=bool(self.save_results),
+                progress=partial(self._progress, 1, 2),
+            )  # fmt: skip
         except NotStreamable as why:
             log.info("Step-by-step execution: %s", why)
             return None
@@ -247,10 +292,6 @@ class Detector1Pipeline(Pipeline):
         if self._progress_enabled():
             sys.stderr.write("\n")
             sys.stderr.flush()
-
-
-#: Raw ramps of the lazily opened inputs, by model identity (see open_input).
-_LAZY: dict[int, tuple[Any, Any]] = {}
 
 
 def _is_miri(model: Any) -> bool:

@@ -30,6 +30,20 @@ log = logging.getLogger(__name__)
 _SEG = re.compile(r"-seg\d{3}")
 
 
+def _both_products_class():
+    from .detector1 import Detector1Pipeline
+
+    class BothProducts(Detector1Pipeline):
+        """calwebb_detector1 whose result is both products (rate, rateints)."""
+
+        def process(self, model: Any) -> Any:
+            products = self.calibrate(model)
+            self.finalize_result(products.rate)
+            return products.rate, products.rateints
+
+    return BothProducts
+
+
 @dataclass(frozen=True)
 class SegmentProducts:
     """What :func:`run_segments` made."""
@@ -135,6 +149,7 @@ def run_segments(
     from ..stpipe.config import build_configuration
     from .detector1 import Detector1Pipeline
 
+    _BothProducts = _both_products_class()
     joined, segments = join_segments(sources)
     disable = bool(parameters.pop("disable_crds_steppars", False))
     config = build_configuration(
@@ -142,10 +157,9 @@ def run_segments(
         use_crds=not disable,
     )  # fmt: skip
     config.update(save_results=False, output_dir=output_dir)
-    pipe = Detector1Pipeline.from_configuration(config)
+    pipe = _BothProducts.from_configuration(config)
     log.info("Processing %d segments of %s together", len(segments), joined.meta.filename)
-    rate = pipe.run(joined)
-    whole = pipe.last_rateints
+    rate, whole = pipe.run(joined)
     products, paths = [], []
     first = int(joined.meta.exposure.integration_start or 1)
     for seg in segments:

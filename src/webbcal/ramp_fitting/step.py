@@ -52,9 +52,9 @@ class RampFitStep(Step):
 
         gain, readnoise = gain_and_readnoise(self, model)
         exp = model.meta.exposure
-        algorithm = self._choose_algorithm(model)
+        algorithm = self.choose_algorithm(model)
         if algorithm == "LIKELY":
-            return self._make_products(model, self._fit_likely(model, gain, readnoise))
+            return self.make_products(model, self._fit_likely(model, gain, readnoise))
         zf = zeroframe_of(model, require_keyword=False)
         dark = None
         if model.hasattr("average_dark_current"):
@@ -66,7 +66,7 @@ class RampFitStep(Step):
             zeroframe=zf, average_dark_current=dark,
         )  # fmt: skip
         log.info("Ramp fitting took %.3f s", time.monotonic() - start)
-        return self._make_products(model, fit)
+        return self.make_products(model, fit)
 
     def fit_ols(
         self, data, groupdq, pixeldq, readnoise, gain, exposure, *, zeroframe,
@@ -94,8 +94,17 @@ class RampFitStep(Step):
             average_dark_current=average_dark_current,
         )  # fmt: skip
 
-    def _choose_algorithm(self, model):
-        """The algorithm to run: LIKELY for explicit read times, OLS_C below 4 groups."""
+    def choose_algorithm(self, model):
+        """The algorithm to run: LIKELY for explicit read times, OLS_C below 4 groups.
+
+        ``model`` is the ramp (its metadata and the shape of ``data``, or
+        NGROUPS when the data are not loaded).
+
+        Raises
+        ------
+        InputError
+            If READ_TIMES do not match the groups or need LIKELY with too few groups.
+        """
         from .constants import LIKELY_MIN_NGROUPS
 
         algorithm = self.algorithm.upper()
@@ -151,7 +160,10 @@ class RampFitStep(Step):
         return fit
 
     @staticmethod
-    def _make_products(model, fit):
+    def make_products(model, fit):
+        """The ``(rate, rateints)`` products of ``fit`` (a ``RampFitResult``) with the
+        metadata of the ramp ``model`` (ImageModel, or IFUImageModel for IFU modes,
+        and CubeModel; DN/s)."""
         from stdatamodels.jwst import datamodels as dm
 
         cls = dm.IFUImageModel if model.meta.exposure.type in _IFU_TYPES else dm.ImageModel

@@ -630,6 +630,7 @@ def refpix_terms(
     params: RefPixParameters = RefPixParameters(),
     edge_columns_as_reference: bool = False,
     nref: int = NREF,
+    verbose: bool = True,
 ) -> RefPixTerms:
     """Correction terms of each plane, computed from its reference pixels.
 
@@ -660,6 +661,9 @@ def refpix_terms(
         As in :func:`correct_refpix`.
     nref : int
         Width of the reference-pixel border of the full frame.
+    verbose : bool
+        Log the reference pixels used (False for further calls on more planes of
+        the same exposure).
 
     Returns
     -------
@@ -685,8 +689,9 @@ def refpix_terms(
     _check_image("planes", planes.shape, 3, "(nplanes, ny, nx)", pixeldq, geometry)
     axes = (fastaxis, slowaxis)
     setup = _setup(
-        pixeldq, geometry, axes, noutputs, params, nref, edge_columns_as_reference, verbose=True
-    )
+        pixeldq, geometry, axes, noutputs, params, nref, edge_columns_as_reference,
+        verbose=verbose,
+    )  # fmt: skip
     first_axis, second_axis = _dms_axes(fastaxis)
     if setup.reason:
         return RefPixTerms("SKIPPED", setup.reason, None, first_axis, None, second_axis)

@@ -56,6 +56,24 @@ class RefPixStep(Step):
     def required_reference_types(self):
         return ()
 
+    def block_stage(self, ctx):
+        """Subtract the reference-pixel terms computed in a first pass over the
+        reference pixels (:mod:`webbcal.refpix._stage`).
+
+        Raises
+        ------
+        StepSkipped
+            For a MIRI subarray; a first pass may also skip the step.
+        """
+        from ._stage import miri_refpix_stage, nir_refpix_stage
+        from .nir import RefPixParameters
+
+        if (ctx.model.meta.instrument.name or "").upper() == "MIRI":
+            return miri_refpix_stage(self, ctx)
+        names = set(RefPixParameters.__dataclass_fields__)
+        params = RefPixParameters(**{k: v for k, v in self.get_parameters().items() if k in names})
+        return nir_refpix_stage(self, ctx, params)
+
     def process(self, model):
         from .nir import NRS_EDGELESS_SUBARRAYS, RefPixParameters, correct_refpix
 

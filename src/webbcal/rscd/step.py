@@ -2,8 +2,11 @@
 
 import logging
 
+import numpy as np
+
 from ..lib.reffiles import ReferenceFileError
 from ..stpipe import Step, StepSkipped
+from ..stpipe.blocks import run_block_stage
 
 __all__ = ["RscdStep"]
 
@@ -95,28 +98,93 @@ class RscdStep(Step):
         log.info("RSCD groups to flag: integration 1: %d, integrations 2+: %d", skip1, skip2p)
         return skip1, skip2p, nints
 
-    def process(self, model):
-        from .flagging import flag_rscd_groups
+    def block_stage(self, ctx):
+        """Flag the RSCD groups of blocks; counts and ``meta.rscd`` from whole-array masks.
 
-        nints_file, ngroups_data = model.data.shape[:2]
-        skip1, skip2p, nints = self.group_skips(model, ngroups_data, nints_file)
-        exp = model.meta.exposure
-        start = int(exp.integration_start) if exp.integration_start is not None else 1
+        The kernel's walk down the groups (while some pixel of the array is
+        saturated) gives the same per-pixel result on a part of the array when
+        SATURATED flags stick from group to group, which the saturation step
+        guarantees; each block checks it.
+
+        Raises
+        ------
+        StepSkipped
+            As :meth:`group_skips`.
+        NotStreamable
+            From a block whose SATURATED flags do not stick across groups.
+        """
+        return _rscd_stage(self, ctx)
+
+    def process(self, model):
+        return run_block_stage(self, model)
+
+
+_PARTS = ("lowered", "no_group", "saturated_next")
+
+
+def _rscd_stage(step, ctx):
+    from ..dqflags import SATURATED
+    from ..stpipe.blocks import BlockStage, NotStreamable
+    from .flagging import FLUX_ESTIMATED, flag_rscd_groups
+
+    model = ctx.model
+    skip1, skip2p, nints = step.group_skips(model, ctx.ngroups, ctx.nints)
+    exp = model.meta.exposure
+    start = int(exp.integration_start) if exp.integration_start is not None else 1
+    ctx.any_integration_flags |= FLUX_ESTIMATED
+    # The labels the kernel uses, by integration of the file.
+    labels = []
+    if start == 1:
+        labels.append(("int1", skip1))
+    if nints > 1 and ctx.nints > (1 if start == 1 else 0):
+        labels.append(("int2p", skip2p))
+    masks = {(label, part): ctx.pixel_mask() for label, _ in labels for part in _PARTS}
+    if start == 1:
+        ctx.dnu_groups[0, :skip1] = True
+    if nints > 1:
+        ctx.dnu_groups[1 if start == 1 else 0 :, :skip2p] = True
+    deepest = max(skip1, skip2p)
+
+    def apply(b):
+        if ctx.streaming:
+            sat = (b.groupdq[:, 1 : deepest + 2] & SATURATED) != 0
+            if np.any(sat[:, :-1] & ~sat[:, 1:]):
+                raise NotStreamable("SATURATED flags that do not stick across groups (rscd)")
         res = flag_rscd_groups(
-            model.groupdq, model.pixeldq, skip_int1=skip1, skip_int2p=skip2p,
-            nints_total=nints, first_integration=start,
+            b.groupdq, b.pixeldq, skip_int1=skip1, skip_int2p=skip2p, nints_total=nints,
+            first_integration=start + b.i0, pixel_masks=True,
         )  # fmt: skip
-        model.groupdq, model.pixeldq = res.groupdq, res.pixeldq
+        b.groupdq, b.pixeldq = res.groupdq, res.pixeldq
+        if b.count is not None:
+            rows = b.counted_rows()
+            for label, found in res.masks.items():
+                for part, mask in zip(_PARTS, found):
+                    masks[label, part][rows] |= mask[b.count]
+
+    def finish():
         meta = model.meta.rscd
+        counts = {}
+        for label, skip in labels:
+            lowered = int(np.count_nonzero(masks[label, "lowered"]))
+            any_sat = bool(masks[label, "saturated_next"].any())
+            no_group = int(np.count_nonzero(masks[label, "no_group"])) if any_sat else 0
+            counts[label] = (lowered, no_group)
+            log.info(
+                "RSCD %s: flagged %d leading group(s); lowered for saturation in %d pixel(s)",
+                label, skip, lowered,
+            )  # fmt: skip
+        lo1, one1 = counts.get("int1", (0, 0))
+        lo2, one2 = counts.get("int2p", (0, 0))
         if start == 1:
-            meta.ngroups_skip_int1 = res.skip_int1
-            meta.keep_groups_saturation_int1 = res.lowered_int1
-            meta.keep_bright_firstgroup_int1 = res.one_group_int1
+            meta.ngroups_skip_int1 = skip1
+            meta.keep_groups_saturation_int1 = lo1
+            meta.keep_bright_firstgroup_int1 = one1
         if nints > 1:
-            meta.ngroups_skip_int2p = res.skip_int2p
-            meta.keep_groups_saturation_int2p = res.lowered_int2p
-            meta.keep_bright_firstgroup_int2p = res.one_group_int2p
-        return model
+            meta.ngroups_skip_int2p = skip2p
+            meta.keep_groups_saturation_int2p = lo2
+            meta.keep_bright_firstgroup_int2p = one2
+
+    return BlockStage(apply, finish=finish)
 
 
 def _check_readpatt(model) -> None:

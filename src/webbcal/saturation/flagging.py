@@ -70,11 +70,25 @@ class SaturationResult:
         Copy of the input zero frame with saturated pixels (and their grown
         neighbours) and pixels at or below 0 DN set to 0; None when no zero
         frame was given.
+    flagged : ndarray, shape (ny, nx), uint8
+        The group flags of each pixel OR-ed over integrations and groups (the
+        pixels with SATURATED or AD_FLOOR somewhere); callers count and log them.
     """
 
     groupdq: np.ndarray
     pixeldq: np.ndarray
     zeroframe: np.ndarray | None
+    flagged: np.ndarray
+
+    @property
+    def n_saturated(self) -> int:
+        """Pixels with SATURATED in some group of some integration."""
+        return int(np.count_nonzero(self.flagged & SATURATED))
+
+    @property
+    def n_floor(self) -> int:
+        """Pixels with AD_FLOOR in some group of some integration."""
+        return int(np.count_nonzero(self.flagged & AD_FLOOR))
 
 
 def saturation_read_pattern(ngroups: int, nframes: int) -> list[list[int]]:
@@ -246,19 +260,14 @@ def flag_saturation(
     thresh, ref_dq, unchecked = _effective_thresholds(sat_thresh, sat_dq, atod_limit)
     n = int(n_pix_grow_sat)
     if _compiled_applies(data, thresh, bias):
-        gdq, zf, n_sat, n_floor = _flag_compiled(
+        gdq, zf, ever = _flag_compiled(
             data, groupdq, thresh, unchecked, n, zeroframe, pattern, bias
         )
     else:
         gdq, zf = _flag_numpy(data, groupdq, thresh, unchecked, n, zeroframe, pattern, bias)
-        ever = np.bitwise_or.reduce(gdq, axis=(0, 1))
-        n_sat = np.count_nonzero(ever & SATURATED)
-        n_floor = np.count_nonzero(ever & AD_FLOOR)
-    log.info("Detected %i saturated pixels", n_sat)
-    log.info("Detected %i A/D floor pixels", n_floor)
-
+        ever = np.bitwise_or.reduce(gdq, axis=(0, 1)).astype(np.uint8)
     pdq = np.bitwise_or(np.asarray(pixeldq, dtype=np.uint32), ref_dq)
-    return SaturationResult(groupdq=gdq, pixeldq=pdq, zeroframe=zf)
+    return SaturationResult(groupdq=gdq, pixeldq=pdq, zeroframe=zf, flagged=ever)
 
 
 def _effective_thresholds(
@@ -316,7 +325,7 @@ def _flag_numpy(data, groupdq, thresh, unchecked, n, zeroframe, pattern, bias):
 
 
 def _flag_compiled(data, groupdq, thresh, unchecked, n, zeroframe, pattern, bias):
-    """Group DQ, zero frame and flagged-pixel counts from the compiled passes.
+    """Group DQ, zero frame and the flags OR-ed per pixel, from the compiled passes.
 
     Same flags, bit for bit, as :func:`_flag_numpy` for float32 inputs.
     Integrations are processed in chunks of about ``_CHUNK_SAMPLES`` samples.
@@ -359,9 +368,7 @@ def _flag_compiled(data, groupdq, thresh, unchecked, n, zeroframe, pattern, bias
             _zeroframe_reset(zf[ints], thresh, n)
         _accumulate_ever(out, ever)
         integration_done(ints.stop - 1, nints)
-    n_sat = int(np.count_nonzero(ever & SATURATED))
-    n_floor = int(np.count_nonzero(ever & AD_FLOOR))
-    return gdq, zf, n_sat, n_floor
+    return gdq, zf, ever
 
 
 @numba.njit(parallel=True, **_JIT)

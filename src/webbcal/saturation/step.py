@@ -3,15 +3,12 @@
 import logging
 import os
 
+import numpy as np
+
 from ..datamodels import to_ramp_model
-from ..lib.reffiles import (
-    NAN_MEANING,
-    ReferenceFileError,
-    geometry_of,
-    reference_array,
-    zeroframe_of,
-)
+from ..lib.reffiles import NAN_MEANING, ReferenceFileError, reference_array
 from ..stpipe import Param, Step
+from ..stpipe.blocks import BlockStage, own_array, run_block_stage
 
 __all__ = ["SaturationStep"]
 
@@ -36,28 +33,58 @@ class SaturationStep(Step):
     )  # fmt: skip
 
     def process(self, model):
+        return run_block_stage(self, to_ramp_model(model))
+
+    def block_stage(self, ctx):
+        """Flag saturation and the A/D floor; halo rows: the flag growth.
+
+        The growth counts twice when frame averaging (NFRAMES > 1) lets a grown
+        SATURATED flag mark its neighbours DO_NOT_USE, grown again. The numbers
+        of saturated and A/D-floor pixels are logged once, for the whole array.
+        """
+        from ..dqflags import AD_FLOOR, SATURATED
         from .flagging import flag_saturation
 
-        ramp = to_ramp_model(model)
-        sat_thresh, sat_dq, bias = self.reference_arrays(ramp, geometry_of(ramp))
-        exp = ramp.meta.exposure
+        model = ctx.model
+        thresh, sat_dq, bias = (
+            own_array(a) for a in self.reference_arrays(model, ctx.geometry, fast=True)
+        )
+        if bias is not None:
+            # Superbias, when it follows, subtracts the very same array.
+            path = self.get_reference_file(model, "superbias")
+            ctx.shared(("superbias", path), lambda: bias)
+        exp = model.meta.exposure
         read_pattern = None
         if self.use_readpatt:
             # The official pipeline numbers frames as if GROUPGAP were 0; kept for parity.
             nframes, ngroups = int(exp.nframes), int(exp.ngroups)
             read_pattern = [[g * nframes + k + 1 for k in range(nframes)] for g in range(ngroups)]
             log.info("Using read_pattern with nframes %d", nframes)
-        zf = zeroframe_of(ramp)
-        result = flag_saturation(
-            ramp.data, ramp.groupdq, ramp.pixeldq, sat_thresh, sat_dq,
-            n_pix_grow_sat=self.n_pix_grow_sat, zeroframe=zf, read_pattern=read_pattern,
-            bias=bias, atod_limit=ATOD_LIMIT, use_readpatt=self.use_readpatt,
-        )  # fmt: skip
-        ramp.groupdq = result.groupdq
-        ramp.pixeldq = result.pixeldq
-        if result.zeroframe is not None:
-            ramp.zeroframe = result.zeroframe
-        return ramp
+        n_grow = int(self.n_pix_grow_sat)
+        use_zf = ctx.uses_zeroframe()
+        use_readpatt = bool(self.use_readpatt)
+        flagged = np.zeros((ctx.ny, ctx.nx), dtype=np.uint8)
+
+        def apply(b):
+            res = flag_saturation(
+                b.data, b.groupdq, b.pixeldq, b.ref(thresh), b.ref(sat_dq),
+                n_pix_grow_sat=n_grow, zeroframe=b.zeroframe if use_zf else None,
+                read_pattern=read_pattern, bias=None if bias is None else b.ref(bias),
+                atod_limit=ATOD_LIMIT, use_readpatt=use_readpatt,
+            )  # fmt: skip
+            b.groupdq, b.pixeldq = res.groupdq, res.pixeldq
+            if res.zeroframe is not None:
+                b.zeroframe = res.zeroframe
+            if b.count is not None:
+                flagged[b.counted_rows()] |= res.flagged[b.count]
+
+        def finish():
+            log.info("Detected %i saturated pixels", np.count_nonzero(flagged & SATURATED))
+            log.info("Detected %i A/D floor pixels", np.count_nonzero(flagged & AD_FLOOR))
+
+        halo = 2 * n_grow if read_pattern is not None and int(exp.nframes) > 1 else n_grow
+        return BlockStage(apply, halo=halo, dq_or=np.asarray(sat_dq, dtype=np.uint32),
+                          finish=finish)  # fmt: skip
 
     def reference_arrays(self, model, geom, *, fast=False):
         """Threshold (DN), DQ and superbias (DN, or None) cut to the science (sub)array.

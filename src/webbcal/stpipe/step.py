@@ -373,6 +373,17 @@ class Step:
         raise NotImplementedError
 
     # ----------------------------------------------------------------- references
+    def resolve_references(self, model: Any) -> None:
+        """Find every reference file the step needs for ``model`` (recorded as R_*).
+
+        Raises
+        ------
+        StepSkipped
+            If a required reference is not applicable (N/A), or the step does
+            not apply to the exposure.
+        """
+        self._resolve_references(model)
+
     def _resolve_references(self, model: Any) -> None:
         """Find every reference file; skip the step when a required one is N/A."""
         self._references_used.clear()
@@ -392,24 +403,30 @@ class Step:
         ReferenceLookupError, CrdsUnavailableError
             From the CRDS client when no reference can be found.
         """
-        if reftype in self._references_used:
-            return self._references_used[reftype][0]
-        override = self._values.get(f"override_{reftype}")
-        if override is not None:
-            if override.strip().upper() == "N/A":
-                path, recorded = None, "N/A"
-            else:
-                path = os.path.abspath(override)
-                if not os.path.exists(path):
-                    raise FileNotFoundError(
-                        f"{self.name}: override_{reftype}={override!r}: file not found"
-                    )
-                recorded = path
-        else:
-            path = self._crds_reference(model, reftype)
-            recorded = "N/A" if path is None else "crds://" + os.path.basename(path)
-        self._references_used[reftype] = (path, recorded)
-        return path
+        return self.reference_choice(model, reftype).path
+
+    def reference_choice(self, model: Any, reftype: str) -> Any:
+        """The ``reftype`` reference for ``model`` and the R_* value it records.
+
+        Found once per run by :func:`webbcal.stpipe.references.choose_reference`
+        (``override_<reftype>`` > the pipeline's prefetched answer > CRDS).
+
+        Returns
+        -------
+        ReferenceChoice
+            ``path`` (None for N/A) and ``recorded``.
+        """
+        from .references import choose_reference
+
+        if reftype not in self._references_used:
+            self._references_used[reftype] = choose_reference(
+                reftype,
+                override=self._values.get(f"override_{reftype}"),
+                prefetched=self._prefetched_for(model),
+                lookup=lambda rt: self._crds_reference(model, rt),
+                owner=self.name,
+            )
+        return self._references_used[reftype]
 
     def open_reference(
         self, model: Any, reftype: str, model_class: type, *, fast: bool = False
@@ -441,10 +458,33 @@ class Step:
             raise StepSkipped(f"no {reftype} reference file applies (N/A)")
         return load_reference(path, model_class, model, fast=fast)
 
+    def open_reference_section(self, model: Any, reftype: str, geometry: Any, *, ndim: int) -> Any:
+        """Find and log the ``reftype`` reference and open it for reading by rows.
+
+        Returns
+        -------
+        ReferenceSection
+            Rows of its arrays read on demand (:mod:`webbcal.lib.refsection`);
+            the caller closes it.
+
+        Raises
+        ------
+        StepSkipped
+            If the reference is not applicable (N/A).
+        ReferenceFileError
+            If the file cannot be read or belongs to another detector.
+        SectionUnsupported
+            If its SCI cannot be read by sections (the step reads it whole).
+        """
+        from .references import open_section
+
+        path = self.get_reference_file(model, reftype)
+        log.info("Using %s reference file %s", reftype.upper(), path)
+        if path is None:
+            raise StepSkipped(f"no {reftype} reference file applies (N/A)")
+        return open_section(path, model, geometry, ndim=ndim, what=reftype)
+
     def _crds_reference(self, model: Any, reftype: str) -> str | None:
-        prefetched = self._prefetched_for(model)
-        if prefetched is not None and reftype in prefetched:
-            return prefetched[reftype]
         from ..crds_client import best_references
 
         refs = best_references(model.get_crds_parameters(), [reftype], filename=_model_name(model))
