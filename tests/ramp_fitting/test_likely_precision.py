@@ -41,6 +41,7 @@ import numpy as np
 import pytest
 from _likely_helpers import pattern_times, resultant_covariance, simulate
 
+from webbcal import dqflags
 from webbcal.ramp_fitting.likely import fit_ramps_likely
 
 NINTS = 2
@@ -194,3 +195,81 @@ def test_precision_against_official_likely(case):
     # the official shrinkage is real: biased low at the faintest level
     jwst_mean, jwst_sem, _ = _paired(official, case, min(case["rates"]))
     assert jwst_mean < -3 * jwst_sem
+
+
+def _flagged_ramps(kind, seed=23, npix=4000):
+    """RAPID x 20 ramps at 0.5 DN/s with one upstream JUMP_DET group per integration.
+
+    ``kind`` "outlier": the flagged read is off by 60 DN (a glitch the upstream
+    jump test cannot tell from a step); "step": a 300 DN cosmic ray arrives just
+    before the flagged read.
+    """
+    pattern, ft, _, _, rn, gain, _ = CASES["nircam_rapid20"]
+    rng = np.random.default_rng(seed)
+    rate = np.full((1, npix), 0.5)
+    data = simulate(rng, rate, pattern, frame_time=ft, readnoise=rn, gain=gain, nints=NINTS)
+    gdq = np.zeros(data.shape, np.uint8)
+    where = rng.integers(2, len(pattern) - 2, (NINTS, npix))
+    for i in range(NINTS):
+        cols = np.arange(npix)
+        gdq[i, where[i], 0, cols] = dqflags.JUMP_DET
+        if kind == "outlier":
+            data[i, where[i], 0, cols] += np.float32(60.0)
+        else:
+            after = np.arange(len(pattern))[:, None] >= where[i][None, :]
+            data[i, :, 0, :] += np.where(after, 300.0, 0.0).astype(np.float32)
+    return pattern, ft, rn, gain, rate, data, gdq
+
+
+@pytest.mark.parametrize("kind", ["outlier", "step"])
+def test_upstream_jump_flags_remove_both_differences(kind):
+    """A flagged single read leaves neither of its differences in the fit.
+
+    Masking only the difference ending on the flagged read (the behaviour
+    before) leaves an outlier read's second difference in: a bias of +1.57
+    DN/s on these ramps (60 DN outliers, 0.5 DN/s true rate); masking
+    both is unbiased for outliers and for steps alike.
+    """
+    pattern, ft, rn, gain, rate, data, gdq = _flagged_ramps(kind)
+    ny, nx = rate.shape
+    fit = fit_ramps_likely(
+        data, gdq, np.zeros((ny, nx), np.uint32), np.full((ny, nx), rn, np.float32),
+        np.full((ny, nx), gain, np.float32), frame_time=ft, group_time=ft, nframes=1,
+        groupgap=0, read_pattern=pattern, dtype=np.float64, detect_jumps=False,
+    )  # fmt: skip
+    resid = fit.slope[0] - rate[0]
+    sem = resid.std() / np.sqrt(resid.size)
+    assert abs(resid.mean()) < 4 * sem, (resid.mean(), sem)
+    # the scatter is that of the pulls (ERR describes the fit without those differences)
+    pull = resid / fit.err[0]
+    assert np.std(pull) == pytest.approx(1.0, abs=0.04)
+
+
+@pytest.mark.jwst_oracle
+def test_upstream_jump_flags_as_official():
+    """Per integration, upstream JUMP_DET groups are handled as by the official LIKELY."""
+    pytest.importorskip("jwst")
+    pytest.importorskip("stcal")
+    from stcal.ramp_fitting import ramp_fit
+    from stdatamodels.jwst import datamodels
+    from stdatamodels.jwst.datamodels import dqflags as official_flags
+
+    pattern, ft, rn, gain, rate, data, gdq = _flagged_ramps("outlier", npix=400)
+    ny, nx = rate.shape
+    model = datamodels.RampModel(data=data.copy(), groupdq=gdq.copy(),
+                                 pixeldq=np.zeros((ny, nx), np.uint32))  # fmt: skip
+    model.meta.instrument.name = "NIRCAM"
+    exp = model.meta.exposure
+    exp.frame_time = exp.group_time = ft
+    exp.nframes, exp.groupgap, exp.drop_frames1 = 1, 0, 0
+    _, ints, _ = ramp_fit.ramp_fit(
+        model, False, np.full((ny, nx), rn, np.float32), np.full((ny, nx), gain, np.float32),
+        "LIKELY", "optimal", "1", official_flags.pixel, suppress_one_group=True,
+    )  # fmt: skip
+    fit = fit_ramps_likely(
+        data, gdq, np.zeros((ny, nx), np.uint32), np.full((ny, nx), rn, np.float32),
+        np.full((ny, nx), gain, np.float32), frame_time=ft, group_time=ft, nframes=1,
+        groupgap=0, read_pattern=pattern,
+    )  # fmt: skip
+    np.testing.assert_allclose(fit.slope_ints, ints["slope"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fit.err_ints, ints["err"], rtol=1e-5)
