@@ -35,6 +35,12 @@ scatter up to 0.3 % less than the unbiased reference there, while scattering
 reference's scatter at every rate; what excess there is comes from the
 nominal rate of 4.5-sigma false jump detections, the same ramps in both
 implementations (without the jump test it is below 0.01 %).
+
+Pixel by pixel, webbcal is also within 0.042 sigma (99th percentile) of an
+iterated explicit-covariance fit of both integrations with the covariance at
+their common fitted rate; the official LIKELY is up to 0.27 sigma from it
+(99th percentile: RAPID x 20 0.14 at 0.2 DN/s, MEDIUM8 0.27 at 0.005 DN/s,
+MIRI FASTR1 0.07 at 0.05 DN/s).
 """
 
 import numpy as np
@@ -83,6 +89,40 @@ def reference_fit(data, pattern, frame_time, readnoise, gain, rate):
     slopes = np.einsum("g,igp->ip", weights, data.astype(np.float64))
     sigma = np.sqrt(weights @ cov @ weights / data.shape[0])
     return slopes.mean(axis=0), sigma
+
+
+def iterated_fit(data, pattern, frame_time, readnoise, gain, niter=8):
+    """Explicit-covariance fit of all integrations with the covariance at the fitted rate.
+
+    Iteratively reweighted generalised least squares, pixel by pixel: the full
+    resultant covariance of every integration is evaluated at the current
+    common rate (clipped at 0), each integration is fitted with it, the
+    integrations are averaged and the covariance re-evaluated, ``niter`` times
+    from rate 0 (converged to < 1e-6 sigma after 5).
+
+    Parameters
+    ----------
+    data : ndarray, shape (nints, nresultants, npix), DN
+
+    Returns
+    -------
+    rate : ndarray, shape (npix,), DN/s
+    sigma : ndarray, shape (npix,), DN/s
+        Standard deviation of ``rate`` predicted by the final covariance.
+    """
+    times = pattern_times(pattern, frame_time)
+    tbar = np.array([t.mean() for t in times])
+    cr, cp_unit = resultant_covariance(times, readnoise**2 / 2.0, 1.0 / gain)
+    x = np.column_stack([np.ones(tbar.size), tbar])
+    y = data.astype(np.float64)
+    rate = np.zeros(y.shape[2])
+    for _ in range(niter):
+        cinv = np.linalg.inv(cr[None] + np.maximum(rate, 0.0)[:, None, None] * cp_unit[None])
+        xc = np.einsum("gk,pgh->pkh", x, cinv)
+        fisher = np.einsum("pkh,hl->pkl", xc, x)
+        weights = np.linalg.solve(fisher, xc)[:, 1]
+        rate = np.einsum("pg,igp->ip", weights, y).mean(axis=0)
+    return rate, np.sqrt(np.linalg.inv(fisher)[:, 1, 1] / y.shape[0])
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
@@ -145,6 +185,22 @@ def test_errors_describe_the_scatter(case):
     for lv in case["rates"]:
         sel = case["rate"] == lv
         assert np.median(case["err"][sel]) == pytest.approx(case["sigma"][lv], rel=0.02)
+
+
+def test_agrees_with_iterated_explicit_fit(case):
+    """Pixel by pixel, within 0.06 sigma of the iterated explicit-covariance fit.
+
+    Measured on 400 pixels per rate: median 0.001-0.005 sigma, 99th percentile
+    0.009-0.042 sigma (the reference at the true rate is as far from it); the
+    worst pixel of all, 1.15 sigma, is a false 4.5-sigma jump (MEDIUM8, 1 DN/s).
+    """
+    pattern, ft, _, _, rn, gain = case["setup"]
+    for lv in case["rates"]:
+        sel = np.flatnonzero(case["rate"] == lv)[:400]
+        rate, sigma = iterated_fit(case["data"][:, :, 0, sel], pattern, ft, rn, gain)
+        dev = np.abs(case["fit"][sel] - rate) / sigma
+        assert np.median(dev) < 0.01, lv
+        assert np.percentile(dev, 99) < 0.06, lv
 
 
 def _official(case):
