@@ -70,8 +70,7 @@ def explicit_fit(times, values, gdq, sig2, gain, dark=0.0, thresholds=None):
     """The documented two-pass likelihood fit of one ramp, by brute force.
 
     Usable resultants have no flag other than JUMP_DET/PERSISTENCE; a JUMP_DET
-    resultant frees the difference ending on it (and the one after it when it
-    averages several reads). With ``thresholds`` = (one, two), jumps are
+    resultant frees both differences that touch it. With ``thresholds`` = (one, two), jumps are
     searched by refitting with every candidate offset (one difference, or two
     adjacent ones around a multi-read resultant) and keeping the best one
     above threshold, repeatedly. Returns (slope, var_poisson, var_rnoise,
@@ -86,7 +85,7 @@ def explicit_fit(times, values, gdq, sig2, gain, dark=0.0, thresholds=None):
     for k in range(idx.size - 1):
         a, b = idx[k], idx[k + 1]
         jumped = any(gdq[g] & dqflags.JUMP_DET for g in range(a + 1, b + 1))
-        if jumped or (gdq[a] & dqflags.JUMP_DET and times[a].size > 1):
+        if jumped or gdq[a] & dqflags.JUMP_DET:
             masked.append(k)
     free = np.delete(diffs, masked)
     guess = max(np.median(free), 0.0) + dark

@@ -8,8 +8,7 @@ the covariance at is the median of all differences, saturated ones included
 (webbcal: the usable ones), which changes the jumps found on a few saturated
 ramps with few usable groups; a ramp with no usable difference is also
 flagged DO_NOT_USE (official: only SATURATED); mid-ramp DO_NOT_USE groups (webbcal keeps the
-difference across them), upstream JUMP_DET groups (the official fit removes
-both adjacent differences), and the combination of integrations (webbcal
+difference across them), and the combination of integrations (webbcal
 rescales each integration's Poisson variance by the common rate over the
 rate its covariance used, the official one by the common rate over the
 integration's fitted rate, set to 0 where that is negative: up to 0.17 sigma

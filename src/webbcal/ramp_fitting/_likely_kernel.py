@@ -57,9 +57,10 @@ def _geometry(y, gdq, ngroups, tbar, tau, nread, idx, work):
     Fills rows ``_D`` (DN/s), ``_MASK`` (1 = use), ``_AR``/``_BR`` (read-noise
     covariance per unit single-read variance) and ``_AP``/``_BP`` (Poisson
     covariance per unit rate / gain) and returns the number of differences.
-    An upstream JUMP_DET on resultant ``g`` masks the difference ending at ``g``
-    and, when ``g`` averages several reads (the jump may lie inside it), the
-    difference starting at ``g`` too.
+    An upstream JUMP_DET on resultant ``g`` masks both differences that touch
+    ``g``: the jump may lie inside a resultant of several reads, and a flag
+    on a single read is as often an outlier read as a step (the upstream jump
+    test cannot tell them apart), whose effect only dropping both removes.
     """
     m = 0
     for g in range(ngroups):
@@ -78,7 +79,7 @@ def _geometry(y, gdq, ngroups, tbar, tau, nread, idx, work):
         for g in range(a + 1, b + 1):
             if gdq[g] & _JUMP_U8:
                 use = 0.0
-        if (gdq[a] & _JUMP_U8) and nread[a] > 1:
+        if gdq[a] & _JUMP_U8:
             use = 0.0
         work[_MASK, k] = use
         if k < nd - 1:
