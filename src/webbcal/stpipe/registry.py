@@ -35,6 +35,7 @@ STEPS: dict[str, str] = {
     "gain_scale": "webbcal.gain_scale:GainScaleStep",
     "guider_cds": "webbcal.guider_cds:GuiderCdsStep",
     "flat_field": "webbcal.flat_field:FlatFieldStep",
+    "assign_wcs": "webbcal.assign_wcs:AssignWcsStep",
 }
 
 #: Pipeline alias -> "module:Class".
