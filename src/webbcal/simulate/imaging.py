@@ -31,6 +31,7 @@ DEC_REF, ROLL_REF, VA_SCALE, SUBSTRT1/2, S_REGION).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -184,6 +185,12 @@ def _detector_of(aperture: str) -> tuple[str, str, str | None, str | None, str]:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _read_aperture(path: Path, name: str) -> SiafAperture:
+    # SiafAperture is frozen: sharing one instance between setups is safe.
+    return read_siaf_aperture(path, name)
+
+
 def _subarray_corner(sub: SiafAperture, full: SiafAperture) -> tuple[int, int]:
     """0-based full-frame (x, y) of a subarray aperture's first pixel.
 
@@ -232,8 +239,8 @@ def imaging_setup(
     """
     instrument, detector, channel, module, full_name = _detector_of(aperture)
     path = Path(siaf_dir) / SIAF_FILES[instrument]
-    sub = read_siaf_aperture(path, aperture)
-    full = read_siaf_aperture(path, full_name)
+    sub = _read_aperture(path, aperture.upper())
+    full = _read_aperture(path, full_name)
     full_shape = _FULL_SHAPE.get(instrument, (full.ysci_size, full.xsci_size))
     shape = (sub.ysci_size, sub.xsci_size)
     if sub.name == full.name:
@@ -422,8 +429,16 @@ def _star_pixels(wcs, stars: tuple[SkyStar, ...], shape: tuple[int, int]) -> np.
         return np.zeros((0, 2))
     ra = np.array([s.ra for s in stars], dtype=float)
     dec = np.array([s.dec for s in stars], dtype=float)
-    x, y = wcs.invert(ra, dec, with_bounding_box=False)
-    xy = np.column_stack([np.atleast_1d(x), np.atleast_1d(y)]).astype(float)
+    x0, y0 = (np.atleast_1d(v).astype(float) for v in wcs.invert(ra, dec, with_bounding_box=False))
+    # The analytic inverse (SIAF Idl2Sci polynomials) is good to 1e-3..0.1 pixel; refine
+    # so that the forward transform, which defines the WCS, puts each star exactly at its
+    # (RA, Dec): x <- x + inverse(target) - inverse(forward(x)).
+    x, y = x0.copy(), y0.copy()
+    for _ in range(6):
+        ra_k, dec_k = wcs(x, y, with_bounding_box=False)
+        xk, yk = wcs.invert(ra_k, dec_k, with_bounding_box=False)
+        x, y = x + (x0 - xk), y + (y0 - yk)
+    xy = np.column_stack([x, y])
     ny, nx = shape
     outside = (xy[:, 0] < -0.5) | (xy[:, 0] > nx - 0.5) | (xy[:, 1] < -0.5) | (xy[:, 1] > ny - 0.5)
     if outside.any():
