@@ -243,7 +243,7 @@ def _update_sip(model: Any, wcs: Any, params: SipParams) -> None:
     if info.crpix1 is not None and info.crpix2 is not None:
         crpix = (float(info.crpix1), float(info.crpix2))
     try:
-        header = sip_header(wcs, params, crpix=crpix)
+        header = sip_header(wcs, params, crpix=crpix, strict=False)
     except SipFitError as exc:
         log.warning("Failed to update 'meta.wcsinfo' with FITS SIP approximation. "
                     "Reported error is:")  # fmt: skip
