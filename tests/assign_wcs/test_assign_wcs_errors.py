@@ -60,7 +60,8 @@ def _set(section, key, value):
 @pytest.mark.parametrize(
     ("section", "key", "value", "match"),
     [
-        ("wcsinfo", "ra_ref", None, r"_rate\.fits meta\.wcsinfo: pointing keyword RA_REF is missing"),
+        ("wcsinfo", "ra_ref", None,
+         r"_rate\.fits meta\.wcsinfo: pointing keyword RA_REF is missing"),
         ("wcsinfo", "roll_ref", None, r"pointing keyword ROLL_REF is missing"),
         ("wcsinfo", "dec_ref", 95.0, r"DEC_REF=95\.0: expected -90 <= DEC_REF <= 90"),
         ("wcsinfo", "vparity", 3, r"VPARITY=3: expected 1 or -1"),

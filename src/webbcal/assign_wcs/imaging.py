@@ -302,7 +302,9 @@ def assign_imaging_wcs(
     try:
         pointing = pointing_from_model(model)
     except PointingError as exc:
-        raise AssignWcsError(f"{exc}; expected the pointing keywords of a stage-1 product") from None
+        raise AssignWcsError(
+            f"{exc}; expected the pointing keywords of a stage-1 product"
+        ) from None
     ref = load_reference(distortion_path, DistortionModel, model)
     try:
         check_distortion_reference(ref, model, distortion_path)

@@ -327,7 +327,9 @@ class SimulatedImaging:
         det = s.detector.lower()
         refs = {
             "distortion": write_distortion_reference(
-                s, self.distortion, directory / f"webbcal_{det}_distortion.asdf",
+                s,
+                self.distortion,
+                directory / f"webbcal_{det}_distortion.asdf",
                 bounding_box=self.distortion_bounding_box,
             )  # fmt: skip
         }
@@ -361,8 +363,7 @@ def _set_metadata(model, setup: ImagingSetup, pointing: Pointing, wcs, nints: in
     ap = setup.aperture
     meta = model.meta
     meta.filename = (
-        f"jw01234001001_01101_00001_{setup.detector.lower()}_{'rateints' if nints else 'rate'}"
-        ".fits"
+        f"jw01234001001_01101_00001_{setup.detector.lower()}_{'rateints' if nints else 'rate'}.fits"
     )
     meta.telescope = "JWST"
     meta.origin = "WEBBCAL"
