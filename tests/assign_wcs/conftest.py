@@ -18,7 +18,7 @@ class ImagingCase:
     """A simulated rate file, its truth and its WCS references."""
 
     sim: object
-    rate: Path
+    rate: Path | None
     refs: dict
 
     def overrides(self) -> dict:
@@ -38,14 +38,16 @@ def siaf_dir():
 
 @pytest.fixture
 def make_case(siaf_dir, tmp_path):
-    """Function: (aperture, **simulate kwargs) -> ImagingCase written under tmp_path."""
+    """Function: (aperture, **simulate kwargs) -> ImagingCase written under tmp_path
+    (``save=False``: the rate product stays in memory, ``rate`` is None)."""
     from webbcal.simulate.imaging import imaging_setup, simulate_imaging_rate
 
-    def make(aperture, *, exp_type=None, filter=None, pupil=None, name="case", **kwargs):
+    def make(aperture, *, exp_type=None, filter=None, pupil=None, name="case", save=True,
+             **kwargs):  # fmt: skip
         setup = imaging_setup(aperture, siaf_dir, exp_type=exp_type, filter=filter, pupil=pupil)
         sim = simulate_imaging_rate(setup, **kwargs)
         root = tmp_path / name
-        rate = sim.save(root / "data")
+        rate = sim.save(root / "data") if save else None
         refs = sim.write_references(root / "refs")
         return ImagingCase(sim, rate, refs)
 

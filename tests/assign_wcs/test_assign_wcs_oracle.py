@@ -21,13 +21,21 @@ MIRI_BBOX = ((3.5, 1027.5), (-0.5, 1023.5))
 CASES = {
     "nircam_full": dict(aperture="NRCA1_FULL"),
     "nircam_sub640_offset": dict(aperture="NRCA1_SUB640", filter_offset=(0.75, -1.25)),
-    "nircam_long_tsimage": dict(aperture="NRCA5_FULL", exp_type="NRC_TSIMAGE",
-                                filter_offset=(-0.4, 0.6), va_scale=None),
-    "niriss_ami": dict(aperture="NIS_CEN", exp_type="NIS_AMI", pupil="NRM",
-                       filter_offset=(1.5, 0.5), roll_ref=301.0, dec_ref=-62.5),
+    "nircam_long_coron": dict(aperture="NRCA5_FULL", exp_type="NRC_CORON", pupil="MASKRND",
+                              filter_offset=(-0.4, 0.6), va_scale=None),
+    "nircam_tsimage": dict(aperture="NRCA3_SUB64P", exp_type="NRC_TSIMAGE",
+                           filter="F150W2", nints=2),
+    "niriss_image": dict(aperture="NIS_CEN", filter_offset=(1.5, 0.5), roll_ref=301.0,
+                         dec_ref=-62.5),
+    "niriss_ami": dict(aperture="NIS_AMI1", exp_type="NIS_AMI", filter="F480M", pupil="NRM",
+                       filter_offset=(-0.5, 0.25)),
     "miri_image": dict(aperture="MIRIM_FULL", filter_offset=(0.3, -0.2), ra_ref=359.99,
                        distortion_bounding_box=MIRI_BBOX),
-    "miri_timeseries": dict(aperture="MIRIM_FULL", filter_offset=(-0.1, 0.2), nints=3),
+    "miri_lyot": dict(aperture="MIRIM_MASKLYOT", exp_type="MIR_LYOT", filter="F2300C",
+                      filter_offset=(0.05, -0.1), dec_ref=-30.0),
+    "miri_4qpm_ta": dict(aperture="MIRIM_MASK1065", exp_type="MIR_TACQ", filter="FND",
+                         filter_offset=(0.0, 0.0)),
+    "miri_timeseries": dict(aperture="MIRIM_SUB64", filter_offset=(-0.1, 0.2), nints=3),
     "fgs_image": dict(aperture="FGS1_FULL", dec_ref=71.0),
 }  # fmt: skip
 
@@ -42,19 +50,19 @@ def _run_both(case):
 
     from webbcal.assign_wcs import AssignWcsStep
 
-    ours = AssignWcsStep.call(os.fspath(case.rate), **case.overrides())
+    ours = AssignWcsStep.call(case.sim.model.copy(), **case.overrides())
     over = {f"override_{r}": "N/A" for r in Official.reference_file_types}
     over.update(case.overrides())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the official pipeline's deprecation warnings
-        theirs = Official.call(os.fspath(case.rate), **over)
+        theirs = Official.call(case.sim.model.copy(), **over)
     return ours, theirs
 
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_wcs_matches_official(jwst_env, make_case, name):
     kwargs = dict(CASES[name])
-    case = make_case(kwargs.pop("aperture"), name=name, **kwargs)
+    case = make_case(kwargs.pop("aperture"), name=name, save=False, **kwargs)
     ours, theirs = _run_both(case)
     assert ours.meta.cal_step.assign_wcs == theirs.meta.cal_step.assign_wcs == "COMPLETE"
     w1, w2 = ours.meta.wcs, theirs.meta.wcs
@@ -85,7 +93,9 @@ def test_wcs_matches_official(jwst_env, make_case, name):
 
 
 def _assert_same_sip(ours: dict, theirs: dict) -> None:
-    assert ours["ctype1"] == theirs["ctype1"] == "RA---TAN-SIP"
+    # Small subarrays are linear to the accuracy asked: plain TAN, no SIP terms.
+    assert ours["ctype1"] == theirs["ctype1"]
+    assert ours["ctype1"] in ("RA---TAN-SIP", "RA---TAN")
     assert sorted(ours) == sorted(theirs)
     for key, value in theirs.items():
         if isinstance(value, float):

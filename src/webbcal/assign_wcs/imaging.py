@@ -253,9 +253,11 @@ def _update_sip(model: Any, wcs: Any, params: SipParams) -> None:
     for key in STALE_WCSINFO_KEYS:
         stored.pop(key, None)
     stored.update(sip_wcsinfo(header))
-    log.info("FITS SIP approximation: degree %s (inverse %s), max error %.3g (inverse %.3g) pix",
-             header.get("A_ORDER"), header.get("AP_ORDER"), header.get("SIPMXERR", math.nan),
-             header.get("SIPIVERR", math.nan))  # fmt: skip
+    log.info(
+        "FITS approximation %s: SIP degree %s (inverse %s), max error %.3g (inverse %.3g) pix",
+        header.get("CTYPE1"), header.get("A_ORDER", "-"), header.get("AP_ORDER", "-"),
+        header.get("SIPMXERR", 0.0), header.get("SIPIVERR", 0.0),
+    )  # fmt: skip
 
 
 def assign_imaging_wcs(

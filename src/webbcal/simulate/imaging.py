@@ -92,6 +92,9 @@ _DEFAULT_ELEMENTS = {
     ("MIRI", None): ("F770W", None),
     ("FGS", None): (None, None),
 }
+# SUBARRAY keyword of apertures whose name suffix is not the subarray name.
+_SUBARRAY_NAMES = {"NIS_AMI1": "SUB80", "NIS_AMI2": "SUB80", "NIS_AMI3": "SUB80",
+                   "NIS_AMI4": "SUB80", "NIS_AMITA": "SUBTAAMI"}  # fmt: skip
 _READPATT = {"NIRCAM": "RAPID", "NIRISS": "NISRAPID", "MIRI": "FASTR1", "FGS": "FGSRAPID"}
 _FULL_SHAPE = {"MIRI": (1024, 1032)}
 
@@ -262,7 +265,9 @@ def imaging_setup(
         exp_type=(exp_type or IMAGING_EXP_TYPES[instrument][0]).upper(),
         filter=filter if filter is not None else default_filter,
         pupil=pupil if pupil is not None else default_pupil,
-        subarray="FULL" if shape == full_shape else aperture.upper().split("_", 1)[1],
+        subarray="FULL"
+        if shape == full_shape
+        else _SUBARRAY_NAMES.get(aperture.upper(), aperture.upper().split("_", 1)[1]),
         xstart=x0 + 1,
         ystart=y0 + 1,
         shape=shape,
