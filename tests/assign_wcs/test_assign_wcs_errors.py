@@ -106,7 +106,7 @@ def test_distortion_reference_for_another_selection(nircam, tmp_path, kwargs, ma
 
 
 def test_unreadable_and_wrong_mode_distortion_references(make_case, tmp_path):
-    miri = make_case("MIRIM_FULL", filter_offset=(0.1, 0.1), name="miri")
+    miri = make_case("MIRIM_SUB64", filter_offset=(0.1, 0.1), name="miri")
     junk = tmp_path / "junk.asdf"
     junk.write_text("not an ASDF file")
     over = {**miri.overrides(), "override_distortion": os.fspath(junk)}
@@ -119,7 +119,7 @@ def test_unreadable_and_wrong_mode_distortion_references(make_case, tmp_path):
 
 
 def test_miri_needs_a_filteroffset_reference(make_case, tmp_path):
-    miri = make_case("MIRIM_FULL", filter_offset=(0.1, 0.1), name="miri")
+    miri = make_case("MIRIM_SUB64", filter_offset=(0.1, 0.1), name="miri")
     over = {**miri.overrides(), "override_filteroffset": "N/A"}
     _fails(miri.rate, over, AssignWcsError, r"_rate\.fits: EXP_TYPE=MIR_IMAGE of MIRI needs a "
            r"filteroffset reference", tmp_path)  # fmt: skip

@@ -201,8 +201,8 @@ def _subarray_corner(sub: SiafAperture, full: SiafAperture) -> tuple[int, int]:
     full-frame aperture's transform; the corner is that position less the subarray's own
     reference pixel, rounded to whole pixels.
     """
-    if sub.name == full.name:
-        return 0, 0
+    if sub.name == full.name or (sub.xsci_size, sub.ysci_size) == (full.xsci_size, full.ysci_size):
+        return 0, 0  # full-frame apertures (e.g. NRCA2_FULL_MASK210R) share the frame
     x_full, y_full = distortion_from_siaf(full).inverse(sub.v2_ref, sub.v3_ref)
     return round(float(x_full) - (sub.xsci_ref - 1.0)), round(float(y_full) - (sub.ysci_ref - 1.0))
 
@@ -246,7 +246,7 @@ def imaging_setup(
     full = _read_aperture(path, full_name)
     full_shape = _FULL_SHAPE.get(instrument, (full.ysci_size, full.xsci_size))
     shape = (sub.ysci_size, sub.xsci_size)
-    if sub.name == full.name:
+    if (sub.xsci_size, sub.ysci_size) == (full.xsci_size, full.ysci_size):
         shape = full_shape
     x0, y0 = _subarray_corner(sub, full)
     if x0 < 0 or y0 < 0 or x0 + shape[1] > full_shape[1] or y0 + shape[0] > full_shape[0]:
