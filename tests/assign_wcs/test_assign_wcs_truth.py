@@ -95,6 +95,13 @@ def test_saved_product_reads_back_with_stdatamodels_and_astropy(make_case, tmp_p
         assert back.meta.wcsinfo.s_region == result.meta.wcsinfo.s_region
         max_err = back.meta.wcsinfo.sipmxerr
         max_inv = back.meta.wcsinfo.sipiverr
+    # As jdaviz reads it: the ASDF tree embedded in the FITS file, without a data model.
+    from stdatamodels import asdf_in_fits
+
+    with fits.open(path) as hdul, asdf_in_fits.open(hdul) as af:
+        wj = af.tree["meta"]["wcs"]
+        np.testing.assert_array_equal(wj(x, y), w(x, y))
+        assert wj.output_frame.name == "world"
     # The FITS SIP header of SCI, read by astropy alone, agrees within its stated errors.
     header = fits.getheader(path, "SCI")
     assert header["CTYPE1"] == "RA---TAN-SIP" and header["A_ORDER"] >= 2
@@ -117,3 +124,29 @@ def test_timeseries_cube_gets_the_wcs_of_its_frames(make_case):
     ra, dec = result.meta.wcs(*case.sim.star_xy[0])
     assert _sep_mas(ra, dec, 150.1, 2.2)[0] < 1e-3
     assert result.meta.wcsinfo.s_region.startswith("POLYGON ICRS  ")
+
+
+@pytest.mark.parametrize(
+    ("aperture", "subarray", "start", "shape"),
+    [
+        # SUBSTRT of real MIRI SUB64 and NIRISS SUB80 products; NRCA1 SUB160: the SIAF
+        # detector corner (XDetRef 80.5, YDetRef 1968.5, DetSciParity -1) in DMS orientation.
+        ("MIRIM_SUB64", "SUB64", (1, 779), (64, 72)),
+        ("NIS_AMI1", "SUB80", (1045, 1), (80, 80)),
+        ("NRCA1_SUB160", "SUB160", (1889, 1889), (160, 160)),
+        ("NRCA1_FULL", "FULL", (1, 1), (2048, 2048)),
+        ("MIRIM_FULL", "FULL", (1, 1), (1024, 1032)),
+    ],
+)
+def test_simulated_subarray_geometry(siaf_dir, aperture, subarray, start, shape):
+    from webbcal.simulate.imaging import imaging_setup
+
+    setup = imaging_setup(aperture, siaf_dir)
+    assert (setup.subarray, (setup.xstart, setup.ystart), setup.shape) == (subarray, start, shape)
+
+
+def test_simulator_rejects_unknown_apertures(siaf_dir):
+    from webbcal.simulate.imaging import imaging_setup
+
+    with pytest.raises(ValueError, match=r"aperture='NRS1_FULL': expected a NIRCam"):
+        imaging_setup("NRS1_FULL", siaf_dir)
