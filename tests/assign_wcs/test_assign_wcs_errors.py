@@ -164,3 +164,19 @@ def test_command_line(nircam, tmp_path, capsys):
     assert "b1.asdf: DETECTOR='NRCB1' but the science exposure's DETECTOR is 'NRCA1'" in err
     assert not out2.exists() or not any(out2.iterdir())
     assert _sha(nircam.rate) == before
+
+
+def test_bad_sip_parameters(nircam, tmp_path):
+    _fails(nircam.rate, {**nircam.overrides(), "sip_npoints": 4}, AssignWcsError,
+           r"assign_wcs: sip_npoints=4: expected >= 8", tmp_path)  # fmt: skip
+    from webbcal.stpipe.params import ParameterError
+
+    with pytest.raises(ParameterError, match="sip_degree"):
+        AssignWcsStep(sip_degree=7)
+
+
+def test_required_reference_types():
+    assert AssignWcsStep().required_reference_types() == ("distortion", "filteroffset")
+    step = AssignWcsStep(override_filteroffset="N/A")
+    assert step.required_reference_types() == ("distortion",)
+    assert AssignWcsStep(skip=True).required_reference_types() == ()

@@ -124,3 +124,12 @@ def test_sip_parameters_match_official(jwst_env, make_case):
     plain = AssignWcsStep.call(case.sim.model.copy(), **case.overrides(), sip_approx=False)
     assert plain.meta.wcsinfo.ctype1 == "RA---TAN"
     assert "a_order" not in plain.meta.wcsinfo.instance
+
+
+def test_imaging_exposure_types_are_the_official_ones():
+    pytest.importorskip("jwst")
+    from jwst.lib.exposure_types import IMAGING_TYPES
+
+    from webbcal.assign_wcs import IMAGING_EXP_TYPES
+
+    assert IMAGING_EXP_TYPES == frozenset(IMAGING_TYPES)
