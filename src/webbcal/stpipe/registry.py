@@ -37,6 +37,7 @@ STEPS: dict[str, str] = {
     "flat_field": "webbcal.flat_field:FlatFieldStep",
     "bkg_subtract": "webbcal.background:BackgroundStep",
     "photom": "webbcal.photom:PhotomStep",
+    "assign_wcs": "webbcal.assign_wcs:AssignWcsStep",
 }
 
 #: Pipeline alias -> "module:Class".

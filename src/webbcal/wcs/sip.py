@@ -107,8 +107,8 @@ class SipParams:
             raise SipFitError(f"sip_npoints={self.npoints!r}: expected >= 8")
 
 
-def _check_accuracy(header, params: SipParams) -> None:
-    """Raise when a free-degree fit missed its target (gwcs only warns)."""
+def _check_accuracy(header, params: SipParams, strict: bool = True) -> None:
+    """Raise (``strict``) or log a warning when a free-degree fit missed its target."""
     checks = [
         ("SIPMXERR", params.degree, params.max_pix_error, "sip_max_pix_error"),
         ("SIPIVERR", params.inv_degree, params.max_inv_pix_error, "sip_max_inv_pix_error"),
@@ -116,10 +116,13 @@ def _check_accuracy(header, params: SipParams) -> None:
     for key, fixed, target, name in checks:
         achieved = header.get(key)
         if fixed is None and achieved is not None and achieved > target:
-            raise SipFitError(
+            message = (
                 f"SIP approximation failed ({name}={target}, degrees 1..{MAX_SIP_DEGREE - 1} "
                 f"tried, sip_npoints={params.npoints}): best {key}={achieved:.3g} pixel"
             )
+            if strict:
+                raise SipFitError(message)
+            log.warning("%s; keeping the best fit", message)
 
 
 def sip_header(
@@ -128,6 +131,7 @@ def sip_header(
     *,
     crpix: tuple[float, float] | None = None,
     bounding_box=None,
+    strict: bool = True,
 ) -> fits.Header:
     """FITS TAN-SIP header approximating an imaging gwcs.
 
@@ -142,6 +146,9 @@ def sip_header(
         1-based reference pixel; None puts it near the bounding-box centre.
     bounding_box : tuple or None, optional
         ``((xmin, xmax), (ymin, ymax))`` to fit over instead of the WCS's.
+    strict : bool, optional
+        Raise when a free-degree fit misses its accuracy (default); False logs a
+        warning and returns the best fit, as the official step keeps it.
 
     Returns
     -------
@@ -154,7 +161,7 @@ def sip_header(
     ------
     SipFitError
         If a fit of free degree (``degree`` or ``inv_degree`` None) misses
-        ``max_pix_error`` / ``max_inv_pix_error`` (gwcs and the official step
+        ``max_pix_error`` / ``max_inv_pix_error`` with ``strict`` (gwcs and the official step
         only warn and keep the inaccurate header; the step adapter decides what
         to do), or the WCS has no celestial frame or bounding box. A fixed
         degree is fitted as asked and a missed accuracy is logged as a warning.
@@ -186,7 +193,7 @@ def sip_header(
             f"sip_degree={params.degree}, sip_max_inv_pix_error={params.max_inv_pix_error}, "
             f"sip_inv_degree={params.inv_degree}, sip_npoints={params.npoints}): {exc}"
         ) from exc
-    _check_accuracy(header, params)
+    _check_accuracy(header, params, strict)
     # With a fixed degree the accuracy is not enforced (as in the official step): gwcs's
     # warnings go to our log instead.
     for item in caught:

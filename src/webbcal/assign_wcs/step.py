@@ -1,0 +1,130 @@
+"""The ``assign_wcs`` step adapter (imaging exposures of NIRCam, NIRISS, MIRI and FGS)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..stpipe import Param, Step, StepSkipped
+from .imaging import (
+    DISTORTION_INSTRUMENTS,
+    IMAGING_EXP_TYPES,
+    AssignWcsError,
+    assign_imaging_wcs,
+    check_exposure_keywords,
+)
+
+__all__ = ["AssignWcsStep"]
+
+log = logging.getLogger(__name__)
+
+#: Reference types used for imaging; the other official ones serve spectroscopic modes.
+IMAGING_REFERENCE_TYPES = ("distortion", "filteroffset")
+
+
+class AssignWcsStep(Step):
+    """Attach the WCS of an exposure (official alias ``assign_wcs``).
+
+    Imaging exposure types of NIRCam, NIRISS, MIRI and FGS (``NRC_IMAGE``,
+    ``NRC_TSIMAGE``, ``NRC_CORON``, ``NIS_IMAGE``, ``NIS_AMI``, ``MIR_IMAGE``, ``MIR_LYOT``,
+    ``MIR_4QPM``, ``FGS_IMAGE``, target acquisitions...) get a gwcs object with the frames
+    ``detector``, ``v2v3``, ``v2v3vacorr`` and ``world``, from the ``distortion`` reference,
+    the ``filteroffset`` reference (required for MIRI, used when given for NIRCam and
+    NIRISS), the pointing keywords and the velocity-aberration scale; S_REGION; and the
+    FITS TAN-SIP approximation in ``meta.wcsinfo``. Spectroscopic modes and NIRSpec are
+    not implemented: such exposures are skipped with a message.
+
+    References
+    ----------
+    JWST pipeline documentation, ``assign_wcs`` step ("Description", "Arguments",
+    "Reference Files").
+    """
+
+    class_alias = "assign_wcs"
+    cal_step_name = "assign_wcs"
+    reference_file_types = (
+        "distortion", "filteroffset", "specwcs", "regions", "wavelengthrange", "camera",
+        "chromcorr", "collimator", "disperser", "fore", "fpa", "msa", "ote", "ifupost",
+        "ifufore", "ifuslicer",
+    )  # fmt: skip
+    optional_reference_types = reference_file_types
+    spec = (
+        Param("sip_approx", bool, True, "Compute the FITS SIP approximation (imaging modes)"),
+        Param("sip_max_pix_error", float, 0.01,
+              "Largest allowed forward error of the SIP fit", unit="pixel"),
+        Param("sip_degree", int, None, "Degree of the forward SIP fit (None: best fit)",
+              maximum=6, allow_none=True),
+        Param("sip_max_inv_pix_error", float, 0.01,
+              "Largest allowed inverse error of the SIP fit", unit="pixel"),
+        Param("sip_inv_degree", int, None, "Degree of the inverse SIP fit (None: best fit)",
+              maximum=6, allow_none=True),
+        Param("sip_npoints", int, 12, "Sample points per axis of the SIP fit"),
+        Param("slit_y_low", float, -0.55,
+              "Lower edge of a slit (NIRSpec only; not used: NIRSpec is not implemented)"),
+        Param("slit_y_high", float, 0.55,
+              "Upper edge of a slit (NIRSpec only; not used: NIRSpec is not implemented)"),
+        Param("nrs_ifu_slice_wcs", bool, False,
+              "Slice-based NIRSpec IFU WCS (diagnostic; not used: NIRSpec is not implemented)"),
+    )  # fmt: skip
+
+    def _resolve_references(self, model: Any) -> None:
+        # References depend on the mode: looked up in process() once it is known.
+        self._references_used.clear()
+
+    def required_reference_types(self) -> tuple[str, ...]:
+        """The imaging references not overridden (none when skipped)."""
+        if self.skip:
+            return ()
+        return tuple(
+            r for r in IMAGING_REFERENCE_TYPES if self._values.get(f"override_{r}") is None
+        )
+
+    def process(self, model: Any) -> Any:
+        """Assign the imaging WCS to ``model`` (a copy owned by the run) and return it.
+
+        Raises
+        ------
+        AssignWcsError
+            If keywords are missing or inconsistent, or the distortion reference is N/A
+            or belongs to another exposure (see
+            :func:`webbcal.assign_wcs.assign_imaging_wcs`).
+        StepSkipped
+            For input models other than images and cubes, spectroscopic modes and NIRSpec.
+        """
+        from stdatamodels.jwst import datamodels as dm
+
+        from ..wcs import SipFitError, SipParams
+
+        if not isinstance(model, (dm.ImageModel, dm.CubeModel, dm.IFUImageModel)):
+            log.warning("Input dataset type is not supported.")
+            log.warning("assign_wcs expects ImageModel, IFUImageModel or CubeModel as input.")
+            raise StepSkipped(f"{type(model).__name__} input is not supported")
+        instrument, exp_type = check_exposure_keywords(model)
+        if exp_type.lower() not in IMAGING_EXP_TYPES:
+            raise StepSkipped(f"spectroscopic WCS not implemented for EXP_TYPE={exp_type}")
+        if instrument not in DISTORTION_INSTRUMENTS:
+            raise StepSkipped(
+                f"{instrument} WCS (instrument optical model) not implemented for "
+                f"EXP_TYPE={exp_type}"
+            )
+        distortion = self.get_reference_file(model, "distortion")
+        if distortion is None:
+            raise AssignWcsError(
+                f"{model.meta.filename}: no distortion reference applies (N/A) to "
+                f"EXP_TYPE={exp_type}, DETECTOR={model.meta.instrument.detector}; an imaging "
+                "WCS needs one (give override_distortion)"
+            )
+        filteroffset = None
+        if instrument != "FGS":
+            filteroffset = self.get_reference_file(model, "filteroffset")
+        log.info("Using DISTORTION reference file %s", distortion)
+        log.info("Using FILTEROFFSET reference file %s", filteroffset)
+        try:
+            sip = SipParams(
+                approx=self.sip_approx, max_pix_error=self.sip_max_pix_error,
+                degree=self.sip_degree, max_inv_pix_error=self.sip_max_inv_pix_error,
+                inv_degree=self.sip_inv_degree, npoints=self.sip_npoints,
+            ) if self.sip_approx else SipParams(approx=False)  # fmt: skip
+        except SipFitError as exc:
+            raise AssignWcsError(f"{self.name}: {exc}") from None
+        return assign_imaging_wcs(model, distortion, filteroffset, sip)
