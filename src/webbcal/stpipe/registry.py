@@ -36,6 +36,7 @@ STEPS: dict[str, str] = {
     "guider_cds": "webbcal.guider_cds:GuiderCdsStep",
     "flat_field": "webbcal.flat_field:FlatFieldStep",
     "bkg_subtract": "webbcal.background:BackgroundStep",
+    "resample": "webbcal.resample:ResampleStep",
 }
 
 #: Pipeline alias -> "module:Class".
