@@ -14,9 +14,7 @@ from webbcal.associations.from_list import asn_from_list
 from webbcal.dqflags import DO_NOT_USE, JUMP_DET
 from webbcal.wcs import (
     Pointing,
-    distortion_from_siaf,
     imaging_wcs,
-    read_siaf_aperture,
     s_region_from_wcs,
 )
 
@@ -65,8 +63,10 @@ def subarray_centre(wcs):
     return float(ra), float(dec)
 
 
-def make_cal(path, nrca1, distortion, *, dra=0.0, ddec=0.0, exposure=1, sources=(),
-             background=1.0, noise=0.01, seed=0, flags=True, filt="F200W", with_wcs=True):  # fmt: skip
+def make_cal(
+    path, nrca1, distortion, *, dra=0.0, ddec=0.0, exposure=1, sources=(), background=1.0,
+    noise=0.01, seed=0, flags=True, filt="F200W", with_wcs=True,
+):  # fmt: skip
     """Write a NIRCam ``cal`` ImageModel (MJy/sr) of the scene; return its path."""
     from stdatamodels.jwst import datamodels as dm
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _cal_files import RA0, DEC0, Source, cal_name, make_cal, write_asn
+from _cal_files import DEC0, RA0, Source, cal_name, make_cal, write_asn
 
 from webbcal.resample import ResampleStep
 
@@ -24,8 +24,16 @@ def _official_offline(monkeypatch):
 def dithered(tmp_path_factory, nrca1, distortion):
     folder = tmp_path_factory.mktemp("resample_oracle")
     paths = [
-        make_cal(folder / cal_name(k), nrca1, distortion, dra=dra, ddec=ddec, exposure=k,
-                 seed=k, sources=SOURCES)  # fmt: skip
+        make_cal(
+            folder / cal_name(k),
+            nrca1,
+            distortion,
+            dra=dra,
+            ddec=ddec,
+            exposure=k,
+            seed=k,
+            sources=SOURCES,
+        )  # fmt: skip
         for k, (dra, ddec) in enumerate(DITHERS, start=1)
     ]
     return folder, paths, write_asn(str(folder), paths)
@@ -109,10 +117,10 @@ def test_three_dithers_match_official(dithered):
     [
         {"rotation": 0.0, "pixel_scale": 0.02, "crval": [RA0, DEC0], "crpix": [60.0, 70.0],
          "output_shape": [150, 130]},
-        {"pixel_scale_ratio": 0.7, "weight_type": "exptime", "pixfrac": 0.6},
-        {"kernel": "turbo", "fillval": "0", "enable_ctx": False, "report_var": False},
+        {"pixel_scale_ratio": 0.7, "weight_type": "exptime", "pixfrac": 0.6, "kernel": "turbo",
+         "fillval": "0", "enable_ctx": False, "report_var": False},
     ],
-    ids=["grid", "ratio-exptime-pixfrac", "turbo-fill0-noctx"],
+    ids=["grid", "ratio-exptime-pixfrac-turbo-fill0"],
 )  # fmt: skip
 def test_parameters_match_official(dithered, pars):
     _, _, asn = dithered
@@ -146,12 +154,20 @@ def test_parameters_match_official(dithered, pars):
 def test_custom_output_wcs_file_matches_official(dithered, tmp_path):
     import asdf
 
+    from webbcal.wcs import output_wcs, pixel_scale_at, pointing_from_model
+
     _, paths, asn = dithered
-    first, _ = _run_both(paths[1], rotation=30.0, pixel_scale=0.025)
+    from stdatamodels.jwst import datamodels as dm
+
+    with dm.open(paths[1]) as m:
+        region, pointing = m.meta.wcsinfo.s_region, pointing_from_model(m)
+        scale = 0.9 * pixel_scale_at(m.meta.wcs, pointing.ra_ref, pointing.dec_ref)
+    grid = output_wcs([region], pointing, pixel_scale=scale, rotation=30.0)
     path = str(tmp_path / "grid.asdf")
-    asdf.AsdfFile({"wcs": first.meta.wcs}).write_to(path)
+    asdf.AsdfFile({"wcs": grid}).write_to(path)
     ours, theirs = _run_both(asn, output_wcs=path)
-    assert ours.data.shape == theirs.data.shape == first.data.shape
+    assert ours.data.shape == theirs.data.shape == grid.array_shape
     assert_same_product(ours, theirs)
-    shaped, _ = _run_both(asn, output_wcs=path, output_shape=[90, 80])
+    shaped = ResampleStep.call(asn, output_wcs=path, output_shape=[90, 80],
+                               disable_crds_steppars=True)  # fmt: skip
     assert shaped.data.shape == (80, 90)
