@@ -413,10 +413,12 @@ class Coadd:
                 self._wt[name] = np.zeros(self.shape, dtype=np.float32)
             wsum = self._wsum[name]
             ok = (var >= 0) & np.isfinite(var) & (weight > 0)
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", "overflow encountered", RuntimeWarning)
-                wsum[ok] = np.nansum([wsum[ok], var[ok] * weight[ok] * weight[ok]], axis=0)
-            self._wt[name][ok] += weight[ok]
+            w = weight[ok]
+            previous = wsum[ok].astype(np.float64)
+            previous[np.isnan(previous)] = 0.0  # the first contribution starts the sum
+            with np.errstate(over="ignore"):
+                wsum[ok] = previous + var[ok] * w * w
+            self._wt[name][ok] += w
 
     def _add_times(self, exposure):
         if exposure.group_id in self._groups:
