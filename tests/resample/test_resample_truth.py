@@ -190,8 +190,6 @@ def test_mixed_filters_are_refused(scene):
 
 def test_bad_parameters_are_refused(scene):
     _, paths, _ = scene
-    with pytest.raises(NotImplementedError, match="single=True"):
-        _call(paths[0], single=True)
     with pytest.raises(ValueError, match="pixmap_order=2"):
         _call(paths[0], pixmap_order=2)
     with pytest.raises(InputError, match="output_wcs='nope.asdf'.*cannot read"):

@@ -89,6 +89,9 @@ class CoaddParams:
         Compute the context planes.
     enable_var : bool
         Drizzle the variances (and compute ERR from them).
+    drizzle_err : bool
+        Drizzle ERR itself like SCI (divided by the pixel scale ratio) instead of
+        computing it from the variances (the official ``single`` mode).
     tolerance : float
         Pixel-map error bound, output pixels (<= 0.001).
     initial_step : int
@@ -101,6 +104,7 @@ class CoaddParams:
     weight_type: str | None = "ivm"
     enable_ctx: bool = True
     enable_var: bool = True
+    drizzle_err: bool = False
     tolerance: float = MAX_TOLERANCE
     initial_step: int = 128
 
@@ -127,6 +131,8 @@ class Exposure:
         Input pixel -> (RA, Dec) degrees.
     variances : dict of str to ndarray
         Some of :data:`VARIANCE_NAMES` (square of the data unit).
+    err : ndarray or None
+        Total error (data unit); drizzled only with ``drizzle_err``.
     exposure_time : float
         Seconds, > 0.
     measurement_time : float or None
@@ -147,6 +153,7 @@ class Exposure:
     dq: np.ndarray
     wcs: object
     variances: dict = field(default_factory=dict)
+    err: np.ndarray | None = None
     exposure_time: float = 1.0
     measurement_time: float | None = None
     start_time: float | None = None
@@ -329,6 +336,10 @@ class Coadd:
             max_ctx_id=n_inputs - 1,
             disable_ctx=not params.enable_ctx,
         )
+        self._driz_err = None
+        if params.drizzle_err:
+            self._driz_err = Drizzle(kernel=params.kernel, fillval=params.fillval,
+                                     out_shape=self.shape, disable_ctx=True)  # fmt: skip
         self._wsum: dict[str, np.ndarray] = {}
         self._wt: dict[str, np.ndarray] = {}
         self._groups: list[str] = []
@@ -376,6 +387,10 @@ class Coadd:
                       xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)  # fmt: skip
         dq = {"dq": exposure.dq} if self.propagate_dq else {}
         self._driz.add_image(np.asarray(data, dtype=np.float32), **dq, **kwargs)
+        if self._driz_err is not None:
+            if exposure.err is None or exposure.err.shape != exposure.data.shape:
+                raise ValueError(f"{exposure.name}: ERR is missing or not of the SCI shape")
+            self._driz_err.add_image(np.asarray(exposure.err, dtype=np.float32), **kwargs)
         if p.enable_var:
             self._add_variances(exposure, time, kwargs)
         self._add_times(exposure)
@@ -467,6 +482,8 @@ class Coadd:
                 warnings.simplefilter("ignore", RuntimeWarning)
                 err = np.sqrt(np.nansum(stack, axis=0)).astype(np.float32)
             err[np.all(np.isnan(stack), axis=0)] = np.nan
+        if self._driz_err is not None:
+            err = (self._driz_err.out_img / (self.pixel_scale_ratio or 1.0)).astype(np.float32)
         starts = [t for t in self._starts if t is not None]
         ends = [t for t in self._ends if t is not None]
         return CoaddResult(

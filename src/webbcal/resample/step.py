@@ -43,7 +43,8 @@ class ResampleStep(Step):
     * ``blendheaders`` is accepted; the product's metadata come from the first
       member (the exposure-time keywords are summed as officially);
     * ``weight_type=None`` gives unit weights to good pixels (officially an error);
-    * ``single=True`` is not implemented (it serves outlier detection).
+    * ``single=True`` returns its per-group products in memory (a library) even
+      with ``in_memory=False``.
 
     References
     ----------
@@ -75,8 +76,8 @@ class ResampleStep(Step):
               unit="arcsec"),
         Param("output_wcs", str, "", "Custom output WCS (ASDF file); overrides the other "
               "WCS parameters"),
-        Param("single", bool, False, "Resample each input to its own output grid "
-              "(not implemented)"),
+        Param("single", bool, False, "Resample each exposure group to its own product on "
+              "the common grid (outlier detection)"),
         Param("blendheaders", bool, True, "Blend metadata from inputs (metadata of the "
               "first member are used)"),
         Param("in_memory", bool, True, "Keep images in memory"),
@@ -92,11 +93,6 @@ class ResampleStep(Step):
 
     # ------------------------------------------------------------------ checks
     def _check_parameters(self) -> None:
-        if self.single:
-            raise NotImplementedError(
-                "resample: single=True (one output per exposure group, for outlier "
-                "detection) is not implemented"
-            )
         if self.pixmap_order not in (1, 3):
             raise ValueError(f"resample: pixmap_order={self.pixmap_order!r}: expected 1 or 3")
         if self.output_shape is not None and min(self.output_shape) < 1:
@@ -187,8 +183,8 @@ class ResampleStep(Step):
         return CoaddParams(
             pixfrac=self.pixfrac, kernel=self.kernel, fillval=self.fillval,
             weight_type=self.weight_type, enable_ctx=self.enable_ctx,
-            enable_var=self.enable_err, tolerance=MAX_TOLERANCE,
-            initial_step=step if self.pixmap_stepsize > 1 else 128,
+            enable_var=self.enable_err and not self.single, drizzle_err=self.single,
+            tolerance=MAX_TOLERANCE, initial_step=step if self.pixmap_stepsize > 1 else 128,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ process
@@ -203,20 +199,54 @@ class ResampleStep(Step):
             ratio = self._measured_ratio(first, reference, grid.pixel_scale)
         log.info("Output grid %s (ny, nx), %.6g arcsec, %d exposure(s)",
                  grid.shape, grid.pixel_scale, len(indices))  # fmt: skip
-        coadd = Coadd(grid.wcs, self._coadd_params(), n_inputs=len(indices),
-                      pixel_scale_ratio=ratio, propagate_dq=self.propagate_dq)  # fmt: skip
+        if self.single:
+            return self._single(library, indices, model, grid, first, footprints, ratio)
+        coadd = self._coadd(grid, len(indices), ratio)
+        self._add_all(coadd, library, indices, model)
+        return self._product(coadd.finalize(), grid, first, footprints, ratio, library)
+
+    def _coadd(self, grid, n_inputs, ratio) -> Coadd:
+        return Coadd(grid.wcs, self._coadd_params(), n_inputs=n_inputs,
+                     pixel_scale_ratio=ratio, propagate_dq=self.propagate_dq)  # fmt: skip
+
+    def _add_all(self, coadd, library, indices, model, *, first_meta=None):
+        """Drizzle the members ``indices`` one at a time; return the first one's metadata."""
         if library is None:
             coadd.add(self._exposure(model))
+            return _MetaOnly(model)
+        with library:
+            for index in indices:
+                member = library.borrow(index)
+                try:
+                    self._check_member(member, None)
+                    if first_meta is None:
+                        first_meta = _MetaOnly(member)
+                    coadd.add(self._exposure(member))
+                finally:
+                    library.shelve(member, index, modify=False)
+                del member
+        return first_meta
+
+    def _single(self, library, indices, model, grid, first, footprints, ratio):
+        """One product per exposure group, all on the common grid (``single=True``)."""
+        from ..datamodels import ModelLibrary
+
+        if library is None:
+            groups = {"": [0]}
         else:
-            with library:
-                for index in indices:
-                    member = library.borrow(index)
-                    try:
-                        coadd.add(self._exposure(member))
-                    finally:
-                        library.shelve(member, index, modify=False)
-                    del member
-        return self._product(coadd.finalize(), grid, first, footprints, ratio, library)
+            groups: dict[str, list[int]] = {}
+            for index in indices:
+                groups.setdefault(library.group_id_of(index), []).append(index)
+        products = []
+        for members in groups.values():
+            coadd = self._coadd(grid, len(members), ratio)
+            group_first = self._add_all(coadd, library, members, model)
+            product = self._product(coadd.finalize(), grid, group_first, footprints, ratio,
+                                    library)  # fmt: skip
+            product.meta.filename = _single_name(group_first.meta.filename)
+            products.append(product)
+        log.info("single=True: %d group product(s)", len(products))
+        return ModelLibrary(products)
 
     @staticmethod
     def _measured_ratio(first, reference, out_scale):
@@ -232,13 +262,13 @@ class ResampleStep(Step):
     def _exposure(model: Any) -> Exposure:
         variances = {n: getattr(model, n) for n in VARIANCE_NAMES if model.hasattr(n)}
         err = model.err if model.hasattr("err") else None
-        data, dq, _, variances = mark_invalid(model.data, model.dq, err, variances)
+        data, dq, err, variances = mark_invalid(model.data, model.dq, err, variances)
         exposure = model.meta.exposure
         background = model.meta.background
         level = getattr(background, "level", None)
         subtracted = getattr(background, "subtracted", None)
         return Exposure(
-            data=data, dq=dq, wcs=model.meta.wcs, variances=variances,
+            data=data, dq=dq, wcs=model.meta.wcs, variances=variances, err=err,
             exposure_time=exposure.exposure_time,
             measurement_time=getattr(exposure, "measurement_time", None),
             start_time=exposure.start_time, end_time=exposure.end_time,
@@ -262,7 +292,7 @@ class ResampleStep(Step):
             out.dq = result.dq
         if result.err is not None:
             out.err = result.err
-            if self.report_var:
+            if self.report_var and result.variances:
                 for name in VARIANCE_NAMES:
                     setattr(out, name, result.variances[name])
         elif out.meta.hasattr("bunit_err"):
@@ -300,6 +330,13 @@ class ResampleStep(Step):
                 meta.asn.table_name = table
         log.info("Pixel-map error bound used: %.2g output pixel", result.max_pixmap_error)
         return out
+
+
+def _single_name(filename: str | None) -> str:
+    """``<root>_outlier_i2d.fits`` from a member name ``<root>_<suffix>.fits``."""
+    stem, dot, ext = (filename or "exposure_cal.fits").rpartition(".")
+    root = "_".join(stem.split("_")[:-1]) or stem
+    return f"{root}_outlier_i2d{dot}{ext}"
 
 
 class _MetaOnly:
