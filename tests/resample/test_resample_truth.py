@@ -215,3 +215,27 @@ def test_command_line_on_a_file_and_an_association(scene, tmp_path):
         assert m.data.shape == (150, 160) and m.meta.resample.pointings == 3
         assert m.meta.cal_step.resample == "COMPLETE"
         assert m.con.shape == (1, 150, 160)
+
+
+def test_members_are_read_one_at_a_time_on_disk(scene, monkeypatch):
+    """in_memory=False: never two members borrowed at once; same product as in memory."""
+    _, _, asn = scene
+    in_memory = _call(asn)
+    held, peak = set(), [0]
+    borrow, shelve = ModelLibrary.borrow, ModelLibrary.shelve
+
+    def counting_borrow(self, index):
+        held.add(index)
+        peak[0] = max(peak[0], len(held))
+        return borrow(self, index)
+
+    def counting_shelve(self, model, index=None, **kwargs):
+        held.discard(index)
+        return shelve(self, model, index, **kwargs)
+
+    monkeypatch.setattr(ModelLibrary, "borrow", counting_borrow)
+    monkeypatch.setattr(ModelLibrary, "shelve", counting_shelve)
+    on_disk = _call(asn, in_memory=False)
+    assert peak[0] == 1 and not held
+    for name in ("data", "wht", "con", "err", "var_rnoise"):
+        assert np.array_equal(getattr(on_disk, name), getattr(in_memory, name), equal_nan=True)
