@@ -40,6 +40,7 @@ documentation (``Drizzle.add_image``: pixmap, weight map, context planes).
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from dataclasses import dataclass, field
 
@@ -374,9 +375,11 @@ class Coadd:
             raise ValueError(f"{exposure.name}: EFFEXPTM/exposure_time="
                              f"{exposure.exposure_time!r}; expected a positive time")  # fmt: skip
         p = self.params
+        t0 = time.perf_counter()
         pixmap = self._pixmap(exposure.wcs, self.wcs, data.shape)
-        time = exposure.measurement_time or exposure.exposure_time
-        weight = drizzle_weight(exposure.dq, weight_type=p.weight_type, time=time,
+        t1 = time.perf_counter()
+        seconds = exposure.measurement_time or exposure.exposure_time
+        weight = drizzle_weight(exposure.dq, weight_type=p.weight_type, time=seconds,
                                 var_rnoise=exposure.variances.get("var_rnoise"))  # fmt: skip
         if exposure.sky_level is not None:
             data = data - exposure.sky_level
@@ -392,9 +395,11 @@ class Coadd:
                 raise ValueError(f"{exposure.name}: ERR is missing or not of the SCI shape")
             self._driz_err.add_image(np.asarray(exposure.err, dtype=np.float32), **kwargs)
         if p.enable_var:
-            self._add_variances(exposure, time, kwargs)
+            self._add_variances(exposure, seconds, kwargs)
         self._add_times(exposure)
         self.n_added += 1
+        log.info("Drizzled %s: pixel map %.2f s, drizzle %.2f s", exposure.name, t1 - t0,
+                 time.perf_counter() - t1)  # fmt: skip
 
     def _drizzle_variance(self, variance, kwargs):
         driz = Drizzle(out_shape=self.shape, kernel=self.params.kernel, fillval=np.nan,
@@ -402,7 +407,7 @@ class Coadd:
         driz.add_image(np.sqrt(variance), **kwargs)
         return driz.out_img**2
 
-    def _add_variances(self, exposure, time, kwargs):
+    def _add_variances(self, exposure, seconds, kwargs):
         drizzled = {}
         for name in VARIANCE_NAMES:
             var = exposure.variances.get(name)
@@ -419,7 +424,7 @@ class Coadd:
                 ok = (rn > 0) & np.isfinite(rn)
                 weight[ok] = np.reciprocal(rn[ok])
         elif self.params.weight_type == "exptime":
-            weight = np.full(self.shape, time)
+            weight = np.full(self.shape, seconds)
         else:
             weight = np.ones(self.shape)
         for name, var in drizzled.items():
