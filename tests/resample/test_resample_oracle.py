@@ -108,6 +108,9 @@ def test_three_dithers_match_official(dithered):
     ours, theirs = _run_both(asn)
     assert_same_product(ours, theirs)
     assert ours.meta.resample.pointings == 3
+    assert ours.meta.asn.pool_name == theirs.meta.asn.pool_name
+    assert ours.meta.asn.table_name == theirs.meta.asn.table_name == "asn.json"
+    assert ours.meta.wcsinfo.s_region == theirs.meta.wcsinfo.s_region  # union of 3 footprints
     assert ours.meta.exposure.exposure_time == pytest.approx(101.0 + 102.0 + 103.0)
     assert set(np.unique(ours.con)) >= {1, 2, 4, 7}  # each exposure's bit, and all three
 

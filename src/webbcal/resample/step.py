@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import numpy as np
@@ -322,12 +323,10 @@ class ResampleStep(Step):
             meta.wcsinfo.s_region = region
         if library is not None:
             asn = library.asn
-            pool = getattr(asn, "get", lambda *_: None)("asn_pool")
-            if pool:
-                meta.asn.pool_name = pool
-            table = getattr(asn, "get", lambda *_: None)("table_name")
-            if table:
-                meta.asn.table_name = table
+            if asn.asn_pool:
+                meta.asn.pool_name = asn.asn_pool
+            if asn.path:
+                meta.asn.table_name = os.path.basename(asn.path)
         log.info("Pixel-map error bound used: %.2g output pixel", result.max_pixmap_error)
         return out
 
