@@ -178,6 +178,18 @@ def test_missing_wcs_is_refused(scene):
         _call(ModelLibrary(models))
 
 
+def test_missing_pointing_is_refused_for_the_default_grid(scene):
+    from stdatamodels.jwst import datamodels as dm
+
+    _, paths, _ = scene
+    model = dm.ImageModel(paths[0])
+    model.meta.wcsinfo.roll_ref = None
+    with pytest.raises(
+        InputError, match=r"grid: jw\S+_cal.fits meta.wcsinfo: pointing keyword ROLL_REF is missing"
+    ):
+        _call(model)
+
+
 def test_mixed_filters_are_refused(scene):
     from stdatamodels.jwst import datamodels as dm
 

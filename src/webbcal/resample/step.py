@@ -157,10 +157,11 @@ class ResampleStep(Step):
 
     @staticmethod
     def _reference(model: Any):
+        """WCS, pointing (or the reason it is unusable) and shape of the first member."""
         try:
             pointing = pointing_from_model(model)
         except PointingError as exc:
-            raise InputError(f"{_name(model)}: {exc}") from None
+            pointing = InputError(f"{exc} (needed for the default output grid)")
         return model.meta.wcs, pointing, model.data.shape
 
     # ------------------------------------------------------------------ grid
@@ -170,6 +171,8 @@ class ResampleStep(Step):
             if self.output_wcs:
                 return custom_grid(self.output_wcs, output_shape=shape)
             wcs, pointing, ref_shape = reference
+            if isinstance(pointing, InputError):
+                raise pointing
             return grid_from_footprints(
                 footprints, wcs, pointing, reference_shape=ref_shape,
                 pixel_scale_ratio=self.pixel_scale_ratio, pixel_scale=self.pixel_scale,
