@@ -119,7 +119,7 @@ def test_three_dithers_match_official(dithered):
     "pars",
     [
         {"rotation": 0.0, "pixel_scale": 0.02, "crval": [RA0, DEC0], "crpix": [60.0, 70.0],
-         "output_shape": [150, 130]},
+         "output_shape": [150, 130], "propagate_dq": True},
         {"pixel_scale_ratio": 0.7, "weight_type": "exptime", "pixfrac": 0.6, "kernel": "turbo",
          "fillval": "0", "enable_ctx": False, "report_var": False},
     ],
@@ -146,6 +146,8 @@ def test_parameters_match_official(dithered, pars):
         assert np.array_equal(ours.con, theirs.con)
     else:
         assert not ours.hasattr("con")
+    if pars.get("propagate_dq"):
+        assert ours.dq.any() and np.array_equal(ours.dq, theirs.dq)
     if pars.get("fillval") == "0":
         empty = ours.wht == 0
         assert empty.any() and np.all(ours.data[empty] == 0.0)
