@@ -178,6 +178,21 @@ def test_missing_wcs_is_refused(scene):
         _call(ModelLibrary(models))
 
 
+def test_input_model_is_not_modified(tmp_path, nrca1, distortion):
+    from stdatamodels.jwst import datamodels as dm
+
+    path = make_cal(tmp_path / cal_name(1), nrca1, distortion)  # with NaN and flagged pixels
+    model = dm.ImageModel(path)
+    before = {n: getattr(model, n).copy() for n in ("data", "dq", "err", "var_poisson")}
+    out = _call(model)
+    assert out is not model and out.meta.cal_step.resample == "COMPLETE"
+    assert model.meta.cal_step.resample is None
+    for name, array in before.items():
+        assert np.array_equal(getattr(model, name), array, equal_nan=True), name
+    skipped = _call(model, skip=True)
+    assert skipped.meta.cal_step.resample == "SKIPPED" and model.meta.cal_step.resample is None
+
+
 def test_missing_pointing_is_refused_for_the_default_grid(scene):
     from stdatamodels.jwst import datamodels as dm
 

@@ -92,6 +92,11 @@ class ResampleStep(Step):
               "pixel map is always bicubic with a measured error bound"),
     )  # fmt: skip
 
+    def _copy_input(self, model: Any) -> Any:
+        # The input is only read (invalid pixels are marked on new arrays), so a standalone
+        # run needs no copy of it unless skipping records SKIPPED in the model itself.
+        return model.copy() if self.skip else model
+
     # ------------------------------------------------------------------ checks
     def _check_parameters(self) -> None:
         if self.pixmap_order not in (1, 3):
