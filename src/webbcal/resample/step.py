@@ -211,7 +211,7 @@ class ResampleStep(Step):
         if self.single:
             return self._single(library, indices, model, grid, first, footprints, ratio)
         coadd = self._coadd(grid, len(indices), ratio)
-        self._add_all(coadd, library, indices, model)
+        self._add_all(coadd, library, indices, model, first_meta=first)
         return self._product(coadd.finalize(), grid, first, footprints, ratio, library)
 
     def _coadd(self, grid, n_inputs, ratio) -> Coadd:
@@ -222,7 +222,7 @@ class ResampleStep(Step):
         """Drizzle the members ``indices`` one at a time; return the first one's metadata."""
         if library is None:
             coadd.add(self._exposure(model))
-            return _MetaOnly(model)
+            return model
         with library:
             for index in indices:
                 member = library.borrow(index)
