@@ -107,9 +107,9 @@ def _parse_section(section: Any) -> dict[str, OfficialParam]:
         if isinstance(value, list):
             value = tuple(value)
         lo, hi = kwargs.get("min"), kwargs.get("max")
-        length = (None if lo is None else int(lo), None if hi is None else int(hi))
-        if kind is not list:
-            length = (None, None)
+        length = (None, None)
+        if kind is list:  # min/max of a number are bounds, not a length
+            length = (None if lo is None else int(lo), None if hi is None else int(hi))
         out[key] = OfficialParam(name, kind, element, value, options, allows_none, length)
     return out
 

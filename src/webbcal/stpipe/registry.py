@@ -38,6 +38,7 @@ STEPS: dict[str, str] = {
     "bkg_subtract": "webbcal.background:BackgroundStep",
     "photom": "webbcal.photom:PhotomStep",
     "assign_wcs": "webbcal.assign_wcs:AssignWcsStep",
+    "resample": "webbcal.resample:ResampleStep",
 }
 
 #: Pipeline alias -> "module:Class".

@@ -1,0 +1,508 @@
+"""Drizzle exposures onto one output grid: science, weight, context, variances, error.
+
+The numerical core of the imaging ``resample`` step, on plain arrays. Each
+exposure is added in turn (:meth:`Coadd.add`) and only the output planes are
+kept, so memory does not grow with the number of exposures; the context plane
+is drizzle's compact one: one int32 plane per 32 exposures, bit ``k % 32`` of
+plane ``k // 32`` set where exposure ``k`` contributed.
+
+For each exposure:
+
+1. pixels invalid in any of SCI, ERR or a variance, or flagged DO_NOT_USE, are
+   invalid everywhere (NaN, DO_NOT_USE);
+2. the drizzle weight of a pixel is zero where DQ has DO_NOT_USE or NON_SCIENCE,
+   else ``1 / VAR_RNOISE`` (``weight_type="ivm"``; 0 where not finite; 1 when
+   the exposure has no VAR_RNOISE) or the measurement (else exposure) time
+   (``"exptime"``);
+3. the input-to-output pixel map is :func:`webbcal.wcs.pixel_map` (bicubic
+   interpolation from a node grid with a measured error bound, never above
+   0.001 output pixel; exact when the bound cannot be met);
+4. SCI (less the sky level when it was measured but not subtracted) is drizzled
+   with ``drizzle.resample.Drizzle`` with that weight map;
+5. each variance ``V`` is drizzled on its own as ``sqrt(V)`` with the same
+   weights and squared; the results are combined across exposures with the
+   per-output-pixel weight ``w = 1 / drizzled VAR_RNOISE`` ("ivm") or the time
+   ("exptime"): ``V_out = sum(w**2 V) / (sum w)**2``, divided by the square of the
+   pixel scale ratio;
+6. ERR is the square root of the sum of the output variances (NaN where all
+   are NaN).
+
+References
+----------
+Fruchter, A. S. & Hook, R. N. 2002, PASP 114, 144 ("Drizzle: A Method for the
+Linear Reconstruction of Undersampled Images").
+
+JWST pipeline documentation, ``resample`` step ("Description": weighting,
+context image, error and variance propagation) and the ``drizzle`` package
+documentation (``Drizzle.add_image``: pixmap, weight map, context planes).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from drizzle.resample import Drizzle
+
+from ..dqflags import DO_NOT_USE, NON_SCIENCE
+from ..wcs import MAX_TOLERANCE, pixel_map
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "KERNELS",
+    "VARIANCE_NAMES",
+    "WEIGHT_TYPES",
+    "Coadd",
+    "CoaddParams",
+    "CoaddResult",
+    "Exposure",
+    "drizzle_weight",
+    "mark_invalid",
+]
+
+KERNELS = ("square", "gaussian", "point", "turbo", "lanczos2", "lanczos3")
+WEIGHT_TYPES = ("ivm", "exptime")
+#: Variance planes drizzled, in output order.
+VARIANCE_NAMES = ("var_rnoise", "var_flat", "var_poisson")
+#: DQ bits that give a pixel zero weight (all others are ignored).
+BAD_BITS = DO_NOT_USE | NON_SCIENCE
+
+
+@dataclass(frozen=True)
+class CoaddParams:
+    """Options of the drizzle combination.
+
+    Attributes
+    ----------
+    pixfrac : float
+        Linear shrink of input pixels, 0 < pixfrac <= 1.
+    kernel : str
+        One of :data:`KERNELS`.
+    fillval : str
+        Output value where nothing contributed (``"NAN"``, ``"INDEF"`` or a number).
+    weight_type : str or None
+        One of :data:`WEIGHT_TYPES`; None gives unit weights to good pixels.
+    enable_ctx : bool
+        Compute the context planes.
+    enable_var : bool
+        Drizzle the variances (and compute ERR from them).
+    drizzle_err : bool
+        Drizzle ERR itself like SCI (divided by the pixel scale ratio) instead of
+        computing it from the variances (the official ``single`` mode).
+    tolerance : float
+        Pixel-map error bound, output pixels (<= 0.001).
+    initial_step : int
+        First node spacing of the pixel-map grid, input pixels.
+    """
+
+    pixfrac: float = 1.0
+    kernel: str = "square"
+    fillval: str = "NAN"
+    weight_type: str | None = "ivm"
+    enable_ctx: bool = True
+    enable_var: bool = True
+    drizzle_err: bool = False
+    tolerance: float = MAX_TOLERANCE
+    initial_step: int = 128
+
+    def __post_init__(self):
+        if not 0.0 < self.pixfrac <= 1.0:
+            raise ValueError(f"pixfrac={self.pixfrac!r}: expected 0 < pixfrac <= 1")
+        if self.kernel not in KERNELS:
+            raise ValueError(f"kernel={self.kernel!r}: expected one of {KERNELS}")
+        if self.weight_type is not None and self.weight_type not in WEIGHT_TYPES:
+            raise ValueError(f"weight_type={self.weight_type!r}: expected one of {WEIGHT_TYPES}")
+        if not 0.0 < self.tolerance <= MAX_TOLERANCE:
+            raise ValueError(f"tolerance={self.tolerance!r}: expected 0 < t <= {MAX_TOLERANCE}")
+
+
+@dataclass
+class Exposure:
+    """One exposure to add: arrays (ny, nx) and the metadata the sums need.
+
+    Attributes
+    ----------
+    data : ndarray, float32, surface brightness (e.g. MJy/sr)
+    dq : ndarray, uint32
+    wcs : gwcs.WCS
+        Input pixel -> (RA, Dec) degrees.
+    variances : dict of str to ndarray
+        Some of :data:`VARIANCE_NAMES` (square of the data unit).
+    err : ndarray or None
+        Total error (data unit); drizzled only with ``drizzle_err``.
+    exposure_time : float
+        Seconds, > 0.
+    measurement_time : float or None
+        Seconds.
+    start_time, end_time : float or None
+        MJD.
+    duration : float or None
+        Seconds.
+    group_id : str
+        Exposures of one group (one pointing) count once in the time sums.
+    sky_level : float or None
+        Sky level to subtract (when measured but not yet subtracted).
+    name : str
+        For messages.
+    """
+
+    data: np.ndarray
+    dq: np.ndarray
+    wcs: object
+    variances: dict = field(default_factory=dict)
+    err: np.ndarray | None = None
+    exposure_time: float = 1.0
+    measurement_time: float | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    duration: float | None = None
+    group_id: str = ""
+    sky_level: float | None = None
+    name: str = "<exposure>"
+
+
+@dataclass
+class CoaddResult:
+    """Output planes (ny, nx) and summed exposure metadata.
+
+    Attributes
+    ----------
+    data, wht : ndarray, float32
+    con : ndarray, int32, shape (nplanes, ny, nx) or None
+    dq : ndarray, uint32 or None
+        Bitwise OR of contributing input DQ (``propagate_dq``).
+    variances : dict of str to ndarray, float32
+    err : ndarray, float32 or None
+    pointings : int
+        Distinct groups added.
+    exposure_time, duration : float
+        Sums over groups, seconds.
+    measurement_time : float or None
+        Sum over groups, None unless every exposure had one.
+    start_time, end_time : float or None
+        Earliest start, latest end (MJD).
+    max_pixmap_error : float
+        Largest pixel-map error bound used, output pixels.
+    """
+
+    data: np.ndarray
+    wht: np.ndarray
+    con: np.ndarray | None
+    dq: np.ndarray | None
+    variances: dict
+    err: np.ndarray | None
+    pointings: int
+    exposure_time: float
+    duration: float
+    measurement_time: float | None
+    start_time: float | None
+    end_time: float | None
+    max_pixmap_error: float
+
+
+def mark_invalid(data, dq, err=None, variances=None):
+    """Make invalid pixels agree across planes: NaN in every plane and DO_NOT_USE.
+
+    Parameters
+    ----------
+    data : ndarray (ny, nx), float
+    dq : ndarray (ny, nx), uint32
+    err : ndarray (ny, nx) or None
+    variances : dict of str to ndarray (ny, nx) or None
+
+    Returns
+    -------
+    tuple
+        New ``(data, dq, err, variances)``; a pixel is invalid where any plane is
+        NaN or DQ has DO_NOT_USE. Planes of another shape are left as they are.
+
+    References
+    ----------
+    JWST pipeline documentation, ``resample`` (invalid data are NaN with DO_NOT_USE).
+    """
+    variances = dict(variances or {})
+    planes = [p for p in [err, *variances.values()] if p is not None and p.shape == data.shape]
+    invalid = np.isnan(data)
+    for plane in planes:
+        invalid |= np.isnan(plane)
+    invalid |= (dq & DO_NOT_USE).astype(bool)
+
+    def nanned(a):
+        if a is None or a.shape != data.shape:
+            return a
+        out = np.array(a, copy=True)
+        out[invalid] = np.nan
+        return out
+
+    new_dq = np.array(dq, dtype=np.uint32, copy=True)
+    new_dq[invalid] |= np.uint32(DO_NOT_USE)
+    return nanned(data), new_dq, nanned(err), {k: nanned(v) for k, v in variances.items()}
+
+
+def drizzle_weight(dq, *, weight_type: str, var_rnoise=None, time: float | None = None):
+    """Per-pixel drizzle weight of one exposure.
+
+    Parameters
+    ----------
+    dq : ndarray (ny, nx), uint32
+    weight_type : {"ivm", "exptime"} or None
+        None: unit weights.
+    var_rnoise : ndarray (ny, nx) or None
+        Read-noise variance ("ivm"); None gives unit weights.
+    time : float or None
+        Measurement (else exposure) time, seconds ("exptime").
+
+    Returns
+    -------
+    ndarray (ny, nx), float32
+        Zero where DQ has DO_NOT_USE or NON_SCIENCE.
+
+    Raises
+    ------
+    ValueError
+        On an unknown ``weight_type`` or a missing ``time`` for "exptime".
+    """
+    good = ((dq & BAD_BITS) == 0).astype(np.uint8)
+    if weight_type == "ivm":
+        if var_rnoise is None or var_rnoise.shape != dq.shape:
+            log.warning("VAR_RNOISE not available: drizzle weights set to 1")
+            inverse = np.ones(dq.shape, dtype=np.float32)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                inverse = 1.0 / var_rnoise
+            inverse[~np.isfinite(inverse)] = 0
+        return (inverse * good).astype(np.float32)
+    if weight_type == "exptime":
+        if time is None:
+            raise ValueError("weight_type='exptime' needs the exposure or measurement time")
+        return (np.float32(time) * good).astype(np.float32)
+    if weight_type is None:
+        return good.astype(np.float32)
+    raise ValueError(f"weight_type={weight_type!r}: expected one of {WEIGHT_TYPES}")
+
+
+def _input_range(wcs, shape):
+    """Inclusive input pixel range (xmin, xmax, ymin, ymax) inside the WCS bounding box."""
+    ny, nx = shape
+    bbox = getattr(wcs, "bounding_box", None)
+    if bbox is None:
+        return 0, nx - 1, 0, ny - 1
+    (x1, x2), (y1, y2) = bbox.bounding_box(order="F")
+    xmin, ymin = max(0, int(x1 + 0.5)), max(0, int(y1 + 0.5))
+    xmax = max(xmin, min(nx - 1, int(x2 + 0.5)))
+    ymax = max(ymin, min(ny - 1, int(y2 + 0.5)))
+    return xmin, xmax, ymin, ymax
+
+
+class Coadd:
+    """Running drizzle combination of exposures on one output grid.
+
+    Parameters
+    ----------
+    output_wcs : gwcs.WCS
+        Output grid with ``array_shape`` (ny, nx).
+    params : CoaddParams
+    n_inputs : int
+        Number of exposures to be added (sizes the context planes).
+    pixel_scale_ratio : float or None
+        Output over input pixel scale (kernel size; variance scaling). None: 1
+        for the kernel and no variance scaling.
+    pixel_map_function : callable or None
+        ``f(wcs_from, wcs_to, shape) -> (ny, nx, 2) pixmap``; default the gridded
+        :func:`webbcal.wcs.pixel_map` at ``params.tolerance``.
+    propagate_dq : bool
+        Keep the bitwise OR of the contributing input DQ.
+    """
+
+    def __init__(self, output_wcs, params: CoaddParams, *, n_inputs: int,
+                 pixel_scale_ratio: float | None, pixel_map_function=None,
+                 propagate_dq: bool = False):  # fmt: skip
+        if n_inputs < 1:
+            raise ValueError(f"n_inputs={n_inputs!r}: expected at least one exposure")
+        self.wcs = output_wcs
+        self.params = params
+        self.shape = tuple(int(n) for n in output_wcs.array_shape)
+        self.pixel_scale_ratio = pixel_scale_ratio
+        self.propagate_dq = propagate_dq
+        self._pixmap = pixel_map_function or self._gridded_map
+        self._driz = Drizzle(
+            kernel=params.kernel,
+            fillval=params.fillval,
+            out_shape=self.shape,
+            begin_ctx_id=0,
+            max_ctx_id=n_inputs - 1,
+            disable_ctx=not params.enable_ctx,
+        )
+        self._driz_err = None
+        if params.drizzle_err:
+            self._driz_err = Drizzle(kernel=params.kernel, fillval=params.fillval,
+                                     out_shape=self.shape, disable_ctx=True)  # fmt: skip
+        self._wsum: dict[str, np.ndarray] = {}
+        self._wt: dict[str, np.ndarray] = {}
+        self._groups: list[str] = []
+        self._times = {"exposure": 0.0, "duration": 0.0, "measurement": 0.0}
+        self._measured_all = True
+        self._starts: list[float] = []
+        self._ends: list[float] = []
+        self.max_pixmap_error = 0.0
+        self.n_added = 0
+
+    def _gridded_map(self, wcs_from, wcs_to, shape):
+        pm = pixel_map(wcs_from, wcs_to, shape=shape, tolerance=self.params.tolerance,
+                       initial_step=max(8, self.params.initial_step))  # fmt: skip
+        self.max_pixmap_error = max(self.max_pixmap_error, pm.max_error)
+        log.info("Pixel map: error bound %.2g output pixel (%d exact evaluations)",
+                 pm.max_error, pm.n_exact)  # fmt: skip
+        return pm.pixmap
+
+    def add(self, exposure: Exposure) -> None:
+        """Drizzle one exposure into the output planes.
+
+        Raises
+        ------
+        ValueError
+            If the arrays are not 2-D of one shape or the exposure time is not > 0.
+        """
+        data = exposure.data
+        if data.ndim != 2 or exposure.dq.shape != data.shape:
+            raise ValueError(f"{exposure.name}: SCI {data.shape} and DQ {exposure.dq.shape} "
+                             "must be 2-D arrays of one shape")  # fmt: skip
+        if not (exposure.exposure_time is not None and exposure.exposure_time > 0):
+            raise ValueError(f"{exposure.name}: EFFEXPTM/exposure_time="
+                             f"{exposure.exposure_time!r}; expected a positive time")  # fmt: skip
+        p = self.params
+        t0 = time.perf_counter()
+        pixmap = self._pixmap(exposure.wcs, self.wcs, data.shape)
+        t1 = time.perf_counter()
+        seconds = exposure.measurement_time or exposure.exposure_time
+        weight = drizzle_weight(exposure.dq, weight_type=p.weight_type, time=seconds,
+                                var_rnoise=exposure.variances.get("var_rnoise"))  # fmt: skip
+        if exposure.sky_level is not None:
+            data = data - exposure.sky_level
+        xmin, xmax, ymin, ymax = _input_range(exposure.wcs, data.shape)
+        kwargs = dict(exptime=exposure.exposure_time, pixmap=pixmap, iscale=1.0,
+                      pixel_scale_ratio=self.pixel_scale_ratio or 1.0, weight_map=weight,
+                      wht_scale=1.0, pixfrac=p.pixfrac, in_units="cps",
+                      xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)  # fmt: skip
+        dq = {"dq": exposure.dq} if self.propagate_dq else {}
+        self._driz.add_image(np.asarray(data, dtype=np.float32), **dq, **kwargs)
+        if self._driz_err is not None:
+            if exposure.err is None or exposure.err.shape != exposure.data.shape:
+                raise ValueError(f"{exposure.name}: ERR is missing or not of the SCI shape")
+            self._driz_err.add_image(np.asarray(exposure.err, dtype=np.float32), **kwargs)
+        if p.enable_var:
+            self._add_variances(exposure, seconds, kwargs)
+        self._add_times(exposure)
+        self.n_added += 1
+        log.info("Drizzled %s: pixel map %.2f s, drizzle %.2f s", exposure.name, t1 - t0,
+                 time.perf_counter() - t1)  # fmt: skip
+
+    def _drizzle_variance(self, variance, kwargs):
+        driz = Drizzle(out_shape=self.shape, kernel=self.params.kernel, fillval=np.nan,
+                       disable_ctx=True)  # fmt: skip
+        driz.add_image(np.sqrt(variance), **kwargs)
+        return driz.out_img**2
+
+    def _add_variances(self, exposure, seconds, kwargs):
+        drizzled = {}
+        for name in VARIANCE_NAMES:
+            var = exposure.variances.get(name)
+            if var is None or var.size == 0 or var.shape != exposure.data.shape:
+                continue
+            with np.errstate(invalid="ignore"):
+                drizzled[name] = self._drizzle_variance(var, kwargs)
+        if self.params.weight_type == "ivm":
+            rn = drizzled.get("var_rnoise")
+            weight = np.zeros(self.shape)
+            if rn is None:
+                weight[...] = 1.0
+            else:
+                ok = (rn > 0) & np.isfinite(rn)
+                weight[ok] = np.reciprocal(rn[ok])
+        elif self.params.weight_type == "exptime":
+            weight = np.full(self.shape, seconds)
+        else:
+            weight = np.ones(self.shape)
+        for name, var in drizzled.items():
+            if name not in self._wsum:
+                self._wsum[name] = np.full(self.shape, np.nan, dtype=np.float32)
+                self._wt[name] = np.zeros(self.shape, dtype=np.float32)
+            wsum = self._wsum[name]
+            ok = (var >= 0) & np.isfinite(var) & (weight > 0)
+            w = weight[ok]
+            previous = wsum[ok].astype(np.float64)
+            previous[np.isnan(previous)] = 0.0  # the first contribution starts the sum
+            with np.errstate(over="ignore"):
+                wsum[ok] = previous + var[ok] * w * w
+            self._wt[name][ok] += w
+
+    def _add_times(self, exposure):
+        if exposure.group_id in self._groups:
+            return
+        self._groups.append(exposure.group_id)
+        self._starts.append(exposure.start_time)
+        self._ends.append(exposure.end_time)
+        self._times["exposure"] += exposure.exposure_time
+        if exposure.measurement_time is None:
+            self._measured_all = False
+        else:
+            self._times["measurement"] += exposure.measurement_time
+        if exposure.duration is not None:
+            self._times["duration"] += exposure.duration
+
+    def _final_variances(self):
+        if self.pixel_scale_ratio is None:
+            scaling = 1.0
+        else:
+            scaling = 1.0 / self.pixel_scale_ratio**2
+        out = {}
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for name in VARIANCE_NAMES:
+                if name in self._wsum:
+                    wt = self._wt[name]
+                    out[name] = (self._wsum[name] * scaling / wt / wt).astype(np.float32)
+                else:
+                    out[name] = np.full(self.shape, np.nan, dtype=np.float32)
+        return out
+
+    def finalize(self) -> CoaddResult:
+        """The output planes and summed times.
+
+        Raises
+        ------
+        RuntimeError
+            If no exposure was added.
+        """
+        if self.n_added == 0:
+            raise RuntimeError("no exposure was added to the drizzle combination")
+        variances, err = {}, None
+        if self.params.enable_var:
+            variances = self._final_variances()
+            stack = np.array(list(variances.values()))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                err = np.sqrt(np.nansum(stack, axis=0)).astype(np.float32)
+            err[np.all(np.isnan(stack), axis=0)] = np.nan
+        if self._driz_err is not None:
+            err = (self._driz_err.out_img / (self.pixel_scale_ratio or 1.0)).astype(np.float32)
+        starts = [t for t in self._starts if t is not None]
+        ends = [t for t in self._ends if t is not None]
+        return CoaddResult(
+            data=self._driz.out_img,
+            wht=self._driz.out_wht,
+            con=self._driz.out_ctx if self.params.enable_ctx else None,
+            dq=self._driz.out_dq if self.propagate_dq else None,
+            variances=variances,
+            err=err,
+            pointings=len(self._groups),
+            exposure_time=self._times["exposure"],
+            duration=self._times["duration"],
+            measurement_time=self._times["measurement"] if self._measured_all else None,
+            start_time=min(starts) if starts else None,
+            end_time=max(ends) if ends else None,
+            max_pixmap_error=self.max_pixmap_error,
+        )
