@@ -48,8 +48,9 @@ def pf_refs(tmp_path_factory) -> References:
     paths = {
         "pictureframe": write_reference(root / "pictureframe.fits", frame_shape()),
         "gain": _detector_reference(datamodels.GainModel, 1.0, "gain", root / "gain.fits"),
-        "readnoise": _detector_reference(datamodels.ReadnoiseModel, 5.6, "readnoise",
-                                         root / "readnoise.fits"),  # fmt: skip
+        "readnoise": _detector_reference(
+            datamodels.ReadnoiseModel, 5.6, "readnoise", root / "readnoise.fits"
+        ),  # fmt: skip
     }
     entries = [
         RmapEntry("NIRSPEC", reftype, ("META.INSTRUMENT.DETECTOR",),

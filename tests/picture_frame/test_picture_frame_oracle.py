@@ -63,4 +63,3 @@ def test_rateints_matches_official(pf_refs):
     np.testing.assert_allclose(ours.data, official.data, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(ours.dq, official.dq)
     assert np.abs(case.model.data - official.data).mean() > 0.4
-
