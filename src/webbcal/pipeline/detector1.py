@@ -57,6 +57,9 @@ MIRI_RAMP_STEPS = (
     "picture_frame", "clean_flicker_noise", "persistence",
 )  # fmt: skip
 RATE_STEPS = ("ramp_fit", "gain_scale")
+#: Ramp steps that need the whole exposure at once (a draft rate of the full frame): when
+#: one of them runs, every ramp step runs step by step.
+WHOLE_EXPOSURE_STEPS = ("picture_frame",)
 
 
 class Detector1Pipeline(Pipeline):
@@ -207,6 +210,10 @@ class Detector1Pipeline(Pipeline):
             return None
         if self.save_calibrated_ramp:
             log.info("Step-by-step execution: the calibrated ramp is saved")
+            return None
+        whole = [a for a in WHOLE_EXPOSURE_STEPS if a in ramp_steps and not self.step(a).skip]
+        if whole:
+            log.info("Step-by-step execution: step %s needs the whole exposure", whole[0])
             return None
         try:
             limit = parse_memory(self.memory_limit)
