@@ -40,8 +40,6 @@ _WEBBCAL_ONLY = "webbcal only: "
 
 #: (step alias or pipeline alias, parameter, or "*" for a whole step) -> reason.
 DELIBERATE_DIFFERENCES = {
-    ("picture_frame", "*"): "step not implemented yet (skipped by default officially); "
-    "official parameter files that skip it load",
     ("flat_field", "override_fflat"): _NO_SPECTRAL_FLATS,
     ("flat_field", "override_sflat"): _NO_SPECTRAL_FLATS,
     ("flat_field", "override_dflat"): _NO_SPECTRAL_FLATS,

@@ -32,6 +32,7 @@ from ..lastframe import LastFrameStep
 from ..lib import progress
 from ..linearity import LinearityStep
 from ..persistence import PersistenceStep
+from ..picture_frame import PictureFrameStep
 from ..ramp_fitting import RampFitStep
 from ..refpix import RefPixStep
 from ..reset import ResetStep
@@ -47,15 +48,19 @@ log = logging.getLogger(__name__)
 #: Near-infrared order of the steps that work on the ramp.
 RAMP_STEPS = (
     "group_scale", "dq_init", "saturation", "ipc", "superbias", "refpix", "linearity",
-    "dark_current", "charge_migration", "jump", "clean_flicker_noise", "persistence",
+    "dark_current", "charge_migration", "jump", "picture_frame", "clean_flicker_noise",
+    "persistence",
 )  # fmt: skip
 #: MIRI order: its own corrections, and refpix after dark_current.
 MIRI_RAMP_STEPS = (
     "group_scale", "dq_init", "emicorr", "saturation", "ipc", "firstframe", "lastframe",
     "reset", "linearity", "rscd", "dark_current", "refpix", "charge_migration", "jump",
-    "clean_flicker_noise", "persistence",
+    "picture_frame", "clean_flicker_noise", "persistence",
 )  # fmt: skip
 RATE_STEPS = ("ramp_fit", "gain_scale")
+#: Ramp steps that need the whole exposure at once (a draft rate of the full frame): when
+#: one of them runs, every ramp step runs step by step.
+WHOLE_EXPOSURE_STEPS = ("picture_frame",)
 
 
 @dataclass(frozen=True)
@@ -94,8 +99,6 @@ class Detector1Pipeline(Pipeline):
         Param("memory_limit", str, "1.4GB",
               "Target peak memory of the streaming execution (e.g. 1.4GB, 800MB)"),
     )  # fmt: skip
-    #: Official step not implemented yet (skipped by default in the official pipeline).
-    unimplemented_steps = ("picture_frame",)
     # The official order of the aliases (parameter files, --help); the order in
     # which steps run is active_steps().
     step_defs = {
@@ -115,6 +118,7 @@ class Detector1Pipeline(Pipeline):
         "persistence": PersistenceStep,
         "charge_migration": ChargeMigrationStep,
         "jump": JumpStep,
+        "picture_frame": PictureFrameStep,
         "clean_flicker_noise": CleanFlickerNoiseStep,
         "ramp_fit": RampFitStep,
         "gain_scale": GainScaleStep,
@@ -249,6 +253,10 @@ class Detector1Pipeline(Pipeline):
             return None
         if self.save_calibrated_ramp:
             log.info("Step-by-step execution: the calibrated ramp is saved")
+            return None
+        whole = [a for a in WHOLE_EXPOSURE_STEPS if a in ramp_steps and not self.step(a).skip]
+        if whole:
+            log.info("Step-by-step execution: step %s needs the whole exposure", whole[0])
             return None
         try:
             limit = parse_memory(self.memory_limit)

@@ -29,6 +29,7 @@ STEPS: dict[str, str] = {
     "dark_current": "webbcal.dark_current:DarkCurrentStep",
     "charge_migration": "webbcal.charge_migration:ChargeMigrationStep",
     "jump": "webbcal.jump:JumpStep",
+    "picture_frame": "webbcal.picture_frame:PictureFrameStep",
     "clean_flicker_noise": "webbcal.clean_flicker_noise:CleanFlickerNoiseStep",
     "persistence": "webbcal.persistence:PersistenceStep",
     "ramp_fit": "webbcal.ramp_fitting:RampFitStep",
