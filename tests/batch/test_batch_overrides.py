@@ -4,6 +4,7 @@ offline, with no CRDS context cached at all."""
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from astropy.io import fits
 from webbcal.batch import run_batch
 from webbcal.batch.plan import plan_exposures
 from webbcal.crds_client import CrdsUnavailableError, crds_environment
+from webbcal.crds_client.client import CRDS_SETUP_HELP
 from webbcal.pipeline import Detector1Pipeline
 
 distributed = pytest.importorskip("distributed")
@@ -60,13 +62,19 @@ def test_batch_runs_with_every_reference_overridden_and_no_crds(program, tmp_pat
     empty.mkdir()
     path = str(program.uncal[0])
     out, serial = tmp_path / "batch", tmp_path / "serial"
+    cfg = empty / "config" / "jwst" / "server_config"
+    unavailable = (
+        "CRDS is unavailable: CRDS is set to work offline (CRDS_SERVER_URL empty or serverless) "
+        f"and the cache at CRDS_PATH='{empty}' cannot be used (server_config missing: {cfg}). "
+        f"{CRDS_SETUP_HELP} Detail: [Errno 2] No such file or directory: '{cfg}'"
+    )
     with crds_environment(empty):
         # A reference that is not overridden still needs CRDS, and says so.
         partial = {k: v for k, v in steps.items() if k != "dark_current"}
         _, failures = plan_exposures(Detector1Pipeline, [path], output_dir=str(out),
                                      overrides={"steps": partial}, use_crds_pars=False)  # fmt: skip
-        assert len(failures) == 1 and "CRDS is unavailable" in failures[0].error
-        with pytest.raises(CrdsUnavailableError, match="CRDS is unavailable"):
+        assert [f.error for f in failures] == [unavailable + " [CrdsUnavailableError]"]
+        with pytest.raises(CrdsUnavailableError, match=re.escape(unavailable) + "$"):
             Detector1Pipeline.call(path, output_dir=str(serial), disable_crds_steppars=True,
                                    progress=False, steps=partial)  # fmt: skip
 
