@@ -115,7 +115,10 @@ class Detector1Pipeline(Pipeline):
         try:
             model, raw = open_lazy_ramp_input(path)
         except NotStreamableError:
-            return open_ramp_input(path)
+            model = open_ramp_input(path)
+            _refuse_guider(model, path)
+            return model
+        _refuse_guider(model, path)
         _LAZY[id(model)] = (model, raw)
         return model
 
@@ -125,6 +128,7 @@ class Detector1Pipeline(Pipeline):
 
     def active_steps(self, model: Any) -> list[str]:
         """The near-infrared or the MIRI branch, chosen from INSTRUME."""
+        _refuse_guider(model)
         ramp_steps = MIRI_RAMP_STEPS if _is_miri(model) else RAMP_STEPS
         return [*ramp_steps, *RATE_STEPS]
 
@@ -251,6 +255,24 @@ class Detector1Pipeline(Pipeline):
 
 #: Raw ramps of the lazily opened inputs, by model identity (see open_input).
 _LAZY: dict[int, tuple[Any, Any]] = {}
+
+
+def _refuse_guider(model: Any, name: str | None = None) -> None:
+    """Raise InputError for an FGS guider exposure (calwebb_guider processes those)."""
+    from ..guider_cds import GUIDER_EXP_TYPES
+
+    meta = getattr(model, "meta", None)
+    exp_type = str(getattr(getattr(meta, "exposure", None), "type", None) or "").upper()
+    if exp_type not in GUIDER_EXP_TYPES:
+        return
+    from ..datamodels import InputError
+
+    name = name or getattr(meta, "filename", None) or "<in-memory model>"
+    raise InputError(
+        f"{name}: EXP_TYPE={exp_type!r} is an FGS guider exposure, which calwebb_detector1 "
+        "does not process (its steps have no guider references); use calwebb_guider, e.g. "
+        f"'webbcal run calwebb_guider {name}'"
+    )
 
 
 def _is_miri(model: Any) -> bool:
