@@ -409,6 +409,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _describe(exc: Exception) -> str:
     name = type(exc).__name__
+    if isinstance(exc, OSError) and exc.filename is not None:
+        from .lib.spill import describe_os_error
+
+        return f"{describe_os_error(exc)} [{name}]"
     text = str(exc) or name
     return text if name in ("UsageError",) else f"{text} [{name}]"
 

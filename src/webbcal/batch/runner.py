@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..lib.spill import prepare_output_directory
 from .inputs import expand_inputs
 from .manifest import Manifest, directory_lock
 from .plan import ExposureTask, plan_exposures, task_bytes
@@ -266,6 +267,8 @@ def run_batch(
         or inputs that expand to nothing.
     BatchLockedError
         If another batch runs in ``output_dir``.
+    webbcal.lib.spill.OutputNotWritableError
+        If ``output_dir`` cannot be written.
 
     Notes
     -----
@@ -292,7 +295,9 @@ def run_batch(
     build_configuration(cls, None, overrides=overrides, use_crds=False)  # reject typos early
     paths = expand_inputs([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)
     out = os.path.abspath(os.fspath(output_dir))
-    os.makedirs(out, exist_ok=True)
+    # Named as "not writable" before any lock or manifest file; scratch folders of
+    # killed runs there are removed.
+    prepare_output_directory(out)
     with directory_lock(out):
         shutil.rmtree(os.path.join(out, STAGING_DIR), ignore_errors=True)  # killed earlier runs
         manifest = Manifest(out)

@@ -11,6 +11,7 @@ charge_migration, jump, ramp_fit, gain_scale.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from functools import partial
@@ -139,6 +140,12 @@ class Detector1Pipeline(Pipeline):
             return self._process(model)
 
     def _process(self, model: Any) -> Any:
+        if self.save_results:
+            from ..lib.spill import prepare_output_directory
+
+            # Before any work: an unwritable output directory is named as such, and
+            # scratch folders of killed runs there are removed.
+            prepare_output_directory(os.path.dirname(os.path.abspath(self.product_path(model))))
         lazy = _LAZY.pop(id(model), None)
         raw = lazy[1] if lazy is not None and lazy[0] is model else None
         ramp_steps = [a for a in self.active_steps(model) if a not in RATE_STEPS]
