@@ -10,10 +10,12 @@ charge_migration, jump, ramp_fit, gain_scale.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
@@ -185,7 +187,8 @@ class Detector1Pipeline(Pipeline):
             # Streamed from disk into the product: never whole in memory.
             spilled, rateints = rateints, None
             try:
-                template = self.step("gain_scale").run(spilled.template)
+                with _repeat_quietly():
+                    template = self.step("gain_scale").run(spilled.template)
                 self._store_logs(template)
                 path = self.product_path(template, suffix="rateints")
                 spilled.write_product(template, path)
@@ -193,7 +196,8 @@ class Detector1Pipeline(Pipeline):
             finally:
                 spilled.close()
         elif rateints is not None:
-            rateints = self.step("gain_scale").run(rateints)
+            with _repeat_quietly():
+                rateints = self.step("gain_scale").run(rateints)
             if self.save_results:
                 self._store_logs(rateints)
                 self.save_model(rateints, suffix="rateints")
@@ -262,6 +266,38 @@ class Detector1Pipeline(Pipeline):
 
 #: Raw ramps of the lazily opened inputs, by model identity (see open_input).
 _LAZY: dict[int, tuple[Any, Any]] = {}
+
+
+class _DropInfo(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.INFO
+
+
+@contextlib.contextmanager
+def _repeat_quietly() -> Iterator[None]:
+    """Show no INFO lines on the console and log files while a step repeats itself.
+
+    ``gain_scale`` runs on the rate and again on the rateints with the same
+    reference and decision; its second set of INFO lines only repeats the first.
+    The products' stored logs (``cal_logs``) still get every line; warnings and
+    errors still show.
+    """
+    from ..stpipe.step import _LogCollector
+
+    drop = _DropInfo()
+    handlers = [
+        h
+        for name in ("webbcal", "")
+        for h in logging.getLogger(name).handlers
+        if not isinstance(h, _LogCollector)
+    ]
+    for handler in handlers:
+        handler.addFilter(drop)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(drop)
 
 
 def _refuse_guider(model: Any, name: str | None = None) -> None:
