@@ -64,8 +64,8 @@ class DemoResult:
                 f"  median (rate - true)/ERR      : {self.median_pull:+.3f}  (ideal 0)",
                 f"  robust sigma of (rate-true)/ERR: {self.robust_sigma_pull:.3f}  (ideal 1)",
                 crs,
-                "To run webbcal on the demo's files (its context knows only simulated "
-                "references; see README, 'CRDS', for real data):",
+                "To run webbcal on the demo's files (simulated references only; for real "
+                "data see README, 'CRDS'):",
                 f"  export CRDS_PATH={self.crds_path}",
                 "  export CRDS_SERVER_URL=https://jwst-serverless-mode.stsci.edu",
             ]
