@@ -110,3 +110,24 @@ def test_offline_without_cache_says_what_to_do(served, tmp_path):
         pytest.raises(CrdsUnavailableError, match=re.escape(expected) + "$"),
     ):
         DQInitStep.call(str(uncal))
+
+
+def test_offline_cache_without_the_reference_says_how_to_fetch_it(served, tmp_path):
+    import shutil
+
+    root, context, uncal, mask = served
+    cache = tmp_path / "cache"
+    shutil.copytree(root / "server" / "mappings", cache / "mappings")
+    shutil.copytree(root / "server" / "config", cache / "config")
+    expected = (
+        f"CRDS context {context} selects {mask.name} for MASK, but it is not in the cache "
+        f"(expected at {cache / 'references' / 'jwst' / 'nircam' / mask.name}) and CRDS is "
+        f"offline (CRDS_SERVER_URL empty or serverless, CRDS_PATH='{cache}'). Fetch it by "
+        "running once with CRDS_SERVER_URL=https://jwst-crds.stsci.edu (or 'crds sync --files "
+        f"{mask.name}' while online)."
+    )
+    with (
+        crds_environment(cache),
+        pytest.raises(CrdsUnavailableError, match=re.escape(expected) + "$"),
+    ):
+        DQInitStep.call(str(uncal))

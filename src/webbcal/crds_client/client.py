@@ -615,7 +615,8 @@ def _check_context_cached(context: str, session: _Session) -> None:
         raise CrdsUnavailableError(
             f"CRDS context {context!r} is not in the cache ({path} missing) and CRDS is offline "
             f"(CRDS_SERVER_URL empty/serverless, CRDS_PATH={session.crds_path!r}). "
-            "Sync it with 'crds sync --contexts' while online, or pick a cached context."
+            f"Fetch it by running once with CRDS_SERVER_URL={DEFAULT_SERVER_URL} (or "
+            f"'crds sync --contexts {context}' while online), or pick a cached context."
         )
 
 
@@ -663,8 +664,9 @@ def _check_offline_files(found: Mapping[str, str], context: str, session: _Sessi
             raise CrdsUnavailableError(
                 f"CRDS context {context} selects {name} for {reftype.upper()}, but it is not in "
                 f"the cache (expected at {path}) and CRDS is offline (CRDS_SERVER_URL empty or "
-                f"serverless, CRDS_PATH={session.crds_path!r}). Fetch it with "
-                f"'crds sync --files {name}' while online."
+                f"serverless, CRDS_PATH={session.crds_path!r}). Fetch it by running once with "
+                f"CRDS_SERVER_URL={DEFAULT_SERVER_URL} (or 'crds sync --files {name}' while "
+                "online)."
             )
 
 
