@@ -300,30 +300,44 @@ def cmd_demo(argv: list[str]) -> int:
         prog="webbcal demo",
         description="Simulate an exposure and its references in a local CRDS context, "
         "then run calwebb_detector1 offline through ordinary CRDS selection.",
+        formatter_class=_HelpFormatter,
     )
-    parser.add_argument("--out", default="webbcal_demo", help="output directory")
-    parser.add_argument("--seed", type=int, default=1, help="random seed of the simulation")
+    parser.add_argument("--out", default="webbcal_demo", metavar="DIR",
+                        help="output directory (default webbcal_demo)")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=1, metavar="N",
+                        help="random seed of the simulation (default 1)")  # fmt: skip
     parser.add_argument(
         "--instrument",
         default="nircam",
         choices=("nircam", "miri", "fgs"),
-        help="NIRCam NRCA1 (default), the MIRI imager, or an FGS guider exposure",
+        metavar="NAME",
+        help="nircam (NRCA1, default), miri (the imager) or fgs (a guider exposure)",
     )
     parser.add_argument(
         "--subarray",
         default="FULL",
-        help="FULL or a subarray (NIRCam SUB160P, MIRI SUB64, BRIGHTSKY...)",
+        metavar="NAME",
+        help="FULL (default) or a subarray: nircam SUB64P, SUB160P, SUB400P; miri SUB64, "
+        "SUB128, SUB256, BRIGHTSKY...",
     )
-    parser.add_argument(
-        "--ngroups", type=int, default=None, help="groups per integration (NIRCam 6, MIRI 10)"
-    )
-    parser.add_argument("--nints", type=int, default=None,
-                        help="integrations (NIRCam 1, MIRI 2)")  # fmt: skip
+    parser.add_argument("--ngroups", type=int, default=None, metavar="N",
+                        help="groups per integration (nircam 6, miri 10)")  # fmt: skip
+    parser.add_argument("--nints", type=int, default=None, metavar="N",
+                        help="integrations (nircam 1, miri 2)")  # fmt: skip
     parser.add_argument("--quiet", "-q", action="store_true", help="less output")
     args = parser.parse_args(argv)
-    _setup_logging(False, True, None, None)
-    from .demo import run_demo
+    from .demo import demo_subarrays, run_demo
 
+    if args.instrument == "fgs":
+        valid = ["FULL", "128X128"]  # the guider demo simulates a 128 x 128 ACQ1 exposure
+    else:
+        valid = demo_subarrays(args.instrument)
+    if args.subarray not in valid:
+        raise UsageError(
+            f"webbcal demo: --subarray {args.subarray}: not available for the "
+            f"{args.instrument} demo; expected one of {', '.join(valid)}"
+        )
+    _setup_logging(False, True, None, None)
     if args.instrument == "fgs":
         from pathlib import Path
 
@@ -336,6 +350,20 @@ def cmd_demo(argv: list[str]) -> int:
                        progress=not args.quiet)  # fmt: skip
     print(summary)
     return 0
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Option names in a column of their own, descriptions aligned after them.
+
+    The widest option (``--instrument NAME``) fits the column, so no
+    description is pushed to the next line or runs into an option name.
+    """
+
+    def __init__(self, prog: str) -> None:
+        import shutil
+
+        width = max(60, min(100, shutil.get_terminal_size().columns - 2))
+        super().__init__(prog, max_help_position=24, width=width)
 
 
 #: Sub-commands implemented in other modules: name -> ("module:function", one-line help).
@@ -409,6 +437,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _describe(exc: Exception) -> str:
     name = type(exc).__name__
+    if isinstance(exc, OSError) and exc.filename is not None:
+        from .lib.spill import describe_os_error
+
+        return f"{describe_os_error(exc)} [{name}]"
     text = str(exc) or name
     return text if name in ("UsageError",) else f"{text} [{name}]"
 

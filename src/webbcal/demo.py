@@ -16,7 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DemoResult", "detectable_cosmic_rays", "miri_unusable_groups", "run_demo"]
+__all__ = [
+    "DemoResult",
+    "demo_subarrays",
+    "detectable_cosmic_rays",
+    "miri_unusable_groups",
+    "run_demo",
+]
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +46,13 @@ class DemoResult:
     median_pull: float
     robust_sigma_pull: float
     cr_flagged_fraction: float
+    n_cosmic_rays: int = -1
 
     def __str__(self) -> str:
+        if self.n_cosmic_rays == 0:
+            crs = "  cosmic rays: none simulated"
+        else:
+            crs = f"  cosmic rays above 5 sigma flagged: {100 * self.cr_flagged_fraction:.1f} %"
         return "\n".join(
             [
                 f"webbcal demo finished (CRDS context {self.context}, cache {self.crds_path})",
@@ -52,7 +63,11 @@ class DemoResult:
                 f"  good pixels compared with truth: {self.n_good}",
                 f"  median (rate - true)/ERR      : {self.median_pull:+.3f}  (ideal 0)",
                 f"  robust sigma of (rate-true)/ERR: {self.robust_sigma_pull:.3f}  (ideal 1)",
-                f"  cosmic rays above 5 sigma flagged: {100 * self.cr_flagged_fraction:.1f} %",
+                crs,
+                "To run webbcal on the demo's files (simulated references only; for real "
+                "data see README, 'CRDS'):",
+                f"  export CRDS_PATH={self.crds_path}",
+                "  export CRDS_SERVER_URL=https://jwst-serverless-mode.stsci.edu",
             ]
         )
 
@@ -204,6 +219,17 @@ def miri_unusable_groups(sim) -> np.ndarray:
     return out
 
 
+def demo_subarrays(instrument: str) -> list[str]:
+    """Subarrays the demo can simulate for ``instrument`` (``"nircam"`` or ``"miri"``)."""
+    if instrument.lower() == "miri":
+        from .simulate import MIRI_SUBARRAYS
+
+        return list(MIRI_SUBARRAYS)
+    from .simulate import KNOWN_SUBARRAYS
+
+    return ["FULL", *sorted(n for i, n in KNOWN_SUBARRAYS if i == "NIRCAM")]
+
+
 def _robust_sigma(x: np.ndarray) -> float:
     q75, q25 = np.percentile(x, [75, 25])
     return float((q75 - q25) / 1.349)
@@ -247,9 +273,17 @@ def run_demo(
     instrument = instrument.lower()
     if instrument not in ("nircam", "miri"):
         raise ValueError(f"instrument={instrument!r} is not available; expected nircam or miri")
+    valid = demo_subarrays(instrument)
+    if subarray not in valid:
+        raise ValueError(
+            f"subarray={subarray!r} is not available for the {instrument} demo; expected one "
+            f"of {', '.join(valid)}"
+        )
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     crds_path = out / "crds_cache"
+    # The references are written once, straight into the cache the context serves.
+    refdir = crds_path / "references" / "jwst" / instrument
     steps = {}
     if instrument == "miri":
         from .simulate import make_miri_detector, simulate_miri_exposure, write_miri_reference_files
@@ -257,7 +291,7 @@ def run_demo(
         ngroups, nints = ngroups or 10, nints or 2
         detector = "MIRIMAGE"
         det = make_miri_detector(detector=detector, subarray=subarray, seed=seed)
-        refs = write_miri_reference_files(det, out / "reference_build", ngroups=ngroups,
+        refs = write_miri_reference_files(det, refdir, ngroups=ngroups,
                                           nints=nints, readpatt="FASTR1")  # fmt: skip
         context = _demo_context(crds_path, refs, detector, det.subarray, "MIRI")
         sim = simulate_miri_exposure(det, readpatt="FASTR1", ngroups=ngroups, nints=nints,
@@ -270,7 +304,7 @@ def run_demo(
         ngroups, nints = ngroups or 6, nints or 1
         detector = "NRCA1"
         det = make_detector(instrument="NIRCAM", detector=detector, subarray=subarray, seed=seed)
-        refs = write_reference_files(det, out / "reference_build", ngroups=ngroups)
+        refs = write_reference_files(det, refdir, ngroups=ngroups)
         context = _demo_context(crds_path, refs, detector, det.subarray)
         sim = simulate_exposure(det, readpatt="RAPID", ngroups=ngroups, nints=nints,
                                 seed=seed + 1)  # fmt: skip
@@ -307,4 +341,5 @@ def run_demo(
         median_pull=float(np.median(pull)) if pull.size else float("nan"),
         robust_sigma_pull=_robust_sigma(pull) if pull.size else float("nan"),
         cr_flagged_fraction=flagged,
+        n_cosmic_rays=int(crs.size),
     )

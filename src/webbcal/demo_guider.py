@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "DEMO_GUIDER_NAME",
     "GUIDER_PARKEYS",
     "guider_context",
     "run_guider_demo",
@@ -28,7 +29,12 @@ log = logging.getLogger(__name__)
 #: Match keys of the guider context's rules.
 GUIDER_PARKEYS = ("META.INSTRUMENT.DETECTOR", "META.SUBARRAY.NAME")
 GUIDER_CONTEXT_NUMBER = 9002
-USEAFTER = "2022-01-01 00:00:00"
+USEAFTER = "2000-01-01 00:00:00"
+#: File name of the demo's simulated exposure: program 99999 and an observation time of
+#: 2000-01-01 (before launch) mark it as simulated; no flight file carries them.
+DEMO_GUIDER_NAME = "jw99999001001_gs-acq1_2000001000000_uncal.fits"
+#: DATE-OBS and TIME-OBS of the simulated exposure (before launch: clearly simulated).
+DEMO_DATE, DEMO_TIME = "2000-01-01", "00:00:00.000"
 #: Representative FGS values (JDox "FGS Detector Performance"): gain e-/DN, CDS noise DN.
 FGS_GAIN = 2.0
 FGS_READNOISE = 12.0
@@ -185,7 +191,7 @@ def simulate_guider_exposure(
     meta.exposure.nints, meta.exposure.ngroups = nints, ngroups
     meta.exposure.nframes, meta.exposure.groupgap = 1, 0
     meta.exposure.frame_time, meta.exposure.group_time = tgroup / 2, tgroup
-    meta.observation.date, meta.observation.time = "2022-04-27", "00:31:02.000"
+    meta.observation.date, meta.observation.time = DEMO_DATE, DEMO_TIME
     sub = meta.subarray
     sub.name, sub.xstart, sub.ystart, sub.xsize, sub.ysize = "128X128", 887, 1022, nx, ny
     sub.fastaxis, sub.slowaxis = 2, -1
@@ -222,9 +228,7 @@ def run_guider_demo(out: str | Path, *, seed: int = 1) -> str:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     star = (65.0, 97.0)
-    uncal = simulate_guider_exposure(
-        out / "jw01019001001_gs-acq1_2022117003102_uncal.fits", star_xy=star, seed=seed
-    )
+    uncal = simulate_guider_exposure(out / DEMO_GUIDER_NAME, star_xy=star, seed=seed)
     science = dm.GuiderRawModel(str(uncal))
     refs = write_guider_references(out / "refs", science, seed=seed)
     crds_path = out / "crds"

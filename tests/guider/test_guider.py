@@ -13,6 +13,7 @@ from _shared_paths import REAL
 from webbcal.crds_client import crds_environment
 from webbcal.datamodels import InputError
 from webbcal.demo_guider import (
+    DEMO_GUIDER_NAME,
     guider_context,
     run_guider_demo,
     simulate_guider_exposure,
@@ -163,8 +164,7 @@ def test_real_acq1_matches_official(real_acq1, tmp_path, monkeypatch):
 
 
 def test_one_group_guider_file_is_refused(tmp_path):
-    path = simulate_guider_exposure(tmp_path / "jw01019001001_gs-acq1_2022117003102_uncal.fits",
-                                    ngroups=1, nints=2)  # fmt: skip
+    path = simulate_guider_exposure(tmp_path / DEMO_GUIDER_NAME, ngroups=1, nints=2)
     with pytest.raises(InputError, match="FGS_ACQ1 exposure has NGROUPS=1; guider_cds needs"):
         GuiderPipeline.call(str(path), disable_crds_steppars=True)
 
@@ -181,4 +181,9 @@ def test_guider_demo(tmp_path):
     assert calwebb_guider is GuiderPipeline
     summary = run_guider_demo(tmp_path, seed=3)
     assert "_cal peak at x=65, y=97" in summary
-    assert (tmp_path / "jw01019001001_gs-acq1_2022117003102_cal.fits").exists()
+    assert (tmp_path / "jw99999001001_gs-acq1_2000001000000_cal.fits").exists()
+    with dm.GuiderRawModel(str(tmp_path / DEMO_GUIDER_NAME)) as raw:
+        assert (raw.meta.observation.date, raw.meta.observation.time) == (
+            "2000-01-01",
+            "00:00:00.000",
+        )

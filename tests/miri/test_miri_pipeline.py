@@ -67,4 +67,7 @@ def test_cli_demo_miri(tmp_path, capsys):
     assert code == 0
     text = capsys.readouterr().out
     assert "mirimage_rate.fits" in text
+    # The MIRI demo simulates no cosmic rays: no "0.0 % flagged".
+    assert "  cosmic rays: none simulated" in text.splitlines()
+    assert "flagged" not in text
     assert np.isfinite(float(text.split("median (rate - true)/ERR      :")[1].split()[0]))

@@ -151,6 +151,51 @@ def test_demo_runs_offline_and_reports(tmp_path, capsys):
         "jw01234001001_01101_00001_nrca1_rate.fits",
         "jw01234001001_01101_00001_nrca1_rateints.fits",
     ]
+    # Each reference is stored once, in the cache the demo's context serves.
+    refs = sorted(p.relative_to(tmp_path / "demo") for p in (tmp_path / "demo").rglob("*_sim_*"))
+    assert len(refs) == 8
+    assert {str(p.parent) for p in refs} == {"crds_cache/references/jwst/nircam"}
+    cache = tmp_path / "demo" / "crds_cache"
+    assert text.splitlines()[-2:] == [
+        f"  export CRDS_PATH={cache}",
+        "  export CRDS_SERVER_URL=https://jwst-serverless-mode.stsci.edu",
+    ]
+
+
+def test_demo_unknown_subarray_creates_nothing(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--subarray", "FOO"]) == 2
+    assert capsys.readouterr().err == (
+        "webbcal: error: webbcal demo: --subarray FOO: not available for the nircam demo; "
+        "expected one of FULL, SUB160P, SUB400P, SUB64P\n"
+    )
+    assert main(["demo", "--out", str(out), "--instrument", "miri", "--subarray", "SUB64P"]) == 2
+    assert capsys.readouterr().err == (
+        "webbcal: error: webbcal demo: --subarray SUB64P: not available for the miri demo; "
+        "expected one of FULL, BRIGHTSKY, SUB256, SUB128, SUB64, SLITLESSPRISM, MASK1065, "
+        "MASK1140, MASK1550, MASKLYOT\n"
+    )
+    assert not out.exists()
+
+
+def test_demo_help_keeps_options_and_descriptions_apart(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--help"])
+    assert exc.value.code == 0
+    options = capsys.readouterr().out.split("options:\n", 1)[1]
+    assert options.splitlines() == [
+        "  -h, --help         show this help message and exit",
+        "  --out DIR          output directory (default webbcal_demo)",
+        "  --seed N           random seed of the simulation (default 1)",
+        "  --instrument NAME  nircam (NRCA1, default), miri (the imager) or fgs (a",
+        "                     guider exposure)",
+        "  --subarray NAME    FULL (default) or a subarray: nircam SUB64P, SUB160P,",
+        "                     SUB400P; miri SUB64, SUB128, SUB256, BRIGHTSKY...",
+        "  --ngroups N        groups per integration (nircam 6, miri 10)",
+        "  --nints N          integrations (nircam 1, miri 2)",
+        "  --quiet, -q        less output",
+    ]
 
 
 def test_list_imports_no_heavy_modules():

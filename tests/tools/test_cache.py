@@ -13,7 +13,7 @@ import pytest
 from astropy.io import fits
 
 from webbcal.cli import main
-from webbcal.crds_client import RmapEntry, write_local_context
+from webbcal.crds_client import RmapEntry, write_local_context, write_server_config
 from webbcal.tools import cache as cache_mod
 from webbcal.tools.cache import check_file, verify_cache
 
@@ -38,6 +38,12 @@ def _asdf_ref(path: Path) -> Path:
 
 @pytest.fixture()
 def cache(tmp_path, monkeypatch):
+    """A cache whose server_config records no checksums and no local context."""
+    return _make_cache(tmp_path, monkeypatch, "unrecorded")
+
+
+def _make_cache(tmp_path, monkeypatch, kind):
+    request = type("Request", (), {"param": kind})
     src = tmp_path / "src"
     src.mkdir()
     refs = {
@@ -51,10 +57,21 @@ def cache(tmp_path, monkeypatch):
                          {("NRCA1",): [("2020-01-01 00:00:00", str(path))]})
                for reftype, path in refs.items()]  # fmt: skip
     root = tmp_path / "crds"
-    write_local_context(root, entries)
+    context = write_local_context(root, entries)
+    if request.param == "unrecorded":
+        # A cache without recorded checksums (as a cache filled by hand): the files'
+        # own checksums are all there is.
+        (root / "config" / "jwst" / "server_config").unlink()
+        write_server_config(root, context)
     monkeypatch.setenv("CRDS_PATH", str(root))
     monkeypatch.setenv("CRDS_SERVER_URL", "")
     return root
+
+
+@pytest.fixture()
+def local_cache(tmp_path, monkeypatch):
+    """The cache of a local context as write_local_context leaves it (checksums recorded)."""
+    return _make_cache(tmp_path, monkeypatch, "local")
 
 
 def _ref(root: Path, reftype: str) -> Path:
@@ -156,3 +173,36 @@ class _Null:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_local_context_records_checksums(local_cache, capsys):
+    assert main(["cache", "verify"]) == 0
+    assert "12 cached files checked: 12 ok" in capsys.readouterr().out
+    readnoise = _ref(local_cache, "readnoise")  # no CHECKSUM/DATASUM of its own
+    expected = hashlib.sha1(readnoise.read_bytes()).hexdigest()
+    _flip(readnoise, -100)
+    actual = hashlib.sha1(readnoise.read_bytes()).hexdigest()
+    assert main(["cache", "verify"]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"CORRUPT     {readnoise}: sha1 {actual} != recorded {expected}",
+        "12 cached files checked: 1 corrupt, 11 ok",
+    ]
+    assert main(["cache", "verify", "--fix"]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"UNFIXED     {readnoise}: sha1 {actual} != recorded {expected}; cannot re-fetch: the "
+        "cache holds a local context written by webbcal, which no CRDS server has; write the "
+        "context again from the original reference files (rerun 'webbcal demo' for the "
+        "demo's)",
+        "12 cached files checked: 11 ok, 1 unfixed",
+    ]
+    check = {Path(r.path).name: r for r in verify_cache()}[readnoise.name]
+    assert check.method == f"checksum recorded in {local_cache / 'config/jwst/server_config'}"
+
+
+def test_second_local_context_keeps_the_first_ones_checksums(local_cache, tmp_path):
+    gain = tmp_path / "jwst_nircam_gain_0002.fits"
+    _fits_ref(gain, checksum=False)
+    entry = RmapEntry("NIRCAM", "gain", PARKEYS, {("NRCA1",): [("2020-01-01 00:00:00", str(gain))]})
+    write_local_context(local_cache, [entry], context_number=9002)
+    results = {Path(r.path).name: r.status for r in verify_cache()}
+    assert results[gain.name] == "ok" and results[_ref(local_cache, "readnoise").name] == "ok"

@@ -78,7 +78,48 @@ def test_webbcal_rate_product(webbcal_products):
     assert not any(i.startswith("B9.2-") and i != "B9.2-NRC-SUBARRAY-BIAS" for i in ids)
     assert "GI04" in ids and "B9.2-NRC-SUBARRAY-BIAS" in ids
     assert report["versions"]["CRDS_CTX"] == "jwst_9001.pmap"
-    assert report["context_check"]["status"] == "ok"
+    # No cache at hand (CRDS_PATH is empty here): the context number says it is local.
+    check = report["context_check"]
+    assert check["status"] == "simulated"
+    assert check["message"] == (
+        "CRDS_CTX jwst_9001.pmap is a local context with simulated references (not a CRDS "
+        "server context (numbers from 9000 are local)): the product is a simulation, not "
+        "calibrated with in-flight references; calibrate real data with a CRDS server context"
+    )
+
+
+def test_simulated_references_shown(webbcal_products, nircam_case, monkeypatch, capsys):
+    monkeypatch.setenv("CRDS_PATH", str(nircam_case.crds_path))
+    report = inspect_product(str(webbcal_products["rate"]))
+    refs = report["references"]
+    n = refs["recorded"]
+    assert n >= 8 and len(refs["simulated"]) == n
+    assert {e["pedigree"] for e in refs["simulated"]} == {"SIMULATION"}
+    assert report["context_check"]["message"] == (
+        "CRDS_CTX jwst_9001.pmap is a local context with simulated references (not a CRDS "
+        f"server context (numbers from 9000 are local); {n} of {n} references have PEDIGREE "
+        "SIMULATION): the product is a simulation, not calibrated with in-flight references; "
+        "calibrate real data with a CRDS server context"
+    )
+    assert main(["inspect", str(webbcal_products["rate"])]) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert f"Context check (simulated): {report['context_check']['message']}" in text
+    dark = next(e["file"] for e in refs["simulated"] if e["reftype"] == "dark")
+    assert f"  simulated:  dark        {dark}  (SIMULATION)" in text
+
+
+def test_miri_is_reprocessed_by_webbcal(tmp_path):
+    path = write_product(tmp_path / "jw01234001001_01101_00001_mirimage_rate.fits", {
+        "INSTRUME": "MIRI", "EXP_TYPE": "MIR_IMAGE", "READPATT": "FASTR1", "SUBARRAY": "FULL",
+        "CAL_VER": "1.8.2", "CRDS_CTX": "jwst_0800.pmap", "S_RAMP": "COMPLETE",
+    })  # fmt: skip
+    r = inspect_product(str(path))["reprocess"]
+    assert r["advised"]
+    assert r["command"] == (
+        "CRDS_CONTEXT=jwst-operational webbcal run calwebb_detector1 "
+        "jw01234001001_01101_00001_mirimage_uncal.fits --output-dir reprocessed"
+    )
+    assert r["notes"] == ["use jwst_0913.pmap or a later context"]
 
 
 def test_preflight_references_from_cache(tmp_path, monkeypatch):

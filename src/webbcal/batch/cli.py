@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -123,14 +124,22 @@ def main(argv: list[str]) -> int:
     steps = overrides.pop("steps", None)
     from .runner import run_batch
 
-    result = run_batch(
-        positionals[1:], output_dir=opts["output-dir"], pipeline=positionals[0],
-        parameters=overrides, steps=steps, config_file=opts.get("config"),
-        use_crds_pars=not opts.get("disable-crds-steppars"), force=bool(opts.get("force")),
-        scheduler=opts.get("scheduler"), n_workers=workers,
-        memory_limit=opts.get("memory-limit"),
-        progress=False if opts.get("no-progress") else None,
-    )  # fmt: skip
+    try:
+        result = run_batch(
+            positionals[1:], output_dir=opts["output-dir"], pipeline=positionals[0],
+            parameters=overrides, steps=steps, config_file=opts.get("config"),
+            use_crds_pars=not opts.get("disable-crds-steppars"), force=bool(opts.get("force")),
+            scheduler=opts.get("scheduler"), n_workers=workers,
+            memory_limit=opts.get("memory-limit"),
+            progress=False if opts.get("no-progress") else None,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        from .manifest import MANIFEST_NAME
+
+        print(f"webbcal batch: interrupted; finished exposures are recorded in "
+              f"{os.path.join(opts['output-dir'], MANIFEST_NAME)}, the same command "
+              "continues with the others", file=sys.stderr)  # fmt: skip
+        return 130
     if result.dashboard:
         print(f"dask dashboard: {result.dashboard}", file=sys.stderr)
     print(result.summary())

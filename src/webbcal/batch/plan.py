@@ -49,8 +49,9 @@ class ExposureTask:
         Merged parameters (``steps`` holding each step's), CRDS ``pars-*`` included.
     references : dict of str to (str or None)
         Reference type -> local path of the best reference (None: not applicable).
-    context : str
-        CRDS context the references were selected from.
+    context : str or None
+        CRDS context the references were selected from (None when every
+        reference is overridden and CRDS is unavailable).
     crds_path : str
         CRDS cache the reference paths live in.
     output_dir : str
@@ -66,7 +67,7 @@ class ExposureTask:
     pipeline: str
     parameters: dict[str, Any]
     references: dict[str, str | None]
-    context: str
+    context: str | None
     crds_path: str
     output_dir: str
     record: dict[str, Any] = field(default_factory=dict)
@@ -182,8 +183,10 @@ def plan_exposures(
                         use_crds=use_crds_pars,
                     )  # fmt: skip
                     reftypes = _reference_types(cls, configuration, model)
+                    # Empty when every reference is overridden: no CRDS question at all.
                     refs = best_references(model.get_crds_parameters(), reftypes, filename=path)
-                    context = context or get_context_name()
+                    if context is None:
+                        context = _context_name(get_context_name, required=bool(reftypes))
                     samples = _samples(model)
                 finally:
                     model.close()
@@ -221,6 +224,23 @@ def plan_exposures(
     log.info("Resolved the references of %d exposure(s): %d distinct reference set(s), "
              "context %s", len(tasks), len(reference_sets), context)  # fmt: skip
     return tasks, failures
+
+
+def _context_name(get_context_name: Any, *, required: bool) -> str | None:
+    """The CRDS context in use; None when CRDS is unavailable and no reference is needed.
+
+    ``webbcal run`` with every reference overridden never asks CRDS (the
+    context is then only provenance), so neither does a batch.
+    """
+    from ..crds_client import CrdsUnavailableError
+
+    try:
+        return get_context_name()
+    except CrdsUnavailableError as exc:
+        if required:
+            raise
+        log.info("No CRDS context (%s); every reference is overridden", exc)
+        return None
 
 
 def _jsonable(value: Any) -> Any:

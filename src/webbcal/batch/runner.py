@@ -28,10 +28,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..lib.spill import prepare_output_directory
 from .inputs import expand_inputs
 from .manifest import Manifest, directory_lock
 from .plan import ExposureTask, plan_exposures, task_bytes
-from .worker import STAGING_DIR, process_exposure
+from .worker import STAGING_DIR, WORKER_PRELOAD, process_exposure
 
 __all__ = ["BatchResult", "ExposureOutcome", "cluster_size", "run_batch"]
 
@@ -183,9 +184,64 @@ def _client(
     log.info("Starting a local dask cluster: %d worker(s) x 1 thread, memory limit %.1f GiB "
              "each (largest exposure needs ~%.1f GiB)", n, limit / 2**30, need / 2**30)  # fmt: skip
     dashboard = ":0" if _has_bokeh() else None
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, memory_limit=limit,
-                      dashboard_address=dashboard) as cluster, Client(cluster) as new:  # fmt: skip
+    # Ctrl-C in a terminal signals the whole foreground process group; the driving
+    # process alone handles it and closes the cluster. The workers ignore SIGINT, so
+    # they print no tracebacks of their own: inherited from the start-up window below,
+    # and set again by their preload (webbcal.batch.worker.dask_setup) for workers
+    # restarted later.
+    _quiet_resource_tracker()
+    with _sigint_ignored():
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               memory_limit=limit, dashboard_address=dashboard,
+                               preload=[WORKER_PRELOAD])  # fmt: skip
+    with cluster, Client(cluster) as new:
         yield new
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while worker processes start (an ignored disposition survives exec).
+
+    A Ctrl-C during these few seconds is lost; the next one stops the batch.
+
+    References
+    ----------
+    POSIX ``execve(2)``: signals set to be ignored stay ignored in the new image;
+    CPython installs its KeyboardInterrupt handler only over the default disposition.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _quiet_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker without its leaked-semaphore warning.
+
+    A worker killed while the cluster closes (Ctrl-C) leaves a semaphore that the
+    tracker removes at exit, warning about it; the removal is what matters.
+    """
+    from multiprocessing import resource_tracker
+
+    saved = list(sys.warnoptions)
+    sys.warnoptions.append("ignore:resource_tracker:UserWarning")
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        sys.warnoptions[:] = saved
+
+
+def _silence_dask() -> None:
+    """After Ctrl-C: closing the cluster logs nothing (its connections break by design)."""
+    for name in ("distributed", "tornado", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
 def _has_bokeh() -> bool:
@@ -266,6 +322,8 @@ def run_batch(
         or inputs that expand to nothing.
     BatchLockedError
         If another batch runs in ``output_dir``.
+    webbcal.lib.spill.OutputNotWritableError
+        If ``output_dir`` cannot be written.
 
     Notes
     -----
@@ -292,7 +350,9 @@ def run_batch(
     build_configuration(cls, None, overrides=overrides, use_crds=False)  # reject typos early
     paths = expand_inputs([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)
     out = os.path.abspath(os.fspath(output_dir))
-    os.makedirs(out, exist_ok=True)
+    # Named as "not writable" before any lock or manifest file; scratch folders of
+    # killed runs there are removed.
+    prepare_output_directory(out)
     with directory_lock(out):
         shutil.rmtree(os.path.join(out, STAGING_DIR), ignore_errors=True)  # killed earlier runs
         manifest = Manifest(out)
@@ -331,7 +391,13 @@ def run_batch(
                 if dashboard:
                     log.info("Dask dashboard: %s", dashboard)
                 show = sys.stderr.isatty() if progress is None else progress
-                _run_tasks(cl, todo, manifest, outcomes, show=show, n_total=len(paths))
+                try:
+                    _run_tasks(cl, todo, manifest, outcomes, show=show, n_total=len(paths))
+                except KeyboardInterrupt:
+                    if show:
+                        sys.stderr.write("\n")
+                    _silence_dask()
+                    raise
         shutil.rmtree(os.path.join(out, STAGING_DIR), ignore_errors=True)
     ordered = [outcomes[r] for r in _roots_in_order(paths) if r in outcomes]
     return BatchResult(ordered, out, time.monotonic() - t0, n_workers_used, dashboard)

@@ -26,16 +26,38 @@ from typing import Any
 from .manifest import product_digest
 from .plan import ExposureTask
 
-__all__ = ["STAGING_DIR", "process_exposure"]
+__all__ = ["STAGING_DIR", "WORKER_PRELOAD", "dask_setup", "process_exposure"]
 
 log = logging.getLogger(__name__)
 
 STAGING_DIR = ".webbcal_staging"
+#: Module the local cluster's workers preload (its :func:`dask_setup` runs in each).
+WORKER_PRELOAD = __name__
 
 # One exposure at a time per process: the pipeline's log capture, the CRDS
 # environment and numba's threads are per process, whatever the worker's
 # thread count.
 _PROCESS_LOCK = threading.Lock()
+
+
+def dask_setup(worker: Any) -> None:
+    """Preload hook of the local cluster's worker processes: leave Ctrl-C to the driver.
+
+    A terminal's Ctrl-C signals every process of the foreground group; the
+    driving process handles it and closes the cluster, so the workers ignore
+    SIGINT and print no KeyboardInterrupt tracebacks, and tasks cancelled while
+    the cluster closes are not reported again by each worker's state machine.
+
+    References
+    ----------
+    Dask.distributed documentation, "Customizing initialization" (preload
+    modules and ``dask_setup``). https://distributed.dask.org
+    """
+    import signal
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.getLogger("distributed.worker.state_machine").setLevel(logging.ERROR)
 
 
 def _remove_stale_staging(staging_root: str, root: str) -> int:

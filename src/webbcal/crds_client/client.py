@@ -482,19 +482,28 @@ def _read_server_config(path: Path, crds_path: str) -> dict:
     return info
 
 
+#: What to do when CRDS cannot be used: the three working set-ups (README, "CRDS").
+CRDS_SETUP_HELP = (
+    "Either (1) with network access, let the CRDS server fill a cache: "
+    f"CRDS_SERVER_URL={DEFAULT_SERVER_URL} CRDS_PATH=<a writable folder, e.g. ~/crds_cache>; "
+    "or (2) offline, use a cache filled earlier (by 'crds sync' or by runs with the server): "
+    f"CRDS_SERVER_URL={OFFLINE_SERVER_URL} CRDS_PATH=<that cache>; "
+    "or (3) for the simulated exposures of 'webbcal demo' only: "
+    f"CRDS_SERVER_URL={OFFLINE_SERVER_URL} CRDS_PATH=<demo folder>/crds_cache "
+    "(its context jwst_9001.pmap selects simulated references only)."
+)
+
+
 def _unavailable_text(crds_path: str, server_url: str, detail: str) -> str:
     cfg = Path(crds_path or ".") / "config" / _OBSERVATORY / "server_config"
-    where = "present" if cfg.is_file() else "missing"
-    mode = (
-        f"the CRDS server {server_url!r} could not be reached"
-        if server_url
-        else "CRDS_SERVER_URL is empty/serverless (offline mode)"
-    )
+    if server_url:
+        problem = f"the CRDS server {server_url!r} could not be reached"
+    else:
+        problem = "CRDS is set to work offline (CRDS_SERVER_URL empty or serverless)"
+    where = "present but unusable" if cfg.is_file() else "missing"
     return (
-        f"CRDS is unavailable: {mode} and the cache at CRDS_PATH={crds_path!r} cannot be used "
-        f"(server_config {where}: {cfg}). Set CRDS_PATH to a populated CRDS cache "
-        "(one filled by 'crds sync' or webbcal.crds_client.write_local_context), or set "
-        f"CRDS_SERVER_URL to a reachable server such as {DEFAULT_SERVER_URL}. Detail: {detail}"
+        f"CRDS is unavailable: {problem} and the cache at CRDS_PATH={crds_path!r} cannot be "
+        f"used (server_config {where}: {cfg}). {CRDS_SETUP_HELP} Detail: {detail}"
     )
 
 
@@ -606,7 +615,8 @@ def _check_context_cached(context: str, session: _Session) -> None:
         raise CrdsUnavailableError(
             f"CRDS context {context!r} is not in the cache ({path} missing) and CRDS is offline "
             f"(CRDS_SERVER_URL empty/serverless, CRDS_PATH={session.crds_path!r}). "
-            "Sync it with 'crds sync --contexts' while online, or pick a cached context."
+            f"Fetch it by running once with CRDS_SERVER_URL={DEFAULT_SERVER_URL} (or "
+            f"'crds sync --contexts {context}' while online), or pick a cached context."
         )
 
 
@@ -654,8 +664,9 @@ def _check_offline_files(found: Mapping[str, str], context: str, session: _Sessi
             raise CrdsUnavailableError(
                 f"CRDS context {context} selects {name} for {reftype.upper()}, but it is not in "
                 f"the cache (expected at {path}) and CRDS is offline (CRDS_SERVER_URL empty or "
-                f"serverless, CRDS_PATH={session.crds_path!r}). Fetch it with "
-                f"'crds sync --files {name}' while online."
+                f"serverless, CRDS_PATH={session.crds_path!r}). Fetch it by running once with "
+                f"CRDS_SERVER_URL={DEFAULT_SERVER_URL} (or 'crds sync --files {name}' while "
+                "online)."
             )
 
 

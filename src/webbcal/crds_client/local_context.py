@@ -13,7 +13,9 @@ select reference files from it offline with ``CRDS_PATH`` pointing at it::
 
 Every mapping carries a ``sha1sum`` header entry: the SHA-1 of the UTF-8 file
 text with every line containing the word ``sha1sum`` removed, which is what the
-CRDS loader verifies when it reads a mapping.
+CRDS loader verifies when it reads a mapping. The size and SHA-1 of every file
+written (references and mappings) are recorded in the server_config's
+``download_metadata``, as a CRDS server gives them for its catalogue.
 
 References
 ----------
@@ -38,7 +40,10 @@ __all__ = [
     "DATE_PARKEYS",
     "NOT_APPLICABLE",
     "RmapEntry",
+    "file_checksum",
+    "is_local_context_cache",
     "mapping_checksum",
+    "read_download_metadata",
     "write_local_context",
     "write_server_config",
 ]
@@ -165,14 +170,18 @@ def write_local_context(
     mapdir = root / "mappings" / observatory
     mapdir.mkdir(parents=True, exist_ok=True)
     imaps = {}
+    written: list[Path] = []
     for instrument, (instr_entries, na_types) in sorted(by_instrument.items()):
         rmaps = {}
         copied: dict[str, Path] = {}
+        refdir = root / "references" / observatory / instrument
         for entry in instr_entries:
-            files = _copy_references(root / "references" / observatory / instrument, entry, copied)
+            files = _copy_references(refdir, entry, copied)
+            written += [refdir / base for base in files.values()]
             name = f"{observatory}_{instrument}_{entry.reftype.lower()}_{serial}.rmap"
             text = _format_rmap(name, observatory, instrument, entry, files, derived_from)
             _write_mapping(mapdir / name, text)
+            written.append(mapdir / name)
             rmaps[entry.reftype.upper()] = name
         for reftype in na_types:
             rmaps[reftype.upper()] = NOT_APPLICABLE
@@ -180,23 +189,34 @@ def write_local_context(
         _write_mapping(
             mapdir / name, _format_imap(name, observatory, instrument, rmaps, derived_from)
         )
+        written.append(mapdir / name)
         imaps[instrument.upper()] = name
     pmap = f"{observatory}_{serial}.pmap"
     _write_mapping(mapdir / pmap, _format_pmap(pmap, observatory, imaps, derived_from))
+    written.append(mapdir / pmap)
 
-    write_server_config(root, pmap, observatory=observatory)
+    write_server_config(root, pmap, observatory=observatory, files=written, local=True)
     log.info("Wrote local CRDS context %s under %s", pmap, root)
     _forget_crds_state()
     return pmap
 
 
 def write_server_config(
-    crds_path: str | os.PathLike[str], context: str, *, observatory: str = "jwst"
+    crds_path: str | os.PathLike[str],
+    context: str,
+    *,
+    observatory: str = "jwst",
+    files: Sequence[str | os.PathLike[str]] = (),
+    local: bool = False,
 ) -> Path:
     """Write ``config/<observatory>/server_config`` naming ``context`` as operational.
 
     Also writes the ``ref_cache_subdir_mode`` tag (``instrument``) so CRDS looks
-    for references in per-instrument sub-directories.
+    for references in per-instrument sub-directories. The size and SHA-1 of
+    ``files`` are recorded in ``download_metadata``, the field (encoded as the
+    CRDS server encodes it) from which the ``crds`` client takes the size and
+    ``sha1sum`` of each file it downloads; entries already recorded for other
+    files are kept. ``webbcal cache verify`` checks cached files against them.
 
     Parameters
     ----------
@@ -206,6 +226,12 @@ def write_server_config(
         Pipeline mapping name, e.g. ``"jwst_9001.pmap"``.
     observatory : str, optional
         Observatory name.
+    files : sequence of path-like, optional
+        Cached references and mappings whose checksums to record.
+    local : bool, optional
+        The context exists only in this cache (written by webbcal, unknown to any
+        CRDS server): recorded as ``webbcal_local_context`` so that tools do not
+        try to download its files again.
 
     Returns
     -------
@@ -217,6 +243,12 @@ def write_server_config(
     cfgdir = Path(crds_path) / "config" / observatory
     cfgdir.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    metadata = read_download_metadata(crds_path, observatory=observatory)
+    for path in files:
+        metadata[Path(path).name] = {
+            "size": str(Path(path).stat().st_size),
+            "sha1sum": file_checksum(path),
+        }
     info = {
         "observatory": observatory,
         "operational_context": context,
@@ -229,11 +261,73 @@ def write_server_config(
         "last_synced": now,
         "mappings": sorted(p.name for p in (Path(crds_path) / "mappings" / observatory).glob("*")),
         "crds_version": {"str": "webbcal local context"},
+        "download_metadata": _encode(metadata),
+        "webbcal_local_context": bool(local),
     }
     path = cfgdir / "server_config"
     path.write_text(pprint.pformat(info) + "\n", encoding="utf-8")
     (cfgdir / "ref_cache_subdir_mode").write_text("instrument", encoding="utf-8")
     return path
+
+
+def file_checksum(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-1 of a file's bytes, as CRDS computes it for its catalogue.
+
+    References
+    ----------
+    ``crds.core.utils.checksum`` (the digest the client checks downloads against).
+    """
+    digest = hashlib.sha1()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_download_metadata(
+    crds_path: str | os.PathLike[str], *, observatory: str = "jwst"
+) -> dict[str, dict[str, str]]:
+    """The ``download_metadata`` of a cache's server_config: {file name: {size, sha1sum}}.
+
+    Empty when the cache has no server_config or it records no metadata (a cache
+    filled by a CRDS server records the server's catalogue there).
+    """
+    import ast
+
+    path = Path(crds_path) / "config" / observatory / "server_config"
+    try:
+        info = ast.literal_eval(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, SyntaxError):
+        return {}
+    raw = info.get("download_metadata") if isinstance(info, dict) else None
+    if not raw:
+        return {}
+    from crds.client.proxy import crds_decode
+
+    try:
+        decoded = crds_decode(raw)
+    except Exception:  # damaged config: nothing to check against
+        log.warning("%s: download_metadata cannot be decoded; ignored", path)
+        return {}
+    return {str(k): dict(v) for k, v in decoded.items() if isinstance(v, dict)}
+
+
+def is_local_context_cache(crds_path: str | os.PathLike[str], *, observatory: str = "jwst") -> bool:
+    """Whether the cache's context was written by :func:`write_local_context` (no server has it)."""
+    import ast
+
+    path = Path(crds_path) / "config" / observatory / "server_config"
+    try:
+        info = ast.literal_eval(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, SyntaxError):
+        return False
+    return isinstance(info, dict) and bool(info.get("webbcal_local_context"))
+
+
+def _encode(metadata: Mapping[str, object]) -> dict[str, str]:
+    from crds.client.proxy import crds_encode
+
+    return crds_encode(dict(sorted(metadata.items())))
 
 
 # --------------------------------------------------------------------------- helpers

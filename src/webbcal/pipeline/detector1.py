@@ -11,6 +11,7 @@ charge_migration, jump, ramp_fit, gain_scale.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -137,7 +138,10 @@ class Detector1Pipeline(Pipeline):
         try:
             model, raw = open_lazy_ramp_input(path)
         except NotStreamableError:
-            return open_ramp_input(path)
+            model = open_ramp_input(path)
+            _refuse_guider(model, path)
+            return model
+        _refuse_guider(model, path)
         attach_raw(model, raw)
         return model
 
@@ -147,6 +151,7 @@ class Detector1Pipeline(Pipeline):
 
     def active_steps(self, model: Any) -> list[str]:
         """The near-infrared or the MIRI branch, chosen from INSTRUME."""
+        _refuse_guider(model)
         ramp_steps = MIRI_RAMP_STEPS if _is_miri(model) else RAMP_STEPS
         return [*ramp_steps, *RATE_STEPS]
 
@@ -171,6 +176,12 @@ class Detector1Pipeline(Pipeline):
     def _process(self, model: Any) -> Detector1Products:
         from ..lib.rawio import raw_of
 
+        if self.save_results:
+            from ..lib.spill import prepare_output_directory
+
+            # Before any work: an unwritable output directory is named as such, and
+            # scratch folders of killed runs there are removed.
+            prepare_output_directory(os.path.dirname(os.path.abspath(self.product_path(model))))
         raw = raw_of(model)
         ramp_steps = [a for a in self.active_steps(model) if a not in RATE_STEPS]
         if _is_miri(model):
@@ -300,6 +311,24 @@ class Detector1Pipeline(Pipeline):
         if self._progress_enabled():
             sys.stderr.write("\n")
             sys.stderr.flush()
+
+
+def _refuse_guider(model: Any, name: str | None = None) -> None:
+    """Raise InputError for an FGS guider exposure (calwebb_guider processes those)."""
+    from ..guider_cds import GUIDER_EXP_TYPES
+
+    meta = getattr(model, "meta", None)
+    exp_type = str(getattr(getattr(meta, "exposure", None), "type", None) or "").upper()
+    if exp_type not in GUIDER_EXP_TYPES:
+        return
+    from ..datamodels import InputError
+
+    name = name or getattr(meta, "filename", None) or "<in-memory model>"
+    raise InputError(
+        f"{name}: EXP_TYPE={exp_type!r} is an FGS guider exposure, which calwebb_detector1 "
+        "does not process (its steps have no guider references); use calwebb_guider, e.g. "
+        f"'webbcal run calwebb_guider {name}'"
+    )
 
 
 def _is_miri(model: Any) -> bool:

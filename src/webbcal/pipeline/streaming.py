@@ -433,11 +433,11 @@ class _CalibratedRamps:
     """
 
     def __init__(self, product_path: str, ctx: StreamContext) -> None:
-        import tempfile
+        from ..lib.spill import make_spill_dir
 
         directory = os.path.dirname(os.path.abspath(product_path)) or "."
         os.makedirs(directory, exist_ok=True)
-        self.dir = tempfile.mkdtemp(prefix=".tmp_webbcal_ramp_", dir=directory)
+        self.dir = make_spill_dir(directory, "ramp")
         self.ctx = ctx
         self.pixeldq = None
         self.fds = {}
@@ -550,11 +550,11 @@ class _Spill:
     """Per-integration results kept in raw files beside the products until they are written."""
 
     def __init__(self, product_path: str, shape: tuple[int, int, int]) -> None:
-        import tempfile
+        from ..lib.spill import make_spill_dir
 
         directory = os.path.dirname(os.path.abspath(product_path)) or "."
         os.makedirs(directory, exist_ok=True)
-        self.dir = tempfile.mkdtemp(prefix=".tmp_webbcal_spill_", dir=directory)
+        self.dir = make_spill_dir(directory, "spill")
         self.shape = shape
         self.files = {}
         for name, (_, dtype) in _INT_ARRAYS.items():

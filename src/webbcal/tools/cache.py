@@ -7,13 +7,17 @@ best authority available:
 
 1. online (``CRDS_SERVER_URL`` names a server): the size and SHA-1 the CRDS
    catalogue gives for the file;
-2. otherwise the file's own checksums: FITS ``CHECKSUM``/``DATASUM`` of every
+2. otherwise the size and SHA-1 recorded in the cache's ``server_config``
+   (``download_metadata``: the server's catalogue as last seen, or the files of
+   a local context written by :func:`webbcal.crds_client.write_local_context`);
+3. otherwise the file's own checksums: FITS ``CHECKSUM``/``DATASUM`` of every
    HDU (plus a truncation check), ASDF block checksums; JSON/YAML must parse;
    mapping files (``.pmap/.imap/.rmap``) their ``sha1sum`` header entry.
 
 A file with nothing to check against beyond its structure is reported as
 ``unverifiable`` (structure readable). ``--fix`` removes corrupt references
-and fetches them again through ``crds`` when a server is reachable.
+and fetches them again through ``crds`` when a server is reachable; the files of
+a local context cannot be fetched from any server, which ``--fix`` says.
 
 References
 ----------
@@ -93,19 +97,21 @@ def check_file(path: Path, catalog: dict[str, Any] | None = None) -> FileCheck:
 
 
 def _check_catalog(path: Path, catalog: dict[str, Any]) -> FileCheck:
+    method = catalog.get("method", "CRDS catalogue")
+    who = catalog.get("who", "CRDS")
     size = path.stat().st_size
     want_size = int(catalog.get("size", -1))
     if want_size >= 0 and size != want_size:
-        return FileCheck(str(path), "corrupt", "CRDS catalogue",
-                         f"size {size} bytes, CRDS says {want_size}")  # fmt: skip
+        return FileCheck(str(path), "corrupt", method,
+                         f"size {size} bytes, {who} says {want_size}")  # fmt: skip
     digest = hashlib.sha1()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     if digest.hexdigest() != catalog["sha1sum"]:
-        return FileCheck(str(path), "corrupt", "CRDS catalogue",
-                         f"sha1 {digest.hexdigest()} != CRDS {catalog['sha1sum']}")  # fmt: skip
-    return FileCheck(str(path), "ok", "CRDS catalogue", "size and sha1 match")
+        return FileCheck(str(path), "corrupt", method,
+                         f"sha1 {digest.hexdigest()} != {who} {catalog['sha1sum']}")  # fmt: skip
+    return FileCheck(str(path), "ok", method, "size and sha1 match")
 
 
 def _check_fits(path: Path) -> FileCheck:
@@ -183,6 +189,23 @@ def _online() -> bool:
     return bool(url.strip()) and url.strip() != "none" and "serverless" not in url
 
 
+def _recorded_catalog(root: Path) -> dict[str, dict[str, Any]]:
+    """Sizes and SHA-1 recorded in the cache's server_config (``download_metadata``).
+
+    A local context written by webbcal records its files there; a cache filled
+    from a CRDS server holds the server's catalogue as of the last connection.
+    """
+    from webbcal.crds_client.local_context import read_download_metadata
+
+    who = "recorded"
+    method = f"checksum recorded in {root / 'config' / 'jwst' / 'server_config'}"
+    return {
+        name: {**entry, "who": who, "method": method}
+        for name, entry in read_download_metadata(root).items()
+        if entry.get("sha1sum") not in (None, "", "none")
+    }
+
+
 def _catalog(names: list[str]) -> dict[str, dict[str, Any]]:
     """CRDS catalogue entries (size, sha1sum) of ``names``; empty when offline or failing."""
     if not _online() or not names:
@@ -226,13 +249,17 @@ def verify_cache(root: Path | None = None, *, fix: bool = False) -> list[FileChe
         raise FileNotFoundError(f"CRDS cache {root} does not exist (set CRDS_PATH)")
     mappings = sorted((root / "mappings" / "jwst").glob("*.?map"))
     references = list(iter_cached_references(root))
+    from webbcal.crds_client.local_context import is_local_context_cache
+
+    local = is_local_context_cache(root)
+    recorded = _recorded_catalog(root)
     with _environment(root):
-        catalog = _catalog([p.name for p in references])
+        catalog = {} if local else _catalog([p.name for p in references])
         results = [check_file(p) for p in mappings]
-        results += [check_file(p, catalog.get(p.name)) for p in references]
+        results += [check_file(p, catalog.get(p.name) or recorded.get(p.name)) for p in references]
         if fix:
-            results = [_fix(r) if r.status == "corrupt" and r.path.endswith(_REF_SUFFIXES)
-                       else r for r in results]  # fmt: skip
+            results = [_fix(r, local=local) if r.status == "corrupt" and
+                       r.path.endswith(_REF_SUFFIXES) else r for r in results]  # fmt: skip
     return results
 
 
@@ -247,8 +274,14 @@ def _environment(root: Path):
 _REF_SUFFIXES = (".fits", ".asdf", ".json", ".yaml")
 
 
-def _fix(check: FileCheck) -> FileCheck:
+def _fix(check: FileCheck, *, local: bool = False) -> FileCheck:
     path = Path(check.path)
+    if local:
+        return FileCheck(check.path, "unfixed", check.method,
+                         f"{check.detail}; cannot re-fetch: the cache holds a local context "
+                         "written by webbcal, which no CRDS server has; write the context "
+                         "again from the original reference files (rerun 'webbcal demo' for "
+                         "the demo's)")  # fmt: skip
     if not _online():
         return FileCheck(check.path, "unfixed", check.method,
                          f"{check.detail}; cannot re-fetch: CRDS is offline "

@@ -19,17 +19,18 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from typing import Any
 
 from webbcal.tools._cli import ArgumentParser
-from webbcal.tools.product import Product, exposure_root, read_product
+from webbcal.tools.product import Product, context_number, exposure_root, read_product
 from webbcal.tools.refinfo import (
     PREFLIGHT_PEDIGREES,
     cache_root,
     pedigree_kind,
     read_reference_info,
 )
-from webbcal.tools.rules import KnownIssue, check_context, matching_issues
+from webbcal.tools.rules import ContextCheck, KnownIssue, check_context, matching_issues
 
 __all__ = ["DEFAULT_REPROCESS_CONTEXT", "format_report", "inspect_product", "main"]
 
@@ -39,7 +40,12 @@ log = logging.getLogger(__name__)
 #: operational context of the CRDS server (what MAST reprocessing uses).
 DEFAULT_REPROCESS_CONTEXT = "jwst-operational"
 #: Instruments whose stage-1 processing webbcal implements today.
-WEBBCAL_STAGE1_INSTRUMENTS = ("NIRCAM", "NIRISS", "NIRSPEC", "FGS")
+WEBBCAL_STAGE1_INSTRUMENTS = ("NIRCAM", "NIRISS", "NIRSPEC", "FGS", "MIRI")
+#: Contexts from this serial number on are local ones (``write_local_context`` writes 9001
+#: by default; the CRDS server numbers its contexts from 0000 and was near 1500 in 2025).
+LOCAL_CONTEXT_MIN = 9000
+#: PEDIGREE of simulated references (``webbcal.simulate``, the demo).
+SIMULATED_PEDIGREE = "SIMULATION"
 
 
 def inspect_product(path: str, *, context: str | None = None) -> dict[str, Any]:
@@ -67,7 +73,8 @@ def inspect_product(path: str, *, context: str | None = None) -> dict[str, Any]:
     """
     product = read_product(path)
     facts = product.facts()
-    check = check_context(facts)
+    references = _references(product)
+    check = _local_context_check(check_context(facts), references)
     issues = matching_issues(facts)
     return {
         "file": product.path,
@@ -88,7 +95,7 @@ def inspect_product(path: str, *, context: str | None = None) -> dict[str, Any]:
             "message": check.message,
             "source": check.source,
         },
-        "references": _references(product),
+        "references": references,
         "known_issues": [_issue(i, product) for i in issues],
         "reprocess": _reprocess(product, check, issues, context or DEFAULT_REPROCESS_CONTEXT),
     }
@@ -118,13 +125,15 @@ def _describe(product: Product, mode: str | None) -> dict[str, Any]:
 def _references(product: Product) -> dict[str, Any]:
     root = cache_root()
     recorded = {k: v for k, v in product.references.items() if v.upper() != "N/A"}
-    preflight, unknown, inflight = [], [], []
+    preflight, unknown, inflight, simulated = [], [], [], []
     for reftype, name in sorted(recorded.items()):
         info = read_reference_info(name, root)
         kind = pedigree_kind(info.pedigree)
         entry = {"reftype": reftype, "file": name, "pedigree": info.pedigree}
         if kind in PREFLIGHT_PEDIGREES:
             preflight.append(entry)
+        elif kind == SIMULATED_PEDIGREE:
+            simulated.append(entry)
         elif kind is None:
             unknown.append(name)
         else:
@@ -132,10 +141,41 @@ def _references(product: Product) -> dict[str, Any]:
     return {
         "recorded": len(recorded),
         "preflight": preflight,
+        "simulated": simulated,
         "other_pedigree": inflight,
         "pedigree_unknown": unknown,
         "cache": str(root),
     }
+
+
+def _local_context_check(check: ContextCheck, references: dict[str, Any]) -> ContextCheck:
+    """A local context (simulated references) is never "ok ... in-flight references".
+
+    The context is local when its serial number is :data:`LOCAL_CONTEXT_MIN` or
+    more, or when a reference it selected has PEDIGREE SIMULATION in the cache.
+    """
+    number = context_number(check.context)
+    simulated = references["simulated"]
+    if not simulated and (number is None or number < LOCAL_CONTEXT_MIN):
+        return check
+    why = []
+    if number is not None and number >= LOCAL_CONTEXT_MIN:
+        why.append(f"not a CRDS server context (numbers from {LOCAL_CONTEXT_MIN} are local)")
+    if simulated:
+        why.append(
+            f"{len(simulated)} of {references['recorded']} references have PEDIGREE "
+            f"{SIMULATED_PEDIGREE}"
+        )
+    context = check.context or "the context"
+    return replace(
+        check,
+        status="simulated",
+        message=(
+            f"CRDS_CTX {context} is a local context with simulated references "
+            f"({'; '.join(why)}): the product is a simulation, not calibrated with "
+            "in-flight references; calibrate real data with a CRDS server context"
+        ),
+    )
 
 
 def _issue(issue: KnownIssue, product: Product) -> dict[str, Any]:
@@ -244,6 +284,8 @@ def _format_references(refs: dict[str, Any]) -> list[str]:
     lines = [f"References recorded (R_*): {refs['recorded']}"]
     for entry in refs["preflight"]:
         lines.append(f"  pre-flight: {entry['reftype']:<12s}{entry['file']}  ({entry['pedigree']})")
+    for entry in refs["simulated"]:
+        lines.append(f"  simulated:  {entry['reftype']:<12s}{entry['file']}  ({entry['pedigree']})")
     if refs["pedigree_unknown"]:
         lines.append(
             f"  pedigree unknown for {len(refs['pedigree_unknown'])} not in the cache "
