@@ -33,7 +33,7 @@ from webbcal.stpipe.registry import PIPELINES, STEPS, get_step_class
 pytestmark = pytest.mark.jwst_oracle
 
 #: Pipelines compared with the official ones (a new pipeline: add its alias here).
-PIPELINES_CHECKED = ["calwebb_detector1", "calwebb_dark", "calwebb_guider"]
+PIPELINES_CHECKED = ["calwebb_detector1", "calwebb_dark", "calwebb_guider", "calwebb_image2"]
 
 _NO_SPECTRAL_FLATS = "NIRSpec spectroscopic flats (fflat, sflat, dflat) are not implemented"
 _WEBBCAL_ONLY = "webbcal only: "

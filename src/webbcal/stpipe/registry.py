@@ -47,6 +47,7 @@ PIPELINES: dict[str, str] = {
     "calwebb_detector1": "webbcal.pipeline:Detector1Pipeline",
     "calwebb_guider": "webbcal.pipeline:GuiderPipeline",
     "calwebb_dark": "webbcal.pipeline:DarkPipeline",
+    "calwebb_image2": "webbcal.pipeline.image2:Image2Pipeline",
 }
 
 
