@@ -166,3 +166,24 @@ def test_matches_the_official_pipeline(case):
         good = np.isfinite(a.data) & np.isfinite(b.data) & (b.data != 0)
         rel = np.abs(a.data[good] - b.data[good]) / np.abs(b.data[good])
         assert np.median(rel) < 1e-4
+
+
+def test_batch_runs_image2_like_run(case):
+    distributed = pytest.importorskip("distributed")
+    from stdatamodels.jwst import datamodels as dm
+
+    from webbcal.batch import run_batch
+
+    folder, sim, rate, refs = case
+    single = Image2Pipeline.call(str(rate), steps=_steps(refs))
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:  # fmt: skip
+        result = run_batch([str(rate)], output_dir=folder / "batch", pipeline="calwebb_image2",
+                           steps=_steps(refs), use_crds_pars=False, client=client)  # fmt: skip
+    assert result.ok
+    names = sorted(n for n in os.listdir(folder / "batch") if n.endswith(".fits"))
+    assert names == ["jw01234001001_01101_00001_nrca1_cal.fits",
+                     "jw01234001001_01101_00001_nrca1_i2d.fits"]  # fmt: skip
+    with dm.open(str(folder / "batch" / names[0])) as cal:
+        assert np.array_equal(cal.data, single.data, equal_nan=True)

@@ -658,4 +658,14 @@ def record_crds(model: Any) -> None:
         model.meta.ref_file.crds.sw_version = crds_version()
         model.meta.ref_file.crds.context_used = get_context_name(model.get_crds_parameters())
     except Exception as exc:  # provenance must not fail a finished calibration
-        log.warning("Could not record the CRDS context: %s", exc)
+        # Said once per process and reason: every step of a run would repeat it.
+        text = str(exc)
+        if text in _CRDS_CONTEXT_WARNED:
+            log.debug("Could not record the CRDS context: %s", text)
+        else:
+            _CRDS_CONTEXT_WARNED.add(text)
+            log.warning("Could not record the CRDS context: %s", text)
+
+
+#: Reasons already reported by :func:`record_crds` in this process.
+_CRDS_CONTEXT_WARNED: set[str] = set()
