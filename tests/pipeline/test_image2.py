@@ -187,3 +187,38 @@ def test_batch_runs_image2_like_run(case):
                      "jw01234001001_01101_00001_nrca1_i2d.fits"]  # fmt: skip
     with dm.open(str(folder / "batch" / names[0])) as cal:
         assert np.array_equal(cal.data, single.data, equal_nan=True)
+
+
+def test_bad_associations_write_nothing(case):
+    from webbcal.associations import AssociationError
+    from webbcal.datamodels.io import InputError
+
+    folder, sim, rate, refs = case
+    before = rate.read_bytes()
+    product = "jw01234001001_01101_00001_nrca1"
+    missing = Association(
+        products=[Product(product, [Member(rate.name, "science"),
+                                    Member("jw_gone_rate.fits", "background")])],
+        asn_type="image2", asn_id="c1000",
+    )  # fmt: skip
+    path = write_association(missing, folder / "data" / "missing_asn.json")
+    out = folder / "bad_out"
+    with pytest.raises(AssociationError, match=r"1 member\(s\) not found.*jw_gone_rate.fits"):
+        Image2Pipeline.call(str(path), steps=_steps(refs), save_results=True, output_dir=str(out))
+    # A background exposure through another filter.
+    from webbcal.simulate.imaging import imaging_setup, simulate_imaging_rate
+
+    other = simulate_imaging_rate(imaging_setup("NRCA1_SUB160", SIAF_DIR, filter="F150W"),
+                                  sky=1.0, seed=9)  # fmt: skip
+    other.model.meta.filename = "jw01234001001_01101_00009_nrca1_rate.fits"
+    other_path = other.save(folder / "data")
+    mixed = Association(
+        products=[Product(product, [Member(rate.name, "science"),
+                                    Member(other_path.name, "background")])],
+        asn_type="image2", asn_id="c1000",
+    )  # fmt: skip
+    path = write_association(mixed, folder / "data" / "mixed_asn.json")
+    with pytest.raises(InputError, match=r"_00009_nrca1_rate.fits: background FILTER='F150W'"):
+        Image2Pipeline.call(str(path), steps=_steps(refs), save_results=True, output_dir=str(out))
+    assert not out.exists() or os.listdir(out) == []
+    assert rate.read_bytes() == before
