@@ -6,13 +6,6 @@ import logging
 from typing import Any
 
 from ..stpipe import Param, Step, StepSkipped
-from .imaging import (
-    DISTORTION_INSTRUMENTS,
-    IMAGING_EXP_TYPES,
-    AssignWcsError,
-    assign_imaging_wcs,
-    check_exposure_keywords,
-)
 
 __all__ = ["AssignWcsStep"]
 
@@ -93,7 +86,16 @@ class AssignWcsStep(Step):
         """
         from stdatamodels.jwst import datamodels as dm
 
+        # gwcs and the WCS helpers are imported here, not with the module, so that
+        # `webbcal list` and --help stay light.
         from ..wcs import SipFitError, SipParams
+        from .imaging import (
+            DISTORTION_INSTRUMENTS,
+            IMAGING_EXP_TYPES,
+            AssignWcsError,
+            assign_imaging_wcs,
+            check_exposure_keywords,
+        )
 
         if not isinstance(model, (dm.ImageModel, dm.CubeModel, dm.IFUImageModel)):
             log.warning("Input dataset type is not supported.")

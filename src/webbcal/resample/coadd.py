@@ -49,6 +49,7 @@ from drizzle.resample import Drizzle
 
 from ..dqflags import DO_NOT_USE, NON_SCIENCE
 from ..wcs import MAX_TOLERANCE, pixel_map
+from .constants import KERNELS, VARIANCE_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +65,7 @@ __all__ = [
     "mark_invalid",
 ]
 
-KERNELS = ("square", "gaussian", "point", "turbo", "lanczos2", "lanczos3")
 WEIGHT_TYPES = ("ivm", "exptime")
-#: Variance planes drizzled, in output order.
-VARIANCE_NAMES = ("var_rnoise", "var_flat", "var_poisson")
 #: DQ bits that give a pixel zero weight (all others are ignored).
 BAD_BITS = DO_NOT_USE | NON_SCIENCE
 

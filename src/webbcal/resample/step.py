@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..datamodels.io import InputError
 from ..stpipe import Param, Step
-from ..wcs import MAX_TOLERANCE, PointingError, pointing_from_model, s_region_from_wcs
-from .coadd import KERNELS, VARIANCE_NAMES, Coadd, CoaddParams, Exposure, mark_invalid
-from .grid import GridError, custom_grid, grid_from_footprints
-from .product import combined_s_region, pixel_area_steradians, update_wcsinfo
+from .constants import KERNELS, VARIANCE_NAMES
+
+if TYPE_CHECKING:
+    from .coadd import Coadd, CoaddParams, Exposure
 
 __all__ = ["ResampleStep"]
 
@@ -157,12 +157,16 @@ class ResampleStep(Step):
 
     @staticmethod
     def _s_region(model: Any) -> str:
+        from ..wcs import s_region_from_wcs
+
         text = getattr(model.meta.wcsinfo, "s_region", None)
         return text if text else s_region_from_wcs(model.meta.wcs, shape=model.data.shape)
 
     @staticmethod
     def _reference(model: Any):
         """WCS, pointing (or the reason it is unusable) and shape of the first member."""
+        from ..wcs import PointingError, pointing_from_model
+
         try:
             pointing = pointing_from_model(model)
         except PointingError as exc:
@@ -171,6 +175,8 @@ class ResampleStep(Step):
 
     # ------------------------------------------------------------------ grid
     def _grid(self, footprints, reference):
+        from .grid import GridError, custom_grid, grid_from_footprints
+
         shape = None if self.output_shape is None else tuple(self.output_shape)[::-1]
         try:
             if self.output_wcs:
@@ -188,6 +194,9 @@ class ResampleStep(Step):
             raise InputError(f"resample: cannot build the output grid: {exc}") from None
 
     def _coadd_params(self) -> CoaddParams:
+        from ..wcs import MAX_TOLERANCE
+        from .coadd import CoaddParams
+
         step = int(min(max(self.pixmap_stepsize, 8), _MAX_INITIAL_STEP))
         return CoaddParams(
             pixfrac=self.pixfrac, kernel=self.kernel, fillval=self.fillval,
@@ -215,6 +224,8 @@ class ResampleStep(Step):
         return self._product(coadd.finalize(), grid, first, footprints, ratio, library)
 
     def _coadd(self, grid, n_inputs, ratio) -> Coadd:
+        from .coadd import Coadd
+
         return Coadd(grid.wcs, self._coadd_params(), n_inputs=n_inputs,
                      pixel_scale_ratio=ratio, propagate_dq=self.propagate_dq)  # fmt: skip
 
@@ -269,6 +280,8 @@ class ResampleStep(Step):
 
     @staticmethod
     def _exposure(model: Any) -> Exposure:
+        from .coadd import Exposure, mark_invalid
+
         variances = {n: getattr(model, n) for n in VARIANCE_NAMES if model.hasattr(n)}
         err = model.err if model.hasattr("err") else None
         data, dq, err, variances = mark_invalid(model.data, model.dq, err, variances)
@@ -289,6 +302,8 @@ class ResampleStep(Step):
     # ------------------------------------------------------------------ product
     def _product(self, result, grid, first, footprints, ratio, library):
         from stdatamodels.jwst import datamodels as dm
+
+        from .product import combined_s_region, pixel_area_steradians, update_wcsinfo
 
         out = dm.ImageModel()
         out.update(first.model if isinstance(first, _MetaOnly) else first)
