@@ -108,3 +108,26 @@ def accuracy_case(tmp_path_factory) -> Stage1Case:
         tmp_path_factory.mktemp("accuracy_case"), subarray="GENERIC",
         geometry=SubarrayGeometry(1, 1, 512, 2048), cr_rate=2e-3, seed=3,
     )  # fmt: skip
+
+
+#: Test files (relative to tests/) and test-name fragments run in CI's second, still
+#: required step (``pytest -m slow``) rather than by the README's test command: long
+#: end-to-end comparisons with the official pipeline, streaming identity on many
+#: configurations, dask clusters and memory measurements in fresh processes.
+SLOW_TESTS = (
+    "parity/test_detector1_parity.py",
+    "pipeline/test_streaming.py",
+    "pipeline/test_streaming_miri.py",
+    "batch/test_batch.py",
+    "datamodels/test_library.py::test_on_disk_memory_does_not_grow_with_members",
+    "stpipe/test_multi_exposure.py::test_pipeline_memory_on_disk_does_not_grow_with_members",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    root = Path(__file__).parent
+    for item in items:
+        rel = Path(str(item.fspath)).relative_to(root).as_posix()
+        name = f"{rel}::{item.name.split('[')[0]}"
+        if any(name == s or rel == s for s in SLOW_TESTS):
+            item.add_marker(pytest.mark.slow)

@@ -19,11 +19,14 @@ def test_demo_and_tests_use_separate_environments():
     assert demo == "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/webbcal demo"
     assert tests == (
         "python3 -m venv .venv-test && .venv-test/bin/pip install -q -e '.[test]' && "
-        ".venv-test/bin/python -m pytest -q"
+        '.venv-test/bin/python -m pytest -q -m "not slow"'
     )
     assert ".venv-test/" in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
 
 
 def test_ci_runs_exactly_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
-    assert ci[-1] == _setup_commands()[1]
+    commands = [line for line in ci if line and not line.startswith("#")]
+    # The README's command, then the slow tests.
+    assert _setup_commands()[1] in commands
+    assert commands[-1] == ".venv-test/bin/python -m pytest -q -m slow"
