@@ -2,15 +2,19 @@
 
 Images (rate, rateints, cal, calints, i2d, ...) are shown with a zscale or
 asinh stretch, a colour bar in the product's units and a title naming the
-file and mode; ``--dq`` overlays pixels flagged DO_NOT_USE. ``--pixel X Y``
-plots the groups of one pixel of a ramp (uncal or ramp product), one line per
-integration, with jumps (JUMP_DET) and saturated groups (SATURATED) marked
-when the product has a GROUPDQ array.
+file and mode. A product whose SCI header holds a celestial FITS WCS (cal, i2d:
+the TAN or TAN-SIP keywords that assign_wcs and resample write) gets RA/Dec
+axes drawn with astropy's WCSAxes (``--no-wcs``: pixel axes); ``--dq`` overlays
+pixels flagged DO_NOT_USE. ``--pixel X Y`` plots the groups of one pixel of a ramp
+(uncal or ramp product), one line per integration, with jumps (JUMP_DET) and
+saturated groups (SATURATED) marked when the product has a GROUPDQ array.
 
 matplotlib is imported only when a plot is made (Agg canvas, no pyplot state).
 
 References
 ----------
+astropy documentation, "Making plots with world coordinates (WCSAxes)".
+
 IRAF ``display`` zscale algorithm, as implemented in
 ``astropy.visualization.ZScaleInterval``; Lupton, Gunn & Szalay (1999),
 AJ 118, 1406 (asinh stretch).
@@ -42,6 +46,27 @@ class _Arrays:
     dq: np.ndarray | None
     groupdq: np.ndarray | None
     bunit: str
+    header: Any = None
+
+
+def _celestial_wcs(header, shape: tuple[int, int]):
+    """The 2-D celestial FITS WCS of a SCI header, or None when it has none."""
+    import warnings
+
+    from astropy.wcs import WCS, FITSFixedWarning
+
+    if header is None or not str(header.get("CTYPE1", "")).startswith(("RA-", "DEC-")):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FITSFixedWarning)
+            wcs = WCS(header, naxis=2)
+    except Exception:  # a malformed WCS: show pixel axes instead
+        return None
+    if not wcs.has_celestial or wcs.naxis != 2:
+        return None
+    wcs.array_shape = shape
+    return wcs
 
 
 def _load(path: str) -> _Arrays:
@@ -57,13 +82,14 @@ def _load(path: str) -> _Arrays:
             if dq is None and "PIXELDQ" in hdul and hdul["PIXELDQ"].data is not None:
                 dq = np.asarray(hdul["PIXELDQ"].data)
             gdq = np.asarray(hdul["GROUPDQ"].data) if "GROUPDQ" in hdul else None
-            bunit = str(hdul["SCI"].header.get("BUNIT", "") or "")
+            header = hdul["SCI"].header.copy()
+            bunit = str(header.get("BUNIT", "") or "")
     except ProductError:
         raise
     except Exception as exc:
         raise ProductError(f"{path}: cannot read the SCI data ({type(exc).__name__}: {exc})") \
             from None  # fmt: skip
-    return _Arrays(sci, dq, gdq, bunit)
+    return _Arrays(sci, dq, gdq, bunit, header)
 
 
 def _title(path: str) -> str:
@@ -129,6 +155,8 @@ def render_image(
     dq_overlay: bool = False,
     integration: int = 0,
     size: tuple[int, int] = DEFAULT_SIZE,
+    wcs: bool = True,
+    markers: Any = None,
 ) -> str:
     """Write a PNG of the SCI image of a product.
 
@@ -147,6 +175,12 @@ def render_image(
         Integration shown for 3-D and 4-D data (0-based).
     size : (int, int)
         PNG size in pixels (width, height).
+    wcs : bool
+        Draw RA/Dec axes (astropy WCSAxes) when the SCI header has a celestial WCS;
+        False, or a product without one, gives pixel axes.
+    markers : sequence of (ra, dec) or None
+        Sky positions (ICRS degrees) to circle; they need RA/Dec axes and are
+        ignored on pixel axes.
 
     Returns
     -------
@@ -170,7 +204,8 @@ def render_image(
         raise ValueError(f"integration={integration} is out of range; the file has {nints}")
     image, dq = _plane(arrays, integration)
     fig = _figure(size)
-    ax = fig.add_subplot(1, 1, 1)
+    sky = _celestial_wcs(arrays.header, image.shape) if wcs else None
+    ax = fig.add_subplot(1, 1, 1, projection=sky) if sky is not None else fig.add_subplot(1, 1, 1)
     ny, nx = image.shape
     aspect = "equal" if max(ny, nx) <= 4 * min(ny, nx) else "auto"  # keep slits readable
     shown = ax.imshow(image, origin="lower", cmap="gray", norm=_norm(image, stretch),
@@ -183,10 +218,27 @@ def render_image(
     fig.colorbar(shown, ax=ax, label=arrays.bunit or "(no BUNIT)")
     suffix = f", integration {integration}" if nints > 1 else ""
     ax.set_title(f"{title} [{stretch}{suffix}]", fontsize=9)
-    ax.set_xlabel("x (pixel)")
-    ax.set_ylabel("y (pixel)")
+    if sky is None:
+        ax.set_xlabel("x (pixel)")
+        ax.set_ylabel("y (pixel)")
+    else:
+        _sky_axes(ax, markers)
     fig.savefig(out, dpi=_DPI, format="png")
     return out
+
+
+def _sky_axes(ax, markers) -> None:
+    """Label WCSAxes in RA/Dec, draw a grid and circle ``markers`` (ICRS degrees)."""
+    ra_axis, dec_axis = ax.coords[0], ax.coords[1]
+    ra_axis.set_axislabel("RA (ICRS)")
+    dec_axis.set_axislabel("Dec (ICRS)")
+    ra_axis.set_major_formatter("hh:mm:ss.s")
+    dec_axis.set_major_formatter("dd:mm:ss")
+    ax.coords.grid(color="white", alpha=0.3, linestyle="dotted")
+    if markers is not None and len(markers):
+        radec = np.asarray(markers, dtype=float).reshape(-1, 2)
+        ax.scatter(radec[:, 0], radec[:, 1], transform=ax.get_transform("world"), s=400,
+                   facecolors="none", edgecolors="cyan", linewidths=1.2)  # fmt: skip
 
 
 def render_pixel(
@@ -282,6 +334,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--integration", type=int, default=0, help="integration (0-based)")
     parser.add_argument("--pixel", nargs=2, type=int, metavar=("X", "Y"),
                         help="plot this ramp pixel's groups instead of the image")  # fmt: skip
+    parser.add_argument("--no-wcs", action="store_true",
+                        help="pixel axes even when the product has a celestial WCS")  # fmt: skip
     parser.add_argument("--size", nargs=2, type=int, metavar=("W", "H"),
                         default=list(DEFAULT_SIZE), help="PNG size in pixels")  # fmt: skip
     args = parser.parse_args(argv)
@@ -292,7 +346,8 @@ def main(argv: list[str]) -> int:
             render_pixel(args.file, out, args.pixel[0], args.pixel[1], size=size)
         else:
             render_image(args.file, out, stretch=args.stretch, dq_overlay=args.dq,
-                         integration=args.integration, size=size)  # fmt: skip
+                         integration=args.integration, size=size,
+                         wcs=not args.no_wcs)  # fmt: skip
     except ValueError as exc:
         if isinstance(exc, ProductError):
             raise
