@@ -488,7 +488,9 @@ def _measure_stars(cal, sky_truth: _SkyTruth) -> tuple[np.ndarray, np.ndarray]:
             continue
         fluxes.append(sub[inner].sum())
         cut = (slice(iy - 7, iy + 8), slice(ix - 7, ix + 8))
-        cx, cy = centroid_2dg(data[cut] - np.median(data[win][ring]))
+        good = usable[cut]
+        stamp = np.where(good, data[cut] - np.median(data[win][ring]), 0.0)
+        cx, cy = centroid_2dg(stamp, mask=~good)
         ra_m, dec_m = cal.meta.wcs(ix - 7 + cx, iy - 7 + cy)
         sep = SkyCoord(ra * u.deg, dec * u.deg).separation(SkyCoord(ra_m * u.deg, dec_m * u.deg))
         offsets.append(sep.to_value(u.mas))

@@ -2,9 +2,10 @@
 
 Images (rate, rateints, cal, calints, i2d, ...) are shown with a zscale or
 asinh stretch, a colour bar in the product's units and a title naming the
-file and mode. A product whose SCI header holds a celestial FITS WCS (cal, i2d:
-the TAN or TAN-SIP keywords that assign_wcs and resample write) gets RA/Dec
-axes drawn with astropy's WCSAxes (``--no-wcs``: pixel axes); ``--dq`` overlays
+file and mode. A product with a WCS (assign_wcs or resample done: cal, calints,
+i2d) whose SCI header holds a celestial FITS WCS (the TAN-SIP approximation that
+assign_wcs writes, the exact TAN of resample) gets RA/Dec axes drawn with
+astropy's WCSAxes (``--no-wcs``: pixel axes); ``--dq`` overlays
 pixels flagged DO_NOT_USE. ``--pixel X Y`` plots the groups of one pixel of a ramp
 (uncal or ramp product), one line per integration, with jumps (JUMP_DET) and
 saturated groups (SATURATED) marked when the product has a GROUPDQ array.
@@ -32,7 +33,7 @@ from webbcal import dqflags
 from webbcal.tools._cli import ArgumentParser
 from webbcal.tools.product import ProductError, read_product
 
-__all__ = ["DEFAULT_SIZE", "main", "render_image", "render_pixel"]
+__all__ = ["DEFAULT_SIZE", "image_figure", "main", "render_image", "render_pixel"]
 
 #: Default PNG size in pixels (width, height).
 DEFAULT_SIZE = (800, 700)
@@ -47,15 +48,23 @@ class _Arrays:
     groupdq: np.ndarray | None
     bunit: str
     header: Any = None
+    has_wcs: bool = False
 
 
-def _celestial_wcs(header, shape: tuple[int, int]):
-    """The 2-D celestial FITS WCS of a SCI header, or None when it has none."""
+def _celestial_wcs(arrays: _Arrays, shape: tuple[int, int]):
+    """The 2-D celestial FITS WCS of a product with a WCS, or None when it has none.
+
+    Products before assign_wcs (rate, rateints) may carry the pointing's linear FITS WCS,
+    which ignores the distortion: they keep pixel axes.
+    """
     import warnings
 
     from astropy.wcs import WCS, FITSFixedWarning
 
-    if header is None or not str(header.get("CTYPE1", "")).startswith(("RA-", "DEC-")):
+    header = arrays.header
+    if not arrays.has_wcs or header is None:
+        return None
+    if not str(header.get("CTYPE1", "")).startswith(("RA-", "DEC-")):
         return None
     try:
         with warnings.catch_warnings():
@@ -83,13 +92,15 @@ def _load(path: str) -> _Arrays:
                 dq = np.asarray(hdul["PIXELDQ"].data)
             gdq = np.asarray(hdul["GROUPDQ"].data) if "GROUPDQ" in hdul else None
             header = hdul["SCI"].header.copy()
+            primary = hdul[0].header
+            has_wcs = "COMPLETE" in (primary.get("S_WCS"), primary.get("S_RESAMP"))
             bunit = str(header.get("BUNIT", "") or "")
     except ProductError:
         raise
     except Exception as exc:
         raise ProductError(f"{path}: cannot read the SCI data ({type(exc).__name__}: {exc})") \
             from None  # fmt: skip
-    return _Arrays(sci, dq, gdq, bunit, header)
+    return _Arrays(sci, dq, gdq, bunit, header, has_wcs)
 
 
 def _title(path: str) -> str:
@@ -147,9 +158,8 @@ def _plane(arrays: _Arrays, integration: int) -> tuple[np.ndarray, np.ndarray | 
     return sci, dq
 
 
-def render_image(
+def image_figure(
     path: str,
-    out: str,
     *,
     stretch: str = "zscale",
     dq_overlay: bool = False,
@@ -157,16 +167,14 @@ def render_image(
     size: tuple[int, int] = DEFAULT_SIZE,
     wcs: bool = True,
     markers: Any = None,
-) -> str:
-    """Write a PNG of the SCI image of a product.
+) -> Any:
+    """A matplotlib Figure of the SCI image of a product (Agg canvas, not saved).
 
     Parameters
     ----------
     path : str
         JWST product with a SCI extension of 2 (image), 3 (per integration) or
         4 (ramp: the last group is shown) dimensions.
-    out : str
-        PNG file to write.
     stretch : {"zscale", "asinh"}
         Display stretch.
     dq_overlay : bool
@@ -176,16 +184,18 @@ def render_image(
     size : (int, int)
         PNG size in pixels (width, height).
     wcs : bool
-        Draw RA/Dec axes (astropy WCSAxes) when the SCI header has a celestial WCS;
-        False, or a product without one, gives pixel axes.
+        Draw RA/Dec axes (astropy WCSAxes) when the product has a WCS (S_WCS or
+        S_RESAMP is COMPLETE) and its SCI header a celestial FITS WCS; False, or a
+        product without one, gives pixel axes.
     markers : sequence of (ra, dec) or None
         Sky positions (ICRS degrees) to circle; they need RA/Dec axes and are
         ignored on pixel axes.
 
     Returns
     -------
-    str
-        ``out``.
+    matplotlib.figure.Figure
+        One image axes (an astropy ``WCSAxes`` when RA/Dec axes are drawn) and its
+        colour bar.
 
     Raises
     ------
@@ -204,12 +214,18 @@ def render_image(
         raise ValueError(f"integration={integration} is out of range; the file has {nints}")
     image, dq = _plane(arrays, integration)
     fig = _figure(size)
-    sky = _celestial_wcs(arrays.header, image.shape) if wcs else None
+    sky = _celestial_wcs(arrays, image.shape) if wcs else None
     ax = fig.add_subplot(1, 1, 1, projection=sky) if sky is not None else fig.add_subplot(1, 1, 1)
     ny, nx = image.shape
     aspect = "equal" if max(ny, nx) <= 4 * min(ny, nx) else "auto"  # keep slits readable
+    # An image larger than its axes is filtered before display (matplotlib's antialiasing
+    # on the data), so that compact sources survive the down-sampling; smaller ones show
+    # their pixels as they are.
+    shrink = max(ny, nx) > 0.6 * max(size)
+    interpolation = "antialiased" if shrink else "nearest"
     shown = ax.imshow(image, origin="lower", cmap="gray", norm=_norm(image, stretch),
-                      interpolation="nearest", aspect=aspect)  # fmt: skip
+                      interpolation=interpolation, interpolation_stage="data",
+                      aspect=aspect)  # fmt: skip
     if dq_overlay and dq is not None:
         bad = (dq.astype(np.uint32) & dqflags.DO_NOT_USE) != 0
         overlay = np.zeros(image.shape + (4,), dtype=float)
@@ -223,8 +239,63 @@ def render_image(
         ax.set_ylabel("y (pixel)")
     else:
         _sky_axes(ax, markers)
-    fig.savefig(out, dpi=_DPI, format="png")
+    return fig
+
+
+def render_image(
+    path: str,
+    out: str,
+    *,
+    stretch: str = "zscale",
+    dq_overlay: bool = False,
+    integration: int = 0,
+    size: tuple[int, int] = DEFAULT_SIZE,
+    wcs: bool = True,
+    markers: Any = None,
+) -> str:
+    """Write a PNG of the SCI image of a product.
+
+    Parameters
+    ----------
+    path : str
+        JWST product (see :func:`image_figure`).
+    out : str
+        PNG file to write.
+    stretch, dq_overlay, integration, size, wcs, markers
+        As in :func:`image_figure`.
+
+    Returns
+    -------
+    str
+        ``out``.
+
+    Raises
+    ------
+    ValueError
+        For a bad ``stretch``, ``integration`` or ``size``.
+    webbcal.tools.product.ProductError
+        For a file without a usable SCI image.
+    """
+    fig = image_figure(path, stretch=stretch, dq_overlay=dq_overlay, integration=integration,
+                       size=size, wcs=wcs, markers=markers)  # fmt: skip
+    _save_png(fig, out)
     return out
+
+
+def _save_png(fig, out: str) -> None:
+    """Save a figure as PNG atomically: a temporary file beside ``out``, then a rename."""
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(out))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp_webbcal_", suffix=".png", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            fig.savefig(stream, dpi=_DPI, format="png")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def _sky_axes(ax, markers) -> None:
@@ -234,7 +305,7 @@ def _sky_axes(ax, markers) -> None:
     dec_axis.set_axislabel("Dec (ICRS)")
     ra_axis.set_major_formatter("hh:mm:ss.s")
     dec_axis.set_major_formatter("dd:mm:ss")
-    ax.coords.grid(color="white", alpha=0.3, linestyle="dotted")
+    ax.coords.grid(color="tab:orange", alpha=0.5, linestyle="dotted")
     if markers is not None and len(markers):
         radec = np.asarray(markers, dtype=float).reshape(-1, 2)
         ax.scatter(radec[:, 0], radec[:, 1], transform=ax.get_transform("world"), s=400,
@@ -303,7 +374,7 @@ def render_pixel(
     ax.set_title(f"{title} [pixel x={x}, y={y}]", fontsize=9)
     if nints <= 10 or arrays.groupdq is not None:
         ax.legend(fontsize=7, loc="best")
-    fig.savefig(out, dpi=_DPI, format="png")
+    _save_png(fig, out)
     return out
 
 
