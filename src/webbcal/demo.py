@@ -1,10 +1,27 @@
-"""``webbcal demo``: a complete offline stage-1 run on a simulated exposure.
+"""``webbcal demo``: a complete offline run, uncal -> rate -> cal -> i2d, on a simulated exposure.
 
 The demo writes a simulated NIRCam exposure and a matching reference set, puts
 the references into a local CRDS cache with its own context (pmap, imap, rmaps
 with valid checksums, and the cache's ``server_config``), then runs
 calwebb_detector1 through the ordinary CRDS selection path (no overrides) and
 compares the rate with the simulation's truth.
+
+For NIRCam it goes on through calwebb_image2. The exposure carries the pointing
+keywords of the SIAF aperture NRCA1_FULL (PRD PRDOPSSOC-075, shipped in
+``webbcal/data/siaf_demo.json``), and nine stars are rendered where the exposure's true
+WCS puts chosen sky positions; the context also serves the distortion (from the same
+SIAF parameters), filteroffset, flat (the simulated detector's response), photom and
+area references. The stars are measured on the ``_cal`` (centroid through its WCS, and
+aperture flux) against the injected RA/Dec and flux, and the ``_i2d`` is drawn with
+RA/Dec axes. The MIRI and FGS demos stop after stage 1 (calwebb_guider for FGS).
+
+References
+----------
+Cox, C. & Lallo, M. 2017, "Description and Use of the JWST Science Instrument Aperture
+File", JWST-STScI-001550 (pointing keywords of an aperture).
+
+JWST pipeline documentation, "calwebb_image2" and the ``assign_wcs``, ``flat_field`` and
+``photom`` steps (reference types and how they are applied).
 """
 
 from __future__ import annotations
@@ -71,11 +88,20 @@ class Stage2Result:
         """Summary lines."""
         off = np.asarray(self.offsets_mas)
         ratio = self.flux_ratios
-        return [
+        ok = np.isfinite(off) & np.isfinite(ratio)
+        lines = [
             f"  cal          : {self.cal}",
             f"  i2d          : {self.i2d}",
             f"  i2d picture  : {self.quicklook}",
-            f"  {off.size} stars at known RA/Dec, centroids on the cal through its WCS: "
+        ]
+        stars = f"{off.size} stars" if off.size != 1 else "1 star"
+        if not ok.any():
+            return [*lines, f"  {stars} at known RA/Dec: none measurable on the cal"]
+        off, ratio = off[ok], ratio[ok]
+        skipped = f" ({int((~ok).sum())} with flagged pixels skipped)" if not ok.all() else ""
+        return [
+            *lines,
+            f"  {stars} at known RA/Dec, centroids on the cal through its WCS{skipped}: "
             f"offsets median {np.median(off):.2f} mas, max {off.max():.2f} mas",
             f"  star fluxes on the cal (MJy/sr summed over {_R_FLUX:g} px) / injected: "
             f"median {np.median(ratio):.4f}, range {ratio.min():.4f}..{ratio.max():.4f}",
@@ -312,7 +338,8 @@ class _SkyTruth:
 def _sky_truth(det, ngroups: int) -> _SkyTruth:
     """Pointing, true WCS and astrometric stars of the demo's NRCA1 exposure.
 
-    The stars sit on a 3 x 3 grid (sub-pixel offsets) at least 20 pixels from the edges,
+    The stars sit on a 3 x 3 grid (sub-pixel offsets) at least 20 pixels from the edges
+    (one star on arrays under 100 pixels),
     moved where needed so that no bad pixel falls within the flux aperture; their
     (RA, Dec) are where the true WCS puts those pixels.
     """
@@ -336,8 +363,9 @@ def _sky_truth(det, ngroups: int) -> _SkyTruth:
     margin = min(20, min(ny, nx) // 4)
     bad = det.response <= 0
     xs, ys = [], []
+    # Nine stars; a 64 x 64 subarray holds one (the background annulus stays clear).
     for fy in (0.25, 0.5, 0.75) if ny >= 100 else (0.5,):
-        for fx in (0.25, 0.5, 0.75) if nx >= 100 else (0.3, 0.7):
+        for fx in (0.25, 0.5, 0.75) if nx >= 100 else (0.5,):
             x = margin + fx * (nx - 1 - 2 * margin) + 0.3
             y = margin + fy * (ny - 1 - 2 * margin) - 0.2
             for _ in range(50):  # step along x until the flux aperture has no bad pixel
@@ -523,7 +551,13 @@ def run_demo(
     nints: int | None = None,
     progress: bool = True,
 ) -> DemoResult:
-    """Simulate, build a CRDS context, run calwebb_detector1 and compare with truth.
+    """Simulate, build a CRDS context, run calwebb_detector1 (and, for NIRCam,
+    calwebb_image2) and compare with truth.
+
+    For NIRCam the output directory also receives ``<root>_cal.fits``,
+    ``<root>_i2d.fits`` and ``<root>_i2d.png`` (the i2d with RA/Dec axes and the
+    injected stars circled); :attr:`DemoResult.stage2` holds the stars' centroid
+    offsets (mas) and flux ratios measured on the cal.
 
     Parameters
     ----------
@@ -544,6 +578,11 @@ def run_demo(
     Returns
     -------
     DemoResult
+
+    Raises
+    ------
+    ValueError
+        For an unknown instrument or subarray.
     """
     from .crds_client import crds_environment
     from .pipeline import Detector1Pipeline
