@@ -127,5 +127,9 @@ def test_packaged_siaf_matches_the_prd_xml():
     if not xml.is_file():
         pytest.skip("shared SIAF XML not found")
     assert packaged_siaf_aperture("NRCA1_FULL") == read_siaf_aperture(xml, "NRCA1_FULL")
+    # imaging_setup without a SIAF folder uses the packaged aperture.
+    from webbcal.simulate.imaging import imaging_setup
+
+    assert imaging_setup("NRCA1_FULL", None) == imaging_setup("NRCA1_FULL", xml.parent)
     with pytest.raises(SiafError, match="no aperture named 'NRCB5_FULL'.*NRCA1_FULL"):
         packaged_siaf_aperture("NRCB5_FULL")
