@@ -299,7 +299,8 @@ def cmd_demo(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="webbcal demo",
         description="Simulate an exposure and its references in a local CRDS context, "
-        "then run calwebb_detector1 offline through ordinary CRDS selection.",
+        "then run calwebb_detector1 offline through ordinary CRDS selection and, for "
+        "NIRCam, calwebb_image2 (cal, i2d and a PNG of the i2d with RA/Dec axes).",
         formatter_class=_HelpFormatter,
     )
     parser.add_argument("--out", default="webbcal_demo", metavar="DIR",

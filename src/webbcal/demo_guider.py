@@ -253,4 +253,6 @@ def run_guider_demo(out: str | Path, *, seed: int = 1) -> str:
         f"guider_cds={cal.meta.cal_step.guider_cds}, flat_field={cal.meta.cal_step.flat_field}",
         f"  star simulated at x={star[0]:g}, y={star[1]:g}; _cal peak at x={yx[1]}, y={yx[0]} "
         f"({float(mean[yx]):.4g} DN/s)",
+        "  calwebb_image2: not run (guider products end at calwebb_guider; the demo's "
+        "stage 2 is NIRCam only)",
     ])  # fmt: skip

@@ -34,6 +34,10 @@ def test_miri_demo_runs_the_miri_branch_through_crds(miri_demo):
     assert "superbias" not in steps  # not part of the MIRI branch
     assert steps["refpix"] == "SKIPPED"  # MIRI subarrays have no reference columns
     assert abs(miri_demo.median_pull) < 0.05
+    # Stage 2 is NIRCam only: the MIRI demo says so and writes no cal.
+    assert miri_demo.stage2 is None
+    assert "calwebb_image2: not run (the demo's stage 2 is NIRCam only)" in str(miri_demo)
+    assert not list(miri_demo.out.glob("*_cal.fits"))
 
 
 def test_real_miri_ground_test_file_selects_the_miri_branch():

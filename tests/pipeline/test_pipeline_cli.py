@@ -146,11 +146,13 @@ def test_demo_runs_offline_and_reports(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "CRDS context jwst_9001.pmap" in text
     assert "median (rate - true)/ERR" in text
-    products = sorted(p.name for p in (tmp_path / "demo").glob("*_rate*.fits"))
+    assert "9 stars at known RA/Dec, centroids on the cal through its WCS" in text
+    products = sorted(p.name for p in (tmp_path / "demo").glob("jw*"))
     assert products == [
-        "jw01234001001_01101_00001_nrca1_rate.fits",
-        "jw01234001001_01101_00001_nrca1_rateints.fits",
-    ]
+        f"jw01234001001_01101_00001_nrca1_{kind}"
+        for kind in ("cal.fits", "i2d.fits", "i2d.png", "rate.fits", "rateints.fits",
+                     "truth.npz", "uncal.fits")
+    ]  # fmt: skip
     # Each reference is stored once, in the cache the demo's context serves.
     refs = sorted(p.relative_to(tmp_path / "demo") for p in (tmp_path / "demo").rglob("*_sim_*"))
     assert len(refs) == 8
@@ -221,6 +223,7 @@ def test_demo_fgs_guider(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "dq_init=COMPLETE, guider_cds=COMPLETE, flat_field=COMPLETE" in text
     assert "_cal peak at x=65, y=97" in text
+    assert "calwebb_image2: not run" in text
 
 
 def test_external_commands_are_importable():

@@ -51,6 +51,7 @@ from webbcal.wcs import (
     read_siaf_aperture,
     s_region_from_wcs,
 )
+from webbcal.wcs.siaf import packaged_siaf_aperture
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ __all__ = [
     "SimulatedImaging",
     "SkyStar",
     "imaging_setup",
+    "set_pointing_keywords",
     "simulate_imaging_rate",
     "write_distortion_reference",
     "write_filteroffset_reference",
@@ -189,8 +191,10 @@ def _detector_of(aperture: str) -> tuple[str, str, str | None, str | None, str]:
 
 
 @functools.lru_cache(maxsize=64)
-def _read_aperture(path: Path, name: str) -> SiafAperture:
+def _read_aperture(path: Path | None, name: str) -> SiafAperture:
     # SiafAperture is frozen: sharing one instance between setups is safe.
+    if path is None:
+        return packaged_siaf_aperture(name)
     return read_siaf_aperture(path, name)
 
 
@@ -209,7 +213,7 @@ def _subarray_corner(sub: SiafAperture, full: SiafAperture) -> tuple[int, int]:
 
 def imaging_setup(
     aperture: str,
-    siaf_dir: str | Path,
+    siaf_dir: str | Path | None,
     *,
     exp_type: str | None = None,
     filter: str | None = None,
@@ -222,8 +226,10 @@ def imaging_setup(
     aperture : str
         SIAF aperture name, e.g. ``"NRCA1_FULL"``, ``"NRCA1_SUB160"``, ``"NIS_CEN"``,
         ``"MIRIM_FULL"``, ``"FGS1_FULL"``.
-    siaf_dir : str or Path
-        Folder with the SIAF XML files (:data:`SIAF_FILES`), e.g. a PRD's ``SIAFXML``.
+    siaf_dir : str or Path or None
+        Folder with the SIAF XML files (:data:`SIAF_FILES`), e.g. a PRD's ``SIAFXML``;
+        None takes the apertures shipped with webbcal
+        (:func:`webbcal.wcs.siaf.packaged_siaf_aperture`: ``NRCA1_FULL`` only).
     exp_type, filter, pupil : str or None, optional
         EXP_TYPE, FILTER, PUPIL; None takes the instrument's usual imaging values
         (NIRCam F200W/F444W + CLEAR, NIRISS CLEAR + F150W, MIRI F770W).
@@ -241,7 +247,7 @@ def imaging_setup(
         If the SIAF file or aperture cannot be read.
     """
     instrument, detector, channel, module, full_name = _detector_of(aperture)
-    path = Path(siaf_dir) / SIAF_FILES[instrument]
+    path = None if siaf_dir is None else Path(siaf_dir) / SIAF_FILES[instrument]
     sub = _read_aperture(path, aperture.upper())
     full = _read_aperture(path, full_name)
     full_shape = _FULL_SHAPE.get(instrument, (full.ysci_size, full.xsci_size))
@@ -402,12 +408,29 @@ def _set_metadata(model, setup: ImagingSetup, pointing: Pointing, wcs, nints: in
     sub.name, sub.xstart, sub.ystart = setup.subarray, setup.xstart, setup.ystart
     sub.ysize, sub.xsize = setup.shape
     sub.fastaxis, sub.slowaxis = (1, 2) if setup.instrument == "MIRI" else (-1, 2)
-    _set_pointing(model, setup, pointing, wcs)
+    set_pointing_keywords(model, setup, pointing, wcs)
     for step in ("dq_init", "saturation", "linearity", "dark_sub", "jump", "ramp_fit"):
         setattr(meta.cal_step, step, "COMPLETE")
 
 
-def _set_pointing(model, setup: ImagingSetup, pointing: Pointing, wcs) -> None:
+def set_pointing_keywords(model, setup: ImagingSetup, pointing: Pointing, wcs) -> None:
+    """Write an exposure's pointing keywords (WCSINFO, VA_SCALE, V1 pointing, target).
+
+    Parameters
+    ----------
+    model : stdatamodels.jwst.datamodels.JwstDataModel
+        Product to update in place (any level: uncal, rate, ...).
+    setup : ImagingSetup
+        Its aperture gives CRPIX (the aperture's reference pixel) and CDELT.
+    pointing : Pointing
+        V2_REF, V3_REF, V3I_YANG, VPARITY, RA_REF, DEC_REF, ROLL_REF, VA_SCALE.
+    wcs : gwcs.WCS
+        The exposure's WCS, for S_REGION.
+
+    References
+    ----------
+    JWST keyword dictionary (WCSINFO, VELOCITY_ABERRATION and POINTING keywords).
+    """
     ap = setup.aperture
     info = model.meta.wcsinfo
     info.v2_ref, info.v3_ref = pointing.v2_ref, pointing.v3_ref

@@ -2,15 +2,20 @@
 
 Images (rate, rateints, cal, calints, i2d, ...) are shown with a zscale or
 asinh stretch, a colour bar in the product's units and a title naming the
-file and mode; ``--dq`` overlays pixels flagged DO_NOT_USE. ``--pixel X Y``
-plots the groups of one pixel of a ramp (uncal or ramp product), one line per
-integration, with jumps (JUMP_DET) and saturated groups (SATURATED) marked
-when the product has a GROUPDQ array.
+file and mode. A product with a WCS (assign_wcs or resample done: cal, calints,
+i2d) whose SCI header holds a celestial FITS WCS (the TAN-SIP approximation that
+assign_wcs writes, the exact TAN of resample) gets RA/Dec axes drawn with
+astropy's WCSAxes (``--no-wcs``: pixel axes); ``--dq`` overlays
+pixels flagged DO_NOT_USE. ``--pixel X Y`` plots the groups of one pixel of a ramp
+(uncal or ramp product), one line per integration, with jumps (JUMP_DET) and
+saturated groups (SATURATED) marked when the product has a GROUPDQ array.
 
 matplotlib is imported only when a plot is made (Agg canvas, no pyplot state).
 
 References
 ----------
+astropy documentation, "Making plots with world coordinates (WCSAxes)".
+
 IRAF ``display`` zscale algorithm, as implemented in
 ``astropy.visualization.ZScaleInterval``; Lupton, Gunn & Szalay (1999),
 AJ 118, 1406 (asinh stretch).
@@ -28,7 +33,7 @@ from webbcal import dqflags
 from webbcal.tools._cli import ArgumentParser
 from webbcal.tools.product import ProductError, read_product
 
-__all__ = ["DEFAULT_SIZE", "main", "render_image", "render_pixel"]
+__all__ = ["DEFAULT_SIZE", "image_figure", "main", "render_image", "render_pixel"]
 
 #: Default PNG size in pixels (width, height).
 DEFAULT_SIZE = (800, 700)
@@ -42,6 +47,35 @@ class _Arrays:
     dq: np.ndarray | None
     groupdq: np.ndarray | None
     bunit: str
+    header: Any = None
+    has_wcs: bool = False
+
+
+def _celestial_wcs(arrays: _Arrays, shape: tuple[int, int]):
+    """The 2-D celestial FITS WCS of a product with a WCS, or None when it has none.
+
+    Products before assign_wcs (rate, rateints) may carry the pointing's linear FITS WCS,
+    which ignores the distortion: they keep pixel axes.
+    """
+    import warnings
+
+    from astropy.wcs import WCS, FITSFixedWarning
+
+    header = arrays.header
+    if not arrays.has_wcs or header is None:
+        return None
+    if not str(header.get("CTYPE1", "")).startswith(("RA-", "DEC-")):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FITSFixedWarning)
+            wcs = WCS(header, naxis=2)
+    except Exception:  # a malformed WCS: show pixel axes instead
+        return None
+    if not wcs.has_celestial or wcs.naxis != 2:
+        return None
+    wcs.array_shape = shape
+    return wcs
 
 
 def _load(path: str) -> _Arrays:
@@ -57,13 +91,16 @@ def _load(path: str) -> _Arrays:
             if dq is None and "PIXELDQ" in hdul and hdul["PIXELDQ"].data is not None:
                 dq = np.asarray(hdul["PIXELDQ"].data)
             gdq = np.asarray(hdul["GROUPDQ"].data) if "GROUPDQ" in hdul else None
-            bunit = str(hdul["SCI"].header.get("BUNIT", "") or "")
+            header = hdul["SCI"].header.copy()
+            primary = hdul[0].header
+            has_wcs = "COMPLETE" in (primary.get("S_WCS"), primary.get("S_RESAMP"))
+            bunit = str(header.get("BUNIT", "") or "")
     except ProductError:
         raise
     except Exception as exc:
         raise ProductError(f"{path}: cannot read the SCI data ({type(exc).__name__}: {exc})") \
             from None  # fmt: skip
-    return _Arrays(sci, dq, gdq, bunit)
+    return _Arrays(sci, dq, gdq, bunit, header, has_wcs)
 
 
 def _title(path: str) -> str:
@@ -121,24 +158,23 @@ def _plane(arrays: _Arrays, integration: int) -> tuple[np.ndarray, np.ndarray | 
     return sci, dq
 
 
-def render_image(
+def image_figure(
     path: str,
-    out: str,
     *,
     stretch: str = "zscale",
     dq_overlay: bool = False,
     integration: int = 0,
     size: tuple[int, int] = DEFAULT_SIZE,
-) -> str:
-    """Write a PNG of the SCI image of a product.
+    wcs: bool = True,
+    markers: Any = None,
+) -> Any:
+    """A matplotlib Figure of the SCI image of a product (Agg canvas, not saved).
 
     Parameters
     ----------
     path : str
         JWST product with a SCI extension of 2 (image), 3 (per integration) or
         4 (ramp: the last group is shown) dimensions.
-    out : str
-        PNG file to write.
     stretch : {"zscale", "asinh"}
         Display stretch.
     dq_overlay : bool
@@ -147,11 +183,19 @@ def render_image(
         Integration shown for 3-D and 4-D data (0-based).
     size : (int, int)
         PNG size in pixels (width, height).
+    wcs : bool
+        Draw RA/Dec axes (astropy WCSAxes) when the product has a WCS (S_WCS or
+        S_RESAMP is COMPLETE) and its SCI header a celestial FITS WCS; False, or a
+        product without one, gives pixel axes.
+    markers : sequence of (ra, dec) or None
+        Sky positions (ICRS degrees) to circle; they need RA/Dec axes and are
+        ignored on pixel axes.
 
     Returns
     -------
-    str
-        ``out``.
+    matplotlib.figure.Figure
+        One image axes (an astropy ``WCSAxes`` when RA/Dec axes are drawn) and its
+        colour bar.
 
     Raises
     ------
@@ -170,11 +214,18 @@ def render_image(
         raise ValueError(f"integration={integration} is out of range; the file has {nints}")
     image, dq = _plane(arrays, integration)
     fig = _figure(size)
-    ax = fig.add_subplot(1, 1, 1)
+    sky = _celestial_wcs(arrays, image.shape) if wcs else None
+    ax = fig.add_subplot(1, 1, 1, projection=sky) if sky is not None else fig.add_subplot(1, 1, 1)
     ny, nx = image.shape
     aspect = "equal" if max(ny, nx) <= 4 * min(ny, nx) else "auto"  # keep slits readable
+    # An image larger than its axes is filtered before display (matplotlib's antialiasing
+    # on the data), so that compact sources survive the down-sampling; smaller ones show
+    # their pixels as they are.
+    shrink = max(ny, nx) > 0.6 * max(size)
+    interpolation = "antialiased" if shrink else "nearest"
     shown = ax.imshow(image, origin="lower", cmap="gray", norm=_norm(image, stretch),
-                      interpolation="nearest", aspect=aspect)  # fmt: skip
+                      interpolation=interpolation, interpolation_stage="data",
+                      aspect=aspect)  # fmt: skip
     if dq_overlay and dq is not None:
         bad = (dq.astype(np.uint32) & dqflags.DO_NOT_USE) != 0
         overlay = np.zeros(image.shape + (4,), dtype=float)
@@ -183,10 +234,82 @@ def render_image(
     fig.colorbar(shown, ax=ax, label=arrays.bunit or "(no BUNIT)")
     suffix = f", integration {integration}" if nints > 1 else ""
     ax.set_title(f"{title} [{stretch}{suffix}]", fontsize=9)
-    ax.set_xlabel("x (pixel)")
-    ax.set_ylabel("y (pixel)")
-    fig.savefig(out, dpi=_DPI, format="png")
+    if sky is None:
+        ax.set_xlabel("x (pixel)")
+        ax.set_ylabel("y (pixel)")
+    else:
+        _sky_axes(ax, markers)
+    return fig
+
+
+def render_image(
+    path: str,
+    out: str,
+    *,
+    stretch: str = "zscale",
+    dq_overlay: bool = False,
+    integration: int = 0,
+    size: tuple[int, int] = DEFAULT_SIZE,
+    wcs: bool = True,
+    markers: Any = None,
+) -> str:
+    """Write a PNG of the SCI image of a product.
+
+    Parameters
+    ----------
+    path : str
+        JWST product (see :func:`image_figure`).
+    out : str
+        PNG file to write.
+    stretch, dq_overlay, integration, size, wcs, markers
+        As in :func:`image_figure`.
+
+    Returns
+    -------
+    str
+        ``out``.
+
+    Raises
+    ------
+    ValueError
+        For a bad ``stretch``, ``integration`` or ``size``.
+    webbcal.tools.product.ProductError
+        For a file without a usable SCI image.
+    """
+    fig = image_figure(path, stretch=stretch, dq_overlay=dq_overlay, integration=integration,
+                       size=size, wcs=wcs, markers=markers)  # fmt: skip
+    _save_png(fig, out)
     return out
+
+
+def _save_png(fig, out: str) -> None:
+    """Save a figure as PNG atomically: a temporary file beside ``out``, then a rename."""
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(out))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp_webbcal_", suffix=".png", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            fig.savefig(stream, dpi=_DPI, format="png")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _sky_axes(ax, markers) -> None:
+    """Label WCSAxes in RA/Dec, draw a grid and circle ``markers`` (ICRS degrees)."""
+    ra_axis, dec_axis = ax.coords[0], ax.coords[1]
+    ra_axis.set_axislabel("RA (ICRS)")
+    dec_axis.set_axislabel("Dec (ICRS)")
+    ra_axis.set_major_formatter("hh:mm:ss.s")
+    dec_axis.set_major_formatter("dd:mm:ss")
+    ax.coords.grid(color="tab:orange", alpha=0.5, linestyle="dotted")
+    if markers is not None and len(markers):
+        radec = np.asarray(markers, dtype=float).reshape(-1, 2)
+        ax.scatter(radec[:, 0], radec[:, 1], transform=ax.get_transform("world"), s=400,
+                   facecolors="none", edgecolors="cyan", linewidths=1.2)  # fmt: skip
 
 
 def render_pixel(
@@ -251,7 +374,7 @@ def render_pixel(
     ax.set_title(f"{title} [pixel x={x}, y={y}]", fontsize=9)
     if nints <= 10 or arrays.groupdq is not None:
         ax.legend(fontsize=7, loc="best")
-    fig.savefig(out, dpi=_DPI, format="png")
+    _save_png(fig, out)
     return out
 
 
@@ -282,6 +405,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--integration", type=int, default=0, help="integration (0-based)")
     parser.add_argument("--pixel", nargs=2, type=int, metavar=("X", "Y"),
                         help="plot this ramp pixel's groups instead of the image")  # fmt: skip
+    parser.add_argument("--no-wcs", action="store_true",
+                        help="pixel axes even when the product has a celestial WCS")  # fmt: skip
     parser.add_argument("--size", nargs=2, type=int, metavar=("W", "H"),
                         default=list(DEFAULT_SIZE), help="PNG size in pixels")  # fmt: skip
     args = parser.parse_args(argv)
@@ -292,7 +417,8 @@ def main(argv: list[str]) -> int:
             render_pixel(args.file, out, args.pixel[0], args.pixel[1], size=size)
         else:
             render_image(args.file, out, stretch=args.stretch, dq_overlay=args.dq,
-                         integration=args.integration, size=size)  # fmt: skip
+                         integration=args.integration, size=size,
+                         wcs=not args.no_wcs)  # fmt: skip
     except ValueError as exc:
         if isinstance(exc, ProductError):
             raise

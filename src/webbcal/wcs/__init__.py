@@ -20,7 +20,8 @@ pixelmap
 sip
     The FITS TAN-SIP approximation with the official parameters.
 siaf
-    Detector-to-V2V3 transforms from SIAF aperture parameters.
+    Detector-to-V2V3 transforms from SIAF aperture parameters (read from a SIAF XML,
+    or from the small subset shipped in ``webbcal/data/siaf_demo.json``).
 
 References
 ----------
@@ -56,7 +57,13 @@ from .pointing import (
     v2v3_to_sky,
     va_correction,
 )
-from .siaf import SiafAperture, SiafError, distortion_from_siaf, read_siaf_aperture
+from .siaf import (
+    SiafAperture,
+    SiafError,
+    distortion_from_siaf,
+    packaged_siaf_aperture,
+    read_siaf_aperture,
+)
 from .sip import STALE_WCSINFO_KEYS, SipFitError, SipParams, sip_header, sip_wcsinfo
 
 __all__ = [
@@ -83,6 +90,7 @@ __all__ = [
     "imaging_wcs_from_model",
     "output_wcs",
     "overlap_fraction",
+    "packaged_siaf_aperture",
     "parse_s_region",
     "pc_matrix",
     "pixel_map",

@@ -44,7 +44,18 @@ from astropy.modeling import models
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SiafAperture", "SiafError", "distortion_from_siaf", "read_siaf_aperture"]
+__all__ = [
+    "PACKAGED_SIAF",
+    "SiafAperture",
+    "SiafError",
+    "distortion_from_siaf",
+    "packaged_siaf_aperture",
+    "read_siaf_aperture",
+]
+
+#: Apertures shipped with webbcal (``webbcal/data/siaf_demo.json``), extracted once from
+#: the PRD PRDOPSSOC-075 SIAF XML so that the demo needs neither pysiaf nor the XML.
+PACKAGED_SIAF = "siaf_demo.json"
 
 _SCALARS = {
     "XSciRef": float,
@@ -185,6 +196,45 @@ def read_siaf_aperture(path: str | Path, aperture: str) -> SiafAperture:
             idl2sci_y=polys["Idl2SciY"],
         )
     raise SiafError(f"{path}: no aperture named {aperture!r}")
+
+
+def packaged_siaf_aperture(aperture: str) -> SiafAperture:
+    """One aperture's parameters from the SIAF subset shipped with webbcal.
+
+    The file ``webbcal/data/siaf_demo.json`` holds the apertures the demo needs
+    (``NRCA1_FULL``), extracted with :func:`read_siaf_aperture` from
+    ``NIRCam_SIAF.xml`` of PRD PRDOPSSOC-075 (the PRD in pysiaf 0.29.0); its ``source``
+    and ``prd_version`` entries say so.
+
+    Parameters
+    ----------
+    aperture : str
+        Aperture name, e.g. ``"NRCA1_FULL"``.
+
+    Returns
+    -------
+    SiafAperture
+
+    Raises
+    ------
+    SiafError
+        If the aperture is not in the packaged subset.
+
+    References
+    ----------
+    Cox & Lallo 2017, JWST-STScI-001550 (SIAF contents and naming).
+    """
+    import json
+    from importlib import resources
+
+    text = resources.files("webbcal").joinpath("data", PACKAGED_SIAF).read_text()
+    apertures = json.loads(text)["apertures"]
+    if aperture not in apertures:
+        raise SiafError(
+            f"webbcal/data/{PACKAGED_SIAF}: no aperture named {aperture!r}; it holds "
+            f"{', '.join(sorted(apertures))} (give a SIAF XML folder for others)"
+        )
+    return SiafAperture(name=aperture, **apertures[aperture])
 
 
 def _ideal_to_v2v3_matrix(aperture: SiafAperture) -> np.ndarray:
