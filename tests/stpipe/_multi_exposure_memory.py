@@ -9,25 +9,9 @@ sys.path[:0] = [here, os.path.dirname(here)]
 
 from test_multi_exposure import ToyImage3Pipeline  # noqa: E402
 
+from _memory import peak_since_reset, reset_peak  # noqa: E402
 from webbcal.associations import write_association  # noqa: E402
 from webbcal.associations.from_list import asn_from_list  # noqa: E402
-
-
-def _status(key: str) -> int:
-    """A memory figure of this process from /proc/self/status, in bytes."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    raise KeyError(key)
-
-
-def _reset_peak() -> int:
-    """Reset the peak RSS (VmHWM) to the current RSS and return the current RSS."""
-    with open("/proc/self/clear_refs", "w") as fh:
-        fh.write("5")
-    return _status("VmRSS")
-
 
 folder, n, in_memory = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "True"
 names = sorted(f for f in os.listdir(folder) if f.endswith("_cal.fits"))[:n]
@@ -35,9 +19,9 @@ asn = write_association(
     asn_from_list(names, product_name="m", acid="o001"),
     os.path.join(folder, f"m{n}{in_memory}_asn.json"),
 )
-baseline = _reset_peak()
+baseline = reset_peak()
 ToyImage3Pipeline.call(
     asn, in_memory=in_memory, disable_crds_steppars=True, save_results=False,
     steps={"divide_flat": {"override_flat": os.path.join(folder, "flat.fits")}},
 )  # fmt: skip
-print(_status("VmHWM") - baseline)
+print(peak_since_reset(baseline))

@@ -141,12 +141,7 @@ class BackgroundStep(Step):
             )
         backgrounds = [model.asn.member_path(m) for p, m in model.asn.members("background")
                        if p.name == product]  # fmt: skip
-        with model:
-            member = model.borrow(science[0])
-            try:
-                work = member.copy()
-            finally:
-                model.shelve(member, science[0], modify=False)
+        work = model.copy_of(science[0])
         return work, backgrounds or [b for b in (self.bkg_list or ()) if b]
 
     @staticmethod

@@ -443,6 +443,25 @@ class ModelLibrary(Sequence):
             finally:
                 self.shelve(model, index, modify=False)
 
+    def copy_of(self, index: int) -> Any:
+        """A copy of member ``index`` that the caller owns (the member itself is unchanged).
+
+        Borrows and shelves the member unmodified around the copy, so this may be
+        called outside a ``with library:`` block.
+        """
+        opened_here = not self._open
+        if opened_here:
+            self._open = True
+        try:
+            member = self.borrow(index)
+            try:
+                return member.copy()
+            finally:
+                self.shelve(member, index, modify=False)
+        finally:
+            if opened_here:
+                self._open = False
+
     def member_name(self, index: int) -> str:
         """File name of member ``index`` as written in the association."""
         return os.path.basename(self._members[index].expname)

@@ -99,12 +99,7 @@ class Image2Pipeline(Pipeline):
                 log.warning("Wrong number of science files found in %s; using only the first",
                             product.name)  # fmt: skip
             backgrounds = [asn.member_path(m) for m in product.members_of("background")]
-            with library:
-                member = library.borrow(science[0])
-                try:
-                    work = member.copy()
-                finally:
-                    library.shelve(member, science[0], modify=False)
+            work = library.copy_of(science[0])
             if asn.asn_pool:
                 work.meta.asn.pool_name = asn.asn_pool
             if asn.path:

@@ -347,14 +347,8 @@ class Step:
         log.info("Step %s running on %d members of %s", self.name, len(library),
                  _model_name(library))  # fmt: skip
         results = library.derived()
-        with library:
-            for index in range(len(library)):
-                member = library.borrow(index)
-                try:
-                    work = self._copy_input(member)
-                finally:
-                    library.shelve(member, index, modify=False)
-                results.add_result(index, self._run_model(work))
+        for index in range(len(library)):
+            results.add_result(index, self._run_model(library.copy_of(index)))
         log.info("Step %s done on %d members in %.2f s", self.name, len(library),
                  time.monotonic() - start)  # fmt: skip
         return results
