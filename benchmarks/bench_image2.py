@@ -47,14 +47,15 @@ def make_case(workdir: Path, siaf_dir: Path) -> tuple[Path, dict]:
     from webbcal.simulate.references_stage2 import write_area, write_flat, write_photom
 
     setup = imaging_setup("NRCA1_FULL", siaf_dir)
-    stars = tuple(SkyStar(150.1 + 0.004 * (i % 5 - 2), 2.2 + 0.004 * (i // 5 - 2), 300.0 + 50 * i)
+    stars = tuple(SkyStar(150.1 + 0.002 * (i % 5 - 2), 2.2 + 0.002 * (i // 5 - 2), 300.0 + 50 * i)
                   for i in range(25))  # fmt: skip
     sim = simulate_imaging_rate(setup, sky=2.0, noise=0.05, seed=7, stars=stars)
     sim.model.meta.filename = f"{NAME}_rate.fits"
     rate = sim.save(root / "data")
     refs = {k: str(v) for k, v in sim.write_references(root / "refs").items()}
-    refs["flat"] = str(write_flat(root / "refs/flat.fits", instrument="NIRCAM",
-                                  detector="NRCA1", filter=setup.filter, pupil=setup.pupil))  # fmt: skip
+    flat = write_flat(root / "refs/flat.fits", instrument="NIRCAM", detector="NRCA1",
+                      filter=setup.filter, pupil=setup.pupil)  # fmt: skip
+    refs["flat"] = str(flat)
     refs["photom"] = str(write_photom(root / "refs/photom.fits", instrument="NIRCAM",
                                       detector="NRCA1"))  # fmt: skip
     refs["area"] = str(write_area(root / "refs/area.fits", instrument="NIRCAM", detector="NRCA1"))
@@ -239,8 +240,9 @@ def main(argv: list[str] | None = None) -> int:
         for w in which:
             prof = args.profile if (w == "webbcal" and i == 0) else None
             r = run_once(w, rate, refs, workdir, prof)
+            steps = {k: round(v, 2) for k, v in r["steps"].items()}
             print(f"  run {i + 1} {w:<8s} {r['wall']:6.2f} s {r['rss'] / 1024**2:5.2f} GB "
-                  f"steps {json.dumps({k: round(v, 2) for k, v in r['steps'].items()})}")  # fmt: skip
+                  f"steps {json.dumps(steps)}")  # fmt: skip
             results[w].append(r)
     print(f"load after: {os.getloadavg()}")
     print(f"{rate.name} (2048x2048)")

@@ -106,8 +106,12 @@ def run(tmp_path_factory):
 
 def _measure(data: np.ndarray, guess: tuple[float, float]):
     """Centroid (x, y) and background-subtracted aperture sum (r = 8 px) near ``guess``."""
-    from photutils.aperture import ApertureStats, CircularAnnulus, CircularAperture
-    from photutils.aperture import aperture_photometry
+    from photutils.aperture import (
+        ApertureStats,
+        CircularAnnulus,
+        CircularAperture,
+        aperture_photometry,
+    )
     from photutils.centroids import centroid_2dg
 
     mask = ~np.isfinite(data)
