@@ -219,8 +219,11 @@ def mark_invalid(data, dq, err=None, variances=None):
     Returns
     -------
     tuple
-        New ``(data, dq, err, variances)``; a pixel is invalid where any plane is
-        NaN or DQ has DO_NOT_USE. Planes of another shape are left as they are.
+        ``(data, dq, err, variances)``; a pixel is invalid where any plane is NaN or
+        DQ has DO_NOT_USE. A plane that needs a change is a new array (the inputs are
+        never modified); one that is already consistent is returned as it is, not
+        copied, so do not modify the results in place. Planes of another shape are
+        left as they are.
 
     References
     ----------
@@ -233,15 +236,20 @@ def mark_invalid(data, dq, err=None, variances=None):
         invalid |= np.isnan(plane)
     invalid |= (dq & DO_NOT_USE).astype(bool)
 
+    where = np.flatnonzero(invalid)
+
     def nanned(a):
-        if a is None or a.shape != data.shape:
-            return a
+        if a is None or a.shape != data.shape or np.isnan(a.reshape(-1)[where]).all():
+            return a  # nothing to change: no copy of a full-frame plane
         out = np.array(a, copy=True)
         out[invalid] = np.nan
         return out
 
-    new_dq = np.array(dq, dtype=np.uint32, copy=True)
-    new_dq[invalid] |= np.uint32(DO_NOT_USE)
+    if dq.dtype == np.uint32 and (dq.reshape(-1)[where] & DO_NOT_USE).all():
+        new_dq = dq
+    else:
+        new_dq = np.array(dq, dtype=np.uint32, copy=True)
+        new_dq[invalid] |= np.uint32(DO_NOT_USE)
     return nanned(data), new_dq, nanned(err), {k: nanned(v) for k, v in variances.items()}
 
 
