@@ -162,6 +162,10 @@ def test_bad_pixels_get_no_weight():
     d, q, e, v = mark_invalid(data, dq, err, {"var_rnoise": var})
     assert np.isnan(d[3, 0]) and np.isnan(v["var_rnoise"][0, 0]) and q[3, 0] & DO_NOT_USE
     assert not np.isnan(data[3, 0])  # inputs untouched
+    # Planes already consistent are passed through without a full-frame copy.
+    d2, q2, e2, v2 = mark_invalid(d, q, e, v)
+    assert d2 is d and q2 is q and e2 is e and v2["var_rnoise"] is v["var_rnoise"]
+    assert e is not err and np.isnan(e[0, 0]) and not np.isnan(err[0, 0])
     with pytest.raises(ValueError, match="weight_type='bad'"):
         CoaddParams(weight_type="bad")
 

@@ -95,22 +95,30 @@ def apply_flat(
     f, fdq = prepare_flat(flat, flat_dq)
     ferr = np.asarray(flat_err, dtype=np.float32)
     f2 = f * f
+    # In-place float32 operations in the same order as the formulas (no full-frame
+    # temporaries): VAR_FLAT = ((SCI / FLAT)^2 / FLAT^2) * FLAT_ERR^2.
     if inverse:
         out = np.asarray(data, dtype=np.float32) * f
         var_flat = np.zeros_like(out)
     else:
         out = np.asarray(data, dtype=np.float32) / f
-        var_flat = out**2 / f2 * ferr**2
+        var_flat = np.square(out)
+        var_flat /= f2
+        ferr2 = np.square(ferr)
+        var_flat *= ferr2
+        del ferr2
     vp = vr = None
     if var_poisson is not None and var_rnoise is not None:
         if inverse:
             vp = np.asarray(var_poisson, dtype=np.float32) * f2
             vr = np.asarray(var_rnoise, dtype=np.float32) * f2
-            new_err = np.sqrt(vp + vr)
+            new_err = vp + vr
         else:
             vp = np.asarray(var_poisson, dtype=np.float32) / f2
             vr = np.asarray(var_rnoise, dtype=np.float32) / f2
-            new_err = np.sqrt(vp + vr + var_flat)
+            new_err = vp + vr
+            new_err += var_flat
+        np.sqrt(new_err, out=new_err)
     elif inverse:
         new_err = np.array(err, dtype=np.float32)
     else:

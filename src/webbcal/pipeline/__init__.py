@@ -1,18 +1,26 @@
 """webbcal pipelines (calwebb_detector1, calwebb_dark, calwebb_guider, calwebb_image2)."""
 
+from importlib import import_module
 from typing import Any
-
-from .dark import DarkPipeline
-from .detector1 import Detector1Pipeline
-from .guider import GuiderPipeline
 
 __all__ = ["DarkPipeline", "Detector1Pipeline", "GuiderPipeline", "Image2Pipeline"]
 
+#: Each pipeline's module, imported when the pipeline is first asked for: running one
+#: pipeline does not import the steps of the others.
+_MODULES = {
+    "DarkPipeline": "dark",
+    "Detector1Pipeline": "detector1",
+    "GuiderPipeline": "guider",
+    "Image2Pipeline": "image2",
+}
+
 
 def __getattr__(name: str) -> Any:
-    # Stage-2 pipelines import their WCS and resampling modules only when asked for.
-    if name == "Image2Pipeline":
-        from .image2 import Image2Pipeline
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{module}"), name)
 
-        return Image2Pipeline
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

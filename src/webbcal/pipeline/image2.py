@@ -110,6 +110,7 @@ class Image2Pipeline(Pipeline):
     def _calibrate(self, model: Any, backgrounds: list[str], *, product: str | None) -> Any:
         """Run the steps on one exposure; products are named after ``product`` if given."""
         ints = np.ndim(model.data) == 3
+        _release_file(model)
         if product is not None:
             # Sub-steps name what they save after the association product.
             object.__setattr__(self, "_input_filename", product + ".fits")
@@ -148,3 +149,16 @@ class Image2Pipeline(Pipeline):
                 self.record_output(path)
             paths.append(path)
         return paths
+
+
+def _release_file(model: Any) -> None:
+    """Let go of the file a model was read from (its arrays are already in memory).
+
+    A FITS product's HDUs keep the arrays read from them; once the steps replace
+    SCI, ERR, DQ and the variances, those originals would stay in memory until the
+    model is closed (80 MB for a full-frame NIRCam rate). The file references are
+    counted, so a model sharing the file keeps it open.
+    """
+    close = getattr(model, "close", None)
+    if callable(close):
+        close()

@@ -66,6 +66,8 @@ __all__ = [
 ]
 
 WEIGHT_TYPES = ("ivm", "exptime")
+#: Output rows per block of the variance sums.
+_ROW_BLOCK = 128
 #: DQ bits that give a pixel zero weight (all others are ignored).
 BAD_BITS = DO_NOT_USE | NON_SCIENCE
 
@@ -215,8 +217,11 @@ def mark_invalid(data, dq, err=None, variances=None):
     Returns
     -------
     tuple
-        New ``(data, dq, err, variances)``; a pixel is invalid where any plane is
-        NaN or DQ has DO_NOT_USE. Planes of another shape are left as they are.
+        ``(data, dq, err, variances)``; a pixel is invalid where any plane is NaN or
+        DQ has DO_NOT_USE. A plane that needs a change is a new array (the inputs are
+        never modified); one that is already consistent is returned as it is, not
+        copied, so do not modify the results in place. Planes of another shape are
+        left as they are.
 
     References
     ----------
@@ -229,15 +234,20 @@ def mark_invalid(data, dq, err=None, variances=None):
         invalid |= np.isnan(plane)
     invalid |= (dq & DO_NOT_USE).astype(bool)
 
+    where = np.flatnonzero(invalid)
+
     def nanned(a):
-        if a is None or a.shape != data.shape:
-            return a
+        if a is None or a.shape != data.shape or np.isnan(a.reshape(-1)[where]).all():
+            return a  # nothing to change: no copy of a full-frame plane
         out = np.array(a, copy=True)
         out[invalid] = np.nan
         return out
 
-    new_dq = np.array(dq, dtype=np.uint32, copy=True)
-    new_dq[invalid] |= np.uint32(DO_NOT_USE)
+    if dq.dtype == np.uint32 and (dq.reshape(-1)[where] & DO_NOT_USE).all():
+        new_dq = dq
+    else:
+        new_dq = np.array(dq, dtype=np.uint32, copy=True)
+        new_dq[invalid] |= np.uint32(DO_NOT_USE)
     return nanned(data), new_dq, nanned(err), {k: nanned(v) for k, v in variances.items()}
 
 
@@ -403,7 +413,25 @@ class Coadd:
         driz = Drizzle(out_shape=self.shape, kernel=self.params.kernel, fillval=np.nan,
                        disable_ctx=True)  # fmt: skip
         driz.add_image(np.sqrt(variance), **kwargs)
-        return driz.out_img**2
+        out = driz.out_img
+        np.square(out, out=out)
+        return out
+
+    def _variance_weight(self, rows: slice, drizzled: dict, seconds: float) -> np.ndarray:
+        """Weight (float64) of the drizzled variances of output rows ``rows``."""
+        shape = (len(range(*rows.indices(self.shape[0]))), self.shape[1])
+        if self.params.weight_type == "ivm":
+            rn = drizzled.get("var_rnoise")
+            if rn is None:
+                return np.ones(shape)
+            rn = rn[rows]
+            weight = np.zeros(shape)
+            ok = (rn > 0) & np.isfinite(rn)
+            weight[ok] = np.reciprocal(rn[ok])
+            return weight
+        if self.params.weight_type == "exptime":
+            return np.full(shape, seconds)
+        return np.ones(shape)
 
     def _add_variances(self, exposure, seconds, kwargs):
         drizzled = {}
@@ -413,30 +441,24 @@ class Coadd:
                 continue
             with np.errstate(invalid="ignore"):
                 drizzled[name] = self._drizzle_variance(var, kwargs)
-        if self.params.weight_type == "ivm":
-            rn = drizzled.get("var_rnoise")
-            weight = np.zeros(self.shape)
-            if rn is None:
-                weight[...] = 1.0
-            else:
-                ok = (rn > 0) & np.isfinite(rn)
-                weight[ok] = np.reciprocal(rn[ok])
-        elif self.params.weight_type == "exptime":
-            weight = np.full(self.shape, seconds)
-        else:
-            weight = np.ones(self.shape)
-        for name, var in drizzled.items():
+        for name in drizzled:
             if name not in self._wsum:
                 self._wsum[name] = np.full(self.shape, np.nan, dtype=np.float32)
                 self._wt[name] = np.zeros(self.shape, dtype=np.float32)
-            wsum = self._wsum[name]
-            ok = (var >= 0) & np.isfinite(var) & (weight > 0)
-            w = weight[ok]
-            previous = wsum[ok].astype(np.float64)
-            previous[np.isnan(previous)] = 0.0  # the first contribution starts the sum
-            with np.errstate(over="ignore"):
-                wsum[ok] = previous + var[ok] * w * w
-            self._wt[name][ok] += w
+        # Row blocks keep the float64 temporaries small (and in cache); the sums are
+        # element-wise, so the result does not depend on the block size.
+        for start in range(0, self.shape[0], _ROW_BLOCK):
+            rows = slice(start, start + _ROW_BLOCK)
+            weight = self._variance_weight(rows, drizzled, seconds)
+            for name, var in drizzled.items():
+                wsum, wt, v = self._wsum[name][rows], self._wt[name][rows], var[rows]
+                ok = (v >= 0) & np.isfinite(v) & (weight > 0)
+                previous = wsum.astype(np.float64)
+                previous[np.isnan(previous)] = 0.0  # the first contribution starts the sum
+                with np.errstate(over="ignore", invalid="ignore"):
+                    total = previous + v * weight * weight
+                np.copyto(wsum, total, where=ok, casting="same_kind")
+                np.copyto(wt, wt + weight, where=ok, casting="same_kind")
 
     def _add_times(self, exposure):
         if exposure.group_id in self._groups:

@@ -1,0 +1,310 @@
+"""Benchmark calwebb_image2: webbcal against the official jwst pipeline.
+
+Simulates (once, cached in --workdir) one full-frame NIRCam NRCA1 rate (2048x2048)
+with stars, and its distortion (from the SIAF), flat, photom and area references, then
+runs webbcal's ``Image2Pipeline`` and, when ``jwst`` is installed, the official
+``Image2Pipeline`` on the identical file and references, alternating (A B A B ...), each
+in a fresh process. Every reference is given through ``override_<reftype>`` and both run
+offline (a CRDS cache holding only its server_config; CRDS step parameters disabled).
+
+Prints the median wall time of the child process, its peak resident memory
+(``ru_maxrss`` of the child), the per-step times read from the "Step X running" /
+"Step X done" log records, the ratios, and whether the products agree (``_cal`` arrays
+within rtol 1e-5; ``_i2d`` median relative difference < 1e-4).
+
+Results (2 runs each, shared 2-core machine; ratios from the same run only; jwst 3.0.0,
+drizzle 2.2.0; "before" is commit 3df32b5, load average 2.5-3.2; "after" this version,
+load average 2.1-2.6)::
+
+                          before: webbcal   jwst   | after: webbcal   jwst
+    median wall (s)               11.97    16.71  |         7.80    11.40
+    whole pipeline call (s)           -        -  |         5.65     7.84
+    peak RSS (GB)                  0.88     1.04  |         0.62     1.04
+    resample step (s)              5.13     8.34  |         2.94     5.81
+    flat_field step (s)            1.14     0.62  |         0.75     0.39
+    speed-up / memory ratio     1.4x / 0.85       |    1.5x / 0.59
+
+The 5x / half-memory goal is not met: in both pipelines about 3 s (more under load) go
+to the interpreter, imports and the ASDF extension manifests (pure-Python YAML) read
+when the first model is opened, and 1.9 s (more under load) to drizzle's C kernel
+(``tdriz``: SCI and the three variances, same library as jwst); the peak holds the
+model's seven full-frame planes, the drizzle outputs, the pixel map and the variance sums.
+
+Usage::
+
+    python benchmarks/bench_image2.py --runs 2
+    python benchmarks/bench_image2.py --runs 1 --no-jwst --profile prof.out
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SIAF_DIR = ROOT.parent / "shared" / "data" / "real" / "pysiaf-siafxml"
+NAME = "jw01234001001_01101_00001_nrca1"
+
+
+def make_case(workdir: Path, siaf_dir: Path) -> tuple[Path, dict]:
+    """Simulate (once) the full-frame rate and its references; return (rate, refs)."""
+    root = workdir / "image2_full"
+    meta = root / "case.json"
+    if meta.exists():
+        info = json.loads(meta.read_text())
+        return Path(info["rate"]), info["refs"]
+    from webbcal.simulate.imaging import SkyStar, imaging_setup, simulate_imaging_rate
+    from webbcal.simulate.references_stage2 import write_area, write_flat, write_photom
+
+    setup = imaging_setup("NRCA1_FULL", siaf_dir)
+    stars = tuple(SkyStar(150.1 + 0.002 * (i % 5 - 2), 2.2 + 0.002 * (i // 5 - 2), 300.0 + 50 * i)
+                  for i in range(25))  # fmt: skip
+    sim = simulate_imaging_rate(setup, sky=2.0, noise=0.05, seed=7, stars=stars)
+    sim.model.meta.filename = f"{NAME}_rate.fits"
+    rate = sim.save(root / "data")
+    refs = {k: str(v) for k, v in sim.write_references(root / "refs").items()}
+    flat = write_flat(root / "refs/flat.fits", instrument="NIRCAM", detector="NRCA1",
+                      filter=setup.filter, pupil=setup.pupil)  # fmt: skip
+    refs["flat"] = str(flat)
+    refs["photom"] = str(write_photom(root / "refs/photom.fits", instrument="NIRCAM",
+                                      detector="NRCA1"))  # fmt: skip
+    refs["area"] = str(write_area(root / "refs/area.fits", instrument="NIRCAM", detector="NRCA1"))
+    refs.setdefault("filteroffset", "N/A")
+    meta.write_text(json.dumps({"rate": str(rate), "refs": refs}))
+    return rate, refs
+
+
+def _steps(refs: dict) -> dict:
+    return {
+        "assign_wcs": {"override_distortion": refs["distortion"],
+                       "override_filteroffset": refs["filteroffset"]},
+        "flat_field": {"override_flat": refs["flat"]},
+        "photom": {"override_photom": refs["photom"], "override_area": refs["area"]},
+    }  # fmt: skip
+
+
+#: Run in the child: collects "Step X running"/"Step X done" record times, runs the
+#: pipeline, and writes {"steps": {name: seconds}} to the path in argv[1].
+_PRELUDE = """
+import json, logging, re, sys, time
+_t0 = {}
+_steps = {}
+class _H(logging.Handler):
+    def emit(self, record):
+        m = re.match(r"Step (\\S+) (running|done)", record.getMessage())
+        if m:
+            if m.group(2) == "running":
+                _t0[m.group(1)] = record.created
+            elif m.group(1) in _t0:
+                _steps[m.group(1)] = record.created - _t0.pop(m.group(1))
+_h = _H(level=logging.INFO)
+logging.getLogger().addHandler(_h)
+logging.getLogger().setLevel(logging.INFO)
+for _name in ("stpipe", "jwst", "webbcal"):
+    logging.getLogger(_name).setLevel(logging.INFO)
+"""
+
+_EPILOGUE = """
+with open(sys.argv[1], "w") as f:
+    json.dump({"steps": _steps}, f)
+"""
+
+
+def _script(which: str, rate: Path, refs: dict, out: Path, profile: str | None) -> str:
+    steps = _steps(refs)
+    if which == "jwst":
+        body = (
+            "from jwst.pipeline import Image2Pipeline\n"
+            f"steps = {json.dumps(steps)}\n"
+            "for alias, cls in Image2Pipeline.step_defs.items():\n"
+            "    s = steps.setdefault(alias, {})\n"
+            "    for r in cls.reference_file_types:\n"
+            "        s.setdefault('override_' + r, 'N/A')\n"
+            f"p = Image2Pipeline(steps=steps, output_dir={str(out)!r}, save_results=True)\n"
+            "p.prefetch_references = False\n"
+            "_c0 = time.perf_counter()\n"
+            f"p.run({str(rate)!r})\n"
+            "_steps['(whole call)'] = time.perf_counter() - _c0\n"
+        )
+    else:
+        body = (
+            "from webbcal.pipeline.image2 import Image2Pipeline\n"
+            "_c0 = time.perf_counter()\n"
+            f"Image2Pipeline.call({str(rate)!r}, steps={json.dumps(steps)},\n"
+            f"                    output_dir={str(out)!r}, save_results=True)\n"
+            "_steps['(whole call)'] = time.perf_counter() - _c0\n"
+        )
+    if profile:
+        body = f"import cProfile\ncProfile.run({body!r}, {profile!r})\n"
+    return _PRELUDE + body + _EPILOGUE
+
+
+def _environment(workdir: Path) -> dict:
+    from webbcal.crds_client import crds_environment, write_server_config
+
+    cache = workdir / "offline_crds"
+    write_server_config(cache, "jwst_0001.pmap")
+    with crds_environment(cache):
+        env = dict(os.environ, STPIPE_DISABLE_CRDS_STEPPARS="true",
+                   WEBBCAL_DISABLE_CRDS_STEPPARS="1")  # fmt: skip
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p
+    )
+    return env
+
+
+def run_once(which: str, rate: Path, refs: dict, workdir: Path,
+             profile: str | None = None) -> dict:  # fmt: skip
+    """Run one pipeline in a fresh process; return wall s, peak RSS GB, step times."""
+    out = Path(tempfile.mkdtemp(dir=workdir, prefix=f"out_{which}_"))
+    timing = out / "steps.json"
+    cmd = [sys.executable, "-c", _script(which, rate, refs, out, profile), str(timing)]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=_environment(workdir), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    _, err = proc.communicate()
+    wall = time.perf_counter() - start
+    # RUSAGE_CHILDREN's maximum is over the children waited for; each run is the only
+    # child alive, and RSS only grows, so take the per-run maximum from wait4 instead.
+    result = {"wall": wall, "ok": proc.returncode == 0, "out": out}
+    result["rss"] = _LAST_RSS.get(proc.pid, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    if not result["ok"]:
+        print(f"  {which} failed (exit {proc.returncode}):\n{err[-2000:]}", file=sys.stderr)
+        result["steps"] = {}
+    else:
+        result["steps"] = json.loads(timing.read_text())["steps"]
+    return result
+
+
+_LAST_RSS: dict[int, int] = {}
+
+
+def _popen_wait4():
+    """Make Popen reap children with os.wait4 so that each child's own ru_maxrss is kept."""
+    original = subprocess.Popen._try_wait
+
+    def _try_wait(self, wait_flags):
+        try:
+            pid, sts, usage = os.wait4(self.pid, wait_flags)
+        except ChildProcessError:
+            pid, sts = self.pid, 0
+        else:
+            if pid == self.pid:
+                _LAST_RSS[pid] = usage.ru_maxrss
+        return pid, sts
+
+    subprocess.Popen._try_wait = _try_wait
+    return original
+
+
+def compare(ours: Path, theirs: Path) -> list[str]:
+    """Differences between the products of two runs (empty when they agree)."""
+    import numpy as np
+    from stdatamodels.jwst import datamodels as dm
+
+    problems = []
+    with dm.open(str(ours / f"{NAME}_cal.fits")) as a, \
+            dm.open(str(theirs / f"{NAME}_cal.fits")) as b:  # fmt: skip
+        for arr in ("data", "err", "var_poisson", "var_rnoise", "var_flat"):
+            x, y = getattr(a, arr), getattr(b, arr)
+            if not np.allclose(x, y, rtol=1e-5, atol=1e-9, equal_nan=True):
+                bad = ~np.isclose(x, y, rtol=1e-5, atol=1e-9, equal_nan=True)
+                problems.append(f"cal {arr}: {int(bad.sum())} pixels beyond rtol 1e-5")
+        if not np.array_equal(a.dq, b.dq):
+            problems.append(f"cal dq: {int((a.dq != b.dq).sum())} pixels differ")
+    with dm.open(str(ours / f"{NAME}_i2d.fits")) as a, \
+            dm.open(str(theirs / f"{NAME}_i2d.fits")) as b:  # fmt: skip
+        if a.data.shape != b.data.shape:
+            problems.append(f"i2d shape {a.data.shape} != {b.data.shape}")
+        else:
+            good = np.isfinite(a.data) & np.isfinite(b.data) & (b.data != 0)
+            rel = np.abs(a.data[good] - b.data[good]) / np.abs(b.data[good])
+            med = float(np.median(rel))
+            print(f"i2d median relative difference {med:.2e} over {int(good.sum())} pixels; "
+                  f"99th percentile {float(np.percentile(rel, 99)):.2e}")  # fmt: skip
+            if med >= 1e-4:
+                problems.append(f"i2d median relative difference {med:.2e} >= 1e-4")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=2, help="runs of each pipeline (A B A B)")
+    parser.add_argument("--workdir", default="benchmarks/_work")
+    parser.add_argument("--siaf-dir", default=str(SIAF_DIR))
+    parser.add_argument("--no-jwst", action="store_true", help="run webbcal only")
+    parser.add_argument("--profile", default=None,
+                        help="cProfile the (first) webbcal run into this file")  # fmt: skip
+    args = parser.parse_args(argv)
+    workdir = Path(args.workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    rate, refs = make_case(workdir, Path(args.siaf_dir))
+    which = ["webbcal"]
+    if not args.no_jwst:
+        try:
+            import jwst  # noqa: F401
+        except ImportError:
+            print("jwst is not installed: running webbcal only")
+        else:
+            which.append("jwst")
+    _popen_wait4()
+    print(f"load before: {os.getloadavg()}")
+    results: dict[str, list] = {w: [] for w in which}
+    for i in range(args.runs):
+        for w in which:
+            prof = args.profile if (w == "webbcal" and i == 0) else None
+            r = run_once(w, rate, refs, workdir, prof)
+            steps = {k: round(v, 2) for k, v in r["steps"].items()}
+            print(f"  run {i + 1} {w:<8s} {r['wall']:6.2f} s {r['rss'] / 1024**2:5.2f} GB "
+                  f"steps {json.dumps(steps)}")  # fmt: skip
+            results[w].append(r)
+    print(f"load after: {os.getloadavg()}")
+    print(f"{rate.name} (2048x2048)")
+    print(f"{'pipeline':<10s} {'median wall (s)':>16s} {'peak RSS (GB)':>14s}  runs")
+    summary = {}
+    for w, runs in results.items():
+        good = [r for r in runs if r["ok"]]
+        if not good:
+            print(f"{w:<10s} {'failed':>16s}")
+            continue
+        wall = statistics.median(r["wall"] for r in good)
+        rss = max(r["rss"] for r in good) / 1024**2  # ru_maxrss is in KiB on Linux
+        summary[w] = (wall, rss, good)
+        print(f"{w:<10s} {wall:16.2f} {rss:14.2f}  {len(good)}")
+    names = []
+    for _, _, good in summary.values():
+        for r in good:
+            names += [n for n in r["steps"] if n not in names]
+    if names:
+        print(f"{'step (median s)':<18s}" + "".join(f"{w:>10s}" for w in summary))
+        for n in names:
+            cells = []
+            for _, _, good in summary.values():
+                vals = [r["steps"][n] for r in good if n in r["steps"]]
+                cells.append(f"{statistics.median(vals):10.2f}" if vals else f"{'-':>10s}")
+            print(f"{n:<18s}" + "".join(cells))
+    rc = 0
+    if "webbcal" in summary and "jwst" in summary:
+        (w_wall, w_rss, w_good), (j_wall, j_rss, j_good) = summary["webbcal"], summary["jwst"]
+        print(f"speed-up {j_wall / w_wall:.1f}x; memory ratio {w_rss / j_rss:.2f}")
+        problems = compare(w_good[0]["out"], j_good[0]["out"])
+        print("products agree" if not problems else "products DIFFER:\n  " + "\n  ".join(problems))
+        rc = 1 if problems else 0
+    for runs in results.values():
+        for r in runs:
+            for f in sorted(r["out"].iterdir()):
+                f.unlink()
+            r["out"].rmdir()
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
