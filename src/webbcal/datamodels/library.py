@@ -217,13 +217,7 @@ class ModelLibrary(Sequence):
                 f"{self._source()}: {len(missing)} member(s) not found (paths relative to "
                 f"{self._asn.base_dir}): {', '.join(missing)}"
             )
-        self._on_disk = bool(on_disk)
-        self._loaded: dict[int, Any] = {}
-        self._ledger: dict[int, Any] = {}
-        self._temp_files: dict[int, str] = {}
-        self._temp_root = temp_directory
-        self._temp_dir: str | None = None
-        self._open = False
+        self._init_storage(bool(on_disk), temp_directory)
         for index, model in models.items():
             self._attach(model, self._members[index])
             if self._on_disk:
@@ -483,10 +477,18 @@ class ModelLibrary(Sequence):
             LibraryMember(m.exptype, None, m.expname, m.group_id, m.product, dict(m.extra))
             for m in self._members
         ]
-        new._on_disk = self._on_disk
-        new._loaded, new._ledger, new._temp_files = {}, {}, {}
-        new._temp_root, new._temp_dir, new._open = self._temp_root, None, False
+        new._init_storage(self._on_disk, self._temp_root)
         return new
+
+    def _init_storage(self, on_disk: bool, temp_root: str | None) -> None:
+        """Empty storage of loaded, lent and spilled members (closed library)."""
+        self._on_disk = on_disk
+        self._loaded: dict[int, Any] = {}
+        self._ledger: dict[int, Any] = {}
+        self._temp_files: dict[int, str] = {}
+        self._temp_root = temp_root
+        self._temp_dir: str | None = None
+        self._open = False
 
     def add_result(self, index: int, model: Any) -> None:
         """Store ``model`` as member ``index`` of a :meth:`derived` library.

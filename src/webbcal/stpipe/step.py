@@ -486,10 +486,11 @@ class Step:
 
     def _prefetched_for(self, model: Any) -> dict[str, str | None] | None:
         """References the pipeline prefetched for ``model`` (None: nothing prefetched)."""
-        root = self._root()
-        if hasattr(root, "prefetched_for"):
-            return root.prefetched_for(model)
-        return root._prefetched
+        return self._root().prefetched_for(model)
+
+    def prefetched_for(self, model: Any) -> dict[str, str | None] | None:
+        """References prefetched for ``model`` by this step (a Pipeline prefetches)."""
+        return self._prefetched
 
     def _root(self) -> Step:
         node = self
