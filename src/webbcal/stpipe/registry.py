@@ -41,6 +41,7 @@ STEPS: dict[str, str] = {
     "assign_wcs": "webbcal.assign_wcs:AssignWcsStep",
     "resample": "webbcal.resample:ResampleStep",
     "srctype": "webbcal.srctype:SourceTypeStep",
+    "extract_1d": "webbcal.extract_1d:Extract1dStep",
 }
 
 #: Pipeline alias -> "module:Class".
