@@ -75,6 +75,16 @@ class AssignWcsStep(Step):
             r for r in IMAGING_REFERENCE_TYPES if self._values.get(f"override_{r}") is None
         )
 
+    def required_reference_types_for(self, model: Any) -> tuple[str, ...]:
+        """MIRI LRS slitless needs distortion and specwcs; imaging as
+        :meth:`required_reference_types`."""
+        if self.skip:
+            return ()
+        if (model.meta.exposure.type or "").upper() == "MIR_LRS-SLITLESS":
+            wanted = ("distortion", "specwcs")
+            return tuple(r for r in wanted if self._values.get(f"override_{r}") is None)
+        return self.required_reference_types()
+
     def process(self, model: Any) -> Any:
         """Assign the imaging WCS to ``model`` (a copy owned by the run) and return it.
 

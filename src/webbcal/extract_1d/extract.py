@@ -307,8 +307,8 @@ def _product(model, cols, units, meta, ra, dec, three_d):
         spec.spec_table = table
         if timed:
             spec.time_scale = "UTC"
-        for c in ("MJD-BEG", "MJD-AVG", "MJD-END", "TDB-BEG", "TDB-MID", "TDB-END"):
-            spec.spec_table.columns[c].unit = "d"
+        units = dict(units, **{c: "d" for c in ("MJD-BEG", "MJD-AVG", "MJD-END", "TDB-BEG",
+                                                "TDB-MID", "TDB-END")})  # fmt: skip
     else:
         out = dm.MultiSpecModel()
         spec = dm.SpecModel()
@@ -318,9 +318,9 @@ def _product(model, cols, units, meta, ra, dec, three_d):
             if c.upper() in cols:
                 table[c] = cols[c.upper()].reshape(-1)
         spec.spec_table = table
+    columns = spec.spec_table.columns  # fetched once: each access validates the table
     for col, unit in units.items():
-        key = col if three_d else col.lower()
-        spec.spec_table.columns[key].unit = unit
+        columns[col if three_d else col.lower()].unit = unit
     for key, value in meta.items():
         if value is not None:
             setattr(spec, key, value)

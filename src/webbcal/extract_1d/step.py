@@ -103,6 +103,13 @@ class Extract1dStep(Step):
         # References depend on the mode and parameters: looked up in process().
         self._references_used.clear()
 
+    def required_reference_types(self) -> tuple[str, ...]:
+        """``extract1d`` and, with ``apply_apcorr``, ``apcorr`` (unless overridden)."""
+        if self.skip:
+            return ()
+        wanted = ("extract1d", "apcorr") if self.apply_apcorr else ("extract1d",)
+        return tuple(r for r in wanted if self._values.get(f"override_{r}") is None)
+
     def process(self, model):
         from stdatamodels.jwst import datamodels as dm
 

@@ -168,7 +168,7 @@ class Pipeline(Step):
         given = dict(self.__dict__.get("_given_references") or {})
         reftypes: list[str] = []
         for s in (self._steps[a] for a in self.active_steps(model)):
-            for r in s.required_reference_types():
+            for r in s.required_reference_types_for(model):
                 if r not in reftypes and r not in given:
                     reftypes.append(r)
         refs: dict[str, str | None] = {}

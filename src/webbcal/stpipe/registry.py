@@ -50,6 +50,7 @@ PIPELINES: dict[str, str] = {
     "calwebb_guider": "webbcal.pipeline:GuiderPipeline",
     "calwebb_dark": "webbcal.pipeline:DarkPipeline",
     "calwebb_image2": "webbcal.pipeline.image2:Image2Pipeline",
+    "calwebb_spec2": "webbcal.pipeline.spec2:Spec2Pipeline",
 }
 
 
