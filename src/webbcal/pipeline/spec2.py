@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 
 from ..assign_wcs import AssignWcsStep
+from ..background import BackgroundStep
+from ..clean_flicker_noise import CleanFlickerNoiseStep
 from ..datamodels import ModelLibrary
 from ..datamodels.io import InputError
 from ..extract_1d import Extract1dStep
@@ -47,8 +49,9 @@ class Spec2Pipeline(Pipeline):
     from it). Output: the calibrated ``_calints``/``_cal`` (returned and saved) and the
     extracted ``_x1dints``/``_x1d`` (saved by extract_1d when ``save_results``).
 
-    The official steps that do nothing for this mode (badpix_selfcal, msa_flagging,
-    clean_flicker_noise, bkg_subtract, imprint_subtract, extract_2d, master_background_mos,
+    clean_flicker_noise (NIRSpec only) and bkg_subtract (no background members in a
+    time series) are skipped for this mode, as officially. The official steps that do
+    nothing for this mode (badpix_selfcal, msa_flagging, imprint_subtract, extract_2d, master_background_mos,
     targ_centroid, wavecorr, straylight, fringe, residual_fringe, pathloss, barshadow,
     wfss_contam, adaptive_trace_model, pixel_replace, resample_spec, cube_build) are not
     implemented; configuration files may name them only with ``skip = True``.
@@ -70,16 +73,26 @@ class Spec2Pipeline(Pipeline):
     )  # fmt: skip
     step_defs = {
         "assign_wcs": AssignWcsStep,
+        "clean_flicker_noise": CleanFlickerNoiseStep,
+        "bkg_subtract": BackgroundStep,
         "flat_field": FlatFieldStep,
         "srctype": SourceTypeStep,
         "photom": PhotomStep,
         "extract_1d": Extract1dStep,
     }
     unimplemented_steps = (
-        "badpix_selfcal", "msa_flagging", "clean_flicker_noise", "bkg_subtract",
-        "imprint_subtract", "extract_2d", "master_background_mos", "targ_centroid",
+        "badpix_selfcal", "msa_flagging", "imprint_subtract", "extract_2d", "master_background_mos", "targ_centroid",
         "wavecorr", "straylight", "fringe", "residual_fringe", "pathloss", "barshadow",
         "wfss_contam", "adaptive_trace_model", "pixel_replace", "resample_spec", "cube_build",
+    )  # fmt: skip
+    #: Official steps that do nothing for MIRI LRS slitless (officially switched off for
+    #: it): their values in parameter files are ignored. The others must be skipped
+    #: (badpix_selfcal, targ_centroid, adaptive_trace_model, pixel_replace act on LRS
+    #: data when asked and are not implemented).
+    inapplicable_steps = (
+        "msa_flagging", "imprint_subtract", "extract_2d", "master_background_mos",
+        "wavecorr", "straylight", "fringe", "residual_fringe", "pathloss", "barshadow",
+        "wfss_contam", "resample_spec", "cube_build",
     )  # fmt: skip
 
     @property
@@ -146,6 +159,14 @@ class Spec2Pipeline(Pipeline):
                 f"{model.meta.filename}: assign_wcs did not complete; no output product will "
                 "be created"
             )
+        # Not applicable to MIRI LRS (official: skipped for this mode / no backgrounds).
+        for alias in ("clean_flicker_noise", "bkg_subtract"):
+            step = getattr(self, alias)
+            if not step.skip:
+                log.info("%s does not apply to EXP_TYPE=%s: skipped", alias,
+                         model.meta.exposure.type)  # fmt: skip
+                step.skip = True
+            model = step.run(model)
         # As the official pipeline: the exposure continues as a slit (the subarray's
         # position kept in XSTART/YSTART/XSIZE/YSIZE).
         slit = dm.SlitModel(model)

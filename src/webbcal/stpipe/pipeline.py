@@ -51,10 +51,15 @@ class Pipeline(Step):
     unimplemented_steps : tuple of str
         Aliases of official sub-steps webbcal does not have yet: parameter files
         may name them when they are skipped (``skip: true``), as official files do.
+    inapplicable_steps : tuple of str
+        Of those, the ones that do nothing for every mode the pipeline implements
+        (the official pipeline turns them off for those modes itself): parameter
+        files may name them with any values, which are ignored.
     """
 
     step_defs: ClassVar[dict[str, type[Step]]] = {}
     unimplemented_steps: ClassVar[tuple[str, ...]] = ()
+    inapplicable_steps: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
