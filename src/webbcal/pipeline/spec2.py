@@ -52,9 +52,10 @@ class Spec2Pipeline(Pipeline):
     clean_flicker_noise (NIRSpec only) and bkg_subtract (no background members in a
     time series) are skipped for this mode, as officially. The official steps that do
     nothing for this mode (badpix_selfcal, msa_flagging, imprint_subtract, extract_2d,
-    master_background_mos, targ_centroid, wavecorr, straylight, fringe, residual_fringe, pathloss, barshadow,
-    wfss_contam, adaptive_trace_model, pixel_replace, resample_spec, cube_build) are not
-    implemented; configuration files may name them only with ``skip = True``.
+    master_background_mos, targ_centroid, wavecorr, straylight, fringe, residual_fringe,
+    pathloss, barshadow, wfss_contam, adaptive_trace_model, pixel_replace, resample_spec,
+    cube_build) are not implemented; parameter files may name those of
+    :attr:`inapplicable_steps` with any values (ignored), the others only skipped.
 
     Raises
     ------
