@@ -181,8 +181,13 @@ class BoxResult:
 def _smooth_along_dispersion(image: np.ndarray, length: int) -> np.ndarray:
     from astropy.convolution import convolve
 
+    from astropy.utils.exceptions import AstropyUserWarning
+
     kernel = np.ones((length, 1)) / length
-    return np.stack([convolve(frame, kernel, boundary="extend") for frame in image])
+    with warnings.catch_warnings():
+        # Runs of NaN longer than the kernel stay NaN (rows without data): expected.
+        warnings.simplefilter("ignore", AstropyUserWarning)
+        return np.stack([convolve(frame, kernel, boundary="extend") for frame in image])
 
 
 def _poly_background(image, used, weights, profile, order, variances):
