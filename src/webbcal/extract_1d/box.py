@@ -180,7 +180,6 @@ class BoxResult:
 
 def _smooth_along_dispersion(image: np.ndarray, length: int) -> np.ndarray:
     from astropy.convolution import convolve
-
     from astropy.utils.exceptions import AstropyUserWarning
 
     kernel = np.ones((length, 1)) / length
