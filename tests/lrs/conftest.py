@@ -33,28 +33,30 @@ class LrsCase:
     refs: dict
     root: Path
 
-    def overrides(self, step: str) -> dict:
-        """``override_<reftype>`` of our step ``step`` (alias)."""
+    def overrides(self, step: str, apcorr: bool = False) -> dict:
+        """``override_<reftype>`` of our step ``step`` (alias); the APCORR reference only
+        with ``apcorr`` (else N/A: no aperture correction, for the truth tests)."""
         r = {k: os.fspath(v) for k, v in self.refs.items()}
         return {
             "assign_wcs": {"override_distortion": r["distortion"],
                            "override_specwcs": r["specwcs"]},
             "flat_field": {"override_flat": r["flat"]},
             "photom": {"override_photom": r["photom"], "override_area": "N/A"},
-            "extract_1d": {"override_extract1d": r["extract1d"], "override_apcorr": "N/A"},
+            "extract_1d": {"override_extract1d": r["extract1d"],
+                           "override_apcorr": r["apcorr"] if apcorr else "N/A"},
             "srctype": {},
         }[step]  # fmt: skip
 
-    def official_overrides(self, step: str) -> dict:
-        out = {k: v for k, v in self.overrides(step).items()}
+    def official_overrides(self, step: str, apcorr: bool = False) -> dict:
+        out = dict(self.overrides(step, apcorr))
         for reftype in _OFFICIAL_NA.get(step, ()):
             out.setdefault(f"override_{reftype}", "N/A")
         return out
 
-    def pipeline_steps(self, official: bool = False) -> dict:
+    def pipeline_steps(self, official: bool = False, apcorr: bool = False) -> dict:
         steps = ("assign_wcs", "flat_field", "photom", "extract_1d")
         get = self.official_overrides if official else self.overrides
-        out = {s: get(s) for s in steps}
+        out = {s: get(s, apcorr) for s in steps}
         if official:
             out["pathloss"] = {"skip": True}
             out["targ_centroid"] = {"skip": True}

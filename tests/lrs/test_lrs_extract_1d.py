@@ -34,8 +34,8 @@ def noisy_calints(lrs_case):
     return _calints(lrs_case)
 
 
-def _extract(calints, case, **kw):
-    return Extract1dStep.call(calints, **case.overrides("extract_1d"), **kw)
+def _extract(calints, case, apcorr=False, **kw):
+    return Extract1dStep.call(calints, **case.overrides("extract_1d", apcorr), **kw)
 
 
 def test_box_weights_partial_pixels():
@@ -117,6 +117,19 @@ def test_light_curve_truth_with_noise(noisy_calints, lrs_case):
     assert len(x1d.int_times) == 12
 
 
+def test_aperture_correction(noisy_calints, lrs_case):
+    """Fluxes times the APCORR table at (NPIXELS=10, wavelength); background unchanged."""
+    plain = _extract(noisy_calints, lrs_case).spec[0].spec_table
+    corrected = _extract(noisy_calints, lrs_case, apcorr=True).spec[0].spec_table
+    wl = plain["WAVELENGTH"][0]
+    expected = 1.0 + 0.3 * (wl / 10.0) * np.exp(-10.0 / 2.5)  # linear in wavelength: exact
+    ratio = corrected["FLUX"] / plain["FLUX"]
+    np.testing.assert_allclose(ratio, np.broadcast_to(expected, ratio.shape), rtol=1e-6)
+    np.testing.assert_allclose(corrected["FLUX_VAR_POISSON"] / plain["FLUX_VAR_POISSON"],
+                               np.broadcast_to(expected**2, ratio.shape), rtol=1e-6)  # fmt: skip
+    np.testing.assert_array_equal(corrected["BACKGROUND"], plain["BACKGROUND"])
+
+
 def test_chunks_give_the_same_spectra(noisy_calints, lrs_case, monkeypatch):
     from webbcal.extract_1d import extract
 
@@ -133,16 +146,18 @@ def test_chunks_give_the_same_spectra(noisy_calints, lrs_case, monkeypatch):
 @pytest.mark.parametrize(
     "kw",
     [{}, {"bkg_fit": "median"}, {"bkg_order": 1, "smoothing_length": 3},
-     {"subtract_background": False, "position_offset": 0.4}],
+     {"subtract_background": False, "position_offset": 0.4}, {"apcorr": True}],
 )  # fmt: skip
 def test_parity_with_jwst(noisy_calints, lrs_case, kw):
     pytest.importorskip("jwst")
     from _lrs_oracle import official_call
     from jwst.extract_1d import Extract1dStep as Official
 
-    ours = _extract(noisy_calints, lrs_case, **kw).spec[0]
-    theirs = official_call(Official, noisy_calints, **lrs_case.official_overrides("extract_1d"),
-                           **kw).spec[0]  # fmt: skip
+    kw = dict(kw)
+    apcorr = kw.pop("apcorr", False)
+    ours = _extract(noisy_calints, lrs_case, apcorr, **kw).spec[0]
+    over = lrs_case.official_overrides("extract_1d", apcorr)
+    theirs = official_call(Official, noisy_calints, **over, **kw).spec[0]
     a, b = ours.spec_table, theirs.spec_table
     assert a.dtype.names == b.dtype.names
     assert np.max(np.abs(a["WAVELENGTH"] - b["WAVELENGTH"])) < 1e-6

@@ -81,7 +81,7 @@ def _clean_chunk(model, sl) -> dict[str, np.ndarray | None]:
     return arrays
 
 
-def extract_lrs(model: Any, ext_path: str | None, step) -> Any:
+def extract_lrs(model: Any, ext_path: str | None, step, *, apcorr_path: str | None = None) -> Any:
     """Box-extract a MIRI LRS slitless image or cube into an x1d / x1dints model.
 
     Parameters
@@ -93,6 +93,8 @@ def extract_lrs(model: Any, ext_path: str | None, step) -> Any:
         ``extract1d`` reference (JSON) or None.
     step : Extract1dStep
         Gives the extraction parameters (``subtract_background``, ``bkg_fit``...).
+    apcorr_path : str or None, optional
+        MIRI LRS ``apcorr`` reference: point-source spectra are aperture-corrected.
 
     Returns
     -------
@@ -186,6 +188,12 @@ def extract_lrs(model: Any, ext_path: str | None, step) -> Any:
     wavelength[wsum == 0] = np.nan
     valid = np.isfinite(wavelength)
     ra, dec = _aperture_sky(model, profile, params.dispaxis)
+    correction = None
+    if apcorr_path is not None and source_type == "POINT":
+        from .apcorr import lrs_aperture_correction
+
+        log.info("Creating aperture correction.")
+        correction = lrs_aperture_correction(apcorr_path, model)
 
     three_d = np.ndim(model.data) == 3
     nints = np.shape(model.data)[0] if three_d else 1
@@ -203,7 +211,10 @@ def extract_lrs(model: Any, ext_path: str | None, step) -> Any:
             bg_profile=bg_profile, bkg_fit=params.bkg_fit or "poly",
             bkg_order=params.bkg_order, smoothing_length=params.smoothing_length,
         )  # fmt: skip
-        for key, value in _spectrum_columns(res, photom_done, solid_angle).items():
+        cols = _spectrum_columns(res, photom_done, solid_angle)
+        if correction is not None:
+            _apply_correction(cols, correction(cols["NPIXELS"], wavelength[None, :]))
+        for key, value in cols.items():
             columns[key].append(value[:, valid])
         done += sl.stop - sl.start
         if step.log_increment > 0 and three_d and nints > 1:
@@ -270,6 +281,16 @@ def _spectrum_columns(res, photom_done: bool, solid_angle: float) -> dict[str, n
         "BKGD_ERROR": np.sqrt(sum(b_vars)), "BKGD_VAR_POISSON": b_vars[0],
         "BKGD_VAR_RNOISE": b_vars[1], "BKGD_VAR_FLAT": b_vars[2], "NPIXELS": res.npixels,
     }  # fmt: skip
+
+
+def _apply_correction(cols: dict[str, np.ndarray], factor: np.ndarray) -> None:
+    """Aperture correction (in place on the chunk's own columns): fluxes and surface
+    brightnesses times ``factor``, their variances times its square (not the background)."""
+    for key in ("FLUX", "FLUX_ERROR", "SURF_BRIGHT", "SB_ERROR"):
+        cols[key] = cols[key] * factor
+    for key in ("FLUX_VAR_POISSON", "FLUX_VAR_RNOISE", "FLUX_VAR_FLAT", "SB_VAR_POISSON",
+                "SB_VAR_RNOISE", "SB_VAR_FLAT"):  # fmt: skip
+        cols[key] = cols[key] * factor * factor
 
 
 def _units(photom_done: bool) -> dict[str, str]:

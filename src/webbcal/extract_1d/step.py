@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 
 from ..stpipe import Param, Step, StepSkipped
 
@@ -28,9 +27,11 @@ class Extract1dStep(Step):
     memory does not grow with their number. Fluxes are in Jy (surface brightness x
     PIXAR_SR) once photom has run, else DN/s.
 
+    Point sources are aperture-corrected with the MIRI LRS ``apcorr`` reference when
+    ``apply_apcorr`` is set (:mod:`webbcal.extract_1d.apcorr`).
+
     Not implemented (a warning says so): optimal extraction (``extraction_type``
     "optimal" falls back to box, as the official step does without a PSF reference),
-    aperture corrections (``apply_apcorr``: spectra are not aperture-corrected),
     ``use_source_posn`` (the nominal aperture is used), IFU and SOSS parameters
     (accepted, unused). Other exposure types are skipped.
 
@@ -47,7 +48,7 @@ class Extract1dStep(Step):
     optional_reference_types = reference_file_types
     spec = (
         Param("subtract_background", bool, None, "Subtract the background?", allow_none=True),
-        Param("apply_apcorr", bool, True, "Apply aperture corrections? (not implemented)"),
+        Param("apply_apcorr", bool, True, "Apply aperture corrections?"),
         Param("extraction_type", str, "box", "Box or optimal extraction (optimal: not "
               "implemented, box is used)", choices=("box", "optimal"), allow_none=True),
         Param("use_source_posn", bool, None, "Use the source position to centre the "
@@ -120,13 +121,13 @@ class Extract1dStep(Step):
             raise StepSkipped(f"{type(model).__name__} input is not supported")
         ext_path = self.get_reference_file(model, "extract1d")
         log.info("Using EXTRACT1D reference file %s", ext_path)
+        apcorr = None
         if self.apply_apcorr:
             apcorr = self.get_reference_file(model, "apcorr")
             if apcorr is not None:
-                log.warning("Aperture correction (APCORR %s) is not implemented: the spectra "
-                            "are not aperture-corrected", os.path.basename(apcorr))  # fmt: skip
+                log.info("Using APCORR file %s", apcorr)
         if str(self.extraction_type).lower() == "optimal":
             log.warning("Optimal extraction is not implemented; using box extraction")
         from .extract import extract_lrs
 
-        return extract_lrs(model, ext_path, self)
+        return extract_lrs(model, ext_path, self, apcorr_path=apcorr)

@@ -132,7 +132,7 @@ class SimulatedLrs:
         return path
 
     def write_references(self, directory: str | Path) -> dict[str, Path]:
-        """Write ``distortion``, ``specwcs``, ``flat``, ``photom`` and ``extract1d``.
+        """Write ``distortion``, ``specwcs``, ``flat``, ``photom``, ``extract1d``, ``apcorr``.
 
         Returns
         -------
@@ -158,7 +158,8 @@ class SimulatedLrs:
             ),  # fmt: skip
             "extract1d": write_lrs_extract1d(
                 directory / "webbcal_miri_extract1d.json", self.extract
-            ),  # fmt: skip
+            ),
+            "apcorr": write_lrs_apcorr(directory / "webbcal_miri_lrs_apcorr.fits"),  # fmt: skip
         }
 
 
@@ -274,6 +275,33 @@ def write_lrs_photom(
     ref.meta.instrument.filter = "P750L"
     ref.meta.photometry.pixelarea_steradians = pixar_sr
     ref.meta.photometry.pixelarea_arcsecsq = pixar_sr / (math.pi / 180 / 3600) ** 2
+    return _save(ref, path)
+
+
+def write_lrs_apcorr(path: str | os.PathLike, *, subarrays=("SLITLESSPRISM", "FULL")) -> Path:
+    """Write a MIRI LRS ``apcorr`` reference (``MirLrsApcorrModel``, sizes in pixels).
+
+    The correction grows towards small apertures and long wavelengths (a wider PSF):
+    ``1 + 0.3 * (lambda / 10 um) * exp(-size / 2.5)`` on 25 wavelengths (3-15 um) and
+    sizes 1..20 pixels.
+
+    Returns
+    -------
+    Path
+    """
+    from stdatamodels.jwst.datamodels import MirLrsApcorrModel
+
+    wl = np.linspace(3.0, 15.0, 25)
+    size = np.arange(1, 21)
+    corr = 1.0 + 0.3 * (wl[:, None] / 10.0) * np.exp(-size[None, :] / 2.5)
+    dtype = [("subarray", "S17"), ("wavelength", "<f4", (wl.size,)), ("nelem_wl", "<i2"),
+             ("size", "u1", (size.size,)), ("nelem_size", "<i2"),
+             ("apcorr", "<f4", (wl.size, size.size)),
+             ("apcorr_err", "<f4", (wl.size, size.size))]  # fmt: skip
+    rows = [(sub, wl, wl.size, size, size.size, corr, 0.01 * corr) for sub in subarrays]
+    ref = MirLrsApcorrModel(apcorr_table=np.array(rows, dtype=dtype))
+    ref.sizeunit = "pixels"
+    _reference_meta(ref, "APCORR", "MIR_LRS-SLITLESS", "MIR_LRS-FIXEDSLIT|MIR_LRS-SLITLESS|")
     return _save(ref, path)
 
 
