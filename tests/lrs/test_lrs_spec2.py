@@ -112,3 +112,42 @@ def test_specwcs_of_another_mode_writes_nothing(lrs_case, tmp_path):
         Spec2Pipeline.call(os.fspath(lrs_case.rateints), steps=steps, save_results=True,
                            output_dir=os.fspath(out))  # fmt: skip
     assert os.listdir(out) == []
+
+
+def test_command_line(lrs_case, tmp_path):
+    """``webbcal run calwebb_spec2`` with the official option grammar."""
+    from webbcal.cli import main
+
+    args = ["run", "calwebb_spec2", os.fspath(lrs_case.rateints), "--output-dir",
+            os.fspath(tmp_path), "--quiet"]  # fmt: skip
+    for step, values in lrs_case.pipeline_steps().items():
+        args += [f"--steps.{step}.{k}={v}" for k, v in values.items()]
+    assert main(args) == 0
+    assert sorted(os.listdir(tmp_path)) == [f"{_ROOT}_calints.fits", f"{_ROOT}_x1dints.fits"]
+
+
+def test_segment_keeps_integration_numbers(lrs_case, tmp_path):
+    """A second segment (integrations 7..12): INT_NUM and times of those integrations."""
+    from stdatamodels.jwst import datamodels as dm
+
+    whole = lrs_case.sim.model
+    seg = whole.copy()
+    seg.data, seg.dq, seg.err = whole.data[6:], whole.dq[6:], whole.err[6:]
+    seg.var_poisson, seg.var_rnoise = whole.var_poisson[6:], whole.var_rnoise[6:]
+    seg.meta.exposure.integration_start, seg.meta.exposure.integration_end = 7, 12
+    seg.meta.exposure.segment_number = 2
+    seg.meta.filename = f"{_ROOT[:-9]}-seg002_mirimage_rateints.fits"
+    Spec2Pipeline.call(seg, steps=lrs_case.pipeline_steps(), save_results=True,
+                       output_dir=os.fspath(tmp_path))  # fmt: skip
+    (x1d_name,) = [n for n in os.listdir(tmp_path) if n.endswith("_x1dints.fits")]
+    with dm.open(tmp_path / x1d_name) as x1d:
+        table = x1d.spec[0].spec_table
+        np.testing.assert_array_equal(table["INT_NUM"], np.arange(7, 13))
+        np.testing.assert_array_equal(table["SEGMENT"], 2)
+        np.testing.assert_allclose(table["MJD-AVG"], whole.int_times["int_mid_MJD_UTC"][6:])
+    Spec2Pipeline.call(whole.copy(), steps=lrs_case.pipeline_steps(), save_results=True,
+                       output_dir=os.fspath(tmp_path / "whole"))  # fmt: skip
+    with (dm.open(tmp_path / "whole" / f"{_ROOT}_x1dints.fits") as full,
+          dm.open(tmp_path / x1d_name) as part):  # fmt: skip
+        np.testing.assert_array_equal(part.spec[0].spec_table["FLUX"],
+                                      full.spec[0].spec_table["FLUX"][6:])  # fmt: skip
