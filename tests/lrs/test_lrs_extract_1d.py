@@ -243,3 +243,37 @@ def test_other_modes_are_skipped(noisy_calints, lrs_case):
     model.meta.exposure.type = "NRC_TSGRISM"
     out = Extract1dStep.call(model, **lrs_case.overrides("extract_1d"))
     assert out.meta.cal_step.extract_1d == "SKIPPED"
+
+
+def _tiled(calints, nints):
+    from stdatamodels.jwst import datamodels as dm
+
+    reps = nints // calints.data.shape[0] + 1
+    big = dm.SlitModel(calints)
+    for attr in ("data", "err", "dq", "var_poisson", "var_rnoise", "var_flat"):
+        setattr(big, attr, np.concatenate([getattr(calints, attr)] * reps)[:nints])
+    times = np.concatenate([calints.int_times] * reps)[:nints].copy()
+    times["integration_number"] = np.arange(1, nints + 1)
+    big.int_times = times
+    big.meta.exposure.nints = big.meta.exposure.integration_end = nints
+    big.source_type = calints.source_type
+    return big
+
+
+def test_memory_does_not_grow_with_integrations(noisy_calints, lrs_case):
+    """Extra memory of the extraction: chunks of integrations, not the whole cube."""
+    from _memory import peak_since_reset, reset_peak
+    from webbcal.extract_1d import extract
+
+    step = Extract1dStep(**lrs_case.overrides("extract_1d"))
+    extra = {}
+    for nints in (24, 144):
+        big = _tiled(noisy_calints, nints)
+        base = reset_peak()
+        out = step.run(big, _owned=True)  # no defensive copy: measure the extraction
+        extra[nints] = peak_since_reset(base)
+        assert out.spec[0].spec_table["FLUX"].shape == (nints, 381)
+        del out, big
+    cube = 144 * 416 * 72 * 8  # one float64 plane of the 144-integration cube: 34 MB
+    assert extra[144] < 2 * extract.CHUNK_BYTES + cube // 2
+    assert extra[144] - extra[24] < cube
