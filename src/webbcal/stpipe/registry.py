@@ -40,6 +40,7 @@ STEPS: dict[str, str] = {
     "photom": "webbcal.photom:PhotomStep",
     "assign_wcs": "webbcal.assign_wcs:AssignWcsStep",
     "resample": "webbcal.resample:ResampleStep",
+    "outlier_detection": "webbcal.outlier_detection:OutlierDetectionStep",
 }
 
 #: Pipeline alias -> "module:Class".
