@@ -14,6 +14,7 @@ from webbcal.datamodels import ModelLibrary
 from webbcal.datamodels.io import InputError
 from webbcal.dqflags import PIXEL
 from webbcal.outlier_detection import OutlierDetectionStep
+from webbcal.stpipe.params import ParameterError
 
 OUTLIER, DNU = PIXEL["OUTLIER"], PIXEL["DO_NOT_USE"]
 #: Stars closer than this to the array edge are not checked (half their light is missing
@@ -221,10 +222,14 @@ def test_different_shapes_without_resampling_are_refused(dithered):
         OutlierDetectionStep(resample_data=False).run(_library_of(dithered, edit=cut))
 
 
-def test_bad_parameters():
-    with pytest.raises(Exception, match="snr"):
-        OutlierDetectionStep(snr="5.0")
-    with pytest.raises(Exception, match="kernel"):
+def test_bad_parameters(dithered):
+    with pytest.raises(InputError, match=r"snr='5.0': expected two numbers"):
+        OutlierDetectionStep(snr="5.0").run(_library_of(dithered))
+    with pytest.raises(InputError, match=r"scale='1.2 x': expected two numbers"):
+        OutlierDetectionStep(scale="1.2 x").run(_library_of(dithered))
+    with pytest.raises(InputError, match=r"good_bits='NOPE'"):
+        OutlierDetectionStep(good_bits="NOPE").run(_library_of(dithered))
+    with pytest.raises(ParameterError, match="kernel"):
         OutlierDetectionStep(kernel="lanczos3")
 
 

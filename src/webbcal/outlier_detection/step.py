@@ -102,13 +102,12 @@ class OutlierDetectionStep(Step):
         Param("fillval", str, "NAN", "Output value for pixels with no weight or flux"),
         Param("maskpt", float, 0.7, "Fraction of the clipped mean weight below which "
               "drizzled pixels are left out of the median"),
-        Param("snr", str, "5.0 4.0", "Signal-to-noise thresholds (first, second test)",
-              element=float, length=2),
+        Param("snr", str, "5.0 4.0", "Signal-to-noise thresholds (first, second test), "
+              "two numbers"),
         Param("scale", str, "1.2 0.7", "Multipliers of the derivative image (first, "
-              "second test)", element=float, length=2),
+              "second test), two numbers"),
         Param("backg", float, 0.0, "Background level added to the blotted median"),
-        Param("kernel_size", str, "7 7", "IFU: median filter size (not implemented)",
-              element=int, length=2),
+        Param("kernel_size", str, "7 7", "IFU: median filter size (not implemented)"),
         Param("threshold_percent", float, 99.8, "IFU: percentile threshold (not "
               "implemented)"),
         Param("rolling_window_width", int, 25, "TSO: integrations in the rolling median "
@@ -201,6 +200,8 @@ class OutlierDetectionStep(Step):
             bad_bits = bad_bits_from_good_bits(self.good_bits)
         except ValueError as exc:
             raise InputError(f"outlier_detection: {exc}") from None
+        snr1, snr2 = self._pair("snr")
+        scale1, scale2 = self._pair("scale")
         indices = library.indices("science") or list(range(len(library)))
         if self.resample_data:
             median = self._median_resampled(library, indices, bad_bits)
@@ -208,7 +209,7 @@ class OutlierDetectionStep(Step):
             median = self._median_direct(library, indices, bad_bits)
         if self.save_intermediate_results:
             self._save_median(library, median)
-        return self._flag_all(library, median)
+        return self._flag_all(library, median, (snr1, snr2, scale1, scale2))
 
     def _resampler(self):
         from ..resample import ResampleStep
@@ -310,20 +311,17 @@ class OutlierDetectionStep(Step):
                 stack.close()
         return _Median(median, wcs, meta_source, first_name)
 
-    def _flag_all(self, library: Any, median: _Median) -> Any:
+    def _flag_all(self, library: Any, median: _Median, tests: tuple) -> Any:
         """A new library of the exposures with their outliers flagged."""
         results = library.derived()
-        snr1, snr2 = self._pair("snr")
-        scale1, scale2 = self._pair("scale")
         for index in range(len(library)):
             model = library.copy_of(index)
             if self.resample_data:
-                mask = self._flag_resampled(model, library, index, median,
-                                            (snr1, snr2, scale1, scale2))  # fmt: skip
+                mask = self._flag_resampled(model, library, index, median, tests)
             else:
                 from .flagging import flag_direct
 
-                mask = flag_direct(model.data, model.err, median.data, snr=snr1)
+                mask = flag_direct(model.data, model.err, median.data, snr=tests[0])
             _apply(model, mask)
             log.info("%d pixels marked as outliers", int(np.count_nonzero(mask)))
             results.add_result(index, model)
@@ -354,7 +352,16 @@ class OutlierDetectionStep(Step):
                               scale1=scale1, scale2=scale2, backg=backg)  # fmt: skip
 
     def _pair(self, name: str) -> tuple[float, float]:
-        return type(self).param_specs()[name].items(getattr(self, name))
+        """The two numbers of the official text parameter ``name`` (``snr``, ``scale``)."""
+        text = getattr(self, name)
+        try:
+            values = tuple(float(v) for v in str(text).split())
+        except ValueError:
+            values = ()
+        if len(values) != 2:
+            raise InputError(f"outlier_detection: {name}={text!r}: expected two numbers "
+                             "separated by a space, e.g. '5.0 4.0'")  # fmt: skip
+        return values
 
     # ------------------------------------------------------------------ saving
     def _save_intermediate(self, model: Any, library: Any, index: int, suffix: str) -> str:
