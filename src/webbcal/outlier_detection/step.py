@@ -149,7 +149,8 @@ class OutlierDetectionStep(Step):
             If the EXP_TYPE's mode is not supported yet, an exposure has no WCS, the
             exposures differ in filter, or (``resample_data=False``) in shape.
         StepSkipped
-            For an unknown EXP_TYPE or fewer than two exposures.
+            For a single exposure given alone. A library of one exposure, or of an
+            unknown EXP_TYPE, gives a copy with ``S_OUTLIER_DETECTION = SKIPPED``.
         """
         from ..datamodels import ModelLibrary
 
@@ -157,17 +158,34 @@ class OutlierDetectionStep(Step):
             raise ValueError(f"outlier_detection: pixmap_order={self.pixmap_order!r}: "
                              "expected 1 or 3")  # fmt: skip
         library = model if isinstance(model, ModelLibrary) else None
-        mode = self._mode(model, library)
-        if library is None or len(library) < 2:
-            n = 1 if library is None else len(library)
-            log.warning("Input only contains %d exposure(s); outlier detection will be "
-                        "skipped", n)  # fmt: skip
-            raise StepSkipped(f"only {n} exposure(s): nothing to compare with")
+        try:
+            mode = self._mode(model, library)
+            if library is None or len(library) < 2:
+                n = 1 if library is None else len(library)
+                log.warning("Input only contains %d exposure(s); outlier detection will be "
+                            "skipped", n)  # fmt: skip
+                raise StepSkipped(f"only {n} exposure(s): nothing to compare with")
+        except StepSkipped as why:
+            if library is None:
+                raise
+            log.info("Step %s skipped: %s", self.name, why)
+            return self._skipped(library)
         log.info("Outlier Detection mode: %s", mode)
         detect = getattr(self, f"_detect_{mode}", None)
         if detect is None:  # pragma: no cover - _mode refuses these first
             raise InputError(f"outlier_detection: mode {mode!r} is not yet supported")
         return detect(library)
+
+    def _skipped(self, library: Any) -> Any:
+        """Copies of the members, recorded as SKIPPED (as officially)."""
+        results = library.derived()
+        for index in range(len(library)):
+            results.add_result(index, library.copy_of(index))
+        object.__setattr__(self, "_library_status", "SKIPPED")
+        return results
+
+    def _finalize_library(self, library: Any, status: str) -> None:
+        super()._finalize_library(library, self.__dict__.pop("_library_status", status))
 
     def _mode(self, model: Any, library: Any) -> str:
         if library is None:
