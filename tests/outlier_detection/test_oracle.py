@@ -108,3 +108,57 @@ def test_intermediate_products_have_the_official_names(dithered, tmp_path):
         ok = np.isfinite(a.data) & np.isfinite(b.data)
         assert np.array_equal(np.isnan(a.data), np.isnan(b.data))
         assert np.max(np.abs(a.data[ok] - b.data[ok])) < 2e-3
+
+
+def _random_images(seed, shape=(37, 41)):
+    rng = np.random.default_rng(seed)
+    blot = rng.normal(1.0, 0.5, shape).astype(np.float32)
+    blot[rng.random(shape) < 0.05] = np.nan
+    sci = blot + rng.normal(0, 0.05, shape).astype(np.float32)
+    sci.reshape(-1)[rng.choice(sci.size, 40, replace=False)] += 3.0
+    sci[rng.random(shape) < 0.02] = np.nan
+    err = np.full(shape, 0.05, np.float32)
+    err[rng.random(shape) < 0.02] = np.nan
+    return sci, err, blot
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_kernels_equal_stcal_bit_for_bit(seed):
+    utils = pytest.importorskip("stcal.outlier_detection.utils")
+    from webbcal.outlier_detection.flagging import (
+        abs_derivative,
+        flag_direct,
+        flag_resampled,
+        weight_threshold,
+    )
+
+    sci, err, blot = _random_images(seed)
+    np.testing.assert_array_equal(abs_derivative(blot), utils._abs_deriv(blot))
+    pars = (5.0, 4.0, 1.2, 0.7, 0.02)
+    ours = flag_resampled(sci, err, blot, snr1=pars[0], snr2=pars[1], scale1=pars[2],
+                          scale2=pars[3], backg=pars[4])  # fmt: skip
+    theirs = utils.flag_resampled_crs(sci, err, blot, *pars)
+    assert theirs.sum() > 20
+    np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(flag_direct(sci, err, blot, snr=5.0),
+                                  utils.flag_crs(sci, err, blot, 5.0))  # fmt: skip
+    weight = np.abs(blot) * 10
+    weight[:3] = 0
+    assert weight_threshold(weight, 0.7) == utils.compute_weight_threshold(weight, 0.7)
+
+
+def test_median_equals_stcal_on_disk_median(tmp_path):
+    median_mod = pytest.importorskip("stcal.outlier_detection.median")
+    from webbcal.outlier_detection.median import ImageStack
+
+    rng = np.random.default_rng(6)
+    planes = rng.normal(size=(6, 29, 33)).astype(np.float32)
+    planes[rng.random(planes.shape) < 0.3] = np.nan
+    computer = median_mod.MedianComputer(planes.shape, False, 29 * 33 * 4, np.float32,
+                                         tempdir=str(tmp_path))  # fmt: skip
+    with ImageStack(6, (29, 33), block_bytes=3 * 33 * 4 * 6) as stack:
+        for k, plane in enumerate(planes):
+            computer.append(plane, k)
+            stack.write(k, plane)
+        ours = stack.median()
+    np.testing.assert_array_equal(ours, computer.evaluate())
