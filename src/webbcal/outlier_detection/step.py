@@ -283,8 +283,6 @@ class OutlierDetectionStep(Step):
 
     def _median_direct(self, library: Any, indices: list[int], bad_bits: int) -> _Median:
         """Median of the exposures on their own grid (``resample_data=False``)."""
-        from ..resample import drizzle_weight
-        from .flagging import weight_threshold
         from .median import DEFAULT_BLOCK_BYTES, ImageStack
 
         stack, wcs, meta_source, shape, first_name = None, None, None, None, None
@@ -310,16 +308,7 @@ class OutlierDetectionStep(Step):
                                 f"{first_name} {shape}; resample_data=False needs exposures "
                                 "of one shape"
                             )
-                        exposure = model.meta.exposure
-                        seconds = (
-                            getattr(exposure, "measurement_time", None) or exposure.exposure_time
-                        )
-                        var_rnoise = model.var_rnoise if model.hasattr("var_rnoise") else None
-                        weight = drizzle_weight(model.dq, weight_type=self.weight_type,
-                                                var_rnoise=var_rnoise, time=seconds,
-                                                bad_bits=bad_bits)  # fmt: skip
-                        data = np.array(model.data, dtype=np.float32)
-                        data[weight < weight_threshold(weight, self.maskpt)] = np.nan
+                        data = self._masked_input(model, bad_bits)
                         stack.write(k, data)
                     finally:
                         library.shelve(model, index, modify=False)
@@ -328,6 +317,20 @@ class OutlierDetectionStep(Step):
             if stack is not None:
                 stack.close()
         return _Median(median, wcs, meta_source, first_name)
+
+    def _masked_input(self, model: Any, bad_bits: int) -> np.ndarray:
+        """SCI (float32 copy) with NaN where the drizzle weight is below the threshold."""
+        from ..resample import drizzle_weight
+        from .flagging import weight_threshold
+
+        exposure = model.meta.exposure
+        seconds = getattr(exposure, "measurement_time", None) or exposure.exposure_time
+        var_rnoise = model.var_rnoise if model.hasattr("var_rnoise") else None
+        weight = drizzle_weight(model.dq, weight_type=self.weight_type, var_rnoise=var_rnoise,
+                                time=seconds, bad_bits=bad_bits)  # fmt: skip
+        data = np.array(model.data, dtype=np.float32)
+        data[weight < weight_threshold(weight, self.maskpt)] = np.nan
+        return data
 
     def _flag_all(self, library: Any, median: _Median, tests: tuple) -> Any:
         """A new library of the exposures with their outliers flagged."""
