@@ -14,7 +14,7 @@ from webbcal.outlier_detection.flagging import (
     weight_threshold,
 )
 from webbcal.outlier_detection.imaging import bad_bits_from_good_bits
-from webbcal.outlier_detection.median import ImageStack, nanmedian_stack
+from webbcal.outlier_detection.median import ImageStack, nanmedian_stack, sorted_nanmedian
 
 
 def _image(rng, shape=(23, 31), nan_fraction=0.05):
@@ -117,6 +117,21 @@ def test_image_stack_median_equals_the_in_memory_median(tmp_path, block_bytes):
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(nanmedian_stack(planes), want)
     assert np.isnan(got[2, 3])
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 8, 9])
+def test_sorted_median_equals_numpy_nanmedian_bit_for_bit(n):
+    rng = np.random.default_rng(10 + n)
+    stack = (rng.normal(size=(n, 40, 50)) * 10.0 ** rng.integers(-3, 4)).astype(np.float32)
+    stack[rng.random(stack.shape) < 0.35] = np.nan
+    stack[:, 0, :5] = np.nan  # pixels without a value
+    stack[0, 1, :3] = np.inf
+    stack[-1, 2, :3] = -np.inf
+    stack[:, 3, 0] = 1.0  # ties
+    want = nanmedian_stack(stack)
+    got = sorted_nanmedian(stack)
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+    assert got.dtype == np.float32
 
 
 def test_image_stack_median_memory_does_not_hold_the_stack(tmp_path):

@@ -27,12 +27,12 @@ import warnings
 
 import numpy as np
 
-__all__ = ["DEFAULT_BLOCK_BYTES", "ImageStack", "nanmedian_stack"]
+__all__ = ["DEFAULT_BLOCK_BYTES", "ImageStack", "nanmedian_stack", "sorted_nanmedian"]
 
 log = logging.getLogger(__name__)
 
 #: Default memory of one block of rows of all planes, bytes.
-DEFAULT_BLOCK_BYTES = 64 * 2**20
+DEFAULT_BLOCK_BYTES = 32 * 2**20
 _ITEM = np.dtype(np.float32).itemsize
 
 
@@ -53,6 +53,37 @@ def nanmedian_stack(stack: np.ndarray) -> np.ndarray:
         warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
         for j in range(stack.shape[1]):  # one row at a time: nanmedian copies its input
             out[j] = np.nanmedian(stack[:, j, :], axis=0)
+    return out
+
+
+def sorted_nanmedian(stack: np.ndarray) -> np.ndarray:
+    """The same values as :func:`nanmedian_stack`, from one sort along axis 0.
+
+    ``numpy.nanmedian`` over a short axis (fewer than 600 values) goes through masked
+    arrays and is slow; here the stack is sorted once (NaN sorts last), the finite
+    count ``c`` of each pixel picks the middle value(s) ``s[(c - 1) // 2]`` and
+    ``s[c // 2]``, and the median is their float32 sum halved, as numpy computes it
+    (the tests check equality bit for bit).
+
+    Parameters
+    ----------
+    stack : ndarray, shape (n, ny, nx), float32
+        Read only.
+
+    Returns
+    -------
+    ndarray, shape (ny, nx), float32
+        NaN where a pixel has no non-NaN value.
+    """
+    ordered = np.sort(stack, axis=0)
+    count = np.count_nonzero(~np.isnan(stack), axis=0)
+    high = np.minimum(count // 2, stack.shape[0] - 1)
+    low = np.maximum(np.where(count % 2 == 1, high, high - 1), 0)
+    lo = np.take_along_axis(ordered, low[np.newaxis], axis=0)[0]
+    hi = np.take_along_axis(ordered, high[np.newaxis], axis=0)[0]
+    out = np.add(lo, hi, dtype=np.float32)
+    np.true_divide(out, 2.0, out=out)
+    out[count == 0] = np.nan
     return out
 
 
@@ -145,7 +176,8 @@ class ImageStack:
         Returns
         -------
         ndarray, shape (ny, nx), float32
-            Equal to :func:`nanmedian_stack` of the whole stack.
+            Equal to :func:`nanmedian_stack` of the whole stack (computed with
+            :func:`sorted_nanmedian`).
         """
         ny, _ = self.shape
         out = np.empty(self.shape, dtype=np.float32)
@@ -154,5 +186,5 @@ class ImageStack:
                  nblocks, self.rows_per_block)  # fmt: skip
         for start in range(0, ny, self.rows_per_block):
             stop = min(ny, start + self.rows_per_block)
-            out[start:stop] = nanmedian_stack(self.rows(start, stop))
+            out[start:stop] = sorted_nanmedian(self.rows(start, stop))
         return out
