@@ -40,6 +40,7 @@ STEPS: dict[str, str] = {
     "photom": "webbcal.photom:PhotomStep",
     "assign_wcs": "webbcal.assign_wcs:AssignWcsStep",
     "resample": "webbcal.resample:ResampleStep",
+    "source_catalog": "webbcal.source_catalog:SourceCatalogStep",
 }
 
 #: Pipeline alias -> "module:Class".
