@@ -76,14 +76,37 @@ def _profile_1d(x: np.ndarray, sigma: float, n_boxes: int) -> np.ndarray:
     return prof / prof.sum()
 
 
+def _ee_function(sigma: float, n_boxes: int, step: float, rmax: float):
+    """EE(r) of the blurred Gaussian, tabulated once (see :func:`encircled_energy`)."""
+    if not sigma > 0:
+        raise ValueError(f"sigma={sigma!r}: expected a positive width in pixels")
+    if n_boxes < 0:
+        raise ValueError(f"n_boxes={n_boxes!r}: expected >= 0")
+    half = max(8.0 * sigma + n_boxes, rmax + 1.0)
+    x = np.arange(-half, half + step / 2, step)
+    prof = _profile_1d(x, sigma, n_boxes)
+    edges = np.concatenate([x - step / 2, [x[-1] + step / 2]])
+    cum = np.concatenate([[0.0], np.cumsum(prof)])
+
+    def ee(r: float) -> float:
+        # fraction of p(y) within the circle's chord at each column, summed over columns
+        h = np.sqrt(np.clip(r**2 - x**2, 0.0, None))
+        return float(np.sum(prof * (np.interp(h, edges, cum) - np.interp(-h, edges, cum))))
+
+    return ee
+
+
 def encircled_energy(
-    radii: np.ndarray, *, sigma: float, n_boxes: int = 0, step: float = 0.02
+    radii: np.ndarray, *, sigma: float, n_boxes: int = 0, step: float = 0.002
 ) -> np.ndarray:
     """Fraction of a blurred Gaussian's flux inside circles of the given radii.
 
     The point-spread function is separable: ``P(x, y) = p(x) p(y)`` with ``p`` a
     Gaussian of standard deviation ``sigma`` convolved ``n_boxes`` times with a box of
-    one pixel. The fractions are sums of ``P`` on a grid of ``step`` pixels.
+    one pixel, tabulated every ``step`` pixels. For each column ``x`` the fraction of
+    ``p(y)`` within the circle's chord ``|y| <= sqrt(r^2 - x^2)`` comes from the
+    cumulative profile; the columns are then summed (midpoint rule). For a plain
+    Gaussian the result is within 2e-5 of ``1 - exp(-r^2 / 2 sigma^2)``.
 
     Parameters
     ----------
@@ -94,7 +117,7 @@ def encircled_energy(
     n_boxes : int, optional
         Number of one-pixel boxes convolved along each axis (>= 0).
     step : float, optional
-        Integration grid spacing, pixels (1/step must be an integer).
+        Tabulation step, pixels (1/step an integer).
 
     Returns
     -------
@@ -106,20 +129,9 @@ def encircled_energy(
     ValueError
         If ``sigma`` <= 0 or ``n_boxes`` < 0.
     """
-    if not sigma > 0:
-        raise ValueError(f"sigma={sigma!r}: expected a positive width in pixels")
-    if n_boxes < 0:
-        raise ValueError(f"n_boxes={n_boxes!r}: expected >= 0")
     radii = np.atleast_1d(np.asarray(radii, float))
-    half = max(8.0 * sigma + n_boxes, float(radii.max()) + 1.0)
-    x = np.arange(-half, half + step / 2, step)
-    prof = _profile_1d(x, sigma, n_boxes)
-    rr = np.hypot(x[:, None], x[None, :])
-    order = np.argsort(rr, axis=None)
-    cum = np.cumsum((prof[:, None] * prof[None, :]).ravel()[order])
-    sorted_r = rr.ravel()[order]
-    idx = np.searchsorted(sorted_r, radii, side="right") - 1
-    return np.where(idx >= 0, cum[np.clip(idx, 0, None)], 0.0)
+    ee = _ee_function(sigma, n_boxes, step, float(radii.max()))
+    return np.array([ee(r) for r in radii])
 
 
 def gaussian_apcorr_rows(
@@ -136,8 +148,8 @@ def gaussian_apcorr_rows(
     """APCORR rows of one optical element for the blurred Gaussian PSF.
 
     For each fraction ``f`` the radius ``r`` with ``EE(r) = f`` (bisection on
-    :func:`encircled_energy`) and the correction ``1 / f`` (the annulus holds no
-    source flux when it starts beyond the PSF core, as by default).
+    :func:`encircled_energy`) and the correction ``1 / f``: the default annulus starts
+    far enough out (beyond 4 sigma) to hold no measurable source flux.
 
     Parameters
     ----------
@@ -148,8 +160,8 @@ def gaussian_apcorr_rows(
     fractions : tuple of float, optional
         Encircled-energy fractions (0 < f < 1).
     skyin, skyout : float or None, optional
-        Background annulus radii, pixels (default: 6 and 9 times the 80 % radius
-        scale, ``max(6, 4 sigma)`` and ``skyin + 4``).
+        Background annulus radii, pixels (default ``max(6, 4 sigma + n_boxes)`` and
+        ``skyin + 4``).
 
     Returns
     -------
@@ -157,18 +169,16 @@ def gaussian_apcorr_rows(
     """
     skyin = max(6.0, 4.0 * sigma + n_boxes) if skyin is None else float(skyin)
     skyout = skyin + 4.0 if skyout is None else float(skyout)
+    top = 10.0 * sigma + n_boxes
+    ee = _ee_function(sigma, n_boxes, 0.002, top)
     rows = []
     for f in fractions:
-        lo, hi = 0.0, 10.0 * sigma + n_boxes
-        for _ in range(50):
+        lo, hi = 0.0, top
+        for _ in range(40):
             mid = 0.5 * (lo + hi)
-            if encircled_energy([mid], sigma=sigma, n_boxes=n_boxes)[0] < f:
-                lo = mid
-            else:
-                hi = mid
+            lo, hi = (mid, hi) if ee(mid) < f else (lo, mid)
         r = 0.5 * (lo + hi)
-        frac = float(encircled_energy([r], sigma=sigma, n_boxes=n_boxes)[0])
-        rows.append(ApcorrRow(filter, pupil, subarray, f, r, 1.0 / frac, skyin, skyout))
+        rows.append(ApcorrRow(filter, pupil, subarray, f, r, 1.0 / ee(r), skyin, skyout))
     return rows
 
 

@@ -232,8 +232,8 @@ def build_catalog(inputs: CatalogInputs, *, software: tuple[str, str]) -> Any:
     cat, desc = QTable(), {}
 
     def add(name, value, text, unit=None):
-        if value is None:
-            value = np.full(n, np.nan)
+        if value is None:  # not measured by this star finder: unitless NaN
+            value, unit = np.full(n, np.nan), None
         if unit is not None and not hasattr(value, "unit"):
             value = u.Quantity(np.asarray(value), unit)
         cat[name] = value
@@ -294,8 +294,10 @@ def _add_segment_photometry(add, seg, offset):
 def _sky_orientation(inputs, orientation):
     import astropy.units as u
 
-    if orientation is None or inputs.wcs is None:
+    if inputs.wcs is None:
         return None
+    if orientation is None:
+        return np.full(len(inputs.detections), np.nan) * u.deg
     angle = sky_orientation_offset(inputs.wcs, inputs.crpix[0] - 1.0, inputs.crpix[1] - 1.0)
     orient = u.Quantity(orientation, u.deg)
     return ((180.0 - angle) * u.deg + orient) % (360.0 * u.deg)

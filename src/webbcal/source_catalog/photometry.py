@@ -194,16 +194,18 @@ def flux_to_abmag(flux: np.ndarray, flux_err: np.ndarray | None) -> tuple[np.nda
 
     Returns
     -------
-    abmag, abmag_err : ndarray, float64
+    abmag, abmag_err : ndarray, float (the dtype of ``flux``)
         NaN for negative fluxes; errors NaN when ``flux_err`` is None or all NaN.
     """
-    flux = np.asarray(flux, dtype=float)
+    flux = np.asarray(flux)
+    if flux.dtype.kind != "f":
+        flux = flux.astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         abmag = AB_ZEROPOINT_JY - 2.5 * np.log10(flux)
         if flux_err is None or np.all(np.isnan(flux_err)):
             abmag_err = np.full_like(abmag, np.nan)
         else:
-            abmag_err = 2.5 * np.log10(1.0 + np.asarray(flux_err, float) / flux)
+            abmag_err = 2.5 * np.log10(1.0 + np.asarray(flux_err) / flux)
     negative = flux < 0
     abmag[negative] = np.nan
     abmag_err[negative] = np.nan
