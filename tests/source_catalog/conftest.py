@@ -47,6 +47,7 @@ class Field:
     pupil: str
     radec: np.ndarray  # (8, 2) degrees, grid stars only
     flux_mjy: np.ndarray  # (8,) MJy, grid stars only
+    abvega_offset: float
     folder: Path
 
 
@@ -111,6 +112,7 @@ def field(tmp_path_factory) -> Field:
     return Field(
         i2d=path, apcorr=apcorr, abvegaoffset=abvega, filter=filt, pupil=pupil,
         radec=np.array([[s.ra, s.dec] for s in grid]), flux_mjy=ds.flux_mjy[:n],
+        abvega_offset=ABVEGA,
         folder=folder,
     )  # fmt: skip
 

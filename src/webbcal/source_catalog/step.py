@@ -269,10 +269,9 @@ class SourceCatalogStep(Step):
     # ------------------------------------------------------------------ saving
     def save_result(self, result: Any, suffix: str | None = None) -> list[str]:
         """Write the catalog (``_cat.ecsv``) and the segmentation map (``_segm.fits``)."""
-        if result is None:
+        if result is None or _is_model(result):
+            # no catalog: no source found, or the step was skipped (the image came back)
             return []
-        if _is_model(result):
-            return super().save_result(result, suffix)
         paths = [self._write_catalog(result, suffix)]
         segm = self.__dict__.get("_segmentation")
         if segm is not None:

@@ -96,3 +96,15 @@ def test_invalid_parameter_value(image, refs, tmp_path):
 
     with pytest.raises(ParameterError, match="connectivity"):
         _call(image, tmp_path, refs, connectivity="6")
+
+
+def test_skipped_step_writes_nothing(image, refs, tmp_path):
+    result = _call(image, tmp_path, refs, skip=True)
+    assert result is image
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_not_applicable_reference_skips(image, refs, tmp_path):
+    result = _call(image, tmp_path, {**refs, "override_apcorr": "N/A"})
+    assert result is image
+    assert list(tmp_path.iterdir()) == []
