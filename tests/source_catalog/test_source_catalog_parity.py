@@ -1,8 +1,10 @@
 """source_catalog against jwst 3.0.0's SourceCatalogStep on the identical ``_i2d`` and
 identical APCORR/ABVEGAOFFSET references (offline, overrides only).
 
-Measured on the simulated mosaic of conftest.py (11 sources: 9 grid stars, a deblended
-pair, a broad source), for each star finder (segmentation, dao, iraf): the same sources
+Measured on the simulated mosaic of conftest.py (8 grid stars and a deblended pair), for
+each star finder (segmentation, dao, iraf) and for segmentation with non-default options
+(background mesh of 50 px boxes, no deblending, 4-connectivity, 20/50/80 % apertures,
+local background, Kron parameters): the same sources
 in the same order, every column equal to the last bit (positions 0 px apart, fluxes 0
 relative difference; the issue's target is 0.1 px and 0.1 %), the same column names,
 units, descriptions and formats, the same ``_segm`` map, the same ``_cat.ecsv`` text
@@ -22,7 +24,21 @@ def _values(column):
     return np.asarray(getattr(column, "value", column), dtype=float)
 
 
-@pytest.fixture(scope="module", params=["segmentation", "dao", "iraf"])
+#: Non-default options: a real background mesh (50 px boxes; the default 1000 px box is
+#: larger than the mosaic and falls back to one box), no deblending, 4-connectivity,
+#: other encircled energies and detection settings.
+OPTIONS = {"bkg_boxsize": 50, "deblend": False, "connectivity": "4", "npixels": 10,
+           "snr_threshold": 5.0, "kernel_fwhm": 2.5, "aperture_ee1": 20, "aperture_ee2": 50,
+           "aperture_ee3": 80, "kron_params": [2.0, 1.2], "localbkg_width": 5}  # fmt: skip
+CASES = {
+    "segmentation": {"starfinder": "segmentation"},
+    "dao": {"starfinder": "dao"},
+    "iraf": {"starfinder": "iraf"},
+    "options": {"starfinder": "segmentation", **OPTIONS},
+}
+
+
+@pytest.fixture(scope="module", params=sorted(CASES))
 def both(request, field, tmp_path_factory):
     pytest.importorskip("jwst")
     from jwst.source_catalog import SourceCatalogStep as Official
@@ -33,7 +49,7 @@ def both(request, field, tmp_path_factory):
 
     kwargs = {"override_apcorr": str(field.apcorr),
               "override_abvegaoffset": str(field.abvegaoffset), "save_results": True,
-              "starfinder": request.param}  # fmt: skip
+              **CASES[request.param]}  # fmt: skip
     off_dir = tmp_path_factory.mktemp(f"official_{request.param}")
     our_dir = tmp_path_factory.mktemp(f"webbcal_{request.param}")
     with dm.open(str(field.i2d)) as model:
@@ -91,7 +107,7 @@ def test_meta_equal_but_the_software_name(both):
 def test_saved_products_equal(both):
     from stdatamodels.jwst import datamodels as dm
 
-    finder, _, _, off_dir, our_dir = both
+    case, _, _, off_dir, our_dir = both
     off_files = sorted(p.name for p in off_dir.iterdir())
     our_files = sorted(p.name for p in our_dir.iterdir())
     assert our_files == off_files
@@ -102,7 +118,7 @@ def test_saved_products_equal(both):
     differing = [(a, b) for a, b in zip(theirs, mine, strict=True) if a != b]
     assert all("date:" in a or "version:" in a for a, _ in differing), differing[:3]
     segm = [p for p in off_files if p.endswith("_segm.fits")]
-    assert bool(segm) == (finder == "segmentation")
+    assert bool(segm) == (CASES[case]["starfinder"] == "segmentation")
     for name in segm:
         with dm.open(str(off_dir / name)) as a, dm.open(str(our_dir / name)) as b:
             np.testing.assert_array_equal(b.data, a.data)
