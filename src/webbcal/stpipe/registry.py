@@ -41,6 +41,7 @@ STEPS: dict[str, str] = {
     "assign_wcs": "webbcal.assign_wcs:AssignWcsStep",
     "resample": "webbcal.resample:ResampleStep",
     "outlier_detection": "webbcal.outlier_detection:OutlierDetectionStep",
+    "source_catalog": "webbcal.source_catalog:SourceCatalogStep",
 }
 
 #: Pipeline alias -> "module:Class".
