@@ -40,6 +40,7 @@ STEPS: dict[str, str] = {
     "photom": "webbcal.photom:PhotomStep",
     "assign_wcs": "webbcal.assign_wcs:AssignWcsStep",
     "resample": "webbcal.resample:ResampleStep",
+    "skymatch": "webbcal.skymatch:SkyMatchStep",
 }
 
 #: Pipeline alias -> "module:Class".
