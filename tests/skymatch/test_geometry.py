@@ -77,7 +77,10 @@ def test_overlap_pixels_are_those_seen_by_both_images(dithers, cal_models):
     """Pixel centres inside the overlap mask map into the other image (to 1 pixel)."""
     a, b = cal_models[0], cal_models[1]
     polys = [bounding_polygon(m.data.shape, m.meta.wcs.__call__) for m in (a, b)]
-    mask, area = overlap_pixels(a.data.shape, a.meta.wcs.invert, polys[0], [polys[1]])
+    [(mask, area), (empty, zero)] = overlap_pixels(
+        a.data.shape, a.meta.wcs.invert, polys[0], [[polys[1]], []]
+    )
+    assert zero == 0.0 and not empty.any()
     assert area > 0
     yy, xx = np.nonzero(mask)
     ra, dec = a.meta.wcs(xx, yy, with_bounding_box=False)

@@ -28,7 +28,7 @@ polygon filling with an edge table.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from spherical_geometry.polygon import MalformedPolygonError, SphericalPolygon
@@ -168,9 +168,9 @@ def overlap_pixels(
     shape: tuple[int, int],
     inverse: Callable,
     own: SphericalPolygon,
-    others: Iterable[SphericalPolygon],
-) -> tuple[np.ndarray, float]:
-    """Pixels of an image inside its overlap with other footprints, and the overlap's area.
+    others: Sequence[Sequence[SphericalPolygon]],
+) -> list[tuple[np.ndarray, float]]:
+    """Pixels of an image inside its overlap with each of several footprint sets.
 
     Parameters
     ----------
@@ -178,30 +178,40 @@ def overlap_pixels(
         ``(ny, nx)`` of the image.
     inverse : callable
         ``inverse(ra, dec, with_bounding_box=False) -> (x, y)``: degrees to 0-based
-        pixel coordinates of the image (a gwcs ``WCS``'s ``invert``).
+        pixel coordinates of the image (a gwcs ``WCS``'s ``invert``); called once.
     own : SphericalPolygon
         The image's footprint.
-    others : iterable of SphericalPolygon
-        Footprints of the other image(s) (the images of one exposure group).
+    others : sequence of sequences of SphericalPolygon
+        Footprints of each other image or exposure group (the images of a group
+        together).
 
     Returns
     -------
-    mask : ndarray, shape (ny, nx), bool
-        Pixels inside the union of the overlaps.
-    area : float
-        Sum of the overlaps' areas, steradians (0 when nothing overlaps).
+    list of (mask, area), one per item of ``others``
+        ``mask``: ndarray, shape (ny, nx), bool, the pixels inside the union of the
+        overlaps with that item's footprints; ``area``: sum of those overlaps' areas,
+        steradians (0 when nothing overlaps).
     """
-    mask = np.zeros(shape, dtype=bool)
-    area = 0.0
-    for other in others:
-        overlap = polygon_intersection(own, other)
-        part = float(np.fabs(overlap.area()))
-        if part == 0.0:
-            continue
-        area += part
-        for ra, dec in overlap.to_radec():
-            if len(ra) < 4:
+    pieces: list[tuple[int, np.ndarray, np.ndarray]] = []
+    areas = [0.0] * len(others)
+    for k, group in enumerate(others):
+        for other in group:
+            overlap = polygon_intersection(own, other)
+            part = float(np.fabs(overlap.area()))
+            if part == 0.0:
                 continue
-            x, y = inverse(np.asarray(ra), np.asarray(dec), with_bounding_box=False)
-            fill_polygon(mask, np.asarray(x, float), np.asarray(y, float))
-    return mask, area
+            areas[k] += part
+            pieces += [(k, np.asarray(ra), np.asarray(dec)) for ra, dec in overlap.to_radec()
+                       if len(ra) >= 4]  # fmt: skip
+    masks = [np.zeros(shape, dtype=bool) for _ in others]
+    if pieces:
+        # one call of the inverse WCS for every vertex of every overlap
+        ra = np.concatenate([p[1] for p in pieces])
+        dec = np.concatenate([p[2] for p in pieces])
+        x, y = inverse(ra, dec, with_bounding_box=False)
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        ends = np.cumsum([p[1].size for p in pieces])
+        for (k, _, _), xs, ys in zip(pieces, np.split(x, ends[:-1]), np.split(y, ends[:-1]),
+                                     strict=True):  # fmt: skip
+            fill_polygon(masks[k], xs, ys)
+    return list(zip(masks, areas, strict=True))

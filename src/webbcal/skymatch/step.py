@@ -221,12 +221,11 @@ class SkyMatchStep(Step):
                         data = np.asarray(model.data, dtype=np.float32)
                         good = _good_pixels(model, data, bits)
                         inverse = _wcs_of(model, image.name).invert
-                        for f, other in enumerate(entities):
-                            if f == e:
-                                continue
-                            mask, area = overlap_pixels(
-                                data.shape, inverse, image.polygon, [o.polygon for o in other]
-                            )
+                        targets = [f for f in range(n) if f != e]
+                        found = overlap_pixels(data.shape, inverse, image.polygon,
+                                               [[o.polygon for o in entities[f]]
+                                                for f in targets])  # fmt: skip
+                        for f, (mask, area) in zip(targets, found, strict=True):
                             if area == 0.0:
                                 continue
                             sky, count = sky_value(data[mask & good], stats)
@@ -283,10 +282,11 @@ class SkyMatchStep(Step):
             return None
         try:
             return interpret_bit_flags(self.dqbits, flag_name_map=dict(PIXEL))
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, KeyError) as exc:
             raise ParameterError(
                 f"{self.name}: dqbits={self.dqbits!r} is not valid bit-flag text ({exc}); "
-                "expected e.g. '~DO_NOT_USE+NON_SCIENCE', '0' or None"
+                "expected DQ flag names or integers joined by '+' or ',', optionally after "
+                "'~' (e.g. '~DO_NOT_USE+NON_SCIENCE'), or None"
             ) from None
 
     def _previous_level(self, model: Any, name: str) -> float:
