@@ -94,3 +94,25 @@ def test_overlap_pixels_are_those_seen_by_both_images(dithers, cal_models):
     seen = (xb >= 0.5) & (xb <= nx - 1.5) & (yb >= 0.5) & (yb <= ny - 1.5)
     assert (mask | ~seen).mean() > 0.999
     assert mask.sum() / seen.sum() == pytest.approx(1.0, abs=0.05)
+
+
+def test_far_footprints_are_not_intersected_and_near_ones_are(monkeypatch):
+    """The cap pre-test skips footprints that cannot overlap, and only those."""
+    from spherical_geometry.polygon import SphericalPolygon
+
+    from webbcal.skymatch import geometry
+
+    calls = []
+    real = geometry.polygon_intersection
+    monkeypatch.setattr(geometry, "polygon_intersection",
+                        lambda a, b: calls.append(1) or real(a, b))  # fmt: skip
+    square = SphericalPolygon.from_radec([10, 10.1, 10.1, 10, 10], [0, 0, 0.1, 0.1, 0])
+    near = SphericalPolygon.from_radec([10.1, 10.2, 10.2, 10.1, 10.1], [0.1, 0.1, 0.2, 0.2, 0.1])
+    far = SphericalPolygon.from_radec([10.3, 10.4, 10.4, 10.3, 10.3], [0, 0, 0.1, 0.1, 0])
+
+    def inverse(ra, dec, with_bounding_box=False):
+        return (np.asarray(ra) - 10) * 100, np.asarray(dec) * 100
+
+    found = overlap_pixels((10, 10), inverse, square, [[far], [near]])
+    assert len(calls) == 1  # only the square touching at a corner was intersected
+    assert found[0][1] == 0.0 and not found[0][0].any()

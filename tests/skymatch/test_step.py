@@ -20,8 +20,17 @@ TRUTH = np.array(SKY)
 OFF = {"disable_crds_steppars": True}
 
 
+_RUNS: dict = {}
+
+
 def run(inp, **kwargs):
-    """Levels, statuses and data of every member of the step's result."""
+    """Levels, statuses and data of every member of the step's result.
+
+    Runs on a file are remembered (several tests look at the same run).
+    """
+    key = (inp, tuple(sorted(kwargs.items()))) if isinstance(inp, str) else None
+    if key is not None and key in _RUNS:
+        return _RUNS[key]
     result = SkyMatchStep.call(inp, **OFF, **kwargs)
     out = []
     with result:
@@ -31,6 +40,8 @@ def run(inp, **kwargs):
                         m.meta.background.subtracted, m.meta.background.method,
                         np.array(m.data)))  # fmt: skip
             result.shelve(m, i, modify=False)
+    if key is not None:
+        _RUNS[key] = out
     return out
 
 
@@ -169,10 +180,21 @@ def test_user_without_or_with_a_missing_sky_list(dithers, tmp_path):
                           skylist=str(tmp_path / "nothere.txt"), **OFF)  # fmt: skip
 
 
-def test_on_disk_library_gives_the_same_levels_and_inputs_are_untouched(dithers):
+def test_on_disk_library_one_member_at_a_time_same_levels(dithers, monkeypatch):
+    """in_memory=False: never more than one member lent at once; same results."""
     digest = [hashlib.sha256(p.read_bytes()).hexdigest() for p in dithers.cal_paths]
-    memory = run(str(dithers.asn_path), subtract=True)
-    disk = run(str(dithers.asn_path), subtract=True, in_memory=False)
+    lent = []
+    borrow = ModelLibrary.borrow
+
+    def counting(self, index):
+        model = borrow(self, index)
+        lent.append(len(self._ledger))
+        return model
+
+    monkeypatch.setattr(ModelLibrary, "borrow", counting)
+    memory = run(str(dithers.asn_path), skystat="median")
+    disk = run(str(dithers.asn_path), skystat="median", in_memory=False)
+    assert max(lent) == 1
     np.testing.assert_array_equal(levels(memory), levels(disk))
     for a, b in zip(memory, disk, strict=True):
         np.testing.assert_array_equal(a[4], b[4])
@@ -206,5 +228,7 @@ def test_member_without_wcs_and_bad_dqbits(dithers):
         run(models)
     with pytest.raises(ParameterError, match="dqbits='NOT_A_FLAG'"):
         run([dm.open(str(p)) for p in dithers.cal_paths], dqbits="NOT_A_FLAG")
+    with pytest.raises(ParameterError, match="lsigma=0.0; expected a number > 0"):
+        run([dm.open(str(p)) for p in dithers.cal_paths], lsigma=0.0)
     with pytest.raises(InputError, match="not a single ImageModel"):
         SkyMatchStep.call(dm.open(str(dithers.cal_paths[0])), **OFF)

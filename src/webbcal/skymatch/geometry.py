@@ -103,6 +103,31 @@ def polygon_intersection(first: SphericalPolygon, second: SphericalPolygon) -> S
         return first.copy()
 
 
+def _cap(polygon: SphericalPolygon) -> tuple[np.ndarray, float]:
+    """A spherical cap holding the polygon: unit centre vector and angular radius (rad)."""
+    points = np.concatenate([np.asarray(p, float) for p in polygon.points])
+    centre = points.sum(axis=0)
+    norm = np.linalg.norm(centre)
+    if norm == 0.0:
+        return np.array([0.0, 0.0, 1.0]), np.pi
+    centre /= norm
+    return centre, float(np.arccos(np.clip(points @ centre, -1.0, 1.0)).max())
+
+
+def _may_overlap(first: tuple[np.ndarray, float], second: tuple[np.ndarray, float]) -> bool:
+    """False only when two footprints' caps are apart (then they cannot overlap).
+
+    A cap narrower than a hemisphere holds the great-circle edges between its
+    points, so footprints whose caps do not touch have no overlap; the test only
+    saves spherical-geometry work and never changes a result.
+    """
+    (c1, r1), (c2, r2) = first, second
+    if r1 >= np.pi / 2 or r2 >= np.pi / 2:
+        return True
+    separation = float(np.arccos(np.clip(c1 @ c2, -1.0, 1.0)))
+    return separation <= r1 + r2 + 1e-9
+
+
 def fill_polygon(mask: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
     """Set the pixels of ``mask`` inside a pixel-coordinate polygon to True (in place).
 
@@ -194,8 +219,11 @@ def overlap_pixels(
     """
     pieces: list[tuple[int, np.ndarray, np.ndarray]] = []
     areas = [0.0] * len(others)
+    own_cap = _cap(own)
     for k, group in enumerate(others):
         for other in group:
+            if not _may_overlap(own_cap, _cap(other)):
+                continue
             overlap = polygon_intersection(own, other)
             part = float(np.fabs(overlap.area()))
             if part == 0.0:

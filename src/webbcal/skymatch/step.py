@@ -121,7 +121,8 @@ class SkyMatchStep(Step):
             ``subtract``, or (``user``) the sky list is missing, malformed, has
             another number of entries than members or lacks a member.
         ParameterError
-            If ``dqbits`` is not valid bit-flag text.
+            If ``dqbits`` is not valid bit-flag text, or ``lsigma``, ``usigma`` or
+            ``binwidth`` is 0.
         """
         library = _as_library(model)
         if self.skymethod == "user":
@@ -133,10 +134,14 @@ class SkyMatchStep(Step):
                          levels[image.index], self.skylist)  # fmt: skip
             return self._write(library, images, user=True)
         groups = [list(g) for g in library.group_indices.values()]
-        stats = SkyStatistics(
-            skystat=self.skystat, lower=self.lower, upper=self.upper, nclip=self.nclip,
-            lsigma=self.lsigma, usigma=self.usigma, binwidth=self.binwidth,
-        )  # fmt: skip
+        try:
+            stats = SkyStatistics(
+                skystat=self.skystat, lower=self.lower, upper=self.upper, nclip=self.nclip,
+                lsigma=self.lsigma, usigma=self.usigma, binwidth=self.binwidth,
+            )  # fmt: skip
+        except ValueError as exc:
+            # the official step accepts 0 here, and then measures no sky at all
+            raise ParameterError(f"{self.name}: {exc}") from None
         bits = self._good_bits()
         do_match = "match" in self.skymethod
         do_global = "global" in self.skymethod
