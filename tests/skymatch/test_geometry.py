@@ -116,3 +116,19 @@ def test_far_footprints_are_not_intersected_and_near_ones_are(monkeypatch):
     found = overlap_pixels((10, 10), inverse, square, [[far], [near]])
     assert len(calls) == 1  # only the square touching at a corner was intersected
     assert found[0][1] == 0.0 and not found[0][0].any()
+
+
+def test_pair_overlaps_computes_each_pair_once_and_forgets_it():
+    from spherical_geometry.polygon import SphericalPolygon
+
+    from webbcal.skymatch import PairOverlaps
+
+    a = SphericalPolygon.from_radec([10, 10.1, 10.1, 10, 10], [0, 0, 0.1, 0.1, 0])
+    b = SphericalPolygon.from_radec([10.05, 10.2, 10.2, 10.05, 10.05], [0, 0, 0.1, 0.1, 0])
+    shared = PairOverlaps()
+    ab = shared(a, b)
+    assert shared._pending  # waiting for b's side
+    assert shared(b, a) is ab
+    assert not shared._pending
+    assert abs(ab.area()) == pytest.approx(abs(a.intersection(b).area()), rel=1e-12)
+    assert abs(ab.area()) == pytest.approx(0.5 * abs(a.area()), rel=1e-3)

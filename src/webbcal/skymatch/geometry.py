@@ -33,7 +33,13 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from spherical_geometry.polygon import MalformedPolygonError, SphericalPolygon
 
-__all__ = ["bounding_polygon", "fill_polygon", "overlap_pixels", "polygon_intersection"]
+__all__ = [
+    "PairOverlaps",
+    "bounding_polygon",
+    "fill_polygon",
+    "overlap_pixels",
+    "polygon_intersection",
+]
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +107,33 @@ def polygon_intersection(first: SphericalPolygon, second: SphericalPolygon) -> S
     except MalformedPolygonError as exc:
         log.debug("footprint intersection failed (%s); using the whole footprint", exc)
         return first.copy()
+
+
+class PairOverlaps:
+    """Footprint intersections with each unordered pair computed once.
+
+    Calling ``overlaps(a, b)`` gives the intersection of ``a`` and ``b``; the
+    second call for the same two polygons (``(b, a)``, from the other image's
+    side) reuses it and forgets it, so only pairs still waiting for their second
+    side are held. Polygons are told apart by identity.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[tuple[int, int], SphericalPolygon | None] = {}
+
+    def __call__(self, first: SphericalPolygon, second: SphericalPolygon) -> SphericalPolygon:
+        key = (min(id(first), id(second)), max(id(first), id(second)))
+        if key in self._pending:
+            found = self._pending.pop(key)
+        else:
+            try:
+                found = first.intersection(second)
+            except MalformedPolygonError as exc:
+                log.debug("footprint intersection failed (%s); using the whole footprint", exc)
+                found = None
+            self._pending[key] = found
+        # as polygon_intersection: a failed intersection is the caller's own footprint
+        return first.copy() if found is None else found
 
 
 def _cap(polygon: SphericalPolygon) -> tuple[np.ndarray, float]:
@@ -194,6 +227,8 @@ def overlap_pixels(
     inverse: Callable,
     own: SphericalPolygon,
     others: Sequence[Sequence[SphericalPolygon]],
+    *,
+    intersect: Callable[[SphericalPolygon, SphericalPolygon], SphericalPolygon] | None = None,
 ) -> list[tuple[np.ndarray, float]]:
     """Pixels of an image inside its overlap with each of several footprint sets.
 
@@ -209,6 +244,10 @@ def overlap_pixels(
     others : sequence of sequences of SphericalPolygon
         Footprints of each other image or exposure group (the images of a group
         together).
+    intersect : callable or None, optional
+        ``intersect(own, other)`` -> their overlap polygon; None:
+        :func:`polygon_intersection` (a :class:`PairOverlaps` shares the work
+        between the two images of a pair).
 
     Returns
     -------
@@ -224,7 +263,7 @@ def overlap_pixels(
         for other in group:
             if not _may_overlap(own_cap, _cap(other)):
                 continue
-            overlap = polygon_intersection(own, other)
+            overlap = (intersect or polygon_intersection)(own, other)
             part = float(np.fabs(overlap.area()))
             if part == 0.0:
                 continue

@@ -20,7 +20,7 @@ import numpy as np
 from ..datamodels.io import InputError
 from ..stpipe import Param, Step
 from ..stpipe.params import ParameterError
-from .geometry import bounding_polygon, overlap_pixels
+from .geometry import PairOverlaps, bounding_polygon, overlap_pixels
 from .matching import global_minimum, match_skies
 from .statistics import SKY_STATISTICS, SkyStatistics, sky_value
 
@@ -218,6 +218,7 @@ class SkyMatchStep(Step):
         weighted = np.zeros((n, n))
         npix = np.zeros((n, n), dtype=np.int64)
         log.info("Computing sky differences in the overlaps of %d images or groups", n)
+        shared = PairOverlaps()
         with library:
             for e, entity in enumerate(entities):
                 for image in entity:
@@ -229,7 +230,7 @@ class SkyMatchStep(Step):
                         targets = [f for f in range(n) if f != e]
                         found = overlap_pixels(data.shape, inverse, image.polygon,
                                                [[o.polygon for o in entities[f]]
-                                                for f in targets])  # fmt: skip
+                                                for f in targets], intersect=shared)  # fmt: skip
                         for f, (mask, area) in zip(targets, found, strict=True):
                             if area == 0.0:
                                 continue
