@@ -103,6 +103,14 @@ class SkyMatchStep(Step):
         Param("in_memory", bool, True, "Keep the images in memory (False: temporary files)"),
     )  # fmt: skip
 
+    def run(self, input: Any, *, _owned: bool = False) -> Any:
+        # An association opened by this run belongs to it: its members are changed in
+        # place (no copies, so memory holds each member once). A library or models
+        # given by the caller are never changed: the results are copies.
+        owned = bool(_owned) or isinstance(input, (str, os.PathLike))
+        object.__setattr__(self, "_owns_input", owned)
+        return super().run(input, _owned=_owned)
+
     def _resolve_references(self, model: Any) -> None:
         # skymatch uses no reference file
         self._references_used.clear()
@@ -132,7 +140,7 @@ class SkyMatchStep(Step):
                 image.deltas, image.valid = [levels[image.index]], True
                 log.info("Image %s: sky background %g (from %s)", image.name,
                          levels[image.index], self.skylist)  # fmt: skip
-            return self._write(library, images, user=True)
+            return self._write(library, images)
         groups = [list(g) for g in library.group_indices.values()]
         try:
             stats = SkyStatistics(
@@ -175,7 +183,7 @@ class SkyMatchStep(Step):
             else:
                 for entity, sky in zip(entities, skies, strict=True):
                     _apply(entity, sky, "local")
-        return self._write(library, images, user=False)
+        return self._write(library, images)
 
     # ------------------------------------------------------------------ passes
     def _survey(self, library: Any, images: list[_Image], stats: SkyStatistics,
@@ -244,28 +252,38 @@ class SkyMatchStep(Step):
             pair_sky = np.where(npix > 0, weighted / np.maximum(npix, 1), np.nan)
         return pair_sky, npix
 
-    def _write(self, library: Any, images: list[_Image], *, user: bool) -> Any:
-        """A new library: each member with its sky recorded (and subtracted)."""
-        results = library.derived()
-        method = str(self.skymethod)
-        for image in images:
-            model = library.copy_of(image.index)
-            status = "COMPLETE" if image.valid else "SKIPPED"
-            if image.valid:
-                model.meta.background.method = method
-                model.meta.background.level = float(image.level)
-                model.meta.background.subtracted = bool(self.subtract)
-                if self.subtract:
-                    data = np.asarray(model.data, dtype=np.float32)
-                    for delta in image.deltas:
-                        data = data - np.float32(delta)
-                    model.data = data
-            else:
-                log.warning("Image %s: sky could not be computed; left unchanged", image.name)
-            model.meta.cal_step.skymatch = status
-            self.finalize_result(model)
-            results.add_result(image.index, model)
+    def _write(self, library: Any, images: list[_Image]) -> Any:
+        """Each member with its sky recorded (and subtracted): in place in a library this
+        run opened, else in a new library of copies."""
+        in_place = bool(self.__dict__.get("_owns_input", False))
+        results = library if in_place else library.derived()
+        with library:
+            for image in images:
+                if in_place:
+                    model = library.borrow(image.index)
+                    self._record(model, image)
+                    library.shelve(model, image.index)
+                else:
+                    model = library.copy_of(image.index)
+                    self._record(model, image)
+                    results.add_result(image.index, model)
         return results
+
+    def _record(self, model: Any, image: _Image) -> None:
+        """Write one member's sky into its metadata (and subtract it from SCI)."""
+        if image.valid:
+            model.meta.background.method = str(self.skymethod)
+            model.meta.background.level = float(image.level)
+            model.meta.background.subtracted = bool(self.subtract)
+            if self.subtract:
+                data = np.asarray(model.data, dtype=np.float32)
+                for delta in image.deltas:  # in turn, in float32, as measured
+                    data = data - np.float32(delta)
+                model.data = data
+        else:
+            log.warning("Image %s: sky could not be computed; left unchanged", image.name)
+        model.meta.cal_step.skymatch = "COMPLETE" if image.valid else "SKIPPED"
+        self.finalize_result(model)
 
     def _copy_input(self, model: Any) -> Any:
         # a list of images becomes a library (whose members are copied when written)
