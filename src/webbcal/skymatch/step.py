@@ -5,7 +5,20 @@ grow with their number: a first pass measures each image's footprint on the sky
 (and, where the method needs it, its whole-image sky); for ``match`` a second
 pass measures each image's sky in its overlap with every other image or exposure
 group, using that image alone and the (small) footprints of the others; a last
-pass writes the results into a new library. The input library is not modified.
+pass writes the results: in place in an association this run opened, otherwise into a
+new library of copies (a caller's library or models are never modified).
+
+Where webbcal deliberately differs from jwst 3.0.0 (same levels otherwise, to ~1e-8):
+
+- ``global`` with some images whose sky cannot be measured uses the lowest of the others
+  (jwst fails comparing None with a number);
+- ``lsigma``, ``usigma`` or ``binwidth`` of 0 is refused with a named error (jwst accepts
+  it and then measures no sky at all, skipping every image);
+- ``skystat='midpt'`` of values that fall in a single histogram bin gives that bin's
+  centre (jwst returns the bin's pixel count);
+- ``user``: sky-list names are matched to the association's member names, and every
+  problem (missing image, duplicate, wrong count, unreadable line) is reported before
+  anything is changed.
 """
 
 from __future__ import annotations
