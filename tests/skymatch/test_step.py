@@ -216,6 +216,10 @@ def test_image_without_good_pixels_is_skipped(dithers):
     out = run(models, skystat="median")
     assert [o[1] for o in out] == ["COMPLETE", "COMPLETE", "SKIPPED", "COMPLETE"]
     assert out[2][0] is None
+    # global: the lowest of the measured skies, given to every image (jwst would fail here)
+    glob = run(models, skymethod="global")
+    assert [o[1] for o in glob] == ["COMPLETE"] * 4
+    assert len({o[0] for o in glob}) == 1 and glob[0][0] == pytest.approx(TRUTH[0], abs=3e-4)
     # with dqbits=None the DQ is not looked at: the image is matched again
     out = run(models, skystat="median", dqbits=None)
     assert [o[1] for o in out] == ["COMPLETE"] * 4
