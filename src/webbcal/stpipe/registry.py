@@ -42,6 +42,7 @@ STEPS: dict[str, str] = {
     "resample": "webbcal.resample:ResampleStep",
     "outlier_detection": "webbcal.outlier_detection:OutlierDetectionStep",
     "source_catalog": "webbcal.source_catalog:SourceCatalogStep",
+    "skymatch": "webbcal.skymatch:SkyMatchStep",
 }
 
 #: Pipeline alias -> "module:Class".
