@@ -42,6 +42,9 @@ STEPS: dict[str, str] = {
     "resample": "webbcal.resample:ResampleStep",
     "srctype": "webbcal.srctype:SourceTypeStep",
     "extract_1d": "webbcal.extract_1d:Extract1dStep",
+    "outlier_detection": "webbcal.outlier_detection:OutlierDetectionStep",
+    "source_catalog": "webbcal.source_catalog:SourceCatalogStep",
+    "skymatch": "webbcal.skymatch:SkyMatchStep",
 }
 
 #: Pipeline alias -> "module:Class".
