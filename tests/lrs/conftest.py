@@ -108,3 +108,16 @@ def _no_crds_pars():
         mp.setenv("WEBBCAL_DISABLE_CRDS_STEPPARS", "true")
         mp.setenv("CRDS_SERVER_URL", "")
         yield
+
+
+@pytest.fixture(scope="session")
+def lrs_transit(tmp_path_factory, siaf_dir):
+    """20 integrations, a 1 % transit in integrations 6..12 (0-based), noise 0.5 DN/s:
+    (LrsCase, light curve)."""
+    import numpy as np
+
+    curve = np.ones(20)
+    curve[6:13] = 0.99
+    case = _make(tmp_path_factory.mktemp("lrs_transit"), siaf_dir, nints=20, noise=0.5,
+                 light_curve=curve, seed=3)  # fmt: skip
+    return case, curve

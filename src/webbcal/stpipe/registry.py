@@ -45,6 +45,7 @@ STEPS: dict[str, str] = {
     "outlier_detection": "webbcal.outlier_detection:OutlierDetectionStep",
     "source_catalog": "webbcal.source_catalog:SourceCatalogStep",
     "skymatch": "webbcal.skymatch:SkyMatchStep",
+    "white_light": "webbcal.white_light:WhiteLightStep",
 }
 
 #: Pipeline alias -> "module:Class".
