@@ -28,6 +28,9 @@ MODES: dict[str, str] = {
     **dict.fromkeys(("NRC_CORON", "MIR_LYOT", "MIR_4QPM"), "coron"),
 }  # fmt: skip
 
+#: Modes implemented here.
+_SUPPORTED = ("imaging", "tso")
+
 #: Flags set on an outlier.
 FLAGGED = np.uint32(PIXEL["DO_NOT_USE"] | PIXEL["OUTLIER"])
 _VARIANCES = ("var_poisson", "var_rnoise", "var_flat")
@@ -70,7 +73,16 @@ class OutlierDetectionStep(Step):
     the input is not modified. ``save_intermediate_results`` writes the group images
     (``_outlier_i2d``), the median (``_median``) and the blots (``_blot``).
 
-    Other modes (TSO, spectroscopy, IFU, coronagraphy) are not supported yet: an
+    Time series (``tso``: ``MIR_LRS-SLITLESS``, ``NRC_TSGRISM``, ``NRC_TSIMAGE``, ...,
+    or a single cube with TSOVISIT): each exposure's integrations are compared with a
+    rolling median over ``rolling_window_width`` integrations; pixels with
+    ``|SCI - median| > snr1 * ERR`` get DO_NOT_USE and OUTLIER and are NaN
+    (:mod:`.tso`; integrations in chunks, memory independent of their number). Saved as
+    ``_crfints``. The official step's trailing-edge fill with
+    ``rolling_window_width=2`` copies the last median over every integration; here
+    every integration uses its own window (the last full window at the end).
+
+    Other modes (spectroscopy, IFU, coronagraphy) are not supported yet: an
     error names the EXP_TYPE. An unknown EXP_TYPE, or fewer than two exposures, skips
     the step as officially.
 
@@ -88,6 +100,9 @@ class OutlierDetectionStep(Step):
     Arguments", "Outlier Detection for memory-limited processing").
 
     Fruchter, A. S. & Hook, R. N. 2002, PASP 114, 144 (drizzle, blot).
+
+    JWST pipeline documentation, ``outlier_detection`` step, "Time-Series Observations
+    (TSO) Data".
     """
 
     class_alias = "outlier_detection"
@@ -112,8 +127,7 @@ class OutlierDetectionStep(Step):
         Param("kernel_size", str, "7 7", "IFU: median filter size (not implemented)"),
         Param("threshold_percent", float, 99.8, "IFU: percentile threshold (not "
               "implemented)"),
-        Param("rolling_window_width", int, 25, "TSO: integrations in the rolling median "
-              "(not implemented)"),
+        Param("rolling_window_width", int, 25, "TSO: integrations in the rolling median"),
         Param("ifu_second_check", bool, False, "IFU: second check (not implemented)"),
         Param("save_intermediate_results", bool, False, "Save the group images, the "
               "median and the blots"),
@@ -131,10 +145,16 @@ class OutlierDetectionStep(Step):
     #: Memory of one block of rows of the median, bytes (tests make it small).
     block_bytes: int | None = None
 
+    #: Memory of one chunk of integrations in tso mode, bytes (tests make it small).
+    chunk_bytes: int | None = None
+
     @property
     def output_suffix(self) -> str:
-        """Suffix of the saved per-exposure products (``crf`` unless ``suffix`` is set)."""
-        return self.suffix or self.default_suffix
+        """Suffix of the saved per-exposure products (``crf``, ``crfints`` for time
+        series, unless ``suffix`` is set)."""
+        if self.suffix:
+            return self.suffix
+        return "crfints" if self.__dict__.get("_mode_used") == "tso" else self.default_suffix
 
     # ------------------------------------------------------------------ process
     def process(self, model: Any) -> Any:
@@ -162,7 +182,8 @@ class OutlierDetectionStep(Step):
         library = model if isinstance(model, ModelLibrary) else None
         try:
             mode = self._mode(model, library)
-            if library is None or len(library) < 2:
+            object.__setattr__(self, "_mode_used", mode)
+            if mode != "tso" and (library is None or len(library) < 2):
                 n = 1 if library is None else len(library)
                 log.warning("Input only contains %d exposure(s); outlier detection will be "
                             "skipped", n)  # fmt: skip
@@ -176,6 +197,9 @@ class OutlierDetectionStep(Step):
         detect = getattr(self, f"_detect_{mode}", None)
         if detect is None:  # pragma: no cover - _mode refuses these first
             raise InputError(f"outlier_detection: mode {mode!r} is not yet supported")
+        if library is None:
+            # a standalone run already works on a copy; inside a pipeline, copy here
+            return self._detect_tso_model(model.copy() if self.parent is not None else model)
         return detect(library)
 
     def _skipped(self, library: Any) -> Any:
@@ -200,17 +224,54 @@ class OutlierDetectionStep(Step):
                 finally:
                     library.shelve(first, 0, modify=False)
         mode = MODES.get((exp_type or "").upper())
+        if library is None and _is_tso(model):
+            mode = "tso"
         if mode is None:
             log.error("Outlier detection failed for unknown/unsupported exposure type: %s",
                       exp_type)  # fmt: skip
             raise StepSkipped(f"EXP_TYPE={exp_type!r} has no outlier detection mode")
-        if mode != "imaging":
+        if mode not in _SUPPORTED:
             raise InputError(
                 f"{name or '<model>'}: EXP_TYPE={exp_type}: outlier_detection mode "
-                f"{mode!r} is not yet supported by webbcal (imaging only: "
-                f"{', '.join(k for k, v in MODES.items() if v == 'imaging')})"
+                f"{mode!r} is not yet supported by webbcal (imaging and tso only: "
+                f"{', '.join(k for k, v in MODES.items() if v in _SUPPORTED)})"
             )
         return mode
+
+    # ------------------------------------------------------------------ tso
+    def _detect_tso(self, library: Any) -> Any:
+        """Each member (a cube of integrations) against its own rolling median."""
+        results = library.derived()
+        for index in range(len(library)):
+            results.add_result(index, self._detect_tso_model(library.copy_of(index)))
+        return results
+
+    def _detect_tso_model(self, model: Any) -> Any:
+        """A flagged copy of one time series (``rolling_window_width``, ``snr``,
+        ``maskpt``, ``good_bits``; see :mod:`.tso`)."""
+        from .imaging import bad_bits_from_good_bits
+        from .tso import DEFAULT_CHUNK_BYTES, flag_tso
+
+        try:
+            bad_bits = bad_bits_from_good_bits(self.good_bits)
+        except ValueError as exc:
+            raise InputError(f"outlier_detection: {exc}") from None
+        name = getattr(model.meta, "filename", None) or "<model>"
+        if model.data.ndim != 3:
+            raise InputError(f"{name}: SCI has shape {model.data.shape}; tso outlier "
+                             "detection needs a cube of integrations (nints, ny, nx), "
+                             "e.g. a _calints product")  # fmt: skip
+        if self.save_intermediate_results:
+            log.warning("save_intermediate_results: the rolling median is not saved in tso "
+                        "mode (it would grow with the number of integrations)")  # fmt: skip
+        snr1, _ = self._pair("snr")
+        mask = flag_tso(model.data, model.err, model.dq, snr=snr1,
+                        width=int(self.rolling_window_width), maskpt=float(self.maskpt),
+                        bad_bits=bad_bits,
+                        chunk_bytes=self.chunk_bytes or DEFAULT_CHUNK_BYTES)  # fmt: skip
+        _apply(model, mask)
+        log.info("%d pixels marked as outliers", int(np.count_nonzero(mask)))
+        return model
 
     # ------------------------------------------------------------------ imaging
     def _detect_imaging(self, library: Any) -> Any:
@@ -413,6 +474,15 @@ class OutlierDetectionStep(Step):
         out.meta.wcs = median.wcs
         index = next(i for i in range(len(library)) if library.member_name(i) == median.name)
         self._save_intermediate(out, library, index, "median")
+
+
+def _is_tso(model: Any) -> bool:
+    """A time series: TSOVISIT set or a TSO EXP_TYPE, and more than one integration."""
+    exposure = model.meta.exposure
+    tso = bool(getattr(model.meta.visit, "tsovisit", False))
+    tso = tso or MODES.get((exposure.type or "").upper()) == "tso"
+    nints = getattr(exposure, "nints", None)
+    return tso and not (nints is not None and nints < 2)
 
 
 def _apply(model: Any, mask: np.ndarray) -> None:
