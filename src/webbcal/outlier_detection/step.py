@@ -199,7 +199,9 @@ class OutlierDetectionStep(Step):
             raise InputError(f"outlier_detection: mode {mode!r} is not yet supported")
         if library is None:
             # a standalone run already works on a copy; inside a pipeline, copy here
-            return self._detect_tso_model(model.copy() if self.parent is not None else model)
+            # unless the pipeline hands over a model it owns (calwebb_tso3)
+            owned = self.parent is None or self.__dict__.get("_owns_input", False)
+            return self._detect_tso_model(model if owned else model.copy())
         return detect(library)
 
     def _skipped(self, library: Any) -> Any:

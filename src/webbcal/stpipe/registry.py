@@ -55,6 +55,7 @@ PIPELINES: dict[str, str] = {
     "calwebb_dark": "webbcal.pipeline:DarkPipeline",
     "calwebb_image2": "webbcal.pipeline.image2:Image2Pipeline",
     "calwebb_spec2": "webbcal.pipeline.spec2:Spec2Pipeline",
+    "calwebb_tso3": "webbcal.pipeline.tso3:Tso3Pipeline",
 }
 
 

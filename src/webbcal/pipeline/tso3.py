@@ -1,0 +1,258 @@
+"""``calwebb_tso3``: stage-3 time series (outlier_detection tso -> extract_1d -> white_light).
+
+Input: a level-3 TSO association (``_calints`` science members: one exposure, or its
+segments ``-seg001``, ``-seg002``, ...), or one ``_calints`` product. For each member in
+turn: outlier detection in tso mode (saved as ``<member>_<asn_id>_crfints.fits``), then
+for spectroscopy box extraction per integration; the spectra of all members form one
+``<product>_x1dints.fits`` (one spectrum table per member, in member order, and the
+exposure's INT_TIMES table), and their white-light curve ``<product>_whtlt.ecsv``
+(``number_of_integrations`` in its meta). Imaging time series (NRC_TSIMAGE, MIR_IMAGE
+TSO) need tso_photometry, which is not implemented yet: a clear error.
+
+References
+----------
+JWST pipeline documentation, "calwebb_tso3: Stage 3 Time-Series Observation(TSO)
+Processing" (steps, inputs, products ``crfints``, ``x1dints``, ``whtlt``/``phot``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import numpy as np
+
+from ..datamodels import ModelLibrary
+from ..datamodels.io import InputError
+from ..extract_1d import Extract1dStep
+from ..outlier_detection import OutlierDetectionStep
+from ..photom import PhotomStep
+from ..stpipe import Pipeline
+from ..stpipe.naming import member_output_path
+from ..white_light import WhiteLightStep
+
+__all__ = ["Tso3Pipeline"]
+
+log = logging.getLogger(__name__)
+
+#: Spectroscopic time-series modes whose spectra are extracted here.
+SPECTROSCOPIC = ("MIR_LRS-SLITLESS",)
+#: Imaging time-series modes (tso_photometry).
+IMAGING = ("NRC_TSIMAGE", "MIR_IMAGE")
+
+
+def _name(model: Any) -> str:
+    return getattr(model.meta, "filename", None) or "<model>"
+
+
+def _is_tso(model: Any) -> bool:
+    from ..outlier_detection.step import _is_tso as tso
+
+    return tso(model)
+
+
+class Tso3Pipeline(Pipeline):
+    """Stage-3 time series: outlier_detection (tso), extract_1d, white_light.
+
+    Every member is processed on its own and released before the next, so memory is that
+    of one member (outlier detection and extraction also work in chunks of
+    integrations). Products (``save_results``): ``<member root>_<asn_id>_crfints.fits``
+    per member, ``<product>_x1dints.fits`` and ``<product>_whtlt.ecsv``. Returns the
+    ``x1dints`` model (``TSOMultiSpecModel``); the white-light table is the pipeline's
+    ``white_light_table`` attribute after the run.
+
+    Differences from the official pipeline, by design: products are written only with
+    ``save_results`` (the official one writes ``crfints`` and ``whtlt`` always); input
+    that is not a time series, members of different targets or EXP_TYPEs, and imaging
+    time series (tso_photometry not implemented) raise
+    :class:`~webbcal.datamodels.io.InputError` before anything is written (the official
+    one logs an error and returns). ``pixel_replace`` and ``adaptive_trace_model`` are
+    not implemented (they are off by default); the x1dints primary header is the first
+    member's (no metadata blending across members).
+
+    Raises
+    ------
+    InputError
+        See above; also a member that is not a cube of integrations.
+    """
+
+    class_alias = "calwebb_tso3"
+    library_mode = "library"
+    step_defs = {
+        "outlier_detection": OutlierDetectionStep,
+        "extract_1d": Extract1dStep,
+        "photom": PhotomStep,
+        "white_light": WhiteLightStep,
+    }
+    unimplemented_steps = ("tso_photometry", "adaptive_trace_model", "pixel_replace")
+    inapplicable_steps = ()
+
+    @property
+    def output_suffix(self) -> str:
+        return self.suffix or "x1dints"
+
+    def active_steps(self, model: Any) -> list[str]:
+        return ["extract_1d"]
+
+    def prefetch(self, model: Any) -> None:
+        if isinstance(model, ModelLibrary):
+            model = ModelLibrary(model.asn, asn_exptypes="science")
+        super().prefetch(model)
+
+    # ------------------------------------------------------------------ running
+    def process(self, model: Any) -> Any:
+        from stdatamodels.jwst import datamodels as dm
+
+        log.info("Starting calwebb_tso3 ...")
+        library = model if isinstance(model, ModelLibrary) else None
+        if library is not None:
+            indices = library.indices("science")
+            if not indices:
+                raise InputError(f"{library.asn.path or 'association'}: no science member")
+            products = library.asn.products
+            product = products[0].name if products and products[0].name else None
+            asn_id = library.asn.asn_id
+        else:
+            indices, asn_id = [None], None
+            product = _product_root(_name(model))
+        if product is None:
+            raise InputError("calwebb_tso3: the association's product has no name")
+        object.__setattr__(self, "_product", product)
+        od = self.outlier_detection
+        od.suffix = od.suffix or "crfints"
+        first, x1d, seen = None, None, []
+        for index in indices:
+            cube = model if index is None else library.copy_of(index)
+            member = _name(cube) if index is None else library.member_name(index)
+            first = self._check_member(cube, member, first)
+            if np.ndim(cube.data) == 3:
+                log.info("Performing outlier detection on %s ...", member)
+                object.__setattr__(od, "_owns_input", True)
+                cube = od.run(cube)
+                if cube.meta.cal_step.outlier_detection == "COMPLETE" and self.save_results:
+                    self._save_crfints(cube, member, asn_id)
+            else:
+                log.warning("Input data are 2D; skipping outlier_detection")
+            if first["exp_type"] in IMAGING:
+                raise InputError(f"{member}: EXP_TYPE={first['exp_type']}: tso_photometry "
+                                 "(imaging time series) is not yet supported by webbcal")  # fmt: skip
+            log.info("Extracting 1-D spectra ...")
+            result = self.extract_1d.run(cube)
+            if x1d is None:
+                x1d = _new_x1dints(cube)
+            _copy_int_times(x1d, cube)
+            if result is not None and result is not cube and (
+                    result.meta.cal_step.extract_1d == "COMPLETE"):  # fmt: skip
+                x1d.spec.extend(result.spec)
+                seen.append(cube.meta.wcsinfo.s_region if cube.meta.wcsinfo.hasattr(
+                    "s_region") else None)  # fmt: skip
+            del cube, result
+        if x1d is None or len(x1d.spec) == 0:
+            raise InputError(f"{product}: extract_1d produced no spectra; no x1dints product")
+        if library is not None:
+            x1d.meta.asn.pool_name = library.asn.asn_pool
+            if library.asn.path:
+                x1d.meta.asn.table_name = os.path.basename(library.asn.path)
+        x1d.meta.cal_step.extract_1d = "COMPLETE"
+        x1d.meta.cal_step.pixel_replace = "SKIPPED"
+        x1d.meta.cal_step.adaptive_trace_model = "SKIPPED"
+        regions = [s for s in seen if s]
+        if regions:
+            x1d.spec[0].s_region = regions[0]
+        x1d.meta.filename = f"{product}_x1dints.fits"
+        log.info("Performing white-light photometry")
+        table = self.white_light.run(x1d)
+        table.meta["number_of_integrations"] = len(table)
+        object.__setattr__(self, "white_light_table", table)
+        if not isinstance(x1d, dm.TSOMultiSpecModel):  # pragma: no cover
+            raise TypeError("x1dints is not a TSOMultiSpecModel")
+        log.info("Ending calwebb_tso3")
+        return x1d
+
+    def _check_member(self, cube: Any, member: str, first: dict | None) -> dict:
+        exposure = cube.meta.exposure
+        this = {"exp_type": (exposure.type or "").upper(),
+                "target": cube.meta.target.catalog_name, "name": member}  # fmt: skip
+        if first is None:
+            if not _is_tso(cube):
+                raise InputError(f"{member}: not time-series data (TSOVISIT not set, "
+                                 f"EXP_TYPE={this['exp_type']}, NINTS={exposure.nints}); "
+                                 "calwebb_tso3 needs TSO exposures")  # fmt: skip
+            if this["exp_type"] not in SPECTROSCOPIC + IMAGING:
+                raise InputError(f"{member}: EXP_TYPE={this['exp_type']} is not yet supported "
+                                 f"by calwebb_tso3 in webbcal (supported: "
+                                 f"{', '.join(SPECTROSCOPIC)})")  # fmt: skip
+            return this
+        for key in ("exp_type", "target"):
+            if this[key] != first[key]:
+                raise InputError(f"{member}: {key} {this[key]!r} differs from {first['name']} "
+                                 f"{first[key]!r}; a TSO association holds one exposure of "
+                                 "one target")  # fmt: skip
+        return first
+
+    def _save_crfints(self, cube: Any, member: str, asn_id: str | None) -> str:
+        from ..datamodels import save_model
+
+        path = member_output_path(member, "crfints", asn_id=asn_id,
+                                  output_dir=self.output_dir)  # fmt: skip
+        cube.meta.filename = os.path.basename(path)
+        existed = os.path.exists(path)
+        save_model(cube, path)
+        if not existed:
+            self.record_output(path)
+        log.info("Saved crfints product %s", path)
+        return path
+
+    # ------------------------------------------------------------------ saving
+    def save_result(self, result: Any, suffix: str | None = None) -> list[str]:
+        """``<product>_x1dints.fits`` and ``<product>_whtlt.ecsv``."""
+        from ..datamodels import save_model
+        from ..white_light.step import write_ecsv
+
+        output_dir = self.output_dir or os.getcwd()
+        product = self.__dict__["_product"]
+        path = os.path.join(output_dir, f"{product}_x1dints.fits")
+        existed = os.path.exists(path)
+        save_model(result, path)
+        if not existed:
+            self.record_output(path)
+        table = self.__dict__.get("white_light_table")
+        paths = [path]
+        if table is not None:
+            paths.append(write_ecsv(self, table, os.path.join(output_dir,
+                                                              f"{product}_whtlt.ecsv")))  # fmt: skip
+        return paths
+
+
+def _product_root(filename: str) -> str:
+    from ..stpipe.naming import remove_suffix
+
+    root = os.path.splitext(os.path.basename(filename))[0]
+    return remove_suffix(root)
+
+
+def _new_x1dints(cube: Any):
+    from stdatamodels.jwst import datamodels as dm
+
+    out = dm.TSOMultiSpecModel()
+    out.update(cube, only="PRIMARY")
+    out.meta.target.source_type = None
+    nints = cube.meta.exposure.nints
+    table = cube.int_times if cube.hasattr("int_times") else None
+    if table is not None and len(table) and nints:
+        rows = np.zeros(int(nints), dtype=np.asarray(table).dtype)
+        out.int_times = rows
+    return out
+
+
+def _copy_int_times(out: Any, cube: Any) -> None:
+    """Place the member's INT_TIMES rows by integration number (1-based)."""
+    if not out.hasattr("int_times") or not cube.hasattr("int_times"):
+        return
+    rows = np.asarray(out.int_times).copy()
+    for row in np.asarray(cube.int_times):
+        k = int(row["integration_number"]) - 1
+        if 0 <= k < rows.size:
+            rows[k] = row
+    out.int_times = rows
