@@ -134,9 +134,6 @@ class Tso3Pipeline(Pipeline):
                     self._save_crfints(cube, member, asn_id)
             else:
                 log.warning("Input data are 2D; skipping outlier_detection")
-            if first["exp_type"] in IMAGING:
-                raise InputError(f"{member}: EXP_TYPE={first['exp_type']}: tso_photometry "
-                                 "(imaging time series) is not yet supported by webbcal")  # fmt: skip
             log.info("Extracting 1-D spectra ...")
             result = self.extract_1d.run(cube)
             if x1d is None:
@@ -179,7 +176,11 @@ class Tso3Pipeline(Pipeline):
                 raise InputError(f"{member}: not time-series data (TSOVISIT not set, "
                                  f"EXP_TYPE={this['exp_type']}, NINTS={exposure.nints}); "
                                  "calwebb_tso3 needs TSO exposures")  # fmt: skip
-            if this["exp_type"] not in SPECTROSCOPIC + IMAGING:
+            if this["exp_type"] in IMAGING:
+                raise InputError(f"{member}: EXP_TYPE={this['exp_type']}: tso_photometry "
+                                 "(imaging time series) is not yet supported by webbcal; use "
+                                 "the official pipeline for this mode")  # fmt: skip
+            if this["exp_type"] not in SPECTROSCOPIC:
                 raise InputError(f"{member}: EXP_TYPE={this['exp_type']} is not yet supported "
                                  f"by calwebb_tso3 in webbcal (supported: "
                                  f"{', '.join(SPECTROSCOPIC)})")  # fmt: skip
@@ -220,8 +221,8 @@ class Tso3Pipeline(Pipeline):
         table = self.__dict__.get("white_light_table")
         paths = [path]
         if table is not None:
-            paths.append(write_ecsv(self, table, os.path.join(output_dir,
-                                                              f"{product}_whtlt.ecsv")))  # fmt: skip
+            whtlt = os.path.join(output_dir, f"{product}_whtlt.ecsv")
+            paths.append(write_ecsv(self, table, whtlt))
         return paths
 
 
