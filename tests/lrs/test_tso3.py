@@ -19,12 +19,19 @@ _EXPO = "jw01234001001_01101_00001"
 _PRODUCT = "jw01234-o001_t001_miri_p750l-slitlessprism"
 
 
+#: Injected outliers (integration, row, column) on the trace: +50 x ERR.
+HITS = ((2, 200, 37), (5, 300, 38), (12, 150, 36), (17, 250, 37), (17, 100, 60))
+
+
 def _segments(calints, out):
-    """Split a calints into -seg001 (integrations 1..10) and -seg002 (11..20)."""
+    """Split a calints into -seg001 (integrations 1..10) and -seg002 (11..20), with
+    outliers injected at :data:`HITS`."""
     from stdatamodels.jwst import datamodels as dm
 
     paths = []
     with dm.open(calints) as whole:
+        for i, y, x in HITS:
+            whole.data[i, y, x] += 50 * whole.err[i, y, x]
         for k, (a, b) in enumerate(((0, 10), (10, 20)), start=1):
             seg = whole.copy()
             for name in ("data", "dq", "err", "var_poisson", "var_rnoise", "var_flat"):
@@ -36,6 +43,8 @@ def _segments(calints, out):
             seg.meta.filename = path.name
             seg.save(path)
             paths.append(path)
+        (out / "whole").mkdir()
+        whole.save(out / "whole" / calints.name)
     return paths
 
 
@@ -85,8 +94,14 @@ def test_products(ours, series):
         assert [s.spec_table["SEGMENT"][0] for s in saved.spec] == [1, 2]
         assert len(saved.int_times) == 20
         np.testing.assert_array_equal(saved.int_times["integration_number"], np.arange(1, 21))
-    with dm.open(out / f"{_EXPO}-seg002_mirimage_o001_crfints.fits") as crf:
-        assert crf.meta.cal_step.outlier_detection == "COMPLETE" and crf.data.shape[0] == 10
+    outlier = 16  # OUTLIER
+    for seg in (1, 2):
+        with dm.open(out / f"{_EXPO}-seg{seg:03d}_mirimage_o001_crfints.fits") as crf:
+            assert crf.meta.cal_step.outlier_detection == "COMPLETE"
+            assert crf.data.shape[0] == 10
+            flagged = set(zip(*np.nonzero(crf.dq & outlier), strict=True))
+            hits = {(i - 10 * (seg - 1), y, x) for i, y, x in HITS if (i // 10) == seg - 1}
+            assert hits <= flagged and len(flagged - hits) <= 3, (hits, flagged)
     table = QTable.read(out / f"{_PRODUCT}_whtlt.ecsv", format="ascii.ecsv")
     assert table.colnames == ["MJD_UTC", "BJD_TDB", "whitelight_flux"]
     assert len(table) == 20 and table.meta["number_of_integrations"] == 20
@@ -97,7 +112,7 @@ def test_segments_equal_the_whole_exposure(ours, series, tmp_path):
     """Segments give the white-light curve of the unsplit exposure (same flags here)."""
     case, _, calints, _, _ = series
     x1d, out = ours
-    whole = Tso3Pipeline.call(os.fspath(calints),
+    whole = Tso3Pipeline.call(os.fspath(calints.parent / "whole" / calints.name),
                               steps={"extract_1d": case.overrides("extract_1d")})  # fmt: skip
     a = np.concatenate([s.spec_table["FLUX"] for s in x1d.spec])
     b = whole.spec[0].spec_table["FLUX"]
