@@ -96,3 +96,35 @@ def test_parity_with_jwst(transit, limits):
         )
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=0)
     assert ours["whitelight_flux"].unit == theirs["whitelight_flux"].unit
+
+
+@pytest.mark.jwst_oracle
+def test_real_ground_test_crfints_parity(lrs_case):
+    """The real MIRI LRS slitless crfints (2019 ground test, 10 integrations): our
+    extract_1d + white_light against jwst's on the same file and parameters."""
+    pytest.importorskip("jwst")
+    from _shared_paths import REAL
+
+    real = REAL / "jwst-wheel" / "miri_ground_test"
+    real = real / "jw00623026001_03106_00005_mirimage_a3001_crfints.fits"
+    if not real.is_file():
+        pytest.skip(f"real data not found: {real}")
+    from _lrs_oracle import official_call
+    from jwst.extract_1d import Extract1dStep as OfficialExtract
+    from jwst.white_light import WhiteLightStep as Official
+    from stdatamodels.jwst import datamodels as dm
+
+    from webbcal.extract_1d import Extract1dStep
+
+    with dm.open(real) as model:
+        x1d = Extract1dStep.call(model, **lrs_case.overrides("extract_1d"))
+        their_x1d = official_call(OfficialExtract, model,
+                                  **lrs_case.official_overrides("extract_1d"))  # fmt: skip
+    ours = WhiteLightStep.call(x1d, min_wavelength=5.0, max_wavelength=12.0)
+    theirs = official_call(Official, their_x1d, min_wavelength=5.0, max_wavelength=12.0)
+    assert ours.colnames == theirs.colnames and len(ours) == len(theirs) == 10
+    assert np.all(np.isfinite(ours["whitelight_flux"].value))
+    for name in ours.colnames:
+        a = getattr(ours[name], "value", ours[name])
+        b = getattr(theirs[name], "value", theirs[name])
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=0)
