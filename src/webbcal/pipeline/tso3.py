@@ -96,9 +96,21 @@ class Tso3Pipeline(Pipeline):
         return ["extract_1d"]
 
     def prefetch(self, model: Any) -> None:
-        if isinstance(model, ModelLibrary):
-            model = ModelLibrary(model.asn, asn_exptypes="science")
-        super().prefetch(model)
+        """References of the first science member, for every member (the members are
+        segments of one exposure: one CRDS selection; checked member by member). Only
+        that member is opened, so the members are not all held in memory."""
+        if not isinstance(model, ModelLibrary):
+            super().prefetch(model)
+            return
+        indices = model.indices("science")
+        if not indices:
+            raise InputError(f"{model.asn.path or 'association'}: no science member")
+        first = _open_member(model, indices[0])
+        try:
+            object.__setattr__(self, "_prefetched_sets", None)
+            object.__setattr__(self, "_prefetched", self._prefetch_one(first))
+        finally:
+            first.close()
 
     # ------------------------------------------------------------------ running
     def process(self, model: Any) -> Any:
@@ -123,7 +135,7 @@ class Tso3Pipeline(Pipeline):
         od.suffix = od.suffix or "crfints"
         first, x1d, seen = None, None, []
         for index in indices:
-            cube = model if index is None else library.copy_of(index)
+            cube = model if index is None else _open_member(library, index)
             member = _name(cube) if index is None else library.member_name(index)
             first = self._check_member(cube, member, first)
             if np.ndim(cube.data) == 3:
@@ -224,6 +236,17 @@ class Tso3Pipeline(Pipeline):
             whtlt = os.path.join(output_dir, f"{product}_whtlt.ecsv")
             paths.append(write_ecsv(self, table, whtlt))
         return paths
+
+
+def _open_member(library: ModelLibrary, index: int) -> Any:
+    """Member ``index`` as a model the caller owns: opened from its file when it has one
+    (the library keeps nothing loaded), else a copy of the in-memory member."""
+    from ..datamodels import open_model
+
+    path = library.members[index].path
+    if path and os.path.exists(path):
+        return open_model(path)
+    return library.copy_of(index)
 
 
 def _product_root(filename: str) -> str:
