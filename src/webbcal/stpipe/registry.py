@@ -46,6 +46,7 @@ STEPS: dict[str, str] = {
     "source_catalog": "webbcal.source_catalog:SourceCatalogStep",
     "skymatch": "webbcal.skymatch:SkyMatchStep",
     "white_light": "webbcal.white_light:WhiteLightStep",
+    "tso_photometry": "webbcal.tso_photometry:TSOPhotometryStep",
 }
 
 #: Pipeline alias -> "module:Class".
