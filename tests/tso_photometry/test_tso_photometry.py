@@ -67,9 +67,9 @@ def _series(nints=16, noise=0.0, flat=None, seed=0):
     meta.wcsinfo.siaf_xref_sci, meta.wcsinfo.siaf_yref_sci = 33.0, 33.0  # planned, 1-based
     meta.wcs = _wcs()
     meta.filename = "jw01234001001_01101_00001_nrca3_calints.fits"
-    rows = np.zeros(nints, dtype=[("integration_number", "<i4")] + [
-        (n, "<f8") for n in ("int_start_MJD_UTC", "int_mid_MJD_UTC", "int_end_MJD_UTC",
-                             "int_start_BJD_TDB", "int_mid_BJD_TDB", "int_end_BJD_TDB")])  # fmt: skip
+    names = ("int_start_MJD_UTC", "int_mid_MJD_UTC", "int_end_MJD_UTC",
+             "int_start_BJD_TDB", "int_mid_BJD_TDB", "int_end_BJD_TDB")  # fmt: skip
+    rows = np.zeros(nints, dtype=[("integration_number", "<i4")] + [(n, "<f8") for n in names])
     rows["integration_number"] = np.arange(1, nints + 1)
     rows["int_mid_MJD_UTC"] = 60000.0 + 1e-4 * np.arange(nints)
     rows["int_mid_BJD_TDB"] = 60000.001 + 1e-4 * np.arange(nints)

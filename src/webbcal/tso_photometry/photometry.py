@@ -36,9 +36,15 @@ log = logging.getLogger(__name__)
 _FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 
 
-def to_flux_units(data: np.ndarray, err: np.ndarray, bunit: str | None, *,
-                  pixar_sr: float | None, integration_time: float | None,
-                  gain: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, str | None]:  # fmt: skip
+def to_flux_units(
+    data: np.ndarray,
+    err: np.ndarray,
+    bunit: str | None,
+    *,
+    pixar_sr: float | None,
+    integration_time: float | None,
+    gain: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, str | None]:
     """New SCI and ERR arrays in flux units, and their unit.
 
     Parameters

@@ -182,9 +182,10 @@ class TSOPhotometryStep(Step):
         table["MJD"] = utc
         table["BJD_TDB"] = tdb
         flux_unit = u.Unit(unit) if unit else u.dimensionless_unscaled
+        measured = ("aperture_sum", "aperture_sum_err", "net_aperture_sum",
+                    "net_aperture_sum_err")  # fmt: skip
         for key, values in sums.items():
-            nan_only = whole and key not in ("aperture_sum", "aperture_sum_err",
-                                             "net_aperture_sum", "net_aperture_sum_err")  # fmt: skip
+            nan_only = whole and key not in measured
             table[key] = values if nan_only else values << flux_unit
         table["aperture_x"] = x << u.pix
         table["aperture_y"] = y << u.pix
