@@ -156,10 +156,6 @@ def test_bad_input(series, tmp_path):
         model.meta.exposure.type = "MIR_IMAGE"
         with pytest.raises(InputError, match="not time-series data"):
             Tso3Pipeline.call(model, steps={"extract_1d": case.overrides("extract_1d")})
-        model.meta.visit.tsovisit = True
-        model.meta.exposure.type = "NRC_TSIMAGE"
-        with pytest.raises(InputError, match="tso_photometry .* not yet supported"):
-            Tso3Pipeline.call(model, steps={"extract_1d": case.overrides("extract_1d")})
 
 
 @pytest.mark.jwst_oracle

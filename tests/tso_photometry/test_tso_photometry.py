@@ -77,6 +77,106 @@ def _series(nints=16, noise=0.0, flat=None, seed=0):
     return model, curve
 
 
+def _gain(root):
+    from stdatamodels.jwst import datamodels as dm
+
+    gain = dm.GainModel(data=np.full((64, 64), 2.0, np.float32))
+    gain.meta.instrument.name, gain.meta.instrument.detector = "NIRCAM", "NRCA3"
+    gain.meta.subarray.name = "SUB64P"
+    gain.meta.subarray.xstart = gain.meta.subarray.ystart = 1
+    gain.meta.subarray.xsize = gain.meta.subarray.ysize = 64
+    gain.meta.reftype, gain.meta.author, gain.meta.pedigree = "GAIN", "test", "DUMMY"
+    gain.meta.description, gain.meta.useafter = "test", "2020-01-01T00:00:00"
+    gain.save(root / "gain.fits")
+    return str(root / "gain.fits")
+
+
+def _segment_files(root, nints=16):
+    """The series split into -seg001 (1..8) and -seg002 (9..16), saved; their asn."""
+    import os
+
+    from webbcal.associations.asn import write_association
+    from webbcal.associations.from_list import asn_from_list
+
+    model, curve = _series(nints=nints, noise=0.3, seed=7)
+    # errors with a photon-noise-like share at the source, so the 1 % transit (5 MJy/sr
+    # at the peak) is not an outlier at 5 sigma
+    model.err = np.sqrt(0.3**2 + 0.02 * model.data).astype(np.float32)
+    names = []
+    for k, (a, b) in enumerate(((0, nints // 2), (nints // 2, nints)), start=1):
+        seg = model.copy()
+        seg.data, seg.err, seg.dq = model.data[a:b], model.err[a:b], model.dq[a:b]
+        seg.meta.exposure.integration_start, seg.meta.exposure.integration_end = a + 1, b
+        seg.meta.exposure.segment_number = k
+        seg.int_times = model.int_times[a:b]
+        name = f"jw01234001001_01101_00001-seg{k:03d}_nrca3_calints.fits"
+        seg.meta.filename = name
+        seg.save(root / name)
+        names.append(name)
+    asn = asn_from_list(names, product_name="jw01234-o001_t001_nircam_f210m-sub64p",
+                        acid="o001")  # fmt: skip
+    return write_association(asn, root / "asn.json"), curve, os
+
+
+def test_tso3_imaging(tmp_path):
+    """calwebb_tso3 on two imaging segments: crfints per member, one _phot.ecsv."""
+    from astropy.table import QTable
+
+    from webbcal.pipeline.tso3 import Tso3Pipeline
+
+    asn, curve, os = _segment_files(tmp_path)
+    out = tmp_path / "out"
+    steps = {"tso_photometry": {"override_gain": _gain(tmp_path)}}
+    table = Tso3Pipeline.call(os.fspath(asn), save_results=True, output_dir=os.fspath(out),
+                              steps=steps)  # fmt: skip
+    assert sorted(os.listdir(out)) == sorted([
+        "jw01234001001_01101_00001-seg001_nrca3_o001_crfints.fits",
+        "jw01234001001_01101_00001-seg002_nrca3_o001_crfints.fits",
+        "jw01234-o001_t001_nircam_f210m-sub64p_phot.ecsv"])  # fmt: skip
+    saved = QTable.read(out / "jw01234-o001_t001_nircam_f210m-sub64p_phot.ecsv")
+    assert len(saved) == 16 and saved.meta["number_of_integrations"] == 16
+    assert np.all(np.diff(saved["MJD"]) > 0)
+    net = table["net_aperture_sum"].value
+    inside, outside = net[curve < 1], net[curve == 1]
+    depth = 1 - inside.mean() / outside.mean()
+    sigma = np.hypot(inside.std(ddof=1) / np.sqrt(inside.size),
+                     outside.std(ddof=1) / np.sqrt(outside.size)) / outside.mean()  # fmt: skip
+    assert abs(depth - 0.01) < 3 * sigma and sigma < 2e-3, (depth, sigma)
+
+
+@pytest.mark.jwst_oracle
+def test_tso3_imaging_parity_with_jwst(tmp_path):
+    pytest.importorskip("jwst")
+    import tempfile
+    from pathlib import Path
+
+    from astropy.table import QTable
+    from jwst.pipeline import Tso3Pipeline as Official
+
+    from _stage2_inputs import _parity_module
+    from webbcal.pipeline.tso3 import Tso3Pipeline
+
+    asn, _, os = _segment_files(tmp_path)
+    gain = _gain(tmp_path)
+    name = "jw01234-o001_t001_nircam_f210m-sub64p_phot.ecsv"
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "theirs").mkdir()
+    Tso3Pipeline.call(os.fspath(asn), save_results=True, output_dir=str(tmp_path / "ours"),
+                      steps={"tso_photometry": {"override_gain": gain}})  # fmt: skip
+    offline = type("OfflineTso3", (Official,), {"prefetch_references": False})
+    with tempfile.TemporaryDirectory() as root:
+        with _parity_module().offline_environment(Path(root)):
+            offline.call(os.fspath(asn), save_results=True, output_dir=str(tmp_path / "theirs"),
+                         steps={"tso_photometry": {"override_gain": gain}})  # fmt: skip
+    ours = QTable.read(tmp_path / "ours" / name)
+    theirs = QTable.read(tmp_path / "theirs" / name)
+    assert ours.colnames == theirs.colnames
+    for col in ours.colnames:
+        a = np.asarray(getattr(ours[col], "value", ours[col]), dtype=float)
+        b = np.asarray(getattr(theirs[col], "value", theirs[col]), dtype=float)
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-12, err_msg=col)
+
+
 def test_flat_image_sums_are_areas():
     model, _ = _series(flat=3.0)
     table = TSOPhotometryStep.call(model, centroid_source=False)
@@ -121,21 +221,13 @@ def test_bad_input():
 def test_parity_with_jwst(params, tmp_path):
     pytest.importorskip("jwst")
     from jwst.tso_photometry import TSOPhotometryStep as Official
-    from stdatamodels.jwst import datamodels as dm
 
     from _stage2_inputs import official_call
 
     model, _ = _series(noise=0.3, seed=4)
-    gain = dm.GainModel(data=np.full((64, 64), 2.0, np.float32))
-    gain.meta.instrument.name, gain.meta.instrument.detector = "NIRCAM", "NRCA3"
-    gain.meta.subarray.name = "SUB64P"
-    gain.meta.subarray.xstart = gain.meta.subarray.ystart = 1
-    gain.meta.subarray.xsize = gain.meta.subarray.ysize = 64
-    gain.meta.reftype, gain.meta.author, gain.meta.pedigree = "GAIN", "test", "DUMMY"
-    gain.meta.description, gain.meta.useafter = "test", "2020-01-01T00:00:00"
-    gain.save(tmp_path / "gain.fits")
+    gain = _gain(tmp_path)
     ours = TSOPhotometryStep.call(model, **params)
-    theirs = official_call(Official, model, override_gain=str(tmp_path / "gain.fits"),
+    theirs = official_call(Official, model, override_gain=gain,
                            **params)  # fmt: skip
     assert ours.colnames == theirs.colnames
     assert dict(ours.meta) == dict(theirs.meta)

@@ -7,7 +7,7 @@ for spectroscopy box extraction per integration; the spectra of all members form
 ``<product>_x1dints.fits`` (one spectrum table per member, in member order, and the
 exposure's INT_TIMES table), and their white-light curve ``<product>_whtlt.ecsv``
 (``number_of_integrations`` in its meta). Imaging time series (NRC_TSIMAGE, MIR_IMAGE
-TSO) need tso_photometry, which is not implemented yet: a clear error.
+TSO): tso_photometry per member, the tables stacked into ``<product>_phot.ecsv``.
 
 References
 ----------
@@ -30,6 +30,7 @@ from ..outlier_detection import OutlierDetectionStep
 from ..photom import PhotomStep
 from ..stpipe import Pipeline
 from ..stpipe.naming import member_output_path
+from ..tso_photometry import TSOPhotometryStep
 from ..white_light import WhiteLightStep
 
 __all__ = ["Tso3Pipeline"]
@@ -60,12 +61,11 @@ class Tso3Pipeline(Pipeline):
     integrations). Products (``save_results``): ``<member root>_<asn_id>_crfints.fits``
     per member, ``<product>_x1dints.fits`` and ``<product>_whtlt.ecsv``. Returns the
     ``x1dints`` model (``TSOMultiSpecModel``); the white-light table is the pipeline's
-    ``white_light_table`` attribute after the run.
+    ``white_light_table`` attribute after the run; for imaging, the photometry table.
 
     Differences from the official pipeline, by design: products are written only with
     ``save_results`` (the official one writes ``crfints`` and ``whtlt`` always); input
-    that is not a time series, members of different targets or EXP_TYPEs, and imaging
-    time series (tso_photometry not implemented) raise
+    that is not a time series, and members of different targets or EXP_TYPEs raise
     :class:`~webbcal.datamodels.io.InputError` before anything is written (the official
     one logs an error and returns). ``pixel_replace`` and ``adaptive_trace_model`` are
     not implemented (they are off by default); the x1dints primary header is the first
@@ -84,8 +84,9 @@ class Tso3Pipeline(Pipeline):
         "extract_1d": Extract1dStep,
         "photom": PhotomStep,
         "white_light": WhiteLightStep,
+        "tso_photometry": TSOPhotometryStep,
     }
-    unimplemented_steps = ("tso_photometry", "adaptive_trace_model", "pixel_replace")
+    unimplemented_steps = ("adaptive_trace_model", "pixel_replace")
     inapplicable_steps = ()
 
     @property
@@ -93,13 +94,16 @@ class Tso3Pipeline(Pipeline):
         return self.suffix or "x1dints"
 
     def active_steps(self, model: Any) -> list[str]:
-        return ["extract_1d"]
+        """``tso_photometry`` for imaging time series, else ``extract_1d``."""
+        exp_type = (getattr(model.meta.exposure, "type", None) or "").upper()
+        return ["tso_photometry"] if exp_type in IMAGING else ["extract_1d"]
 
     def prefetch(self, model: Any) -> None:
         """References of the first science member, for every member (the members are
         segments of one exposure: one CRDS selection; checked member by member). Only
         that member is opened, so the members are not all held in memory."""
         if not isinstance(model, ModelLibrary):
+            self._check_member(model, _name(model), None)  # nothing looked up for bad input
             super().prefetch(model)
             return
         indices = model.indices("science")
@@ -107,6 +111,7 @@ class Tso3Pipeline(Pipeline):
             raise InputError(f"{model.asn.path or 'association'}: no science member")
         first = _open_member(model, indices[0])
         try:
+            self._check_member(first, model.member_name(indices[0]), None)
             object.__setattr__(self, "_prefetched_sets", None)
             object.__setattr__(self, "_prefetched", self._prefetch_one(first))
         finally:
@@ -133,7 +138,7 @@ class Tso3Pipeline(Pipeline):
         object.__setattr__(self, "_product", product)
         od = self.outlier_detection
         od.suffix = od.suffix or "crfints"
-        first, x1d, seen = None, None, []
+        first, x1d, seen, phot = None, None, [], []
         for index in indices:
             cube = model if index is None else _open_member(library, index)
             member = _name(cube) if index is None else library.member_name(index)
@@ -146,6 +151,10 @@ class Tso3Pipeline(Pipeline):
                     self._save_crfints(cube, member, asn_id)
             else:
                 log.warning("Input data are 2D; skipping outlier_detection")
+            if first["exp_type"] in IMAGING:
+                phot.append(self.tso_photometry.run(cube))
+                cube.close()
+                continue
             log.info("Extracting 1-D spectra ...")
             result = self.extract_1d.run(cube)
             if x1d is None:
@@ -156,7 +165,11 @@ class Tso3Pipeline(Pipeline):
                 x1d.spec.extend(result.spec)
                 seen.append(cube.meta.wcsinfo.s_region if cube.meta.wcsinfo.hasattr(
                     "s_region") else None)  # fmt: skip
-            del cube, result
+            if result is not None and result is not cube:
+                result.close()
+            cube.close()
+        if phot:
+            return self._photometry_table(phot)
         if x1d is None or len(x1d.spec) == 0:
             raise InputError(f"{product}: extract_1d produced no spectra; no x1dints product")
         if library is not None:
@@ -179,6 +192,22 @@ class Tso3Pipeline(Pipeline):
         log.info("Ending calwebb_tso3")
         return x1d
 
+    def _photometry_table(self, tables: list) -> Any:
+        from astropy.table import vstack
+
+        table = vstack(tables)
+        table.meta["number_of_integrations"] = len(table)
+        log.info("Ending calwebb_tso3")
+        return table
+
+    def finalize_result(self, result: Any) -> None:
+        if not hasattr(result, "colnames"):
+            super().finalize_result(result)
+
+    def _store_logs(self, result: Any) -> None:
+        if not hasattr(result, "colnames"):
+            super()._store_logs(result)
+
     def _check_member(self, cube: Any, member: str, first: dict | None) -> dict:
         exposure = cube.meta.exposure
         this = {"exp_type": (exposure.type or "").upper(),
@@ -188,14 +217,10 @@ class Tso3Pipeline(Pipeline):
                 raise InputError(f"{member}: not time-series data (TSOVISIT not set, "
                                  f"EXP_TYPE={this['exp_type']}, NINTS={exposure.nints}); "
                                  "calwebb_tso3 needs TSO exposures")  # fmt: skip
-            if this["exp_type"] in IMAGING:
-                raise InputError(f"{member}: EXP_TYPE={this['exp_type']}: tso_photometry "
-                                 "(imaging time series) is not yet supported by webbcal; use "
-                                 "the official pipeline for this mode")  # fmt: skip
-            if this["exp_type"] not in SPECTROSCOPIC:
+            if this["exp_type"] not in SPECTROSCOPIC + IMAGING:
                 raise InputError(f"{member}: EXP_TYPE={this['exp_type']} is not yet supported "
                                  f"by calwebb_tso3 in webbcal (supported: "
-                                 f"{', '.join(SPECTROSCOPIC)})")  # fmt: skip
+                                 f"{', '.join(SPECTROSCOPIC + IMAGING)})")  # fmt: skip
             return this
         for key in ("exp_type", "target"):
             if this[key] != first[key]:
@@ -219,12 +244,15 @@ class Tso3Pipeline(Pipeline):
 
     # ------------------------------------------------------------------ saving
     def save_result(self, result: Any, suffix: str | None = None) -> list[str]:
-        """``<product>_x1dints.fits`` and ``<product>_whtlt.ecsv``."""
+        """``<product>_x1dints.fits`` and ``<product>_whtlt.ecsv`` (spectroscopy), or
+        ``<product>_phot.ecsv`` (imaging)."""
         from ..datamodels import save_model
         from ..white_light.step import write_ecsv
 
         output_dir = self.output_dir or os.getcwd()
         product = self.__dict__["_product"]
+        if hasattr(result, "colnames"):
+            return [write_ecsv(self, result, os.path.join(output_dir, f"{product}_phot.ecsv"))]
         path = os.path.join(output_dir, f"{product}_x1dints.fits")
         existed = os.path.exists(path)
         save_model(result, path)
