@@ -39,6 +39,7 @@ PIPELINES_CHECKED = [
     "calwebb_guider",
     "calwebb_image2",
     "calwebb_spec2",
+    "calwebb_tso3",
 ]
 
 _NO_SPECTRAL_FLATS = "NIRSpec spectroscopic flats (fflat, sflat, dflat) are not implemented"

@@ -81,10 +81,10 @@ class Tso3Pipeline(Pipeline):
     library_mode = "library"
     step_defs = {
         "outlier_detection": OutlierDetectionStep,
+        "tso_photometry": TSOPhotometryStep,
         "extract_1d": Extract1dStep,
         "photom": PhotomStep,
         "white_light": WhiteLightStep,
-        "tso_photometry": TSOPhotometryStep,
     }
     unimplemented_steps = ("adaptive_trace_model", "pixel_replace")
     inapplicable_steps = ()
