@@ -119,6 +119,19 @@ def test_segments_equal_the_whole_exposure(ours, series, tmp_path):
     np.testing.assert_allclose(a, b, rtol=1e-12, equal_nan=True)
 
 
+def test_command_line(series, ours, tmp_path):
+    """``webbcal run calwebb_tso3 <asn>``: the same products as the Python call."""
+    from webbcal.cli import main
+
+    case, _, _, _, asn = series
+    _, out = ours
+    args = ["run", "calwebb_tso3", os.fspath(asn), "--output-dir", os.fspath(tmp_path),
+            "--quiet"]  # fmt: skip
+    args += [f"--steps.extract_1d.{k}={v}" for k, v in case.overrides("extract_1d").items()]
+    assert main(args) == 0
+    assert sorted(os.listdir(tmp_path)) == sorted(os.listdir(out))
+
+
 def test_white_light_depth(ours, series):
     from astropy.table import QTable
 
