@@ -119,3 +119,27 @@ def test_parity_with_jwst(params):
     assert same >= 0.999, same
     assert np.count_nonzero(theirs.dq & OUTLIER) > 100
     np.testing.assert_array_equal(np.isnan(ours.data), np.isnan(theirs.data))
+
+
+@pytest.mark.parametrize("width", [5, 1000])
+def test_memory_does_not_grow_with_integrations(width):
+    """Extra memory of flag_tso beyond its boolean result: the same at 40 and 320
+    integrations (chunks of 256 KiB)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    extra = []
+    for nints in (40, 320):
+        data = rng.normal(size=(nints, 64, 64)).astype(np.float32)
+        err = np.ones_like(data)
+        dq = np.zeros(data.shape, np.uint32)
+        tracemalloc.start()
+        try:
+            mask = flag_tso(data, err, dq, snr=5.0, width=min(width, nints), maskpt=0.7,
+                            bad_bits=DNU, chunk_bytes=256 * 1024)  # fmt: skip
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        extra.append(peak - mask.nbytes)
+    assert extra[1] < 1.3 * extra[0] + 64 * 1024, extra
+    assert extra[1] < 16 * 256 * 1024, extra

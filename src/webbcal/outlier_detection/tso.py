@@ -90,11 +90,16 @@ def flag_tso(data: np.ndarray, err: np.ndarray, dq: np.ndarray, *, snr: float,
         raise ValueError(f"flag_tso: SCI {data.shape}, ERR {np.shape(err)} and DQ "
                          f"{np.shape(dq)} must be 3-D arrays of one shape")  # fmt: skip
     nints, ny, nx = data.shape
-    threshold = np.float32(snr) * np.nan_to_num(np.asarray(err, dtype=np.float32))
+
+    def threshold(a, b):
+        return np.float32(snr) * np.nan_to_num(np.asarray(err[a:b], dtype=np.float32))
+
     mask = np.zeros(data.shape, dtype=bool)
     frame_bytes = max(ny * nx * 4, 1)
     if 1 < width < nints:
-        any_good = bool(np.any((dq & np.uint32(bad_bits)) == 0))
+        rows_step = max(1, chunk_bytes // frame_bytes)
+        any_good = any(bool(np.any((dq[a : a + rows_step] & np.uint32(bad_bits)) == 0))
+                       for a in range(0, nints, rows_step))  # fmt: skip
         cut = float(maskpt) if any_good else np.nan
         starts = window_starts(nints, width)
         step = max(1, chunk_bytes // (frame_bytes * (width + 3)))
@@ -107,7 +112,7 @@ def flag_tso(data: np.ndarray, err: np.ndarray, dq: np.ndarray, *, snr: float,
             del windows, cube
             med = medians[starts[a:b] - s0].astype(np.float64)
             diff = np.abs(data[a:b].astype(np.float64) - med)
-            mask[a:b] = diff > threshold[a:b]
+            mask[a:b] = diff > threshold(a, b)
     else:
         median = np.empty((ny, nx), dtype=np.float32)
         rows = max(1, chunk_bytes // max(nints * nx * 4, 1))
@@ -119,5 +124,5 @@ def flag_tso(data: np.ndarray, err: np.ndarray, dq: np.ndarray, *, snr: float,
         for a in range(0, nints, max(1, chunk_bytes // frame_bytes)):
             b = min(nints, a + max(1, chunk_bytes // frame_bytes))
             diff = np.abs(np.asarray(data[a:b], dtype=np.float32) - median)
-            mask[a:b] = diff > threshold[a:b]
+            mask[a:b] = diff > threshold(a, b)
     return mask
