@@ -169,13 +169,28 @@ def test_gaia_catalog_from_the_service(dithers, catalog_service, monkeypatch, tm
 
 
 def test_saved_catalogs(dithers, tmp_path):
-    result = _call(str(dithers.asn_path), save_catalogs=True, output_dir=str(tmp_path), **MATCH)
+    """Catalogs written beside the products; members kept on disk (``in_memory=False``)."""
+    result = _call(str(dithers.asn_path), save_catalogs=True, output_dir=str(tmp_path),
+                   in_memory=False, **MATCH)  # fmt: skip
+    assert result.on_disk
     for path, (_, _, _, catalog_name) in zip(dithers.cal_paths, _summary(result), strict=True):
         expected = path.name.replace(".fits", "_cat.ecsv")
         assert catalog_name == expected
         table = Table.read(tmp_path / expected)
         assert table.colnames == ["id", "x", "y", "flux"]
         assert 15 <= len(table) <= 25
+    assert {s for s, _, _, _ in _summary(result)} == {"COMPLETE"}
+
+
+def test_one_exposure_with_save_catalogs_writes_a_fits_catalog(dithers, tmp_path, caplog):
+    """Nothing to align, but the catalog asked for is written (then the step is skipped)."""
+    model = dm.open(str(dithers.cal_paths[1]))
+    result = _call(model, save_catalogs=True, catalog_format="fits", output_dir=str(tmp_path))
+    ((status, frames, _, name),) = _summary(result)
+    assert (status, frames) == ("SKIPPED", NOMINAL_FRAMES)
+    assert name == dithers.cal_paths[1].name.replace(".fits", "_cat.fits")
+    table = Table.read(tmp_path / name)
+    assert table.colnames == ["id", "x", "y", "flux"] and len(table) > 10
 
 
 def _exact_catalogs(dithers, folder):
