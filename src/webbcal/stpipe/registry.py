@@ -45,6 +45,8 @@ STEPS: dict[str, str] = {
     "outlier_detection": "webbcal.outlier_detection:OutlierDetectionStep",
     "source_catalog": "webbcal.source_catalog:SourceCatalogStep",
     "skymatch": "webbcal.skymatch:SkyMatchStep",
+    "assign_mtwcs": "webbcal.assign_mtwcs:AssignMTWcsStep",
+    "tweakreg": "webbcal.tweakreg:TweakRegStep",
 }
 
 #: Pipeline alias -> "module:Class".
