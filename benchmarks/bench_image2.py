@@ -42,10 +42,12 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -235,6 +237,149 @@ def compare(ours: Path, theirs: Path) -> list[str]:
     return problems
 
 
+def make_copies(rate: Path, n: int, directory: Path) -> list[Path]:
+    """``n`` copies of the rate file, each with its own exposure number and FILENAME."""
+    from astropy.io import fits
+
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k in range(1, n + 1):
+        name = NAME.replace("_00001_", f"_{k:05d}_") + "_rate.fits"
+        path = directory / name
+        if not path.exists():
+            tmp = path.with_suffix(".part")
+            shutil.copyfile(rate, tmp)
+            with fits.open(tmp, mode="update") as hdul:  # same-length value: header in place
+                hdul[0].header["FILENAME"] = name
+            os.replace(tmp, path)
+        paths.append(path)
+    return paths
+
+
+def _jwst_arguments(refs: dict, env: dict) -> list[str]:
+    """strun arguments overriding every reference type of jwst's calwebb_image2."""
+    code = (
+        "import json, sys\n"
+        "from jwst.pipeline import Image2Pipeline\n"
+        "steps = json.loads(sys.argv[1])\n"
+        "args = []\n"
+        "for alias, cls in Image2Pipeline.step_defs.items():\n"
+        "    s = dict(steps.get(alias, {}))\n"
+        "    for r in cls.reference_file_types:\n"
+        "        s.setdefault('override_' + r, 'N/A')\n"
+        "    args += [f'--steps.{alias}.{k}={v}' for k, v in s.items()]\n"
+        "print(json.dumps(args))\n"
+    )
+    out = subprocess.check_output([sys.executable, "-c", code, json.dumps(_steps(refs))],
+                                  env=env, text=True)  # fmt: skip
+    return json.loads(out)
+
+
+def _webbcal_arguments(refs: dict) -> list[str]:
+    return [f"--steps.{alias}.{k}={v}" for alias, d in _steps(refs).items()
+            for k, v in d.items()]  # fmt: skip
+
+
+class _TreeMemory:
+    """Samples the resident memory of a process and its descendants every 0.1 s.
+
+    ``peak_sum``: largest sum over the processes alive at one sample (shared pages
+    counted once per process); ``peak_one``: largest single process.
+    """
+
+    def __init__(self, pid: int):
+        import psutil
+
+        self._root = psutil.Process(pid)
+        self.peak_sum = 0
+        self.peak_one = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        import psutil
+
+        while not self._stop.is_set():
+            total = 0
+            try:
+                procs = [self._root, *self._root.children(recursive=True)]
+            except psutil.Error:
+                procs = []
+            for proc in procs:
+                try:
+                    rss = proc.memory_info().rss
+                except psutil.Error:
+                    continue
+                total += rss
+                self.peak_one = max(self.peak_one, rss)
+            self.peak_sum = max(self.peak_sum, total)
+            self._stop.wait(0.1)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+
+
+def run_throughput(which: str, paths: list[Path], refs: dict, workdir: Path,
+                   workers: int) -> dict:  # fmt: skip
+    """Process ``paths`` as users would; return wall s, exposures/hour, peak memory."""
+    out = Path(tempfile.mkdtemp(dir=workdir, prefix=f"tp_{which}_"))
+    env = _environment(workdir)
+    if which == "jwst":
+        strun = str(Path(sys.executable).with_name("strun"))
+        cmd = ["xargs", "-P", str(workers), "-I", "{}", strun, "calwebb_image2", "{}",
+               f"--output_dir={out}", *_jwst_arguments(refs, env)]  # fmt: skip
+        stdin = "".join(f"{p}\n" for p in paths)
+    else:
+        cmd = [sys.executable, "-m", "webbcal.cli", "batch", "calwebb_image2",
+               *map(str, paths), "--output-dir", str(out), "--workers", str(workers),
+               "--no-progress", *_webbcal_arguments(refs)]  # fmt: skip
+        stdin = None
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE if stdin else None,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    memory = _TreeMemory(proc.pid)
+    _, err = proc.communicate(stdin)
+    wall = time.perf_counter() - start
+    memory.stop()
+    products = sorted(f.name for f in out.iterdir() if f.name.endswith(("_cal.fits", "_i2d.fits")))
+    ok = proc.returncode == 0 and len(products) == 2 * len(paths)
+    if not ok:
+        print(f"  {which} throughput failed (exit {proc.returncode}, {len(products)} products):"
+              f"\n{err[-2000:]}", file=sys.stderr)  # fmt: skip
+    shutil.rmtree(out, ignore_errors=True)
+    return {
+        "wall": wall,
+        "ok": ok,
+        "per_hour": 3600.0 * len(paths) / wall,
+        "peak_sum": memory.peak_sum / 1024**3,
+        "peak_one": memory.peak_one / 1024**3,
+    }
+
+
+def throughput(paths: list[Path], refs: dict, workdir: Path, which: list[str],
+               workers: int) -> None:  # fmt: skip
+    """Print the throughput table (one run of each, webbcal first)."""
+    print(f"throughput: {len(paths)} full-frame exposures, {workers} at a time "
+          f"(webbcal batch --workers {workers}; jwst: xargs -P {workers} strun)")  # fmt: skip
+    print(f"load before: {os.getloadavg()}")
+    res = {}
+    for w in which:
+        r = run_throughput(w, paths, refs, workdir, workers)
+        res[w] = r
+        print(f"  {w:<8s} {r['wall']:7.1f} s  {r['per_hour']:7.0f} exposures/hour  peak RSS "
+              f"sum {r['peak_sum']:.2f} GB, largest process {r['peak_one']:.2f} GB"
+              f"{'' if r['ok'] else '  FAILED'}")  # fmt: skip
+    print(f"load after: {os.getloadavg()}")
+    if "webbcal" in res and "jwst" in res:
+        w, j = res["webbcal"], res["jwst"]
+        print(f"throughput ratio {w['per_hour'] / j['per_hour']:.1f}x; memory ratio "
+              f"{w['peak_sum'] / j['peak_sum']:.2f} (sum), "
+              f"{w['peak_one'] / j['peak_one']:.2f} (largest process)")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2, help="runs of each pipeline (A B A B)")
@@ -243,6 +388,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-jwst", action="store_true", help="run webbcal only")
     parser.add_argument("--profile", default=None,
                         help="cProfile the (first) webbcal run into this file")  # fmt: skip
+    parser.add_argument("--throughput", type=int, default=0, metavar="N",
+                        help="also process N copies of the exposure, --workers at a time "
+                             "(0: no throughput run; 8 is the reference case)")  # fmt: skip
+    parser.add_argument(
+        "--workers", type=int, default=2, help="exposures processed at a time in the throughput run"
+    )
+    parser.add_argument(
+        "--only-throughput", action="store_true", help="skip the single-exposure runs"
+    )
     args = parser.parse_args(argv)
     workdir = Path(args.workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -256,6 +410,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             which.append("jwst")
     _popen_wait4()
+    if args.throughput > 0:
+        paths = make_copies(rate, args.throughput, workdir / "throughput_inputs")
+        throughput(paths, refs, workdir, which, args.workers)
+        if args.only_throughput:
+            return 0
     print(f"load before: {os.getloadavg()}")
     results: dict[str, list] = {w: [] for w in which}
     for i in range(args.runs):
