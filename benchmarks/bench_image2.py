@@ -93,8 +93,9 @@ def _steps(refs: dict) -> dict:
     }  # fmt: skip
 
 
-#: Run in the child: collects "Step X running"/"Step X done" record times, runs the
-#: pipeline, and writes {"steps": {name: seconds}} to the path in argv[1].
+#: Run in the child: collects "Step X running"/"Step X done" record times and the time
+#: spent in drizzle's C kernel (``tdriz``, the same library and calls in both pipelines),
+#: runs the pipeline, and writes {"steps": {name: seconds}} to the path in argv[1].
 _PRELUDE = """
 import json, logging, re, sys, time
 _t0 = {}
@@ -107,6 +108,15 @@ class _H(logging.Handler):
                 _t0[m.group(1)] = record.created
             elif m.group(1) in _t0:
                 _steps[m.group(1)] = record.created - _t0.pop(m.group(1))
+from drizzle import cdrizzle as _cdrizzle
+_tdriz = _cdrizzle.tdriz
+def _timed_tdriz(*args, **kwargs):
+    _c = time.perf_counter()
+    try:
+        return _tdriz(*args, **kwargs)
+    finally:
+        _steps["(tdriz calls)"] = _steps.get("(tdriz calls)", 0.0) + time.perf_counter() - _c
+_cdrizzle.tdriz = _timed_tdriz
 _h = _H(level=logging.INFO)
 logging.getLogger().addHandler(_h)
 logging.getLogger().setLevel(logging.INFO)
@@ -149,7 +159,11 @@ def _script(which: str, rate: Path, refs: dict, out: Path, profile: str | None) 
     return _PRELUDE + body + _EPILOGUE
 
 
-def _environment(workdir: Path) -> dict:
+#: webbcal source tree of each pipeline label ("before": --before-src).
+_SOURCES = {"webbcal": ROOT / "src"}
+
+
+def _environment(workdir: Path, which: str = "webbcal") -> dict:
     from webbcal.crds_client import crds_environment, write_server_config
 
     cache = workdir / "offline_crds"
@@ -158,7 +172,7 @@ def _environment(workdir: Path) -> dict:
         env = dict(os.environ, STPIPE_DISABLE_CRDS_STEPPARS="true",
                    WEBBCAL_DISABLE_CRDS_STEPPARS="1")  # fmt: skip
     env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p
+        p for p in (str(_SOURCES.get(which, ROOT / "src")), env.get("PYTHONPATH", "")) if p
     )
     return env
 
@@ -170,7 +184,7 @@ def run_once(which: str, rate: Path, refs: dict, workdir: Path,
     timing = out / "steps.json"
     cmd = [sys.executable, "-c", _script(which, rate, refs, out, profile), str(timing)]
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=_environment(workdir), stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(cmd, env=_environment(workdir, which), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
     _, err = proc.communicate()
     wall = time.perf_counter() - start
@@ -325,7 +339,7 @@ def run_throughput(which: str, paths: list[Path], refs: dict, workdir: Path,
                    workers: int) -> dict:  # fmt: skip
     """Process ``paths`` as users would; return wall s, exposures/hour, peak memory."""
     out = Path(tempfile.mkdtemp(dir=workdir, prefix=f"tp_{which}_"))
-    env = _environment(workdir)
+    env = _environment(workdir, which)
     if which == "jwst":
         strun = str(Path(sys.executable).with_name("strun"))
         cmd = ["xargs", "-P", str(workers), "-I", "{}", strun, "calwebb_image2", "{}",
@@ -334,7 +348,7 @@ def run_throughput(which: str, paths: list[Path], refs: dict, workdir: Path,
     else:
         cmd = [sys.executable, "-m", "webbcal.cli", "batch", "calwebb_image2",
                *map(str, paths), "--output-dir", str(out), "--workers", str(workers),
-               "--no-progress", *_webbcal_arguments(refs)]  # fmt: skip
+               "--no-progress", "--disable-crds-steppars", *_webbcal_arguments(refs)]  # fmt: skip
         stdin = None
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE if stdin else None,
@@ -373,11 +387,12 @@ def throughput(paths: list[Path], refs: dict, workdir: Path, which: list[str],
               f"sum {r['peak_sum']:.2f} GB, largest process {r['peak_one']:.2f} GB"
               f"{'' if r['ok'] else '  FAILED'}")  # fmt: skip
     print(f"load after: {os.getloadavg()}")
-    if "webbcal" in res and "jwst" in res:
-        w, j = res["webbcal"], res["jwst"]
-        print(f"throughput ratio {w['per_hour'] / j['per_hour']:.1f}x; memory ratio "
-              f"{w['peak_sum'] / j['peak_sum']:.2f} (sum), "
-              f"{w['peak_one'] / j['peak_one']:.2f} (largest process)")  # fmt: skip
+    for label in ("webbcal", "before"):
+        if label in res and "jwst" in res:
+            w, j = res[label], res["jwst"]
+            print(f"{label}: throughput ratio {w['per_hour'] / j['per_hour']:.1f}x; memory "
+                  f"ratio {w['peak_sum'] / j['peak_sum']:.2f} (sum), "
+                  f"{w['peak_one'] / j['peak_one']:.2f} (largest process)")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -402,6 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     rate, refs = make_case(workdir, Path(args.siaf_dir))
     which = ["webbcal"]
+    if args.before_src:
+        _SOURCES["before"] = Path(args.before_src).resolve()
+        which.append("before")
     if not args.no_jwst:
         try:
             import jwst  # noqa: F401
@@ -454,6 +472,9 @@ def main(argv: list[str] | None = None) -> int:
     if "webbcal" in summary and "jwst" in summary:
         (w_wall, w_rss, w_good), (j_wall, j_rss, j_good) = summary["webbcal"], summary["jwst"]
         print(f"speed-up {j_wall / w_wall:.1f}x; memory ratio {w_rss / j_rss:.2f}")
+        if "before" in summary:
+            b_wall, b_rss, _ = summary["before"]
+            print(f"before: speed-up {j_wall / b_wall:.1f}x; memory ratio {b_rss / j_rss:.2f}")
         problems = compare(w_good[0]["out"], j_good[0]["out"])
         print("products agree" if not problems else "products DIFFER:\n  " + "\n  ".join(problems))
         rc = 1 if problems else 0
