@@ -412,6 +412,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only-throughput", action="store_true", help="skip the single-exposure runs"
     )
+    parser.add_argument("--before-src", default=None, metavar="DIR",
+                        help="also run the webbcal of this source tree (labelled 'before'), "
+                             "e.g. an export of an earlier commit's src/")  # fmt: skip
     args = parser.parse_args(argv)
     workdir = Path(args.workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
