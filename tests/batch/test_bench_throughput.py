@@ -57,6 +57,7 @@ def test_smoke_run_without_jwst(tmp_path):
     assert row["per_hour"] == pytest.approx(3600 * 2 / row["wall_s"])
     # The batch driver and its two workers each hold webbcal and its imports.
     assert 0.05 < row["peak_single_gib"] <= row["peak_summed_gib"] < 8
+    assert row["cpu_s"] > 0
     rates = sorted(p.name for p in (tmp_path / "throughput_out_SUB64P" / "webbcal").glob("*"))
     assert [r for r in rates if r.endswith("_rate.fits")] == [
         "jw01234001001_01101_00001_nrca1_rate.fits",
