@@ -17,16 +17,18 @@ alive at the same time (sampled every 0.2 s), the CPU time of all processes
 (user + system), and the 1-minute load average during each run (the machine
 may be shared: under load, the CPU time is the steadier comparison).
 
-Results on the 2-core, 24 GB development machine (jwst 3.0.0, both pipelines
-in the same run, 8 full-frame exposures; RSS in GiB):
+Results on the shared 2-core, 24 GB development machine (jwst 3.0.0, both
+pipelines in the same run, 8 full frames, 2 at a time; RSS in GiB; the machine
+ran other work, load average 6-9 on 2 cores)::
 
-=========  ======  ============  ==================  ====================  =========
-pipeline   wall s  exposures/h   peak RSS, largest   peak RSS, concurrent  load avg
-                                 single process      processes summed      (mean)
-=========  ======  ============  ==================  ====================  =========
-webbcal    (to be measured)
-jwst       (to be measured)
-=========  ======  ============  ==================  ====================  =========
+    pipeline  wall s  exp/h  largest proc  summed  CPU s  load mean/max
+    webbcal    188.7    153          0.84    1.80     73    8.18/9.25
+    jwst       461.3     62          2.67    5.33    226    6.31/8.82
+    throughput ratio webbcal/jwst: 2.4x (CPU time per exposure: 3.1x less)
+
+Target of issue 13, 8x jwst's throughput: not met. An earlier run, before the
+batch workers kept glibc's adaptive allocation, gave 67 vs 36 exposures/hour
+(1.9x) at load 10-11.
 
 Usage::
 
