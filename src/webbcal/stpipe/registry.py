@@ -40,6 +40,8 @@ STEPS: dict[str, str] = {
     "photom": "webbcal.photom:PhotomStep",
     "assign_wcs": "webbcal.assign_wcs:AssignWcsStep",
     "resample": "webbcal.resample:ResampleStep",
+    "assign_mtwcs": "webbcal.assign_mtwcs:AssignMTWcsStep",
+    "tweakreg": "webbcal.tweakreg:TweakRegStep",
 }
 
 #: Pipeline alias -> "module:Class".
