@@ -23,6 +23,7 @@ KNOWN_SUFFIXES = frozenset(
         "firstframe", "lastframe", "reset", "emicorr", "persistence", "clean_flicker_noise",
         "picture_frame", "fitopt", "calwebb_detector1", "detector1pipeline", "guider_cds",
         "flat_field", "calwebb_guider", "guiderpipeline",
+        "skymatch", "tweakreg", "outlier_detection", "assign_mtwcs",
     }
 )  # fmt: skip
 

@@ -42,6 +42,7 @@ STEPS: dict[str, str] = {
     "resample": "webbcal.resample:ResampleStep",
     "assign_mtwcs": "webbcal.assign_mtwcs:AssignMTWcsStep",
     "tweakreg": "webbcal.tweakreg:TweakRegStep",
+    "skymatch": "webbcal.skymatch:SkyMatchStep",
 }
 
 #: Pipeline alias -> "module:Class".

@@ -1,0 +1,121 @@
+"""Sky statistics: clipped mean/median against a plain reference, histogram mode and
+midpoint against known distributions, and the official imagestats on identical values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from webbcal.skymatch import SkyStatistics, sky_value
+
+
+def _reference_clip(values, nclip, lsig, usig):
+    """Plain float64 loop: keep [lo, hi], then mean -/+ sigma * stddev (ddof=1), nclip times."""
+    lo, hi = values.min(), values.max()
+    for k in range(nclip + 1):
+        kept = values[(values >= lo) & (values <= hi)]
+        mean, std = kept.mean(), kept.std(ddof=1)
+        if k < nclip:
+            lo, hi = max(values.min(), mean - lsig * std), min(values.max(), mean + usig * std)
+    return kept, mean
+
+
+def _sky_with_sources(rng, n, level=0.3, sigma=0.01):
+    """Gaussian sky plus a positive tail (sources, cosmic rays) on 5% of the pixels."""
+    tail = (rng.random(n) < 0.05) * rng.exponential(0.2, n)
+    return (rng.normal(level, sigma, n) + tail).astype(np.float32)
+
+
+@pytest.mark.parametrize("nclip", [0, 1, 5])
+def test_clipped_mean_and_npix_equal_a_plain_loop(nclip):
+    values = _sky_with_sources(np.random.default_rng(4), 20000)
+    kept, mean = _reference_clip(values.astype(float), nclip, 4.0, 3.0)
+    sky, npix = sky_value(values, SkyStatistics(skystat="mean", nclip=nclip, usigma=3.0))
+    assert npix == kept.size
+    assert sky == pytest.approx(mean, rel=1e-6)
+    if nclip:
+        # clipping removes most of the tail: the mean comes within 0.3 sigma of the sky
+        assert abs(sky - 0.3) < 0.003
+
+
+def test_median_uses_clipped_values_and_all_values_without_clipping():
+    values = _sky_with_sources(np.random.default_rng(5), 10001)
+    kept, _ = _reference_clip(values.astype(float), 3, 4.0, 4.0)
+    assert sky_value(values, SkyStatistics(skystat="median", nclip=3))[0] == pytest.approx(
+        np.median(kept), rel=1e-7
+    )
+    assert sky_value(values, SkyStatistics(skystat="median", nclip=0))[0] == pytest.approx(
+        float(np.median(values)), rel=1e-7
+    )
+
+
+def test_mode_and_midpt_find_the_sky_under_a_source_tail():
+    """The tail pulls the mean up by ~0.01; the histogram mode and midpoint stay on the sky."""
+    values = _sky_with_sources(np.random.default_rng(6), 400_000)
+    mean = sky_value(values, SkyStatistics(skystat="mean", nclip=0))[0]
+    mode = sky_value(values, SkyStatistics(skystat="mode"))[0]
+    midpt = sky_value(values, SkyStatistics(skystat="midpt"))[0]
+    median = sky_value(values, SkyStatistics(skystat="median"))[0]
+    assert mean - 0.3 > 0.008
+    assert abs(mode - 0.3) < 0.1 * 0.01  # within 0.1 sigma of the true peak
+    assert midpt == pytest.approx(median, abs=0.05 * 0.01)
+
+
+def test_lower_and_upper_limit_the_values():
+    values = np.array([0.0, 1.0, 2.0, 3.0, 100.0], np.float32)
+    assert sky_value(values, SkyStatistics(skystat="mean", nclip=0, upper=50.0)) == (1.5, 4)
+    assert sky_value(values, SkyStatistics(skystat="mean", nclip=0, lower=0.5, upper=3.0)) == (
+        2.0, 3,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("values", "params"),
+    [
+        (np.zeros(0, np.float32), SkyStatistics()),
+        (np.ones(5, np.float32), SkyStatistics(lower=2.0)),
+        (np.ones(5, np.float32), SkyStatistics(upper=0.5)),
+        (np.ones(5, np.float32), SkyStatistics(lower=0.9, upper=0.8)),
+        (np.array([1.0], np.float32), SkyStatistics(skystat="mode")),  # no stddev of one value
+    ],
+)
+def test_nothing_to_measure_gives_none(values, params):
+    assert sky_value(values, params) == (None, 0)
+
+
+def test_constant_values():
+    values = np.full(100, 0.25, np.float32)
+    assert sky_value(values, SkyStatistics(skystat="mode", nclip=0)) == (0.25, 100)
+    assert sky_value(values, SkyStatistics(skystat="midpt", nclip=0)) == (0.25, 100)
+
+
+@pytest.mark.parametrize("bad", [{"skystat": "max"}, {"nclip": -1}, {"lsigma": 0.0},
+                                 {"binwidth": -0.1}])  # fmt: skip
+def test_bad_parameters_are_named(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        SkyStatistics(**bad)
+
+
+@pytest.mark.jwst_oracle
+def test_same_values_as_the_official_statistics():
+    """stsci.imagestats (what jwst 3.0.0's skymatch uses) on 400 random sets."""
+    imagestats = pytest.importorskip("stsci.imagestats")
+    rng = np.random.default_rng(7)
+    worst = 0.0
+    for _ in range(100):
+        n = int(rng.integers(5, 20000))
+        values = _sky_with_sources(rng, n)
+        nclip = int(rng.integers(0, 6))
+        lower = None if rng.random() < 0.5 else 0.29
+        upper = None if rng.random() < 0.5 else 0.6
+        for stat in ("mode", "median", "midpt", "mean"):
+            params = SkyStatistics(skystat=stat, lower=lower, upper=upper, nclip=nclip,
+                                   lsigma=3.5, usigma=2.5, binwidth=0.1)  # fmt: skip
+            ours, npix = sky_value(values, params)
+            official = imagestats.ImageStats(
+                values, fields=f"npix,{stat}", lower=lower, upper=upper, nclip=nclip,
+                lsig=3.5, usig=2.5, binwidth=0.1,
+            )  # fmt: skip
+            assert npix == official.npix
+            worst = max(worst, abs(ours - float(getattr(official, stat))) / 0.3)
+    assert worst < 1e-6
