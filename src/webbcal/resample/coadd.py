@@ -97,6 +97,9 @@ class CoaddParams:
         Pixel-map error bound, output pixels (<= 0.001).
     initial_step : int
         First node spacing of the pixel-map grid, input pixels.
+    bad_bits : int
+        DQ bits that give a pixel zero weight (``resample``: DO_NOT_USE and
+        NON_SCIENCE; ``outlier_detection``: the complement of its ``good_bits``).
     """
 
     pixfrac: float = 1.0
@@ -108,6 +111,7 @@ class CoaddParams:
     drizzle_err: bool = False
     tolerance: float = MAX_TOLERANCE
     initial_step: int = 128
+    bad_bits: int = BAD_BITS
 
     def __post_init__(self):
         if not 0.0 < self.pixfrac <= 1.0:
@@ -251,7 +255,9 @@ def mark_invalid(data, dq, err=None, variances=None):
     return nanned(data), new_dq, nanned(err), {k: nanned(v) for k, v in variances.items()}
 
 
-def drizzle_weight(dq, *, weight_type: str, var_rnoise=None, time: float | None = None):
+def drizzle_weight(
+    dq, *, weight_type: str, var_rnoise=None, time: float | None = None, bad_bits: int = BAD_BITS
+):
     """Per-pixel drizzle weight of one exposure.
 
     Parameters
@@ -263,18 +269,20 @@ def drizzle_weight(dq, *, weight_type: str, var_rnoise=None, time: float | None 
         Read-noise variance ("ivm"); None gives unit weights.
     time : float or None
         Measurement (else exposure) time, seconds ("exptime").
+    bad_bits : int
+        DQ bits that give a pixel zero weight (default DO_NOT_USE | NON_SCIENCE).
 
     Returns
     -------
     ndarray (ny, nx), float32
-        Zero where DQ has DO_NOT_USE or NON_SCIENCE.
+        Zero where DQ has any of ``bad_bits``.
 
     Raises
     ------
     ValueError
         On an unknown ``weight_type`` or a missing ``time`` for "exptime".
     """
-    good = ((dq & BAD_BITS) == 0).astype(np.uint8)
+    good = ((dq & np.uint32(bad_bits)) == 0).astype(np.uint8)
     if weight_type == "ivm":
         if var_rnoise is None or var_rnoise.shape != dq.shape:
             log.warning("VAR_RNOISE not available: drizzle weights set to 1")
@@ -388,7 +396,8 @@ class Coadd:
         t1 = time.perf_counter()
         seconds = exposure.measurement_time or exposure.exposure_time
         weight = drizzle_weight(exposure.dq, weight_type=p.weight_type, time=seconds,
-                                var_rnoise=exposure.variances.get("var_rnoise"))  # fmt: skip
+                                var_rnoise=exposure.variances.get("var_rnoise"),
+                                bad_bits=p.bad_bits)  # fmt: skip
         if exposure.sky_level is not None:
             data = data - exposure.sky_level
         xmin, xmax, ymin, ymax = _input_range(exposure.wcs, data.shape)

@@ -43,6 +43,7 @@ STEPS: dict[str, str] = {
     "assign_mtwcs": "webbcal.assign_mtwcs:AssignMTWcsStep",
     "tweakreg": "webbcal.tweakreg:TweakRegStep",
     "skymatch": "webbcal.skymatch:SkyMatchStep",
+    "outlier_detection": "webbcal.outlier_detection:OutlierDetectionStep",
 }
 
 #: Pipeline alias -> "module:Class".

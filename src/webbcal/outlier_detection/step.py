@@ -1,0 +1,434 @@
+"""The ``outlier_detection`` step adapter (imaging): flag cosmic rays and other outliers."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from ..datamodels.io import InputError
+from ..dqflags import PIXEL
+from ..stpipe import Param, Step, StepSkipped
+
+__all__ = ["MODES", "OutlierDetectionStep"]
+
+log = logging.getLogger(__name__)
+
+#: EXP_TYPE -> detection mode, as the official step sorts exposures.
+MODES: dict[str, str] = {
+    **dict.fromkeys(("NRC_IMAGE", "MIR_IMAGE", "NRS_IMAGE", "NIS_IMAGE", "FGS_IMAGE"), "imaging"),
+    **dict.fromkeys(("NRC_WFSS", "MIR_LRS-FIXEDSLIT", "NRS_FIXEDSLIT", "NRS_MSASPEC",
+                     "NIS_WFSS"), "spec"),
+    **dict.fromkeys(("NIS_SOSS", "MIR_LRS-SLITLESS", "NRC_TSGRISM", "NRS_BRIGHTOBJ"), "tso"),
+    **dict.fromkeys(("NRS_IFU", "MIR_MRS"), "ifu"),
+    "NRC_TSIMAGE": "tso",
+    **dict.fromkeys(("NRC_CORON", "MIR_LYOT", "MIR_4QPM"), "coron"),
+}  # fmt: skip
+
+#: Flags set on an outlier.
+FLAGGED = np.uint32(PIXEL["DO_NOT_USE"] | PIXEL["OUTLIER"])
+_VARIANCES = ("var_poisson", "var_rnoise", "var_flat")
+
+
+@dataclass(frozen=True)
+class _Median:
+    """The median image, its WCS and the metadata source of the saved ``_median``."""
+
+    data: np.ndarray
+    wcs: Any
+    meta_source: Any
+    name: str
+
+
+class OutlierDetectionStep(Step):
+    """Flag outliers (cosmic rays, hot pixels) by comparison with a median of the exposures
+    (official alias ``outlier_detection``).
+
+    Imaging (``NRC_IMAGE``, ``MIR_IMAGE``, ``NIS_IMAGE``, ``NRS_IMAGE``, ``FGS_IMAGE``):
+
+    1. each exposure group (the detectors of one exposure, ``group_id``) is drizzled
+       onto a common grid (the default ``resample`` grid of all members) with
+       ``pixfrac``, ``kernel``, ``fillval`` and ``weight_type``; pixels with DQ bits
+       outside ``good_bits`` get zero weight;
+    2. pixels of a group image whose weight is below ``maskpt`` x its clipped mean
+       weight are ignored;
+    3. the median over the groups is computed by blocks of rows from a temporary file
+       (:class:`~.median.ImageStack`): memory does not grow with the number of
+       exposures;
+    4. the median is blotted back onto every exposure (:func:`~.imaging.blot_median`);
+    5. pixels failing the ``snr``/``scale`` tests (:func:`~.flagging.flag_resampled`,
+       ``backg`` added to the blot, or the exposure's sky level when it was measured
+       but not subtracted) get DO_NOT_USE and OUTLIER, and are set to NaN in SCI,
+       ERR and VAR_*.
+
+    With ``resample_data=False`` the median is taken over the exposures on their own
+    grid (all must have one shape) and the test is ``|SCI - median| > snr1 * ERR``.
+    The result is a new library (``_crf`` products, ``<member>_<asn_id>_crf.fits``);
+    the input is not modified. ``save_intermediate_results`` writes the group images
+    (``_outlier_i2d``), the median (``_median``) and the blots (``_blot``).
+
+    Other modes (TSO, spectroscopy, IFU, coronagraphy) are not supported yet: an
+    error names the EXP_TYPE. An unknown EXP_TYPE, or fewer than two exposures, skips
+    the step as officially.
+
+    Differences from the official step, by design: the pixel maps (drizzle and blot)
+    are interpolated with a measured error bound of at most 0.001 pixel
+    (``pixmap_stepsize``/``pixmap_order`` only tune the first grid tried); the median
+    is always computed from a temporary file by blocks of rows; the input library is
+    never modified in place.
+
+    References
+    ----------
+    JWST pipeline documentation, ``outlier_detection`` step ("Imaging Data", "Step
+    Arguments", "Outlier Detection for memory-limited processing").
+
+    Fruchter, A. S. & Hook, R. N. 2002, PASP 114, 144 (drizzle, blot).
+    """
+
+    class_alias = "outlier_detection"
+    cal_step_name = "outlier_detection"
+    library_mode = "library"
+    #: Suffix of the saved per-exposure products when no ``suffix`` is given.
+    default_suffix = "crf"
+    spec = (
+        Param("weight_type", str, "ivm", "Input image weighting type",
+              choices=("ivm", "exptime")),
+        Param("pixfrac", float, 1.0, "Pixel shrinkage factor", minimum=0.0, maximum=1.0),
+        Param("kernel", str, "square", "Flux distribution kernel",
+              choices=("square", "point", "turbo")),
+        Param("fillval", str, "NAN", "Output value for pixels with no weight or flux"),
+        Param("maskpt", float, 0.7, "Fraction of the clipped mean weight below which "
+              "drizzled pixels are left out of the median"),
+        Param("snr", str, "5.0 4.0", "Signal-to-noise thresholds (first, second test), "
+              "two numbers"),
+        Param("scale", str, "1.2 0.7", "Multipliers of the derivative image (first, "
+              "second test), two numbers"),
+        Param("backg", float, 0.0, "Background level added to the blotted median"),
+        Param("kernel_size", str, "7 7", "IFU: median filter size (not implemented)"),
+        Param("threshold_percent", float, 99.8, "IFU: percentile threshold (not "
+              "implemented)"),
+        Param("rolling_window_width", int, 25, "TSO: integrations in the rolling median "
+              "(not implemented)"),
+        Param("ifu_second_check", bool, False, "IFU: second check (not implemented)"),
+        Param("save_intermediate_results", bool, False, "Save the group images, the "
+              "median and the blots"),
+        Param("resample_data", bool, True, "Resample the exposure groups before the "
+              "median"),
+        Param("good_bits", str, "~DO_NOT_USE", "DQ flags to allow"),
+        Param("search_output_file", bool, False, "Accepted for compatibility (unused)"),
+        Param("in_memory", bool, True, "Keep the exposures in memory (False: on disk)"),
+        Param("pixmap_stepsize", float, 1.0, "First node spacing of the pixel-map grid "
+              "(the 0.001 pixel error bound always holds)", unit="pixel"),
+        Param("pixmap_order", int, 1, "Accepted for compatibility (must be 1 or 3); the "
+              "pixel map is always bicubic with a measured error bound"),
+    )  # fmt: skip
+
+    #: Memory of one block of rows of the median, bytes (tests make it small).
+    block_bytes: int | None = None
+
+    @property
+    def output_suffix(self) -> str:
+        """Suffix of the saved per-exposure products (``crf`` unless ``suffix`` is set)."""
+        return self.suffix or self.default_suffix
+
+    # ------------------------------------------------------------------ process
+    def process(self, model: Any) -> Any:
+        """Flag the outliers of every exposure of ``model`` (a library).
+
+        Returns
+        -------
+        ModelLibrary
+            New library of the flagged exposures (``S_OUTLIER_DETECTION``).
+
+        Raises
+        ------
+        InputError
+            If the EXP_TYPE's mode is not supported yet, an exposure has no WCS, the
+            exposures differ in filter, or (``resample_data=False``) in shape.
+        StepSkipped
+            For a single exposure given alone. A library of one exposure, or of an
+            unknown EXP_TYPE, gives a copy with ``S_OUTLIER_DETECTION = SKIPPED``.
+        """
+        from ..datamodels import ModelLibrary
+
+        if self.pixmap_order not in (1, 3):
+            raise ValueError(f"outlier_detection: pixmap_order={self.pixmap_order!r}: "
+                             "expected 1 or 3")  # fmt: skip
+        library = model if isinstance(model, ModelLibrary) else None
+        try:
+            mode = self._mode(model, library)
+            if library is None or len(library) < 2:
+                n = 1 if library is None else len(library)
+                log.warning("Input only contains %d exposure(s); outlier detection will be "
+                            "skipped", n)  # fmt: skip
+                raise StepSkipped(f"only {n} exposure(s): nothing to compare with")
+        except StepSkipped as why:
+            if library is None:
+                raise
+            log.info("Step %s skipped: %s", self.name, why)
+            return self._skipped(library)
+        log.info("Outlier Detection mode: %s", mode)
+        detect = getattr(self, f"_detect_{mode}", None)
+        if detect is None:  # pragma: no cover - _mode refuses these first
+            raise InputError(f"outlier_detection: mode {mode!r} is not yet supported")
+        return detect(library)
+
+    def _skipped(self, library: Any) -> Any:
+        """Copies of the members, recorded as SKIPPED (as officially)."""
+        results = library.derived()
+        for index in range(len(library)):
+            results.add_result(index, library.copy_of(index))
+        object.__setattr__(self, "_library_status", "SKIPPED")
+        return results
+
+    def _finalize_library(self, library: Any, status: str) -> None:
+        super()._finalize_library(library, self.__dict__.pop("_library_status", status))
+
+    def _mode(self, model: Any, library: Any) -> str:
+        if library is None:
+            exp_type, name = model.meta.exposure.type, getattr(model.meta, "filename", None)
+        else:
+            with library:
+                first = library.borrow(0)
+                try:
+                    exp_type, name = first.meta.exposure.type, first.meta.filename
+                finally:
+                    library.shelve(first, 0, modify=False)
+        mode = MODES.get((exp_type or "").upper())
+        if mode is None:
+            log.error("Outlier detection failed for unknown/unsupported exposure type: %s",
+                      exp_type)  # fmt: skip
+            raise StepSkipped(f"EXP_TYPE={exp_type!r} has no outlier detection mode")
+        if mode != "imaging":
+            raise InputError(
+                f"{name or '<model>'}: EXP_TYPE={exp_type}: outlier_detection mode "
+                f"{mode!r} is not yet supported by webbcal (imaging only: "
+                f"{', '.join(k for k, v in MODES.items() if v == 'imaging')})"
+            )
+        return mode
+
+    # ------------------------------------------------------------------ imaging
+    def _detect_imaging(self, library: Any) -> Any:
+        from .imaging import bad_bits_from_good_bits
+
+        try:
+            bad_bits = bad_bits_from_good_bits(self.good_bits)
+        except ValueError as exc:
+            raise InputError(f"outlier_detection: {exc}") from None
+        snr1, snr2 = self._pair("snr")
+        scale1, scale2 = self._pair("scale")
+        indices = library.indices("science") or list(range(len(library)))
+        if self.resample_data:
+            median = self._median_resampled(library, indices, bad_bits)
+        else:
+            median = self._median_direct(library, indices, bad_bits)
+        if self.save_intermediate_results:
+            self._save_median(library, median)
+        return self._flag_all(library, median, (snr1, snr2, scale1, scale2))
+
+    def _resampler(self):
+        from ..resample import ResampleStep
+
+        return ResampleStep(
+            name="resample", parent=self, pixfrac=self.pixfrac, kernel=self.kernel,
+            fillval=self.fillval, weight_type=self.weight_type, enable_ctx=False,
+            enable_err=False, blendheaders=False, pixmap_stepsize=self.pixmap_stepsize,
+            pixmap_order=self.pixmap_order,
+        )  # fmt: skip
+
+    def _median_resampled(self, library: Any, indices: list[int], bad_bits: int) -> _Median:
+        """Drizzle each exposure group, mask low weights, median over the groups."""
+        from ..resample import Coadd
+        from .flagging import weight_threshold
+        from .median import DEFAULT_BLOCK_BYTES, ImageStack
+
+        resampler = self._resampler()
+        footprints, reference, first = resampler._scan(library, indices, None)
+        grid = resampler._grid(footprints, reference)
+        ratio = grid.pixel_scale_ratio
+        if ratio is None:
+            ratio = resampler._measured_ratio(first, reference, grid.pixel_scale)
+        params = replace(resampler._coadd_params(), bad_bits=bad_bits)
+        groups: dict[str, list[int]] = {}
+        for index in indices:
+            groups.setdefault(library.group_id_of(index), []).append(index)
+        log.info("Drizzling %d exposure group(s) onto a %s (ny, nx) grid", len(groups),
+                 grid.shape)  # fmt: skip
+        meta_source = None
+        with ImageStack(len(groups), grid.shape,
+                        block_bytes=self.block_bytes or DEFAULT_BLOCK_BYTES) as stack:  # fmt: skip
+            for k, members in enumerate(groups.values()):
+                log.info("%d exposure(s) to drizzle together", len(members))
+                coadd = Coadd(grid.wcs, params, n_inputs=len(members), pixel_scale_ratio=ratio)
+                group_first = resampler._add_all(coadd, library, members, None)
+                result = coadd.finalize()
+                del coadd
+                if self.save_intermediate_results:
+                    product = resampler._product(result, grid, group_first, footprints, ratio,
+                                                 library)  # fmt: skip
+                    self._save_intermediate(product, library, members[0], "outlier_i2d")
+                    if meta_source is None:
+                        meta_source = _metadata_of(product)
+                    del product
+                threshold = weight_threshold(result.wht, self.maskpt)
+                data = np.array(result.data, dtype=np.float32)
+                data[result.wht < threshold] = np.nan
+                stack.write(k, data)
+                del result, data
+            median = stack.median()
+        return _Median(median, grid.wcs, meta_source, library.member_name(indices[0]))
+
+    def _median_direct(self, library: Any, indices: list[int], bad_bits: int) -> _Median:
+        """Median of the exposures on their own grid (``resample_data=False``)."""
+        from .median import DEFAULT_BLOCK_BYTES, ImageStack
+
+        stack, wcs, meta_source, shape, first_name = None, None, None, None, None
+        try:
+            with library:
+                for k, index in enumerate(indices):
+                    model = library.borrow(index)
+                    try:
+                        name = library.member_name(index)
+                        if stack is None:
+                            shape, first_name = model.data.shape, name
+                            wcs = model.meta.wcs
+                            stack = ImageStack(
+                                len(indices),
+                                shape,
+                                block_bytes=self.block_bytes or DEFAULT_BLOCK_BYTES,
+                            )
+                            if self.save_intermediate_results:
+                                meta_source = _metadata_of(model)
+                        elif model.data.shape != shape:
+                            raise InputError(
+                                f"{name}: SCI shape {model.data.shape} differs from "
+                                f"{first_name} {shape}; resample_data=False needs exposures "
+                                "of one shape"
+                            )
+                        data = self._masked_input(model, bad_bits)
+                        stack.write(k, data)
+                    finally:
+                        library.shelve(model, index, modify=False)
+            median = stack.median()
+        finally:
+            if stack is not None:
+                stack.close()
+        return _Median(median, wcs, meta_source, first_name)
+
+    def _masked_input(self, model: Any, bad_bits: int) -> np.ndarray:
+        """SCI (float32 copy) with NaN where the drizzle weight is below the threshold."""
+        from ..resample import drizzle_weight
+        from .flagging import weight_threshold
+
+        exposure = model.meta.exposure
+        seconds = getattr(exposure, "measurement_time", None) or exposure.exposure_time
+        var_rnoise = model.var_rnoise if model.hasattr("var_rnoise") else None
+        weight = drizzle_weight(model.dq, weight_type=self.weight_type, var_rnoise=var_rnoise,
+                                time=seconds, bad_bits=bad_bits)  # fmt: skip
+        data = np.array(model.data, dtype=np.float32)
+        data[weight < weight_threshold(weight, self.maskpt)] = np.nan
+        return data
+
+    def _flag_all(self, library: Any, median: _Median, tests: tuple) -> Any:
+        """A new library of the exposures with their outliers flagged."""
+        results = library.derived()
+        for index in range(len(library)):
+            model = library.copy_of(index)
+            if self.resample_data:
+                mask = self._flag_resampled(model, library, index, median, tests)
+            else:
+                from .flagging import flag_direct
+
+                mask = flag_direct(model.data, model.err, median.data, snr=tests[0])
+            _apply(model, mask)
+            log.info("%d pixels marked as outliers", int(np.count_nonzero(mask)))
+            results.add_result(index, model)
+        return results
+
+    def _flag_resampled(self, model, library, index, median, tests) -> np.ndarray:
+        from .flagging import flag_resampled
+        from .imaging import blot_median
+
+        if getattr(model.meta, "wcs", None) is None:
+            raise InputError(
+                f"{library.member_name(index)}: stage 2 not run (no WCS): "
+                "meta.wcs is missing; run assign_wcs (calwebb_image2) first"
+            )
+        blot = blot_median(median.data, median.wcs, model.meta.wcs, model.data.shape)
+        if self.save_intermediate_results:
+            blot_model = type(model)()
+            blot_model.data = blot
+            blot_model.update(model)
+            self._save_intermediate(blot_model, library, index, "blot")
+        backg = self.backg
+        bkg = model.meta.background
+        if bkg.subtracted is False and bkg.level is not None:
+            backg = bkg.level
+            log.debug("Adding background level %s to the blotted image", backg)
+        snr1, snr2, scale1, scale2 = tests
+        return flag_resampled(model.data, model.err, blot, snr1=snr1, snr2=snr2,
+                              scale1=scale1, scale2=scale2, backg=backg)  # fmt: skip
+
+    def _pair(self, name: str) -> tuple[float, float]:
+        """The two numbers of the official text parameter ``name`` (``snr``, ``scale``)."""
+        text = getattr(self, name)
+        try:
+            values = tuple(float(v) for v in str(text).split())
+        except ValueError:
+            values = ()
+        if len(values) != 2:
+            raise InputError(f"outlier_detection: {name}={text!r}: expected two numbers "
+                             "separated by a space, e.g. '5.0 4.0'")  # fmt: skip
+        return values
+
+    # ------------------------------------------------------------------ saving
+    def _save_intermediate(self, model: Any, library: Any, index: int, suffix: str) -> str:
+        from ..datamodels import save_model
+        from ..stpipe.naming import member_output_path
+
+        root = self._root()
+        path = member_output_path(
+            library.member_name(index), suffix, asn_id=library.asn.asn_id,
+            output_dir=self.output_dir or root.output_dir,
+        )  # fmt: skip
+        model.meta.filename = os.path.basename(path)
+        existed = os.path.exists(path)
+        save_model(model, path)
+        if not existed:
+            self.record_output(path)
+        log.info("Saved %s model in %s", suffix, path)
+        return path
+
+    def _save_median(self, library: Any, median: _Median) -> None:
+        from stdatamodels.jwst import datamodels as dm
+
+        out = dm.ImageModel(data=median.data)
+        if median.meta_source is not None:
+            out.update(median.meta_source)
+        out.meta.wcs = median.wcs
+        index = next(i for i in range(len(library)) if library.member_name(i) == median.name)
+        self._save_intermediate(out, library, index, "median")
+
+
+def _apply(model: Any, mask: np.ndarray) -> None:
+    """OR DO_NOT_USE | OUTLIER into DQ where ``mask``; NaN in SCI, ERR and VAR_* there."""
+    from ..lib.invalid import match_nans_and_flags
+
+    model.dq = np.bitwise_or(model.dq, mask.astype(np.uint32) * FLAGGED)
+    arrays = {"data": model.data, "err": model.err if model.hasattr("err") else None}
+    for name in _VARIANCES:
+        if model.hasattr(name):
+            arrays[name] = getattr(model, name)
+    model.dq = match_nans_and_flags(arrays, model.dq)
+
+
+def _metadata_of(model: Any) -> Any:
+    """An ImageModel holding only the metadata of ``model`` (no arrays)."""
+    from stdatamodels.jwst import datamodels as dm
+
+    out = dm.ImageModel()
+    out.update(model)
+    return out

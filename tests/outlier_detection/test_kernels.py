@@ -1,0 +1,170 @@
+"""outlier_detection kernels against slow, obviously-correct calculations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from _memory import peak_since_reset, reset_peak
+from webbcal.dqflags import PIXEL
+from webbcal.outlier_detection.flagging import (
+    abs_derivative,
+    flag_direct,
+    flag_resampled,
+    weight_threshold,
+)
+from webbcal.outlier_detection.imaging import bad_bits_from_good_bits
+from webbcal.outlier_detection.median import ImageStack, nanmedian_stack, sorted_nanmedian
+
+
+def _image(rng, shape=(23, 31), nan_fraction=0.05):
+    image = rng.normal(1.0, 0.3, shape).astype(np.float32)
+    image[rng.random(shape) < nan_fraction] = np.nan
+    return image
+
+
+def _slow_derivative(a):
+    ny, nx = a.shape
+    out = np.zeros_like(a)
+    for j in range(ny):
+        for i in range(nx):
+            if np.isnan(a[j, i]):
+                out[j, i] = np.nan
+                continue
+            best = np.float32(0)
+            for dj, di in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+                jj, ii = j + dj, i + di
+                if 0 <= jj < ny and 0 <= ii < nx and np.isfinite(a[jj, ii]):
+                    best = max(best, abs(a[j, i] - a[jj, ii]))
+            out[j, i] = best
+    return out
+
+
+def test_abs_derivative_matches_a_pixel_loop():
+    image = _image(np.random.default_rng(1))
+    np.testing.assert_array_equal(abs_derivative(image), _slow_derivative(image))
+
+
+def test_flag_resampled_matches_a_pixel_loop():
+    rng = np.random.default_rng(2)
+    shape = (19, 27)
+    blot = _image(rng, shape)
+    err = np.full(shape, 0.05, dtype=np.float32)
+    err[3, 4] = np.nan  # counts as 0
+    sci = blot + rng.normal(0, 0.05, shape).astype(np.float32)
+    hits = rng.choice(sci.size, 25, replace=False)
+    sci.reshape(-1)[hits] += rng.uniform(0.1, 2.0, 25).astype(np.float32)
+    pars = dict(snr1=5.0, snr2=4.0, scale1=1.2, scale2=0.7, backg=0.01)
+    got = flag_resampled(sci, err, blot, **pars)
+    deriv = _slow_derivative(blot)
+    e = np.nan_to_num(err)
+    diff = np.abs(sci - blot - np.float32(0.01))
+    first = diff > 1.2 * deriv + 5.0 * e
+    second = diff > 0.7 * deriv + 4.0 * e
+    want = np.zeros(shape, bool)
+    for j in range(shape[0]):
+        for i in range(shape[1]):
+            near = first[max(0, j - 1) : j + 2, max(0, i - 1) : i + 2].any()
+            want[j, i] = near and second[j, i]
+    np.testing.assert_array_equal(got, want)
+    assert 5 < got.sum() < 40
+    assert not got[np.isnan(blot) | np.isnan(sci)].any()
+
+
+def test_flag_direct_is_an_snr_test():
+    sci = np.array([[1.0, 2.0, np.nan]], np.float32)
+    med = np.array([[1.0, 1.0, 1.0]], np.float32)
+    err = np.array([[0.1, 0.1, 0.1]], np.float32)
+    np.testing.assert_array_equal(flag_direct(sci, err, med, snr=5.0), [[False, True, False]])
+    # ERR NaN counts as zero: any difference flags
+    nan_err = np.array([[np.nan] * 3], np.float32)
+    assert flag_direct(sci + 1e-3, nan_err, med, snr=5.0)[0, 0]
+
+
+def test_weight_threshold_is_maskpt_times_clipped_mean():
+    rng = np.random.default_rng(3)
+    weight = rng.normal(100.0, 5.0, (40, 40)).astype(np.float32)
+    weight[:5] = 0.0  # not counted
+    weight[10, :8] = 1e4  # clipped away
+    weight[11, 3] = np.nan  # not counted
+    values = weight[np.isfinite(weight) & (weight != 0)].astype(np.float64)
+    for _ in range(5):  # 3-sigma about the median, at most 5 passes
+        centre, spread = np.median(values), np.std(values)
+        keep = np.abs(values - centre) <= 3 * spread
+        if keep.all():
+            break
+        values = values[keep]
+    expected = 0.7 * values.mean()
+    got = weight_threshold(weight, 0.7)
+    assert isinstance(got, np.float64)
+    assert got == pytest.approx(expected, rel=1e-6)
+    assert got == pytest.approx(70.0, rel=0.02)
+
+
+@pytest.mark.parametrize("block_bytes", [1, 5 * 31 * 4 * 3, 10**9])
+def test_image_stack_median_equals_the_in_memory_median(tmp_path, block_bytes):
+    rng = np.random.default_rng(4)
+    planes = np.stack([_image(rng, (17, 31), 0.3) for _ in range(5)])
+    planes[:, 2, 3] = np.nan  # no value at all
+    with ImageStack(6, (17, 31), directory=str(tmp_path), block_bytes=block_bytes) as stack:
+        for k in (4, 0, 2, 1, 3):  # any order; plane 5 never written (NaN)
+            stack.write(k, planes[k])
+        got = stack.median()
+        path = stack.path
+    assert not (tmp_path / path).exists()
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        want = np.nanmedian(planes, axis=0)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(nanmedian_stack(planes), want)
+    assert np.isnan(got[2, 3])
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 8, 9])
+def test_sorted_median_equals_numpy_nanmedian_bit_for_bit(n):
+    rng = np.random.default_rng(10 + n)
+    stack = (rng.normal(size=(n, 40, 50)) * 10.0 ** rng.integers(-3, 4)).astype(np.float32)
+    stack[rng.random(stack.shape) < 0.35] = np.nan
+    stack[:, 0, :5] = np.nan  # pixels without a value
+    stack[0, 1, :3] = np.inf
+    stack[-1, 2, :3] = -np.inf
+    stack[:, 3, 0] = 1.0  # ties
+    want = nanmedian_stack(stack)
+    got = sorted_nanmedian(stack)
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+    assert got.dtype == np.float32
+
+
+def test_image_stack_median_memory_does_not_hold_the_stack(tmp_path):
+    n, shape = 24, (512, 512)
+    plane_bytes = shape[0] * shape[1] * 4
+    rng = np.random.default_rng(5)
+    with ImageStack(n, shape, directory=str(tmp_path), block_bytes=2**20) as stack:
+        for k in range(n):
+            stack.write(k, rng.normal(size=shape).astype(np.float32))
+        baseline = reset_peak()
+        median = stack.median()
+        peak = peak_since_reset(baseline)
+    assert median.shape == shape
+    # the stack is 24 MiB; the median holds a 1 MiB block, its temporaries and the result
+    assert peak < 6 * plane_bytes, peak / 2**20
+
+
+def test_image_stack_rejects_bad_planes(tmp_path):
+    with ImageStack(2, (4, 5), directory=str(tmp_path)) as stack:
+        with pytest.raises(ValueError, match=r"index=2: expected 0 <= index < 2"):
+            stack.write(2, np.zeros((4, 5), np.float32))
+        with pytest.raises(ValueError, match=r"image shape \(5, 4\) differs"):
+            stack.write(0, np.zeros((5, 4), np.float32))
+    with pytest.raises(ValueError, match="n=0"):
+        ImageStack(0, (4, 5))
+
+
+def test_good_bits_to_bad_bits():
+    dnu, nsc = PIXEL["DO_NOT_USE"], PIXEL["NON_SCIENCE"]
+    assert bad_bits_from_good_bits("~DO_NOT_USE") == dnu
+    assert bad_bits_from_good_bits("~DO_NOT_USE+NON_SCIENCE") == dnu | nsc
+    assert bad_bits_from_good_bits(None) == 0
+    assert bad_bits_from_good_bits(0) == 0xFFFFFFFF
+    assert bad_bits_from_good_bits("DO_NOT_USE") == 0xFFFFFFFF & ~dnu
+    with pytest.raises(ValueError, match="good_bits='NOT_A_FLAG'"):
+        bad_bits_from_good_bits("NOT_A_FLAG")
