@@ -44,6 +44,7 @@ STEPS: dict[str, str] = {
     "tweakreg": "webbcal.tweakreg:TweakRegStep",
     "skymatch": "webbcal.skymatch:SkyMatchStep",
     "outlier_detection": "webbcal.outlier_detection:OutlierDetectionStep",
+    "source_catalog": "webbcal.source_catalog:SourceCatalogStep",
 }
 
 #: Pipeline alias -> "module:Class".
