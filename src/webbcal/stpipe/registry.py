@@ -53,6 +53,7 @@ PIPELINES: dict[str, str] = {
     "calwebb_guider": "webbcal.pipeline:GuiderPipeline",
     "calwebb_dark": "webbcal.pipeline:DarkPipeline",
     "calwebb_image2": "webbcal.pipeline.image2:Image2Pipeline",
+    "calwebb_image3": "webbcal.pipeline.image3:Image3Pipeline",
 }
 
 
