@@ -246,3 +246,26 @@ def test_registered_for_the_command_line():
 
     assert get_step_class("outlier_detection") is OutlierDetectionStep
     assert get_step_class("jwst.outlier_detection.OutlierDetectionStep") is OutlierDetectionStep
+
+
+def test_one_drizzled_group_image_is_held_at_a_time(dithered, monkeypatch):
+    """Memory does not grow with the number of groups: when a group's image is made, the
+    previous groups' images are gone (they live only in the temporary file)."""
+    import gc
+    import weakref
+
+    from webbcal.resample.coadd import Coadd
+
+    made, alive_at_finalize = [], []
+    original = Coadd.finalize
+
+    def finalize(self):
+        gc.collect()
+        alive_at_finalize.append(sum(ref() is not None for ref in made))
+        result = original(self)
+        made.append(weakref.ref(result.data))
+        return result
+
+    monkeypatch.setattr(Coadd, "finalize", finalize)
+    _members(OutlierDetectionStep().run(str(dithered.asn_path)))
+    assert alive_at_finalize == [0, 0, 0, 0]

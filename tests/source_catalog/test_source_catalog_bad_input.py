@@ -98,9 +98,11 @@ def test_invalid_parameter_value(image, refs, tmp_path):
         _call(image, tmp_path, refs, connectivity="6")
 
 
-def test_skipped_step_writes_nothing(image, refs, tmp_path):
+def test_skipped_step_writes_nothing_and_leaves_the_image_alone(image, refs, tmp_path):
+    before = image.meta.instance.copy()
     result = _call(image, tmp_path, refs, skip=True)
     assert result is image
+    assert image.meta.instance == before
     assert list(tmp_path.iterdir()) == []
 
 

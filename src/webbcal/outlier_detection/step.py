@@ -77,8 +77,10 @@ class OutlierDetectionStep(Step):
     Differences from the official step, by design: the pixel maps (drizzle and blot)
     are interpolated with a measured error bound of at most 0.001 pixel
     (``pixmap_stepsize``/``pixmap_order`` only tune the first grid tried); the median
-    is always computed from a temporary file by blocks of rows; the input library is
-    never modified in place.
+    is always computed from a temporary file by blocks of rows (the same values as
+    in memory); the input library is never modified in place; a standalone run saves
+    its results with the suffix ``crf`` (officially the class name,
+    ``outlierdetectionstep``; calwebb_image3 sets ``crf``).
 
     References
     ----------

@@ -110,21 +110,20 @@ class SourceCatalogStep(Step):
         object.__setattr__(self, "_segmentation", None)
 
     # ------------------------------------------------------------------ framework hooks
+    # The result is a table (or the caller's own image, uncopied, when skipped): no
+    # status, provenance or logs are written into either.
     def _copy_input(self, model: Any) -> Any:
         # the image is only read; new arrays are made for the conversion to Jy
         return model
 
     def _set_status(self, model: Any, status: str) -> None:
-        if _is_model(model):
-            super()._set_status(model, status)
+        return None
 
     def finalize_result(self, result: Any) -> None:
-        if _is_model(result):
-            super().finalize_result(result)
+        return None
 
     def _store_logs(self, result: Any) -> None:
-        if _is_model(result):
-            super()._store_logs(result)
+        return None
 
     # ------------------------------------------------------------------ inputs
     @staticmethod
