@@ -7,6 +7,19 @@ its own): webbcal's ``SkyMatchStep`` with ``in_memory`` True and False, and jwst
 installed, all with the default ``skymethod='match'`` on the same association. Reported:
 wall time of the step call, peak RSS, and the largest relative difference of the levels.
 
+Measured on the shared 2-core development machine (load ~10, so times are rough),
+NRCA1_SUB640 members, default parameters::
+
+       N run                     seconds  peak MB  max rel diff
+       4 webbcal in_memory=True     3.21      200      0.00e+00
+       4 webbcal in_memory=False    10.83      171      0.00e+00
+       4 jwst in_memory=True        6.67      199      2.72e-08
+       4 jwst in_memory=False      12.06      210      2.72e-08
+      16 webbcal in_memory=True    31.59      354      0.00e+00
+      16 webbcal in_memory=False    59.66      175      0.00e+00
+      16 jwst in_memory=True       74.60      361      3.12e-08
+      16 jwst in_memory=False     206.02      244      3.12e-08
+
 Usage::
 
     python benchmarks/bench_skymatch.py [--n 4 16] [--aperture NRCA1_SUB640] [--no-jwst]
