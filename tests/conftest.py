@@ -122,6 +122,7 @@ SLOW_TESTS = (
     "datamodels/test_library.py::test_on_disk_memory_does_not_grow_with_members",
     "stpipe/test_multi_exposure.py::test_pipeline_memory_on_disk_does_not_grow_with_members",
     "pipeline/test_image3.py",
+    "pipeline/test_demo_stage3.py",
 )
 
 

@@ -118,11 +118,11 @@ class Image3Pipeline(Pipeline):
                 first = library.borrow(0)
                 moving = is_moving_target(first)
                 library.shelve(first, 0, modify=False)
-            if moving:
-                library = self.assign_mtwcs.run(library)
-            else:
-                library = self.tweakreg.run(library)
-            library = self.skymatch.run(library)
+            aligned = self.assign_mtwcs.run(library) if moving else self.tweakreg.run(library)
+            # A library made by this run (not the caller's) is updated in place by
+            # skymatch: memory holds each member once.
+            owned = aligned is not library
+            library = self.skymatch.run(aligned, _owned=owned)
             library = self.outlier_detection.run(library)
         mosaic = self.resample.run(library)
         if getattr(mosaic.meta.cal_step, "resample", None) == "COMPLETE":

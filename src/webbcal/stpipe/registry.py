@@ -45,9 +45,6 @@ STEPS: dict[str, str] = {
     "skymatch": "webbcal.skymatch:SkyMatchStep",
     "outlier_detection": "webbcal.outlier_detection:OutlierDetectionStep",
     "source_catalog": "webbcal.source_catalog:SourceCatalogStep",
-    "outlier_detection": "webbcal.outlier_detection:OutlierDetectionStep",
-    "source_catalog": "webbcal.source_catalog:SourceCatalogStep",
-    "skymatch": "webbcal.skymatch:SkyMatchStep",
 }
 
 #: Pipeline alias -> "module:Class".
