@@ -233,7 +233,7 @@ def cmd_run(argv: list[str]) -> int:
     overrides = parse_run_arguments(cls, remaining)
     overrides.setdefault("save_results", True)
     if flags.get("quiet"):
-        if hasattr(cls, "step_defs"):
+        if hasattr(cls, "step_defs") and "progress" in cls.param_specs():
             overrides.setdefault("progress", False)
     if flags.get("disable-crds-steppars"):
         overrides["disable_crds_steppars"] = True

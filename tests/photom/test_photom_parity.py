@@ -170,7 +170,7 @@ def test_niriss_cube_is_skipped_like_official(refs):
 
 @pytest.mark.parametrize(
     ("instrument", "exp_type"), [("NIRCAM", "NRC_WFSS"), ("NIRISS", "NIS_SOSS"),
-                                 ("MIRI", "MIR_LRS-SLITLESS")]
+                                 ("MIRI", "MIR_LRS-FIXEDSLIT")]
 )  # fmt: skip
 def test_spectroscopic_modes_are_skipped(instrument, exp_type, refs, caplog):
     model = imaging_rate(instrument, shape=(32, 32), exp_type=exp_type)

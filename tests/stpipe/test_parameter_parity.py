@@ -33,10 +33,17 @@ from webbcal.stpipe.registry import PIPELINES, STEPS, get_step_class
 pytestmark = pytest.mark.jwst_oracle
 
 #: Pipelines compared with the official ones (a new pipeline: add its alias here).
-PIPELINES_CHECKED = ["calwebb_detector1", "calwebb_dark", "calwebb_guider", "calwebb_image2"]
+PIPELINES_CHECKED = [
+    "calwebb_detector1",
+    "calwebb_dark",
+    "calwebb_guider",
+    "calwebb_image2",
+    "calwebb_spec2",
+]
 
 _NO_SPECTRAL_FLATS = "NIRSpec spectroscopic flats (fflat, sflat, dflat) are not implemented"
 _WEBBCAL_ONLY = "webbcal only: "
+_SPEC2_MODE = "calwebb_spec2 implements MIRI LRS slitless only; this step does nothing there"
 
 #: (step alias or pipeline alias, parameter, or "*" for a whole step) -> reason.
 DELIBERATE_DIFFERENCES = {
@@ -48,6 +55,28 @@ DELIBERATE_DIFFERENCES = {
     ("calwebb_detector1", "streaming"): _WEBBCAL_ONLY + "ramp steps run by blocks of rows",
     ("calwebb_detector1", "memory_limit"): _WEBBCAL_ONLY + "peak memory target of streaming",
     ("calwebb_dark", "progress"): _WEBBCAL_ONLY + "progress line on a terminal",
+    **{
+        (step, "*"): _SPEC2_MODE
+        for step in (
+            "badpix_selfcal",
+            "msa_flagging",
+            "imprint_subtract",
+            "extract_2d",
+            "master_background_mos",
+            "targ_centroid",
+            "wavecorr",
+            "straylight",
+            "fringe",
+            "residual_fringe",
+            "pathloss",
+            "barshadow",
+            "wfss_contam",
+            "adaptive_trace_model",
+            "pixel_replace",
+            "resample_spec",
+            "cube_build",
+        )
+    },
 }
 
 

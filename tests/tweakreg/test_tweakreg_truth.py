@@ -38,7 +38,8 @@ def test_header_errors_are_what_was_injected(dithers):
 
 
 # Limits (mas, rms over the stars of an exposure, after removing the common offset of the
-# reference exposure); measured: iraf/rshift (the defaults) 0.4-1.3, segmentation 0.05-0.3.
+# reference exposure); measured over seeds 1-3: iraf/rshift (the defaults) 0.3-1.4,
+# segmentation 0.13-0.31; identical to jwst (test_tweakreg_oracle).
 @pytest.mark.parametrize(
     ("starfinder", "fitgeometry", "limit"),
     [("iraf", "rshift", 2.0), ("segmentation", "rshift", 1.0)],
@@ -74,8 +75,8 @@ def test_absolute_alignment_to_a_catalog_file_removes_every_error(dithers, tmp_p
     errors = _errors(result, dithers)
     for index, err in enumerate(errors):
         rms = np.sqrt(np.mean(np.sum(err**2, axis=1)))
-        # measured 0.1-0.4 mas (header errors 58-106 mas); with the iraf finder the fit
-        # keeps a common 2 mas offset in Dec, exactly as jwst (test_tweakreg_oracle.py)
+        # measured 0.15-0.7 mas over seeds 1-3 (header errors 58-106 mas); with the iraf
+        # finder the fit keeps a common 2-3 mas offset, exactly as jwst (test_tweakreg_oracle)
         assert rms < 1.0, (index, rms)
     with result:
         model = result.borrow(0)

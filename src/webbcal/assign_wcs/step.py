@@ -24,8 +24,11 @@ class AssignWcsStep(Step):
     ``detector``, ``v2v3``, ``v2v3vacorr`` and ``world``, from the ``distortion`` reference,
     the ``filteroffset`` reference (required for MIRI, used when given for NIRCam and
     NIRISS), the pointing keywords and the velocity-aberration scale; S_REGION; and the
-    FITS TAN-SIP approximation in ``meta.wcsinfo``. Spectroscopic modes and NIRSpec are
-    not implemented: such exposures are skipped with a message.
+    FITS TAN-SIP approximation in ``meta.wcsinfo``. MIRI LRS slitless (``MIR_LRS-SLITLESS``)
+    gets the spectral WCS of the ``specwcs`` trace table and the imager ``distortion``
+    (frames ``detector``, ``v2v3``, ``v2v3vacorr``, ``world`` with a spectral axis) and a
+    ``wavelength`` array (:mod:`webbcal.assign_wcs.lrs`). Other spectroscopic modes and
+    NIRSpec are not implemented: such exposures are skipped with a message.
 
     References
     ----------
@@ -72,6 +75,16 @@ class AssignWcsStep(Step):
             r for r in IMAGING_REFERENCE_TYPES if self._values.get(f"override_{r}") is None
         )
 
+    def required_reference_types_for(self, model: Any) -> tuple[str, ...]:
+        """MIRI LRS slitless needs distortion and specwcs; imaging as
+        :meth:`required_reference_types`."""
+        if self.skip:
+            return ()
+        if (model.meta.exposure.type or "").upper() == "MIR_LRS-SLITLESS":
+            wanted = ("distortion", "specwcs")
+            return tuple(r for r in wanted if self._values.get(f"override_{r}") is None)
+        return self.required_reference_types()
+
     def process(self, model: Any) -> Any:
         """Assign the imaging WCS to ``model`` (a copy owned by the run) and return it.
 
@@ -102,6 +115,8 @@ class AssignWcsStep(Step):
             log.warning("assign_wcs expects ImageModel, IFUImageModel or CubeModel as input.")
             raise StepSkipped(f"{type(model).__name__} input is not supported")
         instrument, exp_type = check_exposure_keywords(model)
+        if exp_type == "MIR_LRS-SLITLESS":
+            return self._assign_lrs(model)
         if exp_type.lower() not in IMAGING_EXP_TYPES:
             raise StepSkipped(f"spectroscopic WCS not implemented for EXP_TYPE={exp_type}")
         if instrument not in DISTORTION_INSTRUMENTS:
@@ -130,3 +145,20 @@ class AssignWcsStep(Step):
         except SipFitError as exc:
             raise AssignWcsError(f"{self.name}: {exc}") from None
         return assign_imaging_wcs(model, distortion, filteroffset, sip)
+
+    def _assign_lrs(self, model: Any) -> Any:
+        """MIRI LRS slitless: ``distortion`` + ``specwcs`` (no SIP: the WCS is spectral)."""
+        from .imaging import AssignWcsError
+        from .lrs import assign_lrs_slitless_wcs
+
+        refs = {}
+        for reftype in ("distortion", "specwcs"):
+            refs[reftype] = self.get_reference_file(model, reftype)
+            if refs[reftype] is None:
+                raise AssignWcsError(
+                    f"{model.meta.filename}: no {reftype} reference applies (N/A) to "
+                    f"EXP_TYPE=MIR_LRS-SLITLESS; the LRS WCS needs one (give "
+                    f"override_{reftype})"
+                )
+            log.info("Using %s reference file %s", reftype.upper(), refs[reftype])
+        return assign_lrs_slitless_wcs(model, refs["distortion"], refs["specwcs"])

@@ -296,7 +296,9 @@ def run_batch(
     config_file : str, optional
         ASDF parameter file (official layout).
     use_crds_pars : bool
-        Merge CRDS ``pars-*`` parameter references.
+        Merge CRDS ``pars-*`` parameter references (never when the environment sets
+        ``WEBBCAL_DISABLE_CRDS_STEPPARS`` or ``STPIPE_DISABLE_CRDS_STEPPARS``, as for
+        ``webbcal run``).
     force : bool
         Reprocess exposures whose products already match the request.
     client : distributed.Client, optional
@@ -352,6 +354,8 @@ def run_batch(
     out = os.path.abspath(os.fspath(output_dir))
     # Named as "not writable" before any lock or manifest file; scratch folders of
     # killed runs there are removed.
+    from ..stpipe.step import CRDS_PARS_ENV, _env_true
+
     prepare_output_directory(out)
     with directory_lock(out):
         shutil.rmtree(os.path.join(out, STAGING_DIR), ignore_errors=True)  # killed earlier runs
@@ -362,7 +366,7 @@ def run_batch(
             output_dir=out,
             overrides=overrides,
             config_file=config_file,
-            use_crds_pars=use_crds_pars,
+            use_crds_pars=use_crds_pars and not _env_true(CRDS_PARS_ENV),
         )
         outcomes: dict[str, ExposureOutcome] = {}
         for f in failures:

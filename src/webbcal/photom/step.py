@@ -1,4 +1,5 @@
-"""The ``photom`` step adapter (imaging and coronagraphy; spectroscopic modes are skipped)."""
+"""The ``photom`` step adapter (imaging, coronagraphy and MIRI LRS slitless; other
+spectroscopic modes are skipped)."""
 
 from __future__ import annotations
 
@@ -18,16 +19,19 @@ from .imaging import (
     relative_throughput,
 )
 
-__all__ = ["SPECTROSCOPIC_EXP_TYPES", "PhotomStep"]
+__all__ = ["LRS_EXP_TYPES", "SPECTROSCOPIC_EXP_TYPES", "PhotomStep"]
 
 log = logging.getLogger(__name__)
 
 #: Exposure types whose photometric calibration is spectroscopic (wavelength-dependent):
-#: not implemented yet, such exposures are skipped.
+#: not implemented yet (except :data:`LRS_EXP_TYPES`), such exposures are skipped.
 SPECTROSCOPIC_EXP_TYPES = frozenset({
     "NRC_WFSS", "NRC_GRISM", "NRC_TSGRISM", "NIS_WFSS", "NIS_SOSS", "MIR_LRS-FIXEDSLIT",
     "MIR_LRS-SLITLESS", "MIR_MRS", "MIR_WFSS",
 })  # fmt: skip
+
+#: Spectroscopic exposure types calibrated here (MIRI LRS PHOTOM table per wavelength).
+LRS_EXP_TYPES = frozenset({"MIR_LRS-SLITLESS"})
 
 #: stdatamodels class of the imaging PHOTOM reference of each instrument.
 _PHOTOM_MODEL = {
@@ -53,7 +57,12 @@ class PhotomStep(Step):
     reference carries time-dependence tables and ``apply_time_correction`` is set.
     The AREA reference's pixel-area map, cut to the science subarray, is attached
     as ``area``, and its PIXAR_SR/PIXAR_A2 (else the PHOTOM reference's) recorded.
-    NIRSpec and the spectroscopic modes are skipped with a message.
+    MIRI LRS slitless (``MIR_LRS-SLITLESS``, after ``assign_wcs``): the row of FILTER and
+    SUBARRAY of the LRS PHOTOM table gives PHOTMJSR (time-corrected as for imaging)
+    times the relative response interpolated at each pixel's wavelength (the
+    ``wavelength`` array); pixels without a wavelength or outside the table become NaN and
+    DO_NOT_USE; the result is in MJy/sr. NIRSpec and the other spectroscopic modes are
+    skipped with a message.
 
     Deliberate differences from the official step: a PHOTOM table without a row (or
     with several) for the exposure is an error naming the file and the FILTER/PUPIL/
@@ -80,6 +89,10 @@ class PhotomStep(Step):
     def process(self, model):
         from stdatamodels.jwst import datamodels as dm
 
+        if (model.meta.exposure.type or "").upper() in LRS_EXP_TYPES:
+            return self._process_lrs(model)
+        from ..datamodels.io import assigning_checked_values
+
         instrument = _check_supported(model, dm)
         if self.source_type is not None:
             log.info("source_type=%s has no effect on imaging data", self.source_type)
@@ -101,6 +114,68 @@ class PhotomStep(Step):
             var_poisson=_array(model, "var_poisson"), var_rnoise=_array(model, "var_rnoise"),
             var_flat=_array(model, "var_flat"),
         )  # fmt: skip
+        with assigning_checked_values(model):  # new float32/uint32 arrays of the SCI shape
+            model.data, model.err, model.dq = res.data, res.err, res.dq
+            for attr in ("var_poisson", "var_rnoise", "var_flat"):
+                if getattr(res, attr) is not None:
+                    setattr(model, attr, getattr(res, attr))
+            if area is not None:
+                model.area = area
+        phot = model.meta.photometry
+        phot.conversion_megajanskys = factor
+        phot.conversion_microjanskys = factor * MJSR_TO_UJA2
+        phot.pixelarea_steradians, phot.pixelarea_arcsecsq = pixar_sr, pixar_a2
+        unit = "DN/s" if self.inverse else "MJy/sr"
+        model.meta.bunit_data = model.meta.bunit_err = unit
+        return model
+
+    def _process_lrs(self, model):
+        """MIRI LRS slitless: PHOTMJSR x relative response at each pixel's wavelength."""
+        from stdatamodels.jwst import datamodels as dm
+
+        from .spectroscopic import apply_conversion_map, conversion_map, response_curve
+
+        name_in = model.meta.filename or "input"
+        if not isinstance(model, (dm.ImageModel, dm.CubeModel, dm.SlitModel)):
+            raise StepSkipped(f"input is a {type(model).__name__}; LRS photom needs an image, "
+                              "cube or slit model")  # fmt: skip
+        wavelength = model.wavelength if model.hasattr("wavelength") else None
+        if wavelength is None or not np.any(np.isfinite(wavelength)):
+            raise ValueError(
+                f"{name_in}: no WAVELENGTH array (or all NaN); MIR_LRS-SLITLESS photom needs the "
+                "per-pixel wavelengths that assign_wcs attaches (run assign_wcs first)"
+            )
+        if self.source_type is not None:
+            log.info("Using source_type=%s (LRS conversion is in MJy/sr either way)",
+                     self.source_type)  # fmt: skip
+        path = self.get_reference_file(model, "photom")
+        log.info("Using PHOTOM reference file %s", path)
+        area_path = self.get_reference_file(model, "area")
+        log.info("Using AREA reference file %s", area_path)
+        fname = os.path.basename(path)
+        ref = _open_lrs_photom(path, model)
+        try:
+            row = _select_row(ref, model, "MIRI", fname)
+            factor = self._conversion(ref, model, "MIRI", fname, row=row)
+            table = ref.phot_table
+            nelem = int(table["nelem"][row]) if "nelem" in table.dtype.names else None
+            try:
+                waves, resp = response_curve(table["wavelength"][row], table["relresponse"][row],
+                                             nelem)  # fmt: skip
+            except ValueError as exc:
+                raise ReferenceFileError(f"{fname}: PHOTOM row {row}: {exc}") from None
+            pixar_sr, pixar_a2, area = self._pixel_area(model, ref, area_path)
+        finally:
+            ref.close()
+        log.info("PHOTMJSR value: %.6g", factor)
+        conv = conversion_map(wavelength, factor, waves, resp)
+        log.info("%d pixels have no wavelength or fall outside the relative response table",
+                 int(np.count_nonzero(~np.isfinite(conv))))  # fmt: skip
+        res = apply_conversion_map(
+            model.data, model.err, model.dq, conversion=conv, inverse=self.inverse,
+            var_poisson=_array(model, "var_poisson"), var_rnoise=_array(model, "var_rnoise"),
+            var_flat=_array(model, "var_flat"),
+        )  # fmt: skip
         model.data, model.err, model.dq = res.data, res.err, res.dq
         for attr in ("var_poisson", "var_rnoise", "var_flat"):
             if getattr(res, attr) is not None:
@@ -115,9 +190,10 @@ class PhotomStep(Step):
         model.meta.bunit_data = model.meta.bunit_err = unit
         return model
 
-    def _conversion(self, ref, model, instrument: str, name: str) -> float:
+    def _conversion(self, ref, model, instrument: str, name: str, row: int | None = None) -> float:
         """PHOTMJSR of the exposure's row, divided by the throughput at EXPMID if asked."""
-        row = _select_row(ref, model, instrument, name)
+        if row is None:
+            row = _select_row(ref, model, instrument, name)
         photmjsr = float(ref.phot_table["photmjsr"][row])
         factor = photmjsr
         coeffs = _time_coefficients(ref, row, name)
@@ -226,6 +302,44 @@ def _open_photom(path: str, instrument: str, science):
     if not ref.hasattr("phot_table") or len(ref.phot_table) == 0:
         raise ReferenceFileError(f"{name}: the PHOTOM table (extension PHOTOM) is missing or "
                                  "empty; expected one row per optical configuration")  # fmt: skip
+    return ref
+
+
+def _open_lrs_photom(path: str, science):
+    """Open a MIRI LRS PHOTOM reference; refuse one of another mode or instrument."""
+    from stdatamodels.jwst import datamodels as dm
+
+    name = os.path.basename(path)
+    exp_type = (science.meta.exposure.type or "").upper()
+    if path.endswith(".fits"):
+        from astropy.io import fits
+
+        try:
+            head = fits.getheader(path, ext=0)
+        except OSError as exc:
+            raise ReferenceFileError(f"{name}: cannot read the primary header: {exc}") from None
+        inst = str(head.get("INSTRUME", "")).strip().upper()
+        if inst != "MIRI":
+            raise ReferenceFileError(f"{name}: INSTRUME={inst!r}; expected a MIRI LRS PHOTOM "
+                                     "reference for the MIRI exposure")  # fmt: skip
+        declared = {v.strip().upper() for v in str(head.get("P_EXP_TY", "")).split("|")}
+        declared |= {str(head.get("EXP_TYPE", "")).strip().upper()}
+        declared -= {"", "N/A", "ANY", "NONE"}
+        if declared and exp_type not in declared:
+            raise ReferenceFileError(
+                f"{name}: PHOTOM reference for EXP_TYPE in {sorted(declared)}, but "
+                f"{science.meta.filename or 'the exposure'} has EXP_TYPE={exp_type!r}; expected "
+                "the MIRI LRS PHOTOM reference (a reference of another mode was given)"
+            )
+    ref = load_reference(path, dm.MirLrsPhotomModel, science)
+    table = ref.phot_table if ref.hasattr("phot_table") else None
+    names = set(table.dtype.names) if table is not None else set()
+    if table is None or len(table) == 0 or not {"wavelength", "relresponse"} <= names:
+        ref.close()
+        raise ReferenceFileError(
+            f"{name}: the PHOTOM table is missing, empty or has no wavelength/relresponse "
+            "columns; expected the MIRI LRS PHOTOM table (relative response per wavelength)"
+        )
     return ref
 
 

@@ -118,6 +118,10 @@ def _merge_layer(cls: type, layer: dict[str, Any], config: dict[str, Any], sourc
     if steps and not issubclass(cls, Pipeline):
         raise ParameterError(f"{source}: {owner} is a step, it has no sub-steps")
     for alias, values in steps.items():
+        if alias in cls.inapplicable_steps and alias not in cls.step_defs:
+            log.debug("%s: ignoring %s.%s from %s (does nothing for the implemented modes)",
+                      owner, owner, alias, source)  # fmt: skip
+            continue
         if alias in cls.unimplemented_steps and alias not in cls.step_defs:
             _check_unimplemented_skipped(owner, alias, values or {}, source)
             continue

@@ -51,10 +51,15 @@ class Pipeline(Step):
     unimplemented_steps : tuple of str
         Aliases of official sub-steps webbcal does not have yet: parameter files
         may name them when they are skipped (``skip: true``), as official files do.
+    inapplicable_steps : tuple of str
+        Of those, the ones that do nothing for every mode the pipeline implements
+        (the official pipeline turns them off for those modes itself): parameter
+        files may name them with any values, which are ignored.
     """
 
     step_defs: ClassVar[dict[str, type[Step]]] = {}
     unimplemented_steps: ClassVar[tuple[str, ...]] = ()
+    inapplicable_steps: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -168,7 +173,7 @@ class Pipeline(Step):
         given = dict(self.__dict__.get("_given_references") or {})
         reftypes: list[str] = []
         for s in (self._steps[a] for a in self.active_steps(model)):
-            for r in s.required_reference_types():
+            for r in s.required_reference_types_for(model):
                 if r not in reftypes and r not in given:
                     reftypes.append(r)
         refs: dict[str, str | None] = {}

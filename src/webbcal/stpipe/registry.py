@@ -45,6 +45,8 @@ STEPS: dict[str, str] = {
     "skymatch": "webbcal.skymatch:SkyMatchStep",
     "outlier_detection": "webbcal.outlier_detection:OutlierDetectionStep",
     "source_catalog": "webbcal.source_catalog:SourceCatalogStep",
+    "srctype": "webbcal.srctype:SourceTypeStep",
+    "extract_1d": "webbcal.extract_1d:Extract1dStep",
 }
 
 #: Pipeline alias -> "module:Class".
@@ -54,6 +56,7 @@ PIPELINES: dict[str, str] = {
     "calwebb_dark": "webbcal.pipeline:DarkPipeline",
     "calwebb_image2": "webbcal.pipeline.image2:Image2Pipeline",
     "calwebb_image3": "webbcal.pipeline.image3:Image3Pipeline",
+    "calwebb_spec2": "webbcal.pipeline.spec2:Spec2Pipeline",
 }
 
 

@@ -506,6 +506,11 @@ class Step:
             r for r in self.reference_file_types if self._values.get(f"override_{r}") is None
         )
 
+    def required_reference_types_for(self, model: Any) -> tuple[str, ...]:
+        """Reference types this step would look up for ``model`` (a pipeline prefetches
+        them); steps whose references depend on the mode override this."""
+        return self.required_reference_types()
+
     # ----------------------------------------------------------------- provenance
     def _set_status(self, model: Any, status: str) -> None:
         if self.cal_step_name and hasattr(model, "meta"):

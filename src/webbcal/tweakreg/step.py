@@ -242,7 +242,6 @@ class TweakRegStep(Step):
 
     def _correctors(self, library: Any, custom: dict[int, str]) -> tuple[list, dict[int, str]]:
         """Catalog and tweakwcs corrector of every member; the catalogs written."""
-
         options = self._source_finding()
         correctors, saved = [], {}
         with library:

@@ -1,0 +1,354 @@
+"""Model-level work of ``extract_1d`` for MIRI LRS slitless: aperture, chunks, product.
+
+References
+----------
+JWST pipeline documentation, ``extract_1d`` step ("Box extraction", "Output product":
+FLUX in Jy = summed surface brightness x PIXAR_SR, SURF_BRIGHT = mean surface brightness
+of the aperture, BACKGROUND per pixel, DQ DO_NOT_USE where FLUX is NaN).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import numpy as np
+
+from .. import dqflags
+from .box import box_weights, extract_box
+from .product import VECTOR_COLUMNS, spectral_wcs, time_columns, tso_spec_table
+from .reference import ExtractReferenceError, extraction_parameters, read_extract1d, shifted
+
+__all__ = ["ExtractionError", "extract_lrs", "integration_chunks"]
+
+log = logging.getLogger(__name__)
+
+_DNU = np.uint32(dqflags.PIXEL["DO_NOT_USE"])
+CHUNK_BYTES = 48 * 1024 * 1024
+_ARRAYS_PER_INTEGRATION = 14
+
+
+class ExtractionError(ValueError):
+    """Input that cannot be extracted (names file, keyword, value, expectation)."""
+
+
+def integration_chunks(nints: int, frame_pixels: int, budget: int = CHUNK_BYTES):
+    """Slices of integrations whose working arrays fit in ``budget`` bytes."""
+    per = max(1, frame_pixels * 8 * _ARRAYS_PER_INTEGRATION)
+    size = max(1, int(budget // per))
+    return [slice(i, min(i + size, nints)) for i in range(0, nints, size)]
+
+
+def _oriented(arr, dispaxis: int):
+    """(…, ny, nx) -> (…, ndisp, ncross)."""
+    if arr is None:
+        return None
+    return arr if dispaxis == 2 else np.swapaxes(arr, -1, -2)
+
+
+def _wavelength_map(model, name: str) -> np.ndarray:
+    wl = model.wavelength if model.hasattr("wavelength") else None
+    if wl is not None and np.any(np.isfinite(wl)) and np.any(wl != 0):
+        return np.asarray(wl, dtype=np.float64)
+    if model.meta.wcs is None:
+        raise ExtractionError(f"{name}: no WAVELENGTH array and no WCS; run assign_wcs first")
+    ny, nx = np.shape(model.data)[-2:]
+    y, x = np.mgrid[0:ny, 0:nx]
+    return np.asarray(model.meta.wcs(x.astype(float), y.astype(float))[2], dtype=np.float64)
+
+
+def _clean_chunk(model, sl) -> dict[str, np.ndarray | None]:
+    """Copies of the chunk's arrays with NaN where a pixel is invalid (DO_NOT_USE or NaN)."""
+    three_d = np.ndim(model.data) == 3
+    arrays = {}
+    for attr in ("data", "err", "var_poisson", "var_rnoise", "var_flat"):
+        value = getattr(model, attr) if model.hasattr(attr) else None
+        if value is None or np.shape(value) != np.shape(model.data):
+            arrays[attr] = None
+            continue
+        chunk = value[sl] if three_d else value[None]
+        arrays[attr] = np.array(chunk, dtype=np.float64)
+    dq = np.asarray(model.dq)
+    dq = dq[sl] if three_d else dq[None]
+    bad = (dq & _DNU) != 0
+    for value in arrays.values():
+        if value is not None:
+            bad |= np.isnan(value)
+    for value in arrays.values():
+        if value is not None:
+            value[bad] = np.nan
+    return arrays
+
+
+def extract_lrs(model: Any, ext_path: str | None, step, *, apcorr_path: str | None = None) -> Any:
+    """Box-extract a MIRI LRS slitless image or cube into an x1d / x1dints model.
+
+    Parameters
+    ----------
+    model : CubeModel, SlitModel or ImageModel
+        After assign_wcs (``wavelength``, DISPAXIS) and, normally, photom (MJy/sr). Not
+        modified.
+    ext_path : str or None
+        ``extract1d`` reference (JSON) or None.
+    step : Extract1dStep
+        Gives the extraction parameters (``subtract_background``, ``bkg_fit``...).
+    apcorr_path : str or None, optional
+        MIRI LRS ``apcorr`` reference: point-source spectra are aperture-corrected.
+
+    Returns
+    -------
+    TSOMultiSpecModel or MultiSpecModel
+
+    Raises
+    ------
+    ExtractionError
+        If DISPAXIS or the wavelengths are missing, or the aperture holds no valid pixel.
+    ExtractReferenceError
+        If the reference has no aperture for the mode or malformed values.
+    """
+    from stdatamodels.jwst import datamodels as dm
+
+    name = model.meta.filename or "input"
+    exp_type = (model.meta.exposure.type or "").upper()
+    dispaxis = model.meta.wcsinfo.dispersion_direction
+    if dispaxis not in (1, 2):
+        raise ExtractionError(f"{name}: DISPAXIS={dispaxis!r}; expected 1 or 2 (set by assign_wcs)")
+    photom_done = (model.meta.cal_step.photom or "").upper() == "COMPLETE"
+    if not photom_done:
+        log.warning("The photom step has not been run.")
+    source_type = getattr(model, "source_type", None) if isinstance(model, dm.SlitModel) else None
+    source_type = source_type or model.meta.target.source_type
+    solid_angle = 1.0
+    if photom_done:
+        solid_angle = model.meta.photometry.pixelarea_steradians
+        if solid_angle is None:
+            log.warning("Pixel area (solid angle) is not populated; the flux will not be correct.")
+            solid_angle = 1.0
+    shape = tuple(np.shape(model.data)[-2:])
+    doc = read_extract1d(ext_path)
+    ref_name = os.path.basename(ext_path) if ext_path else "no extract1d reference"
+    order = model.meta.wcsinfo.spectral_order
+    if order is None:
+        log.warning("spectral_order is None; using 1")
+        order = 1
+    bkg_fit = step.bkg_fit
+    params = extraction_parameters(
+        doc, name=ref_name, slit_name=exp_type, spectral_order=int(order), shape=shape,
+        dispaxis=int(dispaxis), exp_type=exp_type, smoothing_length=step.smoothing_length,
+        bkg_fit=bkg_fit, bkg_order=step.bkg_order,
+        subtract_background=step.subtract_background,
+        use_source_posn=False if source_type != "POINT" and step.use_source_posn is None
+        else step.use_source_posn,
+        position_offset=step.position_offset,
+    )  # fmt: skip
+    if params is None:
+        raise ExtractionError(f"{name}: {ref_name} has no aperture for spectral order {order}")
+    if params.use_source_posn:
+        log.warning("use_source_posn is not implemented; the nominal aperture is used")
+    if params.position_offset:
+        log.info("Applying additional cross-dispersion offset %.2f pixels",
+                 params.position_offset)  # fmt: skip
+        params = shifted(params, params.position_offset)
+    wl = _wavelength_map(model, name)
+    wl_o = _oriented(wl, params.dispaxis)
+    if params.dispaxis == 2:
+        disp_limits, cross_limits = (params.ystart, params.ystop), (params.xstart, params.xstop)
+    else:
+        disp_limits, cross_limits = (params.xstart, params.xstop), (params.ystart, params.ystop)
+    indep = wl_o if params.independent_var.startswith("wavelength") else None
+    try:
+        profile, lower, upper = box_weights(
+            wl_o.shape, disp_limits=disp_limits, cross_limits=cross_limits,
+            coefficients=params.src_coeff, extract_width=params.extract_width, independent=indep,
+        )  # fmt: skip
+        log.info("Aperture start/stop: %.2f -> %.2f (inclusive)", lower, upper)
+        bg_profile = None
+        if params.subtract_background and params.bkg_coeff is not None:
+            bg_profile, blo, bhi = box_weights(
+                wl_o.shape, disp_limits=disp_limits, cross_limits=cross_limits,
+                coefficients=params.bkg_coeff, independent=indep,
+                partial=params.bkg_fit != "median",
+            )  # fmt: skip
+            log.info("Background regions from bkg_coeff: %.2f -> %.2f (inclusive)", blo, bhi)
+    except ValueError as exc:
+        raise ExtractReferenceError(f"{ref_name}: {exc}") from None
+    profile[~np.isfinite(wl_o)] = 0.0
+    used = np.flatnonzero(profile.sum(axis=1) > 0)
+    if used.size == 0:
+        raise ExtractionError(
+            f"{name}: the extraction aperture of {ref_name} holds no pixel with a wavelength; "
+            "the trace falls off the subarray or the aperture misses it"
+        )
+    left, right = int(used[0]), int(used[-1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        keep = np.isfinite(wl_o) & (profile > 0)
+        wsum = np.where(keep, profile, 0.0).sum(axis=1)
+        wavelength = np.where(keep, wl_o * profile, 0.0).sum(axis=1) / wsum
+    wavelength[wsum == 0] = np.nan
+    valid = np.isfinite(wavelength)
+    ra, dec = _aperture_sky(model, profile, params.dispaxis)
+    correction = None
+    if apcorr_path is not None and source_type == "POINT":
+        from .apcorr import lrs_aperture_correction
+
+        log.info("Creating aperture correction.")
+        correction = lrs_aperture_correction(apcorr_path, model)
+
+    three_d = np.ndim(model.data) == 3
+    nints = np.shape(model.data)[0] if three_d else 1
+    columns = {c: [] for c in VECTOR_COLUMNS if c != "WAVELENGTH"}
+    if three_d and nints > 1:
+        log.info("Beginning loop over %d integrations ...", nints)
+    done = 0
+    for sl in integration_chunks(nints, int(np.prod(shape))):
+        arrays = _clean_chunk(model, sl)
+        res = extract_box(
+            _oriented(arrays["data"], params.dispaxis), profile,
+            var_rnoise=_oriented(arrays["var_rnoise"], params.dispaxis),
+            var_poisson=_oriented(arrays["var_poisson"], params.dispaxis),
+            var_flat=_oriented(arrays["var_flat"], params.dispaxis),
+            bg_profile=bg_profile, bkg_fit=params.bkg_fit or "poly",
+            bkg_order=params.bkg_order, smoothing_length=params.smoothing_length,
+        )  # fmt: skip
+        cols = _spectrum_columns(res, photom_done, solid_angle)
+        if correction is not None:
+            _apply_correction(cols, correction(cols["NPIXELS"], wavelength[None, :]))
+        for key, value in cols.items():
+            columns[key].append(value[:, valid])
+        done += sl.stop - sl.start
+        if step.log_increment > 0 and three_d and nints > 1:
+            if done // step.log_increment != (done - (sl.stop - sl.start)) // step.log_increment:
+                log.info("... %d integrations done", done)
+    if three_d and nints > 1:
+        log.info("All %d integrations done", nints)
+    table_cols = {k: np.concatenate(v, axis=0) for k, v in columns.items()}
+    table_cols["WAVELENGTH"] = wavelength[valid]
+    units = _units(photom_done)
+    meta = {
+        "name": exp_type, "source_type": source_type, "slit_ra": ra, "slit_dec": dec,
+        "spectral_order": int(order), "dispersion_direction": params.dispaxis,
+        "detector": model.meta.instrument.detector,
+        "position_angle": model.meta.aperture.position_angle,
+    }  # fmt: skip
+    if params.dispaxis == 1:
+        meta.update(extraction_xstart=left + 1, extraction_xstop=right + 1,
+                    extraction_ystart=lower + 1, extraction_ystop=upper + 1)  # fmt: skip
+    else:
+        meta.update(extraction_xstart=lower + 1, extraction_xstop=upper + 1,
+                    extraction_ystart=left + 1, extraction_ystop=right + 1)  # fmt: skip
+    return _product(model, table_cols, units, meta, ra, dec, three_d)
+
+
+def _aperture_sky(model, profile_o, dispaxis):
+    """(RA, Dec) at the weighted centre of the aperture (None when off the sky)."""
+    weights = np.where(profile_o > 0, profile_o, 0.0)
+    if dispaxis == 1:
+        weights = weights.T
+    if weights.sum() == 0:
+        weights = np.ones_like(weights)
+    yy, xx = np.mgrid[0 : weights.shape[0], 0 : weights.shape[1]]
+    cy = float(np.average(yy, weights=weights))
+    cx = float(np.average(xx, weights=weights))
+    coords = model.meta.wcs(cx, cy)
+    if np.any(np.isnan(coords)):
+        return None, None
+    return float(coords[0]), float(coords[1])
+
+
+def _spectrum_columns(res, photom_done: bool, solid_angle: float) -> dict[str, np.ndarray]:
+    npix = np.where(res.npixels > 0.0, res.npixels, 1.0)
+    n2 = npix * npix
+    sb = res.flux / npix
+    sb_vars = (res.var_poisson / n2, res.var_rnoise / n2, res.var_flat / n2)
+    bkg = res.background / npix
+    b_vars = (res.bkg_var_poisson / n2, res.bkg_var_rnoise / n2, res.bkg_var_flat / n2)
+    if photom_done:
+        # MJy/sr summed over pixels x sr -> MJy -> Jy.
+        scale = solid_angle * 1.0e6
+        flux = res.flux * scale
+        f_vars = (res.var_poisson * scale**2, res.var_rnoise * scale**2,
+                  res.var_flat * scale**2)  # fmt: skip
+    else:
+        flux = res.flux
+        f_vars = (res.var_poisson, res.var_rnoise, res.var_flat)
+    dq = np.where(np.isnan(flux), _DNU, np.uint32(0)).astype(np.uint32)
+    return {
+        "FLUX": flux, "FLUX_ERROR": np.sqrt(sum(f_vars)), "FLUX_VAR_POISSON": f_vars[0],
+        "FLUX_VAR_RNOISE": f_vars[1], "FLUX_VAR_FLAT": f_vars[2], "SURF_BRIGHT": sb,
+        "SB_ERROR": np.sqrt(sum(sb_vars)), "SB_VAR_POISSON": sb_vars[0],
+        "SB_VAR_RNOISE": sb_vars[1], "SB_VAR_FLAT": sb_vars[2], "DQ": dq, "BACKGROUND": bkg,
+        "BKGD_ERROR": np.sqrt(sum(b_vars)), "BKGD_VAR_POISSON": b_vars[0],
+        "BKGD_VAR_RNOISE": b_vars[1], "BKGD_VAR_FLAT": b_vars[2], "NPIXELS": res.npixels,
+    }  # fmt: skip
+
+
+def _apply_correction(cols: dict[str, np.ndarray], factor: np.ndarray) -> None:
+    """Aperture correction (in place on the chunk's own columns): fluxes and surface
+    brightnesses times ``factor``, their variances times its square (not the background)."""
+    for key in ("FLUX", "FLUX_ERROR", "SURF_BRIGHT", "SB_ERROR"):
+        cols[key] = cols[key] * factor
+    for key in ("FLUX_VAR_POISSON", "FLUX_VAR_RNOISE", "FLUX_VAR_FLAT", "SB_VAR_POISSON",
+                "SB_VAR_RNOISE", "SB_VAR_FLAT"):  # fmt: skip
+        cols[key] = cols[key] * factor * factor
+
+
+def _units(photom_done: bool) -> dict[str, str]:
+    if photom_done:
+        flux, fvar, sb, sbvar = "Jy", "Jy^2", "MJy/sr", "MJy^2 / sr^2"
+    else:
+        flux, fvar, sb, sbvar = "DN/s", "DN^2 / s^2", "DN/s", "DN^2 / s^2"
+    out = {"WAVELENGTH": "um"}
+    for c in ("FLUX", "FLUX_ERROR"):
+        out[c] = flux
+    for c in ("FLUX_VAR_POISSON", "FLUX_VAR_RNOISE", "FLUX_VAR_FLAT"):
+        out[c] = fvar
+    for c in ("SURF_BRIGHT", "SB_ERROR", "BACKGROUND", "BKGD_ERROR"):
+        out[c] = sb
+    for c in ("SB_VAR_POISSON", "SB_VAR_RNOISE", "SB_VAR_FLAT", "BKGD_VAR_POISSON",
+              "BKGD_VAR_RNOISE", "BKGD_VAR_FLAT"):  # fmt: skip
+        out[c] = sbvar
+    return out
+
+
+def _product(model, cols, units, meta, ra, dec, three_d):
+    from stdatamodels.jwst import datamodels as dm
+
+    wcs = spectral_wcs(ra, dec, cols["WAVELENGTH"])
+    if three_d:
+        out = dm.TSOMultiSpecModel()
+        spec = dm.TSOSpecModel()
+        table = tso_spec_table(cols, segment=model.meta.exposure.segment_number)
+        int_times = model.int_times if model.hasattr("int_times") else None
+        if int_times is not None and len(int_times):
+            out.int_times = np.array(int_times).copy()
+        exp = model.meta.exposure
+        timed = time_columns(table, int_times, int_start=exp.integration_start,
+                             int_end=exp.integration_end, nints=exp.nints)  # fmt: skip
+        spec.spec_table = table
+        if timed:
+            spec.time_scale = "UTC"
+        units = dict(units, **{c: "d" for c in ("MJD-BEG", "MJD-AVG", "MJD-END", "TDB-BEG",
+                                                "TDB-MID", "TDB-END")})  # fmt: skip
+    else:
+        out = dm.MultiSpecModel()
+        spec = dm.SpecModel()
+        dtype = spec.get_dtype("spec_table") if hasattr(spec, "get_dtype") else None
+        table = np.zeros(cols["WAVELENGTH"].size, dtype=dtype)
+        for c in table.dtype.names:
+            if c.upper() in cols:
+                table[c] = cols[c.upper()].reshape(-1)
+        spec.spec_table = table
+    columns = spec.spec_table.columns  # fetched once: each access validates the table
+    for col, unit in units.items():
+        columns[col if three_d else col.lower()].unit = unit
+    for key, value in meta.items():
+        if value is not None:
+            setattr(spec, key, value)
+    spec.meta.wcs = wcs
+    out.update(model, only="PRIMARY")
+    out.spec.append(spec)
+    out.meta.wcs = None
+    out.meta.target.source_type = None
+    out.meta.filename = model.meta.filename
+    return out

@@ -1,0 +1,232 @@
+"""``calwebb_spec2``: spectroscopic count rates to calibrated spectra (MIRI LRS slitless).
+
+Implemented mode: MIRI LRS slitless (``MIR_LRS-SLITLESS``), the time-series case above
+all: ``_rateints`` -> ``_calints`` (``SlitModel`` cube, MJy/sr, with WAVELENGTH) and
+``_x1dints`` (``TSOMultiSpecModel``); a ``_rate`` image gives ``_cal`` and ``_x1d``. The
+steps, in the official order for this mode: assign_wcs, srctype, flat_field, photom,
+extract_1d. Other exposure types are refused with a message naming EXP_TYPE.
+
+References
+----------
+JWST pipeline documentation, "calwebb_spec2: Stage 2 Spectroscopic Processing" (step
+order per mode, product suffixes ``calints``/``x1dints`` for multi-integration data).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import numpy as np
+
+from ..assign_wcs import AssignWcsStep
+from ..background import BackgroundStep
+from ..clean_flicker_noise import CleanFlickerNoiseStep
+from ..datamodels import ModelLibrary
+from ..datamodels.io import InputError
+from ..extract_1d import Extract1dStep
+from ..flat_field import FlatFieldStep
+from ..photom import PhotomStep
+from ..srctype import SourceTypeStep
+from ..stpipe import Param, Pipeline
+from ..stpipe.naming import output_path
+
+__all__ = ["SUPPORTED_EXP_TYPES", "Spec2Pipeline"]
+
+log = logging.getLogger(__name__)
+
+#: Exposure types this pipeline calibrates.
+SUPPORTED_EXP_TYPES = ("MIR_LRS-SLITLESS",)
+
+
+class Spec2Pipeline(Pipeline):
+    """Stage-2 spectroscopy: assign_wcs, srctype, flat_field, photom, extract_1d.
+
+    Input: a ``_rateints`` (CubeModel) or ``_rate`` (ImageModel) product of EXP_TYPE
+    MIR_LRS-SLITLESS, or a level-2 association whose products have such a science member.
+    A multi-integration exposure must carry its INT_TIMES table (the spectra's times come
+    from it). Output: the calibrated ``_calints``/``_cal`` (returned and saved) and the
+    extracted ``_x1dints``/``_x1d`` (saved by extract_1d when ``save_results``).
+
+    clean_flicker_noise (NIRSpec only) and bkg_subtract (no background members in a
+    time series) are skipped for this mode, as officially. The official steps that do
+    nothing for this mode (badpix_selfcal, msa_flagging, imprint_subtract, extract_2d,
+    master_background_mos, targ_centroid, wavecorr, straylight, fringe, residual_fringe,
+    pathloss, barshadow, wfss_contam, adaptive_trace_model, pixel_replace, resample_spec,
+    cube_build) are not implemented; parameter files may name those of
+    :attr:`inapplicable_steps` with any values (ignored), the others only skipped.
+
+    Raises
+    ------
+    InputError
+        For another EXP_TYPE ("not yet supported"), or a multi-integration exposure without
+        INT_TIMES; nothing is written.
+    """
+
+    class_alias = "calwebb_spec2"
+    library_mode = "library"
+    spec = (
+        Param("save_bsub", bool, False,
+              "Save background-subtracted exposures (deprecated; no background here)"),
+        Param("fail_on_exception", bool, True, "Fail if any product fails"),
+        Param("save_wfss_esec", bool, False, "Save WFSS e-/sec image (WFSS only; unused)"),
+    )  # fmt: skip
+    step_defs = {
+        "assign_wcs": AssignWcsStep,
+        "clean_flicker_noise": CleanFlickerNoiseStep,
+        "bkg_subtract": BackgroundStep,
+        "flat_field": FlatFieldStep,
+        "srctype": SourceTypeStep,
+        "photom": PhotomStep,
+        "extract_1d": Extract1dStep,
+    }
+    unimplemented_steps = (
+        "badpix_selfcal", "msa_flagging", "imprint_subtract", "extract_2d",
+        "master_background_mos", "targ_centroid",
+        "wavecorr", "straylight", "fringe", "residual_fringe", "pathloss", "barshadow",
+        "wfss_contam", "adaptive_trace_model", "pixel_replace", "resample_spec", "cube_build",
+    )  # fmt: skip
+    #: Official steps that do nothing for MIRI LRS slitless (officially switched off for
+    #: it): their values in parameter files are ignored. The others must be skipped
+    #: (badpix_selfcal, targ_centroid, adaptive_trace_model, pixel_replace act on LRS
+    #: data when asked and are not implemented).
+    inapplicable_steps = (
+        "msa_flagging", "imprint_subtract", "extract_2d", "master_background_mos",
+        "wavecorr", "straylight", "fringe", "residual_fringe", "pathloss", "barshadow",
+        "wfss_contam", "resample_spec", "cube_build",
+    )  # fmt: skip
+
+    @property
+    def output_suffix(self) -> str:
+        return self.suffix or "cal"
+
+    def active_steps(self, model: Any) -> list[str]:
+        """Steps whose references are prefetched."""
+        return ["assign_wcs", "flat_field", "photom", "extract_1d"]
+
+    def prefetch(self, model: Any) -> None:
+        """Check the exposure first (nothing is looked up for an unsupported one)."""
+        if isinstance(model, ModelLibrary):
+            science = ModelLibrary(model.asn, asn_exptypes="science")
+            super().prefetch(science)
+        else:
+            check_spec2_input(model)
+            super().prefetch(model)
+
+    def process(self, model: Any) -> Any:
+        log.info("Starting calwebb_spec2 ...")
+        if isinstance(model, ModelLibrary):
+            result: Any = tuple(self._products(model))
+        else:
+            result = self._calibrate(model, product=None)
+        log.info("Ending calwebb_spec2")
+        return result
+
+    def _products(self, library: ModelLibrary) -> list[Any]:
+        asn = library.asn
+        out = []
+        works = []
+        for product in asn.products:
+            science = [i for i, m in enumerate(library.members)
+                       if m.product == product.name and m.exptype == "science"]  # fmt: skip
+            if not science:
+                raise InputError(f"{asn.path}: product {product.name!r} has no science member")
+            if len(science) > 1:
+                log.warning("Wrong number of science exposures found in %s; using only the "
+                            "first", product.name)  # fmt: skip
+            work = library.copy_of(science[0])
+            check_spec2_input(work)
+            works.append((product.name, work))
+        for name, work in works:
+            log.info("Processing product %s", name)
+            if asn.asn_pool:
+                work.meta.asn.pool_name = asn.asn_pool
+            if asn.path:
+                work.meta.asn.table_name = os.path.basename(asn.path)
+            out.append(self._calibrate(work, product=name))
+        return out
+
+    def _calibrate(self, model: Any, *, product: str | None) -> Any:
+        from stdatamodels.jwst import datamodels as dm
+
+        check_spec2_input(model)
+        ints = np.ndim(model.data) == 3
+        if product is not None:
+            object.__setattr__(self, "_input_filename", product + ".fits")
+        log.info("Working on input %s ...", model.meta.filename)
+        model = self.assign_wcs.run(model)
+        if model.meta.cal_step.assign_wcs != "COMPLETE":
+            raise InputError(
+                f"{model.meta.filename}: assign_wcs did not complete; no output product will "
+                "be created"
+            )
+        # Not applicable to MIRI LRS (official: skipped for this mode / no backgrounds).
+        for alias in ("clean_flicker_noise", "bkg_subtract"):
+            step = getattr(self, alias)
+            if not step.skip:
+                log.info("%s does not apply to EXP_TYPE=%s: skipped", alias,
+                         model.meta.exposure.type)  # fmt: skip
+                step.skip = True
+            model = step.run(model)
+        # As the official pipeline: the exposure continues as a slit (the subarray's
+        # position kept in XSTART/YSTART/XSIZE/YSIZE).
+        slit = dm.SlitModel(model)
+        for attr in ("xstart", "ystart", "xsize", "ysize"):
+            setattr(slit, attr, getattr(model.meta.subarray, attr))
+        model = self.srctype.run(slit)
+        model = self.flat_field.run(model)
+        model = self.photom.run(model)
+        root = product or os.path.basename(self._input_name or model.meta.filename or "spec")
+        model.meta.filename = os.path.basename(
+            output_path(root, "calints" if ints else "cal", output_dir=".")
+        )
+        if not self.extract_1d.skip:
+            self.extract_1d.suffix = "x1dints" if ints else "x1d"
+            self.extract_1d.save_results = self.save_results
+            x1d = self.extract_1d.run(model)
+            if x1d is not model:
+                x1d.close()
+        return model
+
+    def save_result(self, result: Any, suffix: str | None = None) -> list[str]:
+        """Save each calibrated product under its own name (``<product>_calints.fits``)."""
+        from ..datamodels import save_model
+
+        output_dir = self.output_dir or os.getcwd()
+        paths = []
+        for model in result if isinstance(result, tuple) else (result,):
+            path = os.path.join(output_dir, model.meta.filename)
+            existed = os.path.exists(path)
+            save_model(model, path)
+            if not existed:
+                self.record_output(path)
+            paths.append(path)
+        return paths
+
+
+def check_spec2_input(model: Any) -> None:
+    """Refuse exposures calwebb_spec2 does not calibrate (before anything is written).
+
+    Raises
+    ------
+    InputError
+        For an EXP_TYPE other than :data:`SUPPORTED_EXP_TYPES` ("not yet supported"), or
+        a multi-integration exposure without an INT_TIMES table.
+    """
+    name = getattr(model.meta, "filename", None) or "input"
+    exp_type = (model.meta.exposure.type or "").upper()
+    if exp_type not in SUPPORTED_EXP_TYPES:
+        raise InputError(
+            f"{name}: EXP_TYPE={exp_type or None!r} is not yet supported by calwebb_spec2 in "
+            f"webbcal (supported: {', '.join(SUPPORTED_EXP_TYPES)}); use the official "
+            "pipeline for this mode"
+        )
+    if np.ndim(model.data) == 3 and np.shape(model.data)[0] > 1:
+        table = model.int_times if model.hasattr("int_times") else None
+        if table is None or len(table) == 0:
+            raise InputError(
+                f"{name}: a {np.shape(model.data)[0]}-integration exposure without an INT_TIMES "
+                "table; expected the integration times of the _rateints product (the x1dints "
+                "spectra are timed from it)"
+            )
