@@ -40,13 +40,13 @@ STEPS: dict[str, str] = {
     "photom": "webbcal.photom:PhotomStep",
     "assign_wcs": "webbcal.assign_wcs:AssignWcsStep",
     "resample": "webbcal.resample:ResampleStep",
-    "srctype": "webbcal.srctype:SourceTypeStep",
-    "extract_1d": "webbcal.extract_1d:Extract1dStep",
-    "outlier_detection": "webbcal.outlier_detection:OutlierDetectionStep",
-    "source_catalog": "webbcal.source_catalog:SourceCatalogStep",
-    "skymatch": "webbcal.skymatch:SkyMatchStep",
     "assign_mtwcs": "webbcal.assign_mtwcs:AssignMTWcsStep",
     "tweakreg": "webbcal.tweakreg:TweakRegStep",
+    "skymatch": "webbcal.skymatch:SkyMatchStep",
+    "outlier_detection": "webbcal.outlier_detection:OutlierDetectionStep",
+    "source_catalog": "webbcal.source_catalog:SourceCatalogStep",
+    "srctype": "webbcal.srctype:SourceTypeStep",
+    "extract_1d": "webbcal.extract_1d:Extract1dStep",
 }
 
 #: Pipeline alias -> "module:Class".
@@ -55,6 +55,7 @@ PIPELINES: dict[str, str] = {
     "calwebb_guider": "webbcal.pipeline:GuiderPipeline",
     "calwebb_dark": "webbcal.pipeline:DarkPipeline",
     "calwebb_image2": "webbcal.pipeline.image2:Image2Pipeline",
+    "calwebb_image3": "webbcal.pipeline.image3:Image3Pipeline",
     "calwebb_spec2": "webbcal.pipeline.spec2:Spec2Pipeline",
 }
 
