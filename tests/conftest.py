@@ -121,6 +121,8 @@ SLOW_TESTS = (
     "batch/test_batch.py",
     "datamodels/test_library.py::test_on_disk_memory_does_not_grow_with_members",
     "stpipe/test_multi_exposure.py::test_pipeline_memory_on_disk_does_not_grow_with_members",
+    "pipeline/test_image3.py",
+    "pipeline/test_demo_stage3.py",
 )
 
 

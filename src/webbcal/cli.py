@@ -300,7 +300,8 @@ def cmd_demo(argv: list[str]) -> int:
         prog="webbcal demo",
         description="Simulate an exposure and its references in a local CRDS context, "
         "then run calwebb_detector1 offline through ordinary CRDS selection and, for "
-        "NIRCam, calwebb_image2 (cal, i2d and a PNG of the i2d with RA/Dec axes).",
+        "NIRCam, calwebb_image2 (cal, i2d and a PNG of the i2d with RA/Dec axes). "
+        "--stage 3: calwebb_image3 on four dithered exposures (mosaic, catalog, PNG).",
         formatter_class=_HelpFormatter,
     )
     parser.add_argument("--out", default="webbcal_demo", metavar="DIR",
@@ -325,9 +326,25 @@ def cmd_demo(argv: list[str]) -> int:
                         help="groups per integration (nircam 6, miri 10)")  # fmt: skip
     parser.add_argument("--nints", type=int, default=None, metavar="N",
                         help="integrations (nircam 1, miri 2)")  # fmt: skip
+    parser.add_argument("--stage", type=int, default=1, choices=(1, 3), metavar="N",
+                        help="1 (default): one exposure from raw ramps (stage 1, and stage 2 "
+                        "for NIRCam); 3: calwebb_image3 on four dithered NIRCam exposures "
+                        "(mosaic, catalog, picture)")  # fmt: skip
     parser.add_argument("--quiet", "-q", action="store_true", help="less output")
     args = parser.parse_args(argv)
     from .demo import demo_subarrays, run_demo
+
+    if args.stage == 3:
+        if args.instrument != "nircam" or args.subarray != "FULL":
+            raise UsageError(
+                "webbcal demo --stage 3: the stage-3 demo simulates NIRCam NRCA1_SUB640 "
+                "exposures; drop --instrument and --subarray"
+            )
+        _setup_logging(False, True, None, None)
+        from .demo_image3 import run_image3_demo
+
+        print(run_image3_demo(args.out, seed=args.seed))
+        return 0
 
     if args.instrument == "fgs":
         valid = ["FULL", "128X128"]  # the guider demo simulates a 128 x 128 ACQ1 exposure
@@ -404,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
         "--output-dir out\n"
         "  list      list pipelines, steps and their parameters\n"
         "  demo      simulate an exposure and run calwebb_detector1 on it offline\n"
+        "            (--stage 3: calwebb_image3 on four dithered exposures)\n"
         f"{extra}\n"
         f"webbcal {__version__}: an independent implementation of the JWST calibration pipeline"
     )

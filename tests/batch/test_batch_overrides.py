@@ -94,3 +94,25 @@ def test_batch_runs_with_every_reference_overridden_and_no_crds(program, tmp_pat
                 np.testing.assert_array_equal(hb[ext].data, hs[ext].data, err_msg=name)
             assert hb[0].header["R_DARK"] == hs[0].header["R_DARK"]
             assert hb[0].header["R_DARK"].endswith("_sim_dark.fits")
+
+
+@pytest.mark.parametrize("env, expected", [(None, True), ("1", False), ("true", False)])
+def test_batch_honours_the_crds_pars_environment_switch(tmp_path, monkeypatch, env, expected):
+    """WEBBCAL_/STPIPE_DISABLE_CRDS_STEPPARS turn the pars-* lookup off as for webbcal run."""
+    import webbcal.batch.runner as runner
+
+    seen = []
+
+    def fake_plan(cls, paths, **kwargs):
+        seen.append(kwargs["use_crds_pars"])
+        return [], []
+
+    monkeypatch.setattr(runner, "plan_exposures", fake_plan)
+    for name in ("WEBBCAL_DISABLE_CRDS_STEPPARS", "STPIPE_DISABLE_CRDS_STEPPARS"):
+        monkeypatch.delenv(name, raising=False)
+    if env is not None:
+        monkeypatch.setenv("STPIPE_DISABLE_CRDS_STEPPARS", env)
+    exposure = tmp_path / "jw01234001001_01101_00001_nrca1_uncal.fits"
+    exposure.write_bytes(b"")
+    run_batch([str(exposure)], output_dir=tmp_path / "out", pipeline="calwebb_detector1")
+    assert seen == [expected]

@@ -38,6 +38,7 @@ PIPELINES_CHECKED = [
     "calwebb_dark",
     "calwebb_guider",
     "calwebb_image2",
+    "calwebb_image3",
     "calwebb_spec2",
     "calwebb_tso3",
 ]

@@ -148,3 +148,20 @@ def test_narrow_inputs_are_exact(nrca1_wcs, tan_output):
     exact = exact_pixel_map(nrca1_wcs, tan_output, shape=(1, 300))
     assert pm.step is None and pm.max_error == 0.0
     np.testing.assert_array_equal(pm.x, exact.x)
+
+
+def test_grid_evaluation_is_fitpacks_spline():
+    """The basis-matrix evaluation gives FITPACK's values of the same spline."""
+    from scipy.interpolate import RectBivariateSpline
+
+    from webbcal.wcs.pixelmap import _evaluate_grid
+
+    nodes_y, nodes_x = np.linspace(3, 700, 9), np.linspace(0, 1023, 12)
+    gx, gy = np.meshgrid(nodes_x, nodes_y)
+    z = 5.0 + 0.98 * gx - 0.17 * gy + 2e-7 * gx**2 * gy + 1e-5 * np.sin(gy / 90.0) * gx
+    spline = RectBivariateSpline(nodes_y, nodes_x, z, kx=3, ky=3, s=0)
+    rows, cols = np.arange(3.0, 701.0), np.arange(0.0, 1024.0)
+    fast = _evaluate_grid(spline, rows, cols)
+    assert fast.shape == (698, 1024) and fast.flags.c_contiguous
+    np.testing.assert_allclose(fast, spline(rows, cols), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(fast[0, ::93], z[0], atol=1e-9)  # interpolates the nodes

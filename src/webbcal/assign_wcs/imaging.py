@@ -300,6 +300,8 @@ def assign_imaging_wcs(
     """
     from stdatamodels.jwst.datamodels import DistortionModel
 
+    from ..datamodels.io import assigning_checked_values
+
     instrument, exp_type = check_exposure_keywords(model)
     try:
         pointing = pointing_from_model(model)
@@ -333,7 +335,8 @@ def assign_imaging_wcs(
     log.info("Created a %s %s imaging WCS with references distortion=%s, filteroffset=%s",
              instrument, exp_type.lower(), os.path.basename(distortion_path),
              filteroffset_path and os.path.basename(filteroffset_path))  # fmt: skip
-    model.meta.wcs = wcs
+    with assigning_checked_values(model):  # a gwcs.WCS: checked when the model is saved
+        model.meta.wcs = wcs
     model.meta.wcsinfo.s_region = s_region_from_wcs(wcs)
     log.info("assign_wcs updated S_REGION to %s", model.meta.wcsinfo.s_region)
     if sip.approx:

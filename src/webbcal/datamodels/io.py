@@ -8,15 +8,18 @@ directory that is renamed into place only when complete.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 __all__ = [
     "InputError",
+    "assigning_checked_values",
     "open_model",
     "open_ramp_input",
     "save_model",
@@ -352,6 +355,37 @@ def _segment_nints(model: Any) -> int | None:
     if start is None or end is None:
         return None
     return int(end) - int(start) + 1
+
+
+@contextlib.contextmanager
+def assigning_checked_values(model: Any) -> Iterator[Any]:
+    """Within the block, assignments to ``model`` skip the per-assignment schema check.
+
+    stdatamodels checks every assignment against the model's schema, resolving and
+    parsing the YAML schemas it refers to each time (tens of milliseconds for an
+    array or a WCS, a tenth of a second and more per step). Use this only for
+    values whose types the caller guarantees (arrays from our kernels, a gwcs
+    object): the whole model is still validated when it is saved. The model's
+    own setting is restored on exit; a model without that setting (another
+    datamodels version) is left as it is, checks included.
+
+    Parameters
+    ----------
+    model : stdatamodels DataModel
+
+    Yields
+    ------
+    The same model.
+    """
+    previous = getattr(model, "_validate_on_assignment", None)
+    if not isinstance(previous, bool):
+        yield model
+        return
+    model._validate_on_assignment = False
+    try:
+        yield model
+    finally:
+        model._validate_on_assignment = previous
 
 
 def save_model(model: Any, path: str) -> str:

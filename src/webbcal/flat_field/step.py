@@ -52,6 +52,7 @@ class FlatFieldStep(Step):
     def process(self, model):
         from stdatamodels.jwst import datamodels as dm
 
+        from ..datamodels.io import assigning_checked_values
         from ..lib.reffiles import load_reference
         from .apply import apply_flat
 
@@ -80,11 +81,12 @@ class FlatFieldStep(Step):
         )  # fmt: skip
         if self.save_interpolated_flat:
             self._save_applied_flat(ref, model, flat, flat_dq, flat_err)
-        model.data, model.dq, model.err = res.data, res.dq, res.err
-        if not guider:
-            model.var_poisson, model.var_rnoise, model.var_flat = (
-                res.var_poisson, res.var_rnoise, res.var_flat,
-            )  # fmt: skip
+        with assigning_checked_values(model):  # new float32/uint32 arrays of the SCI shape
+            model.data, model.dq, model.err = res.data, res.dq, res.err
+            if not guider:
+                model.var_poisson, model.var_rnoise, model.var_flat = (
+                    res.var_poisson, res.var_rnoise, res.var_flat,
+                )  # fmt: skip
         return model
 
     def _save_applied_flat(self, ref, model, flat, flat_dq, flat_err) -> str:

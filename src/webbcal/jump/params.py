@@ -1,8 +1,10 @@
 """Parameters and result container of the jump-detection kernel.
 
 Every algorithm parameter of the JWST ``jump`` step is declared once here, with
-the same name, type and default as the official step (jwst 3.0). The runtime
-option ``maximum_cores`` is not an algorithm parameter and is not declared.
+the same name, type and default as the official step (jwst 3.0), its help text,
+bounds and unit: the step's parameters are generated from these fields
+(:func:`webbcal.stpipe.params.dataclass_params`). The runtime option
+``maximum_cores`` is not an algorithm parameter and is declared by the step.
 
 References
 ----------
@@ -13,41 +15,13 @@ description (jwst-pipeline.readthedocs.io, ``jump`` package).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["JumpParameters", "JumpResult"]
+from ..stpipe.params import dataclass_params, param_field
 
-_NON_NEGATIVE = (
-    "rejection_threshold",
-    "three_group_rejection_threshold",
-    "four_group_rejection_threshold",
-    "max_jump_to_flag_neighbors",
-    "min_jump_to_flag_neighbors",
-    "after_jump_flag_dn1",
-    "after_jump_flag_time1",
-    "after_jump_flag_dn2",
-    "after_jump_flag_time2",
-    "min_sat_area",
-    "min_jump_area",
-    "expand_factor",
-    "min_sat_radius_extend",
-    "sat_expand",
-    "edge_size",
-    "snowball_time_masked_next_int",
-    "max_shower_amplitude",
-    "extend_snr_threshold",
-    "extend_min_area",
-    "extend_inner_radius",
-    "extend_outer_radius",
-    "extend_ellipse_expand_ratio",
-    "time_masked_after_shower",
-    "min_diffs_single_pass",
-    "max_extended_radius",
-    "minimum_groups",
-    "minimum_sigclip_groups",
-)
+__all__ = ["JumpParameters", "JumpResult"]
 
 
 @dataclass(frozen=True)
@@ -126,56 +100,120 @@ class JumpParameters:
         in the other integrations.
     """
 
-    rejection_threshold: float = 4.0
-    three_group_rejection_threshold: float = 6.0
-    four_group_rejection_threshold: float = 5.0
-    flag_4_neighbors: bool = True
-    max_jump_to_flag_neighbors: float = 1000.0
-    min_jump_to_flag_neighbors: float = 10.0
-    after_jump_flag_dn1: float = 0.0
-    after_jump_flag_time1: float = 0.0
-    after_jump_flag_dn2: float = 0.0
-    after_jump_flag_time2: float = 0.0
-    expand_large_events: bool = False
-    min_sat_area: float = 1.0
-    min_jump_area: float = 5.0
-    expand_factor: float = 2.0
-    use_ellipses: bool = False
-    sat_required_snowball: bool = True
-    min_sat_radius_extend: float = 2.5
-    sat_expand: int = 2
-    edge_size: int = 25
-    mask_snowball_core_next_int: bool = True
-    snowball_time_masked_next_int: int = 4000
-    find_showers: bool = False
-    max_shower_amplitude: float = 4.0
-    extend_snr_threshold: float = 1.2
-    extend_min_area: int = 90
-    extend_inner_radius: float = 1.0
-    extend_outer_radius: float = 2.6
-    extend_ellipse_expand_ratio: float = 1.1
-    time_masked_after_shower: float = 15.0
-    min_diffs_single_pass: int = 10
-    max_extended_radius: int = 200
-    minimum_groups: int = 3
-    minimum_sigclip_groups: int = 100
-    only_use_ints: bool = True
+    rejection_threshold: float = param_field(4.0, "Jump sigma threshold", minimum=0, unit="sigma")
+    three_group_rejection_threshold: float = param_field(
+        6.0, "Threshold for 3-group ramps", minimum=0, unit="sigma"
+    )
+    four_group_rejection_threshold: float = param_field(
+        5.0, "Threshold for 4-group ramps", minimum=0, unit="sigma"
+    )
+    flag_4_neighbors: bool = param_field(
+        True, "Flag the four perpendicular neighbours of each jump"
+    )
+    max_jump_to_flag_neighbors: float = param_field(
+        1000.0,
+        "Largest jump significance that triggers neighbour flagging",
+        minimum=0,
+        unit="sigma",
+    )
+    min_jump_to_flag_neighbors: float = param_field(
+        10.0, "Smallest jump significance that triggers neighbour flagging", minimum=0, unit="sigma"
+    )
+    after_jump_flag_dn1: float = param_field(
+        0.0, "1st: jumps above this flag later groups", minimum=0, unit="DN"
+    )
+    after_jump_flag_time1: float = param_field(
+        0.0, "1st: time after a jump that is flagged", minimum=0, unit="s"
+    )
+    after_jump_flag_dn2: float = param_field(
+        0.0, "2nd: jumps above this flag later groups", minimum=0, unit="DN"
+    )
+    after_jump_flag_time2: float = param_field(
+        0.0, "2nd: time after a jump that is flagged", minimum=0, unit="s"
+    )
+    expand_large_events: bool = param_field(False, "Flag snowballs (near-infrared large events)")
+    min_sat_area: float = param_field(
+        1.0, "Minimum area of a snowball's saturated core", minimum=0, unit="pixels"
+    )
+    min_jump_area: float = param_field(
+        5.0, "Minimum jump area that starts large-event processing", minimum=0, unit="pixels"
+    )
+    expand_factor: float = param_field(
+        2.0, "Expansion factor of the enclosing circle or ellipse", minimum=0
+    )
+    use_ellipses: bool = param_field(False, "Deprecated; kept for parameter-file compatibility")
+    sat_required_snowball: bool = param_field(True, "Require a saturated core for snowballs")
+    min_sat_radius_extend: float = param_field(
+        2.5, "Minimum core radius to extend the core", minimum=0, unit="pixels"
+    )
+    sat_expand: int = param_field(
+        2, "Pixels added to the radius of a snowball core", minimum=0, unit="pixels"
+    )
+    edge_size: int = param_field(
+        25, "Distance from the edge where no saturated core is required", minimum=0, unit="pixels"
+    )
+    mask_snowball_core_next_int: bool = param_field(
+        True, "Flag snowball cores in the next integration"
+    )
+    snowball_time_masked_next_int: int = param_field(
+        4000,
+        "Time after a snowball over which its core is flagged in the next integration",
+        minimum=0,
+        unit="s",
+    )
+    find_showers: bool = param_field(False, "Flag MIRI cosmic-ray showers")
+    max_shower_amplitude: float = param_field(
+        4.0, "Largest MIRI shower amplitude", minimum=0, unit="DN/s"
+    )
+    extend_snr_threshold: float = param_field(
+        1.2, "Minimum SNR of extended shower emission", minimum=0
+    )
+    extend_min_area: int = param_field(
+        90, "Minimum area of shower emission after convolution", minimum=0, unit="pixels"
+    )
+    extend_inner_radius: float = param_field(
+        1.0, "Inner radius of the ring convolution kernel", minimum=0, unit="pixels"
+    )
+    extend_outer_radius: float = param_field(
+        2.6, "Outer radius of the ring convolution kernel", minimum=0, unit="pixels"
+    )
+    extend_ellipse_expand_ratio: float = param_field(
+        1.1, "Expansion of the ellipse fit to showers", minimum=0
+    )
+    time_masked_after_shower: float = param_field(
+        15.0, "Time flagged as jump after a shower", minimum=0, unit="s"
+    )
+    min_diffs_single_pass: int = param_field(
+        10, "Minimum number of differences to flag all jumps in one pass", minimum=0
+    )
+    max_extended_radius: int = param_field(
+        200, "Largest radius of a snowball or shower", minimum=0, unit="pixels"
+    )
+    minimum_groups: int = param_field(3, "Fewest groups needed for jump detection", minimum=1)
+    minimum_sigclip_groups: int = param_field(
+        100,
+        "Number of differences from which sigma clipping across integrations is used",
+        minimum=1,
+    )
+    only_use_ints: bool = param_field(
+        True, "In sigma clipping compare each group only across integrations"
+    )
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.type == "float":
+        for p in dataclass_params(type(self)):
+            value = getattr(self, p.name)
+            if p.type is float:
                 ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(
                     value, bool
                 )
-            elif f.type == "int":
+            elif p.type is int:
                 ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
             else:
                 ok = isinstance(value, bool | np.bool_)
             if not ok:
-                raise ValueError(f"{f.name}={value!r}: expected a {f.type}")
-            if f.name in _NON_NEGATIVE and not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{f.name}={value!r}: expected a finite value >= 0")
+                raise ValueError(f"{p.name}={value!r}: expected a {p.type.__name__}")
+            if p.minimum is not None and not (math.isfinite(value) and value >= p.minimum):
+                raise ValueError(f"{p.name}={value!r}: expected a finite value >= {p.minimum:g}")
         if self.min_jump_to_flag_neighbors > self.max_jump_to_flag_neighbors:
             raise ValueError(
                 f"min_jump_to_flag_neighbors={self.min_jump_to_flag_neighbors!r}: expected "

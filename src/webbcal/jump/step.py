@@ -9,6 +9,8 @@ import numpy as np
 from .. import dqflags
 from ..lib.reffiles import gain_and_readnoise, geometry_of
 from ..stpipe import Param, Step, StepSkipped
+from ..stpipe.params import dataclass_from_parameters, dataclass_params
+from .params import JumpParameters
 
 __all__ = ["JumpStep"]
 
@@ -17,73 +19,13 @@ log = logging.getLogger(__name__)
 _DNU = np.uint8(dqflags.DO_NOT_USE)
 _JUMP = np.uint8(dqflags.JUMP_DET)
 
-_F, _I, _B = float, int, bool
-_SPEC = (
-    Param("rejection_threshold", _F, 4.0, "Jump sigma threshold", minimum=0, unit="sigma"),
-    Param("three_group_rejection_threshold", _F, 6.0, "Threshold for 3-group ramps",
-          minimum=0, unit="sigma"),
-    Param("four_group_rejection_threshold", _F, 5.0, "Threshold for 4-group ramps",
-          minimum=0, unit="sigma"),
-    Param("maximum_cores", str, "1", "Cores to use: an integer, 'quarter', 'half' or 'all'"),
-    Param("flag_4_neighbors", _B, True, "Flag the four perpendicular neighbours of each jump"),
-    Param("max_jump_to_flag_neighbors", _F, 1000.0,
-          "Largest jump significance that triggers neighbour flagging", minimum=0, unit="sigma"),
-    Param("min_jump_to_flag_neighbors", _F, 10.0,
-          "Smallest jump significance that triggers neighbour flagging", minimum=0, unit="sigma"),
-    Param("after_jump_flag_dn1", _F, 0.0, "1st: jumps above this flag later groups",
-          minimum=0, unit="DN"),
-    Param("after_jump_flag_time1", _F, 0.0, "1st: time after a jump that is flagged",
-          minimum=0, unit="s"),
-    Param("after_jump_flag_dn2", _F, 0.0, "2nd: jumps above this flag later groups",
-          minimum=0, unit="DN"),
-    Param("after_jump_flag_time2", _F, 0.0, "2nd: time after a jump that is flagged",
-          minimum=0, unit="s"),
-    Param("expand_large_events", _B, False, "Flag snowballs (near-infrared large events)"),
-    Param("min_sat_area", _F, 1.0, "Minimum area of a snowball's saturated core", minimum=0,
-          unit="pixels"),
-    Param("min_jump_area", _F, 5.0, "Minimum jump area that starts large-event processing",
-          minimum=0, unit="pixels"),
-    Param("expand_factor", _F, 2.0, "Expansion factor of the enclosing circle or ellipse",
-          minimum=0),
-    Param("use_ellipses", _B, False, "Deprecated; kept for parameter-file compatibility"),
-    Param("sat_required_snowball", _B, True, "Require a saturated core for snowballs"),
-    Param("min_sat_radius_extend", _F, 2.5, "Minimum core radius to extend the core",
-          minimum=0, unit="pixels"),
-    Param("sat_expand", _I, 2, "Pixels added to the radius of a snowball core", minimum=0,
-          unit="pixels"),
-    Param("edge_size", _I, 25, "Distance from the edge where no saturated core is required",
-          minimum=0, unit="pixels"),
-    Param("mask_snowball_core_next_int", _B, True,
-          "Flag snowball cores in the next integration"),
-    Param("snowball_time_masked_next_int", _I, 4000,
-          "Time after a snowball over which its core is flagged in the next integration",
-          minimum=0, unit="s"),
-    Param("find_showers", _B, False, "Flag MIRI cosmic-ray showers"),
-    Param("max_shower_amplitude", _F, 4.0, "Largest MIRI shower amplitude", minimum=0,
-          unit="DN/s"),
-    Param("extend_snr_threshold", _F, 1.2, "Minimum SNR of extended shower emission",
-          minimum=0),
-    Param("extend_min_area", _I, 90, "Minimum area of shower emission after convolution",
-          minimum=0, unit="pixels"),
-    Param("extend_inner_radius", _F, 1.0, "Inner radius of the ring convolution kernel",
-          minimum=0, unit="pixels"),
-    Param("extend_outer_radius", _F, 2.6, "Outer radius of the ring convolution kernel",
-          minimum=0, unit="pixels"),
-    Param("extend_ellipse_expand_ratio", _F, 1.1, "Expansion of the ellipse fit to showers",
-          minimum=0),
-    Param("time_masked_after_shower", _F, 15.0, "Time flagged as jump after a shower",
-          minimum=0, unit="s"),
-    Param("min_diffs_single_pass", _I, 10,
-          "Minimum number of differences to flag all jumps in one pass", minimum=0),
-    Param("max_extended_radius", _I, 200, "Largest radius of a snowball or shower", minimum=0,
-          unit="pixels"),
-    Param("minimum_groups", _I, 3, "Fewest groups needed for jump detection", minimum=1),
-    Param("minimum_sigclip_groups", _I, 100,
-          "Number of differences from which sigma clipping across integrations is used",
-          minimum=1),
-    Param("only_use_ints", _B, True,
-          "In sigma clipping compare each group only across integrations"),
-)  # fmt: skip
+#: The runtime option of the official step, not an algorithm parameter.
+_MAXIMUM_CORES = Param("maximum_cores", str, "1",
+                       "Cores to use: an integer, 'quarter', 'half' or 'all'")  # fmt: skip
+_ALGORITHM = dataclass_params(JumpParameters)
+#: The algorithm parameters are declared once, by the kernel's JumpParameters; the
+#: official order puts maximum_cores after the three thresholds.
+_SPEC = (*_ALGORITHM[:3], _MAXIMUM_CORES, *_ALGORITHM[3:])
 
 
 class JumpStep(Step):
@@ -114,15 +56,13 @@ class JumpStep(Step):
     spec = _SPEC
 
     def process(self, model):
-        from .params import JumpParameters
         from .twopoint import detect_jumps
 
         nints, ngroups = model.data.shape[:2]
         self.check_enough_groups(nints, ngroups)
         geom = geometry_of(model)
         gain, readnoise = gain_and_readnoise(self, model)
-        names = set(JumpParameters.__dataclass_fields__)
-        params = JumpParameters(**{k: v for k, v in self.get_parameters().items() if k in names})
+        params = dataclass_from_parameters(JumpParameters, self.get_parameters())
         exp = model.meta.exposure
         start = time.monotonic()
         result = detect_jumps(
@@ -157,13 +97,11 @@ class JumpStep(Step):
         from ..jump._postflag import planes_all_set
         from ..stpipe.blocks import BlockStage, NotStreamable
         from .differences import choose_mode
-        from .params import JumpParameters
         from .twopoint import detect_jumps
 
         nints, ngroups = ctx.nints, ctx.ngroups
         self.check_enough_groups(nints, ngroups)
-        names = set(JumpParameters.__dataclass_fields__)
-        params = JumpParameters(**{k: v for k, v in self.get_parameters().items() if k in names})
+        params = dataclass_from_parameters(JumpParameters, self.get_parameters())
         if params.expand_large_events or params.find_showers:
             raise NotStreamable("snowball or shower flagging needs whole frames")
         gain, readnoise = ctx.gain_readnoise(self)

@@ -91,6 +91,8 @@ class PhotomStep(Step):
 
         if (model.meta.exposure.type or "").upper() in LRS_EXP_TYPES:
             return self._process_lrs(model)
+        from ..datamodels.io import assigning_checked_values
+
         instrument = _check_supported(model, dm)
         if self.source_type is not None:
             log.info("source_type=%s has no effect on imaging data", self.source_type)
@@ -112,12 +114,13 @@ class PhotomStep(Step):
             var_poisson=_array(model, "var_poisson"), var_rnoise=_array(model, "var_rnoise"),
             var_flat=_array(model, "var_flat"),
         )  # fmt: skip
-        model.data, model.err, model.dq = res.data, res.err, res.dq
-        for attr in ("var_poisson", "var_rnoise", "var_flat"):
-            if getattr(res, attr) is not None:
-                setattr(model, attr, getattr(res, attr))
-        if area is not None:
-            model.area = area
+        with assigning_checked_values(model):  # new float32/uint32 arrays of the SCI shape
+            model.data, model.err, model.dq = res.data, res.err, res.dq
+            for attr in ("var_poisson", "var_rnoise", "var_flat"):
+                if getattr(res, attr) is not None:
+                    setattr(model, attr, getattr(res, attr))
+            if area is not None:
+                model.area = area
         phot = model.meta.photometry
         phot.conversion_megajanskys = factor
         phot.conversion_microjanskys = factor * MJSR_TO_UJA2

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Literal
 
 import numpy as np
@@ -50,6 +50,7 @@ import numpy as np
 from webbcal.dqflags import DO_NOT_USE, REFERENCE_PIXEL
 from webbcal.lib.subarray import NREF, SubarrayGeometry
 from webbcal.refpix.orientation import DetectorWindow, detector_window, to_detector
+from webbcal.refpix.params import RefPixParameters
 from webbcal.refpix.stats import clipped_mean, running_median
 
 from ..lib.progress import integration_done
@@ -76,77 +77,12 @@ NRS_EDGELESS_SUBARRAYS: tuple[str, ...] = ("SUB512", "SUB512S", "SUB32")
 _NAMPS = 4
 #: Planes (groups) corrected together; bounds the memory of the statistics.
 _PLANE_BLOCK = 16
-
-_ALGORITHMS = ("median", "sirs")
+#: The official step's default options.
+_DEFAULTS = RefPixParameters()
 
 
 class UnsupportedRefPixModeError(NotImplementedError, ValueError):
     """The requested reference-pixel mode is not implemented by webbcal."""
-
-
-@dataclass(frozen=True)
-class RefPixParameters:
-    """Options of the reference-pixel correction (official ``refpix`` step names).
-
-    Attributes
-    ----------
-    odd_even_columns : bool
-        Separate reference values for odd and even detector columns.
-    use_side_ref_pixels : bool
-        Apply the side reference-column correction (4-output data).
-    side_smoothing_length : int
-        Height in rows of the running-median window for the side reference
-        pixels (>= 1; the official default 11).
-    side_gain : float
-        Factor applied to the side reference signal before subtracting it.
-    odd_even_rows : bool
-        MIRI only (separate odd/even rows); unused by the NIR kernel.
-    ovr_corr_mitigation_ftr : float
-        NIRSpec IRS2 only; unused by this kernel.
-    preserve_irs2_refpix : bool
-        NIRSpec IRS2 only; unused by this kernel.
-    irs2_mean_subtraction : bool
-        NIRSpec IRS2 only; unused by this kernel.
-    refpix_algorithm : {"median", "sirs"}
-        Side-pixel algorithm for full frames. Only "median" is implemented.
-    sigreject : float
-        SIRS only: outlier rejection in sigma.
-    gaussmooth : float
-        SIRS only: width of the Gaussian low-pass filter.
-    halfwidth : int
-        SIRS only: half-width of the convolution kernel.
-    siglimit : float
-        Clipping limit, in standard deviations, of the sigma-clipped means (> 0).
-    """
-
-    odd_even_columns: bool = True
-    use_side_ref_pixels: bool = True
-    side_smoothing_length: int = 11
-    side_gain: float = 1.0
-    odd_even_rows: bool = True
-    ovr_corr_mitigation_ftr: float = 3.0
-    preserve_irs2_refpix: bool = False
-    irs2_mean_subtraction: bool = False
-    refpix_algorithm: str = "median"
-    sigreject: float = 4.0
-    gaussmooth: float = 1.0
-    halfwidth: int = 30
-    siglimit: float = 3.0
-
-    def __post_init__(self) -> None:
-        if self.refpix_algorithm not in _ALGORITHMS:
-            raise ValueError(
-                f"refpix_algorithm={self.refpix_algorithm!r}: expected one of {_ALGORITHMS}"
-            )
-        length = self.side_smoothing_length
-        if not isinstance(length, Integral) or isinstance(length, bool) or length < 1:
-            raise ValueError(
-                f"side_smoothing_length={length!r}: expected an integer number of rows >= 1"
-            )
-        if not isinstance(self.siglimit, Real) or not self.siglimit > 0:
-            raise ValueError(f"siglimit={self.siglimit!r}: expected a number > 0")
-        if not isinstance(self.side_gain, Real) or not np.isfinite(self.side_gain):
-            raise ValueError(f"side_gain={self.side_gain!r}: expected a finite number")
 
 
 @dataclass(frozen=True, eq=False)
@@ -463,7 +399,7 @@ def correct_refpix(
     fastaxis: int,
     slowaxis: int,
     noutputs: int,
-    params: RefPixParameters = RefPixParameters(),
+    params: RefPixParameters = _DEFAULTS,
     zeroframe: np.ndarray | None = None,
     edge_columns_as_reference: bool = False,
     nref: int = NREF,
@@ -551,7 +487,7 @@ def reference_pixel_mask(
     fastaxis: int,
     slowaxis: int,
     noutputs: int,
-    params: RefPixParameters = RefPixParameters(),
+    params: RefPixParameters = _DEFAULTS,
     edge_columns_as_reference: bool = False,
     nref: int = NREF,
 ) -> np.ndarray:
@@ -627,7 +563,7 @@ def refpix_terms(
     fastaxis: int,
     slowaxis: int,
     noutputs: int,
-    params: RefPixParameters = RefPixParameters(),
+    params: RefPixParameters = _DEFAULTS,
     edge_columns_as_reference: bool = False,
     nref: int = NREF,
     verbose: bool = True,

@@ -3,7 +3,9 @@
 import logging
 
 from ..lib.reffiles import geometry_of
-from ..stpipe import Param, Step, StepSkipped
+from ..stpipe import Step, StepSkipped
+from ..stpipe.params import dataclass_from_parameters, dataclass_params
+from .params import RefPixParameters
 
 __all__ = ["RefPixStep"]
 
@@ -23,30 +25,7 @@ class RefPixStep(Step):
     cal_step_name = "refpix"
     reference_file_types = ("refpix", "sirskernel")
     optional_reference_types = ("refpix", "sirskernel")
-    spec = (
-        Param("odd_even_columns", bool, True,
-              "Compute the reference signal separately for even and odd columns"),
-        Param("use_side_ref_pixels", bool, True,
-              "Use the side reference pixels for a per-row reference signal"),
-        Param("side_smoothing_length", int, 11,
-              "Median window height for smoothing the side reference signal", minimum=1,
-              unit="rows"),
-        Param("side_gain", float, 1.0,
-              "Factor applied to the side reference signal before subtraction"),
-        Param("odd_even_rows", bool, True,
-              "Compute the reference signal separately for even and odd rows (MIRI)"),
-        Param("ovr_corr_mitigation_ftr", float, 3.0,
-              "Factor limiting over-correction by bad reference pixels (IRS2)"),
-        Param("preserve_irs2_refpix", bool, False, "Keep interleaved reference pixels (IRS2)"),
-        Param("irs2_mean_subtraction", bool, False, "Subtract a mean offset first (IRS2)"),
-        Param("refpix_algorithm", str, "median", "Side-pixel algorithm for NIR full frames",
-              choices=("median", "sirs")),
-        Param("sigreject", float, 4.0, "Sigmas for outlier rejection (sirs)", minimum=0),
-        Param("gaussmooth", float, 1.0, "Gaussian low-pass width (sirs)", minimum=0),
-        Param("halfwidth", int, 30, "Half-width of the convolution kernel (sirs)", minimum=1),
-        Param("siglimit", float, 3.0, "Sigma-clipping limit of the reference-pixel means",
-              minimum=1e-6),
-    )  # fmt: skip
+    spec = dataclass_params(RefPixParameters)
 
     def _resolve_references(self, model):
         # The refpix and sirskernel references are only used for NIRSpec IRS2 and the
@@ -66,21 +45,18 @@ class RefPixStep(Step):
             For a MIRI subarray; a first pass may also skip the step.
         """
         from ._stage import miri_refpix_stage, nir_refpix_stage
-        from .nir import RefPixParameters
 
         if (ctx.model.meta.instrument.name or "").upper() == "MIRI":
             return miri_refpix_stage(self, ctx)
-        names = set(RefPixParameters.__dataclass_fields__)
-        params = RefPixParameters(**{k: v for k, v in self.get_parameters().items() if k in names})
+        params = dataclass_from_parameters(RefPixParameters, self.get_parameters())
         return nir_refpix_stage(self, ctx, params)
 
     def process(self, model):
-        from .nir import NRS_EDGELESS_SUBARRAYS, RefPixParameters, correct_refpix
+        from .nir import NRS_EDGELESS_SUBARRAYS, correct_refpix
 
         if (model.meta.instrument.name or "").upper() == "MIRI":
             return self._process_miri(model)
-        names = set(RefPixParameters.__dataclass_fields__)
-        params = RefPixParameters(**{k: v for k, v in self.get_parameters().items() if k in names})
+        params = dataclass_from_parameters(RefPixParameters, self.get_parameters())
         sub = model.meta.subarray
         exp = model.meta.exposure
         zf = None

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,6 +48,7 @@ from drizzle.resample import Drizzle
 
 from ..dqflags import DO_NOT_USE, NON_SCIENCE
 from ..wcs import MAX_TOLERANCE, pixel_map
+from ._variance_sums import accumulate, finish
 from .constants import KERNELS, VARIANCE_NAMES
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,6 @@ __all__ = [
 ]
 
 WEIGHT_TYPES = ("ivm", "exptime")
-#: Output rows per block of the variance sums.
-_ROW_BLOCK = 128
 #: DQ bits that give a pixel zero weight (all others are ignored).
 BAD_BITS = DO_NOT_USE | NON_SCIENCE
 
@@ -426,22 +424,6 @@ class Coadd:
         np.square(out, out=out)
         return out
 
-    def _variance_weight(self, rows: slice, drizzled: dict, seconds: float) -> np.ndarray:
-        """Weight (float64) of the drizzled variances of output rows ``rows``."""
-        shape = (len(range(*rows.indices(self.shape[0]))), self.shape[1])
-        if self.params.weight_type == "ivm":
-            rn = drizzled.get("var_rnoise")
-            if rn is None:
-                return np.ones(shape)
-            rn = rn[rows]
-            weight = np.zeros(shape)
-            ok = (rn > 0) & np.isfinite(rn)
-            weight[ok] = np.reciprocal(rn[ok])
-            return weight
-        if self.params.weight_type == "exptime":
-            return np.full(shape, seconds)
-        return np.ones(shape)
-
     def _add_variances(self, exposure, seconds, kwargs):
         drizzled = {}
         for name in VARIANCE_NAMES:
@@ -450,24 +432,17 @@ class Coadd:
                 continue
             with np.errstate(invalid="ignore"):
                 drizzled[name] = self._drizzle_variance(var, kwargs)
-        for name in drizzled:
+        rn, constant = None, 1.0
+        if self.params.weight_type == "ivm":
+            rn = drizzled.get("var_rnoise")
+        elif self.params.weight_type == "exptime":
+            constant = seconds
+        for name, var in drizzled.items():
             if name not in self._wsum:
                 self._wsum[name] = np.full(self.shape, np.nan, dtype=np.float32)
                 self._wt[name] = np.zeros(self.shape, dtype=np.float32)
-        # Row blocks keep the float64 temporaries small (and in cache); the sums are
-        # element-wise, so the result does not depend on the block size.
-        for start in range(0, self.shape[0], _ROW_BLOCK):
-            rows = slice(start, start + _ROW_BLOCK)
-            weight = self._variance_weight(rows, drizzled, seconds)
-            for name, var in drizzled.items():
-                wsum, wt, v = self._wsum[name][rows], self._wt[name][rows], var[rows]
-                ok = (v >= 0) & np.isfinite(v) & (weight > 0)
-                previous = wsum.astype(np.float64)
-                previous[np.isnan(previous)] = 0.0  # the first contribution starts the sum
-                with np.errstate(over="ignore", invalid="ignore"):
-                    total = previous + v * weight * weight
-                np.copyto(wsum, total, where=ok, casting="same_kind")
-                np.copyto(wt, wt + weight, where=ok, casting="same_kind")
+            # One compiled pass per plane (float64 arithmetic, no temporaries).
+            accumulate(self._wsum[name], self._wt[name], var, rn, constant)
 
     def _add_times(self, exposure):
         if exposure.group_id in self._groups:
@@ -484,19 +459,12 @@ class Coadd:
             self._times["duration"] += exposure.duration
 
     def _final_variances(self):
-        if self.pixel_scale_ratio is None:
-            scaling = 1.0
-        else:
-            scaling = 1.0 / self.pixel_scale_ratio**2
-        out = {}
-        with np.errstate(divide="ignore", invalid="ignore"):
-            for name in VARIANCE_NAMES:
-                if name in self._wsum:
-                    wt = self._wt[name]
-                    out[name] = (self._wsum[name] * scaling / wt / wt).astype(np.float32)
-                else:
-                    out[name] = np.full(self.shape, np.nan, dtype=np.float32)
-        return out
+        """Output variances (dict) and ERR from the running sums."""
+        scaling = 1.0 if self.pixel_scale_ratio is None else 1.0 / self.pixel_scale_ratio**2
+        planes, err = finish([self._wsum.get(n) for n in VARIANCE_NAMES],
+                             [self._wt.get(n) for n in VARIANCE_NAMES], scaling,
+                             self.shape)  # fmt: skip
+        return dict(zip(VARIANCE_NAMES, planes, strict=True)), err
 
     def finalize(self) -> CoaddResult:
         """The output planes and summed times.
@@ -510,12 +478,7 @@ class Coadd:
             raise RuntimeError("no exposure was added to the drizzle combination")
         variances, err = {}, None
         if self.params.enable_var:
-            variances = self._final_variances()
-            stack = np.array(list(variances.values()))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                err = np.sqrt(np.nansum(stack, axis=0)).astype(np.float32)
-            err[np.all(np.isnan(stack), axis=0)] = np.nan
+            variances, err = self._final_variances()
         if self._driz_err is not None:
             err = (self._driz_err.out_img / (self.pixel_scale_ratio or 1.0)).astype(np.float32)
         starts = [t for t in self._starts if t is not None]

@@ -305,7 +305,9 @@ class ResampleStep(Step):
 
         from .product import combined_s_region, pixel_area_steradians, update_wcsinfo
 
-        out = dm.ImageModel()
+        # Every value set here is ours or the (valid) input's: the product is
+        # validated once, when it is saved, not on each assignment.
+        out = dm.ImageModel(validate_on_assignment=False)
         out.update(first.model if isinstance(first, _MetaOnly) else first)
         out.meta.bunit_data = first.meta.bunit_data
         out.data = result.data
@@ -367,7 +369,7 @@ class _MetaOnly:
     def __init__(self, model: Any) -> None:
         from stdatamodels.jwst import datamodels as dm
 
-        self.model = dm.ImageModel()
+        self.model = dm.ImageModel(validate_on_assignment=False)
         self.model.update(model)
         self.model.meta.bunit_data = model.meta.bunit_data
         self.meta = self.model.meta

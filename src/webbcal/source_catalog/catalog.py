@@ -7,7 +7,11 @@ Column order (for ``aperture_ee = (30, 50, 70)``): ``label``, ``xcentroid``,
 ``nn_label``, ``nn_dist``, ``isophotal_flux(_err)``, ``isophotal_abmag(_err)``,
 ``isophotal_vegamag(_err)``, ``isophotal_area``, ``semimajor_sigma``,
 ``semiminor_sigma``, ``ellipticity``, ``orientation``, ``sky_orientation`` and the
-four ``sky_bbox_*`` corners. Fluxes are in Jy, positions 0-based pixels.
+four ``sky_bbox_*`` corners; then, a webbcal extension after the official columns, Kron
+photometry of segmentation catalogs: ``kron_flux(_err)``, ``kron_abmag(_err)``,
+``kron_vegamag(_err)`` (the elliptical Kron aperture of ``kron_params``, photutils
+``SourceCatalog.kron_flux``; Kron 1980, ApJS 43, 305). Fluxes are in Jy, positions
+0-based pixels.
 
 References
 ----------
@@ -54,6 +58,8 @@ _SEGMENT_SOURCES = {
     "sky_bbox_ul": ("sky_bbox_ul",),
     "sky_bbox_lr": ("sky_bbox_lr",),
     "sky_bbox_ur": ("sky_bbox_ur",),
+    "kron_flux": ("kron_flux",),
+    "kron_flux_err": ("kron_flux_err",),
 }
 _SEGMENT_DESCRIPTIONS = {
     "label": "Unique source identification label number",
@@ -67,6 +73,12 @@ _SEGMENT_DESCRIPTIONS = {
     "isophotal_vegamag": "Isophotal Vega magnitude",
     "isophotal_vegamag_err": "Isophotal Vega magnitude error",
     "isophotal_area": "Isophotal area",
+    "kron_flux": "Flux within the Kron elliptical aperture (kron_params)",
+    "kron_flux_err": "Kron flux error",
+    "kron_abmag": "Kron AB magnitude",
+    "kron_abmag_err": "Kron AB magnitude error",
+    "kron_vegamag": "Kron Vega magnitude",
+    "kron_vegamag_err": "Kron Vega magnitude error",
     "semimajor_sigma": "1-sigma standard deviation along the semimajor axis of the 2D "
     "Gaussian function that has the same second-order central moments as the source",
     "semiminor_sigma": "1-sigma standard deviation along the semiminor axis of the 2D "
@@ -262,6 +274,10 @@ def build_catalog(inputs: CatalogInputs, *, software: tuple[str, str]) -> Any:
     for corner in ("ll", "ul", "lr", "ur"):
         add(f"sky_bbox_{corner}", seg[f"sky_bbox_{corner}"],
             _SEGMENT_DESCRIPTIONS[f"sky_bbox_{corner}"])  # fmt: skip
+    # webbcal extension, after the official columns: Kron photometry (segmentation only)
+    if seg["kron_flux"] is not None:
+        _add_flux_columns(add, "kron", seg["kron_flux"], seg["kron_flux_err"],
+                          inputs.abvega_offset)  # fmt: skip
     for name in cat.colnames:
         cat[name].info.description = desc[name]
         fmt = _format(name)
@@ -272,23 +288,26 @@ def build_catalog(inputs: CatalogInputs, *, software: tuple[str, str]) -> Any:
 
 
 def _add_segment_photometry(add, seg, offset):
+    _add_flux_columns(add, "isophotal", seg["isophotal_flux"], seg["isophotal_flux_err"], offset)
+
+
+def _add_flux_columns(add, prefix, flux, err, offset):
+    """``<prefix>_flux(_err)`` in Jy and the AB and Vega magnitudes from them."""
     import astropy.units as u
 
-    flux = seg["isophotal_flux"]
-    err = seg["isophotal_flux_err"]
     flux_v = None if flux is None else np.asarray(getattr(flux, "value", flux))
     err_v = None if err is None else np.asarray(getattr(err, "value", err))
-    add("isophotal_flux", flux_v, _SEGMENT_DESCRIPTIONS["isophotal_flux"], u.Jy)
-    add("isophotal_flux_err", err_v, _SEGMENT_DESCRIPTIONS["isophotal_flux_err"], u.Jy)
+    text = _SEGMENT_DESCRIPTIONS
+    add(f"{prefix}_flux", flux_v, text[f"{prefix}_flux"], u.Jy)
+    add(f"{prefix}_flux_err", err_v, text[f"{prefix}_flux_err"], u.Jy)
     if flux_v is None:
         mag = mag_err = None
     else:
         mag, mag_err = flux_to_abmag(flux_v, err_v)
-    add("isophotal_abmag", mag, _SEGMENT_DESCRIPTIONS["isophotal_abmag"])
-    add("isophotal_abmag_err", mag_err, _SEGMENT_DESCRIPTIONS["isophotal_abmag_err"])
-    add("isophotal_vegamag", None if mag is None else mag - offset,
-        _SEGMENT_DESCRIPTIONS["isophotal_vegamag"])  # fmt: skip
-    add("isophotal_vegamag_err", mag_err, _SEGMENT_DESCRIPTIONS["isophotal_vegamag_err"])
+    add(f"{prefix}_abmag", mag, text[f"{prefix}_abmag"])
+    add(f"{prefix}_abmag_err", mag_err, text[f"{prefix}_abmag_err"])
+    add(f"{prefix}_vegamag", None if mag is None else mag - offset, text[f"{prefix}_vegamag"])
+    add(f"{prefix}_vegamag_err", mag_err, text[f"{prefix}_vegamag_err"])
 
 
 def _sky_orientation(inputs, orientation):

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 SEGMENT_COLUMNS = (
     "label", "x_centroid", "y_centroid", "sky_centroid", "area", "semimajor_axis",
     "semiminor_axis", "orientation", "ellipticity", "segment_flux", "segment_flux_err",
-    "sky_bbox_ll", "sky_bbox_ul", "sky_bbox_lr", "sky_bbox_ur",
+    "sky_bbox_ll", "sky_bbox_ul", "sky_bbox_lr", "sky_bbox_ur", "kron_flux", "kron_flux_err",
 )  # fmt: skip
 #: Default Kron parameters of the segment catalog (the official value when None).
 DEFAULT_KRON_PARAMS = (2.5, 1.4, 0.0)

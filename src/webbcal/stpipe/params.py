@@ -17,6 +17,12 @@ Three kinds of values are declared:
   string is kept as given (so files stay interchangeable) and checked to hold
   ``length`` whitespace-separated numbers; :meth:`Param.items` returns them.
 
+A kernel whose options travel as a frozen dataclass declares them there, once:
+each field is made with :func:`param_field` (default, one-line doc, bounds, unit,
+choices), and the step adapter takes its ``spec`` from :func:`dataclass_params`
+and builds the kernel's options with :func:`dataclass_from_parameters`. The
+dataclass is then the single declaration of names, types, defaults and help.
+
 Text (command line, or a string given for a list) follows the grammar of the
 official ``strun`` (configobj list values): items separated by commas, each
 optionally quoted, a trailing comma allowed (``1000,1200``, ``1000, 1200,``,
@@ -33,13 +39,29 @@ stpipe parameter specifications).
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 import numbers
-from collections.abc import Sequence
+import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["Param", "ParameterError", "parse_bool", "split_list_text"]
+__all__ = [
+    "Param",
+    "ParameterError",
+    "dataclass_from_parameters",
+    "dataclass_params",
+    "param_field",
+    "parse_bool",
+    "split_list_text",
+]
+
+_T = TypeVar("_T")
+
+#: Key of the :func:`param_field` declaration in a dataclass field's metadata.
+_FIELD_KEY = "webbcal.param"
 
 _TRUE = {"true", "yes", "on", "1", "t", "y"}
 _FALSE = {"false", "no", "off", "0", "f", "n"}
@@ -376,3 +398,90 @@ class Param:
         shown = ",".join(str(v) for v in default) if isinstance(default, tuple) else repr(default)
         detail.append(f"default {shown}")
         return f"{parts[0]} ({'; '.join(detail)})"
+
+
+def param_field(default: Any, doc: str, **options: Any) -> Any:
+    """A frozen-dataclass field that also declares the step parameter of that name.
+
+    Parameters
+    ----------
+    default : object
+        Default value (immutable: a tuple for a list parameter).
+    doc : str
+        One-line description for ``--help`` and ``webbcal list``.
+    **options
+        Further :class:`Param` attributes (``minimum``, ``maximum``, ``choices``,
+        ``allow_none``, ``unit``, ``element``, ``length``).
+
+    Returns
+    -------
+    dataclasses.Field
+        Use as ``name: float = param_field(4.0, "Jump sigma threshold", minimum=0)``;
+        the field's annotation gives the parameter's type.
+
+    Raises
+    ------
+    TypeError
+        If ``options`` names something that is not a :class:`Param` attribute.
+    """
+    allowed = {f.name for f in dataclasses.fields(Param)} - {"name", "type", "default", "doc"}
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise TypeError(f"param_field: unknown option(s) {unknown}; expected some of "
+                        f"{sorted(allowed)}")  # fmt: skip
+    return dataclasses.field(default=default, metadata={_FIELD_KEY: (doc, dict(options))})
+
+
+@functools.cache
+def dataclass_params(cls: type) -> tuple[Param, ...]:
+    """The :class:`Param` declared by each field of a dataclass, in field order.
+
+    Parameters
+    ----------
+    cls : type
+        A dataclass whose every field was made with :func:`param_field`.
+
+    Returns
+    -------
+    tuple of Param
+        Name and default of the field, its annotation as the type (``bool``,
+        ``int``, ``float``, ``str``; ``tuple`` for a list parameter), and the
+        doc and options given to :func:`param_field`.
+
+    Raises
+    ------
+    TypeError
+        If ``cls`` is not a dataclass, or a field was not made with
+        :func:`param_field`.
+    """
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"dataclass_params: {cls!r} is not a dataclass")
+    hints = typing.get_type_hints(cls)
+    params = []
+    for f in dataclasses.fields(cls):
+        if _FIELD_KEY not in f.metadata:
+            raise TypeError(f"{cls.__name__}.{f.name} is not declared with param_field()")
+        doc, options = f.metadata[_FIELD_KEY]
+        kind = list if hints[f.name] in (tuple, list) else hints[f.name]
+        params.append(Param(f.name, kind, f.default, doc, **options))
+    return tuple(params)
+
+
+def dataclass_from_parameters(cls: type[_T], values: Mapping[str, Any]) -> _T:
+    """Build the dataclass ``cls`` from a step's parameter values.
+
+    Parameters
+    ----------
+    cls : type
+        A dataclass (see :func:`dataclass_params`).
+    values : mapping
+        Parameter values by name (``Step.get_parameters()``); names that are
+        not fields of ``cls`` are ignored, missing ones take the field's default.
+
+    Returns
+    -------
+    object
+        ``cls(**{field: values[field]})``.
+    """
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in values.items() if k in names})

@@ -16,7 +16,10 @@ Method and error bound
 2. The spline's error vanishes at the nodes and peaks inside the cells, so it
    is measured by exact evaluation at the centre and at the two edge
    midpoints of *every* cell (three checks per cell, edge cells included).
-3. The reported bound is ``SAFETY`` (2) times the largest measured error
+3. On the full pixel grid the spline is evaluated as two matrix products with
+   its B-spline basis matrices, ``B_y @ C @ B_x.T`` (``C`` the coefficients; the
+   same spline as FITPACK's evaluation, to rounding, about ten times faster).
+4. The reported bound is ``SAFETY`` (2) times the largest measured error
    (Euclidean, output pixels). If it exceeds ``tolerance`` the step is halved
    and the fit repeated; below ``min_step`` the map is computed exactly.
 
@@ -48,7 +51,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.interpolate import RectBivariateSpline
+from scipy.interpolate import BSpline, RectBivariateSpline
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +212,19 @@ def _fit(f, ranges, step):
     return sx, sy, float(err.max()), gx.size + cx.size
 
 
+def _evaluate_grid(spline: RectBivariateSpline, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``spline(rows, cols)`` on the grid, as ``B_rows @ C @ B_cols.T`` (shape (nrows, ncols)).
+
+    ``rows`` and ``cols`` must lie inside the spline's node range (no extrapolation).
+    """
+    degree = 3
+    t_rows, t_cols = spline.get_knots()
+    coeffs = spline.get_coeffs().reshape(len(t_rows) - degree - 1, len(t_cols) - degree - 1)
+    b_rows = BSpline.design_matrix(rows, t_rows, degree)  # sparse, 4 non-zeros per row
+    b_cols = BSpline.design_matrix(cols, t_cols, degree).toarray()
+    return np.ascontiguousarray(np.asarray(b_rows @ coeffs) @ b_cols.T)
+
+
 def pixel_map(
     wcs_from,
     wcs_to,
@@ -279,7 +295,7 @@ def pixel_map(
         )
         if bound <= tolerance:
             px, py = np.arange(xmin, xmax + 1.0), np.arange(ymin, ymax + 1.0)
-            xo, yo = sx(py, px), sy(py, px)
+            xo, yo = _evaluate_grid(sx, py, px), _evaluate_grid(sy, py, px)
             return _embed(xo, yo, (ny, nx), (xmin, ymin), bound, step, used)
         step //= 2
     exact = exact_pixel_map(wcs_from, wcs_to, shape=(ny, nx))

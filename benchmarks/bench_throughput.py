@@ -1,0 +1,271 @@
+"""Throughput of calwebb_detector1 over many exposures: webbcal batch against jwst.
+
+Simulates (once, cached in --workdir) ``--n`` NIRCam NRCA1 exposures (default 8
+full frames, 2048x2048, RAPID, 10 groups, 1 integration) that share one
+matching reference set, then processes them in the same run
+
+* with ``webbcal batch calwebb_detector1 --workers 2``, and
+* with the official pipeline as users run it on many files: two
+  ``strun calwebb_detector1`` processes at a time (``xargs -P 2``),
+
+on the identical files with the identical references (every reference
+overridden, CRDS offline with an empty cache, CRDS step parameters disabled,
+as in ``bench_detector1.py``). Reports the wall time, exposures per hour, the
+peak resident memory of the largest single process (``VmHWM``, read every
+0.2 s while it lives) and the peak of the memory summed over all processes
+alive at the same time (sampled every 0.2 s), the CPU time of all processes
+(user + system), and the 1-minute load average during each run (the machine
+may be shared: under load, the CPU time is the steadier comparison).
+
+Results on the shared 2-core, 24 GB development machine (jwst 3.0.0, both
+pipelines in the same run, 8 full frames, 2 at a time; RSS in GiB; the machine
+ran other work, load average 6-9 on 2 cores)::
+
+    pipeline  wall s  exp/h  largest proc  summed  CPU s  load mean/max
+    webbcal    188.7    153          0.84    1.80     73    8.18/9.25
+    jwst       461.3     62          2.67    5.33    226    6.31/8.82
+    throughput ratio webbcal/jwst: 2.4x (CPU time per exposure: 3.1x less)
+
+Target of issue 13, 8x jwst's throughput: not met. An earlier run, before the
+batch workers kept glibc's adaptive allocation, gave 67 vs 36 exposures/hour
+(1.9x) at load 10-11.
+
+Usage::
+
+    python benchmarks/bench_throughput.py                       # 8 full frames
+    python benchmarks/bench_throughput.py --n 2 --subarray SUB64P --no-jwst   # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_detector1 import _steps
+
+#: MIRI-only steps that strun's reference prefetch would otherwise ask CRDS about (they skip
+#: themselves on NIRCam data without reading a reference).
+OFFICIAL_PREFETCH_NA = {"reset": ("reset",), "rscd": ("rscd",)}
+
+#: Simulated subarrays offered by ``--subarray`` (FULL: 2048 x 2048).
+SUBARRAYS = ("FULL", "SUB64P", "SUB160P", "SUB400P")
+
+
+def make_exposures(
+    workdir: Path, n: int, *, ngroups: int = 10, subarray: str = "FULL"
+) -> tuple[list[Path], dict[str, str]]:
+    """Simulate (once) ``n`` exposures of one detector; return uncal paths and references.
+
+    Exposures already in the cache are reused; only missing ones are simulated.
+    """
+    from webbcal.simulate import make_detector, simulate_exposure, write_reference_files
+
+    root = workdir / f"throughput_{subarray}_{ngroups}g"
+    meta = root / "case.json"
+    info = json.loads(meta.read_text()) if meta.exists() else {"uncal": [], "refs": {}}
+    det = None
+    if not info["refs"]:
+        det = make_detector(instrument="NIRCAM", detector="NRCA1", subarray=subarray, seed=1)
+        refs = write_reference_files(det, root / "refs", ngroups=ngroups)
+        info["refs"] = {k: str(v) for k, v in refs.items()}
+        meta.parent.mkdir(parents=True, exist_ok=True)
+        meta.write_text(json.dumps(info))
+    while len(info["uncal"]) < n:
+        k = len(info["uncal"])
+        if det is None:
+            det = make_detector(instrument="NIRCAM", detector="NRCA1", subarray=subarray, seed=1)
+        t0 = time.perf_counter()
+        sim = simulate_exposure(det, readpatt="RAPID", ngroups=ngroups, seed=100 + k,
+                                cr_rate=5e-5, exposure=k + 1)  # fmt: skip
+        info["uncal"].append(str(sim.save(root / "data")["uncal"]))
+        meta.write_text(json.dumps(info))
+        print(f"simulated {Path(info['uncal'][-1]).name} in {time.perf_counter() - t0:.0f} s",
+              flush=True)  # fmt: skip
+    return [Path(p) for p in info["uncal"][:n]], info["refs"]
+
+
+def _step_options(refs: dict[str, str], official: bool) -> list[str]:
+    """``--steps.<step>.override_<reftype>=FILE`` options for every reference."""
+    steps = _steps(refs, official)
+    if official:
+        for alias, reftypes in OFFICIAL_PREFETCH_NA.items():
+            steps.setdefault(alias, {}).update({f"override_{r}": "N/A" for r in reftypes})
+    return [f"--steps.{alias}.{key}={value}"
+            for alias, opts in steps.items()
+            for key, value in opts.items()]  # fmt: skip
+
+
+def webbcal_command(uncals: list[Path], refs: dict[str, str], out: Path, workers: int) -> str:
+    """The ``webbcal batch`` command line (a shell string)."""
+    exe = Path(sys.executable).with_name("webbcal")
+    args = [str(exe), "batch", "calwebb_detector1", *map(str, uncals), "--output-dir", str(out),
+            "--workers", str(workers), "--disable-crds-steppars", "--no-progress", "--quiet",
+            *_step_options(refs, official=False)]  # fmt: skip
+    return shlex.join(args)
+
+
+def jwst_command(uncals: list[Path], refs: dict[str, str], out: Path, parallel: int) -> str:
+    """``xargs -P`` running one ``strun calwebb_detector1`` per exposure (a shell string)."""
+    exe = Path(sys.executable).with_name("strun")
+    strun = [str(exe), "calwebb_detector1", "{}", f"--output_dir={out}",
+             *_step_options(refs, official=True)]  # fmt: skip
+    listing = shlex.join(["printf", r"%s\n", *map(str, uncals)])
+    return f"{listing} | xargs -P {parallel} -I{{}} {shlex.join(strun)}"
+
+
+@dataclass
+class RunResult:
+    """Wall time, memory and load of one pipeline's run over all exposures."""
+
+    pipeline: str
+    exposures: int
+    ok: bool
+    wall_s: float
+    per_hour: float
+    peak_single_gib: float
+    peak_summed_gib: float
+    cpu_s: float
+    load_mean: float
+    load_max: float
+
+
+def _hwm_bytes(pid: int) -> int:
+    """Peak resident memory (``VmHWM``) of a live process, bytes; 0 when gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+class _Sampler(threading.Thread):
+    """Samples the memory of a process tree and the load average until stopped."""
+
+    def __init__(self, pid: int, interval: float = 0.2):
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.hwm: dict[int, int] = {}
+        self.summed = 0
+        self.loads: list[float] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        import psutil
+
+        top = psutil.Process(self.pid)
+        while not self.stop.is_set():
+            try:
+                procs = [top, *top.children(recursive=True)]
+            except psutil.Error:
+                procs = []
+            total = 0
+            for p in procs:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    continue
+                self.hwm[p.pid] = max(self.hwm.get(p.pid, 0), _hwm_bytes(p.pid))
+            self.summed = max(self.summed, total)
+            self.loads.append(os.getloadavg()[0])
+            self.stop.wait(self.interval)
+
+
+def run_pipeline(name: str, command: str, n: int, out: Path, env: dict) -> RunResult:
+    """Run ``command`` in a shell, sampling its process tree; count the rate products."""
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    log = out.parent / f"{name}.log"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    with open(log, "w") as f:
+        proc = subprocess.Popen(["bash", "-c", command], stdout=f, stderr=subprocess.STDOUT,
+                                env=env)  # fmt: skip
+        sampler = _Sampler(proc.pid)
+        sampler.start()
+        rc = proc.wait()
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    sampler.stop.set()
+    sampler.join()
+    rates = len(list(out.glob("*_rate.fits")))
+    ok = rc == 0 and rates == n
+    if not ok:
+        print(f"  {name}: exit {rc}, {rates}/{n} rate products (log: {log})", file=sys.stderr)
+    gib = 2**30
+    loads = sampler.loads or [os.getloadavg()[0]]
+    return RunResult(name, n, ok, wall, 3600 * n / wall, max(sampler.hwm.values(), default=0) / gib,
+                     sampler.summed / gib, cpu, sum(loads) / len(loads), max(loads))  # fmt: skip
+
+
+def _offline_env(workdir: Path) -> dict:
+    from webbcal.crds_client import crds_environment, write_server_config
+
+    cache = workdir / "offline_crds"
+    write_server_config(cache, "jwst_0001.pmap")
+    with crds_environment(cache):
+        return dict(os.environ, STPIPE_DISABLE_CRDS_STEPPARS="true")
+
+
+def _table(rows: list[RunResult]) -> str:
+    lines = [f"{'pipeline':<8s} {'wall s':>7s} {'exp/h':>7s} {'largest proc GiB':>17s} "
+             f"{'summed GiB':>11s} {'CPU s':>7s} {'load mean/max':>14s}  ok"]  # fmt: skip
+    for r in rows:
+        lines.append(f"{r.pipeline:<8s} {r.wall_s:7.1f} {r.per_hour:7.0f} {r.peak_single_gib:17.2f}"
+                     f" {r.peak_summed_gib:11.2f} {r.cpu_s:7.0f} {r.load_mean:7.2f}/"
+                     f"{r.load_max:<6.2f}  {r.ok}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=8, help="exposures (default 8)")
+    parser.add_argument("--ngroups", type=int, default=10, help="groups per integration")
+    parser.add_argument("--subarray", choices=SUBARRAYS, default="FULL")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="webbcal batch workers and concurrent strun processes")  # fmt: skip
+    parser.add_argument("--workdir", default="benchmarks/_work")
+    parser.add_argument("--no-jwst", action="store_true", help="run webbcal only")
+    parser.add_argument("--json", default=None, help="also write the results to this file")
+    args = parser.parse_args(argv)
+    if args.n < 1:
+        parser.error(f"--n={args.n}; expected at least 1 exposure")
+    workdir = Path(args.workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    uncals, refs = make_exposures(workdir, args.n, ngroups=args.ngroups, subarray=args.subarray)
+    env = _offline_env(workdir)
+    out = workdir / f"throughput_out_{args.subarray}"
+    commands = {"webbcal": webbcal_command(uncals, refs, out / "webbcal", args.workers)}
+    if not args.no_jwst:
+        if shutil.which("strun", path=str(Path(sys.executable).parent)):
+            commands["jwst"] = jwst_command(uncals, refs, out / "jwst", args.workers)
+        else:
+            print("jwst (strun) is not installed: running webbcal only")
+    rows = [run_pipeline(name, cmd, args.n, out / name, env) for name, cmd in commands.items()]
+    print(f"{args.n} exposure(s) {args.subarray} {args.ngroups} groups, {args.workers} at a time,"
+          f" {os.cpu_count()} cores")  # fmt: skip
+    print(_table(rows))
+    if len(rows) == 2 and all(r.ok for r in rows):
+        print(f"throughput ratio webbcal/jwst: {rows[0].per_hour / rows[1].per_hour:.1f}x "
+              f"(CPU time per exposure: {rows[1].cpu_s / rows[0].cpu_s:.1f}x less)")  # fmt: skip
+    if args.json:
+        Path(args.json).write_text(json.dumps([asdict(r) for r in rows], indent=1))
+    return 0 if all(r.ok for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

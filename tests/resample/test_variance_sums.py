@@ -1,0 +1,61 @@
+"""The compiled variance sums of resample give the numpy reference's bits."""
+
+import numpy as np
+import pytest
+
+from webbcal.resample._variance_sums import accumulate, accumulate_numpy, finish, finish_numpy
+
+
+def _plane(rng, shape, *, special=True):
+    a = rng.uniform(0.0, 5.0, shape).astype(np.float32)
+    if special:
+        flat = a.reshape(-1)
+        idx = rng.choice(flat.size, size=flat.size // 5, replace=False)
+        values = np.array([np.nan, np.inf, -np.inf, -1.0, 0.0, 3e38, 1e-30], dtype=np.float32)
+        flat[idx] = values[rng.integers(0, len(values), idx.size)]
+    return a
+
+
+@pytest.mark.parametrize("mode", ["ivm", "constant"])
+def test_accumulate_matches_numpy_over_several_exposures(mode):
+    rng = np.random.default_rng(3)
+    shape = (37, 53)
+    sums = {k: (np.full(shape, np.nan, np.float32), np.zeros(shape, np.float32))
+            for k in ("compiled", "numpy")}  # fmt: skip
+    for _ in range(3):
+        var = _plane(rng, shape)
+        rn = _plane(rng, shape) if mode == "ivm" else None
+        accumulate(*sums["compiled"], var, rn, 2.5)
+        accumulate_numpy(*sums["numpy"], var, rn, 2.5)
+    for a, b in zip(sums["compiled"], sums["numpy"], strict=True):
+        np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32))
+    # Not trivially empty: most pixels were added, some were not.
+    wt = sums["numpy"][1]
+    assert 0.5 < np.mean(wt > 0) < 1.0
+
+
+def test_accumulate_known_values():
+    wsum = np.array([[np.nan, 1.0, 2.0]], np.float32)
+    wt = np.array([[0.0, 1.0, 1.0]], np.float32)
+    var = np.array([[4.0, -1.0, 8.0]], np.float32)
+    rn = np.array([[0.5, 1.0, 0.0]], np.float32)  # weights 2, 1, 0
+    accumulate(wsum, wt, var, rn)
+    np.testing.assert_array_equal(wsum, [[16.0, 1.0, 2.0]])  # 4 * 2 * 2; V<0 and w=0 skipped
+    np.testing.assert_array_equal(wt, [[2.0, 1.0, 1.0]])
+
+
+def test_finish_matches_numpy_and_absent_planes_are_nan():
+    rng = np.random.default_rng(5)
+    shape = (29, 41)
+    wsums = [_plane(rng, shape), None, _plane(rng, shape)]
+    wts = [_plane(rng, shape), None, _plane(rng, shape)]
+    planes, err = finish(wsums, wts, 0.81, shape)
+    ref_planes, ref_err = finish_numpy(wsums, wts, 0.81, shape)
+    for a, b in zip(planes, ref_planes, strict=True):
+        np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32))
+    np.testing.assert_array_equal(err.view(np.uint32), ref_err.view(np.uint32))
+    assert np.isnan(planes[1]).all()
+    # wsum 8, wt 2, scaling 0.5 -> 1; err over planes 1 and NaN -> 1; all NaN -> NaN
+    p, e = finish([np.array([[8.0, np.nan]], np.float32)], [np.array([[2.0, 1.0]], np.float32)],
+                  0.5, (1, 2))  # fmt: skip
+    assert p[0][0, 0] == 1.0 and e[0, 0] == 1.0 and np.isnan(e[0, 1])
