@@ -101,9 +101,10 @@ def make_lrs(tmp_path, siaf_dir):
     return make
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def _no_crds_pars():
-    """Every reference is given as an override: no CRDS ``pars-*`` lookups."""
+    """Every reference is given as an override: no CRDS ``pars-*`` lookups (module scope:
+    the settings end with each module, not leaking into other test folders)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("WEBBCAL_DISABLE_CRDS_STEPPARS", "true")
         mp.setenv("CRDS_SERVER_URL", "")
