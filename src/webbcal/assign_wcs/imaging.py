@@ -27,17 +27,14 @@ import numpy as np
 
 from ..lib.reffiles import load_reference
 from ..wcs import (
-    STALE_WCSINFO_KEYS,
     ImagingWcsError,
     PointingError,
-    SipFitError,
     SipParams,
     filter_offset,
     imaging_wcs,
     pointing_from_model,
     s_region_from_wcs,
-    sip_header,
-    sip_wcsinfo,
+    update_sip_wcsinfo,
 )
 
 __all__ = [
@@ -237,29 +234,6 @@ def _read_filter_offset(path: str, model: Any, instrument: str) -> tuple[float, 
     return offset
 
 
-def _update_sip(model: Any, wcs: Any, params: SipParams) -> None:
-    info = model.meta.wcsinfo
-    crpix = None
-    if info.crpix1 is not None and info.crpix2 is not None:
-        crpix = (float(info.crpix1), float(info.crpix2))
-    try:
-        header = sip_header(wcs, params, crpix=crpix, strict=False)
-    except SipFitError as exc:
-        log.warning("Failed to update 'meta.wcsinfo' with FITS SIP approximation. "
-                    "Reported error is:")  # fmt: skip
-        log.warning('"%s"', exc)
-        return
-    stored = info.instance
-    for key in STALE_WCSINFO_KEYS:
-        stored.pop(key, None)
-    stored.update(sip_wcsinfo(header))
-    log.info(
-        "FITS approximation %s: SIP degree %s (inverse %s), max error %.3g (inverse %.3g) pix",
-        header.get("CTYPE1"), header.get("A_ORDER", "-"), header.get("AP_ORDER", "-"),
-        header.get("SIPMXERR", 0.0), header.get("SIPIVERR", 0.0),
-    )  # fmt: skip
-
-
 def assign_imaging_wcs(
     model: Any,
     distortion_path: str,
@@ -340,6 +314,6 @@ def assign_imaging_wcs(
     model.meta.wcsinfo.s_region = s_region_from_wcs(wcs)
     log.info("assign_wcs updated S_REGION to %s", model.meta.wcsinfo.s_region)
     if sip.approx:
-        _update_sip(model, wcs, sip)
+        update_sip_wcsinfo(model, wcs, sip)
     log.info("COMPLETED assign_wcs")
     return model

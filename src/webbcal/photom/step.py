@@ -91,8 +91,6 @@ class PhotomStep(Step):
 
         if (model.meta.exposure.type or "").upper() in LRS_EXP_TYPES:
             return self._process_lrs(model)
-        from ..datamodels.io import assigning_checked_values
-
         instrument = _check_supported(model, dm)
         if self.source_type is not None:
             log.info("source_type=%s has no effect on imaging data", self.source_type)
@@ -114,20 +112,7 @@ class PhotomStep(Step):
             var_poisson=_array(model, "var_poisson"), var_rnoise=_array(model, "var_rnoise"),
             var_flat=_array(model, "var_flat"),
         )  # fmt: skip
-        with assigning_checked_values(model):  # new float32/uint32 arrays of the SCI shape
-            model.data, model.err, model.dq = res.data, res.err, res.dq
-            for attr in ("var_poisson", "var_rnoise", "var_flat"):
-                if getattr(res, attr) is not None:
-                    setattr(model, attr, getattr(res, attr))
-            if area is not None:
-                model.area = area
-        phot = model.meta.photometry
-        phot.conversion_megajanskys = factor
-        phot.conversion_microjanskys = factor * MJSR_TO_UJA2
-        phot.pixelarea_steradians, phot.pixelarea_arcsecsq = pixar_sr, pixar_a2
-        unit = "DN/s" if self.inverse else "MJy/sr"
-        model.meta.bunit_data = model.meta.bunit_err = unit
-        return model
+        return self._store(model, res, area, factor, pixar_sr, pixar_a2)
 
     def _process_lrs(self, model):
         """MIRI LRS slitless: PHOTMJSR x relative response at each pixel's wavelength."""
@@ -176,12 +161,20 @@ class PhotomStep(Step):
             var_poisson=_array(model, "var_poisson"), var_rnoise=_array(model, "var_rnoise"),
             var_flat=_array(model, "var_flat"),
         )  # fmt: skip
-        model.data, model.err, model.dq = res.data, res.err, res.dq
-        for attr in ("var_poisson", "var_rnoise", "var_flat"):
-            if getattr(res, attr) is not None:
-                setattr(model, attr, getattr(res, attr))
-        if area is not None:
-            model.area = area
+        return self._store(model, res, area, factor, pixar_sr, pixar_a2)
+
+    def _store(self, model, res, area, factor: float, pixar_sr, pixar_a2):
+        """Put the converted arrays, the AREA image and the photometry keywords in
+        ``model``; BUNIT is MJy/sr (DN/s with ``inverse``)."""
+        from ..datamodels.io import assigning_checked_values
+
+        with assigning_checked_values(model):  # new float32/uint32 arrays of the SCI shape
+            model.data, model.err, model.dq = res.data, res.err, res.dq
+            for attr in ("var_poisson", "var_rnoise", "var_flat"):
+                if getattr(res, attr) is not None:
+                    setattr(model, attr, getattr(res, attr))
+            if area is not None:
+                model.area = area
         phot = model.meta.photometry
         phot.conversion_megajanskys = factor
         phot.conversion_microjanskys = factor * MJSR_TO_UJA2

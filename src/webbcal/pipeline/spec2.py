@@ -191,18 +191,7 @@ class Spec2Pipeline(Pipeline):
 
     def save_result(self, result: Any, suffix: str | None = None) -> list[str]:
         """Save each calibrated product under its own name (``<product>_calints.fits``)."""
-        from ..datamodels import save_model
-
-        output_dir = self.output_dir or os.getcwd()
-        paths = []
-        for model in result if isinstance(result, tuple) else (result,):
-            path = os.path.join(output_dir, model.meta.filename)
-            existed = os.path.exists(path)
-            save_model(model, path)
-            if not existed:
-                self.record_output(path)
-            paths.append(path)
-        return paths
+        return self.save_named(result)
 
 
 def check_spec2_input(model: Any) -> None:

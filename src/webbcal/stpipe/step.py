@@ -602,6 +602,29 @@ class Step:
                 paths.append(path)
         return paths
 
+    def save_named(self, result: Any) -> list[str]:
+        """Save each model of ``result`` (a model or a tuple of models) under the file
+        name it carries (``meta.filename``), in ``output_dir`` (the working folder when
+        unset): the pipelines that name their products after association products.
+
+        Returns
+        -------
+        list of str
+            The paths written.
+        """
+        from ..datamodels import save_model
+
+        output_dir = self.output_dir or os.getcwd()
+        paths = []
+        for model in _as_tuple(result):
+            path = os.path.join(output_dir, model.meta.filename)
+            existed = os.path.exists(path)
+            save_model(model, path)
+            if not existed:
+                self.record_output(path)
+            paths.append(path)
+        return paths
+
     def save_model(self, model: Any, suffix: str | None = None) -> str:
         """Save ``model`` under the JWST naming convention and return its path."""
         from ..datamodels import save_model

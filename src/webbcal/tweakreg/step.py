@@ -479,25 +479,11 @@ def _read_custom_catalog(path: str):
 
 def _update_sip(model: Any, wcs: Any, step: TweakRegStep) -> None:
     """Refit the FITS SIP approximation in ``meta.wcsinfo`` (a failure only warns)."""
-    from ..wcs import STALE_WCSINFO_KEYS, SipFitError, SipParams, sip_header, sip_wcsinfo
+    from ..wcs import SipParams, update_sip_wcsinfo
 
-    info = model.meta.wcsinfo
-    crpix = None
-    if info.crpix1 is not None and info.crpix2 is not None:
-        crpix = (float(info.crpix1), float(info.crpix2))
-    try:
-        params = SipParams(
-            approx=True, max_pix_error=step.sip_max_pix_error, degree=step.sip_degree,
-            max_inv_pix_error=step.sip_max_inv_pix_error, inv_degree=step.sip_inv_degree,
-            npoints=step.sip_npoints,
-        )  # fmt: skip
-        header = sip_header(wcs, params, crpix=crpix, strict=False)
-    except SipFitError as exc:
-        log.warning("Failed to update 'meta.wcsinfo' with FITS SIP approximation. "
-                    "Reported error is:")  # fmt: skip
-        log.warning('"%s"', exc)
-        return
-    stored = info.instance
-    for key in STALE_WCSINFO_KEYS:
-        stored.pop(key, None)
-    stored.update(sip_wcsinfo(header))
+    params = SipParams(
+        approx=True, max_pix_error=step.sip_max_pix_error, degree=step.sip_degree,
+        max_inv_pix_error=step.sip_max_inv_pix_error, inv_degree=step.sip_inv_degree,
+        npoints=step.sip_npoints,
+    )  # fmt: skip
+    update_sip_wcsinfo(model, wcs, params)

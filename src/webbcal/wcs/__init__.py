@@ -64,7 +64,14 @@ from .siaf import (
     packaged_siaf_aperture,
     read_siaf_aperture,
 )
-from .sip import STALE_WCSINFO_KEYS, SipFitError, SipParams, sip_header, sip_wcsinfo
+from .sip import (
+    STALE_WCSINFO_KEYS,
+    SipFitError,
+    SipParams,
+    sip_header,
+    sip_wcsinfo,
+    update_sip_wcsinfo,
+)
 
 __all__ = [
     "MAX_TOLERANCE",
@@ -103,6 +110,7 @@ __all__ = [
     "s_region_from_wcs",
     "sip_header",
     "sip_wcsinfo",
+    "update_sip_wcsinfo",
     "v2v3_frame",
     "v2v3_to_sky",
     "v2v3vacorr_frame",

@@ -37,6 +37,7 @@ __all__ = [
     "SipParams",
     "sip_header",
     "sip_wcsinfo",
+    "update_sip_wcsinfo",
 ]
 
 MAX_SIP_DEGREE = 6
@@ -231,3 +232,48 @@ def sip_wcsinfo(header: fits.Header) -> dict:
     return {
         key.lower(): value for key, value in header.items() if not key.upper().startswith("NAXIS")
     }
+
+
+def update_sip_wcsinfo(model, wcs, params: SipParams) -> bool:
+    """Refit the FITS SIP approximation of ``wcs`` into ``model.meta.wcsinfo``, in place.
+
+    CRPIX is kept where ``meta.wcsinfo`` has one; earlier SIP keywords
+    (:data:`STALE_WCSINFO_KEYS`) are removed first. A fit that misses its accuracy
+    targets only warns and leaves ``meta.wcsinfo`` as it was, as the official
+    ``assign_wcs`` and ``tweakreg`` do.
+
+    Parameters
+    ----------
+    model : stdatamodels.jwst.datamodels.JwstDataModel
+        Imaging product; ``meta.wcsinfo`` is updated.
+    wcs : gwcs.WCS
+        Its (new) WCS.
+    params : SipParams
+        Fit options (the steps' ``sip_*`` parameters).
+
+    Returns
+    -------
+    bool
+        Whether ``meta.wcsinfo`` was updated.
+    """
+    info = model.meta.wcsinfo
+    crpix = None
+    if info.crpix1 is not None and info.crpix2 is not None:
+        crpix = (float(info.crpix1), float(info.crpix2))
+    try:
+        header = sip_header(wcs, params, crpix=crpix, strict=False)
+    except SipFitError as exc:
+        log.warning("Failed to update 'meta.wcsinfo' with FITS SIP approximation. "
+                    "Reported error is:")  # fmt: skip
+        log.warning('"%s"', exc)
+        return False
+    stored = info.instance
+    for key in STALE_WCSINFO_KEYS:
+        stored.pop(key, None)
+    stored.update(sip_wcsinfo(header))
+    log.info(
+        "FITS approximation %s: SIP degree %s (inverse %s), max error %.3g (inverse %.3g) pix",
+        header.get("CTYPE1"), header.get("A_ORDER", "-"), header.get("AP_ORDER", "-"),
+        header.get("SIPMXERR", 0.0), header.get("SIPIVERR", 0.0),
+    )  # fmt: skip
+    return True
