@@ -196,6 +196,9 @@ def test_demo_help_keeps_options_and_descriptions_apart(monkeypatch, capsys):
         "                     SUB400P; miri SUB64, SUB128, SUB256, BRIGHTSKY...",
         "  --ngroups N        groups per integration (nircam 6, miri 10)",
         "  --nints N          integrations (nircam 1, miri 2)",
+        "  --stage N          1 (default): one exposure from raw ramps (stage 1, and",
+        "                     stage 2 for NIRCam); 3: calwebb_image3 on four dithered",
+        "                     NIRCam exposures (mosaic, catalog, picture)",
         "  --quiet, -q        less output",
     ]
 

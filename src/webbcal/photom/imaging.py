@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from ..lib.invalid import match_nans_and_flags
@@ -192,16 +191,6 @@ class PhotomResult:
     var_flat: np.ndarray | None = None
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
-def _scale_compiled(values, factor, inverse, out):  # pragma: no cover - compiled
-    n = values.shape[0]
-    nchunks = (n + 65535) // 65536
-    for k in numba.prange(nchunks):
-        for p in range(k * 65536, min(n, (k + 1) * 65536)):
-            wide = np.float64(values[p])
-            out[p] = np.float32(wide / factor if inverse else wide * factor)
-
-
 def _scaled_numpy(values: np.ndarray | None, factor: float, inverse: bool) -> np.ndarray | None:
     """The numpy reference of :func:`_scaled` (same bits)."""
     if values is None or np.size(values) == 0:
@@ -224,8 +213,10 @@ def _scaled(values: np.ndarray | None, factor: float, inverse: bool) -> np.ndarr
             and values.dtype.isnative):  # fmt: skip
         return _scaled_numpy(values, factor, inverse)
     flat = np.ascontiguousarray(values).reshape(-1)
+    from ._scale_kernel import scale_compiled  # numba: imported when first needed
+
     out = np.empty(flat.shape, dtype=np.float32)
-    _scale_compiled(flat, float(factor), bool(inverse), out)
+    scale_compiled(flat, float(factor), bool(inverse), out)
     return out.reshape(values.shape)
 
 
