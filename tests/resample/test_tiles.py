@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 from _cal_files import cal_name, make_cal, write_asn
+from distributed.diagnostics.plugin import WorkerPlugin
 
 from webbcal.datamodels import ModelLibrary
 from webbcal.resample import ResampleStep
@@ -103,7 +104,7 @@ def test_tiles_equal_the_in_memory_combination(mosaic_inputs, step_args, exact):
     expected = _in_memory(step, library, indices, grid, params, ratio)
     got = T.tiled_coadd(library, indices, grid, params, pixel_scale_ratio=ratio,
                         propagate_dq=step.propagate_dq, exposure=step._exposure,
-                        memory_limit=2**30, tile_shape=(37, 61))  # fmt: skip
+                        memory_limit=2**30, tile_shape=(90, 120))  # fmt: skip
     _assert_identical(expected, got, exact=exact)
     if step.propagate_dq:
         np.testing.assert_array_equal(expected.dq, got.dq)
@@ -164,8 +165,8 @@ def test_step_in_memory_false_gives_the_same_product(mosaic_inputs, monkeypatch)
     """The step's tiled path (in_memory=False, small tiles) equals its in-memory path."""
     _, asn = mosaic_inputs
     expected = ResampleStep.call(asn, disable_crds_steppars=True)
-    monkeypatch.setattr(T, "MIN_TILE", 48)
-    monkeypatch.setattr(T, "MAX_TILE", 48)
+    monkeypatch.setattr(T, "MIN_TILE", 128)
+    monkeypatch.setattr(T, "MAX_TILE", 128)
     got = ResampleStep.call(asn, in_memory=False, disable_crds_steppars=True)
     for name in ("data", "wht", "con", "err", "var_rnoise", "var_poisson", "var_flat"):
         np.testing.assert_array_equal(getattr(expected, name), getattr(got, name), err_msg=name)
@@ -216,7 +217,7 @@ def _assert_same_exposure(exp, got):
 
 
 # ---------------------------------------------------------------- dask.distributed
-class _KillOnce:
+class _KillOnce(WorkerPlugin):
     """Worker plugin: the first worker to start a tile task dies (os._exit) once."""
 
     def __init__(self, marker):
@@ -260,7 +261,7 @@ def test_dask_tiles_equal_the_single_process_run(mosaic_inputs, cluster, tmp_pat
         client.register_plugin(_KillOnce(marker), name="kill-once")
         got = T.tiled_coadd(library, indices, grid, params, pixel_scale_ratio=ratio,
                             propagate_dq=False, exposure=step._exposure, memory_limit=2**30,
-                            client=client, tile_shape=(50, 50))  # fmt: skip
+                            client=client, tile_shape=(100, 140))  # fmt: skip
         client.unregister_worker_plugin("kill-once")
     assert marker.exists()  # a worker did die
     _assert_identical(expected, got)

@@ -48,6 +48,8 @@ DELIBERATE_DIFFERENCES = {
     ("calwebb_detector1", "streaming"): _WEBBCAL_ONLY + "ramp steps run by blocks of rows",
     ("calwebb_detector1", "memory_limit"): _WEBBCAL_ONLY + "peak memory target of streaming",
     ("calwebb_dark", "progress"): _WEBBCAL_ONLY + "progress line on a terminal",
+    ("resample", "memory_limit"): _WEBBCAL_ONLY + "peak memory target of a tiled mosaic",
+    ("resample", "scheduler"): _WEBBCAL_ONLY + "mosaic tiles on dask.distributed",
 }
 
 

@@ -45,7 +45,13 @@ class ResampleStep(Step):
       member (the exposure-time keywords are summed as officially);
     * ``weight_type=None`` gives unit weights to good pixels (officially an error);
     * ``single=True`` returns its per-group products in memory (a library) even
-      with ``in_memory=False``.
+      with ``in_memory=False``;
+    * webbcal extensions ``memory_limit`` and ``scheduler``: a mosaic (a library
+      input) with ``in_memory=False``, a ``scheduler``, or an estimated need above
+      ``memory_limit`` is combined tile by tile (:mod:`webbcal.resample.tiles`),
+      each tile reading only the members that reach it, in this process or on
+      dask.distributed; the result equals the in-memory one except for rare
+      one-ulp differences and drizzle's clipping on the mosaic's outer frame.
 
     References
     ----------

@@ -6,19 +6,16 @@ halo of a few output pixels on every side, on which only the members whose
 footprint reaches the window are added, in the order of their global index. Only
 the tile (the window less its halo) is kept.
 
-The tile equals, bit for bit, the same region of the all-in-memory combination:
+How a tile reproduces the same region of the all-in-memory combination:
 
 * each member's pixel map is the map onto the *whole* grid, computed by the same
   call as the in-memory path (:func:`webbcal.wcs.pixel_map` with the same
-  tolerance and first node spacing), shifted by the window's origin. Shifting by
-  whole pixels is exact in floating point for the pixels that reach the window
-  (their coordinates and the origin are within a factor two of each other, or the
-  origin is zero);
-* drizzle clips the input to the pixels that map near the output array, so
+  tolerance and first node spacing), shifted by the window's origin (exact in
+  floating point: whole pixels subtracted from coordinates of the same sign);
+* drizzle clips the input to the pixels that map near its output array, so
   output pixels near a window's edge may lose part of their flux; the halo is
   wider than any input pixel's kernel footprint, so no pixel of the tile itself is
-  affected. Windows extend past the grid's edges too (the whole-grid combination
-  keeps the pixels that map just outside the grid);
+  affected;
 * each member is cut to the input pixels that map into the window (plus two
   pixels, since drizzle interpolates a pixel's corners from its neighbours), read
   as a section of its file;
@@ -28,14 +25,25 @@ The tile equals, bit for bit, the same region of the all-in-memory combination:
   window*) are moved to the members' global bits (member ``k`` is bit
   ``k % 32`` of plane ``k // 32``), so the context plane is the global one.
 
+What remains different, measured (``tests/resample/test_tiles.py``,
+``benchmarks/bench_mosaic.py``):
+
+* drizzle works in the window's coordinates, so its intermediate sums (pixel
+  corners, overlap areas) are rounded at other magnitudes: a few output pixels in
+  a million differ by one float32 ulp;
+* on the mosaic's outer frame (a few pixels wide) drizzle's clipping differs: it
+  clips the input with the polygon of the output border mapped back to the input
+  through its vertices only, and a window's border along the grid edge has other
+  vertices than the whole grid's (the whole-grid result there includes or drops
+  input pixels whose centres fall just outside the grid, depending on that chord).
+
 Tiles are independent: :func:`coadd_tile` reads its members through a reader
 (a library in this process, or files on a dask worker) and returns the tile's
 planes; :func:`run_tiles` runs them one after another in this process, or as tasks
 on a ``dask.distributed`` cluster, and hands each finished tile to a sink that
-stores it (:class:`ArraySink`: whole arrays in memory;
-:class:`StreamedSink`: sections of a FITS product on disk). A task lost with a
-killed worker is simply run again by the scheduler: it only reads files and
-returns arrays.
+stores it (:class:`ArraySink`: whole arrays in memory). A task lost with a killed
+worker is simply run again by the scheduler: it only reads files and returns
+arrays.
 
 References
 ----------
