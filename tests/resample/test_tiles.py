@@ -245,7 +245,7 @@ def cluster():
 
     cloudpickle.register_pickle_by_value(__import__(__name__))
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as lc:  # fmt: skip
+                                  dashboard_address=":0") as lc:  # fmt: skip
         yield lc
 
 
@@ -265,3 +265,15 @@ def test_dask_tiles_equal_the_single_process_run(mosaic_inputs, cluster, tmp_pat
         client.unregister_worker_plugin("kill-once")
     assert marker.exists()  # a worker did die
     _assert_identical(expected, got)
+
+
+def test_step_scheduler_local_gives_the_same_product(mosaic_inputs, monkeypatch):
+    """``scheduler='local'``: the step starts a local cluster; same planes as in memory."""
+    pytest.importorskip("distributed")
+    _, asn = mosaic_inputs
+    expected = ResampleStep.call(asn, disable_crds_steppars=True)
+    monkeypatch.setattr(T, "MIN_TILE", 128)
+    monkeypatch.setattr(T, "MAX_TILE", 128)
+    got = ResampleStep.call(asn, in_memory=False, scheduler="local", disable_crds_steppars=True)
+    for name in ("data", "wht", "con", "err", "var_rnoise", "var_poisson", "var_flat"):
+        np.testing.assert_array_equal(getattr(expected, name), getattr(got, name), err_msg=name)

@@ -1023,7 +1023,7 @@ def cluster_client(scheduler: str, *, n_tasks: int, bytes_per_task: int,
     _quiet_resource_tracker()
     with _sigint_ignored():
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               memory_limit=limit, dashboard_address=None,
+                               memory_limit=limit, dashboard_address=":0",
                                preload=[WORKER_PRELOAD])  # fmt: skip
     with cluster, Client(cluster) as client:
         yield client
