@@ -31,6 +31,18 @@ def mosaic_inputs(tmp_path_factory, nrca1, distortion):
     return paths, write_asn(str(folder), paths)
 
 
+@pytest.fixture(scope="module")
+def default_in_memory(mosaic_inputs):
+    """The in-memory combination with the default parameters (computed once)."""
+    return _in_memory(*_setup(mosaic_inputs[1]))
+
+
+@pytest.fixture(scope="module")
+def default_product(mosaic_inputs):
+    """The step's in-memory product with the default parameters (computed once)."""
+    return ResampleStep.call(mosaic_inputs[1], disable_crds_steppars=True)
+
+
 def _setup(asn, **step_args):
     """Grid, params and ratio as the step builds them for the association."""
     library = ModelLibrary(asn, on_disk=True)
@@ -96,12 +108,16 @@ def _assert_identical(a, b, *, exact=True):
         ({"pixfrac": 0.6, "pixel_scale_ratio": 1.3, "propagate_dq": True}, True),
     ],
 )
-def test_tiles_equal_the_in_memory_combination(mosaic_inputs, step_args, exact):
+def test_tiles_equal_the_in_memory_combination(mosaic_inputs, default_in_memory, step_args,
+                                               exact):  # fmt: skip
     """Small tiles (many with a subset of the members) give the same bits (for these
     128 x 128 members; with a turbo kernel, within one ulp away from the outer frame)."""
     _, asn = mosaic_inputs
     step, library, indices, grid, params, ratio = _setup(asn, **step_args)
-    expected = _in_memory(step, library, indices, grid, params, ratio)
+    if step_args:
+        expected = _in_memory(step, library, indices, grid, params, ratio)
+    else:
+        expected = default_in_memory
     got = T.tiled_coadd(library, indices, grid, params, pixel_scale_ratio=ratio,
                         propagate_dq=step.propagate_dq, exposure=step._exposure,
                         memory_limit=2**30, tile_shape=(90, 120))  # fmt: skip
@@ -114,11 +130,11 @@ def test_tiles_equal_the_in_memory_combination(mosaic_inputs, step_args, exact):
     assert np.isfinite(got.data).mean() > 0.5
 
 
-def test_member_boxes_cover_every_contribution(mosaic_inputs):
+def test_member_boxes_cover_every_contribution(mosaic_inputs, default_in_memory):
     """Each member's context bit lies inside its footprint box (no contribution missed)."""
     _, asn = mosaic_inputs
     step, library, indices, grid, params, ratio = _setup(asn)
-    expected = _in_memory(step, library, indices, grid, params, ratio)
+    expected = default_in_memory
     with library:
         models = [library.borrow(i) for i in indices]
         wcs, shapes = [m.meta.wcs for m in models], [m.data.shape for m in models]
@@ -161,10 +177,11 @@ def test_tile_wcs_is_the_shifted_grid(mosaic_inputs):
     np.testing.assert_allclose(sub(3.0, 4.0), grid.wcs(32.0, 21.0), rtol=0, atol=1e-12)
 
 
-def test_step_in_memory_false_gives_the_same_product(mosaic_inputs, monkeypatch):
+def test_step_in_memory_false_gives_the_same_product(mosaic_inputs, default_product,
+                                                     monkeypatch):  # fmt: skip
     """The step's tiled path (in_memory=False, small tiles) equals its in-memory path."""
     _, asn = mosaic_inputs
-    expected = ResampleStep.call(asn, disable_crds_steppars=True)
+    expected = default_product
     monkeypatch.setattr(T, "MIN_TILE", 128)
     monkeypatch.setattr(T, "MAX_TILE", 128)
     got = ResampleStep.call(asn, in_memory=False, disable_crds_steppars=True)
@@ -249,13 +266,14 @@ def cluster():
         yield lc
 
 
-def test_dask_tiles_equal_the_single_process_run(mosaic_inputs, cluster, tmp_path):
+def test_dask_tiles_equal_the_single_process_run(mosaic_inputs, default_in_memory, cluster,
+                                                 tmp_path):  # fmt: skip
     """Two workers, a worker killed during its first tile: the same bits as here."""
     from distributed import Client
 
     _, asn = mosaic_inputs
     step, library, indices, grid, params, ratio = _setup(asn)
-    expected = _in_memory(step, library, indices, grid, params, ratio)
+    expected = default_in_memory
     marker = tmp_path / "killed"
     with Client(cluster) as client:
         client.register_plugin(_KillOnce(marker), name="kill-once")
@@ -267,13 +285,14 @@ def test_dask_tiles_equal_the_single_process_run(mosaic_inputs, cluster, tmp_pat
     _assert_identical(expected, got)
 
 
-def test_step_scheduler_local_gives_the_same_product(mosaic_inputs, monkeypatch):
-    """``scheduler='local'``: the step starts a local cluster; same planes as in memory."""
-    pytest.importorskip("distributed")
+def test_step_scheduler_gives_the_same_product(mosaic_inputs, default_product, cluster,
+                                              monkeypatch):  # fmt: skip
+    """``scheduler=<address>``: the step's tiles run on that cluster; same planes."""
     _, asn = mosaic_inputs
-    expected = ResampleStep.call(asn, disable_crds_steppars=True)
     monkeypatch.setattr(T, "MIN_TILE", 128)
     monkeypatch.setattr(T, "MAX_TILE", 128)
-    got = ResampleStep.call(asn, in_memory=False, scheduler="local", disable_crds_steppars=True)
+    got = ResampleStep.call(asn, scheduler=cluster.scheduler_address,
+                            disable_crds_steppars=True)  # fmt: skip
     for name in ("data", "wht", "con", "err", "var_rnoise", "var_poisson", "var_flat"):
-        np.testing.assert_array_equal(getattr(expected, name), getattr(got, name), err_msg=name)
+        np.testing.assert_array_equal(getattr(default_product, name), getattr(got, name),
+                                      err_msg=name)  # fmt: skip
