@@ -296,3 +296,16 @@ def test_step_scheduler_gives_the_same_product(mosaic_inputs, default_product, c
     for name in ("data", "wht", "con", "err", "var_rnoise", "var_poisson", "var_flat"):
         np.testing.assert_array_equal(getattr(default_product, name), getattr(got, name),
                                       err_msg=name)  # fmt: skip
+
+
+def test_tile_shape_follows_the_memory_limit(caplog):
+    member = 2048 * 2048
+    big = T.tile_shape_for((10000, 10000), memory_limit=8 * 2**30, member_pixels=member)
+    small = T.tile_shape_for((10000, 10000), memory_limit=2**30, member_pixels=member)
+    assert small[0] < big[0] and small[0] == small[1]
+    need = T.BASELINE_BYTES + member * T.MEMBER_BYTES_PER_PIXEL
+    assert need + small[0] * small[1] * T.WINDOW_BYTES_PER_PIXEL <= 2**30
+    assert need + (small[0] + 1) ** 2 * T.WINDOW_BYTES_PER_PIXEL > 2**30
+    tiny = T.tile_shape_for((10000, 10000), memory_limit=2**29, member_pixels=member)
+    assert tiny == (T.MIN_TILE, T.MIN_TILE) and "below what the mosaic needs" in caplog.text
+    assert T.tile_shape_for((100, 300), memory_limit=2**33, member_pixels=1) == (100, 300)
