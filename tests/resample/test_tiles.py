@@ -309,3 +309,15 @@ def test_tile_shape_follows_the_memory_limit(caplog):
     tiny = T.tile_shape_for((10000, 10000), memory_limit=2**29, member_pixels=member)
     assert tiny == (T.MIN_TILE, T.MIN_TILE) and "below what the mosaic needs" in caplog.text
     assert T.tile_shape_for((100, 300), memory_limit=2**33, member_pixels=1) == (100, 300)
+
+
+def test_member_file_is_none_once_a_member_lives_in_memory(mosaic_inputs):
+    paths, asn = mosaic_inputs
+    on_disk, in_memory = ModelLibrary(asn, on_disk=True), ModelLibrary(asn)
+    for library in (on_disk, in_memory):
+        assert library.member_file(1) == paths[1]
+        with library:
+            model = library.borrow(1)
+            library.shelve(model, 1, modify=False)
+    assert on_disk.member_file(1) == paths[1]
+    assert in_memory.member_file(1) is None  # may have been modified in memory
