@@ -23,22 +23,25 @@ Usage::
 
     python benchmarks/bench_mosaic.py --n 4 16 [--runs memory tiled dask jwst]
 
-Measured 2026-12-06 on the shared 2-core, 24 GB machine (load average 7-10 from other
-work, so wall times are only indicative; each configuration run once):
+Measured 2026-12-06 on the shared 2-core, 24 GB machine (other work ran beside it, load
+average 2-10, so wall times are only indicative; each configuration run once):
 
-====  ===========  ================  ================  =================  ==================
-N     grid         webbcal memory    webbcal tiled     jwst 3.0.0         tiled vs memory
-====  ===========  ================  ================  =================  ==================
-4     2506x2506    126-141 s 1.03GB  126 s 0.44 GB (a) 209 s 1.15 GB      (b)
-16    3403x3402    591 s 2.50 GB     592 s 0.71 GB     392 s 1.53 GB      (b)
-64    5195x5195    see the report    1234 s 1.31 GB    not run
-====  ===========  ================  ================  =================  ==================
+====  ===========  =================  ==================  ===============
+N     grid         webbcal in memory  webbcal tiled       jwst 3.0.0 (c)
+====  ===========  =================  ==================  ===============
+4     2506x2506    126 s   1.02 GB    126 s   0.44 GB (a)  209 s  1.15 GB
+16    3403x3402    591 s   2.50 GB    592 s   0.71 GB      392 s  1.53 GB
+64    5195x5195    399 s   8.24 GB    432 s   1.33 GB      not run
+====  ===========  =================  ==================  ===============
 
-(a) ``--memory-limit 1GB`` (9 tiles); the others 2GB. (b) Inside the outer 3-pixel frame
-11-76 pixels of 6-12 million differ, by at most 6 float32 ulps; the context planes are
-identical there; on the frame about 5-7 % of the pixels differ (drizzle's clipping at the
-output border, see :mod:`webbcal.resample.tiles`). jwst SCI vs webbcal in memory: median
-relative difference 3.1e-7 (N=4), 3.6e-7 (N=16), on the same grid.
+(a) ``--memory-limit 1GB`` (9 tiles); the others 2GB. N=64 ran at load ~2 (in memory
+and tiled alike); N=4 and 16 at load 7-10. (c) ``in_memory=False``.
+
+Tiled against in memory, inside the mosaic's outer 3-pixel frame: 11-288 pixels of 6-27
+million differ (SCI at most 7 float32 ulps, WHT 2); the context planes are identical. On
+the frame 4-7 % of the pixels differ (drizzle's clipping at the output border, see
+:mod:`webbcal.resample.tiles`). jwst SCI against webbcal in memory on the same grid:
+median relative difference 3.1e-7 (N=4), 3.6e-7 (N=16).
 """
 
 from __future__ import annotations
