@@ -79,6 +79,8 @@ DELIBERATE_DIFFERENCES = {
             "cube_build",
         )
     },
+    ("resample", "memory_limit"): _WEBBCAL_ONLY + "peak memory target of a tiled mosaic",
+    ("resample", "scheduler"): _WEBBCAL_ONLY + "mosaic tiles on dask.distributed",
 }
 
 

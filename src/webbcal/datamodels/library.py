@@ -460,6 +460,19 @@ class ModelLibrary(Sequence):
         """File name of member ``index`` as written in the association."""
         return os.path.basename(self._members[index].expname)
 
+    def member_file(self, index: int) -> str | None:
+        """The file holding member ``index`` as the library would lend it now.
+
+        The on-disk copy of a shelved modification, else the member's own file; None
+        when the current version lives only in memory (a model given in memory, or a
+        member loaded by an in-memory library, which may have been modified).
+        """
+        if index in self._temp_files:
+            return self._temp_files[index]
+        if index in self._loaded:
+            return None
+        return self._members[index].path
+
     def exptype(self, index: int) -> str:
         """Role of member ``index`` (``science``, ``background``...)."""
         return self._members[index].exptype

@@ -45,7 +45,13 @@ class ResampleStep(Step):
       member (the exposure-time keywords are summed as officially);
     * ``weight_type=None`` gives unit weights to good pixels (officially an error);
     * ``single=True`` returns its per-group products in memory (a library) even
-      with ``in_memory=False``.
+      with ``in_memory=False``;
+    * webbcal extensions ``memory_limit`` and ``scheduler``: a mosaic (a library
+      input) with ``in_memory=False``, a ``scheduler``, or an estimated need above
+      ``memory_limit`` is combined tile by tile (:mod:`webbcal.resample.tiles`),
+      each tile reading only the members that reach it, in this process or on
+      dask.distributed; the result equals the in-memory one except for rare
+      one-ulp differences and drizzle's clipping on the mosaic's outer frame.
 
     References
     ----------
@@ -90,6 +96,11 @@ class ResampleStep(Step):
               "(the 0.001 pixel error bound always holds)", unit="pixel"),
         Param("pixmap_order", int, 1, "Accepted for compatibility (must be 1 or 3); the "
               "pixel map is always bicubic with a measured error bound"),
+        Param("memory_limit", str, "2GB", "webbcal: peak memory target of a mosaic; above "
+              "it (or with in_memory=False) the output grid is combined tile by tile"),
+        Param("scheduler", str, "", "webbcal: run the mosaic's tiles on dask.distributed: "
+              "'local' (a local cluster) or a scheduler address (tcp://host:port); '' runs "
+              "them in this process"),
     )  # fmt: skip
 
     def _copy_input(self, model: Any) -> Any:
@@ -219,9 +230,45 @@ class ResampleStep(Step):
                  grid.shape, grid.pixel_scale, len(indices))  # fmt: skip
         if self.single:
             return self._single(library, indices, model, grid, first, footprints, ratio)
+        if library is not None and self._tiled(grid, reference[2]):
+            from .tiles import tiled_coadd
+
+            result = tiled_coadd(
+                library, indices, grid, self._coadd_params(), pixel_scale_ratio=ratio,
+                propagate_dq=self.propagate_dq, exposure=self._exposure,
+                memory_limit=self._memory_limit(), scheduler=self.scheduler,
+            )  # fmt: skip
+            return self._product(result, grid, first, footprints, ratio, library)
         coadd = self._coadd(grid, len(indices), ratio)
         self._add_all(coadd, library, indices, model, first_meta=first)
         return self._product(coadd.finalize(), grid, first, footprints, ratio, library)
+
+    def _memory_limit(self) -> int:
+        from ..pipeline.streaming import parse_memory
+        from ..stpipe import ParameterError
+
+        try:
+            return parse_memory(self.memory_limit)
+        except ValueError as exc:
+            raise ParameterError(f"resample: {exc}") from None
+
+    def _tiled(self, grid, member_shape) -> bool:
+        """Whether a mosaic is combined tile by tile (webbcal extension, same result)."""
+        from .tiles import estimated_in_memory_bytes
+
+        limit = self._memory_limit()
+        if self.scheduler:
+            log.info("Mosaic tiles run on dask.distributed (scheduler=%r)", self.scheduler)
+            return True
+        if not self.in_memory:
+            log.info("in_memory=False: the mosaic is combined tile by tile")
+            return True
+        need = estimated_in_memory_bytes(grid.shape, member_shape)
+        if need > limit:
+            log.info("The mosaic needs about %.2f GB in memory (memory_limit %.2f GB): "
+                     "combined tile by tile", need / 2**30, limit / 2**30)  # fmt: skip
+            return True
+        return False
 
     def _coadd(self, grid, n_inputs, ratio) -> Coadd:
         from .coadd import Coadd
