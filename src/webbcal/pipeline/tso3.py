@@ -243,12 +243,11 @@ class Tso3Pipeline(Pipeline):
         """``<product>_x1dints.fits`` and ``<product>_whtlt.ecsv`` (spectroscopy), or
         ``<product>_phot.ecsv`` (imaging)."""
         from ..datamodels import save_model
-        from ..white_light.step import write_ecsv
 
         output_dir = self.output_dir or os.getcwd()
         product = self.__dict__["_product"]
         if hasattr(result, "colnames"):
-            return [write_ecsv(self, result, os.path.join(output_dir, f"{product}_phot.ecsv"))]
+            return [self.save_ecsv(result, os.path.join(output_dir, f"{product}_phot.ecsv"))]
         path = os.path.join(output_dir, f"{product}_x1dints.fits")
         existed = os.path.exists(path)
         save_model(result, path)
@@ -258,7 +257,7 @@ class Tso3Pipeline(Pipeline):
         paths = [path]
         if table is not None:
             whtlt = os.path.join(output_dir, f"{product}_whtlt.ecsv")
-            paths.append(write_ecsv(self, table, whtlt))
+            paths.append(self.save_ecsv(table, whtlt))
         return paths
 
 

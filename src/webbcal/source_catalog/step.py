@@ -278,24 +278,7 @@ class SourceCatalogStep(Step):
         return paths
 
     def _write_catalog(self, catalog: Any, suffix: str | None) -> str:
-        import tempfile
-
-        path = self.product_path(self.__dict__.get("_image_meta"), suffix)
-        path = os.path.splitext(path)[0] + ".ecsv"
-        existed = os.path.exists(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp_webbcal_", suffix=".ecsv", dir=directory)
-        os.close(fd)
-        try:
-            catalog.write(tmp, format="ascii.ecsv", overwrite=True)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
-        if not existed:
-            self.record_output(path)
+        path = self.save_ecsv(catalog, self.product_path(self.__dict__.get("_image_meta"), suffix))
         log.info("Wrote source catalog: %s", path)
         return path
 

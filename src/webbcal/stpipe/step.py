@@ -602,6 +602,35 @@ class Step:
                 paths.append(path)
         return paths
 
+    def save_ecsv(self, table: Any, path: str) -> str:
+        """Write an astropy table as ECSV (``path`` with its extension made ``.ecsv``),
+        atomically (temporary file, then rename), and register it as written by this run.
+
+        Returns
+        -------
+        str
+            The path written.
+        """
+        import tempfile
+
+        path = os.path.splitext(path)[0] + ".ecsv"
+        existed = os.path.exists(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp_webbcal_", suffix=".ecsv", dir=directory)
+        os.close(fd)
+        try:
+            table.write(tmp, format="ascii.ecsv", overwrite=True)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+        if not existed:
+            self.record_output(path)
+        log.info("Wrote %s", path)
+        return path
+
     def save_named(self, result: Any) -> list[str]:
         """Save each model of ``result`` (a model or a tuple of models) under the file
         name it carries (``meta.filename``), in ``output_dir`` (the working folder when

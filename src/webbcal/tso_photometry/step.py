@@ -224,10 +224,9 @@ class TSOPhotometryStep(Step):
         """With ``save_catalog``: ``<input root>_phot.ecsv``."""
         if not self.save_catalog or result is None or not hasattr(result, "colnames"):
             return []
-        from ..white_light.step import write_ecsv
 
         model = self.__dict__.get("_input_meta")
-        return [write_ecsv(self, result, self.product_path(model, suffix or "phot"))]
+        return [self.save_ecsv(result, self.product_path(model, suffix or "phot"))]
 
     def run(self, input: Any, *, _owned: bool = False) -> Any:
         result = super().run(input, _owned=_owned)

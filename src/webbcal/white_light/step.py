@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections import OrderedDict
 from typing import Any
 
@@ -216,28 +215,4 @@ class WhiteLightStep(Step):
         """Write the table as ``<product>_whtlt.ecsv`` (atomic)."""
         if result is None or not hasattr(result, "colnames"):
             return []
-        return [write_ecsv(self, result, self.product_path(self.__dict__.get("_input_meta"),
-                                                           suffix))]  # fmt: skip
-
-
-def write_ecsv(step: Step, table: Any, path: str) -> str:
-    """Write ``table`` to ``path`` with extension ``.ecsv``, atomically; record it."""
-    import tempfile
-
-    path = os.path.splitext(path)[0] + ".ecsv"
-    existed = os.path.exists(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_webbcal_", suffix=".ecsv", dir=directory)
-    os.close(fd)
-    try:
-        table.write(tmp, format="ascii.ecsv", overwrite=True)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    if not existed:
-        step.record_output(path)
-    log.info("Wrote %s", path)
-    return path
+        return [self.save_ecsv(result, self.product_path(self.__dict__.get("_input_meta"), suffix))]
