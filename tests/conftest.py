@@ -129,6 +129,13 @@ SLOW_TESTS = (
     "skymatch/test_skymatch_oracle.py",
     "outlier_detection/test_outlier_oracle.py",
     "source_catalog/test_source_catalog_parity.py",
+    # end-to-end step runs on simulated associations (about a minute each on 2 cores)
+    "resample/test_tiles.py",
+    "outlier_detection/test_outlier_step.py",
+    "skymatch/test_skymatch_step.py",
+    "tweakreg/test_tweakreg_truth.py",
+    "source_catalog/test_source_catalog_truth.py",
+    "lrs/test_lrs_extract_1d.py",
 )
 
 
