@@ -136,6 +136,10 @@ SLOW_TESTS = (
     "tweakreg/test_tweakreg_truth.py",
     "source_catalog/test_source_catalog_truth.py",
     "lrs/test_lrs_extract_1d.py",
+    "tweakreg/test_tweakreg_step.py",
+    "source_catalog/test_source_catalog_bad_input.py",
+    "simulate/test_miri_oracle.py",
+    "real/test_real_coronagraphy.py",
 )
 
 
