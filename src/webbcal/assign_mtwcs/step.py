@@ -57,20 +57,13 @@ class AssignMTWcsStep(Step):
     class_alias = "assign_mtwcs"
     cal_step_name = "assign_mtwcs"
     library_mode = "library"
+    records_member_status = True  # SKIPPED members without MT_RA/MT_DEC
     spec = (
         Param("suffix", str, "assign_mtwcs", "Suffix of the saved result"),
     )  # fmt: skip
 
     def required_reference_types(self) -> tuple[str, ...]:
         return ()
-
-    def _finalize_library(self, library: Any, status: str) -> None:
-        # process() records COMPLETE or SKIPPED in every member; add provenance only.
-        with library:
-            for index in range(len(library)):
-                model = library.borrow(index)
-                self.finalize_result(model)
-                library.shelve(model, index)
 
     def process(self, model: Any) -> Any:
         """Add the moving-target frame to the science exposures; return a new library."""

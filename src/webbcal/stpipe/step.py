@@ -102,6 +102,9 @@ class Step:
     optional_reference_types: ClassVar[tuple[str, ...]] = ()
     cal_step_name: ClassVar[str | None] = None
     library_mode: ClassVar[str] = "member"
+    #: A library step whose ``process`` records each member's status itself (COMPLETE or
+    #: SKIPPED per member); finalization then adds provenance only.
+    records_member_status: ClassVar[bool] = False
 
     # ----------------------------------------------------------------- parameters
     @classmethod
@@ -354,11 +357,13 @@ class Step:
         return results
 
     def _finalize_library(self, library: Any, status: str) -> None:
-        """Record status and provenance in every member of a library result."""
+        """Record status and provenance in every member of a library result (only the
+        provenance for a step whose ``process`` records each member's status itself)."""
         with library:
             for index in range(len(library)):
                 model = library.borrow(index)
-                self._set_status(model, status)
+                if not self.records_member_status:
+                    self._set_status(model, status)
                 self.finalize_result(model)
                 library.shelve(model, index)
 

@@ -61,6 +61,7 @@ class TweakRegStep(Step):
     class_alias = "tweakreg"
     cal_step_name = "tweakreg"
     library_mode = "library"
+    records_member_status = True  # a skipped alignment marks its members SKIPPED
     spec = (
         Param("save_catalogs", bool, False, "Write out catalogs"),
         Param("use_custom_catalogs", bool, False, "Use custom user-provided catalogs"),
@@ -137,15 +138,6 @@ class TweakRegStep(Step):
 
     def required_reference_types(self) -> tuple[str, ...]:
         return ()
-
-    def _finalize_library(self, library: Any, status: str) -> None:
-        # process() records COMPLETE or SKIPPED in every member itself (a skipped
-        # alignment still returns a library); only provenance is added here.
-        with library:
-            for index in range(len(library)):
-                model = library.borrow(index)
-                self.finalize_result(model)
-                library.shelve(model, index)
 
     # ------------------------------------------------------------------ options
     def _source_finding(self) -> SourceFinding:
