@@ -234,6 +234,39 @@ def _read_filter_offset(path: str, model: Any, instrument: str) -> tuple[float, 
     return offset
 
 
+def pointing_and_distortion(model: Any, distortion_path: str) -> tuple[Any, Any]:
+    """The exposure's pointing and its checked ``distortion`` transform.
+
+    Returns
+    -------
+    (Pointing, astropy.modeling.Model)
+        Pointing from the keywords; full-frame detector pixels (0-based) to V2V3
+        (arcsec).
+
+    Raises
+    ------
+    AssignWcsError
+        For missing or inconsistent pointing keywords, a distortion reference of another
+        detector, filter or mode, or one whose reference point disagrees with V2/V3_REF.
+    """
+    from stdatamodels.jwst.datamodels import DistortionModel
+
+    try:
+        pointing = pointing_from_model(model)
+    except PointingError as exc:
+        raise AssignWcsError(
+            f"{exc}; expected the pointing keywords of a stage-1 product"
+        ) from None
+    ref = load_reference(distortion_path, DistortionModel, model)
+    try:
+        check_distortion_reference(ref, model, distortion_path)
+        transform = ref.model
+    finally:
+        ref.close()
+    _check_reference_point(transform, pointing, model, distortion_path)
+    return pointing, transform
+
+
 def assign_imaging_wcs(
     model: Any,
     distortion_path: str,
@@ -272,24 +305,11 @@ def assign_imaging_wcs(
     ----------
     JWST pipeline documentation, ``assign_wcs`` ("WCS of imaging data").
     """
-    from stdatamodels.jwst.datamodels import DistortionModel
 
     from ..datamodels.io import assigning_checked_values
 
     instrument, exp_type = check_exposure_keywords(model)
-    try:
-        pointing = pointing_from_model(model)
-    except PointingError as exc:
-        raise AssignWcsError(
-            f"{exc}; expected the pointing keywords of a stage-1 product"
-        ) from None
-    ref = load_reference(distortion_path, DistortionModel, model)
-    try:
-        check_distortion_reference(ref, model, distortion_path)
-        transform = ref.model
-    finally:
-        ref.close()
-    _check_reference_point(transform, pointing, model, distortion_path)
+    pointing, transform = pointing_and_distortion(model, distortion_path)
     if instrument == "MIRI" and filteroffset_path is None:
         raise AssignWcsError(
             f"{_name(model)}: EXP_TYPE={exp_type} of MIRI needs a filteroffset reference "

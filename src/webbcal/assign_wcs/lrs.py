@@ -22,13 +22,12 @@ from typing import Any
 import numpy as np
 
 from ..lib.reffiles import ReferenceFileError, load_reference
-from ..wcs import PointingError, pointing_from_model, s_region_from_wcs
+from ..wcs import s_region_from_wcs
 from ..wcs.lrs import LrsTraceTable, LrsWcsError, lrs_slitless_wcs, lrs_wavelength_map
 from .imaging import (
     AssignWcsError,
-    _check_reference_point,
-    check_distortion_reference,
     check_exposure_keywords,
+    pointing_and_distortion,
 )
 
 __all__ = ["LRS_EXP_TYPES", "assign_lrs_slitless_wcs", "read_lrs_specwcs"]
@@ -148,24 +147,11 @@ def assign_lrs_slitless_wcs(model: Any, distortion_path: str, specwcs_path: str)
     ----------
     JWST pipeline documentation, ``assign_wcs`` ("MIRI LRS").
     """
-    from stdatamodels.jwst.datamodels import DistortionModel
 
     instrument, exp_type = check_exposure_keywords(model)
     if exp_type not in LRS_EXP_TYPES:
         raise AssignWcsError(f"{_name(model)}: EXP_TYPE={exp_type!r}; expected MIR_LRS-SLITLESS")
-    try:
-        pointing = pointing_from_model(model)
-    except PointingError as exc:
-        raise AssignWcsError(
-            f"{exc}; expected the pointing keywords of a stage-1 product"
-        ) from None
-    ref = load_reference(distortion_path, DistortionModel, model)
-    try:
-        check_distortion_reference(ref, model, distortion_path)
-        distortion = ref.model
-    finally:
-        ref.close()
-    _check_reference_point(distortion, pointing, model, distortion_path)
+    pointing, distortion = pointing_and_distortion(model, distortion_path)
     table = read_lrs_specwcs(specwcs_path, model)
     sub = model.meta.subarray
     shape = tuple(np.shape(model.data)[-2:])
