@@ -39,8 +39,6 @@ CATALOG_COLUMNS = ("id", "xcentroid", "ycentroid", "flux")
 #: Kron aperture parameters used when ``kron_params`` is None (photutils' default).
 DEFAULT_KRON_PARAMS = (2.5, 1.4, 0.0)
 #: Sigma-clipping threshold and smoothing filter of the background mesh (official values).
-_BKG_CLIP_SIGMA = 3.0
-_BKG_FILTER_SIZE = (3, 3)
 
 
 @dataclass(frozen=True)
@@ -116,31 +114,6 @@ def _future_names():
     except ImportError:  # pragma: no cover - older photutils
         return contextlib.nullcontext()
     return use_future_column_names()
-
-
-def _background(data: np.ndarray, mask: np.ndarray, box: int):
-    """Background and RMS maps from a clipped-median mesh; the whole image if a box fails."""
-    from astropy.stats import SigmaClip
-    from astropy.utils.exceptions import AstropyUserWarning
-    from photutils.background import Background2D, MedianBackground
-
-    common = {
-        "filter_size": _BKG_FILTER_SIZE,
-        "coverage_mask": mask,
-        "sigma_clip": SigmaClip(sigma=_BKG_CLIP_SIGMA),
-        "bkg_estimator": MedianBackground(),
-    }
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", AstropyUserWarning)
-        try:
-            bkg = Background2D(data, (box, box), **common)
-        except ValueError:
-            # Too few good meshes (or a box larger than the image): one mesh over all the
-            # unmasked pixels, as the official step falls back to.
-            bkg = Background2D(data, data.shape, exclude_percentile=100.0, **common)
-            log.info("Background could not be estimated in meshes; using the whole unmasked "
-                     "image (bkg_boxsize=%s)", data.shape)  # fmt: skip
-        return bkg.background, bkg.background_rms
 
 
 def _star_finder(data, threshold_img, mask, opts: SourceFinding):
@@ -251,7 +224,10 @@ def find_sources(
         if arr is not None and np.shape(arr) != data.shape:
             raise ValueError(f"{name}: shape {np.shape(arr)} differs from data {data.shape}")
     try:
-        background, rms = _background(data, mask, int(options.bkg_boxsize))
+        from ..source_catalog.detection import background_mesh  # the same mesh as the catalog
+
+        background, rms = background_mesh(data, box_size=int(options.bkg_boxsize),
+                                          coverage_mask=mask)  # fmt: skip
     except ValueError as exc:
         log.warning("Error determining sky background: %s", exc)
         return empty_catalog()
