@@ -54,8 +54,8 @@ def _setup(asn, **step_args):
 
 
 def _in_memory(step, library, indices, grid, params, ratio):
-    coadd = Coadd(grid.wcs, params, n_inputs=len(indices), pixel_scale_ratio=ratio,
-                  propagate_dq=step.propagate_dq)  # fmt: skip
+    coadd = step._coadd(grid, len(indices), ratio)  # the step's whole-grid combination
+    assert isinstance(coadd, Coadd) and coadd.pad == T.tile_halo(params.kernel, ratio)
     with library:
         for index in indices:
             model = library.borrow(index)
@@ -64,17 +64,11 @@ def _in_memory(step, library, indices, grid, params, ratio):
     return coadd.finalize()
 
 
-#: Width of the mosaic's outer frame where drizzle's own clipping may differ, pixels.
-FRAME = 3
-
-
 def _assert_identical(a, b, *, exact=True):
-    """Planes equal bit for bit (``exact``), or: equal within one float32 ulp away from
-    the mosaic's outer frame and equal on 99% of the frame (drizzle clips the input with a
-    polygon whose edges along the output's border are chords: the whole grid and a
-    window border differ there by a fraction of a pixel)."""
-    inner = np.zeros(a.data.shape, bool)
-    inner[FRAME:-FRAME, FRAME:-FRAME] = True
+    """Planes equal bit for bit (``exact``), or: context, DQ and the covered pixels (NaN
+    pattern) identical everywhere, the outer frame included, and values within a few
+    float32 ulps on at most 1e-4 of the pixels (drizzle rounds its intermediate sums in
+    the window's coordinates)."""
     planes = {n: (getattr(a, n), getattr(b, n)) for n in PLANES}
     planes.update({n: (a.variances[n], b.variances[n]) for n in a.variances})
     assert a.variances.keys() == b.variances.keys()
@@ -84,17 +78,13 @@ def _assert_identical(a, b, *, exact=True):
             continue
         assert x.dtype == y.dtype and x.shape == y.shape, name
         same = (x == y) | (np.isnan(x) & np.isnan(y)) if x.dtype.kind == "f" else x == y
-        if exact:
+        if exact or x.dtype.kind != "f":
             assert same.all(), f"{name}: {np.count_nonzero(~same)} pixel(s) differ"
             continue
-        if x.ndim == 3:  # context: bits equal inside
-            assert same[:, inner].all(), name
-            continue
-        assert np.array_equal(np.isnan(x[inner]), np.isnan(y[inner])), name
-        ok = inner & np.isfinite(x)
-        np.testing.assert_array_max_ulp(x[ok], y[ok], maxulp=1)
-        assert np.count_nonzero(~same[inner]) <= 1e-4 * inner.sum(), name
-        assert same[~inner].mean() > 0.99, f"{name}: frame {same[~inner].mean():.3f} equal"
+        assert np.array_equal(np.isnan(x), np.isnan(y)), name
+        ok = np.isfinite(x)
+        np.testing.assert_array_max_ulp(x[ok], y[ok], maxulp=4)
+        assert np.count_nonzero(~same) <= 1e-4 * x.size, name
     for name in ("pointings", "exposure_time", "duration", "measurement_time", "start_time",
                  "end_time"):  # fmt: skip
         assert getattr(a, name) == getattr(b, name), name
@@ -110,8 +100,9 @@ def _assert_identical(a, b, *, exact=True):
 )
 def test_tiles_equal_the_in_memory_combination(mosaic_inputs, default_in_memory, step_args,
                                                exact):  # fmt: skip
-    """Small tiles (many with a subset of the members) give the same bits (for these
-    128 x 128 members; with a turbo kernel, within one ulp away from the outer frame)."""
+    """Small tiles (many with a subset of the members) give the same bits, the mosaic's
+    outer frame included (for these 128 x 128 members; with a turbo kernel, within a few
+    ulps)."""
     _, asn = mosaic_inputs
     step, library, indices, grid, params, ratio = _setup(asn, **step_args)
     if step_args:
@@ -154,7 +145,7 @@ def test_plan_tiles_cover_the_grid_once():
     cover = np.zeros((100, 70), int)
     for t in tiles:
         cover[t.section] += 1
-        assert t.wy0 == max(0, t.y0 - 5) and t.wx1 == min(70, t.x1 + 5)
+        assert t.wy0 == t.y0 - 5 and t.wx1 == t.x1 + 5  # windows reach beyond the grid
     assert (cover == 1).all() and len(tiles) == 3 * 2
     with pytest.raises(ValueError, match="tile_shape"):
         T.plan_tiles((10, 10), (0, 5), halo=1)

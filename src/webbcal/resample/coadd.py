@@ -330,23 +330,36 @@ class Coadd:
         :func:`webbcal.wcs.pixel_map` at ``params.tolerance``.
     propagate_dq : bool
         Keep the bitwise OR of the contributing input DQ.
+    pad : int, optional
+        Output pixels drizzled beyond every edge of the grid and cut away by
+        :meth:`finalize` (default 0). Drizzle drops the input pixels that are not
+        entirely inside its output array, so without a margin the pixels on the
+        grid's outer edge lose the input pixels that straddle it; with a margin at
+        least the kernel's reach (:func:`webbcal.resample.tiles.tile_halo`) every
+        output pixel receives all its input pixels, and a mosaic combined tile by
+        tile equals the whole-grid combination on its edges too.
     """
 
     def __init__(self, output_wcs, params: CoaddParams, *, n_inputs: int,
                  pixel_scale_ratio: float | None, pixel_map_function=None,
-                 propagate_dq: bool = False):  # fmt: skip
+                 propagate_dq: bool = False, pad: int = 0):  # fmt: skip
         if n_inputs < 1:
             raise ValueError(f"n_inputs={n_inputs!r}: expected at least one exposure")
+        if pad < 0:
+            raise ValueError(f"pad={pad!r}: expected a margin >= 0 output pixels")
         self.wcs = output_wcs
         self.params = params
         self.shape = tuple(int(n) for n in output_wcs.array_shape)
+        self.pad = int(pad)
+        #: Shape of the drizzled arrays (the grid and its margin).
+        self._shape = (self.shape[0] + 2 * self.pad, self.shape[1] + 2 * self.pad)
         self.pixel_scale_ratio = pixel_scale_ratio
         self.propagate_dq = propagate_dq
         self._pixmap = pixel_map_function or self._gridded_map
         self._driz = Drizzle(
             kernel=params.kernel,
             fillval=params.fillval,
-            out_shape=self.shape,
+            out_shape=self._shape,
             begin_ctx_id=0,
             max_ctx_id=n_inputs - 1,
             disable_ctx=not params.enable_ctx,
@@ -354,7 +367,7 @@ class Coadd:
         self._driz_err = None
         if params.drizzle_err:
             self._driz_err = Drizzle(kernel=params.kernel, fillval=params.fillval,
-                                     out_shape=self.shape, disable_ctx=True)  # fmt: skip
+                                     out_shape=self._shape, disable_ctx=True)  # fmt: skip
         self._wsum: dict[str, np.ndarray] = {}
         self._wt: dict[str, np.ndarray] = {}
         self._groups: list[str] = []
@@ -391,6 +404,8 @@ class Coadd:
         p = self.params
         t0 = time.perf_counter()
         pixmap = self._pixmap(exposure.wcs, self.wcs, data.shape)
+        if self.pad:
+            pixmap = pixmap + float(self.pad)  # onto the padded arrays (whole pixels)
         t1 = time.perf_counter()
         seconds = exposure.measurement_time or exposure.exposure_time
         weight = drizzle_weight(exposure.dq, weight_type=p.weight_type, time=seconds,
@@ -417,7 +432,7 @@ class Coadd:
                  time.perf_counter() - t1)  # fmt: skip
 
     def _drizzle_variance(self, variance, kwargs):
-        driz = Drizzle(out_shape=self.shape, kernel=self.params.kernel, fillval=np.nan,
+        driz = Drizzle(out_shape=self._shape, kernel=self.params.kernel, fillval=np.nan,
                        disable_ctx=True)  # fmt: skip
         driz.add_image(np.sqrt(variance), **kwargs)
         out = driz.out_img
@@ -439,8 +454,8 @@ class Coadd:
             constant = seconds
         for name, var in drizzled.items():
             if name not in self._wsum:
-                self._wsum[name] = np.full(self.shape, np.nan, dtype=np.float32)
-                self._wt[name] = np.zeros(self.shape, dtype=np.float32)
+                self._wsum[name] = np.full(self._shape, np.nan, dtype=np.float32)
+                self._wt[name] = np.zeros(self._shape, dtype=np.float32)
             # One compiled pass per plane (float64 arithmetic, no temporaries).
             accumulate(self._wsum[name], self._wt[name], var, rn, constant)
 
@@ -463,8 +478,15 @@ class Coadd:
         scaling = 1.0 if self.pixel_scale_ratio is None else 1.0 / self.pixel_scale_ratio**2
         planes, err = finish([self._wsum.get(n) for n in VARIANCE_NAMES],
                              [self._wt.get(n) for n in VARIANCE_NAMES], scaling,
-                             self.shape)  # fmt: skip
+                             self._shape)  # fmt: skip
         return dict(zip(VARIANCE_NAMES, planes, strict=True)), err
+
+    def _cut(self, plane: np.ndarray | None) -> np.ndarray | None:
+        """The grid's part of a drizzled plane (the margin cut away; a copy)."""
+        if plane is None or not self.pad:
+            return plane
+        p = self.pad
+        return np.ascontiguousarray(plane[..., p:-p, p:-p])
 
     def finalize(self) -> CoaddResult:
         """The output planes and summed times.
@@ -483,13 +505,14 @@ class Coadd:
             err = (self._driz_err.out_img / (self.pixel_scale_ratio or 1.0)).astype(np.float32)
         starts = [t for t in self._starts if t is not None]
         ends = [t for t in self._ends if t is not None]
+        cut = self._cut
         return CoaddResult(
-            data=self._driz.out_img,
-            wht=self._driz.out_wht,
-            con=self._driz.out_ctx if self.params.enable_ctx else None,
-            dq=self._driz.out_dq if self.propagate_dq else None,
-            variances=variances,
-            err=err,
+            data=cut(self._driz.out_img),
+            wht=cut(self._driz.out_wht),
+            con=cut(self._driz.out_ctx) if self.params.enable_ctx else None,
+            dq=cut(self._driz.out_dq) if self.propagate_dq else None,
+            variances={name: cut(plane) for name, plane in variances.items()},
+            err=cut(err),
             pointings=len(self._groups),
             exposure_time=self._times["exposure"],
             duration=self._times["duration"],

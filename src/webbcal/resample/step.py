@@ -272,9 +272,12 @@ class ResampleStep(Step):
 
     def _coadd(self, grid, n_inputs, ratio) -> Coadd:
         from .coadd import Coadd
+        from .tiles import tile_halo
 
-        return Coadd(grid.wcs, self._coadd_params(), n_inputs=n_inputs,
-                     pixel_scale_ratio=ratio, propagate_dq=self.propagate_dq)  # fmt: skip
+        params = self._coadd_params()
+        return Coadd(grid.wcs, params, n_inputs=n_inputs, pixel_scale_ratio=ratio,
+                     propagate_dq=self.propagate_dq,
+                     pad=tile_halo(params.kernel, ratio))  # fmt: skip
 
     def _add_all(self, coadd, library, indices, model, *, first_meta=None):
         """Drizzle the members ``indices`` one at a time; return the first one's metadata."""

@@ -10,12 +10,15 @@ How a tile reproduces the same region of the all-in-memory combination:
 
 * each member's pixel map is the map onto the *whole* grid, computed by the same
   call as the in-memory path (:func:`webbcal.wcs.pixel_map` with the same
-  tolerance and first node spacing), shifted by the window's origin (exact in
-  floating point: whole pixels subtracted from coordinates of the same sign);
-* drizzle clips the input to the pixels that map near its output array, so
-  output pixels near a window's edge may lose part of their flux; the halo is
+  tolerance and first node spacing), shifted by the window's origin (whole
+  pixels);
+* drizzle drops the input pixels that are not entirely inside its output array,
+  so output pixels near a window's edge may lose part of their flux; the halo is
   wider than any input pixel's kernel footprint, so no pixel of the tile itself is
-  affected;
+  affected. Windows reach beyond the grid's edges too, and the whole-grid
+  combination drizzles the same margin around the grid
+  (:class:`~webbcal.resample.coadd.Coadd` ``pad``), so the grid's outer pixels
+  receive all their input pixels in both;
 * each member is cut to the input pixels that map into the window (plus two
   pixels, since drizzle interpolates a pixel's corners from its neighbours), read
   as a section of its file;
@@ -26,16 +29,11 @@ How a tile reproduces the same region of the all-in-memory combination:
   ``k % 32`` of plane ``k // 32``), so the context plane is the global one.
 
 What remains different, measured (``tests/resample/test_tiles.py``,
-``benchmarks/bench_mosaic.py``):
-
-* drizzle works in the window's coordinates, so its intermediate sums (pixel
-  corners, overlap areas) are rounded at other magnitudes: a few output pixels in
-  a million differ by one float32 ulp;
-* on the mosaic's outer frame (a few pixels wide) drizzle's clipping differs: it
-  clips the input with the polygon of the output border mapped back to the input
-  through its vertices only, and a window's border along the grid edge has other
-  vertices than the whole grid's (the whole-grid result there includes or drops
-  input pixels whose centres fall just outside the grid, depending on that chord).
+``benchmarks/bench_mosaic.py``): drizzle works in the window's coordinates, so its
+intermediate sums (pixel corners interpolated from the map, overlap areas) are
+rounded at other magnitudes: a few output pixels in a million differ by a few
+float32 ulps. The context planes, the covered pixels (NaN pattern) and DQ are
+identical.
 
 Tiles are independent: :func:`coadd_tile` reads its members through a reader
 (a library in this process, or files on a dask worker) and returns the tile's
@@ -129,7 +127,8 @@ class Tile:
     y0, y1, x0, x1 : int
         The tile: output rows ``y0:y1`` and columns ``x0:x1`` (0-based, end excluded).
     wy0, wy1, wx0, wx1 : int
-        The window (tile plus halo, clipped to the grid), same convention.
+        The window (tile plus halo, which may reach beyond the grid), same
+        convention.
     members : tuple of int
         Global indices of the members whose footprint reaches the window, ascending.
     """
@@ -199,8 +198,9 @@ def plan_tiles(shape: tuple[int, int], tile_shape: tuple[int, int], halo: int) -
         ``(ty, tx)`` largest tile; the tiles of a row (column) are of equal size
         within one pixel.
     halo : int
-        Output pixels added on each side of a tile (clipped to the grid, whose
-        edges are also the edges of the whole-grid combination).
+        Output pixels added on each side of a tile, beyond the grid's edges too
+        (as the whole-grid combination drizzles a margin of the same width around
+        the grid: :class:`~webbcal.resample.coadd.Coadd` ``pad``).
 
     Returns
     -------
@@ -223,8 +223,8 @@ def plan_tiles(shape: tuple[int, int], tile_shape: tuple[int, int], halo: int) -
     for y0, y1 in zip(rows[:-1], rows[1:], strict=True):
         for x0, x1 in zip(cols[:-1], cols[1:], strict=True):
             tiles.append(Tile(len(tiles), int(y0), int(y1), int(x0), int(x1),
-                              max(0, int(y0) - halo), min(ny, int(y1) + halo),
-                              max(0, int(x0) - halo), min(nx, int(x1) + halo)))  # fmt: skip
+                              int(y0) - halo, int(y1) + halo,
+                              int(x0) - halo, int(x1) + halo))  # fmt: skip
     return tiles
 
 

@@ -1,0 +1,200 @@
+"""Benchmark calwebb_image3 on N full-frame NIRCam exposures: webbcal against jwst.
+
+Four (or N) dithered NRCA1_FULL exposures (2048 x 2048, SIAF distortion, ~300 stars,
+pointing errors of 50-150 mas, different sky levels, 200 unflagged cosmic-ray hits each)
+are simulated and calibrated to ``_cal`` (``simulate_dithered_cals``) with their APCORR
+and ABVEGAOFFSET references. Each pipeline then runs in a fresh Python process on the same
+level-3 association with the same step parameters (tweakreg's matching tolerances; the
+catalog's references overridden; CRDS parameter files off): webbcal's ``Image3Pipeline``
+and jwst 3.0.0's. Reported: wall time, CPU time and peak RSS of each child, the time of
+each step (from the pipelines' logs), and the agreement of the products (``_i2d`` SCI
+median relative difference on pixels both cover; catalog sources matched within 0.1
+pixel; flux ratio).
+
+Usage::
+
+    python benchmarks/bench_image3.py [--n 4] [--no-jwst] [--folder /tmp/bench_image3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SIAF_DIR = Path("/work/shared/data/real/pysiaf-siafxml")
+MATCH = {"tolerance": 0.2, "separation": 0.5, "searchrad": 0.5, "minobj": 8}
+
+
+def make_inputs(folder: Path, n: int) -> tuple[Path, dict]:
+    """Simulate N full-frame cal exposures; return the association and step parameters."""
+    import numpy as np
+
+    from webbcal.simulate.dithers import simulate_dithered_cals
+    from webbcal.simulate.imaging import imaging_setup
+    from webbcal.simulate.references_stage3 import (
+        gaussian_apcorr_rows,
+        write_abvegaoffset,
+        write_apcorr,
+    )
+
+    base = folder / f"full_n{n}"
+    asn = base / "data" / "jw01234-o001_image3_00001_asn.json"
+    refs = base / "refs"
+    if not asn.exists():
+        rng = np.random.default_rng(11)
+        dithers = tuple((float(x), float(y)) for x, y in rng.uniform(-3.0, 3.0, (n, 2)))
+        errors = tuple((float(x), float(y)) for x, y in rng.uniform(-0.15, 0.15, (n, 2)))
+        sky = tuple(float(s) for s in 0.1 + 0.05 * rng.random(n))
+        simulate_dithered_cals(
+            base, SIAF_DIR, aperture="NRCA1_FULL", dithers=dithers, pointing_errors=errors,
+            sky=sky, n_stars=300, n_cosmic_rays=200, noise=0.02, seed=4,
+        )  # fmt: skip
+        setup = imaging_setup("NRCA1_FULL", SIAF_DIR)
+        write_apcorr(refs / "apcorr.fits", instrument="NIRCAM",
+                     rows=gaussian_apcorr_rows(sigma=1.2, n_boxes=4, filter=setup.filter,
+                                               pupil=setup.pupil))  # fmt: skip
+        write_abvegaoffset(refs / "abvega.asdf", instrument="NIRCAM",
+                           rows=[{"filter": setup.filter, "pupil": setup.pupil,
+                                  "abvega_offset": 1.75}])  # fmt: skip
+    steps = {
+        "tweakreg": dict(MATCH),
+        "source_catalog": {"override_apcorr": str(refs / "apcorr.fits"),
+                           "override_abvegaoffset": str(refs / "abvega.asdf")},
+    }  # fmt: skip
+    return asn, steps
+
+
+class _StepTimes(logging.Handler):
+    """Seconds between each step's start and the next line of its pipeline."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.starts: list[tuple[str, float]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = re.search(r"^Step (\w+) running (?:with|on)", record.getMessage())
+        if match:
+            self.starts.append((match.group(1), time.perf_counter()))
+
+
+def child(which: str, asn: str, out: str, steps_json: str) -> None:
+    """Run one pipeline here and print its timings as JSON (last line)."""
+    import tempfile
+
+    from stdatamodels.jwst import datamodels as dm
+
+    steps = json.loads(steps_json)
+    first = json.loads(Path(asn).read_text())["products"][0]["members"][0]["expname"]
+    dm.open(str(Path(asn).parent / first)).close()  # one-time schema loading outside
+    handler = _StepTimes()
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.INFO)
+    cpu0 = time.process_time()
+    if which == "jwst":
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from jwst.pipeline import Image3Pipeline
+
+        from _stage2_inputs import _parity_module
+
+        with tempfile.TemporaryDirectory() as root:
+            with _parity_module().offline_environment(Path(root)):
+                t0 = time.perf_counter()
+                Image3Pipeline.call(asn, output_dir=out, save_results=True, steps=steps)
+                seconds = time.perf_counter() - t0
+    else:
+        os.environ["WEBBCAL_DISABLE_CRDS_STEPPARS"] = "1"
+        from webbcal.pipeline.image3 import Image3Pipeline
+
+        t0 = time.perf_counter()
+        Image3Pipeline.call(asn, output_dir=out, save_results=True, steps=steps)
+        seconds = time.perf_counter() - t0
+    end = time.perf_counter()
+    per_step: dict[str, float] = {}
+    for (name, t), nxt in zip(handler.starts, [*handler.starts[1:], ("", end)]):
+        per_step[name] = per_step.get(name, 0.0) + nxt[1] - t
+    print(json.dumps({
+        "seconds": seconds, "cpu": time.process_time() - cpu0, "steps": per_step,
+        "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
+    }))  # fmt: skip
+
+
+def _run(which: str, asn: Path, out: Path, steps: dict) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, __file__, "--child", which, str(asn), str(out), json.dumps(steps)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode:
+        sys.stderr.write(done.stderr[-4000:])
+        raise SystemExit(f"{which} failed (exit {done.returncode})")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def compare(ours: Path, theirs: Path) -> str:
+    """SCI median relative difference and catalog agreement of the two runs."""
+    import numpy as np
+    from astropy.table import Table
+    from stdatamodels.jwst import datamodels as dm
+
+    i2d_a, i2d_b = sorted(ours.glob("*_i2d.fits")), sorted(theirs.glob("*_i2d.fits"))
+    if not (i2d_a and i2d_b):
+        return "no i2d to compare"
+    with dm.open(str(i2d_a[0])) as a, dm.open(str(i2d_b[0])) as b:
+        if a.data.shape != b.data.shape:
+            return f"i2d shapes differ: {a.data.shape} {b.data.shape}"
+        both = np.isfinite(a.data) & np.isfinite(b.data) & (b.data != 0)
+        rel = np.abs(a.data[both] / b.data[both] - 1.0)
+        text = f"i2d SCI median rel diff {np.median(rel):.2e} on {both.sum()} px"
+    ca, cb = sorted(ours.glob("*_cat.ecsv")), sorted(theirs.glob("*_cat.ecsv"))
+    if ca and cb:
+        ta, tb = Table.read(ca[0]), Table.read(cb[0])
+        xa = np.column_stack([ta["xcentroid"], ta["ycentroid"]])
+        xb = np.column_stack([tb["xcentroid"], tb["ycentroid"]])
+        d = np.hypot(xa[:, None, 0] - xb[None, :, 0], xa[:, None, 1] - xb[None, :, 1])
+        j = d.argmin(axis=1)
+        ok = d[np.arange(len(ta)), j] < 0.1
+        ratio = np.asarray(ta["aper_total_flux"])[ok] / np.asarray(tb["aper_total_flux"])[j[ok]]
+        text += (f"; catalog {len(ta)} vs {len(tb)} sources, {ok.sum()} matched within "
+                 f"0.1 px, flux ratio median {np.nanmedian(ratio):.6f}")  # fmt: skip
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=4)
+    parser.add_argument("--folder", default="/tmp/bench_image3")
+    parser.add_argument("--no-jwst", action="store_true")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    folder = Path(args.folder)
+    t0 = time.perf_counter()
+    asn, steps = make_inputs(folder, args.n)
+    print(f"inputs ready ({time.perf_counter() - t0:.0f} s): {asn}", flush=True)
+    rows = [("webbcal", folder / f"out_webbcal_n{args.n}")]
+    if not args.no_jwst:
+        rows.append(("jwst", folder / f"out_jwst_n{args.n}"))
+    results = {}
+    for which, out in rows:
+        results[which] = r = _run(which, asn, out, steps)
+        steps_text = ", ".join(f"{k} {v:.1f}" for k, v in r["steps"].items())
+        print(f"{which:8s} N={args.n}: {r['seconds']:7.1f} s wall, {r['cpu']:7.1f} s CPU, "
+              f"peak {r['peak_gb']:.2f} GB  [{steps_text}]", flush=True)  # fmt: skip
+    if "jwst" in results:
+        w, j = results["webbcal"], results["jwst"]
+        print(f"ratio jwst/webbcal: wall {j['seconds'] / w['seconds']:.2f}x, CPU "
+              f"{j['cpu'] / w['cpu']:.2f}x, memory {w['peak_gb'] / j['peak_gb']:.2f}")
+        print(compare(rows[0][1], rows[1][1]))
+    print(f"load average: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
