@@ -190,8 +190,10 @@ def main() -> None:
               f"peak {r['peak_gb']:.2f} GB  [{steps_text}]", flush=True)  # fmt: skip
     if "jwst" in results:
         w, j = results["webbcal"], results["jwst"]
-        print(f"ratio jwst/webbcal: wall {j['seconds'] / w['seconds']:.2f}x, CPU "
-              f"{j['cpu'] / w['cpu']:.2f}x, memory {w['peak_gb'] / j['peak_gb']:.2f}")
+        print(
+            f"ratio jwst/webbcal: wall {j['seconds'] / w['seconds']:.2f}x, CPU "
+            f"{j['cpu'] / w['cpu']:.2f}x, memory {w['peak_gb'] / j['peak_gb']:.2f}"
+        )
         print(compare(rows[0][1], rows[1][1]))
     print(f"load average: {os.getloadavg()}")
 
