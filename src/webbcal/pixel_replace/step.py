@@ -4,6 +4,7 @@ extraction (``calwebb_spec2``, ``calwebb_tso3``)."""
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import numpy as np
@@ -108,6 +109,26 @@ class PixelReplaceStep(Step):
                 total += self._replace(arrays, slice(start, min(start + chunk, nints)), dispaxis)
         log.info("%d pixels replaced in %s", total, _name(model))
         return model
+
+    def save_result(self, result: Any, suffix: str | None = None) -> list[str]:
+        """Save the result; inside calwebb_tso3 under the member's level-3 name
+        (``<member root>_<asn_id>_pixel_replace.fits``, as officially)."""
+        from ..datamodels import save_model
+        from ..stpipe.naming import member_output_path
+
+        member = self.__dict__.get("_member_product")
+        if member is None:
+            return super().save_result(result, suffix)
+        root = self._root()
+        path = member_output_path(
+            member[0], suffix or self.output_suffix, asn_id=member[1],
+            output_dir=self.output_dir or root.output_dir,
+        )  # fmt: skip
+        existed = os.path.exists(path)
+        save_model(result, path)
+        if not existed:
+            self.record_output(path)
+        return [path]
 
     def _replace(self, arrays: dict, part: slice, dispaxis: int) -> int:
         """Replace the pixels of integrations ``part`` and write them back; the count."""
