@@ -170,14 +170,14 @@ def check_pixel_replace_input(model: Any) -> int:
     if ndim not in (2, 3):
         raise InputError(f"{name}: SCI has {ndim} dimensions (shape {np.shape(model.data)}); "
                          "pixel_replace expects (ny, nx) or (nints, ny, nx)")  # fmt: skip
-    for ext in ("dq", "err"):
-        if not model.hasattr(ext) or np.shape(getattr(model, ext)) != np.shape(model.data):
-            raise InputError(f"{name}: {ext.upper()} is missing or not of SCI's shape "
-                             f"{np.shape(model.data)}")  # fmt: skip
     dispaxis = model.meta.wcsinfo.dispersion_direction
     if dispaxis not in (1, 2):
         exp_type = model.meta.exposure.type
         raise InputError(f"{name}: DISPAXIS (meta.wcsinfo.dispersion_direction) is {dispaxis!r} "
                          f"(EXP_TYPE={exp_type}); pixel_replace needs a spectrum with DISPAXIS "
                          "1 or 2 (run assign_wcs on spectroscopic data first)")  # fmt: skip
+    for ext in ("dq", "err"):
+        if not model.hasattr(ext) or np.shape(getattr(model, ext)) != np.shape(model.data):
+            raise InputError(f"{name}: {ext.upper()} is missing or not of SCI's shape "
+                             f"{np.shape(model.data)}")  # fmt: skip
     return int(dispaxis)
