@@ -18,9 +18,9 @@ OUTLIER = PIXEL["OUTLIER"]
 
 def calints_of(case, out: Path) -> Path:
     """Run our calwebb_spec2 on the case's rateints; the saved ``_calints`` path."""
-    from webbcal.pipeline.spec2 import Spec2Pipeline
-
     import pytest
+
+    from webbcal.pipeline.spec2 import Spec2Pipeline
 
     with pytest.MonkeyPatch.context() as mp:  # every reference is an override
         mp.setenv("WEBBCAL_DISABLE_CRDS_STEPPARS", "true")

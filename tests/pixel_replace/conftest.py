@@ -4,9 +4,9 @@ from simulated rateints (known smooth trace), and jwst 3.0.0 run offline as an o
 from __future__ import annotations
 
 import pytest
+from _pixrep import calints_of
 
 from _lrs_cases import SIAF_DIR, make_case
-from _pixrep import calints_of
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from _pixrep import FLUX_ESTIMATED, OUTLIER, mark_bad
+
 from webbcal.datamodels.io import InputError
 from webbcal.dqflags import DO_NOT_USE, NON_SCIENCE
 from webbcal.pixel_replace import PixelReplaceStep, replace_bad_pixels

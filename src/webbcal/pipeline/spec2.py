@@ -4,7 +4,8 @@ Implemented mode: MIRI LRS slitless (``MIR_LRS-SLITLESS``), the time-series case
 all: ``_rateints`` -> ``_calints`` (``SlitModel`` cube, MJy/sr, with WAVELENGTH) and
 ``_x1dints`` (``TSOMultiSpecModel``); a ``_rate`` image gives ``_cal`` and ``_x1d``. The
 steps, in the official order for this mode: assign_wcs, srctype, flat_field, photom,
-pixel_replace (off by default), extract_1d. Other exposure types are refused with a message naming EXP_TYPE.
+pixel_replace (off by default), extract_1d. Other exposure types are refused with a
+message naming EXP_TYPE.
 
 References
 ----------
