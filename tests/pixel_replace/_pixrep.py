@@ -25,8 +25,9 @@ def calints_of(case, out: Path) -> Path:
     with pytest.MonkeyPatch.context() as mp:  # every reference is an override
         mp.setenv("WEBBCAL_DISABLE_CRDS_STEPPARS", "true")
         mp.setenv("CRDS_SERVER_URL", "")
-        Spec2Pipeline.call(os.fspath(case.rateints), steps=case.pipeline_steps(),
-                           save_results=True, output_dir=os.fspath(out))  # fmt: skip
+        cal = Spec2Pipeline.call(os.fspath(case.rateints), steps=case.pipeline_steps(),
+                                 save_results=True, output_dir=os.fspath(out))  # fmt: skip
+    cal.close()
     (path,) = out.glob("*_calints.fits")
     return path
 

@@ -35,7 +35,7 @@ def clean_calints(tmp_path_factory, siaf_dir):
 
 @pytest.fixture(scope="session")
 def noisy_calints(tmp_path_factory, siaf_dir):
-    """Calints with noise 0.5 DN/s (4 integrations): (LrsCase, path)."""
+    """Calints with noise 0.5 DN/s (3 integrations): (LrsCase, path)."""
     root = tmp_path_factory.mktemp("pixrep_noisy")
-    case = make_case(root, siaf_dir, nints=4, noise=0.5, seed=5)
+    case = make_case(root, siaf_dir, nints=3, noise=0.5, seed=5)
     return case, calints_of(case, root / "cal")
