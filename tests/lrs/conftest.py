@@ -3,64 +3,9 @@ analytic truth, their references, and jwst 3.0.0 as an oracle on identical input
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
 
-from _shared_paths import REAL
-
-SIAF_DIR = REAL / "pysiaf-siafxml"
-
-#: Official reference types each jwst step asks for that the LRS slitless mode leaves N/A.
-_OFFICIAL_NA = {
-    "assign_wcs": ("filteroffset", "regions", "wavelengthrange", "camera", "chromcorr",
-                   "collimator", "disperser", "fore", "fpa", "msa", "ote", "ifupost",
-                   "ifufore", "ifuslicer"),
-    "flat_field": ("fflat", "sflat", "dflat"),
-    "photom": ("area",),
-    "extract_1d": ("apcorr", "psf", "pastasoss", "specprofile", "speckernel"),
-}  # fmt: skip
-
-
-@dataclass
-class LrsCase:
-    """A simulated LRS slitless rateints (saved), its truth and references."""
-
-    sim: object
-    rateints: Path
-    refs: dict
-    root: Path
-
-    def overrides(self, step: str, apcorr: bool = False) -> dict:
-        """``override_<reftype>`` of our step ``step`` (alias); the APCORR reference only
-        with ``apcorr`` (else N/A: no aperture correction, for the truth tests)."""
-        r = {k: os.fspath(v) for k, v in self.refs.items()}
-        return {
-            "assign_wcs": {"override_distortion": r["distortion"],
-                           "override_specwcs": r["specwcs"]},
-            "flat_field": {"override_flat": r["flat"]},
-            "photom": {"override_photom": r["photom"], "override_area": "N/A"},
-            "extract_1d": {"override_extract1d": r["extract1d"],
-                           "override_apcorr": r["apcorr"] if apcorr else "N/A"},
-            "srctype": {},
-        }[step]  # fmt: skip
-
-    def official_overrides(self, step: str, apcorr: bool = False) -> dict:
-        out = dict(self.overrides(step, apcorr))
-        for reftype in _OFFICIAL_NA.get(step, ()):
-            out.setdefault(f"override_{reftype}", "N/A")
-        return out
-
-    def pipeline_steps(self, official: bool = False, apcorr: bool = False) -> dict:
-        steps = ("assign_wcs", "flat_field", "photom", "extract_1d")
-        get = self.official_overrides if official else self.overrides
-        out = {s: get(s, apcorr) for s in steps}
-        if official:
-            out["pathloss"] = {"skip": True}
-            out["targ_centroid"] = {"skip": True}
-        return out
+from _lrs_cases import SIAF_DIR, LrsCase, make_case
 
 
 @pytest.fixture(scope="session")
@@ -70,25 +15,16 @@ def siaf_dir():
     return SIAF_DIR
 
 
-def _make(root: Path, siaf_dir: Path, **kwargs) -> LrsCase:
-    from webbcal.simulate.lrs import simulate_lrs_slitless
-
-    sim = simulate_lrs_slitless(siaf_dir, **kwargs)
-    rateints = sim.save(root / "data")
-    refs = sim.write_references(root / "refs")
-    return LrsCase(sim=sim, rateints=rateints, refs=refs, root=root)
-
-
 @pytest.fixture(scope="session")
 def lrs_case(tmp_path_factory, siaf_dir) -> LrsCase:
     """12 integrations, noise 0.5 DN/s, flat with 2 % structure, sky 4 DN/s."""
-    return _make(tmp_path_factory.mktemp("lrs_case"), siaf_dir, nints=12, noise=0.5)
+    return make_case(tmp_path_factory.mktemp("lrs_case"), siaf_dir, nints=12, noise=0.5)
 
 
 @pytest.fixture(scope="session")
 def lrs_clean(tmp_path_factory, siaf_dir) -> LrsCase:
     """Noise-free, 6 integrations: the truth tests."""
-    return _make(tmp_path_factory.mktemp("lrs_clean"), siaf_dir, nints=6, noise=0.0)
+    return make_case(tmp_path_factory.mktemp("lrs_clean"), siaf_dir, nints=6, noise=0.0)
 
 
 @pytest.fixture
@@ -96,7 +32,7 @@ def make_lrs(tmp_path, siaf_dir):
     """Function: (**simulate kwargs) -> LrsCase under tmp_path."""
 
     def make(name="case", **kwargs):
-        return _make(tmp_path / name, siaf_dir, **kwargs)
+        return make_case(tmp_path / name, siaf_dir, **kwargs)
 
     return make
 
@@ -119,6 +55,6 @@ def lrs_transit(tmp_path_factory, siaf_dir):
 
     curve = np.ones(20)
     curve[6:13] = 0.99
-    case = _make(tmp_path_factory.mktemp("lrs_transit"), siaf_dir, nints=20, noise=0.5,
-                 light_curve=curve, seed=3)  # fmt: skip
+    case = make_case(tmp_path_factory.mktemp("lrs_transit"), siaf_dir, nints=20, noise=0.5,
+                     light_curve=curve, seed=3)  # fmt: skip
     return case, curve

@@ -74,7 +74,6 @@ DELIBERATE_DIFFERENCES = {
             "barshadow",
             "wfss_contam",
             "adaptive_trace_model",
-            "pixel_replace",
             "resample_spec",
             "cube_build",
         )

@@ -4,7 +4,8 @@ Implemented mode: MIRI LRS slitless (``MIR_LRS-SLITLESS``), the time-series case
 all: ``_rateints`` -> ``_calints`` (``SlitModel`` cube, MJy/sr, with WAVELENGTH) and
 ``_x1dints`` (``TSOMultiSpecModel``); a ``_rate`` image gives ``_cal`` and ``_x1d``. The
 steps, in the official order for this mode: assign_wcs, srctype, flat_field, photom,
-extract_1d. Other exposure types are refused with a message naming EXP_TYPE.
+pixel_replace (off by default), extract_1d. Other exposure types are refused with a
+message naming EXP_TYPE.
 
 References
 ----------
@@ -28,6 +29,7 @@ from ..datamodels.io import InputError
 from ..extract_1d import Extract1dStep
 from ..flat_field import FlatFieldStep
 from ..photom import PhotomStep
+from ..pixel_replace import PixelReplaceStep
 from ..srctype import SourceTypeStep
 from ..stpipe import Param, Pipeline
 from ..stpipe.naming import output_path
@@ -41,7 +43,8 @@ SUPPORTED_EXP_TYPES = ("MIR_LRS-SLITLESS",)
 
 
 class Spec2Pipeline(Pipeline):
-    """Stage-2 spectroscopy: assign_wcs, srctype, flat_field, photom, extract_1d.
+    """Stage-2 spectroscopy: assign_wcs, srctype, flat_field, photom, pixel_replace,
+    extract_1d.
 
     Input: a ``_rateints`` (CubeModel) or ``_rate`` (ImageModel) product of EXP_TYPE
     MIR_LRS-SLITLESS, or a level-2 association whose products have such a science member.
@@ -50,11 +53,13 @@ class Spec2Pipeline(Pipeline):
     extracted ``_x1dints``/``_x1d`` (saved by extract_1d when ``save_results``).
 
     clean_flicker_noise (NIRSpec only) and bkg_subtract (no background members in a
-    time series) are skipped for this mode, as officially. The official steps that do
+    time series) are skipped for this mode, as officially. pixel_replace (off by default)
+    works, as officially, on a copy of the calibrated exposure that only extract_1d sees:
+    the ``_calints``/``_cal`` product keeps its bad pixels. The official steps that do
     nothing for this mode (badpix_selfcal, msa_flagging, imprint_subtract, extract_2d,
     master_background_mos, targ_centroid, wavecorr, straylight, fringe, residual_fringe,
-    pathloss, barshadow, wfss_contam, adaptive_trace_model, pixel_replace, resample_spec,
-    cube_build) are not implemented; parameter files may name those of
+    pathloss, barshadow, wfss_contam, adaptive_trace_model, resample_spec, cube_build)
+    are not implemented; parameter files may name those of
     :attr:`inapplicable_steps` with any values (ignored), the others only skipped.
 
     Raises
@@ -79,18 +84,19 @@ class Spec2Pipeline(Pipeline):
         "flat_field": FlatFieldStep,
         "srctype": SourceTypeStep,
         "photom": PhotomStep,
+        "pixel_replace": PixelReplaceStep,
         "extract_1d": Extract1dStep,
     }
     unimplemented_steps = (
         "badpix_selfcal", "msa_flagging", "imprint_subtract", "extract_2d",
         "master_background_mos", "targ_centroid",
         "wavecorr", "straylight", "fringe", "residual_fringe", "pathloss", "barshadow",
-        "wfss_contam", "adaptive_trace_model", "pixel_replace", "resample_spec", "cube_build",
+        "wfss_contam", "adaptive_trace_model", "resample_spec", "cube_build",
     )  # fmt: skip
     #: Official steps that do nothing for MIRI LRS slitless (officially switched off for
     #: it): their values in parameter files are ignored. The others must be skipped
-    #: (badpix_selfcal, targ_centroid, adaptive_trace_model, pixel_replace act on LRS
-    #: data when asked and are not implemented).
+    #: (badpix_selfcal, targ_centroid, adaptive_trace_model act on LRS data when asked
+    #: and are not implemented).
     inapplicable_steps = (
         "msa_flagging", "imprint_subtract", "extract_2d", "master_background_mos",
         "wavecorr", "straylight", "fringe", "residual_fringe", "pathloss", "barshadow",
@@ -181,12 +187,18 @@ class Spec2Pipeline(Pipeline):
         model.meta.filename = os.path.basename(
             output_path(root, "calints" if ints else "cal", output_dir=".")
         )
+        # As officially: bad pixels are replaced in a copy that only extract_1d sees.
+        work = model
+        if not self.pixel_replace.skip:
+            work = self.pixel_replace.run(model.copy())
         if not self.extract_1d.skip:
             self.extract_1d.suffix = "x1dints" if ints else "x1d"
             self.extract_1d.save_results = self.save_results
-            x1d = self.extract_1d.run(model)
-            if x1d is not model:
+            x1d = self.extract_1d.run(work)
+            if x1d is not work:
                 x1d.close()
+        if work is not model:
+            work.close()
         return model
 
     def save_result(self, result: Any, suffix: str | None = None) -> list[str]:

@@ -1,9 +1,12 @@
-"""``calwebb_tso3``: stage-3 time series (outlier_detection tso -> extract_1d -> white_light).
+"""``calwebb_tso3``: stage-3 time series (outlier_detection tso -> [pixel_replace ->]
+extract_1d -> white_light).
 
 Input: a level-3 TSO association (``_calints`` science members: one exposure, or its
 segments ``-seg001``, ``-seg002``, ...), or one ``_calints`` product. For each member in
 turn: outlier detection in tso mode (saved as ``<member>_<asn_id>_crfints.fits``), then
-for spectroscopy box extraction per integration; the spectra of all members form one
+for spectroscopy pixel replacement (off by default, as officially; saved as
+``<member>_<asn_id>_pixel_replace.fits`` only with ``steps.pixel_replace.save_results``)
+and box extraction per integration; the spectra of all members form one
 ``<product>_x1dints.fits`` (one spectrum table per member, in member order, and the
 exposure's INT_TIMES table), and their white-light curve ``<product>_whtlt.ecsv``
 (``number_of_integrations`` in its meta). Imaging time series (NRC_TSIMAGE, MIR_IMAGE
@@ -12,7 +15,8 @@ TSO): tso_photometry per member, the tables stacked into ``<product>_phot.ecsv``
 References
 ----------
 JWST pipeline documentation, "calwebb_tso3: Stage 3 Time-Series Observation(TSO)
-Processing" (steps, inputs, products ``crfints``, ``x1dints``, ``whtlt``/``phot``).
+Processing" (steps, inputs, products ``crfints``, ``x1dints``, ``whtlt``/``phot``);
+jwst 3.0.0 ``Tso3Pipeline`` (pixel_replace before extract_1d, its product name).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from ..datamodels.io import InputError
 from ..extract_1d import Extract1dStep
 from ..outlier_detection import OutlierDetectionStep
 from ..photom import PhotomStep
+from ..pixel_replace import PixelReplaceStep
 from ..stpipe import Pipeline
 from ..stpipe.naming import member_output_path
 from ..tso_photometry import TSOPhotometryStep
@@ -54,12 +59,15 @@ def _is_tso(model: Any) -> bool:
 
 
 class Tso3Pipeline(Pipeline):
-    """Stage-3 time series: outlier_detection (tso), extract_1d, white_light.
+    """Stage-3 time series: outlier_detection (tso), pixel_replace, extract_1d, white_light.
 
     Every member is processed on its own and released before the next, so memory is that
-    of one member (outlier detection and extraction also work in chunks of
-    integrations). Products (``save_results``): ``<member root>_<asn_id>_crfints.fits``
-    per member, ``<product>_x1dints.fits`` and ``<product>_whtlt.ecsv``. Returns the
+    of one member (outlier detection, pixel replacement and extraction also work in
+    chunks of integrations). Products (``save_results``):
+    ``<member root>_<asn_id>_crfints.fits`` per member, ``<product>_x1dints.fits`` and
+    ``<product>_whtlt.ecsv``; with ``steps.pixel_replace.skip=False`` and
+    ``steps.pixel_replace.save_results=True`` also
+    ``<member root>_<asn_id>_pixel_replace.fits`` (the official names). Returns the
     ``x1dints`` model (``TSOMultiSpecModel``); the white-light table is the pipeline's
     ``white_light_table`` attribute after the run; for imaging, the photometry table.
 
@@ -67,9 +75,9 @@ class Tso3Pipeline(Pipeline):
     ``save_results`` (the official one writes ``crfints`` and ``whtlt`` always); input
     that is not a time series, and members of different targets or EXP_TYPEs raise
     :class:`~webbcal.datamodels.io.InputError` before anything is written (the official
-    one logs an error and returns). ``pixel_replace`` and ``adaptive_trace_model`` are
-    not implemented (they are off by default); the x1dints primary header is the first
-    member's (no metadata blending across members).
+    one logs an error and returns). ``adaptive_trace_model`` is not implemented (it is
+    off by default); the x1dints primary header is the first member's (no metadata
+    blending across members).
 
     Raises
     ------
@@ -82,11 +90,12 @@ class Tso3Pipeline(Pipeline):
     step_defs = {
         "outlier_detection": OutlierDetectionStep,
         "tso_photometry": TSOPhotometryStep,
+        "pixel_replace": PixelReplaceStep,
         "extract_1d": Extract1dStep,
         "photom": PhotomStep,
         "white_light": WhiteLightStep,
     }
-    unimplemented_steps = ("adaptive_trace_model", "pixel_replace")
+    unimplemented_steps = ("adaptive_trace_model",)
     inapplicable_steps = ()
 
     @property
@@ -136,7 +145,7 @@ class Tso3Pipeline(Pipeline):
         object.__setattr__(self, "_product", product)
         od = self.outlier_detection
         od.suffix = od.suffix or "crfints"
-        first, x1d, seen, phot = None, None, [], []
+        first, x1d, seen, phot, replaced = None, None, [], [], []
         for index in indices:
             cube = model if index is None else _open_member(library, index)
             member = _name(cube) if index is None else library.member_name(index)
@@ -153,6 +162,8 @@ class Tso3Pipeline(Pipeline):
                 phot.append(self.tso_photometry.run(cube))
                 cube.close()
                 continue
+            cube = self._replace_pixels(cube, member, asn_id)
+            replaced.append(cube.meta.cal_step.pixel_replace)
             log.info("Extracting 1-D spectra ...")
             result = self.extract_1d.run(cube)
             if x1d is None:
@@ -175,7 +186,7 @@ class Tso3Pipeline(Pipeline):
             if library.asn.path:
                 x1d.meta.asn.table_name = os.path.basename(library.asn.path)
         x1d.meta.cal_step.extract_1d = "COMPLETE"
-        x1d.meta.cal_step.pixel_replace = "SKIPPED"
+        x1d.meta.cal_step.pixel_replace = "COMPLETE" if "COMPLETE" in replaced else "SKIPPED"
         x1d.meta.cal_step.adaptive_trace_model = "SKIPPED"
         regions = [s for s in seen if s]
         if regions:
@@ -224,6 +235,19 @@ class Tso3Pipeline(Pipeline):
                                  f"{first[key]!r}; a TSO association holds one exposure of "
                                  "one target")  # fmt: skip
         return first
+
+    def _replace_pixels(self, cube: Any, member: str, asn_id: str | None) -> Any:
+        """pixel_replace on one member; its product (with the step's ``save_results``) is
+        named after the member, and the member keeps its file name, as officially."""
+        step = self.pixel_replace
+        object.__setattr__(step, "_member_product", (member, asn_id))
+        filename = cube.meta.filename
+        try:
+            cube = step.run(cube)
+        finally:
+            object.__setattr__(step, "_member_product", None)
+        cube.meta.filename = filename
+        return cube
 
     def _save_crfints(self, cube: Any, member: str, asn_id: str | None) -> str:
         from ..datamodels import save_model
