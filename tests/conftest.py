@@ -140,6 +140,9 @@ SLOW_TESTS = (
     "source_catalog/test_source_catalog_bad_input.py",
     "simulate/test_miri_oracle.py",
     "real/test_real_coronagraphy.py",
+    # NIRCam grism time series through calwebb_spec2 / calwebb_tso3, ours and jwst's
+    "tsgrism/test_tsgrism_spec2.py",
+    "tsgrism/test_tsgrism_tso3.py",
 )
 
 
