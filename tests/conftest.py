@@ -142,6 +142,9 @@ SLOW_TESTS = (
     "real/test_real_coronagraphy.py",
     # pixel_replace in calwebb_tso3/spec2 against jwst 3.0.0 (official pipelines run)
     "pixel_replace/test_tso3_pixel_replace.py",
+    # NIRCam grism time series through calwebb_spec2 / calwebb_tso3, ours and jwst's
+    "tsgrism/test_tsgrism_spec2.py",
+    "tsgrism/test_tsgrism_tso3.py",
 )
 
 

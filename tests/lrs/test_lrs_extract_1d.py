@@ -240,7 +240,7 @@ def test_not_json_reference(noisy_calints, tmp_path):
 
 def test_other_modes_are_skipped(noisy_calints, lrs_case):
     model = noisy_calints.copy()
-    model.meta.exposure.type = "NRC_TSGRISM"
+    model.meta.exposure.type = "NIS_SOSS"
     out = Extract1dStep.call(model, **lrs_case.overrides("extract_1d"))
     assert out.meta.cal_step.extract_1d == "SKIPPED"
 

@@ -74,8 +74,8 @@ def test_parity_with_jwst(ours, lrs_case, tmp_path):
 
 def test_unsupported_exposure_type(lrs_case, tmp_path):
     model = lrs_case.sim.model.copy()
-    model.meta.exposure.type = "NRC_TSGRISM"
-    with pytest.raises(InputError, match=r"EXP_TYPE='NRC_TSGRISM' is not yet supported"):
+    model.meta.exposure.type = "NIS_SOSS"
+    with pytest.raises(InputError, match=r"EXP_TYPE='NIS_SOSS' is not yet supported"):
         Spec2Pipeline.call(model, steps=lrs_case.pipeline_steps(), save_results=True,
                            output_dir=os.fspath(tmp_path))  # fmt: skip
     assert os.listdir(tmp_path) == []

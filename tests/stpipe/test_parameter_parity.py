@@ -45,7 +45,10 @@ PIPELINES_CHECKED = [
 
 _NO_SPECTRAL_FLATS = "NIRSpec spectroscopic flats (fflat, sflat, dflat) are not implemented"
 _WEBBCAL_ONLY = "webbcal only: "
-_SPEC2_MODE = "calwebb_spec2 implements MIRI LRS slitless only; this step does nothing there"
+_SPEC2_MODE = (
+    "calwebb_spec2 implements MIRI LRS slitless and NIRCam grism time series only; this step "
+    "does nothing there"
+)
 
 #: (step alias or pipeline alias, parameter, or "*" for a whole step) -> reason.
 DELIBERATE_DIFFERENCES = {
@@ -63,7 +66,6 @@ DELIBERATE_DIFFERENCES = {
             "badpix_selfcal",
             "msa_flagging",
             "imprint_subtract",
-            "extract_2d",
             "master_background_mos",
             "targ_centroid",
             "wavecorr",

@@ -27,8 +27,12 @@ class AssignWcsStep(Step):
     FITS TAN-SIP approximation in ``meta.wcsinfo``. MIRI LRS slitless (``MIR_LRS-SLITLESS``)
     gets the spectral WCS of the ``specwcs`` trace table and the imager ``distortion``
     (frames ``detector``, ``v2v3``, ``v2v3vacorr``, ``world`` with a spectral axis) and a
-    ``wavelength`` array (:mod:`webbcal.assign_wcs.lrs`). Other spectroscopic modes and
-    NIRSpec are not implemented: such exposures are skipped with a message.
+    ``wavelength`` array (:mod:`webbcal.assign_wcs.lrs`). NIRCam grism time series
+    (``NRC_TSGRISM``) get the grism WCS of the ``specwcs`` dispersion polynomials, the
+    imaging ``distortion`` and ``filteroffset``, and the source position XREF_SCI/YREF_SCI
+    (frames ``grism_detector``, ``direct_image``, ``v2v3``, ``v2v3vacorr``, ``world``;
+    :mod:`webbcal.assign_wcs.tsgrism`). Other spectroscopic modes and NIRSpec are not
+    implemented: such exposures are skipped with a message.
 
     References
     ----------
@@ -80,7 +84,7 @@ class AssignWcsStep(Step):
         :meth:`required_reference_types`."""
         if self.skip:
             return ()
-        if (model.meta.exposure.type or "").upper() == "MIR_LRS-SLITLESS":
+        if (model.meta.exposure.type or "").upper() in ("MIR_LRS-SLITLESS", "NRC_TSGRISM"):
             wanted = ("distortion", "specwcs")
             return tuple(r for r in wanted if self._values.get(f"override_{r}") is None)
         return self.required_reference_types()
@@ -117,6 +121,8 @@ class AssignWcsStep(Step):
         instrument, exp_type = check_exposure_keywords(model)
         if exp_type == "MIR_LRS-SLITLESS":
             return self._assign_lrs(model)
+        if exp_type == "NRC_TSGRISM":
+            return self._assign_tsgrism(model)
         if exp_type.lower() not in IMAGING_EXP_TYPES:
             raise StepSkipped(f"spectroscopic WCS not implemented for EXP_TYPE={exp_type}")
         if instrument not in DISTORTION_INSTRUMENTS:
@@ -162,3 +168,21 @@ class AssignWcsStep(Step):
                 )
             log.info("Using %s reference file %s", reftype.upper(), refs[reftype])
         return assign_lrs_slitless_wcs(model, refs["distortion"], refs["specwcs"])
+
+    def _assign_tsgrism(self, model: Any) -> Any:
+        """NIRCam grism time series: ``distortion`` + ``specwcs`` (+ ``filteroffset``)."""
+        from .imaging import AssignWcsError
+        from .tsgrism import assign_tsgrism_wcs
+
+        refs = {}
+        for reftype in ("distortion", "specwcs"):
+            refs[reftype] = self.get_reference_file(model, reftype)
+            if refs[reftype] is None:
+                raise AssignWcsError(
+                    f"{model.meta.filename}: no {reftype} reference applies (N/A) to "
+                    f"EXP_TYPE=NRC_TSGRISM; the grism WCS needs one (give override_{reftype})"
+                )
+            log.info("Using %s reference file %s", reftype.upper(), refs[reftype])
+        filteroffset = self.get_reference_file(model, "filteroffset")
+        log.info("Using FILTEROFFSET reference file %s", filteroffset)
+        return assign_tsgrism_wcs(model, refs["distortion"], refs["specwcs"], filteroffset)

@@ -11,14 +11,20 @@ __all__ = ["SUPPORTED_EXP_TYPES", "Extract1dStep"]
 log = logging.getLogger(__name__)
 
 #: Exposure types extracted here (others are skipped with a message).
-SUPPORTED_EXP_TYPES = frozenset({"MIR_LRS-SLITLESS"})
+SUPPORTED_EXP_TYPES = frozenset({"MIR_LRS-SLITLESS", "NRC_TSGRISM"})
+
+#: Exposure types without aperture correction (the official step has no APCORR model
+#: for them; CRDS gives N/A).
+NO_APCORR_EXP_TYPES = frozenset({"NRC_TSGRISM"})
 
 
 class Extract1dStep(Step):
     """Extract spectra from 2-D spectral images (official alias ``extract_1d``).
 
     Implemented: box extraction of MIRI LRS slitless exposures (``MIR_LRS-SLITLESS``,
-    after assign_wcs/photom), a ``_calints`` cube giving an ``x1dints`` product
+    after assign_wcs/photom) and of NIRCam grism time series (``NRC_TSGRISM``, the
+    extract_2d cut-out after photom; aperture id ``NRC_TSGRISM``, dispersion along rows,
+    no aperture correction), a ``_calints`` cube giving an ``x1dints`` product
     (``TSOMultiSpecModel``: one row per integration, integration times from INT_TIMES) and a
     ``_cal`` image an ``x1d`` product (``MultiSpecModel``). The aperture and background
     regions come from the ``extract1d`` reference (JSON; aperture id = EXP_TYPE) and the
@@ -111,6 +117,14 @@ class Extract1dStep(Step):
         wanted = ("extract1d", "apcorr") if self.apply_apcorr else ("extract1d",)
         return tuple(r for r in wanted if self._values.get(f"override_{r}") is None)
 
+    def required_reference_types_for(self, model) -> tuple[str, ...]:
+        """As :meth:`required_reference_types`, without ``apcorr`` for the modes that have
+        no aperture correction."""
+        wanted = self.required_reference_types()
+        if (getattr(model.meta.exposure, "type", None) or "").upper() in NO_APCORR_EXP_TYPES:
+            wanted = tuple(r for r in wanted if r != "apcorr")
+        return wanted
+
     def process(self, model):
         from stdatamodels.jwst import datamodels as dm
 
@@ -122,7 +136,9 @@ class Extract1dStep(Step):
         ext_path = self.get_reference_file(model, "extract1d")
         log.info("Using EXTRACT1D reference file %s", ext_path)
         apcorr = None
-        if self.apply_apcorr:
+        if self.apply_apcorr and exp_type in NO_APCORR_EXP_TYPES:
+            log.info("No aperture correction for EXP_TYPE=%s", exp_type)
+        elif self.apply_apcorr:
             apcorr = self.get_reference_file(model, "apcorr")
             if apcorr is not None:
                 log.info("Using APCORR file %s", apcorr)

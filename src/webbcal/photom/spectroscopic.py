@@ -20,7 +20,7 @@ from .. import dqflags
 from ..lib.invalid import match_nans_and_flags
 from .imaging import PhotomResult
 
-__all__ = ["apply_conversion_map", "conversion_map", "response_curve"]
+__all__ = ["apply_conversion_map", "conversion_map", "dispersion_map", "response_curve"]
 
 # A wavelength column whose largest value is below this is in metres (old references).
 _METRES_LIMIT = 1.0e-4
@@ -95,6 +95,40 @@ def conversion_map(
     out = np.interp(np.where(np.isfinite(wl), wl, -1.0), waves, relresponse,
                     left=np.nan, right=np.nan)  # fmt: skip
     return float(photmjsr) * out
+
+
+def dispersion_map(wavelength_map: np.ndarray, dispaxis: int) -> np.ndarray:
+    """Dispersion of each pixel, the wavelength's gradient along the dispersion.
+
+    Parameters
+    ----------
+    wavelength_map : ndarray, shape (ny, nx)
+        Micron; NaN where unknown (taken as -1 micron, as the official step does, so the
+        neighbours of such pixels get a meaningless dispersion; their own conversion is
+        NaN anyway).
+    dispaxis : {1, 2}
+        1: dispersion along rows (x); 2: along columns (y).
+
+    Returns
+    -------
+    ndarray, shape (ny, nx), float64
+        Micron per pixel (signed; central differences inside, one-sided at the edges).
+
+    Raises
+    ------
+    ValueError
+        If ``dispaxis`` is not 1 or 2.
+
+    References
+    ----------
+    JWST pipeline documentation, ``photom`` ("NIRCam and NIRISS WFSS": the relative
+    response divided by the dispersion).
+    """
+    if dispaxis not in (1, 2):
+        raise ValueError(f"DISPAXIS={dispaxis!r}: expected 1 or 2")
+    wl = np.asarray(wavelength_map, dtype=np.float64)
+    wl = np.where(np.isfinite(wl), wl, -1.0)
+    return np.gradient(wl, axis=1 if dispaxis == 1 else 0)
 
 
 def apply_conversion_map(

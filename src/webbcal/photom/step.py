@@ -19,7 +19,7 @@ from .imaging import (
     relative_throughput,
 )
 
-__all__ = ["LRS_EXP_TYPES", "SPECTROSCOPIC_EXP_TYPES", "PhotomStep"]
+__all__ = ["GRISM_TSO_EXP_TYPES", "LRS_EXP_TYPES", "SPECTROSCOPIC_EXP_TYPES", "PhotomStep"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,9 @@ SPECTROSCOPIC_EXP_TYPES = frozenset({
 
 #: Spectroscopic exposure types calibrated here (MIRI LRS PHOTOM table per wavelength).
 LRS_EXP_TYPES = frozenset({"MIR_LRS-SLITLESS"})
+
+#: NIRCam grism time series: PHOTOM table per filter, pupil and order, with dispersion.
+GRISM_TSO_EXP_TYPES = frozenset({"NRC_TSGRISM"})
 
 #: stdatamodels class of the imaging PHOTOM reference of each instrument.
 _PHOTOM_MODEL = {
@@ -61,8 +64,11 @@ class PhotomStep(Step):
     SUBARRAY of the LRS PHOTOM table gives PHOTMJSR (time-corrected as for imaging)
     times the relative response interpolated at each pixel's wavelength (the
     ``wavelength`` array); pixels without a wavelength or outside the table become NaN and
-    DO_NOT_USE; the result is in MJy/sr. NIRSpec and the other spectroscopic modes are
-    skipped with a message.
+    DO_NOT_USE; the result is in MJy/sr. NIRCam grism time series (``NRC_TSGRISM``, the
+    extract_2d cut-out): the row of FILTER, PUPIL and spectral order of the grism PHOTOM
+    table gives PHOTMJSR times the relative response at each pixel's wavelength, divided
+    by the dispersion (micron per pixel, the wavelength's gradient along the rows). NIRSpec
+    and the other spectroscopic modes are skipped with a message.
 
     Deliberate differences from the official step: a PHOTOM table without a row (or
     with several) for the exposure is an error naming the file and the FILTER/PUPIL/
@@ -91,6 +97,8 @@ class PhotomStep(Step):
 
         if (model.meta.exposure.type or "").upper() in LRS_EXP_TYPES:
             return self._process_lrs(model)
+        if (model.meta.exposure.type or "").upper() in GRISM_TSO_EXP_TYPES:
+            return self._process_tsgrism(model)
         instrument = _check_supported(model, dm)
         if self.source_type is not None:
             log.info("source_type=%s has no effect on imaging data", self.source_type)
@@ -154,6 +162,67 @@ class PhotomStep(Step):
             ref.close()
         log.info("PHOTMJSR value: %.6g", factor)
         conv = conversion_map(wavelength, factor, waves, resp)
+        log.info("%d pixels have no wavelength or fall outside the relative response table",
+                 int(np.count_nonzero(~np.isfinite(conv))))  # fmt: skip
+        res = apply_conversion_map(
+            model.data, model.err, model.dq, conversion=conv, inverse=self.inverse,
+            var_poisson=_array(model, "var_poisson"), var_rnoise=_array(model, "var_rnoise"),
+            var_flat=_array(model, "var_flat"),
+        )  # fmt: skip
+        return self._store(model, res, area, factor, pixar_sr, pixar_a2)
+
+    def _process_tsgrism(self, model):
+        """NIRCam grism time series: PHOTMJSR x relative response / dispersion per pixel."""
+        from stdatamodels.jwst import datamodels as dm
+
+        from .spectroscopic import (
+            apply_conversion_map,
+            conversion_map,
+            dispersion_map,
+            response_curve,
+        )
+
+        name_in = model.meta.filename or "input"
+        if not isinstance(model, dm.SlitModel):
+            raise ValueError(
+                f"{name_in}: a {type(model).__name__}; NRC_TSGRISM photom expects the "
+                "extract_2d cut-out (SlitModel with WAVELENGTH); run extract_2d first"
+            )
+        wavelength = model.wavelength if model.hasattr("wavelength") else None
+        if wavelength is None or not np.any(np.isfinite(wavelength)) or not np.any(wavelength):
+            raise ValueError(f"{name_in}: no WAVELENGTH array; NRC_TSGRISM photom needs the "
+                             "cut-out's wavelengths (run extract_2d first)")  # fmt: skip
+        if model.meta.wcsinfo.spectral_order is None:
+            raise ValueError(f"{name_in}: SPORDER (meta.wcsinfo.spectral_order) is missing; "
+                             "expected the order extract_2d cut out")  # fmt: skip
+        if self.source_type is not None:
+            log.info("Using source_type=%s (grism conversion is in MJy/sr either way)",
+                     self.source_type)  # fmt: skip
+        path = self.get_reference_file(model, "photom")
+        log.info("Using PHOTOM reference file %s", path)
+        area_path = self.get_reference_file(model, "area")
+        log.info("Using AREA reference file %s", area_path)
+        fname = os.path.basename(path)
+        ref = _open_grism_photom(path, model)
+        try:
+            row = _select_row(ref, model, "NIRCAM_GRISM", fname)
+            factor = self._conversion(ref, model, "NIRCAM", fname, row=row)
+            table = ref.phot_table
+            nelem = int(table["nelem"][row]) if "nelem" in table.dtype.names else None
+            try:
+                waves, resp = response_curve(table["wavelength"][row], table["relresponse"][row],
+                                             nelem)  # fmt: skip
+            except ValueError as exc:
+                raise ReferenceFileError(f"{fname}: PHOTOM row {row}: {exc}") from None
+            pixar_sr, pixar_a2, area = self._pixel_area(model, ref, area_path)
+        finally:
+            ref.close()
+        log.info("PHOTMJSR value: %.6g", factor)
+        log.info("Including spectral dispersion in 2-d flux calibration")
+        dispaxis = model.meta.wcsinfo.dispersion_direction or 1
+        conv = conversion_map(wavelength, factor, waves, resp)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            conv = conv / np.abs(dispersion_map(wavelength, dispaxis))
         log.info("%d pixels have no wavelength or fall outside the relative response table",
                  int(np.count_nonzero(~np.isfinite(conv))))  # fmt: skip
         res = apply_conversion_map(
@@ -336,6 +405,44 @@ def _open_lrs_photom(path: str, science):
     return ref
 
 
+def _open_grism_photom(path: str, science):
+    """Open a NIRCam grism PHOTOM reference; refuse one of another mode or instrument."""
+    from stdatamodels.jwst import datamodels as dm
+
+    name = os.path.basename(path)
+    exp_type = (science.meta.exposure.type or "").upper()
+    if path.endswith(".fits"):
+        from astropy.io import fits
+
+        try:
+            head = fits.getheader(path, ext=0)
+        except OSError as exc:
+            raise ReferenceFileError(f"{name}: cannot read the primary header: {exc}") from None
+        inst = str(head.get("INSTRUME", "")).strip().upper()
+        if inst != "NIRCAM":
+            raise ReferenceFileError(f"{name}: INSTRUME={inst!r}; expected a NIRCam grism "
+                                     "PHOTOM reference for the NIRCam exposure")  # fmt: skip
+        declared = {v.strip().upper() for v in str(head.get("P_EXP_TY", "")).split("|")}
+        declared |= {str(head.get("EXP_TYPE", "")).strip().upper()}
+        declared -= {"", "N/A", "ANY", "NONE"}
+        if declared and exp_type not in declared:
+            raise ReferenceFileError(
+                f"{name}: PHOTOM reference for EXP_TYPE in {sorted(declared)}, but "
+                f"{science.meta.filename or 'the exposure'} has EXP_TYPE={exp_type!r}; expected "
+                "the NIRCam grism PHOTOM reference (a reference of another mode was given)"
+            )
+    ref = load_reference(path, dm.NrcWfssPhotomModel, science)
+    table = ref.phot_table if ref.hasattr("phot_table") else None
+    names = set(table.dtype.names) if table is not None else set()
+    if table is None or len(table) == 0 or not {"order", "wavelength", "relresponse"} <= names:
+        ref.close()
+        raise ReferenceFileError(
+            f"{name}: the PHOTOM table is missing, empty or has no order/wavelength/relresponse "
+            "columns; expected the NIRCam grism PHOTOM table (response per order and wavelength)"
+        )
+    return ref
+
+
 def _columns(table) -> dict[str, np.ndarray]:
     return {n.lower(): np.asarray(table[n]) for n in table.dtype.names}
 
@@ -349,7 +456,12 @@ def _select_row(ref, model, instrument: str, name: str) -> int:
     filt = (meta.instrument.filter or "").upper()
     sub = (meta.subarray.name or "").upper()
     columns = _columns(table)
-    if instrument == "MIRI":
+    if instrument == "NIRCAM_GRISM":
+        pupil = (meta.instrument.pupil or "").upper()
+        criteria = {"filter": filt, "pupil": pupil, "order": str(meta.wcsinfo.spectral_order)}
+        log.info("Matching FILTER %s, PUPIL %s, ORDER %s", filt, pupil, criteria["order"])
+        rows = matching_rows(columns, criteria)
+    elif instrument == "MIRI":
         log.info("Matching FILTER %s, SUBARRAY %s", filt, sub)
         criteria = {"filter": filt, "subarray": sub}
         rows = matching_rows(columns, criteria)

@@ -1,11 +1,13 @@
-"""``calwebb_spec2``: spectroscopic count rates to calibrated spectra (MIRI LRS slitless).
+"""``calwebb_spec2``: spectroscopic count rates to calibrated spectra (time-series modes).
 
 Implemented mode: MIRI LRS slitless (``MIR_LRS-SLITLESS``), the time-series case above
 all: ``_rateints`` -> ``_calints`` (``SlitModel`` cube, MJy/sr, with WAVELENGTH) and
 ``_x1dints`` (``TSOMultiSpecModel``); a ``_rate`` image gives ``_cal`` and ``_x1d``. The
 steps, in the official order for this mode: assign_wcs, srctype, flat_field, photom,
-pixel_replace (off by default), extract_1d. Other exposure types are refused with a
-message naming EXP_TYPE.
+pixel_replace (off by default), extract_1d. NIRCam grism time series (``NRC_TSGRISM``),
+the official grism branch: assign_wcs, flat_field, extract_2d (the cut-out becomes the
+``SlitModel``), srctype, photom, pixel_replace, extract_1d. Other exposure types are
+refused with a message naming EXP_TYPE.
 
 References
 ----------
@@ -27,6 +29,7 @@ from ..clean_flicker_noise import CleanFlickerNoiseStep
 from ..datamodels import ModelLibrary
 from ..datamodels.io import InputError
 from ..extract_1d import Extract1dStep
+from ..extract_2d import Extract2dStep
 from ..flat_field import FlatFieldStep
 from ..photom import PhotomStep
 from ..pixel_replace import PixelReplaceStep
@@ -34,12 +37,15 @@ from ..srctype import SourceTypeStep
 from ..stpipe import Param, Pipeline
 from ..stpipe.naming import output_path
 
-__all__ = ["SUPPORTED_EXP_TYPES", "Spec2Pipeline"]
+__all__ = ["GRISM_EXP_TYPES", "SUPPORTED_EXP_TYPES", "Spec2Pipeline"]
 
 log = logging.getLogger(__name__)
 
 #: Exposure types this pipeline calibrates.
-SUPPORTED_EXP_TYPES = ("MIR_LRS-SLITLESS",)
+SUPPORTED_EXP_TYPES = ("MIR_LRS-SLITLESS", "NRC_TSGRISM")
+
+#: Grism modes: flat_field before extract_2d (the official grism branch).
+GRISM_EXP_TYPES = ("NRC_TSGRISM",)
 
 
 class Spec2Pipeline(Pipeline):
@@ -47,16 +53,17 @@ class Spec2Pipeline(Pipeline):
     extract_1d.
 
     Input: a ``_rateints`` (CubeModel) or ``_rate`` (ImageModel) product of EXP_TYPE
-    MIR_LRS-SLITLESS, or a level-2 association whose products have such a science member.
+    MIR_LRS-SLITLESS or NRC_TSGRISM (then extract_2d runs after flat_field and before
+    srctype), or a level-2 association whose products have such a science member.
     A multi-integration exposure must carry its INT_TIMES table (the spectra's times come
     from it). Output: the calibrated ``_calints``/``_cal`` (returned and saved) and the
     extracted ``_x1dints``/``_x1d`` (saved by extract_1d when ``save_results``).
 
     clean_flicker_noise (NIRSpec only) and bkg_subtract (no background members in a
-    time series) are skipped for this mode, as officially. pixel_replace (off by default)
+    time series) are skipped for these modes, as officially. pixel_replace (off by default)
     works, as officially, on a copy of the calibrated exposure that only extract_1d sees:
     the ``_calints``/``_cal`` product keeps its bad pixels. The official steps that do
-    nothing for this mode (badpix_selfcal, msa_flagging, imprint_subtract, extract_2d,
+    nothing for these modes (badpix_selfcal, msa_flagging, imprint_subtract,
     master_background_mos, targ_centroid, wavecorr, straylight, fringe, residual_fringe,
     pathloss, barshadow, wfss_contam, adaptive_trace_model, resample_spec, cube_build)
     are not implemented; parameter files may name those of
@@ -81,6 +88,7 @@ class Spec2Pipeline(Pipeline):
         "assign_wcs": AssignWcsStep,
         "clean_flicker_noise": CleanFlickerNoiseStep,
         "bkg_subtract": BackgroundStep,
+        "extract_2d": Extract2dStep,
         "flat_field": FlatFieldStep,
         "srctype": SourceTypeStep,
         "photom": PhotomStep,
@@ -88,7 +96,7 @@ class Spec2Pipeline(Pipeline):
         "extract_1d": Extract1dStep,
     }
     unimplemented_steps = (
-        "badpix_selfcal", "msa_flagging", "imprint_subtract", "extract_2d",
+        "badpix_selfcal", "msa_flagging", "imprint_subtract",
         "master_background_mos", "targ_centroid",
         "wavecorr", "straylight", "fringe", "residual_fringe", "pathloss", "barshadow",
         "wfss_contam", "adaptive_trace_model", "resample_spec", "cube_build",
@@ -98,7 +106,7 @@ class Spec2Pipeline(Pipeline):
     #: (badpix_selfcal, targ_centroid, adaptive_trace_model act on LRS data when asked
     #: and are not implemented).
     inapplicable_steps = (
-        "msa_flagging", "imprint_subtract", "extract_2d", "master_background_mos",
+        "msa_flagging", "imprint_subtract", "master_background_mos",
         "wavecorr", "straylight", "fringe", "residual_fringe", "pathloss", "barshadow",
         "wfss_contam", "resample_spec", "cube_build",
     )  # fmt: skip
@@ -109,7 +117,10 @@ class Spec2Pipeline(Pipeline):
 
     def active_steps(self, model: Any) -> list[str]:
         """Steps whose references are prefetched."""
-        return ["assign_wcs", "flat_field", "photom", "extract_1d"]
+        steps = ["assign_wcs", "flat_field", "photom", "extract_1d"]
+        if (getattr(model.meta.exposure, "type", None) or "").upper() in GRISM_EXP_TYPES:
+            steps.insert(2, "extract_2d")
+        return steps
 
     def prefetch(self, model: Any) -> None:
         """Check the exposure first (nothing is looked up for an unsupported one)."""
@@ -175,13 +186,19 @@ class Spec2Pipeline(Pipeline):
                          model.meta.exposure.type)  # fmt: skip
                 step.skip = True
             model = step.run(model)
-        # As the official pipeline: the exposure continues as a slit (the subarray's
-        # position kept in XSTART/YSTART/XSIZE/YSIZE).
-        slit = dm.SlitModel(model)
-        for attr in ("xstart", "ystart", "xsize", "ysize"):
-            setattr(slit, attr, getattr(model.meta.subarray, attr))
-        model = self.srctype.run(slit)
-        model = self.flat_field.run(model)
+        if (model.meta.exposure.type or "").upper() in GRISM_EXP_TYPES:
+            # Official grism branch: flat field, then the cut-out (a SlitModel), srctype.
+            model = self.flat_field.run(model)
+            model = self.extract_2d.run(model)
+            model = self.srctype.run(model)
+        else:
+            # As the official pipeline: the exposure continues as a slit (the subarray's
+            # position kept in XSTART/YSTART/XSIZE/YSIZE).
+            slit = dm.SlitModel(model)
+            for attr in ("xstart", "ystart", "xsize", "ysize"):
+                setattr(slit, attr, getattr(model.meta.subarray, attr))
+            model = self.srctype.run(slit)
+            model = self.flat_field.run(model)
         model = self.photom.run(model)
         root = product or os.path.basename(self._input_name or model.meta.filename or "spec")
         model.meta.filename = os.path.basename(

@@ -43,7 +43,7 @@ __all__ = ["Tso3Pipeline"]
 log = logging.getLogger(__name__)
 
 #: Spectroscopic time-series modes whose spectra are extracted here.
-SPECTROSCOPIC = ("MIR_LRS-SLITLESS",)
+SPECTROSCOPIC = ("MIR_LRS-SLITLESS", "NRC_TSGRISM")
 #: Imaging time-series modes (tso_photometry).
 IMAGING = ("NRC_TSIMAGE", "MIR_IMAGE")
 

@@ -47,6 +47,7 @@ STEPS: dict[str, str] = {
     "source_catalog": "webbcal.source_catalog:SourceCatalogStep",
     "srctype": "webbcal.srctype:SourceTypeStep",
     "pixel_replace": "webbcal.pixel_replace:PixelReplaceStep",
+    "extract_2d": "webbcal.extract_2d:Extract2dStep",
     "extract_1d": "webbcal.extract_1d:Extract1dStep",
     "white_light": "webbcal.white_light:WhiteLightStep",
     "tso_photometry": "webbcal.tso_photometry:TSOPhotometryStep",

@@ -19,6 +19,9 @@ pixelmap
     measured error bound.
 sip
     The FITS TAN-SIP approximation with the official parameters.
+grism
+    The NIRCam grism time-series WCS (``specwcs`` dispersion polynomials per order) and
+    the WCS of its extract_2d cut-out (imported on use, not re-exported here).
 siaf
     Detector-to-V2V3 transforms from SIAF aperture parameters (read from a SIAF XML,
     or from the small subset shipped in ``webbcal/data/siaf_demo.json``).
