@@ -230,8 +230,8 @@ class SimulatedLrsTso:
         )  # fmt: skip
         refs["specwcs"] = write_lrs_specwcs(directory / "webbcal_miri_lrs_specwcs.fits")
         refs["flat"] = _write_flat(self.flat, directory / "webbcal_miri_lrs_tso_flat.fits")
-        refs["photom"] = write_lrs_photom(directory / "webbcal_miri_lrs_tso_photom.fits",
-                                          pixar_sr=self.pixar_sr, photmjsr=self.photmjsr)  # fmt: skip
+        photom = directory / "webbcal_miri_lrs_tso_photom.fits"
+        refs["photom"] = write_lrs_photom(photom, pixar_sr=self.pixar_sr, photmjsr=self.photmjsr)
         refs["extract1d"] = write_lrs_extract1d(directory / "webbcal_miri_extract1d.json",
                                                 self.extract)  # fmt: skip
         return refs
@@ -339,8 +339,9 @@ def simulate_lrs_tso(
     setup = imaging_setup("MIRIM_SLITLESSPRISM", siaf_dir, exp_type="MIR_LRS-SLITLESS",
                           filter="P750L")  # fmt: skip
     pointing, distortion, wcs = _lrs_pointing(setup, ra_ref, dec_ref, roll_ref)
-    det = make_miri_detector(detector="MIRIMAGE", subarray="SLITLESSPRISM", seed=seed,
-                             bias_drift_dn=output_drift)
+    det = make_miri_detector(
+        detector="MIRIMAGE", subarray="SLITLESSPRISM", seed=seed, bias_drift_dn=output_drift
+    )
     gain_ref = float(np.median(det.gain[det.response > 0]))
     pixar_sr = float(pixel_area("MIRI", "MIRIMAGE")[0])
     rows = np.arange(LRS_ROW_RANGE[0], LRS_ROW_RANGE[1] + 1)
@@ -455,8 +456,8 @@ def expected_slope_variance(rate, gain, frame_noise, readnoise_ref, dt: float, n
     """
     if n < 2:
         raise ValueError(f"n={n!r}: a slope needs at least 2 reads")
-    rate, gain, sig, rn = np.broadcast_arrays(*(np.asarray(a, np.float64) for a in
-                                                (rate, gain, frame_noise, readnoise_ref)))  # fmt: skip
+    arrays = (rate, gain, frame_noise, readnoise_ref)
+    rate, gain, sig, rn = np.broadcast_arrays(*(np.asarray(a, np.float64) for a in arrays))
     k = np.arange(n, dtype=np.float64)
     kmin = np.minimum.outer(k, k)
     signal_e = np.maximum(rate * (n - 1) * dt * gain, 0.0)
