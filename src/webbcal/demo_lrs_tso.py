@@ -156,7 +156,8 @@ class LrsTsoDemoResult:
     expected_sigma : float
         White-light noise per integration expected from the simulated rates (Jy).
     bin_scatter_ratio : float
-        RMS over bins and out-of-transit integrations of (residual / expected noise).
+        RMS over bins and out-of-transit integrations of (residual / expected noise)
+        (``n_out - 1`` degrees of freedom per bin).
     pixel_replace : bool
         Whether calwebb_tso3 ran pixel_replace.
     timings : dict of str to float
@@ -397,8 +398,11 @@ def _spectrum(sim, bins, wave, flux, shape) -> dict:
 
 
 def _bin_scatter_ratio(residuals: np.ndarray, expected: np.ndarray, shape: np.ndarray) -> float:
+    """RMS of the out-of-transit residuals over the expected noise, pooled over the bins
+    (``n_out - 1`` degrees of freedom per bin, as for the white light)."""
     out = shape == 0
-    return float(np.sqrt(np.mean((residuals[:, out] / expected[:, None]) ** 2)))
+    chi2 = np.sum((residuals[:, out] / expected[:, None]) ** 2)
+    return float(np.sqrt(chi2 / (expected.size * max(int(out.sum()) - 1, 1))))
 
 
 def expected_noise(sim, bins: list[np.ndarray] | None = None) -> dict:
@@ -474,6 +478,7 @@ def _plot(path: Path, t, white_flux, fit: TransitFit, sim, spectrum: dict) -> No
              label=f"fit: depth {1e6 * fit.depth:.0f} +- {1e6 * fit.sigma:.0f} ppm")  # fmt: skip
     ax1.plot(tt, 1.0 - truth_depth * s, "--", color="C3",
              label=f"truth: {1e6 * truth_depth:.0f} ppm")  # fmt: skip
+    ax1.set_title("Simulated MIRI LRS slitless transit: white light", fontsize=10)
     ax1.set_xlabel("time since exposure start (s)")
     ax1.set_ylabel("relative flux")
     ax1.legend(loc="lower left", fontsize=8)
@@ -483,6 +488,7 @@ def _plot(path: Path, t, white_flux, fit: TransitFit, sim, spectrum: dict) -> No
              label="true bin depth")  # fmt: skip
     ax2.errorbar(spectrum["wavelength"], 1e6 * spectrum["depth"], yerr=1e6 * spectrum["sigma"],
                  fmt="o", color="k", ms=4, label="fitted bin depth")  # fmt: skip
+    ax2.set_title(f"Transmission spectrum ({len(spectrum['depth'])} bins)", fontsize=10)
     ax2.set_xlabel("wavelength (micron)")
     ax2.set_ylabel("transit depth (ppm)")
     ax2.legend(loc="upper right", fontsize=8)

@@ -142,3 +142,15 @@ def test_simulated_raw_time_series():
     assert sim.light_curve.shape == (10, sim.rows.size)
     with pytest.raises(ValueError, match=r"ngroups=40: the brightest pixel would collect"):
         simulate_lrs_tso(nints=2, ngroups=40)
+
+
+@pytest.mark.parametrize("aperture", ["MIRIM_FULL", "MIRIM_SLITLESSPRISM"])
+def test_packaged_miri_apertures_equal_the_prd(aperture):
+    """The apertures shipped for the demo are those of the PRD's MIRI_SIAF.xml."""
+    from _shared_paths import REAL
+    from webbcal.wcs.siaf import packaged_siaf_aperture, read_siaf_aperture
+
+    xml = REAL / "pysiaf-siafxml" / "MIRI_SIAF.xml"
+    if not xml.is_file():
+        pytest.skip(f"shared SIAF XML not found: {xml}")
+    assert packaged_siaf_aperture(aperture) == read_siaf_aperture(xml, aperture)
