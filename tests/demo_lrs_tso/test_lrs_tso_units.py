@@ -154,3 +154,12 @@ def test_packaged_miri_apertures_equal_the_prd(aperture):
     if not xml.is_file():
         pytest.skip(f"shared SIAF XML not found: {xml}")
     assert packaged_siaf_aperture(aperture) == read_siaf_aperture(xml, aperture)
+
+
+def test_miri_simulator_refuses_rates_of_another_shape():
+    from webbcal.simulate.miri import make_miri_detector, simulate_miri_exposure
+
+    det = make_miri_detector(subarray="SUB64", seed=1)
+    with pytest.raises(ValueError, match=r"rates has shape \(3, 64, 72\); expected \(64, 72\) "
+                                         r"or \(2, 64, 72\)"):  # fmt: skip
+        simulate_miri_exposure(det, ngroups=3, nints=2, rates=np.zeros((3, 64, 72)))
