@@ -123,6 +123,7 @@ SLOW_TESTS = (
     "stpipe/test_multi_exposure.py::test_pipeline_memory_on_disk_does_not_grow_with_members",
     "pipeline/test_image3.py",
     "pipeline/test_demo_stage3.py",
+    "demo_lrs_tso/test_demo_lrs_tso.py",
     # stage-3 steps against jwst 3.0.0 (each module a few simulated associations and
     # official runs; their kernels, truth and bad-input tests stay in the quick run)
     "tweakreg/test_tweakreg_oracle.py",

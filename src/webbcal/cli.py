@@ -301,7 +301,9 @@ def cmd_demo(argv: list[str]) -> int:
         description="Simulate an exposure and its references in a local CRDS context, "
         "then run calwebb_detector1 offline through ordinary CRDS selection and, for "
         "NIRCam, calwebb_image2 (cal, i2d and a PNG of the i2d with RA/Dec axes). "
-        "--stage 3: calwebb_image3 on four dithered exposures (mosaic, catalog, PNG).",
+        "--stage 3: calwebb_image3 on four dithered exposures (mosaic, catalog, PNG). "
+        "--instrument miri --mode lrs-tso: a MIRI LRS slitless transit from raw ramps through "
+        "calwebb_detector1, calwebb_spec2 and calwebb_tso3 to a fitted depth and spectrum.",
         formatter_class=_HelpFormatter,
     )
     parser.add_argument("--out", default="webbcal_demo", metavar="DIR",
@@ -325,13 +327,18 @@ def cmd_demo(argv: list[str]) -> int:
     parser.add_argument("--ngroups", type=int, default=None, metavar="N",
                         help="groups per integration (nircam 6, miri 10)")  # fmt: skip
     parser.add_argument("--nints", type=int, default=None, metavar="N",
-                        help="integrations (nircam 1, miri 2)")  # fmt: skip
+                        help="integrations (nircam 1, miri 2, lrs-tso 100)")  # fmt: skip
     parser.add_argument("--stage", type=int, default=1, choices=(1, 3), metavar="N",
                         help="1 (default): one exposure from raw ramps (stage 1, and stage 2 "
                         "for NIRCam); 3: calwebb_image3 on four dithered NIRCam exposures "
                         "(mosaic, catalog, picture)")  # fmt: skip
+    parser.add_argument("--mode", default=None, choices=("lrs-tso",), metavar="NAME",
+                        help="lrs-tso (with --instrument miri): a MIRI LRS slitless time "
+                        "series with a transit, stages 1-3 and a transit fit")  # fmt: skip
     parser.add_argument("--quiet", "-q", action="store_true", help="less output")
     args = parser.parse_args(argv)
+    if args.mode == "lrs-tso":
+        return _demo_lrs_tso(args)
     from .demo import demo_subarrays, run_demo
 
     if args.stage == 3:
@@ -367,6 +374,25 @@ def cmd_demo(argv: list[str]) -> int:
                        subarray=args.subarray, ngroups=args.ngroups, nints=args.nints,
                        progress=not args.quiet)  # fmt: skip
     print(summary)
+    return 0
+
+
+def _demo_lrs_tso(args: argparse.Namespace) -> int:
+    """``webbcal demo --instrument miri --mode lrs-tso``."""
+    if (
+        args.instrument != "miri"
+        or args.stage != 1
+        or args.subarray not in ("FULL", "SLITLESSPRISM")
+    ):
+        raise UsageError(
+            "webbcal demo --mode lrs-tso: the time-series demo simulates MIRI SLITLESSPRISM "
+            "exposures; use --instrument miri without --stage and --subarray"
+        )  # fmt: skip
+    _setup_logging(False, True, None, None)
+    from .demo_lrs_tso import run_lrs_tso_demo
+
+    print(run_lrs_tso_demo(args.out, seed=args.seed, nints=args.nints or 100,
+                           ngroups=args.ngroups or 10, progress=not args.quiet))  # fmt: skip
     return 0
 
 
@@ -421,7 +447,8 @@ def main(argv: list[str] | None = None) -> int:
         "--output-dir out\n"
         "  list      list pipelines, steps and their parameters\n"
         "  demo      simulate an exposure and run calwebb_detector1 on it offline\n"
-        "            (--stage 3: calwebb_image3 on four dithered exposures)\n"
+        "            (--stage 3: calwebb_image3 on four dithered exposures;\n"
+        "            --instrument miri --mode lrs-tso: a MIRI LRS transit, stages 1-3)\n"
         f"{extra}\n"
         f"webbcal {__version__}: an independent implementation of the JWST calibration pipeline"
     )

@@ -195,10 +195,12 @@ def test_demo_help_keeps_options_and_descriptions_apart(monkeypatch, capsys):
         "  --subarray NAME    FULL (default) or a subarray: nircam SUB64P, SUB160P,",
         "                     SUB400P; miri SUB64, SUB128, SUB256, BRIGHTSKY...",
         "  --ngroups N        groups per integration (nircam 6, miri 10)",
-        "  --nints N          integrations (nircam 1, miri 2)",
+        "  --nints N          integrations (nircam 1, miri 2, lrs-tso 100)",
         "  --stage N          1 (default): one exposure from raw ramps (stage 1, and",
         "                     stage 2 for NIRCam); 3: calwebb_image3 on four dithered",
         "                     NIRCam exposures (mosaic, catalog, picture)",
+        "  --mode NAME        lrs-tso (with --instrument miri): a MIRI LRS slitless",
+        "                     time series with a transit, stages 1-3 and a transit fit",
         "  --quiet, -q        less output",
     ]
 

@@ -229,7 +229,8 @@ def imaging_setup(
     siaf_dir : str or Path or None
         Folder with the SIAF XML files (:data:`SIAF_FILES`), e.g. a PRD's ``SIAFXML``;
         None takes the apertures shipped with webbcal
-        (:func:`webbcal.wcs.siaf.packaged_siaf_aperture`: ``NRCA1_FULL`` only).
+        (:func:`webbcal.wcs.siaf.packaged_siaf_aperture`: the NRCA1 and MIRIM apertures of
+        the demos).
     exp_type, filter, pupil : str or None, optional
         EXP_TYPE, FILTER, PUPIL; None takes the instrument's usual imaging values
         (NIRCam F200W/F444W + CLEAR, NIRISS CLEAR + F150W, MIRI F770W).

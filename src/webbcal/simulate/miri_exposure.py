@@ -162,6 +162,7 @@ def simulate_miri_exposure(
     exp_type: str | None = None,
     filter: str | None = None,
     scene: Scene | None = None,
+    rates: np.ndarray | None = None,
     seed: int = 0,
     cr_rate: float = 2e-5,
     showers: bool = False,
@@ -190,6 +191,11 @@ def simulate_miri_exposure(
         MIR_4QPM, MIR_LYOT, MIR_MRS) and FILTER (default per EXP_TYPE).
     scene : Scene, optional
         Default: a sky of 100 e-/s plus stars scaled to the integration.
+    rates : ndarray, shape (ny, nx) or (nints, ny, nx), float, e-/s, optional
+        Incident count rate of every pixel (before the detector response), instead of
+        rendering ``scene``; with a leading integration axis it may change from one
+        integration to the next (a time series; constant within an integration). The
+        truth's ``rate`` is then the average over the integrations.
     seed : int
         Seed of the scene, cosmic rays, showers, EMI phases and all noise.
     cr_rate : float
@@ -213,7 +219,8 @@ def simulate_miri_exposure(
     Raises
     ------
     ValueError
-        For an unknown pattern, SLOW on a subarray, ``ngroups < 1`` or ``nints < 1``.
+        For an unknown pattern, SLOW on a subarray, ``ngroups < 1`` or ``nints < 1``, or
+        ``rates`` of another shape.
     """
     readpatt = readpatt.upper()
     readout = det.readout(readpatt)
@@ -226,7 +233,13 @@ def simulate_miri_exposure(
     nframes, groupgap = MIRI_READ_PATTERNS[readpatt][:2]
     timing = RampTiming(ngroups, nframes, groupgap, readout.frame_time)
     scene_seed, cr_seed, noise_seed, emi_seed, shower_seed = np.random.SeedSequence(seed).spawn(5)
-    if scene is None:
+    if rates is not None:
+        rates = np.asarray(rates, dtype=np.float64)
+        if rates.shape not in (det.shape, (nints, *det.shape)):
+            raise ValueError(f"rates has shape {rates.shape}; expected {det.shape} or "
+                             f"{(nints, *det.shape)} (ny, nx) or (nints, ny, nx)")  # fmt: skip
+        scene = scene or Scene(sky=0.0)
+    elif scene is None:
         scene = default_scene(
             det.shape,
             full_well_e=float(np.median(det.full_well * det.gain)),
@@ -234,7 +247,8 @@ def simulate_miri_exposure(
             seed=int(scene_seed.generate_state(1)[0]),
             sky=100.0,
         )
-    rate_e = render_scene(scene, det.shape) * det.response
+    incident = render_scene(scene, det.shape) if rates is None else rates
+    rate_e = incident * det.response
     crs = draw_cosmic_rays(np.random.default_rng(cr_seed), det, timing, nints=nints,
                            cr_rate=cr_rate)  # fmt: skip
     shower_tab = (
@@ -262,7 +276,8 @@ def simulate_miri_exposure(
         exposure=exposure,
     )  # fmt: skip
     model = _build_model(det, data, refout, timing, readout, info, coron)
-    truth = _make_truth(det, rate_e, data, crs, shower_tab, tones)
+    mean_rate = rate_e if rate_e.ndim == 2 else rate_e.mean(axis=0)
+    truth = _make_truth(det, mean_rate, data, crs, shower_tab, tones)
     return SimulatedExposure(model=model, truth=truth, detector=det, scene=scene)
 
 
@@ -278,7 +293,10 @@ def _generate(
     tones: tuple[EmiTone, ...],
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Raw SCI (nints, ngroups, ny, nx) and REFOUT (nints, ngroups, ny, nx // 4), uint16."""
+    """Raw SCI (nints, ngroups, ny, nx) and REFOUT (nints, ngroups, ny, nx // 4), uint16.
+
+    ``rate_e`` (e-/s) is (ny, nx), or (nints, ny, nx) for a rate per integration.
+    """
     ny, nx = det.shape
     ng = timing.ngroups
     sensitive = det.response > 0
@@ -296,7 +314,8 @@ def _generate(
     last_signal = np.zeros((ny, nx), np.float32)
     for integ in range(nints):
         dark_i = dark_e * (1.0 + det.dark_int1_excess) if integ == 0 else dark_e
-        lam = ((rate_e + dark_i) * timing.frame_time * sensitive).astype(np.float64)
+        rate_i = rate_e[integ] if rate_e.ndim == 3 else rate_e
+        lam = ((rate_i + dark_i) * timing.frame_time * sensitive).astype(np.float64)
         charge = np.zeros((ny, nx), np.float32)
         icrs = crs[crs["integ"] == integ]
         ishw = showers[showers["integ"] == integ]

@@ -201,10 +201,11 @@ def read_siaf_aperture(path: str | Path, aperture: str) -> SiafAperture:
 def packaged_siaf_aperture(aperture: str) -> SiafAperture:
     """One aperture's parameters from the SIAF subset shipped with webbcal.
 
-    The file ``webbcal/data/siaf_demo.json`` holds the apertures the demo needs
-    (``NRCA1_FULL``), extracted with :func:`read_siaf_aperture` from
-    ``NIRCam_SIAF.xml`` of PRD PRDOPSSOC-075 (the PRD in pysiaf 0.29.0); its ``source``
-    and ``prd_version`` entries say so.
+    The file ``webbcal/data/siaf_demo.json`` holds the apertures the demos need
+    (``NRCA1_FULL``, ``NRCA1_SUB160/320/640``, ``MIRIM_FULL``, ``MIRIM_SLITLESSPRISM``),
+    extracted with :func:`read_siaf_aperture` from ``NIRCam_SIAF.xml`` and
+    ``MIRI_SIAF.xml`` of PRD PRDOPSSOC-075 (the PRD in pysiaf 0.29.0); its ``source`` and
+    ``prd_version`` entries say so.
 
     Parameters
     ----------
