@@ -36,6 +36,7 @@ from ..datamodels.io import InputError, _check_fits_file
 __all__ = [
     "CUBE_ATTRIBUTES",
     "IntegrationSpill",
+    "LazyArray",
     "LazyCube",
     "chunk_integrations",
     "lazy_cube_of",
@@ -93,6 +94,10 @@ class LazyCube:
     def nints(self) -> int:
         return self.shape[0]
 
+    def array(self, attribute: str) -> LazyArray:
+        """``attribute`` as an array-like read on demand (see :class:`LazyArray`)."""
+        return LazyArray(self, attribute)
+
     def read(self, attribute: str, start: int, stop: int) -> np.ndarray:
         """Integrations ``start:stop`` of ``attribute`` as a new native array.
 
@@ -114,6 +119,43 @@ class LazyCube:
         if array.sign_flip:
             return (stored.view(">u4") ^ np.uint32(0x80000000)).astype(np.uint32)
         return stored.astype(array.dtype)
+
+
+class LazyArray:
+    """One per-integration array of a :class:`LazyCube`, read when sliced.
+
+    ``a[i0:i1]`` reads integrations ``i0:i1``; ``a[:, r0:r1]`` reads rows ``r0:r1`` of
+    every integration (``chunk_bytes`` of whole frames at a time). Other indices
+    apply to what was read.
+    """
+
+    def __init__(self, cube: LazyCube, attribute: str, chunk_bytes: int = 64 * 2**20):
+        self.cube, self.attribute, self.chunk_bytes = cube, attribute, chunk_bytes
+        self.shape = cube.shape
+        self.ndim = 3
+        self.dtype = cube._arrays[attribute].dtype
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        key = key if isinstance(key, tuple) else (key,)
+        first, rest = key[0], key[1:]
+        if isinstance(first, slice) and first == slice(None) and rest:
+            nints, ny, nx = self.shape
+            rows = np.arange(ny)[rest[0]]
+            out = np.empty((nints, rows.size, nx), dtype=self.dtype)
+            step = max(1, self.chunk_bytes // (ny * nx * 4))
+            for a in range(0, nints, step):
+                b = min(nints, a + step)
+                out[a:b] = self.cube.read(self.attribute, a, b)[:, rest[0]]
+            return out[(slice(None), slice(None)) + rest[1:]]
+        if not isinstance(first, slice) or first.step not in (None, 1):
+            raise IndexError(f"{self.attribute}: index {key!r}; expected a slice of "
+                             "integrations (step 1), optionally with rows")  # fmt: skip
+        a, b, _ = first.indices(self.shape[0])
+        return self.cube.read(self.attribute, a, max(a, b))[(slice(None),) + rest]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        raise TypeError(f"{self.attribute}: a lazily read array is not converted whole; "
+                        "slice it by integrations")  # fmt: skip
 
 
 def lazy_cube_of(model: Any) -> LazyCube | None:

@@ -28,8 +28,8 @@ import numpy as np
 
 from ..lib.cubeio import IntegrationSpill, LazyCube, chunk_integrations, lazy_cube_of
 
-__all__ = ["calibrate_chunks", "materialize", "memory_limit_bytes", "needs_chunks",
-           "save_spilled", "spill_of"]  # fmt: skip
+__all__ = ["calibrate_chunks", "extractor_of", "materialize", "memory_limit_bytes",
+           "needs_chunks", "open_lazily", "save_spilled", "spill_of"]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,35 @@ def memory_limit_bytes(step: Any) -> int:
         return parse_memory(step.memory_limit)
     except ValueError as exc:
         raise ParameterError(str(exc)) from None
+
+
+def open_lazily(path: Any) -> Any:
+    """A ``.fits`` product of several integrations opened lazily, else None."""
+    from ..lib.cubeio import open_lazy_cube
+
+    if not str(path).endswith(".fits"):
+        return None
+    model = open_lazy_cube(path)
+    if model is not None and lazy_cube_of(model).nints < 2:
+        return None
+    return model
+
+
+def extractor_of(step: Any) -> Callable[[Any], Any]:
+    """``extractor`` for :func:`calibrate_chunks` from an Extract1dStep (None when
+    skipped or when the exposure is not extracted)."""
+    from ..stpipe import StepSkipped
+
+    def make(piece: Any) -> Any:
+        if step.skip:
+            return None
+        try:
+            return step.extractor(piece)
+        except StepSkipped as why:
+            log.info("Step extract_1d skipped: %s", why)
+            return None
+
+    return make
 
 
 def needs_chunks(step: Any, cube: LazyCube) -> bool:
@@ -94,7 +123,8 @@ def calibrate_chunks(
     cube : LazyCube
         The exposure's integrations on disk.
     steps : list of callables
-        Model -> model, run in order on each chunk (e.g. ``flat_field.run``).
+        ``(chunk model, index of its first integration) -> model``, run in order on
+        each chunk.
     memory_limit : int
         Bytes; sets the chunk length (:func:`~webbcal.lib.cubeio.chunk_integrations`).
     spill_dir : str
@@ -123,7 +153,7 @@ def calibrate_chunks(
             # The steps' messages once, for the first chunk (not once per chunk).
             with _quiet(a > 0):
                 for step in steps:
-                    piece = step(piece)
+                    piece = step(piece, a)
             if spill is None:
                 arrays = {k: v.dtype for k, v in _cubes(piece)}
                 spill = IntegrationSpill(spill_dir, cube.shape, arrays)

@@ -27,7 +27,7 @@ from ..datamodels import ModelLibrary
 from ..datamodels.io import InputError
 from ..extract_1d import Extract1dStep
 from ..flat_field import FlatFieldStep
-from ..lib.cubeio import lazy_cube_of, open_lazy_cube
+from ..lib.cubeio import lazy_cube_of
 from ..photom import PhotomStep
 from ..srctype import SourceTypeStep
 from ..stpipe import Param, Pipeline
@@ -116,7 +116,7 @@ class Spec2Pipeline(Pipeline):
     @classmethod
     def open_input(cls, path: str) -> Any:
         """A ``_rateints`` file opens lazily (integrations read in chunks when used)."""
-        return _open_lazily(path) or super().open_input(path)
+        return chunked.open_lazily(path) or super().open_input(path)
 
     def active_steps(self, model: Any) -> list[str]:
         """Steps whose references are prefetched."""
@@ -153,7 +153,7 @@ class Spec2Pipeline(Pipeline):
                 log.warning("Wrong number of science exposures found in %s; using only the "
                             "first", product.name)  # fmt: skip
             path = library.members[science[0]].path
-            work = _open_lazily(path) if path and os.path.exists(path) else None
+            work = chunked.open_lazily(path) if path and os.path.exists(path) else None
             work = work or library.copy_of(science[0])
             check_spec2_input(work)
             works.append((product.name, work))
@@ -218,21 +218,10 @@ class Spec2Pipeline(Pipeline):
     def _calibrate_chunked(self, model: Any, cube: Any, filename: str) -> Any:
         """flat_field, photom and extract_1d on chunks of integrations (see
         :mod:`webbcal.pipeline.chunked`): the calints metadata, its arrays spilled."""
-        from ..stpipe import StepSkipped
-
-        def extractor(piece):
-            if self.extract_1d.skip:
-                return None
-            try:
-                return self.extract_1d.extractor(piece)
-            except StepSkipped as why:
-                log.info("Step extract_1d skipped: %s", why)
-                return None
-
         model, extraction = chunked.calibrate_chunks(
-            model, cube, [self.flat_field.run, self.photom.run],
+            model, cube, [lambda m, _: self.flat_field.run(m), lambda m, _: self.photom.run(m)],
             memory_limit=chunked.memory_limit_bytes(self), spill_dir=self.output_dir or os.getcwd(),
-            extractor=extractor,
+            extractor=chunked.extractor_of(self.extract_1d),
         )  # fmt: skip
         model.meta.filename = filename
         if extraction is not None:
@@ -265,16 +254,6 @@ class Spec2Pipeline(Pipeline):
             if not existed:
                 self.record_output(path)
         return paths
-
-
-def _open_lazily(path: str) -> Any:
-    """A ``.fits`` multi-integration product opened lazily, else None."""
-    if not str(path).endswith(".fits"):
-        return None
-    model = open_lazy_cube(path)
-    if model is not None and lazy_cube_of(model).nints < 2:
-        return None
-    return model
 
 
 def check_spec2_input(model: Any) -> None:
