@@ -194,8 +194,11 @@ def main() -> None:
     parser.add_argument("--nints", type=int, default=200)
     parser.add_argument("--no-jwst", action="store_true")
     parser.add_argument("--memory-limit", default=None, help="webbcal memory_limit")
-    parser.add_argument("--apcorr", action="store_true",
-                        help="apply the LRS aperture correction (default: apcorr N/A)")
+    parser.add_argument(
+        "--apcorr",
+        action="store_true",
+        help="apply the LRS aperture correction (default: apcorr N/A)",
+    )
     parser.add_argument("--keep", default=None, help="keep the products in this folder")
     args = parser.parse_args()
     os.environ["WEBBCAL_DISABLE_CRDS_STEPPARS"] = "1"
@@ -226,8 +229,9 @@ def main() -> None:
                       f"tso3 {jt[key] / wt[key]:6.1f}  combined "
                       f"{(js[key] + jt[key]) / (ws[key] + wt[key]):6.1f}")  # fmt: skip
             diff = compare(tmp / "webbcal", tmp / "jwst")
-            print("median |webbcal/jwst - 1|: " + ", ".join(f"{k} {v:.2e}"
-                                                            for k, v in diff.items()))
+            print(
+                "median |webbcal/jwst - 1|: " + ", ".join(f"{k} {v:.2e}" for k, v in diff.items())
+            )
 
 
 if __name__ == "__main__":

@@ -78,9 +78,10 @@ def test_spec2_chunked_equals_whole(runs):
     assert whole_shape == (20, 416, 72)
     assert chunked_shape == (1, 416, 72)  # returned placeholders: chunked path taken
     assert sorted(os.listdir(whole)) == sorted(os.listdir(chunked))
-    with dm.open(whole / f"{_ROOT}_calints.fits") as a, dm.open(
-        chunked / f"{_ROOT}_calints.fits"
-    ) as b:
+    with (
+        dm.open(whole / f"{_ROOT}_calints.fits") as a,
+        dm.open(chunked / f"{_ROOT}_calints.fits") as b,
+    ):
         _assert_same_arrays(a, b)
         assert b.meta.cal_step.photom == b.meta.cal_step.flat_field == "COMPLETE"
         assert a.meta.bunit_data == b.meta.bunit_data == "MJy/sr"
