@@ -10,8 +10,9 @@ official pipeline offline, its reference prefetch off):
 2. ``calwebb_tso3`` on a level-3 TSO association of that calints (outlier_detection tso,
    extract_1d, white_light), saving ``_crfints``, ``_x1dints`` and ``_whtlt``.
 
-It reports wall and CPU seconds and the child's peak RSS (``getrusage``: the whole
-process, imports included; wall is the step call only, imports excluded), the
+It reports wall and CPU seconds and the child's peak RSS (VmHWM of the whole process,
+imports included; wall and CPU include the pipeline's imports, "process" is the
+child's lifetime seen from the parent), the
 ratios, and the median relative difference of the x1dints fluxes (spec2 and tso3) and
 of the white-light fluxes between the two pipelines, so that like is compared with like.
 
@@ -75,8 +76,10 @@ else:
     with tempfile.TemporaryDirectory() as root, offline_environment(Path(root)):
         cls.call(path, steps=steps, save_results=True, output_dir=out)
 ru = resource.getrusage(resource.RUSAGE_SELF)
+# VmHWM, not ru_maxrss: the latter keeps the parent's RSS at fork time when larger.
+hwm = next(int(x.split()[1]) for x in open("/proc/self/status") if x.startswith("VmHWM:"))
 print(f"RESULT wall={time.time() - t:.2f} cpu={ru.ru_utime + ru.ru_stime:.2f} "
-      f"rss={ru.ru_maxrss / 1024:.0f}")
+      f"rss={hwm / 1024:.0f}")
 """
 
 
