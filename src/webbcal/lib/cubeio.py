@@ -58,9 +58,9 @@ BYTES_PER_PIXEL = 160
 def chunk_integrations(nints: int, frame_pixels: int, memory_limit: int) -> int:
     """Integrations per chunk so that a chunk's work fits in ``memory_limit`` bytes.
 
-    At least one; a quarter of what the limit leaves above :data:`BASELINE_BYTES`.
+    At least one; half of what the limit leaves above :data:`BASELINE_BYTES`.
     """
-    budget = max(memory_limit - BASELINE_BYTES, 0) // 4
+    budget = max(memory_limit - BASELINE_BYTES, 0) // 2
     return int(max(1, min(nints, budget // max(frame_pixels * BYTES_PER_PIXEL, 1))))
 
 

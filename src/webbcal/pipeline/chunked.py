@@ -190,8 +190,12 @@ def _chunks(template: Any, cube: LazyCube, chunk: int) -> Iterator[tuple[int, An
     for a in range(0, cube.nints, chunk):
         b = min(cube.nints, a + chunk)
         piece = template.copy()
+        # The file's own arrays (validated when it was opened): assigned unchecked, as
+        # an eager open assigns them; the steps' assignments are validated as usual.
+        piece._validate_on_assignment = False
         for attribute in cube.attributes:
             setattr(piece, attribute, cube.read(attribute, a, b))
+        piece._validate_on_assignment = template._validate_on_assignment
         yield a, piece
 
 
