@@ -115,6 +115,7 @@ def accuracy_case(tmp_path_factory) -> Stage1Case:
 #: end-to-end comparisons with the official pipeline, streaming identity on many
 #: configurations, dask clusters and memory measurements in fresh processes.
 SLOW_TESTS = (
+    "lrs/test_chunked.py::test_peak_memory_independent_of_nints",
     "parity/test_detector1_parity.py",
     "pipeline/test_streaming.py",
     "pipeline/test_streaming_miri.py",

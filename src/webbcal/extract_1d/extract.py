@@ -20,7 +20,15 @@ from .box import box_weights, extract_box
 from .product import VECTOR_COLUMNS, spectral_wcs, time_columns, tso_spec_table
 from .reference import ExtractReferenceError, extraction_parameters, read_extract1d, shifted
 
-__all__ = ["ExtractionError", "extract_lrs", "integration_chunks"]
+__all__ = [
+    "ExtractionError",
+    "LrsExtractor",
+    "clean_chunk",
+    "extract_lrs",
+    "extract_model",
+    "integration_chunks",
+    "prepare_lrs",
+]
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +66,10 @@ def _wavelength_map(model, name: str) -> np.ndarray:
     return np.asarray(model.meta.wcs(x.astype(float), y.astype(float))[2], dtype=np.float64)
 
 
-def _clean_chunk(model, sl) -> dict[str, np.ndarray | None]:
-    """Copies of the chunk's arrays with NaN where a pixel is invalid (DO_NOT_USE or NaN)."""
+def clean_chunk(model, sl) -> dict[str, np.ndarray | None]:
+    """Float64 copies of integrations ``sl`` of ``model``'s SCI, ERR and VAR_* with NaN
+    where a pixel is invalid (DQ DO_NOT_USE or a NaN in any of them); a 2-D model gives
+    arrays of one integration."""
     three_d = np.ndim(model.data) == 3
     arrays = {}
     for attr in ("data", "err", "var_poisson", "var_rnoise", "var_flat"):
@@ -106,6 +116,31 @@ def extract_lrs(model: Any, ext_path: str | None, step, *, apcorr_path: str | No
         If DISPAXIS or the wavelengths are missing, or the aperture holds no valid pixel.
     ExtractReferenceError
         If the reference has no aperture for the mode or malformed values.
+    """
+    return extract_model(model, prepare_lrs(model, ext_path, step, apcorr_path=apcorr_path))
+
+
+def extract_model(model: Any, extractor: LrsExtractor) -> Any:
+    """Extract every integration of ``model`` (in chunks) with ``extractor``: the
+    x1d/x1dints model (see :func:`extract_lrs`)."""
+    three_d = np.ndim(model.data) == 3
+    nints = np.shape(model.data)[0] if three_d else 1
+    if three_d and nints > 1:
+        log.info("Beginning loop over %d integrations ...", nints)
+    for sl in integration_chunks(nints, int(np.prod(np.shape(model.data)[-2:]))):
+        extractor.add(clean_chunk(model, sl))
+    if three_d and nints > 1:
+        log.info("All %d integrations done", nints)
+    return extractor.product(model, three_d)
+
+
+def prepare_lrs(model: Any, ext_path: str | None, step, *,
+                apcorr_path: str | None = None) -> LrsExtractor:  # fmt: skip
+    """The aperture, wavelengths and corrections of an LRS extraction, ready for chunks.
+
+    ``model`` gives the metadata, WCS and WAVELENGTH (its SCI is not read; a
+    placeholder of one integration will do). Parameters and errors as
+    :func:`extract_lrs`.
     """
     from stdatamodels.jwst import datamodels as dm
 
@@ -195,36 +230,6 @@ def extract_lrs(model: Any, ext_path: str | None, step, *, apcorr_path: str | No
         log.info("Creating aperture correction.")
         correction = lrs_aperture_correction(apcorr_path, model)
 
-    three_d = np.ndim(model.data) == 3
-    nints = np.shape(model.data)[0] if three_d else 1
-    columns = {c: [] for c in VECTOR_COLUMNS if c != "WAVELENGTH"}
-    if three_d and nints > 1:
-        log.info("Beginning loop over %d integrations ...", nints)
-    done = 0
-    for sl in integration_chunks(nints, int(np.prod(shape))):
-        arrays = _clean_chunk(model, sl)
-        res = extract_box(
-            _oriented(arrays["data"], params.dispaxis), profile,
-            var_rnoise=_oriented(arrays["var_rnoise"], params.dispaxis),
-            var_poisson=_oriented(arrays["var_poisson"], params.dispaxis),
-            var_flat=_oriented(arrays["var_flat"], params.dispaxis),
-            bg_profile=bg_profile, bkg_fit=params.bkg_fit or "poly",
-            bkg_order=params.bkg_order, smoothing_length=params.smoothing_length,
-        )  # fmt: skip
-        cols = _spectrum_columns(res, photom_done, solid_angle)
-        if correction is not None:
-            _apply_correction(cols, correction(cols["NPIXELS"], wavelength[None, :]))
-        for key, value in cols.items():
-            columns[key].append(value[:, valid])
-        done += sl.stop - sl.start
-        if step.log_increment > 0 and three_d and nints > 1:
-            if done // step.log_increment != (done - (sl.stop - sl.start)) // step.log_increment:
-                log.info("... %d integrations done", done)
-    if three_d and nints > 1:
-        log.info("All %d integrations done", nints)
-    table_cols = {k: np.concatenate(v, axis=0) for k, v in columns.items()}
-    table_cols["WAVELENGTH"] = wavelength[valid]
-    units = _units(photom_done)
     meta = {
         "name": exp_type, "source_type": source_type, "slit_ra": ra, "slit_dec": dec,
         "spectral_order": int(order), "dispersion_direction": params.dispaxis,
@@ -237,7 +242,58 @@ def extract_lrs(model: Any, ext_path: str | None, step, *, apcorr_path: str | No
     else:
         meta.update(extraction_xstart=lower + 1, extraction_xstop=upper + 1,
                     extraction_ystart=left + 1, extraction_ystop=right + 1)  # fmt: skip
-    return _product(model, table_cols, units, meta, ra, dec, three_d)
+    return LrsExtractor(params, profile, bg_profile, wavelength, valid, correction,
+                        photom_done, solid_angle, meta, ra, dec,
+                        step.log_increment)  # fmt: skip
+
+
+class LrsExtractor:
+    """Box extraction of an LRS exposure fed chunk by chunk (see :func:`prepare_lrs`).
+
+    :meth:`add` extracts the spectra of a chunk of integrations; :meth:`product` makes
+    the x1d/x1dints model of all chunks added. The spectra of an integration do not
+    depend on the chunks it was extracted with.
+    """
+
+    def __init__(self, params, profile, bg_profile, wavelength, valid, correction,
+                 photom_done, solid_angle, meta, ra, dec, log_increment) -> None:  # fmt: skip
+        self.params, self.profile, self.bg_profile = params, profile, bg_profile
+        self.wavelength, self.valid, self.correction = wavelength, valid, correction
+        self.photom_done, self.solid_angle, self.meta = photom_done, solid_angle, meta
+        self.ra, self.dec, self.log_increment = ra, dec, log_increment
+        self.columns = {c: [] for c in VECTOR_COLUMNS if c != "WAVELENGTH"}
+        self.done = 0
+
+    def add(self, arrays: dict[str, np.ndarray | None]) -> None:
+        """Extract one chunk: ``arrays`` from :func:`clean_chunk` (float64, NaN where
+        invalid), shape (k, ny, nx) each."""
+        params = self.params
+        res = extract_box(
+            _oriented(arrays["data"], params.dispaxis), self.profile,
+            var_rnoise=_oriented(arrays["var_rnoise"], params.dispaxis),
+            var_poisson=_oriented(arrays["var_poisson"], params.dispaxis),
+            var_flat=_oriented(arrays["var_flat"], params.dispaxis),
+            bg_profile=self.bg_profile, bkg_fit=params.bkg_fit or "poly",
+            bkg_order=params.bkg_order, smoothing_length=params.smoothing_length,
+        )  # fmt: skip
+        cols = _spectrum_columns(res, self.photom_done, self.solid_angle)
+        if self.correction is not None:
+            _apply_correction(cols, self.correction(cols["NPIXELS"], self.wavelength[None, :]))
+        for key, value in cols.items():
+            self.columns[key].append(value[:, self.valid])
+        k = len(arrays["data"])
+        self.done += k
+        step = self.log_increment
+        if step > 0 and self.done // step != (self.done - k) // step:
+            log.info("... %d integrations done", self.done)
+
+    def product(self, model: Any, three_d: bool) -> Any:
+        """The x1dints (``three_d``) or x1d model of the chunks added, metadata from
+        ``model``."""
+        table_cols = {k: np.concatenate(v, axis=0) for k, v in self.columns.items()}
+        table_cols["WAVELENGTH"] = self.wavelength[self.valid]
+        return _product(model, table_cols, _units(self.photom_done), self.meta, self.ra,
+                        self.dec, three_d)  # fmt: skip
 
 
 def _aperture_sky(model, profile_o, dispaxis):

@@ -126,6 +126,19 @@ class Extract1dStep(Step):
         return wanted
 
     def process(self, model):
+        from .extract import extract_model
+
+        return extract_model(model, self.extractor(model))
+
+    def extractor(self, model):
+        """The extraction of ``model``'s exposure, to be fed integrations in chunks
+        (:class:`~webbcal.extract_1d.extract.LrsExtractor`); references looked up here.
+
+        Raises
+        ------
+        StepSkipped
+            For an exposure type or model class that is not extracted.
+        """
         from stdatamodels.jwst import datamodels as dm
 
         exp_type = (model.meta.exposure.type or "").upper()
@@ -144,6 +157,6 @@ class Extract1dStep(Step):
                 log.info("Using APCORR file %s", apcorr)
         if str(self.extraction_type).lower() == "optimal":
             log.warning("Optimal extraction is not implemented; using box extraction")
-        from .extract import extract_lrs
+        from .extract import prepare_lrs
 
-        return extract_lrs(model, ext_path, self, apcorr_path=apcorr)
+        return prepare_lrs(model, ext_path, self, apcorr_path=apcorr)

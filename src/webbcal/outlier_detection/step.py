@@ -252,10 +252,9 @@ class OutlierDetectionStep(Step):
         """A flagged copy of one time series (``rolling_window_width``, ``snr``,
         ``maskpt``, ``good_bits``; see :mod:`.tso`)."""
         from .imaging import bad_bits_from_good_bits
-        from .tso import DEFAULT_CHUNK_BYTES, flag_tso
 
         try:
-            bad_bits = bad_bits_from_good_bits(self.good_bits)
+            bad_bits_from_good_bits(self.good_bits)
         except ValueError as exc:
             raise InputError(f"outlier_detection: {exc}") from None
         name = getattr(model.meta, "filename", None) or "<model>"
@@ -266,14 +265,28 @@ class OutlierDetectionStep(Step):
         if self.save_intermediate_results:
             log.warning("save_intermediate_results: the rolling median is not saved in tso "
                         "mode (it would grow with the number of integrations)")  # fmt: skip
-        snr1, _ = self._pair("snr")
-        mask = flag_tso(model.data, model.err, model.dq, snr=snr1,
-                        width=int(self.rolling_window_width), maskpt=float(self.maskpt),
-                        bad_bits=bad_bits,
-                        chunk_bytes=self.chunk_bytes or DEFAULT_CHUNK_BYTES)  # fmt: skip
+        mask = self.tso_mask(model.data, model.err, model.dq)
         _apply(model, mask)
         log.info("%d pixels marked as outliers", int(np.count_nonzero(mask)))
         return model
+
+    def tso_mask(self, data: Any, err: Any, dq: Any) -> np.ndarray:
+        """Outliers of a time series (:func:`.tso.flag_tso` with this step's parameters).
+
+        ``data``, ``err``, ``dq``: (nints, ny, nx) arrays, or lazy arrays read in chunks
+        (:meth:`webbcal.lib.cubeio.LazyCube.array`). Returns the bool mask.
+        """
+        from .imaging import bad_bits_from_good_bits
+        from .tso import DEFAULT_CHUNK_BYTES, flag_tso
+
+        try:
+            bad_bits = bad_bits_from_good_bits(self.good_bits)
+        except ValueError as exc:
+            raise InputError(f"outlier_detection: {exc}") from None
+        snr1, _ = self._pair("snr")
+        return flag_tso(data, err, dq, snr=snr1, width=int(self.rolling_window_width),
+                        maskpt=float(self.maskpt), bad_bits=bad_bits,
+                        chunk_bytes=self.chunk_bytes or DEFAULT_CHUNK_BYTES)  # fmt: skip
 
     # ------------------------------------------------------------------ imaging
     def _detect_imaging(self, library: Any) -> Any:
@@ -506,3 +519,8 @@ def _metadata_of(model: Any) -> Any:
     out = dm.ImageModel()
     out.update(model)
     return out
+
+
+def apply_outliers(model: Any, mask: np.ndarray) -> None:
+    """Flag ``mask`` in ``model`` as the tso mode does (DQ, NaN in SCI/ERR/VAR_*)."""
+    _apply(model, mask)

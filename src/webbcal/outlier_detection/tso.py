@@ -61,7 +61,9 @@ def flag_tso(data: np.ndarray, err: np.ndarray, dq: np.ndarray, *, snr: float,
     Parameters
     ----------
     data, err : ndarray, shape (nints, ny, nx), float32
-        Science values and their 1-sigma errors (same unit). Not modified.
+        Science values and their 1-sigma errors (same unit). Not modified. Any array-like
+        with ``shape`` and numpy slicing will do (e.g. arrays read from a file on
+        demand): only chunks of integrations (or of rows) are read at a time.
     dq : ndarray, shape (nints, ny, nx), uint32
         Pixel DQ per integration.
     snr : float
@@ -85,8 +87,9 @@ def flag_tso(data: np.ndarray, err: np.ndarray, dq: np.ndarray, *, snr: float,
     ValueError
         If the arrays are not 3-D of one shape.
     """
-    data = np.asarray(data)
-    if data.ndim != 3 or np.shape(err) != data.shape or np.shape(dq) != data.shape:
+    if not hasattr(data, "shape"):
+        data = np.asarray(data)
+    if len(data.shape) != 3 or np.shape(err) != data.shape or np.shape(dq) != data.shape:
         raise ValueError(f"flag_tso: SCI {data.shape}, ERR {np.shape(err)} and DQ "
                          f"{np.shape(dq)} must be 3-D arrays of one shape")  # fmt: skip
     nints, ny, nx = data.shape

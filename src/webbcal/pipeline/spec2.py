@@ -31,11 +31,13 @@ from ..datamodels.io import InputError
 from ..extract_1d import Extract1dStep
 from ..extract_2d import Extract2dStep
 from ..flat_field import FlatFieldStep
+from ..lib.cubeio import lazy_cube_of
 from ..photom import PhotomStep
 from ..pixel_replace import PixelReplaceStep
 from ..srctype import SourceTypeStep
 from ..stpipe import Param, Pipeline
 from ..stpipe.naming import output_path
+from . import chunked
 
 __all__ = ["GRISM_EXP_TYPES", "SUPPORTED_EXP_TYPES", "Spec2Pipeline"]
 
@@ -58,6 +60,13 @@ class Spec2Pipeline(Pipeline):
     A multi-integration exposure must carry its INT_TIMES table (the spectra's times come
     from it). Output: the calibrated ``_calints``/``_cal`` (returned and saved) and the
     extracted ``_x1dints``/``_x1d`` (saved by extract_1d when ``save_results``).
+
+    Memory (webbcal): a ``_rateints`` file whose integrations do not fit in
+    ``memory_limit`` (default 1.4GB, as calwebb_detector1) is, with ``save_results``,
+    read, calibrated, extracted and saved in chunks of integrations
+    (:mod:`webbcal.pipeline.chunked`; the products equal the whole-array ones); the
+    returned calints then holds the metadata and (1, ny, nx) placeholder arrays, its
+    integrations being in the saved file.
 
     clean_flicker_noise (NIRSpec only) and bkg_subtract (no background members in a
     time series) are skipped for these modes, as officially. pixel_replace (off by default)
@@ -83,6 +92,9 @@ class Spec2Pipeline(Pipeline):
               "Save background-subtracted exposures (deprecated; no background here)"),
         Param("fail_on_exception", bool, True, "Fail if any product fails"),
         Param("save_wfss_esec", bool, False, "Save WFSS e-/sec image (WFSS only; unused)"),
+        Param("memory_limit", str, chunked.DEFAULT_MEMORY_LIMIT,
+              "webbcal: target peak memory; a saved time series read from a file is "
+              "calibrated in chunks of integrations that fit (e.g. 1.4GB, 800MB)"),
     )  # fmt: skip
     step_defs = {
         "assign_wcs": AssignWcsStep,
@@ -114,6 +126,11 @@ class Spec2Pipeline(Pipeline):
     @property
     def output_suffix(self) -> str:
         return self.suffix or "cal"
+
+    @classmethod
+    def open_input(cls, path: str) -> Any:
+        """A ``_rateints`` file opens lazily (integrations read in chunks when used)."""
+        return chunked.open_lazily(path) or super().open_input(path)
 
     def active_steps(self, model: Any) -> list[str]:
         """Steps whose references are prefetched."""
@@ -152,7 +169,9 @@ class Spec2Pipeline(Pipeline):
             if len(science) > 1:
                 log.warning("Wrong number of science exposures found in %s; using only the "
                             "first", product.name)  # fmt: skip
-            work = library.copy_of(science[0])
+            path = library.members[science[0]].path
+            work = chunked.open_lazily(path) if path and os.path.exists(path) else None
+            work = work or library.copy_of(science[0])
             check_spec2_input(work)
             works.append((product.name, work))
         for name, work in works:
@@ -169,6 +188,14 @@ class Spec2Pipeline(Pipeline):
 
         check_spec2_input(model)
         ints = np.ndim(model.data) == 3
+        cube = lazy_cube_of(model)
+        grism = (model.meta.exposure.type or "").upper() in GRISM_EXP_TYPES
+        if cube is not None and (grism or not self.pixel_replace.skip
+                                 or not chunked.needs_chunks(self, cube)):  # fmt: skip
+            # In memory (the caller gets the calibrated arrays): without save_results,
+            # when the whole exposure fits in memory_limit, and (not yet chunked) for
+            # the grism cut-out and with pixel_replace on.
+            model, cube = chunked.materialize(model), None
         if product is not None:
             object.__setattr__(self, "_input_filename", product + ".fits")
         log.info("Working on input %s ...", model.meta.filename)
@@ -186,6 +213,9 @@ class Spec2Pipeline(Pipeline):
                          model.meta.exposure.type)  # fmt: skip
                 step.skip = True
             model = step.run(model)
+        root = product or os.path.basename(self._input_name or model.meta.filename or "spec")
+        filename = os.path.basename(output_path(root, "calints" if ints else "cal",
+                                                output_dir="."))  # fmt: skip
         if (model.meta.exposure.type or "").upper() in GRISM_EXP_TYPES:
             # Official grism branch: flat field, then the cut-out (a SlitModel), srctype.
             model = self.flat_field.run(model)
@@ -198,12 +228,11 @@ class Spec2Pipeline(Pipeline):
             for attr in ("xstart", "ystart", "xsize", "ysize"):
                 setattr(slit, attr, getattr(model.meta.subarray, attr))
             model = self.srctype.run(slit)
+            if cube is not None:
+                return self._calibrate_chunked(model, cube, filename)
             model = self.flat_field.run(model)
         model = self.photom.run(model)
-        root = product or os.path.basename(self._input_name or model.meta.filename or "spec")
-        model.meta.filename = os.path.basename(
-            output_path(root, "calints" if ints else "cal", output_dir=".")
-        )
+        model.meta.filename = filename
         # As officially: bad pixels are replaced in a copy that only extract_1d sees.
         work = model
         if not self.pixel_replace.skip:
@@ -218,9 +247,45 @@ class Spec2Pipeline(Pipeline):
             work.close()
         return model
 
+    def _calibrate_chunked(self, model: Any, cube: Any, filename: str) -> Any:
+        """flat_field, photom and extract_1d on chunks of integrations (see
+        :mod:`webbcal.pipeline.chunked`): the calints metadata, its arrays spilled."""
+        model, extraction = chunked.calibrate_chunks(
+            model, cube, [lambda m, _: self.flat_field.run(m), lambda m, _: self.photom.run(m)],
+            memory_limit=chunked.memory_limit_bytes(self), spill_dir=self.output_dir or os.getcwd(),
+            extractor=chunked.extractor_of(self.extract_1d),
+        )  # fmt: skip
+        model.meta.filename = filename
+        if extraction is not None:
+            try:
+                self._save_x1dints(extraction.product(model, True))
+            except BaseException:
+                chunked.spill_of(model)[0].close()
+                raise
+        return model
+
+    def _save_x1dints(self, x1d: Any) -> None:
+        step = self.extract_1d
+        step._set_status(x1d, "COMPLETE")
+        step.finalize_result(x1d)
+        if self.save_results:
+            step.save_model(x1d, suffix="x1dints")
+        x1d.close()
+
     def save_result(self, result: Any, suffix: str | None = None) -> list[str]:
         """Save each calibrated product under its own name (``<product>_calints.fits``)."""
-        return self.save_named(result)
+        output_dir = self.output_dir or os.getcwd()
+        paths = []
+        for model in result if isinstance(result, tuple) else (result,):
+            if chunked.spill_of(model) is None:
+                paths += self.save_named(model)
+                continue
+            path = os.path.join(output_dir, model.meta.filename)
+            existed = os.path.exists(path)
+            paths.append(chunked.save_spilled(model, path))
+            if not existed:
+                self.record_output(path)
+        return paths
 
 
 def check_spec2_input(model: Any) -> None:
@@ -240,11 +305,13 @@ def check_spec2_input(model: Any) -> None:
             f"webbcal (supported: {', '.join(SUPPORTED_EXP_TYPES)}); use the official "
             "pipeline for this mode"
         )
-    if np.ndim(model.data) == 3 and np.shape(model.data)[0] > 1:
+    cube = lazy_cube_of(model)
+    nints = cube.nints if cube is not None else np.shape(model.data)[0]
+    if np.ndim(model.data) == 3 and nints > 1:
         table = model.int_times if model.hasattr("int_times") else None
         if table is None or len(table) == 0:
             raise InputError(
-                f"{name}: a {np.shape(model.data)[0]}-integration exposure without an INT_TIMES "
+                f"{name}: a {nints}-integration exposure without an INT_TIMES "
                 "table; expected the integration times of the _rateints product (the x1dints "
                 "spectra are timed from it)"
             )

@@ -30,13 +30,15 @@ import numpy as np
 from ..datamodels import ModelLibrary
 from ..datamodels.io import InputError
 from ..extract_1d import Extract1dStep
+from ..lib.cubeio import lazy_cube_of
 from ..outlier_detection import OutlierDetectionStep
 from ..photom import PhotomStep
 from ..pixel_replace import PixelReplaceStep
-from ..stpipe import Pipeline
+from ..stpipe import Param, Pipeline
 from ..stpipe.naming import member_output_path
 from ..tso_photometry import TSOPhotometryStep
 from ..white_light import WhiteLightStep
+from . import chunked
 
 __all__ = ["Tso3Pipeline"]
 
@@ -63,7 +65,10 @@ class Tso3Pipeline(Pipeline):
 
     Every member is processed on its own and released before the next, so memory is that
     of one member (outlier detection, pixel replacement and extraction also work in
-    chunks of integrations). Products (``save_results``):
+    chunks of integrations); with ``save_results``, a member file whose integrations do
+    not fit in ``memory_limit`` (default 1.4GB) is read, flagged, extracted and saved in
+    chunks of integrations (:mod:`webbcal.pipeline.chunked`; products equal to the
+    whole-array ones; not yet with pixel_replace on). Products (``save_results``):
     ``<member root>_<asn_id>_crfints.fits`` per member, ``<product>_x1dints.fits`` and
     ``<product>_whtlt.ecsv``; with ``steps.pixel_replace.skip=False`` and
     ``steps.pixel_replace.save_results=True`` also
@@ -97,10 +102,20 @@ class Tso3Pipeline(Pipeline):
     }
     unimplemented_steps = ("adaptive_trace_model",)
     inapplicable_steps = ()
+    spec = (
+        Param("memory_limit", str, chunked.DEFAULT_MEMORY_LIMIT,
+              "webbcal: target peak memory; a saved member that does not fit is "
+              "processed in chunks of integrations (e.g. 1.4GB, 800MB)"),
+    )  # fmt: skip
 
     @property
     def output_suffix(self) -> str:
         return self.suffix or "x1dints"
+
+    @classmethod
+    def open_input(cls, path: str) -> Any:
+        """A ``_calints`` file opens lazily (integrations read in chunks when used)."""
+        return chunked.open_lazily(path) or super().open_input(path)
 
     def active_steps(self, model: Any) -> list[str]:
         """``tso_photometry`` for imaging time series, else ``extract_1d``."""
@@ -150,22 +165,30 @@ class Tso3Pipeline(Pipeline):
             cube = model if index is None else _open_member(library, index)
             member = _name(cube) if index is None else library.member_name(index)
             first = self._check_member(cube, member, first)
-            if np.ndim(cube.data) == 3:
-                log.info("Performing outlier detection on %s ...", member)
-                object.__setattr__(od, "_owns_input", True)
-                cube = od.run(cube)
-                if cube.meta.cal_step.outlier_detection == "COMPLETE" and self.save_results:
-                    self._save_crfints(cube, member, asn_id)
+            lazy = lazy_cube_of(cube)
+            if (lazy is not None and first["exp_type"] in SPECTROSCOPIC
+                    and self.pixel_replace.skip
+                    and chunked.needs_chunks(self, lazy)):  # fmt: skip
+                cube, result = self._chunked_member(cube, lazy, member, asn_id)
+                replaced.append("SKIPPED")
             else:
-                log.warning("Input data are 2D; skipping outlier_detection")
-            if first["exp_type"] in IMAGING:
-                phot.append(self.tso_photometry.run(cube))
-                cube.close()
-                continue
-            cube = self._replace_pixels(cube, member, asn_id)
-            replaced.append(cube.meta.cal_step.pixel_replace)
-            log.info("Extracting 1-D spectra ...")
-            result = self.extract_1d.run(cube)
+                cube = chunked.materialize(cube)
+                if np.ndim(cube.data) == 3:
+                    log.info("Performing outlier detection on %s ...", member)
+                    object.__setattr__(od, "_owns_input", True)
+                    cube = od.run(cube)
+                    if cube.meta.cal_step.outlier_detection == "COMPLETE" and self.save_results:
+                        self._save_crfints(cube, member, asn_id)
+                else:
+                    log.warning("Input data are 2D; skipping outlier_detection")
+                if first["exp_type"] in IMAGING:
+                    phot.append(self.tso_photometry.run(cube))
+                    cube.close()
+                    continue
+                cube = self._replace_pixels(cube, member, asn_id)
+                replaced.append(cube.meta.cal_step.pixel_replace)
+                log.info("Extracting 1-D spectra ...")
+                result = self.extract_1d.run(cube)
             if x1d is None:
                 x1d = _new_x1dints(cube)
             _copy_int_times(x1d, cube)
@@ -249,6 +272,52 @@ class Tso3Pipeline(Pipeline):
         cube.meta.filename = filename
         return cube
 
+    def _chunked_member(self, cube: Any, lazy: Any, member: str, asn_id: str | None):
+        """Outlier detection and extraction of one member in chunks of integrations
+        (:mod:`webbcal.pipeline.chunked`; the crfints saved from its spill): the
+        crfints metadata and the member's spectra."""
+        from ..outlier_detection.step import apply_outliers
+
+        od, steps = self.outlier_detection, []
+        if not od.skip:
+            log.info("Performing outlier detection on %s ...", member)
+            log.info("Outlier Detection mode: tso")
+            mask = od.tso_mask(lazy.array("data"), lazy.array("err"), lazy.array("dq"))
+            log.info("%d pixels marked as outliers", int(np.count_nonzero(mask)))
+
+            def flag(piece: Any, a: int) -> Any:
+                apply_outliers(piece, mask[a : a + len(piece.data)])
+                return piece
+
+            steps.append(flag)
+        log.info("Extracting 1-D spectra ...")
+        product, extraction = chunked.calibrate_chunks(
+            cube, lazy, steps, memory_limit=chunked.memory_limit_bytes(self),
+            spill_dir=self.output_dir or os.getcwd(),
+            extractor=chunked.extractor_of(self.extract_1d),
+        )  # fmt: skip
+        spill = chunked.spill_of(product)[0]
+        try:
+            od._set_status(product, "SKIPPED" if od.skip else "COMPLETE")
+            if not od.skip:
+                od.finalize_result(product)
+            result = product
+            if extraction is not None:
+                result = extraction.product(product, True)
+                self.extract_1d._set_status(result, "COMPLETE")
+                self.extract_1d.finalize_result(result)
+            if not od.skip:
+                path = member_output_path(member, "crfints", asn_id=asn_id,
+                                          output_dir=self.output_dir)  # fmt: skip
+                product.meta.filename = os.path.basename(path)
+                existed = os.path.exists(path)
+                chunked.save_spilled(product, path)
+                if not existed:
+                    self.record_output(path)
+        finally:
+            spill.close()
+        return product, result
+
     def _save_crfints(self, cube: Any, member: str, asn_id: str | None) -> str:
         from ..datamodels import save_model
 
@@ -292,7 +361,7 @@ def _open_member(library: ModelLibrary, index: int) -> Any:
 
     path = library.members[index].path
     if path and os.path.exists(path):
-        return open_model(path)
+        return chunked.open_lazily(path) or open_model(path)
     return library.copy_of(index)
 
 
