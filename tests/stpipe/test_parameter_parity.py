@@ -60,6 +60,8 @@ DELIBERATE_DIFFERENCES = {
     ("calwebb_detector1", "streaming"): _WEBBCAL_ONLY + "ramp steps run by blocks of rows",
     ("calwebb_detector1", "memory_limit"): _WEBBCAL_ONLY + "peak memory target of streaming",
     ("calwebb_dark", "progress"): _WEBBCAL_ONLY + "progress line on a terminal",
+    ("calwebb_spec2", "memory_limit"): _WEBBCAL_ONLY + "integrations in chunks above it",
+    ("calwebb_tso3", "memory_limit"): _WEBBCAL_ONLY + "integrations in chunks above it",
     **{
         (step, "*"): _SPEC2_MODE
         for step in (
