@@ -111,11 +111,10 @@ def test_parity_with_jwst(assigned, tsgrism_case):
 
 
 def _edited_specwcs(tmp_path, **meta):
+    from _tsgrism_cases import SPECWCS
     from asdf.exceptions import AsdfWarning
     from stdatamodels.exceptions import ValidationWarning
     from stdatamodels.jwst.datamodels import NIRCAMGrismModel
-
-    from conftest import SPECWCS
 
     ref = NIRCAMGrismModel(os.fspath(SPECWCS))
     for key, value in meta.items():

@@ -52,10 +52,9 @@ def test_conversion_truth(slit, tsgrism_case):
 @pytest.mark.parametrize("which", ["simulated", "real"])
 def test_parity_with_jwst(slit, tsgrism_case, which):
     pytest.importorskip("jwst")
+    from _tsgrism_cases import REAL_PHOTOM
     from _tsgrism_oracle import official_call
     from jwst.photom import PhotomStep as Official
-
-    from conftest import REAL_PHOTOM
 
     over = tsgrism_case.overrides("photom")
     if which == "real":

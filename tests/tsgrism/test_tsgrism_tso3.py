@@ -22,7 +22,7 @@ _NINTS = 16
 def series(tsgrism_inputs, tmp_path_factory):
     """A 16-integration transit (1 % deep in integrations 5..10), its calints and a
     one-member association."""
-    from conftest import _make
+    from _tsgrism_cases import _make
 
     curve = np.ones(_NINTS)
     curve[5:11] = 0.99
