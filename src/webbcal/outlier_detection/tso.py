@@ -30,7 +30,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["DEFAULT_CHUNK_BYTES", "flag_tso", "window_starts"]
+__all__ = ["DEFAULT_CHUNK_BYTES", "flag_tso", "rolling_median", "window_starts"]
 
 #: Working memory of one chunk of integrations (median windows included), bytes.
 DEFAULT_CHUNK_BYTES = 64 * 1024**2
@@ -44,6 +44,54 @@ def window_starts(nints: int, width: int) -> np.ndarray:
     ndarray of int64, shape (nints,)
     """
     return np.clip(np.arange(nints) - width // 2, 0, nints - width)
+
+
+def rolling_median(cube: np.ndarray, width: int) -> np.ndarray:
+    """Median of every window of ``width`` consecutive integrations, per pixel.
+
+    Bit for bit ``np.median(sliding_window_view(cube, width, axis=0), axis=-1)``
+    (a zero median may differ only in its sign, as numpy's own depends on its
+    partition): NaN where the window holds a NaN, the middle value for odd widths,
+    ``float32(a + b) / 2`` of the two middle values for even widths.
+
+    Parameters
+    ----------
+    cube : ndarray, shape (nt, ny, nx)
+        Values (converted to float32), NaN where masked. Not modified.
+    width : int
+        Integrations per window, ``1 <= width <= nt``.
+
+    Returns
+    -------
+    ndarray of float32, shape (nt - width + 1, ny, nx)
+        Element ``k`` is the median of integrations ``k .. k + width - 1``.
+
+    Raises
+    ------
+    ValueError
+        If ``cube`` is not 3-D or ``width`` is outside ``1 .. nt``.
+
+    Notes
+    -----
+    Compiled (numba, parallel over rows, see :mod:`._rolling_kernel`): per pixel the
+    window is kept sorted as it slides, O(width) branch-free selects per output,
+    instead of numpy's copy and partition of every window. Measured on a
+    (2000, 416, 72) float32 cube with 1 % NaN, width 25 (shared 2-core machine,
+    load ~2): ``np.median`` over sliding windows (100 windows at a time) 41.7 s,
+    this 0.5-0.7 s (60-80x); :func:`flag_tso` on such a cube went from 33.7 s to
+    2.0 s with identical masks.
+    """
+    cube = np.ascontiguousarray(cube, dtype=np.float32)
+    if cube.ndim != 3:
+        raise ValueError(f"rolling_median: cube must be 3-D, got shape {cube.shape}")
+    width = int(width)
+    if not 1 <= width <= cube.shape[0]:
+        raise ValueError(f"rolling_median: width {width} outside 1..{cube.shape[0]}")
+    from ._rolling_kernel import rolling_median_compiled  # numba: imported when needed
+
+    out = np.empty((cube.shape[0] - width + 1,) + cube.shape[1:], dtype=np.float32)
+    rolling_median_compiled(cube, width, out)
+    return out
 
 
 def _masked(data: np.ndarray, dq: np.ndarray, bad_bits: int, threshold: float) -> np.ndarray:
@@ -105,14 +153,15 @@ def flag_tso(data: np.ndarray, err: np.ndarray, dq: np.ndarray, *, snr: float,
                        for a in range(0, nints, rows_step))  # fmt: skip
         cut = float(maskpt) if any_good else np.nan
         starts = window_starts(nints, width)
-        step = max(1, chunk_bytes // (frame_bytes * (width + 3)))
+        # per chunk: the masked cube (step + width - 1 frames of float32), the medians,
+        # and float64 temporaries of the comparison: about 10 float32 frames a step
+        step = max(1, (chunk_bytes // frame_bytes - width) // 10)
         for a in range(0, nints, step):
             b = min(nints, a + step)
             s0, s1 = int(starts[a]), int(starts[b - 1])
             cube = _masked(data[s0 : s1 + width], dq[s0 : s1 + width], bad_bits, cut)
-            windows = np.lib.stride_tricks.sliding_window_view(cube, width, axis=0)
-            medians = np.median(windows, axis=-1)  # (s1 - s0 + 1, ny, nx)
-            del windows, cube
+            medians = rolling_median(cube, width)  # (s1 - s0 + 1, ny, nx)
+            del cube
             med = medians[starts[a:b] - s0].astype(np.float64)
             diff = np.abs(data[a:b].astype(np.float64) - med)
             mask[a:b] = diff > threshold(a, b)
