@@ -152,10 +152,10 @@ class AssignWcsStep(Step):
             raise AssignWcsError(f"{self.name}: {exc}") from None
         return assign_imaging_wcs(model, distortion, filteroffset, sip)
 
-    def _assign_lrs(self, model: Any) -> Any:
-        """MIRI LRS slitless: ``distortion`` + ``specwcs`` (no SIP: the WCS is spectral)."""
+    def _spectral_references(self, model: Any, what: str) -> dict[str, str]:
+        """The ``distortion`` and ``specwcs`` references a spectral WCS needs (``what``
+        names it in the error when one is N/A)."""
         from .imaging import AssignWcsError
-        from .lrs import assign_lrs_slitless_wcs
 
         refs = {}
         for reftype in ("distortion", "specwcs"):
@@ -163,26 +163,24 @@ class AssignWcsStep(Step):
             if refs[reftype] is None:
                 raise AssignWcsError(
                     f"{model.meta.filename}: no {reftype} reference applies (N/A) to "
-                    f"EXP_TYPE=MIR_LRS-SLITLESS; the LRS WCS needs one (give "
+                    f"EXP_TYPE={model.meta.exposure.type}; the {what} needs one (give "
                     f"override_{reftype})"
                 )
             log.info("Using %s reference file %s", reftype.upper(), refs[reftype])
+        return refs
+
+    def _assign_lrs(self, model: Any) -> Any:
+        """MIRI LRS slitless: ``distortion`` + ``specwcs`` (no SIP: the WCS is spectral)."""
+        from .lrs import assign_lrs_slitless_wcs
+
+        refs = self._spectral_references(model, "LRS WCS")
         return assign_lrs_slitless_wcs(model, refs["distortion"], refs["specwcs"])
 
     def _assign_tsgrism(self, model: Any) -> Any:
         """NIRCam grism time series: ``distortion`` + ``specwcs`` (+ ``filteroffset``)."""
-        from .imaging import AssignWcsError
         from .tsgrism import assign_tsgrism_wcs
 
-        refs = {}
-        for reftype in ("distortion", "specwcs"):
-            refs[reftype] = self.get_reference_file(model, reftype)
-            if refs[reftype] is None:
-                raise AssignWcsError(
-                    f"{model.meta.filename}: no {reftype} reference applies (N/A) to "
-                    f"EXP_TYPE=NRC_TSGRISM; the grism WCS needs one (give override_{reftype})"
-                )
-            log.info("Using %s reference file %s", reftype.upper(), refs[reftype])
+        refs = self._spectral_references(model, "grism WCS")
         filteroffset = self.get_reference_file(model, "filteroffset")
         log.info("Using FILTEROFFSET reference file %s", filteroffset)
         return assign_tsgrism_wcs(model, refs["distortion"], refs["specwcs"], filteroffset)

@@ -126,7 +126,7 @@ class PhotomStep(Step):
         """MIRI LRS slitless: PHOTMJSR x relative response at each pixel's wavelength."""
         from stdatamodels.jwst import datamodels as dm
 
-        from .spectroscopic import apply_conversion_map, conversion_map, response_curve
+        from .spectroscopic import apply_conversion_map, conversion_map
 
         name_in = model.meta.filename or "input"
         if not isinstance(model, (dm.ImageModel, dm.CubeModel, dm.SlitModel)):
@@ -141,15 +141,34 @@ class PhotomStep(Step):
         if self.source_type is not None:
             log.info("Using source_type=%s (LRS conversion is in MJy/sr either way)",
                      self.source_type)  # fmt: skip
+        factor, waves, resp, pixar_sr, pixar_a2, area = self._spectral_response(
+            model, "lrs", "MIRI", "MIRI"
+        )
+        conv = conversion_map(wavelength, factor, waves, resp)
+        log.info("%d pixels have no wavelength or fall outside the relative response table",
+                 int(np.count_nonzero(~np.isfinite(conv))))  # fmt: skip
+        res = apply_conversion_map(
+            model.data, model.err, model.dq, conversion=conv, inverse=self.inverse,
+            var_poisson=_array(model, "var_poisson"), var_rnoise=_array(model, "var_rnoise"),
+            var_flat=_array(model, "var_flat"),
+        )  # fmt: skip
+        return self._store(model, res, area, factor, pixar_sr, pixar_a2)
+
+    def _spectral_response(self, model, kind: str, row_key: str, instrument: str):
+        """PHOTMJSR, the relative response curve and the pixel area of a spectroscopic
+        exposure, from its PHOTOM (``kind`` of :data:`_SPECTRAL_PHOTOM`) and AREA
+        references: ``(factor, wavelengths, response, pixar_sr, pixar_a2, area)``."""
+        from .spectroscopic import response_curve
+
         path = self.get_reference_file(model, "photom")
         log.info("Using PHOTOM reference file %s", path)
         area_path = self.get_reference_file(model, "area")
         log.info("Using AREA reference file %s", area_path)
         fname = os.path.basename(path)
-        ref = _open_lrs_photom(path, model)
+        ref = _open_spectral_photom(path, model, kind)
         try:
-            row = _select_row(ref, model, "MIRI", fname)
-            factor = self._conversion(ref, model, "MIRI", fname, row=row)
+            row = _select_row(ref, model, row_key, fname)
+            factor = self._conversion(ref, model, instrument, fname, row=row)
             table = ref.phot_table
             nelem = int(table["nelem"][row]) if "nelem" in table.dtype.names else None
             try:
@@ -161,15 +180,7 @@ class PhotomStep(Step):
         finally:
             ref.close()
         log.info("PHOTMJSR value: %.6g", factor)
-        conv = conversion_map(wavelength, factor, waves, resp)
-        log.info("%d pixels have no wavelength or fall outside the relative response table",
-                 int(np.count_nonzero(~np.isfinite(conv))))  # fmt: skip
-        res = apply_conversion_map(
-            model.data, model.err, model.dq, conversion=conv, inverse=self.inverse,
-            var_poisson=_array(model, "var_poisson"), var_rnoise=_array(model, "var_rnoise"),
-            var_flat=_array(model, "var_flat"),
-        )  # fmt: skip
-        return self._store(model, res, area, factor, pixar_sr, pixar_a2)
+        return factor, waves, resp, pixar_sr, pixar_a2, area
 
     def _process_tsgrism(self, model):
         """NIRCam grism time series: PHOTMJSR x relative response / dispersion per pixel."""
@@ -179,7 +190,6 @@ class PhotomStep(Step):
             apply_conversion_map,
             conversion_map,
             dispersion_map,
-            response_curve,
         )
 
         name_in = model.meta.filename or "input"
@@ -198,26 +208,9 @@ class PhotomStep(Step):
         if self.source_type is not None:
             log.info("Using source_type=%s (grism conversion is in MJy/sr either way)",
                      self.source_type)  # fmt: skip
-        path = self.get_reference_file(model, "photom")
-        log.info("Using PHOTOM reference file %s", path)
-        area_path = self.get_reference_file(model, "area")
-        log.info("Using AREA reference file %s", area_path)
-        fname = os.path.basename(path)
-        ref = _open_grism_photom(path, model)
-        try:
-            row = _select_row(ref, model, "NIRCAM_GRISM", fname)
-            factor = self._conversion(ref, model, "NIRCAM", fname, row=row)
-            table = ref.phot_table
-            nelem = int(table["nelem"][row]) if "nelem" in table.dtype.names else None
-            try:
-                waves, resp = response_curve(table["wavelength"][row], table["relresponse"][row],
-                                             nelem)  # fmt: skip
-            except ValueError as exc:
-                raise ReferenceFileError(f"{fname}: PHOTOM row {row}: {exc}") from None
-            pixar_sr, pixar_a2, area = self._pixel_area(model, ref, area_path)
-        finally:
-            ref.close()
-        log.info("PHOTMJSR value: %.6g", factor)
+        factor, waves, resp, pixar_sr, pixar_a2, area = self._spectral_response(
+            model, "grism", "NIRCAM_GRISM", "NIRCAM"
+        )
         log.info("Including spectral dispersion in 2-d flux calibration")
         dispaxis = model.meta.wcsinfo.dispersion_direction or 1
         conv = conversion_map(wavelength, factor, waves, resp)
@@ -367,10 +360,21 @@ def _open_photom(path: str, instrument: str, science):
     return ref
 
 
-def _open_lrs_photom(path: str, science):
-    """Open a MIRI LRS PHOTOM reference; refuse one of another mode or instrument."""
+#: Spectroscopic PHOTOM references: (INSTRUME, datamodel, table columns, what they hold).
+_SPECTRAL_PHOTOM = {
+    "lrs": ("MIRI", "MIRI LRS", "MirLrsPhotomModel", ("wavelength", "relresponse"),
+            "relative response per wavelength"),
+    "grism": ("NIRCAM", "NIRCam grism", "NrcWfssPhotomModel",
+              ("order", "wavelength", "relresponse"), "response per order and wavelength"),
+}  # fmt: skip
+
+
+def _open_spectral_photom(path: str, science, kind: str):
+    """Open a spectroscopic PHOTOM reference (``kind`` a key of :data:`_SPECTRAL_PHOTOM`);
+    refuse one of another mode or instrument, or without the expected table columns."""
     from stdatamodels.jwst import datamodels as dm
 
+    instrument, label, model_name, columns, holds = _SPECTRAL_PHOTOM[kind]
     name = os.path.basename(path)
     exp_type = (science.meta.exposure.type or "").upper()
     if path.endswith(".fits"):
@@ -381,9 +385,9 @@ def _open_lrs_photom(path: str, science):
         except OSError as exc:
             raise ReferenceFileError(f"{name}: cannot read the primary header: {exc}") from None
         inst = str(head.get("INSTRUME", "")).strip().upper()
-        if inst != "MIRI":
-            raise ReferenceFileError(f"{name}: INSTRUME={inst!r}; expected a MIRI LRS PHOTOM "
-                                     "reference for the MIRI exposure")  # fmt: skip
+        if inst != instrument:
+            raise ReferenceFileError(f"{name}: INSTRUME={inst!r}; expected a {label} PHOTOM "
+                                     f"reference for the {label.split()[0]} exposure")  # fmt: skip
         declared = {v.strip().upper() for v in str(head.get("P_EXP_TY", "")).split("|")}
         declared |= {str(head.get("EXP_TYPE", "")).strip().upper()}
         declared -= {"", "N/A", "ANY", "NONE"}
@@ -391,54 +395,16 @@ def _open_lrs_photom(path: str, science):
             raise ReferenceFileError(
                 f"{name}: PHOTOM reference for EXP_TYPE in {sorted(declared)}, but "
                 f"{science.meta.filename or 'the exposure'} has EXP_TYPE={exp_type!r}; expected "
-                "the MIRI LRS PHOTOM reference (a reference of another mode was given)"
+                f"the {label} PHOTOM reference (a reference of another mode was given)"
             )
-    ref = load_reference(path, dm.MirLrsPhotomModel, science)
+    ref = load_reference(path, getattr(dm, model_name), science)
     table = ref.phot_table if ref.hasattr("phot_table") else None
     names = set(table.dtype.names) if table is not None else set()
-    if table is None or len(table) == 0 or not {"wavelength", "relresponse"} <= names:
+    if table is None or len(table) == 0 or not set(columns) <= names:
         ref.close()
         raise ReferenceFileError(
-            f"{name}: the PHOTOM table is missing, empty or has no wavelength/relresponse "
-            "columns; expected the MIRI LRS PHOTOM table (relative response per wavelength)"
-        )
-    return ref
-
-
-def _open_grism_photom(path: str, science):
-    """Open a NIRCam grism PHOTOM reference; refuse one of another mode or instrument."""
-    from stdatamodels.jwst import datamodels as dm
-
-    name = os.path.basename(path)
-    exp_type = (science.meta.exposure.type or "").upper()
-    if path.endswith(".fits"):
-        from astropy.io import fits
-
-        try:
-            head = fits.getheader(path, ext=0)
-        except OSError as exc:
-            raise ReferenceFileError(f"{name}: cannot read the primary header: {exc}") from None
-        inst = str(head.get("INSTRUME", "")).strip().upper()
-        if inst != "NIRCAM":
-            raise ReferenceFileError(f"{name}: INSTRUME={inst!r}; expected a NIRCam grism "
-                                     "PHOTOM reference for the NIRCam exposure")  # fmt: skip
-        declared = {v.strip().upper() for v in str(head.get("P_EXP_TY", "")).split("|")}
-        declared |= {str(head.get("EXP_TYPE", "")).strip().upper()}
-        declared -= {"", "N/A", "ANY", "NONE"}
-        if declared and exp_type not in declared:
-            raise ReferenceFileError(
-                f"{name}: PHOTOM reference for EXP_TYPE in {sorted(declared)}, but "
-                f"{science.meta.filename or 'the exposure'} has EXP_TYPE={exp_type!r}; expected "
-                "the NIRCam grism PHOTOM reference (a reference of another mode was given)"
-            )
-    ref = load_reference(path, dm.NrcWfssPhotomModel, science)
-    table = ref.phot_table if ref.hasattr("phot_table") else None
-    names = set(table.dtype.names) if table is not None else set()
-    if table is None or len(table) == 0 or not {"order", "wavelength", "relresponse"} <= names:
-        ref.close()
-        raise ReferenceFileError(
-            f"{name}: the PHOTOM table is missing, empty or has no order/wavelength/relresponse "
-            "columns; expected the NIRCam grism PHOTOM table (response per order and wavelength)"
+            f"{name}: the PHOTOM table is missing, empty or has no {'/'.join(columns)} "
+            f"columns; expected the {label} PHOTOM table ({holds})"
         )
     return ref
 
