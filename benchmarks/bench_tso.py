@@ -23,6 +23,10 @@ CPU seconds; jwst 3.0.0; webbcal memory_limit at its default 1.4GB; apcorr N/A):
       200  spec2        6.0 (6.0)    20.9 (20.7)    3.5        635            831
       200  tso3         8.7 (8.7)    21.4 (21.1)    2.5        546            740
       200  both        14.7         42.3            2.9
+    with the compiled rolling median (same machine, load ~1, one run):
+      200  spec2        5.3 (5.5)    18.7 (18.9)    3.5        635            832
+      200  tso3         5.8 (6.1)    19.5 (19.8)    3.4        655            741
+      200  both        11.1         38.2            3.4
      2000  spec2       23.4 (23.2)  136.2 (134.4)   5.8        761           5675
      2000  tso3        48.0 (47.0)  171.4 (170.2)   3.6        747           4653
      2000  both        71.4         307.5           4.3
