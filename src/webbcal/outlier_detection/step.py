@@ -157,6 +157,19 @@ class OutlierDetectionStep(Step):
         return "crfints" if self.__dict__.get("_mode_used") == "tso" else self.default_suffix
 
     # ------------------------------------------------------------------ process
+    def run(self, input: Any, *, _owned: bool = False) -> Any:
+        # Members of an association opened by this run (or handed over by a pipeline
+        # that made them, ``_owned``) are flagged in place, so memory holds each member
+        # once; a library or models given by the caller are never changed (copies).
+        # calwebb_tso3 hands over its cube by setting ``_owns_input`` before the run.
+        owned = (bool(_owned) or isinstance(input, (str, os.PathLike))
+                 or bool(self.__dict__.get("_owns_input", False)))  # fmt: skip
+        object.__setattr__(self, "_owns_input", owned)
+        return super().run(input, _owned=_owned)
+
+    def _in_place(self) -> bool:
+        return bool(self.__dict__.get("_owns_input", False))
+
     def process(self, model: Any) -> Any:
         """Flag the outliers of every exposure of ``model`` (a library).
 
@@ -206,10 +219,12 @@ class OutlierDetectionStep(Step):
 
     def _skipped(self, library: Any) -> Any:
         """Copies of the members, recorded as SKIPPED (as officially)."""
+        object.__setattr__(self, "_library_status", "SKIPPED")
+        if self._in_place():
+            return library
         results = library.derived()
         for index in range(len(library)):
             results.add_result(index, library.copy_of(index))
-        object.__setattr__(self, "_library_status", "SKIPPED")
         return results
 
     def _finalize_library(self, library: Any, status: str) -> None:
@@ -411,20 +426,34 @@ class OutlierDetectionStep(Step):
         return data
 
     def _flag_all(self, library: Any, median: _Median, tests: tuple) -> Any:
-        """A new library of the exposures with their outliers flagged."""
-        results = library.derived()
+        """The exposures with their outliers flagged: in place in a library this run owns,
+        else a new library of copies."""
+        in_place = self._in_place()
+        results = library if in_place else library.derived()
         for index in range(len(library)):
+            if in_place:
+                with library:
+                    model = library.borrow(index)
+                    try:
+                        self._flag_one(model, library, index, median, tests)
+                    finally:
+                        library.shelve(model, index)
+                continue
             model = library.copy_of(index)
-            if self.resample_data:
-                mask = self._flag_resampled(model, library, index, median, tests)
-            else:
-                from .flagging import flag_direct
-
-                mask = flag_direct(model.data, model.err, median.data, snr=tests[0])
-            _apply(model, mask)
-            log.info("%d pixels marked as outliers", int(np.count_nonzero(mask)))
+            self._flag_one(model, library, index, median, tests)
             results.add_result(index, model)
         return results
+
+    def _flag_one(self, model: Any, library: Any, index: int, median: Any, tests: tuple) -> None:
+        """Flag the outliers of one member (DQ OUTLIER and DO_NOT_USE, SCI/ERR NaN)."""
+        if self.resample_data:
+            mask = self._flag_resampled(model, library, index, median, tests)
+        else:
+            from .flagging import flag_direct
+
+            mask = flag_direct(model.data, model.err, median.data, snr=tests[0])
+        _apply(model, mask)
+        log.info("%d pixels marked as outliers", int(np.count_nonzero(mask)))
 
     def _flag_resampled(self, model, library, index, median, tests) -> np.ndarray:
         from .flagging import flag_resampled

@@ -122,8 +122,10 @@ class Image3Pipeline(Pipeline):
             # A library made by this run (not the caller's) is updated in place by
             # skymatch: memory holds each member once.
             owned = aligned is not library
-            library = self.skymatch.run(aligned, _owned=owned)
-            library = self.outlier_detection.run(library)
+            matched = self.skymatch.run(aligned, _owned=owned)
+            # Likewise outlier_detection flags in place a library made by this run.
+            owned = owned or matched is not aligned
+            library = self.outlier_detection.run(matched, _owned=owned)
         mosaic = self.resample.run(library)
         if getattr(mosaic.meta.cal_step, "resample", None) == "COMPLETE":
             try:
