@@ -161,9 +161,8 @@ class OutlierDetectionStep(Step):
         # Members of an association opened by this run (or handed over by a pipeline
         # that made them, ``_owned``) are flagged in place, so memory holds each member
         # once; a library or models given by the caller are never changed (copies).
-        # calwebb_tso3 hands over its cube by setting ``_owns_input`` before the run.
-        owned = (bool(_owned) or isinstance(input, (str, os.PathLike))
-                 or bool(self.__dict__.get("_owns_input", False)))  # fmt: skip
+        # (calwebb_tso3 hands over each member cube it opened the same way.)
+        owned = bool(_owned) or isinstance(input, (str, os.PathLike))
         object.__setattr__(self, "_owns_input", owned)
         return super().run(input, _owned=_owned)
 

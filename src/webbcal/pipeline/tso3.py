@@ -175,8 +175,7 @@ class Tso3Pipeline(Pipeline):
                 cube = chunked.materialize(cube)
                 if np.ndim(cube.data) == 3:
                     log.info("Performing outlier detection on %s ...", member)
-                    object.__setattr__(od, "_owns_input", True)
-                    cube = od.run(cube)
+                    cube = od.run(cube, _owned=True)
                     if cube.meta.cal_step.outlier_detection == "COMPLETE" and self.save_results:
                         self._save_crfints(cube, member, asn_id)
                 else:
