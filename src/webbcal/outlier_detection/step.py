@@ -157,17 +157,12 @@ class OutlierDetectionStep(Step):
         return "crfints" if self.__dict__.get("_mode_used") == "tso" else self.default_suffix
 
     # ------------------------------------------------------------------ process
-    def run(self, input: Any, *, _owned: bool = False) -> Any:
-        # Members of an association opened by this run (or handed over by a pipeline
-        # that made them, ``_owned``) are flagged in place, so memory holds each member
-        # once; a library or models given by the caller are never changed (copies).
-        # (calwebb_tso3 hands over each member cube it opened the same way.)
-        owned = bool(_owned) or isinstance(input, (str, os.PathLike))
-        object.__setattr__(self, "_owns_input", owned)
-        return super().run(input, _owned=_owned)
-
     def _in_place(self) -> bool:
-        return bool(self.__dict__.get("_owns_input", False))
+        # Members of an association opened by this run (or handed over by a pipeline
+        # that made them, ``_owned``: calwebb_image3's library, calwebb_tso3's member
+        # cubes) are flagged in place, so memory holds each member once; a library or
+        # models given by the caller are never changed (copies).
+        return self.owns_input()
 
     def process(self, model: Any) -> Any:
         """Flag the outliers of every exposure of ``model`` (a library).
@@ -212,7 +207,7 @@ class OutlierDetectionStep(Step):
         if library is None:
             # a standalone run already works on a copy; inside a pipeline, copy here
             # unless the pipeline hands over a model it owns (calwebb_tso3)
-            owned = self.parent is None or self.__dict__.get("_owns_input", False)
+            owned = self.parent is None or self.owns_input()
             return self._detect_tso_model(model if owned else model.copy())
         return detect(library)
 

@@ -118,12 +118,15 @@ class Image3Pipeline(Pipeline):
                 first = library.borrow(0)
                 moving = is_moving_target(first)
                 library.shelve(first, 0, modify=False)
-            aligned = self.assign_mtwcs.run(library) if moving else self.tweakreg.run(library)
-            # A library made by this run (not the caller's) is updated in place by
-            # skymatch: memory holds each member once.
-            owned = aligned is not library
+            # A library this run opened or made (not the caller's) is updated in place
+            # by tweakreg, skymatch and outlier_detection: memory holds each member once.
+            owned = self.owns_input()
+            if moving:
+                aligned = self.assign_mtwcs.run(library)
+            else:
+                aligned = self.tweakreg.run(library, _owned=owned)
+            owned = owned or aligned is not library
             matched = self.skymatch.run(aligned, _owned=owned)
-            # Likewise outlier_detection flags in place a library made by this run.
             owned = owned or matched is not aligned
             library = self.outlier_detection.run(matched, _owned=owned)
         mosaic = self.resample.run(library)

@@ -116,14 +116,6 @@ class SkyMatchStep(Step):
         Param("in_memory", bool, True, "Keep the images in memory (False: temporary files)"),
     )  # fmt: skip
 
-    def run(self, input: Any, *, _owned: bool = False) -> Any:
-        # An association opened by this run belongs to it: its members are changed in
-        # place (no copies, so memory holds each member once). A library or models
-        # given by the caller are never changed: the results are copies.
-        owned = bool(_owned) or isinstance(input, (str, os.PathLike))
-        object.__setattr__(self, "_owns_input", owned)
-        return super().run(input, _owned=_owned)
-
     def _resolve_references(self, model: Any) -> None:
         # skymatch uses no reference file
         self._references_used.clear()
@@ -268,7 +260,7 @@ class SkyMatchStep(Step):
     def _write(self, library: Any, images: list[_Image]) -> Any:
         """Each member with its sky recorded (and subtracted): in place in a library this
         run opened, else in a new library of copies."""
-        in_place = bool(self.__dict__.get("_owns_input", False))
+        in_place = self.owns_input()
         results = library if in_place else library.derived()
         with library:
             for image in images:

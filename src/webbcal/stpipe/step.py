@@ -262,6 +262,8 @@ class Step:
         DataModel
             The result (status recorded in ``meta.cal_step``).
         """
+        object.__setattr__(self, "_owns_input",
+                           bool(_owned) or isinstance(input, (str, os.PathLike)))  # fmt: skip
         if self.parent is not None:
             result = self._run_model(self._open_input(input, self.input_dir))
             if self.save_results:
@@ -297,6 +299,15 @@ class Step:
         finally:
             pkg_logger.removeHandler(collector)
         return result
+
+    def owns_input(self) -> bool:
+        """Whether this run's input belongs to the run and may be changed in place.
+
+        True when the run opened it from a file, or when the pipeline that made it
+        handed it over (``run(..., _owned=True)``); a model or library given by a
+        caller is never changed (the step works on copies).
+        """
+        return bool(self.__dict__.get("_owns_input", False))
 
     def _copy_input(self, model: Any) -> Any:
         """The copy a standalone run works on (subclasses may carry extra state)."""

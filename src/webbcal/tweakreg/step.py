@@ -336,29 +336,42 @@ class TweakRegStep(Step):
 
     def _results(self, library: Any, correctors: list | None, saved: dict[int, str], *,
                  status: str, refcat_name: str = "") -> Any:  # fmt: skip
-        """New library: copies of the members, corrected where a fit succeeded."""
-        from ..wcs import s_region_from_wcs
-        from .align import fit_succeeded
-
+        """The members, corrected where a fit succeeded: in place in a library this run
+        owns (:meth:`owns_input`), else copies in a new library."""
+        if self.owns_input():
+            with library:
+                for index in range(len(library)):
+                    model = library.borrow(index)
+                    self._record(model, index, correctors, saved, status, refcat_name)
+                    library.shelve(model, index)
+            return library
         results = library.derived()
         for index in range(len(library)):
             model = library.copy_of(index)
-            corrector = None if correctors is None else correctors[index]
-            if corrector is not None and fit_succeeded(corrector):
-                wcs = corrector.wcs
-                if refcat_name:
-                    wcs.name = f"FIT-LVL3-{refcat_name}"
-                model.meta.wcs = wcs
-                model.meta.wcsinfo.s_region = s_region_from_wcs(wcs)
-                log.info("Updated S_REGION of %s to %s", _name(model),
-                         model.meta.wcsinfo.s_region)  # fmt: skip
-                if self.sip_approx:
-                    _update_sip(model, wcs, self)
-            if index in saved:
-                model.meta.tweakreg_catalog = saved[index]
-            model.meta.cal_step.tweakreg = status
+            self._record(model, index, correctors, saved, status, refcat_name)
             results.add_result(index, model)
         return results
+
+    def _record(self, model: Any, index: int, correctors: list | None, saved: dict[int, str],
+                status: str, refcat_name: str) -> None:  # fmt: skip
+        """Write member ``index``'s corrected WCS, S_REGION, catalog name and status."""
+        from ..wcs import s_region_from_wcs
+        from .align import fit_succeeded
+
+        corrector = None if correctors is None else correctors[index]
+        if corrector is not None and fit_succeeded(corrector):
+            wcs = corrector.wcs
+            if refcat_name:
+                wcs.name = f"FIT-LVL3-{refcat_name}"
+            model.meta.wcs = wcs
+            model.meta.wcsinfo.s_region = s_region_from_wcs(wcs)
+            log.info("Updated S_REGION of %s to %s", _name(model),
+                     model.meta.wcsinfo.s_region)  # fmt: skip
+            if self.sip_approx:
+                _update_sip(model, wcs, self)
+        if index in saved:
+            model.meta.tweakreg_catalog = saved[index]
+        model.meta.cal_step.tweakreg = status
 
     # ------------------------------------------------------------------ catalogs
     def _output_path(self, name: str) -> str:
