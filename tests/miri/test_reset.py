@@ -91,6 +91,6 @@ def test_step_reset_of_other_dimensions(tmp_path):
         h["SCI"].data = h["SCI"].data[0].copy()
         h["ERR"].data = h["ERR"].data[0].copy()
         h.writeto(tmp_path / "bad.fits")
-    with pytest.raises(ValueError, match=r"bad\.fits: cannot be read as a ResetModel reference "
-                                         r"file: Array has wrong number of dimensions"):
+    match = r"bad\.fits: cannot be read as a ResetModel reference file: Array has wrong number"
+    with pytest.raises(ValueError, match=match):
         ResetStep.call(model, override_reset=str(tmp_path / "bad.fits"))
