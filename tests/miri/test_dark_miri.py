@@ -68,3 +68,31 @@ def test_oracle(tmp_path, nints, ngroups, dark_nints, dark_ngroups, subarray):
     official = run_official("jwst.dark_current.DarkCurrentStep", model, override_dark=str(ref))
     assert_ramp_equal(ours, official)
     assert ours.meta.cal_step.dark_sub == official.meta.cal_step.dark_sub == "COMPLETE"
+
+
+def test_step_dark_output_and_missing_dq(tmp_path):
+    """dark_output holds every dark integration averaged to the science readout, and the
+    dark's full DQ; a dark without DQ flags nothing (the datamodel's default)."""
+    from astropy.io import fits
+    from stdatamodels.jwst.datamodels import DarkMIRIModel
+
+    model = ramp_model(nints=3, ngroups=5)
+    path = write_dark(tmp_path / "dark.fits", model, nints=2, ngroups=7)
+    out_path = tmp_path / "dark_used.fits"
+    ours = DarkCurrentStep.call(model, override_dark=str(path), dark_output=str(out_path))
+    with DarkMIRIModel(str(path)) as ref, DarkMIRIModel(str(out_path)) as used:
+        avg = average_miri_dark(np.asarray(ref.data), ngroups=5, nframes=1, groupgap=0)
+        np.testing.assert_array_equal(used.data, avg)
+        np.testing.assert_array_equal(used.dq, ref.dq)
+        assert used.meta.exposure.ngroups == 5
+        dq = miri_dark_dq(np.asarray(ref.dq))
+    np.testing.assert_array_equal(ours.data, _slow(model.data, avg, 1))
+    assert ours.pixeldq[5, 6] == 4 and ours.pixeldq[6, 5] == 8 and ours.pixeldq[7, 7] == 0
+    np.testing.assert_array_equal(ours.pixeldq, dq)
+    with fits.open(path) as h:
+        del h["DQ"]
+        h.writeto(tmp_path / "nodq.fits")
+    no_dq = DarkCurrentStep.call(model, override_dark=str(tmp_path / "nodq.fits"))
+    assert no_dq.meta.cal_step.dark_sub == "COMPLETE"
+    np.testing.assert_array_equal(no_dq.data, ours.data)
+    assert not no_dq.pixeldq.any()

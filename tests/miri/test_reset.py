@@ -79,3 +79,18 @@ def test_oracle(tmp_path, nints, ngroups, ref_nints, ref_ngroups, start):
     official = run_official("jwst.reset.ResetStep", model, override_reset=str(ref))
     assert_ramp_equal(ours, official)
     assert ours.meta.cal_step.reset == official.meta.cal_step.reset == "COMPLETE"
+
+
+def test_step_reset_of_other_dimensions(tmp_path):
+    """A reset SCI that a row section refuses (3-D) is reported in the step's words."""
+    from astropy.io import fits
+
+    model = ramp_model(nints=1, ngroups=4)
+    path = write_reset(tmp_path / "reset.fits", model, nints=1, ngroups=5)
+    with fits.open(path) as h:
+        h["SCI"].data = h["SCI"].data[0].copy()
+        h["ERR"].data = h["ERR"].data[0].copy()
+        h.writeto(tmp_path / "bad.fits")
+    match = r"bad\.fits: cannot be read as a ResetModel reference file: Array has wrong number"
+    with pytest.raises(ValueError, match=match):
+        ResetStep.call(model, override_reset=str(tmp_path / "bad.fits"))

@@ -143,3 +143,53 @@ def test_group_scale_on_a_level1b_model():
     out = GroupScaleStep().run(model)
     np.testing.assert_array_equal(out.data, 5.0)
     assert out.meta.cal_step.group_scale == "COMPLETE"
+
+
+def test_run_block_stage_runs_the_first_pass_on_the_model():
+    """A first pass reads the model's own reference pixels (columns, integrations) before
+    the block; the reason it returns skips the step."""
+    from stdatamodels.jwst.datamodels import RampModel
+
+    from webbcal.stpipe import StepSkipped
+
+    rng = np.random.default_rng(5)
+    data = rng.normal(100.0, 5.0, (3, 2, 6, 8)).astype(np.float32)
+    pixeldq = np.zeros((6, 8), np.uint32)
+    pixeldq[:, [0, 7]] = 2**31  # REFERENCE_PIXEL
+    model = RampModel(data=data.copy(), groupdq=np.zeros(data.shape, np.uint8), pixeldq=pixeldq)
+    events = []
+
+    class RefCols:
+        reason = None
+
+        def block_stage(self, ctx):
+            found = {}
+
+            def first_pass(up):
+                cols = np.array([0, 7])
+                parts = [up.read(0, ctx.ny, cols, slice(i, i + 1)) for i in range(ctx.nints)]
+                assert [p.i0 for p in parts] == [0, 1, 2]
+                assert np.array_equal(up.predicted_pixeldq, pixeldq) and up.halo == 0
+                pdq = None
+                for p in parts:
+                    pdq = up.merge_pixeldq(pdq, p.pixeldq)
+                assert np.array_equal(pdq, pixeldq[:, cols])
+                found["mean"] = np.concatenate([p.data for p in parts]).mean(axis=(2, 3))
+                events.append("first_pass")
+                return self.reason
+
+            def apply(b):
+                events.append("apply")
+                b.data = b.data - found["mean"][:, :, None, None].astype(np.float32)
+
+            return BlockStage(apply, first_pass=first_pass)
+
+    run_block_stage(RefCols(), model)
+    expected = data - data[..., [0, 7]].mean(axis=(2, 3))[:, :, None, None].astype(np.float32)
+    np.testing.assert_array_equal(model.data, expected)
+    assert events == ["first_pass", "apply"]
+    step = RefCols()
+    step.reason = "no usable reference column"
+    with pytest.raises(StepSkipped, match="no usable reference column"):
+        run_block_stage(step, model)
+    assert events[-1] == "first_pass"

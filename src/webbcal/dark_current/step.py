@@ -5,14 +5,9 @@ import os
 
 import numpy as np
 
-from ..lib.reffiles import (
-    NAN_MEANING,
-    ReferenceFileError,
-    geometry_of,
-    load_reference,
-    reference_array,
-)
+from ..lib.reffiles import NAN_MEANING, ReferenceFileError
 from ..stpipe import Param, Step
+from ..stpipe.blocks import run_block_stage
 
 __all__ = ["DarkCurrentStep"]
 
@@ -34,165 +29,85 @@ class DarkCurrentStep(Step):
     )  # fmt: skip
 
     def process(self, model):
-        from stdatamodels.jwst import datamodels as dm
-
-        from .subtract import DarkMismatchError, average_dark_frames, subtract_dark
-
-        if (model.meta.instrument.name or "").upper() == "MIRI":
-            return self._process_miri(model)
-        path = self.get_reference_file(model, "dark")
-        log.info("Using DARK reference file %s", path)
-        cls = dm.DarkNirspecModel if model.meta.instrument.name == "NIRSPEC" else dm.DarkModel
-        ref = load_reference(path, cls, model)
-        geom = geometry_of(model)
-        exp = model.meta.exposure
-        nints, ngroups = model.data.shape[:2]
-        log.info(
-            "Science data nints=%d, ngroups=%d, nframes=%d, groupgap=%d",
-            nints, ngroups, exp.nframes, exp.groupgap,
-        )  # fmt: skip
-        dark_sci = reference_array(
-            ref, "data", geom, extname="SCI", nan_meaning=NAN_MEANING["dark"]
-        )
-        dark_dq = reference_array(ref, "dq", geom)
-        if dark_dq.ndim == 3:
-            dark_dq = np.bitwise_or.reduce(dark_dq, axis=0)
-        try:
-            avg = average_dark_frames(
-                dark_sci,
-                ngroups=ngroups,
-                nframes=int(exp.nframes),
-                groupgap=int(exp.groupgap),
-                dark_nframes=int(ref.meta.exposure.nframes or 1),
-                dark_groupgap=int(ref.meta.exposure.groupgap or 0),
-            )
-        except DarkMismatchError as exc:
-            raise ReferenceFileError(f"{ref.meta.filename}: {exc}") from None
-        model.data, model.pixeldq = subtract_dark(model.data, model.pixeldq, avg, dark_dq)
-        self._set_average_dark_current(model, ref)
-        if self.dark_output:
-            out = dm.DarkModel(data=avg, dq=dark_dq)
-            out.update(ref)
-            out.meta.exposure.nframes = exp.nframes
-            out.meta.exposure.groupgap = exp.groupgap
-            out.meta.exposure.ngroups = ngroups
-            from ..datamodels import save_model
-
-            existed = os.path.exists(self.dark_output)
-            save_model(out, self.dark_output)
-            if not existed:
-                self.record_output(self.dark_output)
-        return model
-
-    def _process_miri(self, model):
-        """MIRI: per-integration (4-D) darks from a DarkMIRIModel reference."""
-        from stdatamodels.jwst import datamodels as dm
-
-        from .miri import average_miri_dark, miri_dark_dq, subtract_miri_dark
-        from .subtract import DarkMismatchError
-
-        ref = self.open_reference(model, "dark", dm.DarkMIRIModel)
-        name = ref.meta.filename
-        geom = geometry_of(model)
-        exp = model.meta.exposure
-        nints, ngroups = model.data.shape[:2]
-        dark_sci = reference_array(
-            ref, "data", geom, extname="SCI", nan_meaning=NAN_MEANING["dark"]
-        )
-        dark_dq = reference_array(ref, "dq", geom)
-        if dark_sci.ndim != 4 or dark_sci.shape[0] < 1:
-            raise ReferenceFileError(
-                f"{name}: SCI has shape {dark_sci.shape}; expected a MIRI dark with one ramp "
-                "per integration (nints >= 1, ngroups, ny, nx)"
-            )
-        if dark_dq.ndim == 4 and dark_dq.shape[0] != dark_sci.shape[0]:
-            raise ReferenceFileError(
-                f"{name}: DQ has {dark_dq.shape[0]} integration(s) but SCI has "
-                f"{dark_sci.shape[0]}; expected the same number"
-            )
-        log.info(
-            "Science data nints=%d, ngroups=%d, nframes=%d, groupgap=%d; dark nints=%d, "
-            "ngroups=%d", nints, ngroups, exp.nframes, exp.groupgap, *dark_sci.shape[:2],
-        )  # fmt: skip
-        try:
-            avg = average_miri_dark(
-                dark_sci, ngroups=ngroups, nframes=int(exp.nframes or 1),
-                groupgap=int(exp.groupgap or 0),
-                dark_nframes=int(ref.meta.exposure.nframes or 1),
-                dark_groupgap=int(ref.meta.exposure.groupgap or 0),
-            )  # fmt: skip
-            pixel_dq = miri_dark_dq(dark_dq)
-        except (DarkMismatchError, ValueError) as exc:
-            raise ReferenceFileError(f"{name}: {exc}") from None
-        start = exp.integration_start
-        model.data, model.pixeldq = subtract_miri_dark(
-            model.data, model.pixeldq, avg, pixel_dq,
-            first_integration=int(start) if start is not None else 1,
-        )  # fmt: skip
-        self._set_average_dark_current(model, ref)
-        if self.dark_output:
-            out = dm.DarkMIRIModel(data=avg, dq=np.asarray(dark_dq, dtype=np.uint32))
-            out.update(ref)
-            out.meta.exposure.nframes = exp.nframes
-            out.meta.exposure.groupgap = exp.groupgap
-            out.meta.exposure.ngroups = ngroups
-            self._save_dark(out)
-        return model
+        return run_block_stage(self, model)
 
     def block_stage(self, ctx):
         """Subtract the dark averaged to the science readout, read by sections of rows.
 
         The dark's planes the readout uses and the block's rows are read (MIRI:
         the reference integrations used too); the average dark current is given
-        to ramp fitting through ``ctx.average_dark``.
+        to ramp fitting through ``ctx.average_dark``. On the whole array a dark
+        shorter than the readout is extrapolated and ``dark_output`` is written.
 
         Raises
         ------
         NotStreamable
-            With ``dark_output``, a dark that must be extrapolated or whose
-            layout the step reports itself.
+            Streamed, with ``dark_output``, a dark that must be extrapolated or one
+            that cannot be read by sections (the step reports what is wrong with it).
+        ReferenceFileError
+            On the whole array, for a damaged dark.
         """
         from ..stpipe.blocks import NotStreamable
 
-        if self.dark_output:
+        if self.dark_output and ctx.streaming:
             raise NotStreamable("dark_output asks for the averaged dark product")
         if (ctx.model.meta.instrument.name or "").upper() == "MIRI":
             return _miri_dark_stage(self, ctx)
         return _nir_dark_stage(self, ctx)
 
-    def _save_dark(self, out) -> None:
-        from ..datamodels import save_model
 
-        existed = os.path.exists(self.dark_output)
-        save_model(out, self.dark_output)
-        if not existed:
-            self.record_output(self.dark_output)
+def _open_section(step, ctx, ndim, model_class, expected):
+    """The dark reference read by sections (closed when the run ends).
 
-    def _set_average_dark_current(self, model, ref) -> None:
-        shape = model.data.shape[-2:]
-        if self.average_dark_current is not None:
-            value = np.full(shape, self.average_dark_current, dtype=np.float32)
-        else:
-            arr = getattr(ref, "average_dark_current", None)
-            if arr is not None and np.shape(arr) == shape and np.sum(arr) != 0:
-                value = np.asarray(arr, dtype=np.float32)
-            else:
-                scalar = ref.meta.exposure.average_dark_current or 0.0
-                value = np.full(shape, scalar, dtype=np.float32)
-        model.average_dark_current = value
-
-
-def _open_section(step, ctx, ndim):
-    """The dark reference read by sections (closed when the run ends)."""
-    from ..lib.refsection import SectionUnsupported
+    Raises
+    ------
+    NotStreamable
+        Streamed, for a dark a section cannot read.
+    ReferenceFileError
+        On the whole array, for that dark (what is wrong with it).
+    """
+    from ..lib.refsection import SectionUnsupported, refused_section_error
     from ..stpipe.blocks import NotStreamable
 
     try:
         section = step.open_reference_section(ctx.model, "dark", ctx.geometry, ndim=ndim)
     except SectionUnsupported as why:
-        raise NotStreamable(str(why)) from None
+        if ctx.streaming:
+            raise NotStreamable(str(why)) from None
+        path = step.get_reference_file(ctx.model, "dark")
+        raise refused_section_error(
+            path, model_class, ctx.model, ctx.geometry, ndim, expected, why
+        ) from None
     ctx.on_close(section.close)
     return section
+
+
+def _read_dq(section, rows, planes=None, cols=None, shape=()):
+    """DQ rows of the dark; a dark without DQ flags nothing (the datamodel's default),
+    zeros of the leading ``shape``."""
+    if section.has_extension("DQ"):
+        return section.read_dq(rows, planes, cols)
+    ncols = section.xsize if cols is None else len(cols)
+    return np.zeros((*shape, rows.stop - rows.start, ncols), dtype=np.uint32)
+
+
+def _write_dark_output(step, ctx, out_class, ref_class, avg, dq):
+    """Save the averaged dark used (``dark_output``, an ``out_class`` model) with the
+    metadata of the reference (opened as ``ref_class``)."""
+    from ..datamodels import save_model
+    from ..lib.reffiles import load_reference
+
+    exp = ctx.model.meta.exposure
+    out = out_class(data=avg, dq=dq)
+    with load_reference(step.get_reference_file(ctx.model, "dark"), ref_class, ctx.model) as ref:
+        out.update(ref)
+    out.meta.exposure.nframes = exp.nframes
+    out.meta.exposure.groupgap = exp.groupgap
+    out.meta.exposure.ngroups = ctx.ngroups
+    existed = os.path.exists(step.dark_output)
+    save_model(out, step.dark_output)
+    if not existed:
+        step.record_output(step.dark_output)
 
 
 def _planes_used(section, exp, ngroups):
@@ -219,17 +134,21 @@ def _nan_report(ctx, section):
         if b.count is not None:
             count_nan_rows(nan_count, planes, b.r0, b.r1)
 
-    def finish():
+    def report():
         report_nan_count(section.name, nan_count[0], ctx.ny * ctx.nx, NAN_MEANING["dark"])
 
-    return count, finish
+    return count, report
 
 
 def _nir_dark_stage(step, ctx):
+    from stdatamodels.jwst import datamodels as dm
+
     from ..stpipe.blocks import BlockStage, NotStreamable, RowCache
     from .subtract import DarkMismatchError, average_dark_frames, subtract_dark
 
-    section = _open_section(step, ctx, ndim=3)
+    nirspec = (ctx.model.meta.instrument.name or "").upper() == "NIRSPEC"
+    ref_class = dm.DarkNirspecModel if nirspec else dm.DarkModel
+    section = _open_section(step, ctx, 3, ref_class, "(nplanes, ny, nx)")
     exp = ctx.model.meta.exposure
     ngroups = ctx.ngroups
     log.info(
@@ -237,24 +156,28 @@ def _nir_dark_stage(step, ctx):
         ctx.nints, ngroups, exp.nframes, exp.groupgap,
     )  # fmt: skip
     nplanes, dark_nframes, dark_groupgap = _planes_used(section, exp, ngroups)
-    if section.nplanes < nplanes:
+    if section.nplanes < nplanes and ctx.streaming:
         raise NotStreamable("the dark reference must be extrapolated")
     ctx.average_dark = section.average_dark_current(step.average_dark_current)
-    count_nans, finish = _nan_report(ctx, section)
+    count_nans, report_nans = _nan_report(ctx, section)
+    kept = {}
 
     def read(b):
         dark = section.read("SCI", b.rows, planes=slice(0, nplanes))
         count_nans(dark, b)
-        dq = section.read_dq(b.rows)
+        dq = _read_dq(section, b.rows)
         if dq.ndim == 3:
             dq = np.bitwise_or.reduce(dq, axis=0)
         try:
+            # (A dark shorter than the readout is extrapolated: on the whole array only.)
             avg = average_dark_frames(
                 dark, ngroups=ngroups, nframes=int(exp.nframes), groupgap=int(exp.groupgap),
                 dark_nframes=dark_nframes, dark_groupgap=dark_groupgap,
             )  # fmt: skip
         except DarkMismatchError as exc:
             raise ReferenceFileError(f"{section.name}: {exc}") from None
+        if step.dark_output:
+            kept["dark"] = (avg, dq)
         return avg, dq.astype(np.uint32)
 
     # Integration chunks of one block share its averaged dark.
@@ -264,26 +187,35 @@ def _nir_dark_stage(step, ctx):
         avg, dq = rows.get(b)
         b.data, b.pixeldq = subtract_dark(b.data, b.pixeldq, avg, dq)
 
+    def finish():
+        report_nans()
+        if step.dark_output:
+            _write_dark_output(step, ctx, dm.DarkModel, ref_class, *kept["dark"])
+
     return BlockStage(apply, finish=finish)
 
 
 def _miri_dark_stage(step, ctx):
+    from stdatamodels.jwst import datamodels as dm
+
     from ..stpipe.blocks import BlockStage, NotStreamable, RowCache
     from .miri import average_miri_dark, miri_dark_dq, subtract_miri_dark
     from .subtract import DarkMismatchError
 
-    section = _open_section(step, ctx, ndim=4)
+    expected = "a MIRI dark with one ramp per integration (nints >= 1, ngroups, ny, nx)"
+    section = _open_section(step, ctx, 4, dm.DarkMIRIModel, expected)
     name = section.name
     dnints, dngroups = section.shape[:2]
-    # A malformed dark is reported by the step itself (the same message as without
-    # streaming): leave it to the step-by-step path.
-    if not section.has_extension("DQ"):
-        raise NotStreamable("a MIRI dark without DQ")
-    dq_shape = section.extension_shape("DQ")
+    dq_shape = section.extension_shape("DQ") if section.has_extension("DQ") else section.shape
     if len(dq_shape) == 4 and dq_shape[0] != dnints:
-        raise NotStreamable("a MIRI dark whose DQ and SCI integrations differ")
+        raise ReferenceFileError(
+            f"{name}: DQ has {dq_shape[0]} integration(s) but SCI has {dnints}; expected the "
+            "same number"
+        )
     if len(dq_shape) not in (2, 4):
-        raise NotStreamable(f"a MIRI dark DQ of shape {dq_shape}")
+        raise ReferenceFileError(
+            f"{name}: DQ has shape {dq_shape}; expected (nints, ngroups, ny, nx) or (ny, nx)"
+        )
     exp = ctx.model.meta.exposure
     ngroups = ctx.ngroups
     log.info(
@@ -291,16 +223,16 @@ def _miri_dark_stage(step, ctx):
         "ngroups=%d", ctx.nints, ngroups, exp.nframes, exp.groupgap, dnints, dngroups,
     )  # fmt: skip
     nplanes, dark_nframes, dark_groupgap = _planes_used(section, exp, ngroups)
-    if dngroups < nplanes:
+    if dngroups < nplanes and ctx.streaming:
         raise NotStreamable("the dark reference must be extrapolated")
     ctx.average_dark = section.average_dark_current(step.average_dark_current)
     start = exp.integration_start
     start = int(start) if start is not None else 1
     # The dark integrations used: science integration i uses min(i, last) (the last one
-    # for all of a segment that does not start the exposure).
-    if start == 1:
-        used = slice(0, min(ctx.nints, dnints))
-        if ctx.nints > dnints:
+    # for all of a segment that does not start the exposure); dark_output has them all.
+    if start == 1 or step.dark_output:
+        used = slice(0, min(ctx.nints, dnints) if not step.dark_output else dnints)
+        if ctx.nints > dnints and start == 1:
             log.info(
                 "Science integrations %d-%d use the dark's last integration (%d)",
                 dnints + 1, ctx.nints, dnints,
@@ -309,16 +241,19 @@ def _miri_dark_stage(step, ctx):
         used = slice(dnints - 1, dnints)
     nused = used.stop - used.start
     ctx.ref_bytes_per_row += 8 * nused * nplanes * ctx.nx
-    count_nans, finish = _nan_report(ctx, section)
+    count_nans, report_nans = _nan_report(ctx, section)
+    kept = {}
 
     def read(b):
         cols = None if isinstance(b.cols, slice) else b.cols
         dark = section.read("SCI", b.rows, (used, slice(0, nplanes)), cols)
         count_nans(dark, b)
-        if len(dq_shape) == 4:
-            dq = section.read_dq(b.rows, (slice(None), slice(0, 1)), cols)
+        if step.dark_output:
+            dq = _read_dq(section, b.rows, None, cols, dq_shape[:-2])
+        elif len(dq_shape) == 4:
+            dq = _read_dq(section, b.rows, (slice(None), slice(0, 1)), cols, (dnints, 1))
         else:
-            dq = section.read_dq(b.rows, None, cols)
+            dq = _read_dq(section, b.rows, None, cols)
         try:
             avg = average_miri_dark(
                 dark, ngroups=ngroups, nframes=int(exp.nframes or 1),
@@ -328,6 +263,8 @@ def _miri_dark_stage(step, ctx):
             pixel_dq = miri_dark_dq(dq)
         except (DarkMismatchError, ValueError) as exc:
             raise ReferenceFileError(f"{name}: {exc}") from None
+        if step.dark_output:
+            kept["dark"] = (avg, dq)
         return avg, pixel_dq
 
     rows = RowCache(read)
@@ -338,9 +275,15 @@ def _miri_dark_stage(step, ctx):
         if start == 1:
             sel = np.minimum(np.arange(b.i0, b.i0 + n), nused - 1)
             b.data, b.pixeldq = subtract_miri_dark(b.data, b.pixeldq, avg[sel], dq)
-        else:
+        else:  # every integration uses the dark's last one
             b.data, b.pixeldq = subtract_miri_dark(
                 b.data, b.pixeldq, avg, dq, first_integration=start
             )
+
+    def finish():
+        report_nans()
+        if step.dark_output:
+            avg, dq = kept["dark"]
+            _write_dark_output(step, ctx, dm.DarkMIRIModel, dm.DarkMIRIModel, avg, dq)
 
     return BlockStage(apply, finish=finish)

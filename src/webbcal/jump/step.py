@@ -7,8 +7,8 @@ import warnings
 import numpy as np
 
 from .. import dqflags
-from ..lib.reffiles import gain_and_readnoise, geometry_of
 from ..stpipe import Param, Step, StepSkipped
+from ..stpipe.blocks import run_block_stage
 from ..stpipe.params import dataclass_from_parameters, dataclass_params
 from .params import JumpParameters
 
@@ -56,43 +56,26 @@ class JumpStep(Step):
     spec = _SPEC
 
     def process(self, model):
-        from .twopoint import detect_jumps
-
-        nints, ngroups = model.data.shape[:2]
-        self.check_enough_groups(nints, ngroups)
-        geom = geometry_of(model)
-        gain, readnoise = gain_and_readnoise(self, model)
-        params = dataclass_from_parameters(JumpParameters, self.get_parameters())
-        exp = model.meta.exposure
-        start = time.monotonic()
-        result = detect_jumps(
-            model.data, model.groupdq, model.pixeldq,
-            np.asarray(gain, dtype=np.float32), np.asarray(readnoise, dtype=np.float32),
-            nframes=int(exp.nframes), frame_time=float(exp.frame_time),
-            group_time=float(exp.group_time), params=params,
-        )  # fmt: skip
-        if result.skipped:
-            raise StepSkipped(f"too few groups ({ngroups}) for jump detection")
-        model.groupdq = result.groupdq
-        model.pixeldq = result.pixeldq
-        self._record_rates(model, result, geom)
-        log.info("Total elapsed time = %.3f s", time.monotonic() - start)
-        return model
+        return run_block_stage(self, model)
 
     def block_stage(self, ctx):
         """Two-point jump detection on blocks holding every integration of their rows.
 
-        The regime (groups DO_NOT_USE in every pixel) is predicted from what the
-        stages before flag everywhere (``ctx.dnu_groups``) and checked at the
-        end, as is the absence of planes sigma clipping flags entirely; the
-        median gain is that of the whole array. Halo: one row (neighbour flagging).
+        Streamed, the regime (groups DO_NOT_USE in every pixel) is predicted from
+        what the stages before flag everywhere (``ctx.dnu_groups``) and checked at
+        the end, as is the absence of planes sigma clipping flags entirely; the
+        median gain is that of the whole array. Halo: one row (neighbour
+        flagging). On the whole array (the step run on its own) the kernel
+        chooses the regime from the ramp, un-flags entirely flagged planes
+        itself, and snowball and shower flagging run after it.
 
         Raises
         ------
         StepSkipped
-            For too few groups.
+            For too few groups (or usable groups).
         NotStreamable
-            With snowball or shower flagging, or (at the end) when a prediction failed.
+            Streamed, with snowball or shower flagging, or (at the end) when a
+            prediction failed.
         """
         from ..jump._postflag import planes_all_set
         from ..stpipe.blocks import BlockStage, NotStreamable
@@ -102,49 +85,56 @@ class JumpStep(Step):
         nints, ngroups = ctx.nints, ctx.ngroups
         self.check_enough_groups(nints, ngroups)
         params = dataclass_from_parameters(JumpParameters, self.get_parameters())
-        if params.expand_large_events or params.find_showers:
+        streaming = ctx.streaming
+        if streaming and (params.expand_large_events or params.find_showers):
             raise NotStreamable("snowball or shower flagging needs whole frames")
         gain, readnoise = ctx.gain_readnoise(self)
         exp = ctx.model.meta.exposure
-        predicted = np.zeros((nints, ngroups, 1, 1), dtype=np.uint8)
-        predicted[ctx.dnu_groups] = _DNU
-        mode, _ = choose_mode(predicted, params)
+        mode = None  # on the whole array: chosen by the kernel
+        if streaming:
+            predicted = np.zeros((nints, ngroups, 1, 1), dtype=np.uint8)
+            predicted[ctx.dnu_groups] = _DNU
+            mode, _ = choose_mode(predicted, params)
+            if mode == "skipped":
+                # More groups DO_NOT_USE everywhere than predicted leave fewer usable.
+                raise StepSkipped(f"too few groups ({ngroups}) for jump detection")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             median_gain = float(np.nanmedian(gain))
         all_dnu = np.ones((nints, ngroups), dtype=bool)
         all_flagged = np.ones((nints, ngroups), dtype=bool)
-        n_jumps = [0]
+        counts = [0, 0]  # primary jumps, snowballs or showers
 
         def apply(b):
             inner = b.count
-            # DO_NOT_USE planes over the whole array decide the regime: accumulate them.
-            planes_all_set(b.groupdq, inner, _DNU, all_dnu)
+            if streaming:
+                # DO_NOT_USE planes over the whole array decide the regime: accumulate them.
+                planes_all_set(b.groupdq, inner, _DNU, all_dnu)
+            start = time.monotonic()
             res = detect_jumps(
                 b.data, b.groupdq, b.pixeldq, b.ref(gain), b.ref(readnoise),
                 nframes=int(exp.nframes), frame_time=float(exp.frame_time),
                 group_time=float(exp.group_time), params=params, mode=mode,
-                median_gain=median_gain, clear_planes=False, count_rows=inner, verbose=False,
+                median_gain=median_gain, clear_planes=not streaming, count_rows=inner,
+                verbose=not streaming,
             )  # fmt: skip
+            if res.skipped:
+                raise StepSkipped(f"too few groups ({ngroups}) for jump detection")
             b.groupdq, b.pixeldq = res.groupdq, res.pixeldq
-            n_jumps[0] += res.n_jumps
-            planes_all_set(res.groupdq, inner, _JUMP | _DNU, all_flagged)
+            counts[0] += res.n_jumps
+            counts[1] += res.n_extended
+            if streaming:
+                planes_all_set(res.groupdq, inner, _JUMP | _DNU, all_flagged)
+            else:
+                planes_all_set(res.groupdq, inner, _DNU, all_dnu)
+                log.info("Total elapsed time = %.3f s", time.monotonic() - start)
 
         def finish():
-            gdq = np.where(all_dnu, _DNU, np.uint8(0)).astype(np.uint8)[:, :, None, None]
-            actual, _ = choose_mode(gdq, params)
-            if actual != mode:
-                raise NotStreamable(
-                    f"jump detection regime {actual!r} (groups DO_NOT_USE everywhere) differs "
-                    f"from the predicted {mode!r}"
-                )
-            if mode == "sigma_clip" and all_flagged.any():
-                raise NotStreamable(
-                    "sigma clipping flagged a whole group, which must be un-flagged"
-                )
-            log.info("Two-point detection (%s): %d jumps", mode, n_jumps[0])
+            if streaming:
+                _check_prediction(all_dnu, all_flagged, mode, params)
+                log.info("Two-point detection (%s): %d jumps", mode, counts[0])
             npix = ctx.geometry.xsize * ctx.geometry.ysize
-            record_jump_rates(exp, all_dnu, npix, n_jumps[0], 0)
+            record_jump_rates(exp, all_dnu, npix, counts[0], counts[1])
 
         halo = 1 if params.flag_4_neighbors else 0
         return BlockStage(apply, halo=halo, all_integrations=True, finish=finish)
@@ -160,15 +150,28 @@ class JumpStep(Step):
             )  # fmt: skip
             raise StepSkipped(f"too few groups ({ngroups}) for jump detection")
 
-    @staticmethod
-    def _record_rates(model, result, geom) -> None:
-        from ..dqflags import DO_NOT_USE
 
-        all_dnu = np.all((model.groupdq & DO_NOT_USE) != 0, axis=(2, 3))
-        record_jump_rates(
-            model.meta.exposure, all_dnu, geom.xsize * geom.ysize, result.n_jumps,
-            result.n_extended,
-        )  # fmt: skip
+def _check_prediction(all_dnu, all_flagged, mode: str, params) -> None:
+    """Check, after the last block, the regime predicted for a streamed run.
+
+    Raises
+    ------
+    NotStreamable
+        If the groups DO_NOT_USE everywhere give another regime, or sigma clipping
+        flagged a whole group (which the whole-array kernel un-flags).
+    """
+    from ..stpipe.blocks import NotStreamable
+    from .differences import choose_mode
+
+    gdq = np.where(all_dnu, _DNU, np.uint8(0)).astype(np.uint8)[:, :, None, None]
+    actual, _ = choose_mode(gdq, params)
+    if actual != mode:
+        raise NotStreamable(
+            f"jump detection regime {actual!r} (groups DO_NOT_USE everywhere) differs "
+            f"from the predicted {mode!r}"
+        )
+    if mode == "sigma_clip" and all_flagged.any():
+        raise NotStreamable("sigma clipping flagged a whole group, which must be un-flagged")
 
 
 def record_jump_rates(exposure, all_dnu, npix: int, n_jumps: int, n_extended: int) -> None:

@@ -17,7 +17,13 @@ import numpy as np
 
 from .reffiles import ReferenceFileError, check_reference_belongs
 
-__all__ = ["ReferenceSection", "SectionUnsupported", "count_nan_rows", "report_nan_count"]
+__all__ = [
+    "ReferenceSection",
+    "SectionUnsupported",
+    "count_nan_rows",
+    "refused_section_error",
+    "report_nan_count",
+]
 
 log = logging.getLogger(__name__)
 
@@ -229,3 +235,52 @@ def report_nan_count(name: str, nbad: int, npix: int, meaning: str | None) -> No
     counts = np.zeros((1, npix), dtype=np.float32)
     counts[0, :nbad] = np.nan
     check_reference_values(counts, name, "SCI", nan_meaning=meaning)
+
+
+def refused_section_error(
+    path: str, model_class: type, science: Any, geometry: Any, ndim: int, expected: str,
+    why: SectionUnsupported,
+) -> ReferenceFileError:  # fmt: skip
+    """The error of a reference that :class:`ReferenceSection` refused, read whole.
+
+    A section refuses a SCI array of other dimensions, an empty one, or one
+    that does not cover the science (sub)array: each is a damaged reference.
+    The file is opened as ``model_class`` and its SCI and DQ cut to the
+    science subarray, so that the error names the problem as for any other
+    reference (a schema error, "missing or empty", the regions).
+
+    Parameters
+    ----------
+    path : str
+        The reference file.
+    model_class : type
+        Its stdatamodels class (``DarkModel``, ``ResetModel``...).
+    science : DataModel
+        The science exposure.
+    geometry : SubarrayGeometry
+        Where the science (sub)array lies on the detector.
+    ndim : int
+        Dimensions SCI must have.
+    expected : str
+        What SCI should be, for the message (``"a 4-D reset anomaly (nints, ngroups,
+        ny, nx)"``).
+    why : SectionUnsupported
+        Why the section refused the file (the message when nothing else is wrong).
+
+    Returns
+    -------
+    ReferenceFileError
+        The error to raise (opening the file may raise it instead).
+    """
+    from .reffiles import load_reference, reference_array
+
+    ref = load_reference(path, model_class, science)
+    name = os.path.basename(path)
+    try:
+        sci = reference_array(ref, "data", geometry, extname="SCI")
+        if sci.ndim != ndim:
+            return ReferenceFileError(f"{name}: SCI has shape {sci.shape}; expected {expected}")
+        reference_array(ref, "dq", geometry)
+    finally:
+        ref.close()
+    return ReferenceFileError(f"{name}: {why}")

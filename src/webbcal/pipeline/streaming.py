@@ -17,7 +17,7 @@ integration run on chunks of integrations of a block with its halo rows, the
 rest on the whole block, then ramp fitting on the block's own rows.
 
 Exactness with the step-by-step path is by construction: every step runs
-the same kernel on a block of rows as on the whole array (most steps'
+the same kernel on a block of rows as on the whole array (each step's
 ``process()`` runs the very same stage on one block, the whole array). The
 few whole-frame dependencies the stages handle:
 

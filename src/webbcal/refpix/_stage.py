@@ -86,7 +86,8 @@ def nir_refpix_stage(step, ctx, params) -> BlockStage:
         del planes
         terms = _concat_terms(parts)
         zterms = None
-        if zvals is not None:
+        if zvals is not None and terms.status == "COMPLETE":
+            log.info("Correcting the zero frame")
             planes = np.zeros((nints, ny, nx), dtype=np.float32)
             planes[:, yy, xx] = zvals
             zterms = refpix_terms(planes, actual, verbose=False, **kw)

@@ -4,8 +4,9 @@ import logging
 
 import numpy as np
 
-from ..lib.reffiles import ReferenceFileError, geometry_of, reference_array
+from ..lib.reffiles import ReferenceFileError
 from ..stpipe import Step, StepSkipped
+from ..stpipe.blocks import run_block_stage
 
 __all__ = ["ResetStep"]
 
@@ -42,43 +43,31 @@ class ResetStep(Step):
         return _reset_stage(self, ctx)
 
     def process(self, model):
-        from stdatamodels.jwst.datamodels import ResetModel
-
-        from .subtract import subtract_reset
-
-        ref = self.open_reference(model, "reset", ResetModel)
-        geom = geometry_of(model)
-        reset = reference_array(ref, "data", geom, extname="SCI")
-        if reset.ndim != 4:
-            raise ReferenceFileError(
-                f"{ref.meta.filename}: SCI has shape {reset.shape}; expected a 4-D reset "
-                "anomaly (nints, ngroups, ny, nx)"
-            )
-        reset = _trim_to_keywords(ref, reset)
-        reset_dq = reference_array(ref, "dq", geom)
-        if reset_dq.ndim > 2:
-            reset_dq = np.bitwise_or.reduce(reset_dq.reshape(-1, *reset_dq.shape[-2:]), axis=0)
-        log.info(
-            "Reset reference nints=%d, ngroups=%d; science nints=%d, ngroups=%d",
-            reset.shape[0], reset.shape[1], *model.data.shape[:2],
-        )  # fmt: skip
-        start = model.meta.exposure.integration_start
-        model.data, model.pixeldq = subtract_reset(
-            model.data, model.pixeldq, reset, reset_dq,
-            first_integration=int(start) if start is not None else 1,
-        )  # fmt: skip
-        return model
+        return run_block_stage(self, model)
 
 
 def _reset_stage(step, ctx):
-    from ..lib.refsection import SectionUnsupported, count_nan_rows, report_nan_count
+    from ..lib.refsection import (
+        SectionUnsupported,
+        count_nan_rows,
+        refused_section_error,
+        report_nan_count,
+    )
     from ..stpipe.blocks import BlockStage, NotStreamable, RowCache
     from .subtract import subtract_reset
 
     try:
         section = step.open_reference_section(ctx.model, "reset", ctx.geometry, ndim=4)
     except SectionUnsupported as why:
-        raise NotStreamable(str(why)) from None
+        if ctx.streaming:
+            raise NotStreamable(str(why)) from None
+        from stdatamodels.jwst.datamodels import ResetModel
+
+        path = step.get_reference_file(ctx.model, "reset")
+        raise refused_section_error(
+            path, ResetModel, ctx.model, ctx.geometry, 4,
+            "a 4-D reset anomaly (nints, ngroups, ny, nx)", why,
+        ) from None  # fmt: skip
     ctx.on_close(section.close)
     header = section.header
     # NINTS / NGROUPS of the reference bound the planes it holds, as the step checks.
@@ -99,7 +88,8 @@ def _reset_stage(step, ctx):
     hi = min(start - 1 + ctx.nints - 1, rnints - 1) + 1
     # The reference DQ of every plane, OR-ed (read by rows: it may be 4-D).
     dq_or = np.zeros((ctx.ny, ctx.nx), dtype=np.uint32)
-    for r0 in range(0, ctx.ny, 64):
+    # (A file without DQ flags nothing, as the datamodel's default DQ.)
+    for r0 in range(0, ctx.ny if section.has_extension("DQ") else 0, 64):
         dq = section.read_dq(slice(r0, min(ctx.ny, r0 + 64)))
         dq_or[r0 : r0 + dq.shape[-2]] = np.bitwise_or.reduce(dq.reshape(-1, *dq.shape[-2:]), axis=0)
     ctx.ref_bytes_per_row += 8 * (hi - lo) * ncorr * ctx.nx
@@ -124,13 +114,6 @@ def _reset_stage(step, ctx):
         report_nan_count(section.name, nan_count[0], ctx.ny * ctx.nx, None)
 
     return BlockStage(apply, dq_or=dq_or, finish=finish)
-
-
-def _trim_to_keywords(ref, reset):
-    """The integrations and groups the reference's NINTS/NGROUPS declare valid."""
-    exp = ref.meta.exposure
-    nints, ngroups = _valid_planes(ref.meta.filename, exp.nints, exp.ngroups, reset.shape)
-    return reset[:nints, :ngroups]
 
 
 def _valid_planes(name, nints, ngroups, shape):

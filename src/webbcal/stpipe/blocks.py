@@ -339,7 +339,9 @@ def run_block_stage(step: Streamable, model: Any) -> Any:
     Raises
     ------
     StepSkipped
-        If the step does not apply.
+        If the step does not apply, or its first pass (over the model's own
+        reference pixels, as the driver runs it over the stages before) gives
+        a reason to skip it.
     """
     ctx = StreamContext.of_model(model)
     try:
@@ -351,7 +353,11 @@ def run_block_stage(step: Streamable, model: Any) -> Any:
               for name in ("groupdq", "pixeldq")]  # fmt: skip
         block = Block(0, ctx.ny, model.data, dq[0], dq[1], zf, count=slice(None))
         if stage.first_pass is not None:
-            raise NotImplementedError("a stage with a first pass runs through the driver")
+            reason = stage.first_pass(_whole_upstream(block))
+            if reason:
+                from . import StepSkipped
+
+                raise StepSkipped(reason)
         stage.apply(block)
         if stage.finish is not None:
             stage.finish()
@@ -364,3 +370,26 @@ def run_block_stage(step: Streamable, model: Any) -> Any:
     if ctx.average_dark is not None:
         model.average_dark_current = ctx.average_dark
     return model
+
+
+def _whole_upstream(block: Block) -> Upstream:
+    """The reference pixels of a whole ramp in memory for a first pass: no stage runs
+    before, so the pixel DQ is the ramp's own and needs no prediction."""
+
+    def read(r0, r1, cols=None, ints=None):
+        ints = ints or slice(None)
+        rows = slice(r0, r1)
+        pick = slice(None) if cols is None else np.asarray(cols)
+        zf = None if block.zeroframe is None else block.zeroframe[ints, rows][..., pick]
+        out = Block(r0, r1, block.data[ints, :, rows][..., pick],
+                    block.groupdq[ints, :, rows][..., pick], block.pixeldq[rows][..., pick], zf,
+                    slice(None) if cols is None else cols)  # fmt: skip
+        out.i0 = ints.start or 0
+        return out
+
+    return Upstream(
+        read=read,
+        predicted_pixeldq=block.pixeldq,
+        halo=0,
+        merge_pixeldq=lambda known, new: new if known is None else known,
+    )
