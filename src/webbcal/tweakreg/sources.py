@@ -128,8 +128,10 @@ def _star_finder(data, threshold_img, mask, opts: SourceFinding):
         roundness_range=(opts.roundlo, opts.roundhi), peak_max=opts.peakmax,
         n_brightest=opts.brightest,
     )  # fmt: skip
+    from ..source_catalog.detection import run_star_finder
+
     with _future_names():
-        table = finder(data, mask=mask)
+        table = run_star_finder(finder, data, mask)
     if table is None or len(table) == 0:
         return None
     return Table(
