@@ -11,6 +11,11 @@ multi-thresholding and watershed (photutils ``SourceFinder``); the segments' pro
 
 Everything here takes plain arrays (any consistent flux unit) and returns new ones.
 
+Two photutils steps run compiled here with bit-identical results (``_fastfind``): the
+expansion of the background mesh to the full image (the same cubic spline as
+``Background2D``) and the star finders' peak search (the same local maxima as
+``find_peaks`` with ``min_separation``; the finder's catalog is still photutils').
+
 References
 ----------
 JWST pipeline documentation, ``source_catalog`` step (algorithm and arguments).

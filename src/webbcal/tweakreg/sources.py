@@ -6,7 +6,9 @@ RMS by one of three photutils finders: ``IRAFStarFinder`` (``iraf``, the default
 ``DAOStarFinder`` (``dao``) or the segmentation ``SourceFinder`` + ``SourceCatalog``
 (``segmentation``). The options and their defaults are those of the official
 ``tweakreg`` step; the result is the table the alignment uses (``id``, ``xcentroid``,
-``ycentroid``, ``flux``).
+``ycentroid``, ``flux``). The background planes and the star finders' peaks are computed
+by compiled equivalents of photutils' steps with identical results (see
+:mod:`webbcal.source_catalog.detection`).
 
 References
 ----------
