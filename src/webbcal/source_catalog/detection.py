@@ -11,6 +11,11 @@ multi-thresholding and watershed (photutils ``SourceFinder``); the segments' pro
 
 Everything here takes plain arrays (any consistent flux unit) and returns new ones.
 
+Two photutils steps run compiled here with bit-identical results (``_fastfind``): the
+expansion of the background mesh to the full image (the same cubic spline as
+``Background2D``) and the star finders' peak search (the same local maxima as
+``find_peaks`` with ``min_separation``; the finder's catalog is still photutils').
+
 References
 ----------
 JWST pipeline documentation, ``source_catalog`` step (algorithm and arguments).
@@ -35,6 +40,7 @@ __all__ = [
     "Detections",
     "background_mesh",
     "detect_sources",
+    "run_star_finder",
     "smooth",
 ]
 
@@ -165,7 +171,76 @@ def background_mesh(
             log.info("Background mesh of %d px not usable; one box over the whole unmasked "
                      "image (bkg_boxsize=%s)", box_size, data.shape)  # fmt: skip
             bkg = Background2D(data, data.shape, exclude_percentile=100.0, **common)
-        return np.asarray(bkg.background), np.asarray(bkg.background_rms)
+        return _full_plane(bkg, bkg.background_mesh, data), _full_plane(
+            bkg, bkg.background_rms_mesh, data
+        )
+
+
+def _full_plane(bkg, mesh: np.ndarray, data: np.ndarray) -> np.ndarray:
+    """A ``Background2D`` mesh expanded to the image, as ``Background2D.background`` does
+    (bit-identical; compiled evaluation of the same cubic spline)."""
+    from ._fastfind import zoom_mesh
+
+    dtype = data.dtype if np.asarray(data).dtype.kind == "f" else np.float32
+    plane = zoom_mesh(np.asarray(mesh), bkg.box_size, data.shape, dtype)
+    if bkg.coverage_mask is not None:
+        plane[bkg.coverage_mask] = bkg.fill_value
+    return plane
+
+
+def run_star_finder(finder, data: np.ndarray, mask: np.ndarray | None):
+    """Run a photutils ``IRAFStarFinder`` or ``DAOStarFinder`` with compiled peak finding.
+
+    The finder's own catalog (centroids, sharpness, roundness, fluxes, selection) is
+    computed by photutils from the peaks given as ``xycoords``; the peaks are found by
+    :func:`webbcal.source_catalog._fastfind.circular_peaks`, which returns exactly the
+    peaks of photutils' ``find_peaks(min_separation=...)`` on the same convolved image
+    (the finder's kernel, zero outside the image). A finder with ``min_separation`` below
+    one pixel or preset ``xycoords`` runs unchanged.
+
+    Parameters
+    ----------
+    finder : photutils.detection.IRAFStarFinder or DAOStarFinder
+        Configured finder; not modified.
+    data : ndarray, shape (ny, nx), float
+        Background-subtracted image.
+    mask : ndarray of bool, shape (ny, nx), or None
+        True where a pixel cannot hold a star.
+
+    Returns
+    -------
+    astropy.table.QTable or None
+        The finder's table; None when nothing is found.
+
+    References
+    ----------
+    Davis, L. E. 1987, IRAF ``starfind``; Stetson, P. B. 1987, PASP 99, 191 (DAOFIND);
+    photutils 3.0 ``find_peaks``, ``IRAFStarFinder``, ``DAOStarFinder``.
+    """
+    import copy
+
+    from photutils.utils import NoDetectionsWarning
+    from scipy.ndimage import convolve
+
+    from ._fastfind import circular_peaks
+
+    if finder.xycoords is not None or not finder.min_separation >= 1:
+        return finder(data, mask=mask)
+    data = np.asarray(data)
+    image = data.astype(float) if np.issubdtype(data.dtype, np.integer) else data
+    convolved = convolve(image, finder.kernel.data, mode="constant", cval=0.0)
+    border = None
+    if finder.exclude_border:
+        border = (finder.kernel.y_radius, finder.kernel.x_radius)
+    threshold = getattr(finder, "threshold_eff", finder.threshold)
+    peaks = circular_peaks(convolved, threshold, finder.min_separation, mask=mask,
+                           border=border)  # fmt: skip
+    if peaks is None:
+        warnings.warn("No sources were found.", NoDetectionsWarning, stacklevel=2)
+        return None
+    located = copy.copy(finder)
+    located.xycoords = np.column_stack(peaks)
+    return located(data, mask=mask)
 
 
 def smooth(data: np.ndarray, fwhm: float, mask: np.ndarray | None = None) -> np.ndarray:
@@ -280,4 +355,4 @@ def _star_finder(residual, threshold, mask, params):
         n_brightest=params.brightest,
     )  # fmt: skip
     with use_future_column_names():
-        return finder(residual, mask=mask)
+        return run_star_finder(finder, residual, mask)

@@ -6,7 +6,9 @@ RMS by one of three photutils finders: ``IRAFStarFinder`` (``iraf``, the default
 ``DAOStarFinder`` (``dao``) or the segmentation ``SourceFinder`` + ``SourceCatalog``
 (``segmentation``). The options and their defaults are those of the official
 ``tweakreg`` step; the result is the table the alignment uses (``id``, ``xcentroid``,
-``ycentroid``, ``flux``).
+``ycentroid``, ``flux``). The background planes and the star finders' peaks are computed
+by compiled equivalents of photutils' steps with identical results (see
+:mod:`webbcal.source_catalog.detection`).
 
 References
 ----------
@@ -128,8 +130,10 @@ def _star_finder(data, threshold_img, mask, opts: SourceFinding):
         roundness_range=(opts.roundlo, opts.roundhi), peak_max=opts.peakmax,
         n_brightest=opts.brightest,
     )  # fmt: skip
+    from ..source_catalog.detection import run_star_finder
+
     with _future_names():
-        table = finder(data, mask=mask)
+        table = run_star_finder(finder, data, mask)
     if table is None or len(table) == 0:
         return None
     return Table(
