@@ -210,7 +210,8 @@ def _drizzle(planes, weights, pixmap, xmin, xmax, ymin, ymax, h, out, counts):  
                     else:
                         for k in range(nplanes):
                             num = out[k, jj, ii] * vc + dow * planes[k, j, i]  # float32
-                            out[k, jj, ii] = num / total  # float32 quotient: the float64 one rounded
+                            # float32 quotient = drizzle's float64 one, rounded
+                            out[k, jj, ii] = num / total
                     counts[jj, ii] = total
 
 
@@ -294,8 +295,10 @@ def drizzle_square_planes(planes, weight_map, pixmap, *, pixfrac: float, out_sha
         counts = np.zeros(out_shape, dtype=np.float32)
     if (out.dtype != np.float32 or counts.dtype != np.float32 or not out.flags.c_contiguous
             or out.shape != (planes.shape[0], *counts.shape)):  # fmt: skip
-        raise ValueError(f"out {out.shape} {out.dtype} and counts {counts.shape} "
-                         f"{counts.dtype}: expected float32 (K, ny_out, nx_out), (ny_out, nx_out)")
+        raise ValueError(
+            f"out {out.shape} {out.dtype} and counts {counts.shape} "
+            f"{counts.dtype}: expected float32 (K, ny_out, nx_out), (ny_out, nx_out)"
+        )
     ny, nx = shape
     xmin, xmax, ymin, ymax = (0, nx - 1, 0, ny - 1) if bounds is None else bounds
     xmin, ymin = max(int(xmin), 0), max(int(ymin), 0)

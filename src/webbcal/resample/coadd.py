@@ -304,7 +304,7 @@ def drizzle_weight(
 
 
 def _fill_value(fillval: str) -> float:
-    """Drizzle's output value where nothing contributed: NaN for "NAN"/"INDEF"/"", else the number."""
+    """Drizzle's value where nothing contributed: NaN for "NAN", "INDEF", "", else the number."""
     text = str(fillval).strip()
     if text.upper() in ("", "INDEF", "NAN"):
         return float("nan")
