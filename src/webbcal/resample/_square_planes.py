@@ -163,9 +163,17 @@ def _corners(pixmap, i, j, h, cx, cy):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _drizzle(planes, weights, pixmap, xmin, xmax, ymin, ymax, h, out, counts):  # pragma: no cover
+def _drizzle_band(planes, weights, pixmap, box, h, out, counts, row_lo, row_hi,
+                  reach):  # pragma: no cover - compiled  # fmt: skip
+    """Add the input pixels of ``box`` to output rows ``row_lo..row_hi`` only.
+
+    ``reach`` bounds how far (output pixels) a corner can lie from its pixel's
+    centre; pixels whose centre is farther than that from the band are skipped
+    before their corners are computed.
+    """
+    xmin, xmax, ymin, ymax = box
     nplanes = planes.shape[0]
-    ny_out, nx_out = counts.shape
+    nx_out = counts.shape[1]
     for j in range(ymin, ymax + 1):
         for i in range(xmin, xmax + 1):
             weight = weights[j, i]
@@ -176,6 +184,8 @@ def _drizzle(planes, weights, pixmap, xmin, xmax, ymin, ymax, h, out, counts):  
             # map is shifted by whole pixels (a tile's window, the padded grid).
             cx = pixmap[j, i, 0]
             cy = pixmap[j, i, 1]
+            if cy + reach < row_lo - 1 or cy - reach > row_hi + 1:
+                continue
             x0, y0, x1, y1, x2, y2, x3, y3 = _corners(pixmap, i, j, h, cx, cy)
             if not math.isfinite(cx + cy + x0 + x1 + x2 + x3 + y0 + y1 + y2 + y3):
                 continue
@@ -183,8 +193,8 @@ def _drizzle(planes, weights, pixmap, xmin, xmax, ymin, ymax, h, out, counts):  
             # as do the overlaps, so the sign cancels in a * w
             jaco = 0.5 * ((x1 - x3) * (y0 - y2) - (x0 - x2) * (y1 - y3))
             w = np.float64(weight) / jaco
-            jj0 = max(_round_half_away(cy + min(min(y0, y1), min(y2, y3))), 0)
-            jj1 = min(_round_half_away(cy + max(max(y0, y1), max(y2, y3))), ny_out - 1)
+            jj0 = max(_round_half_away(cy + min(min(y0, y1), min(y2, y3))), row_lo)
+            jj1 = min(_round_half_away(cy + max(max(y0, y1), max(y2, y3))), row_hi)
             ii0 = max(_round_half_away(cx + min(min(x0, x1), min(x2, x3))), 0)
             ii1 = min(_round_half_away(cx + max(max(x0, x1), max(x2, x3))), nx_out - 1)
             for ii in range(ii0, ii1 + 1):
@@ -215,6 +225,53 @@ def _drizzle(planes, weights, pixmap, xmin, xmax, ymin, ymax, h, out, counts):  
                     counts[jj, ii] = total
 
 
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _drizzle_bands(planes, weights, pixmap, box, h, out, counts, edges, reach):  # pragma: no cover
+    # Each output pixel belongs to one band and receives its input pixels in the
+    # input's row-major order, as in one serial pass: the bits do not depend on the
+    # number of bands.
+    for b in numba.prange(len(edges) - 1):
+        _drizzle_band(planes, weights, pixmap, box, h, out, counts, edges[b], edges[b + 1] - 1,
+                      reach)  # fmt: skip
+
+
+@numba.njit(cache=True, nogil=True)
+def _row_loads(weights, pixmap, box, ny_out):  # pragma: no cover - compiled
+    """Input pixels (of weight != 0) per output row of their centre: the work per row."""
+    xmin, xmax, ymin, ymax = box
+    loads = np.zeros(ny_out, dtype=np.int64)
+    for j in range(ymin, ymax + 1):
+        for i in range(xmin, xmax + 1):
+            cy = pixmap[j, i, 1]
+            if weights[j, i] != 0 and math.isfinite(cy):
+                loads[int(min(max(cy + 0.5, 0.0), ny_out - 1.0))] += 1
+    return loads
+
+
+def _bands(weights, pixmap, box, ny_out: int, nbands: int) -> np.ndarray:
+    """Edges of ``nbands`` runs of output rows with about equal numbers of input pixels."""
+    loads = np.cumsum(_row_loads(weights, pixmap, box, ny_out))
+    if nbands <= 1 or loads[-1] == 0:
+        return np.array([0, ny_out], dtype=np.int64)
+    cuts = np.searchsorted(loads, loads[-1] * np.arange(1, nbands) / nbands)
+    return np.unique(np.concatenate([[0], np.minimum(cuts + 1, ny_out), [ny_out]]))
+
+
+def _reach(pixmap) -> float:
+    """Bound (output pixels) on the distance of a pixel's corner from its centre in y.
+
+    A corner offset is a bilinear combination of differences between the centre and
+    map nodes at most one step away in each axis, with absolute weights summing to
+    at most 4 (extrapolation at the outer rows and columns); each difference is at
+    most the largest step along x plus the largest along y.
+    """
+    y = pixmap[..., 1]
+    with np.errstate(invalid="ignore"):
+        steps = [np.abs(np.diff(y, axis=a)) for a in (0, 1) if y.shape[a] > 1]
+    largest = [float(np.nanmax(d)) if np.isfinite(d).any() else 0.0 for d in steps]
+    return 4.0 * sum(largest) + 1.0
+
+
 @numba.njit(cache=True, nogil=True)
 def _fill_empty(out, counts, fill):  # pragma: no cover - compiled
     ny, nx = counts.shape
@@ -226,7 +283,8 @@ def _fill_empty(out, counts, fill):  # pragma: no cover - compiled
 
 
 def drizzle_square_planes(planes, weight_map, pixmap, *, pixfrac: float, out_shape=None,
-                          bounds=None, out=None, counts=None, fill=np.nan):  # fmt: skip
+                          bounds=None, out=None, counts=None, fill=np.nan,
+                          threads=None):  # fmt: skip
     """Drizzle ``K`` planes of one exposure with the square kernel in one pass.
 
     Parameters
@@ -254,6 +312,9 @@ def drizzle_square_planes(planes, weight_map, pixmap, *, pixfrac: float, out_sha
     fill : float or None
         Value given, after the pass, to every output pixel whose summed weight is 0
         (drizzle's ``fillval``; default NaN). None leaves them as they are.
+    threads : int, optional
+        Threads (bands of output rows) to use; default numba's thread count. The
+        result has the same bits for any number.
 
     Returns
     -------
@@ -303,7 +364,15 @@ def drizzle_square_planes(planes, weight_map, pixmap, *, pixfrac: float, out_sha
     xmin, xmax, ymin, ymax = (0, nx - 1, 0, ny - 1) if bounds is None else bounds
     xmin, ymin = max(int(xmin), 0), max(int(ymin), 0)
     xmax, ymax = min(int(xmax), nx - 1), min(int(ymax), ny - 1)
-    _drizzle(planes, weight_map, pixmap, xmin, xmax, ymin, ymax, 0.5 * float(pixfrac), out, counts)
+    box = (xmin, xmax, ymin, ymax)
+    h = 0.5 * float(pixfrac)
+    ny_out = counts.shape[0]
+    nthreads = numba.get_num_threads() if threads is None else max(1, int(threads))
+    if nthreads > 1 and ny_out > 1:
+        edges = _bands(weight_map, pixmap, box, ny_out, nthreads)
+        _drizzle_bands(planes, weight_map, pixmap, box, h, out, counts, edges, _reach(pixmap))
+    else:
+        _drizzle_band(planes, weight_map, pixmap, box, h, out, counts, 0, ny_out - 1, np.inf)
     if fill is not None:
         _fill_empty(out, counts, np.float32(fill))
     return out, counts
