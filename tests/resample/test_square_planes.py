@@ -232,20 +232,3 @@ def test_bad_arguments():
         drizzle_square_planes(planes, weight, pixmap, pixfrac=1.0)
     with pytest.raises(ValueError, match="give both running arrays or neither"):
         drizzle_square_planes(planes, weight, pixmap, pixfrac=1.0, out=np.zeros((2, 5, 6)))
-
-
-def test_bands_of_output_rows_give_the_same_bits():
-    """Any number of threads (bands of output rows) gives the serial pass's bits."""
-    rng = np.random.default_rng(2)
-    ny, nx = 80, 90
-    pixmap = _distorted_map(ny, nx, theta=0.7, scale=1.2, offset=(70.0, 65.0))
-    pixmap[10:14, 30:40] = np.nan
-    planes = rng.uniform(0.5, 3.0, (2, ny, nx)).astype(np.float32)
-    weight = rng.uniform(0.2, 2.0, (ny, nx)).astype(np.float32)
-    args = (planes, weight, pixmap)
-    serial = drizzle_square_planes(*args, pixfrac=0.9, out_shape=(140, 135), threads=1)
-    for threads in (2, 5):
-        got = drizzle_square_planes(*args, pixfrac=0.9, out_shape=(140, 135), threads=threads)
-        np.testing.assert_array_equal(got[0].view(np.uint32), serial[0].view(np.uint32))
-        np.testing.assert_array_equal(got[1], serial[1])
-    assert np.isfinite(serial[0]).mean() > 0.3
