@@ -23,10 +23,10 @@ For each exposure:
    weights and input box and squared (with the square kernel all of them, and
    ERR in ``drizzle_err`` mode, in one compiled pass that computes each input
    pixel's footprint once: :mod:`webbcal.resample._square_planes`; with the
-   other kernels one ``Drizzle`` per plane); the results are combined across exposures with the
-   per-output-pixel weight ``w = 1 / drizzled VAR_RNOISE`` ("ivm") or the time
-   ("exptime"): ``V_out = sum(w**2 V) / (sum w)**2``, divided by the square of the
-   pixel scale ratio;
+   other kernels one ``Drizzle`` per plane); the results are combined across
+   exposures with the per-output-pixel weight ``w = 1 / drizzled VAR_RNOISE``
+   ("ivm") or the time ("exptime"): ``V_out = sum(w**2 V) / (sum w)**2``,
+   divided by the square of the pixel scale ratio;
 6. ERR is the square root of the sum of the output variances (NaN where all
    are NaN).
 
