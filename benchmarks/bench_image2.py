@@ -42,12 +42,13 @@ version)::
 Resample's error and variance planes in one compiled pass (``_square_planes``: the
 square kernel's overlaps computed once for the three variances instead of three more
 ``tdriz`` calls; ``--runs 2 --no-jwst --before-src`` against main at f57744d, same run,
-load average 6 on the 2 cores, medians)::
+load average 3.5-4.2 on the 2 cores, medians of 2)::
 
     one exposure per process                  before   after
-    resample step (s)                           6.47    4.49
-    drizzle C kernel (s)                        4.91    1.33   (4 calls -> 1: SCI only)
-    whole pipeline call (s)                    15.94   12.97
+    wall (s)                                   15.19   10.61
+    whole pipeline call (s)                    13.59    8.62
+    resample step (s)                           6.39    2.50
+    drizzle C kernel (s)                        5.07    0.84   (4 calls -> 1: SCI only)
     peak RSS (GB)                               0.69    0.70
 
 On a quiet machine (previous version of this table, load 2.1-2.6) one exposure took
