@@ -39,6 +39,18 @@ version)::
     flat_field step (s)                        1.27    2.05     1.12  |
     peak RSS (GB)                              0.61    0.64     1.04  |  0.61
 
+Resample's error and variance planes in one compiled pass (``_square_planes``: the
+square kernel's overlaps computed once for the three variances instead of three more
+``tdriz`` calls; ``--runs 2 --no-jwst --before-src`` against main at f57744d, same run,
+load average 3.5-4.2 on the 2 cores, medians of 2)::
+
+    one exposure per process                  before   after
+    wall (s)                                   15.19   10.61
+    whole pipeline call (s)                    13.59    8.62
+    resample step (s)                           6.39    2.50
+    drizzle C kernel (s)                        5.07    0.84   (4 calls -> 1: SCI only)
+    peak RSS (GB)                               0.69    0.70
+
 On a quiet machine (previous version of this table, load 2.1-2.6) one exposure took
 7.80 s / 0.62 GB per process against jwst's 11.40 s / 1.04 GB, 5.65 s against 7.84 s
 for the pipeline call.
@@ -54,17 +66,18 @@ batch worker does about 35% less CPU work per exposure; a fresh process gains le
 because it now loads numba (import and first compiled call, ~0.5 s quiet, ~1 s at
 this load: the flat_field row above).
 
-The 5x / half-memory goal is not met, on any measure. Both pipelines call drizzle's
-C kernel (``tdriz``) four times per exposure, with the same arguments: SCI and the
-square roots of the three variances (jwst 3.0.0 / stcal drizzle each variance on its
-own and square the result; drizzle's ``data2`` option, squared weights in one pass,
-gives ``sum((w a)**2 V) / (sum w a)**2``, less than half of it in a test, so it
-cannot replace them). Those calls alone take a quarter to a third of jwst's whole
-pipeline call (9.6 s of 29.1 s here, 1.9 s of 7.8 s on a quiet machine), more than
-the fifth a 5x faster pipeline could spend, so a pipeline that must
-use ``drizzle`` cannot be 5x faster in one process or in a warm batch worker; the C
-kernel holds the GIL (no threads). The rest of the gap is the ~3 s per process of
-interpreter, imports and ASDF extension manifests (pure-Python YAML) that both pay,
+The 5x / half-memory goal is not met, on any measure. jwst (and webbcal before the
+one-pass planes above) calls drizzle's C kernel (``tdriz``) four times per exposure,
+with the same arguments: SCI and the square roots of the three variances (jwst 3.0.0 /
+stcal drizzle each variance on its own and square the result; drizzle's ``data2``
+option, squared weights in one pass, gives ``sum((w a)**2 V) / (sum w a)**2``, less
+than half of it in a test, so it cannot replace them; webbcal's compiled pass gives
+the per-plane results to rounding). Those calls alone take a quarter to a third of
+jwst's whole pipeline call (9.6 s of 29.1 s here, 1.9 s of 7.8 s on a quiet machine),
+more than the fifth a 5x faster pipeline could spend; the SCI call that remains is
+about a quarter of them. The C kernel holds the GIL (no threads). The rest of the gap
+is the ~3 s per process of interpreter, imports and ASDF extension manifests
+(pure-Python YAML) that both pay,
 and in the batch the per-worker start-up and the products' SHA-256 for the
 manifest. Peak memory holds the model's seven full-frame planes, the drizzle outputs,
 the pixel map and the variance sums (0.61 of jwst's per process).

@@ -19,11 +19,14 @@ For each exposure:
    0.001 output pixel; exact when the bound cannot be met);
 4. SCI (less the sky level when it was measured but not subtracted) is drizzled
    with ``drizzle.resample.Drizzle`` with that weight map;
-5. each variance ``V`` is drizzled on its own as ``sqrt(V)`` with the same
-   weights and squared; the results are combined across exposures with the
-   per-output-pixel weight ``w = 1 / drizzled VAR_RNOISE`` ("ivm") or the time
-   ("exptime"): ``V_out = sum(w**2 V) / (sum w)**2``, divided by the square of the
-   pixel scale ratio;
+5. each variance ``V`` is drizzled as ``sqrt(V)`` with the same pixel map,
+   weights and input box and squared (with the square kernel all of them, and
+   ERR in ``drizzle_err`` mode, in one compiled pass that computes each input
+   pixel's footprint once: :mod:`webbcal.resample._square_planes`; with the
+   other kernels one ``Drizzle`` per plane); the results are combined across
+   exposures with the per-output-pixel weight ``w = 1 / drizzled VAR_RNOISE``
+   ("ivm") or the time ("exptime"): ``V_out = sum(w**2 V) / (sum w)**2``,
+   divided by the square of the pixel scale ratio;
 6. ERR is the square root of the sum of the output variances (NaN where all
    are NaN).
 
@@ -50,6 +53,7 @@ from ..dqflags import DO_NOT_USE, NON_SCIENCE
 from ..wcs import MAX_TOLERANCE, pixel_map
 from ._variance_sums import accumulate, finish
 from .constants import KERNELS, VARIANCE_NAMES
+from .tiles import tile_halo
 
 log = logging.getLogger(__name__)
 
@@ -299,6 +303,28 @@ def drizzle_weight(
     raise ValueError(f"weight_type={weight_type!r}: expected one of {WEIGHT_TYPES}")
 
 
+def _fill_value(fillval: str) -> float:
+    """Drizzle's value where nothing contributed: NaN for "NAN", "INDEF", "", else the number."""
+    text = str(fillval).strip()
+    if text.upper() in ("", "INDEF", "NAN"):
+        return float("nan")
+    return float(text)
+
+
+def _one_pass_applies(params: CoaddParams, pixel_scale_ratio, margin: int) -> bool:
+    """Whether the error and variance planes take the one-pass compiled square kernel.
+
+    It uses every input pixel of the box, drizzle only those inside its output
+    array: the planes agree where at least the kernel's reach (``tile_halo``) of
+    output pixels is cut away at every edge. Drizzle replaces the square kernel by
+    the point kernel at ``pixfrac <= 0.001``.
+    """
+    from ._square_planes import MIN_PIXFRAC
+
+    return (params.kernel == "square" and params.pixfrac > MIN_PIXFRAC
+            and margin >= tile_halo(params.kernel, pixel_scale_ratio))  # fmt: skip
+
+
 def _input_range(wcs, shape):
     """Inclusive input pixel range (xmin, xmax, ymin, ymax) inside the WCS bounding box."""
     ny, nx = shape
@@ -338,15 +364,25 @@ class Coadd:
         least the kernel's reach (:func:`webbcal.resample.tiles.tile_halo`) every
         output pixel receives all its input pixels, and a mosaic combined tile by
         tile equals the whole-grid combination on its edges too.
+    cut_margin : int, optional
+        Output pixels at every edge of the result that the caller discards itself
+        (the halo of a tile of :mod:`webbcal.resample.tiles`; default 0). When
+        ``pad + cut_margin`` is at least :func:`~webbcal.resample.tiles.tile_halo`
+        and the kernel is "square", the error and variance planes are drizzled in
+        one compiled pass that takes every input pixel of the input box, also those
+        straddling the array's edge which drizzle drops; the planes then equal
+        drizzle's (to rounding) everywhere except in that margin.
     """
 
     def __init__(self, output_wcs, params: CoaddParams, *, n_inputs: int,
                  pixel_scale_ratio: float | None, pixel_map_function=None,
-                 propagate_dq: bool = False, pad: int = 0):  # fmt: skip
+                 propagate_dq: bool = False, pad: int = 0, cut_margin: int = 0):  # fmt: skip
         if n_inputs < 1:
             raise ValueError(f"n_inputs={n_inputs!r}: expected at least one exposure")
         if pad < 0:
             raise ValueError(f"pad={pad!r}: expected a margin >= 0 output pixels")
+        if cut_margin < 0:
+            raise ValueError(f"cut_margin={cut_margin!r}: expected a margin >= 0 output pixels")
         self.wcs = output_wcs
         self.params = params
         self.shape = tuple(int(n) for n in output_wcs.array_shape)
@@ -364,8 +400,15 @@ class Coadd:
             max_ctx_id=n_inputs - 1,
             disable_ctx=not params.enable_ctx,
         )
+        #: Error and variance planes in one compiled pass (square kernel, margin cut).
+        self._one_pass = _one_pass_applies(params, pixel_scale_ratio, self.pad + int(cut_margin))
         self._driz_err = None
-        if params.drizzle_err:
+        self._err_sums = None  # running ERR mean and weight sum (one-pass ERR)
+        if params.drizzle_err and self._one_pass:
+            fill = _fill_value(params.fillval)
+            self._err_sums = (np.full((1, *self._shape), fill, dtype=np.float32),
+                              np.zeros(self._shape, dtype=np.float32), fill)  # fmt: skip
+        elif params.drizzle_err:
             self._driz_err = Drizzle(kernel=params.kernel, fillval=params.fillval,
                                      out_shape=self._shape, disable_ctx=True)  # fmt: skip
         self._wsum: dict[str, np.ndarray] = {}
@@ -420,12 +463,15 @@ class Coadd:
                       xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)  # fmt: skip
         dq = {"dq": exposure.dq} if self.propagate_dq else {}
         self._driz.add_image(np.asarray(data, dtype=np.float32), **dq, **kwargs)
-        if self._driz_err is not None:
-            if exposure.err is None or exposure.err.shape != exposure.data.shape:
-                raise ValueError(f"{exposure.name}: ERR is missing or not of the SCI shape")
-            self._driz_err.add_image(np.asarray(exposure.err, dtype=np.float32), **kwargs)
-        if p.enable_var:
-            self._add_variances(exposure, seconds, kwargs)
+        if p.drizzle_err and (exposure.err is None or exposure.err.shape != data.shape):
+            raise ValueError(f"{exposure.name}: ERR is missing or not of the SCI shape")
+        if self._one_pass:
+            self._add_one_pass(exposure, seconds, kwargs)
+        else:
+            if self._driz_err is not None:
+                self._driz_err.add_image(np.asarray(exposure.err, dtype=np.float32), **kwargs)
+            if p.enable_var:
+                self._add_variances(exposure, seconds, kwargs)
         self._add_times(exposure)
         self.n_added += 1
         log.info("Drizzled %s: pixel map %.2f s, drizzle %.2f s", exposure.name, t1 - t0,
@@ -439,14 +485,45 @@ class Coadd:
         np.square(out, out=out)
         return out
 
+    @staticmethod
+    def _variance_names(exposure):
+        """The variance planes of ``exposure`` that are drizzled (present, SCI's shape)."""
+        shape = exposure.data.shape
+        return [name for name in VARIANCE_NAMES
+                if (var := exposure.variances.get(name)) is not None and var.size > 0
+                and var.shape == shape]  # fmt: skip
+
+    def _add_one_pass(self, exposure, seconds, kwargs):
+        """ERR (``drizzle_err``) and the variances with the compiled square kernel."""
+        from ._square_planes import drizzle_square_planes
+
+        box = (kwargs["xmin"], kwargs["xmax"], kwargs["ymin"], kwargs["ymax"])
+        common = dict(pixfrac=self.params.pixfrac, bounds=box)
+        weight, pixmap = kwargs["weight_map"], kwargs["pixmap"]
+        if self._err_sums is not None:
+            out, counts, fill = self._err_sums
+            drizzle_square_planes(np.asarray(exposure.err, dtype=np.float32)[None], weight,
+                                  pixmap, out=out, counts=counts, fill=fill, **common)  # fmt: skip
+        names = self._variance_names(exposure) if self.params.enable_var else []
+        if not names:
+            return
+        roots = np.empty((len(names), *exposure.data.shape), dtype=np.float32)
+        with np.errstate(invalid="ignore"):
+            for k, name in enumerate(names):
+                np.sqrt(exposure.variances[name], out=roots[k])
+        out, _ = drizzle_square_planes(roots, weight, pixmap, out_shape=self._shape, **common)
+        del roots
+        np.square(out, out=out)
+        self._accumulate_variances(dict(zip(names, out, strict=True)), seconds)
+
     def _add_variances(self, exposure, seconds, kwargs):
         drizzled = {}
-        for name in VARIANCE_NAMES:
-            var = exposure.variances.get(name)
-            if var is None or var.size == 0 or var.shape != exposure.data.shape:
-                continue
+        for name in self._variance_names(exposure):
             with np.errstate(invalid="ignore"):
-                drizzled[name] = self._drizzle_variance(var, kwargs)
+                drizzled[name] = self._drizzle_variance(exposure.variances[name], kwargs)
+        self._accumulate_variances(drizzled, seconds)
+
+    def _accumulate_variances(self, drizzled, seconds):
         rn, constant = None, 1.0
         if self.params.weight_type == "ivm":
             rn = drizzled.get("var_rnoise")
@@ -503,6 +580,8 @@ class Coadd:
             variances, err = self._final_variances()
         if self._driz_err is not None:
             err = (self._driz_err.out_img / (self.pixel_scale_ratio or 1.0)).astype(np.float32)
+        elif self._err_sums is not None:
+            err = (self._err_sums[0][0] / (self.pixel_scale_ratio or 1.0)).astype(np.float32)
         starts = [t for t in self._starts if t is not None]
         ends = [t for t in self._ends if t is not None]
         cut = self._cut

@@ -588,7 +588,7 @@ def coadd_tile(tile: Tile, job: TileJob, reader: Any, pixmaps: PixelMaps | None 
             coadd = Coadd(window, p, n_inputs=len(tile.members),
                           pixel_scale_ratio=job.pixel_scale_ratio,
                           pixel_map_function=lambda wcs_from, _to, _shape: maps.pop(id(wcs_from)),
-                          propagate_dq=job.propagate_dq)  # fmt: skip
+                          propagate_dq=job.propagate_dq, cut_margin=margin)  # fmt: skip
         coadd.add(exposure)
         added.append(k)
         del exposure, pixmap
