@@ -189,22 +189,39 @@ def _smooth_along_dispersion(image: np.ndarray, length: int) -> np.ndarray:
         return np.stack([convolve(frame, kernel, boundary="extend") for frame in image])
 
 
+def _nansum_of_product(v, a, b, buf):
+    """``np.nansum(v * a * b, axis=-1)`` (same operations, same order), computed in the
+    work array ``buf`` (shape of ``v``) instead of three new temporaries."""
+    np.multiply(v, a, out=buf)
+    if b is not None:
+        np.multiply(buf, b, out=buf)
+    np.copyto(buf, 0.0, where=np.isnan(buf))
+    return buf.sum(axis=-1)
+
+
 def _poly_background(image, used, weights, profile, order, variances):
-    """Per (integration, element) least-squares polynomial; evaluated map and variances."""
+    """Per (integration, element) least-squares polynomial; evaluated map and variances
+    (None for a variance given as None)."""
     ncross = image.shape[-1]
     y = np.linspace(-1.0, 1.0, ncross)
-    basis = np.stack([y**k for k in range(order + 1)], axis=-1)  # (ncross, K)
-    mask = (used & weights).astype(np.float64)  # (n, d, c)
-    target = np.where(used, image, 0.0) * weights
+    mask = used & weights  # (n, d, c)
     if order == 0:
+        mask = mask.astype(np.float64)
+        target = np.where(used, image, 0.0)
+        np.multiply(target, weights, out=target)
         normal = mask.sum(-1)  # (n, d)
         ok = normal > 0
         cov = np.where(ok, 1.0 / np.where(ok, normal, 1.0), 0.0)
         coef = cov * target.sum(-1)
         bkg2d = np.broadcast_to(coef[..., None], image.shape)
         # d bkg_sum / d pixel = (sum of aperture weights) * w * used / n
-        gain = profile.sum(-1)[None, :, None] * mask * cov[..., None]
+        gain = np.multiply(profile.sum(-1)[None, :, None], mask, out=target)
+        np.multiply(gain, cov[..., None], out=gain)
+        buf = mask
     else:
+        basis = np.stack([y**k for k in range(order + 1)], axis=-1)  # (ncross, K)
+        mask = mask.astype(np.float64)
+        target = np.where(used, image, 0.0) * weights
         design = mask[..., None] * basis  # (n, d, c, K)
         normal = np.einsum("ndck,ndcj->ndkj", design, design)
         rhs = np.einsum("ndck,ndc->ndk", design, target)
@@ -219,9 +236,11 @@ def _poly_background(image, used, weights, profile, order, variances):
         aperture_basis = profile @ basis  # (d, K): basis summed over the aperture
         response = np.einsum("ndkj,ndcj->ndck", cov, design)  # d coef_k / d pixel_c
         gain = np.einsum("dk,ndck->ndc", aperture_basis, response)
+        buf = target
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        bvars = [np.nansum(v * gain * gain, axis=-1) for v in variances]
+        bvars = [None if v is None else _nansum_of_product(v, gain, gain, buf)
+                 for v in variances]  # fmt: skip
     return bkg2d, bvars
 
 
@@ -287,13 +306,10 @@ def extract_box(
             "(nints, ndisp, ncross) and (ndisp, ncross)"
         )
     prof = np.asarray(profile, dtype=np.float64)
-    variances = []
-    for v in (var_rnoise, var_poisson, var_flat):
-        if v is None or np.shape(v) != img.shape:
-            variances.append(np.zeros_like(img))
-        else:
-            variances.append(np.asarray(v, dtype=np.float64))
-    finite = np.isfinite(img)
+    # None: zero variance (its sums are zero; no zero cube is made for it).
+    variances = [None if v is None or np.shape(v) != img.shape
+                 else np.asarray(v, dtype=np.float64)
+                 for v in (var_rnoise, var_poisson, var_flat)]  # fmt: skip
     zeros = np.zeros(img.shape[:2])
     if bg_profile is not None:
         if bkg_fit not in ("poly", "median"):
@@ -306,26 +322,44 @@ def extract_box(
                 raise ValueError(f"smoothing_length={smoothing_length}: expected an odd integer")
             source = _smooth_along_dispersion(img, int(smoothing_length))
         bgp = np.asarray(bg_profile)
+        finite = np.isfinite(img)
         if bkg_fit == "median":
-            bkg2d, bvars = _median_background(source, bgp, finite, prof, variances)
+            filled = [np.zeros_like(img) if v is None else v for v in variances]
+            bkg2d, bvars = _median_background(source, bgp, finite, prof, filled)
         else:
-            total = variances[0] + variances[1] + variances[2]
+            present = [v for v in variances if v is not None]
+            total = present[0] if present else np.zeros_like(img)
+            for v in present[1:]:
+                total = total + v
             weights = np.isfinite(total) & finite
+            del total, finite
             used = (bgp != 0)[None] & np.isfinite(source)
             bkg2d, bvars = _poly_background(source, used, weights, prof, int(bkg_order),
                                             variances)  # fmt: skip
-        img = img - bkg2d
+            del used, weights
+        bvars = [zeros if b is None else b for b in bvars]
+        img = img - bkg2d  # a new array, ours to overwrite below
+        owned = True
     else:
-        bkg2d, bvars = None, [zeros, zeros, zeros]
+        bkg2d, bvars, owned = None, [zeros, zeros, zeros], False
     w = np.where(np.isfinite(img), prof[None], 0.0)
-    flux = np.sum(np.where(w == 0, 0.0, img) * w, axis=-1)
+    # flux = sum(where(w == 0, 0, img) * w): the same operations, in one work array.
+    if owned:
+        buf = img
+        np.copyto(buf, 0.0, where=w == 0)
+    else:
+        buf = np.where(w == 0, 0.0, img)
+    np.multiply(buf, w, out=buf)
+    flux = buf.sum(axis=-1)
     npix = np.sum(w, axis=-1)
     w2 = w * w
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        fvars = [np.nansum(v * w2, axis=-1) + b for v, b in zip(variances, bvars, strict=True)]
+        fvars = [(zeros if v is None else _nansum_of_product(v, w2, None, buf)) + b
+                 for v, b in zip(variances, bvars, strict=True)]  # fmt: skip
+    del w2
     if bkg2d is not None:
-        background = np.sum(bkg2d * w, axis=-1)
+        background = np.multiply(bkg2d, w, out=buf).sum(axis=-1)
         background[~np.isfinite(background)] = 0.0
     else:
         background = zeros.copy()

@@ -161,7 +161,7 @@ def calibrate_chunks(
             for attribute, value in _cubes(piece):
                 spill.write(attribute, a, value)
             if extraction is not None:
-                extraction.add(clean_chunk(piece, slice(None)))
+                extraction.add(clean_chunk(piece, slice(None), getattr(extraction, "window", None)))
             if last is not None:
                 last.close()
             last = piece
