@@ -138,8 +138,11 @@ class Tso3Pipeline(Pipeline):
             self._check_member(first, model.member_name(indices[0]), None)
             object.__setattr__(self, "_prefetched_sets", None)
             object.__setattr__(self, "_prefetched", self._prefetch_one(first))
-        finally:
+        except BaseException:
             first.close()
+            raise
+        # Kept for process (not opened twice): opened lazily, it holds only metadata.
+        self.__dict__["_first_member"] = (model, indices[0], first)
 
     # ------------------------------------------------------------------ running
     def process(self, model: Any) -> Any:
@@ -161,8 +164,14 @@ class Tso3Pipeline(Pipeline):
         od = self.outlier_detection
         od.suffix = od.suffix or "crfints"
         first, x1d, seen, phot, replaced = None, None, [], [], []
+        kept = self.__dict__.pop("_first_member", None)
         for index in indices:
-            cube = model if index is None else _open_member(library, index)
+            if index is None:
+                cube = model
+            elif kept is not None and kept[0] is library and kept[1] == index:
+                cube, kept = kept[2], None
+            else:
+                cube = _open_member(library, index)
             member = _name(cube) if index is None else library.member_name(index)
             first = self._check_member(cube, member, first)
             lazy = lazy_cube_of(cube)
