@@ -299,10 +299,14 @@ class Tso3Pipeline(Pipeline):
 
             steps.append(flag)
         log.info("Extracting 1-D spectra ...")
+        path = None
+        if not od.skip:
+            path = member_output_path(member, "crfints", asn_id=asn_id,
+                                      output_dir=self.output_dir)  # fmt: skip
         product, extraction = chunked.calibrate_chunks(
             cube, lazy, steps, memory_limit=chunked.memory_limit_bytes(self),
             spill_dir=self.output_dir or os.getcwd(),
-            extractor=chunked.extractor_of(self.extract_1d),
+            extractor=chunked.extractor_of(self.extract_1d), product_path=path,
         )  # fmt: skip
         spill = chunked.spill_of(product)[0]
         try:
@@ -314,9 +318,7 @@ class Tso3Pipeline(Pipeline):
                 result = extraction.product(product, True)
                 self.extract_1d._set_status(result, "COMPLETE")
                 self.extract_1d.finalize_result(result)
-            if not od.skip:
-                path = member_output_path(member, "crfints", asn_id=asn_id,
-                                          output_dir=self.output_dir)  # fmt: skip
+            if path is not None:
                 product.meta.filename = os.path.basename(path)
                 existed = os.path.exists(path)
                 chunked.save_spilled(product, path)
