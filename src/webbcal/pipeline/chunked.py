@@ -104,9 +104,12 @@ def spill_of(model: Any) -> tuple[IntegrationSpill | ProductSpill, int] | None:
 
 
 def _placeholders(model: Any, attributes) -> None:
-    for attribute in attributes:
-        value = getattr(model, attribute)
-        setattr(model, attribute, np.zeros((1,) + value.shape[1:], dtype=value.dtype))
+    from ..datamodels.io import assigning_checked_values
+
+    with assigning_checked_values(model):  # zeros of the arrays' own dtypes
+        for attribute in attributes:
+            value = getattr(model, attribute)
+            setattr(model, attribute, np.zeros((1,) + value.shape[1:], dtype=value.dtype))
 
 
 def calibrate_chunks(

@@ -303,6 +303,11 @@ class Tso3Pipeline(Pipeline):
         if not od.skip:
             path = member_output_path(member, "crfints", asn_id=asn_id,
                                       output_dir=self.output_dir)  # fmt: skip
+            # The crfints metadata as it will be saved, from the first chunk on: the
+            # product is laid out from it, and its arrays keep their places when the
+            # final headers are written (see ProductSpill).
+            od._set_status(cube, "COMPLETE")
+            cube.meta.filename = os.path.basename(path)
         product, extraction = chunked.calibrate_chunks(
             cube, lazy, steps, memory_limit=chunked.memory_limit_bytes(self),
             spill_dir=self.output_dir or os.getcwd(),
