@@ -427,6 +427,8 @@ def _units(photom_done: bool) -> dict[str, str]:
 def _product(model, cols, units, meta, ra, dec, three_d):
     from stdatamodels.jwst import datamodels as dm
 
+    from ..datamodels.io import assigning_checked_values
+
     wcs = spectral_wcs(ra, dec, cols["WAVELENGTH"])
     if three_d:
         out = dm.TSOMultiSpecModel()
@@ -458,7 +460,8 @@ def _product(model, cols, units, meta, ra, dec, three_d):
     for key, value in meta.items():
         if value is not None:
             setattr(spec, key, value)
-    spec.meta.wcs = wcs
+    with assigning_checked_values(spec):  # a gwcs.WCS: checked when the product is saved
+        spec.meta.wcs = wcs
     out.update(model, only="PRIMARY")
     out.spec.append(spec)
     out.meta.wcs = None
