@@ -244,6 +244,43 @@ def _poly_background(image, used, weights, profile, order, variances):
     return bkg2d, bvars
 
 
+def _poly_background_strided(image, used, weights, profile, order, variances):
+    """As :func:`_poly_background`, with numpy's own temporaries (their memory order
+    follows strided inputs)."""
+    ncross = image.shape[-1]
+    y = np.linspace(-1.0, 1.0, ncross)
+    basis = np.stack([y**k for k in range(order + 1)], axis=-1)  # (ncross, K)
+    mask = (used & weights).astype(np.float64)  # (n, d, c)
+    target = np.where(used, image, 0.0) * weights
+    if order == 0:
+        normal = mask.sum(-1)  # (n, d)
+        ok = normal > 0
+        cov = np.where(ok, 1.0 / np.where(ok, normal, 1.0), 0.0)
+        coef = cov * target.sum(-1)
+        bkg2d = np.broadcast_to(coef[..., None], image.shape)
+        # d bkg_sum / d pixel = (sum of aperture weights) * w * used / n
+        gain = profile.sum(-1)[None, :, None] * mask * cov[..., None]
+    else:
+        design = mask[..., None] * basis  # (n, d, c, K)
+        normal = np.einsum("ndck,ndcj->ndkj", design, design)
+        rhs = np.einsum("ndck,ndc->ndk", design, target)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ok = np.linalg.cond(normal) < _MAX_CONDITION
+        cov = np.zeros_like(normal)
+        if np.any(ok):
+            cov[ok] = np.linalg.inv(normal[ok])
+        coef = np.einsum("ndkj,ndj->ndk", cov, rhs)
+        bkg2d = np.einsum("ck,ndk->ndc", basis, coef)
+        aperture_basis = profile @ basis  # (d, K): basis summed over the aperture
+        response = np.einsum("ndkj,ndcj->ndck", cov, design)  # d coef_k / d pixel_c
+        gain = np.einsum("dk,ndck->ndc", aperture_basis, response)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        bvars = [np.nansum(v * gain * gain, axis=-1) for v in variances]
+    return bkg2d, bvars
+
+
 def _median_background(image, bg_profile, finite, profile, variances):
     masked = np.where(bg_profile != 0, image, np.nan)
     with warnings.catch_warnings():
@@ -299,6 +336,13 @@ def extract_box(
         On shapes that do not match, an unknown ``bkg_fit``, a negative order or an even
         smoothing length.
     """
+    inputs = (data, var_rnoise, var_poisson, var_flat)
+    if not all(a is None or np.asarray(a).flags.c_contiguous for a in inputs):
+        return _extract_box_strided(
+            data, profile, var_rnoise=var_rnoise, var_poisson=var_poisson, var_flat=var_flat,
+            bg_profile=bg_profile, bkg_fit=bkg_fit, bkg_order=bkg_order,
+            smoothing_length=smoothing_length,
+        )  # fmt: skip
     img = np.asarray(data, dtype=np.float64)
     if img.ndim != 3 or np.shape(profile) != img.shape[1:]:
         raise ValueError(
@@ -360,6 +404,70 @@ def extract_box(
     del w2
     if bkg2d is not None:
         background = np.multiply(bkg2d, w, out=buf).sum(axis=-1)
+        background[~np.isfinite(background)] = 0.0
+    else:
+        background = zeros.copy()
+    flux[np.isclose(npix, 0.0)] = np.nan
+    return BoxResult(
+        flux=flux, var_rnoise=fvars[0], var_poisson=fvars[1], var_flat=fvars[2],
+        background=background, bkg_var_rnoise=np.asarray(bvars[0]) + zeros,
+        bkg_var_poisson=np.asarray(bvars[1]) + zeros, bkg_var_flat=np.asarray(bvars[2]) + zeros,
+        npixels=npix,
+    )  # fmt: skip
+
+
+def _extract_box_strided(data, profile, *, var_rnoise, var_poisson, var_flat, bg_profile,
+                         bkg_fit, bkg_order, smoothing_length) -> BoxResult:  # fmt: skip
+    """:func:`extract_box` for arrays that are not C-contiguous (e.g. transposed views of
+    horizontally dispersed images): numpy sums along an axis in an order that follows
+    the memory layout, so these keep the temporaries (and the results, bit for bit) of
+    the general numpy expressions."""
+    img = np.asarray(data, dtype=np.float64)
+    if img.ndim != 3 or np.shape(profile) != img.shape[1:]:
+        raise ValueError(
+            f"data has shape {img.shape} and profile {np.shape(profile)}; expected "
+            "(nints, ndisp, ncross) and (ndisp, ncross)"
+        )
+    prof = np.asarray(profile, dtype=np.float64)
+    variances = []
+    for v in (var_rnoise, var_poisson, var_flat):
+        if v is None or np.shape(v) != img.shape:
+            variances.append(np.zeros_like(img))
+        else:
+            variances.append(np.asarray(v, dtype=np.float64))
+    finite = np.isfinite(img)
+    zeros = np.zeros(img.shape[:2])
+    if bg_profile is not None:
+        if bkg_fit not in ("poly", "median"):
+            raise ValueError(f"bkg_fit={bkg_fit!r}: expected 'poly' or 'median'")
+        if int(bkg_order) != bkg_order or bkg_order < 0:
+            raise ValueError(f"bkg_order={bkg_order!r}: expected an integer >= 0")
+        source = img
+        if smoothing_length > 1:
+            if smoothing_length % 2 == 0:
+                raise ValueError(f"smoothing_length={smoothing_length}: expected an odd integer")
+            source = _smooth_along_dispersion(img, int(smoothing_length))
+        bgp = np.asarray(bg_profile)
+        if bkg_fit == "median":
+            bkg2d, bvars = _median_background(source, bgp, finite, prof, variances)
+        else:
+            total = variances[0] + variances[1] + variances[2]
+            weights = np.isfinite(total) & finite
+            used = (bgp != 0)[None] & np.isfinite(source)
+            bkg2d, bvars = _poly_background_strided(source, used, weights, prof, int(bkg_order),
+                                            variances)  # fmt: skip
+        img = img - bkg2d
+    else:
+        bkg2d, bvars = None, [zeros, zeros, zeros]
+    w = np.where(np.isfinite(img), prof[None], 0.0)
+    flux = np.sum(np.where(w == 0, 0.0, img) * w, axis=-1)
+    npix = np.sum(w, axis=-1)
+    w2 = w * w
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fvars = [np.nansum(v * w2, axis=-1) + b for v, b in zip(variances, bvars, strict=True)]
+    if bkg2d is not None:
+        background = np.sum(bkg2d * w, axis=-1)
         background[~np.isfinite(background)] = 0.0
     else:
         background = zeros.copy()
