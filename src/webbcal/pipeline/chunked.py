@@ -4,10 +4,11 @@ A multi-integration product opened from a file is opened lazily
 (:func:`webbcal.lib.cubeio.open_lazy_cube`): its metadata and tables in memory, its
 (nints, ny, nx) arrays on disk. The per-integration steps (flat_field and photom in
 calwebb_spec2; outlier flagging in calwebb_tso3) and the spectral extraction then run
-on chunks of integrations sized from ``memory_limit``; each calibrated chunk is kept
-in a spill beside the products (:class:`~webbcal.lib.cubeio.IntegrationSpill`) and
-extracted, and the product is written from the spill once its metadata is final
-(:func:`save_spilled`). Peak memory is that of one chunk plus the x1dints spectra,
+on chunks of integrations sized from ``memory_limit``; each calibrated chunk is
+extracted and written straight into its product, laid out from the first chunk's
+metadata under a temporary name (:class:`~webbcal.lib.cubeio.ProductSpill`; a raw spill,
+:class:`~webbcal.lib.cubeio.IntegrationSpill`, when the product's path is not known),
+whose headers are rewritten once its metadata is final (:func:`save_spilled`). Peak memory is that of one chunk plus the x1dints spectra,
 whatever the number of integrations.
 
 Every step runs unchanged on each chunk (a copy of the exposure's metadata holding the
