@@ -36,10 +36,13 @@ CPU seconds; jwst 3.0.0; webbcal memory_limit at its default 1.4GB; apcorr N/A):
       200  spec2  before 6.29 (6.08)  after 4.96 (4.15)   peak RSS 646 -> 421 MB
       200  tso3   before 6.86 (5.95)  after 4.97 (4.38)   peak RSS 655 -> 432 MB
       best wall (both stages): 13.5 s -> 9.0 s
+     2000  spec2  before 21.3 (wall 22.2)  after 14.1 (wall 14.5)  peak RSS 784 -> 701 MB
+     2000  tso3   before 24.9 (wall 33.6)  after 15.3 (wall 15.8)  peak RSS 840 -> 794 MB
+      (2000: one run each, same load)
 
 x1dints fluxes (spec2 and tso3) agree to a median relative difference of 2e-16, the
-white-light curves exactly. At 200 integrations both exposures fit in memory_limit and
-run whole; at 2000 webbcal reads, calibrates/flags, extracts and writes in chunks of
+white-light curves exactly. At 200 integrations each exposure is processed in two
+chunks (107 + 93 integrations at the default memory_limit); at 2000 webbcal reads, calibrates/flags, extracts and writes in chunks of
 integrations (:mod:`webbcal.pipeline.chunked`) and its peak RSS no longer grows with the
 number of integrations (4.8 GB before, spec2 at 2000; tso3 2.2 GB).
 
