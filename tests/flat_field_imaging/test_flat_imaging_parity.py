@@ -112,3 +112,24 @@ def test_inverse_matches_official_on_subarray(flats):
     model = imaging_rate("MIRI", subarray="SUB256", xstart=413, ystart=51, shape=(256, 256),
                          seed=5)  # fmt: skip
     _compare(_ours(model, flat_path, inverse=True), _theirs(model, flat_path, inverse=True))
+
+
+def test_one_step_instance_reuses_only_the_same_flat(flats, tmp_path):
+    """A step run again (chunks of a time series) reuses the flat it read only for the
+    same file: another file, or the file rewritten, is read again."""
+    instrument, detector, kw, _ = CASES["nrca1_tsimage_cube"]
+    model = imaging_rate(instrument=instrument, detector=detector, **kw)
+    first = flats(instrument, detector)
+    other = write_flat(tmp_path / "other_flat.fits", instrument=instrument, detector=detector,
+                       seed=99)  # fmt: skip
+    step = FlatFieldStep()
+
+    def run(flat):
+        step.override_flat = os.fspath(flat)
+        return step.run(model.copy())
+
+    a, again, b = run(first), run(first), run(other)
+    np.testing.assert_array_equal(a.data, again.data)
+    assert a.data.tobytes() != b.data.tobytes()
+    np.testing.assert_array_equal(b.data, _ours(model.copy(), other).data)
+    assert step.__dict__["_flat_kept"][0][0] == os.path.abspath(other)

@@ -286,3 +286,81 @@ def test_bad_arguments(exposure, arrays, tmp_path):
         with pytest.raises(TypeError, match="same_kind"):
             product.write("data", 0, arrays["data"][0].astype(complex))
     assert os.listdir(tmp_path) == []
+
+
+def _frozen_clock(monkeypatch):
+    from stdatamodels.jwst.datamodels import model_base
+
+    class FrozenTime(Time):
+        @classmethod
+        def now(cls):
+            return Time("2024-01-02T03:04:05.678")
+
+    monkeypatch.setattr(model_base, "Time", FrozenTime)
+
+
+def _streamed_open(exposure, arrays, path):
+    """A product with every element written, not committed."""
+    product = StreamedProduct(_cube(exposure, arrays, full=False), path,
+                              {k: SHAPE for k in arrays})  # fmt: skip
+    for name, index, values in _pieces(arrays, np.random.default_rng(3)):
+        product.write(name, index, values)
+    return product
+
+
+@pytest.mark.parametrize("title", ["short title", "long " * 600])
+def test_relayout_gives_the_new_metadata(exposure, arrays, tmp_path, monkeypatch, title):
+    """Metadata changed after the arrays were written: the product equals, byte for byte,
+    the final model saved whole; in place when the arrays keep their offsets (short
+    title), else (a primary header grown by blocks) copied into a new product."""
+    _frozen_clock(monkeypatch)
+    final = _cube(exposure, arrays, full=True)
+    final.meta.program.title = title
+    final.meta.target.catalog_name = "ANOTHER TARGET"
+    (tmp_path / "ref").mkdir()
+    ref = tmp_path / "ref" / "x_rateints.fits"
+    final.save(str(ref))
+    path = tmp_path / "x_rateints.fits"
+    product = _streamed_open(exposure, arrays, path)
+    template = _cube(exposure, arrays, full=False)
+    template.meta.program.title = title
+    template.meta.target.catalog_name = "ANOTHER TARGET"
+    moved = not product.relayout(template)
+    assert moved == (len(title) > 100)
+    if moved:
+        with StreamedProduct(template, path, {k: SHAPE for k in arrays}) as out:
+            out.copy_arrays_from(product)
+            out.commit()
+        product.abort()
+    else:
+        product.commit()
+    assert sorted(os.listdir(tmp_path)) == ["ref", "x_rateints.fits"]
+    assert ref.read_bytes() == path.read_bytes()
+
+
+def test_product_spill_elsewhere_and_abort(exposure, arrays, tmp_path, monkeypatch):
+    """ProductSpill: chunks written into a provisional product; saved under another name
+    the arrays are copied (same bytes as the model saved whole); closed unsaved, nothing
+    is left behind."""
+    from webbcal.lib.cubeio import ProductSpill
+
+    _frozen_clock(monkeypatch)
+    full = _cube(exposure, arrays, full=True)
+    (tmp_path / "ref").mkdir()
+    ref = tmp_path / "ref" / "b_rateints.fits"
+    full.save(str(ref))
+    chunk = _cube(exposure, {k: v[:3] for k, v in arrays.items()}, full=True)
+    spill = ProductSpill(chunk, str(tmp_path / "a_rateints.fits"), SHAPE, list(arrays))
+    np.testing.assert_array_equal(chunk.data, arrays["data"][:3])  # restored
+    for a in range(0, NINTS, 3):
+        for name, value in arrays.items():
+            spill.write(name, a, value[a : a + 3])
+    out = spill.write_product(_cube(exposure, arrays, full=False),
+                              str(tmp_path / "b_rateints.fits"), 3)  # fmt: skip
+    spill.close()
+    assert sorted(os.listdir(tmp_path)) == ["b_rateints.fits", "ref"]
+    assert Path(out).read_bytes() == ref.read_bytes()
+    spill = ProductSpill(chunk, str(tmp_path / "c_rateints.fits"), SHAPE, list(arrays))
+    spill.write("data", 0, arrays["data"][:3])
+    spill.close()
+    assert sorted(os.listdir(tmp_path)) == ["b_rateints.fits", "ref"]

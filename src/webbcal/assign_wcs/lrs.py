@@ -167,10 +167,13 @@ def assign_lrs_slitless_wcs(model: Any, distortion_path: str, specwcs_path: str)
         log.info("Applied barycentric velocity correction for VELOSYS=%s m/s", velosys)
     log.info("Created a MIRI mir_lrs-slitless WCS with references distortion=%s, specwcs=%s",
              os.path.basename(distortion_path), os.path.basename(specwcs_path))  # fmt: skip
+    from ..datamodels.io import assigning_checked_values
+
     info = model.meta.wcsinfo
     info.specsys = "BARYCENT"
     info.dispersion_direction = 2
-    model.meta.wcs = wcs
+    with assigning_checked_values(model):  # a gwcs.WCS: checked when the model is saved
+        model.meta.wcs = wcs
     wavelength = lrs_wavelength_map(wcs, shape)
     if not np.any(np.isfinite(wavelength)):
         raise AssignWcsError(
@@ -178,7 +181,8 @@ def assign_lrs_slitless_wcs(model: Any, distortion_path: str, specwcs_path: str)
             f"{shape[1]}x{shape[0]} subarray (no pixel has a wavelength); expected a specwcs "
             "for this subarray"
         )
-    model.wavelength = wavelength.astype(np.float32)
+    with assigning_checked_values(model):  # float32 of the image's shape
+        model.wavelength = wavelength.astype(np.float32)
     try:
         info.s_region = s_region_from_wcs(wcs)
     except Exception as exc:  # a footprint is informative only

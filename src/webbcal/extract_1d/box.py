@@ -189,8 +189,64 @@ def _smooth_along_dispersion(image: np.ndarray, length: int) -> np.ndarray:
         return np.stack([convolve(frame, kernel, boundary="extend") for frame in image])
 
 
+def _nansum_of_product(v, a, b, buf):
+    """``np.nansum(v * a * b, axis=-1)`` (same operations, same order), computed in the
+    work array ``buf`` (shape of ``v``) instead of three new temporaries."""
+    np.multiply(v, a, out=buf)
+    if b is not None:
+        np.multiply(buf, b, out=buf)
+    np.copyto(buf, 0.0, where=np.isnan(buf))
+    return buf.sum(axis=-1)
+
+
 def _poly_background(image, used, weights, profile, order, variances):
-    """Per (integration, element) least-squares polynomial; evaluated map and variances."""
+    """Per (integration, element) least-squares polynomial; evaluated map and variances
+    (None for a variance given as None)."""
+    ncross = image.shape[-1]
+    y = np.linspace(-1.0, 1.0, ncross)
+    mask = used & weights  # (n, d, c)
+    if order == 0:
+        mask = mask.astype(np.float64)
+        target = np.where(used, image, 0.0)
+        np.multiply(target, weights, out=target)
+        normal = mask.sum(-1)  # (n, d)
+        ok = normal > 0
+        cov = np.where(ok, 1.0 / np.where(ok, normal, 1.0), 0.0)
+        coef = cov * target.sum(-1)
+        bkg2d = np.broadcast_to(coef[..., None], image.shape)
+        # d bkg_sum / d pixel = (sum of aperture weights) * w * used / n
+        gain = np.multiply(profile.sum(-1)[None, :, None], mask, out=target)
+        np.multiply(gain, cov[..., None], out=gain)
+        buf = mask
+    else:
+        basis = np.stack([y**k for k in range(order + 1)], axis=-1)  # (ncross, K)
+        mask = mask.astype(np.float64)
+        target = np.where(used, image, 0.0) * weights
+        design = mask[..., None] * basis  # (n, d, c, K)
+        normal = np.einsum("ndck,ndcj->ndkj", design, design)
+        rhs = np.einsum("ndck,ndc->ndk", design, target)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ok = np.linalg.cond(normal) < _MAX_CONDITION
+        cov = np.zeros_like(normal)
+        if np.any(ok):
+            cov[ok] = np.linalg.inv(normal[ok])
+        coef = np.einsum("ndkj,ndj->ndk", cov, rhs)
+        bkg2d = np.einsum("ck,ndk->ndc", basis, coef)
+        aperture_basis = profile @ basis  # (d, K): basis summed over the aperture
+        response = np.einsum("ndkj,ndcj->ndck", cov, design)  # d coef_k / d pixel_c
+        gain = np.einsum("dk,ndck->ndc", aperture_basis, response)
+        buf = target
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        bvars = [None if v is None else _nansum_of_product(v, gain, gain, buf)
+                 for v in variances]  # fmt: skip
+    return bkg2d, bvars
+
+
+def _poly_background_strided(image, used, weights, profile, order, variances):
+    """As :func:`_poly_background`, with numpy's own temporaries (their memory order
+    follows strided inputs)."""
     ncross = image.shape[-1]
     y = np.linspace(-1.0, 1.0, ncross)
     basis = np.stack([y**k for k in range(order + 1)], axis=-1)  # (ncross, K)
@@ -280,6 +336,92 @@ def extract_box(
         On shapes that do not match, an unknown ``bkg_fit``, a negative order or an even
         smoothing length.
     """
+    inputs = (data, var_rnoise, var_poisson, var_flat)
+    if not all(a is None or np.asarray(a).flags.c_contiguous for a in inputs):
+        return _extract_box_strided(
+            data, profile, var_rnoise=var_rnoise, var_poisson=var_poisson, var_flat=var_flat,
+            bg_profile=bg_profile, bkg_fit=bkg_fit, bkg_order=bkg_order,
+            smoothing_length=smoothing_length,
+        )  # fmt: skip
+    img = np.asarray(data, dtype=np.float64)
+    if img.ndim != 3 or np.shape(profile) != img.shape[1:]:
+        raise ValueError(
+            f"data has shape {img.shape} and profile {np.shape(profile)}; expected "
+            "(nints, ndisp, ncross) and (ndisp, ncross)"
+        )
+    prof = np.asarray(profile, dtype=np.float64)
+    # None: zero variance (its sums are zero; no zero cube is made for it).
+    variances = [None if v is None or np.shape(v) != img.shape
+                 else np.asarray(v, dtype=np.float64)
+                 for v in (var_rnoise, var_poisson, var_flat)]  # fmt: skip
+    zeros = np.zeros(img.shape[:2])
+    if bg_profile is not None:
+        if bkg_fit not in ("poly", "median"):
+            raise ValueError(f"bkg_fit={bkg_fit!r}: expected 'poly' or 'median'")
+        if int(bkg_order) != bkg_order or bkg_order < 0:
+            raise ValueError(f"bkg_order={bkg_order!r}: expected an integer >= 0")
+        source = img
+        if smoothing_length > 1:
+            if smoothing_length % 2 == 0:
+                raise ValueError(f"smoothing_length={smoothing_length}: expected an odd integer")
+            source = _smooth_along_dispersion(img, int(smoothing_length))
+        bgp = np.asarray(bg_profile)
+        finite = np.isfinite(img)
+        if bkg_fit == "median":
+            filled = [np.zeros_like(img) if v is None else v for v in variances]
+            bkg2d, bvars = _median_background(source, bgp, finite, prof, filled)
+        else:
+            present = [v for v in variances if v is not None]
+            total = present[0] if present else np.zeros_like(img)
+            for v in present[1:]:
+                total = total + v
+            weights = np.isfinite(total) & finite
+            del total, finite
+            used = (bgp != 0)[None] & np.isfinite(source)
+            bkg2d, bvars = _poly_background(source, used, weights, prof, int(bkg_order),
+                                            variances)  # fmt: skip
+            del used, weights
+        bvars = [zeros if b is None else b for b in bvars]
+        img = img - bkg2d  # a new array, ours to overwrite below
+        owned = True
+    else:
+        bkg2d, bvars, owned = None, [zeros, zeros, zeros], False
+    w = np.where(np.isfinite(img), prof[None], 0.0)
+    # flux = sum(where(w == 0, 0, img) * w): the same operations, in one work array.
+    if owned:
+        buf = img
+        np.copyto(buf, 0.0, where=w == 0)
+    else:
+        buf = np.where(w == 0, 0.0, img)
+    np.multiply(buf, w, out=buf)
+    flux = buf.sum(axis=-1)
+    npix = np.sum(w, axis=-1)
+    w2 = w * w
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fvars = [(zeros if v is None else _nansum_of_product(v, w2, None, buf)) + b
+                 for v, b in zip(variances, bvars, strict=True)]  # fmt: skip
+    del w2
+    if bkg2d is not None:
+        background = np.multiply(bkg2d, w, out=buf).sum(axis=-1)
+        background[~np.isfinite(background)] = 0.0
+    else:
+        background = zeros.copy()
+    flux[np.isclose(npix, 0.0)] = np.nan
+    return BoxResult(
+        flux=flux, var_rnoise=fvars[0], var_poisson=fvars[1], var_flat=fvars[2],
+        background=background, bkg_var_rnoise=np.asarray(bvars[0]) + zeros,
+        bkg_var_poisson=np.asarray(bvars[1]) + zeros, bkg_var_flat=np.asarray(bvars[2]) + zeros,
+        npixels=npix,
+    )  # fmt: skip
+
+
+def _extract_box_strided(data, profile, *, var_rnoise, var_poisson, var_flat, bg_profile,
+                         bkg_fit, bkg_order, smoothing_length) -> BoxResult:  # fmt: skip
+    """:func:`extract_box` for arrays that are not C-contiguous (e.g. transposed views of
+    horizontally dispersed images): numpy sums along an axis in an order that follows
+    the memory layout, so these keep the temporaries (and the results, bit for bit) of
+    the general numpy expressions."""
     img = np.asarray(data, dtype=np.float64)
     if img.ndim != 3 or np.shape(profile) != img.shape[1:]:
         raise ValueError(
@@ -312,7 +454,7 @@ def extract_box(
             total = variances[0] + variances[1] + variances[2]
             weights = np.isfinite(total) & finite
             used = (bgp != 0)[None] & np.isfinite(source)
-            bkg2d, bvars = _poly_background(source, used, weights, prof, int(bkg_order),
+            bkg2d, bvars = _poly_background_strided(source, used, weights, prof, int(bkg_order),
                                             variances)  # fmt: skip
         img = img - bkg2d
     else:

@@ -66,11 +66,17 @@ def _wavelength_map(model, name: str) -> np.ndarray:
     return np.asarray(model.meta.wcs(x.astype(float), y.astype(float))[2], dtype=np.float64)
 
 
-def clean_chunk(model, sl) -> dict[str, np.ndarray | None]:
+def clean_chunk(model, sl, window: tuple[slice, slice] | None = None
+                ) -> dict[str, np.ndarray | None]:  # fmt: skip
     """Float64 copies of integrations ``sl`` of ``model``'s SCI, ERR and VAR_* with NaN
     where a pixel is invalid (DQ DO_NOT_USE or a NaN in any of them); a 2-D model gives
-    arrays of one integration."""
+    arrays of one integration.
+
+    ``window``: (rows, columns) slices of the image to copy (an extractor's
+    :attr:`LrsExtractor.window`: the pixels its sums can use); None: the whole image.
+    """
     three_d = np.ndim(model.data) == 3
+    region = (Ellipsis,) if window is None else (Ellipsis, *window)
     arrays = {}
     for attr in ("data", "err", "var_poisson", "var_rnoise", "var_flat"):
         value = getattr(model, attr) if model.hasattr(attr) else None
@@ -78,10 +84,10 @@ def clean_chunk(model, sl) -> dict[str, np.ndarray | None]:
             arrays[attr] = None
             continue
         chunk = value[sl] if three_d else value[None]
-        arrays[attr] = np.array(chunk, dtype=np.float64)
+        arrays[attr] = np.array(chunk[region], dtype=np.float64)
     dq = np.asarray(model.dq)
     dq = dq[sl] if three_d else dq[None]
-    bad = (dq & _DNU) != 0
+    bad = (dq[region] & _DNU) != 0
     for value in arrays.values():
         if value is not None:
             bad |= np.isnan(value)
@@ -128,7 +134,7 @@ def extract_model(model: Any, extractor: LrsExtractor) -> Any:
     if three_d and nints > 1:
         log.info("Beginning loop over %d integrations ...", nints)
     for sl in integration_chunks(nints, int(np.prod(np.shape(model.data)[-2:]))):
-        extractor.add(clean_chunk(model, sl))
+        extractor.add(clean_chunk(model, sl, extractor.window))
     if three_d and nints > 1:
         log.info("All %d integrations done", nints)
     return extractor.product(model, three_d)
@@ -247,6 +253,43 @@ def prepare_lrs(model: Any, ext_path: str | None, step, *,
                         step.log_increment)  # fmt: skip
 
 
+#: numpy sums a row of at most this many float64 values with eight interleaved partial
+#: sums (pairwise summation beyond): dropping leading columns in steps of 8 and trailing
+#: ones in steps of 8 (or to the end) leaves every partial sum, hence the result,
+#: unchanged when the dropped values are zeros.
+_PAIRWISE_BLOCK = 128
+
+
+def _sum_window(profile, bg_profile, params) -> tuple[slice, slice]:
+    """The (dispersion, cross-dispersion) slices of an oriented image outside which
+    neither the aperture nor the background region has weight.
+
+    Only the pixels inside enter the box sums and background fits, so extracting the
+    window gives the spectra of the whole image, bit for bit: dispersion elements are
+    independent (all of them kept when the image is smoothed along the dispersion);
+    across the dispersion the window is cut at multiples of 8 columns, for images at
+    most :data:`_PAIRWISE_BLOCK` wide, and not for a polynomial background of order > 0
+    (its basis spans the whole width).
+    """
+    ndisp, ncross = profile.shape
+    weight = profile != 0
+    if bg_profile is not None:
+        weight = weight | (bg_profile != 0)
+    rows = np.flatnonzero(weight.any(axis=1))
+    cols = np.flatnonzero(weight.any(axis=0))
+    if rows.size == 0 or (params.smoothing_length or 0) > 1:
+        row_slice = slice(0, ndisp)
+    else:
+        row_slice = slice(int(rows[0]), int(rows[-1]) + 1)
+    polynomial = (bg_profile is not None and (params.bkg_fit or "poly") == "poly"
+                  and int(params.bkg_order or 0) > 0)  # fmt: skip
+    if cols.size == 0 or ncross > _PAIRWISE_BLOCK or polynomial:
+        return row_slice, slice(0, ncross)
+    c0 = int(cols[0]) // 8 * 8
+    c1 = min(ncross, -(-(int(cols[-1]) + 1) // 8) * 8)
+    return row_slice, slice(c0, c1)
+
+
 class LrsExtractor:
     """Box extraction of an LRS exposure fed chunk by chunk (see :func:`prepare_lrs`).
 
@@ -263,24 +306,38 @@ class LrsExtractor:
         self.ra, self.dec, self.log_increment = ra, dec, log_increment
         self.columns = {c: [] for c in VECTOR_COLUMNS if c != "WAVELENGTH"}
         self.done = 0
+        rows, cols = _sum_window(profile, bg_profile, params)
+        self._oriented_window = (rows, cols)
+        #: (rows, columns) of the stored image whose pixels the sums use (the others get
+        #: no weight): the part :func:`clean_chunk` needs to copy.
+        self.window = (rows, cols) if params.dispaxis == 2 else (cols, rows)
 
     def add(self, arrays: dict[str, np.ndarray | None]) -> None:
         """Extract one chunk: ``arrays`` from :func:`clean_chunk` (float64, NaN where
         invalid), shape (k, ny, nx) each."""
         params = self.params
+        rows, cols = self._oriented_window
+        full = self.profile.shape
+        oriented = {}
+        for key in ("data", "var_rnoise", "var_poisson", "var_flat"):
+            value = _oriented(arrays[key], params.dispaxis)
+            if value is not None and value.shape[-2:] == full:
+                value = value[:, rows, cols]  # whole images: the window's part
+            oriented[key] = value
+        bg_profile = None if self.bg_profile is None else self.bg_profile[rows, cols]
         res = extract_box(
-            _oriented(arrays["data"], params.dispaxis), self.profile,
-            var_rnoise=_oriented(arrays["var_rnoise"], params.dispaxis),
-            var_poisson=_oriented(arrays["var_poisson"], params.dispaxis),
-            var_flat=_oriented(arrays["var_flat"], params.dispaxis),
-            bg_profile=self.bg_profile, bkg_fit=params.bkg_fit or "poly",
+            oriented["data"], self.profile[rows, cols], var_rnoise=oriented["var_rnoise"],
+            var_poisson=oriented["var_poisson"], var_flat=oriented["var_flat"],
+            bg_profile=bg_profile, bkg_fit=params.bkg_fit or "poly",
             bkg_order=params.bkg_order, smoothing_length=params.smoothing_length,
         )  # fmt: skip
-        cols = _spectrum_columns(res, self.photom_done, self.solid_angle)
+        valid = self.valid[rows]
+        columns = _spectrum_columns(res, self.photom_done, self.solid_angle)
         if self.correction is not None:
-            _apply_correction(cols, self.correction(cols["NPIXELS"], self.wavelength[None, :]))
-        for key, value in cols.items():
-            self.columns[key].append(value[:, self.valid])
+            _apply_correction(columns, self.correction(columns["NPIXELS"],
+                                                       self.wavelength[None, rows]))  # fmt: skip
+        for key, value in columns.items():
+            self.columns[key].append(value[:, valid])
         k = len(arrays["data"])
         self.done += k
         step = self.log_increment
@@ -370,6 +427,8 @@ def _units(photom_done: bool) -> dict[str, str]:
 def _product(model, cols, units, meta, ra, dec, three_d):
     from stdatamodels.jwst import datamodels as dm
 
+    from ..datamodels.io import assigning_checked_values
+
     wcs = spectral_wcs(ra, dec, cols["WAVELENGTH"])
     if three_d:
         out = dm.TSOMultiSpecModel()
@@ -401,7 +460,8 @@ def _product(model, cols, units, meta, ra, dec, three_d):
     for key, value in meta.items():
         if value is not None:
             setattr(spec, key, value)
-    spec.meta.wcs = wcs
+    with assigning_checked_values(spec):  # a gwcs.WCS: checked when the product is saved
+        spec.meta.wcs = wcs
     out.update(model, only="PRIMARY")
     out.spec.append(spec)
     out.meta.wcs = None

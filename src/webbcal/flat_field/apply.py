@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from ..dqflags import PIXEL
@@ -59,39 +58,6 @@ def prepare_flat(flat: np.ndarray, flat_dq: np.ndarray) -> tuple[np.ndarray, np.
     fdq[(fdq & NO_FLAT) > 0] |= DNU
     flat[(fdq & DNU) > 0] = 1.0
     return flat, fdq
-
-
-@numba.njit(parallel=True, cache=True, nogil=True)
-def _flat_image(
-    data, dq, var_poisson, var_rnoise, flat, flat_dq, flat_err, out, new_dq, err, var_flat, vp, vr
-):  # pragma: no cover - compiled
-    n = data.shape[0]
-    dnu = np.uint32(DNU)
-    no_flat = np.uint32(NO_FLAT)
-    nchunks = (n + 65535) // 65536
-    for k in numba.prange(nchunks):
-        for p in range(k * 65536, min(n, (k + 1) * 65536)):
-            f = flat[p]
-            fdq = np.uint32(flat_dq[p])
-            if np.isnan(f) or f == 0:
-                fdq |= dnu | no_flat
-            if fdq & no_flat:
-                fdq |= dnu
-            if fdq & dnu:
-                f = np.float32(1.0)
-            f2 = f * f
-            sci = data[p] / f
-            vf = ((sci * sci) / f2) * (flat_err[p] * flat_err[p])
-            a = var_poisson[p] / f2
-            b = var_rnoise[p] / f2
-            e = np.sqrt((a + b) + vf)
-            q = dq[p] | fdq
-            if (np.isnan(sci) or np.isnan(e) or np.isnan(vf) or np.isnan(a) or np.isnan(b)
-                    or (q & dnu)):  # fmt: skip
-                nan = np.float32(np.nan)
-                sci = e = vf = a = b = nan
-                q |= dnu
-            out[p], err[p], var_flat[p], vp[p], vr[p], new_dq[p] = sci, e, vf, a, b, q
 
 
 def _native(a, dtype) -> np.ndarray:
@@ -142,6 +108,8 @@ def apply_flat(
     ):
         # The common image case in one compiled pass: same float32 operations in the
         # same order as the numpy code below (its reference), same bits.
+        from ._kernel import _flat_image  # numba: imported when first needed
+
         arrays = {k: np.empty(shape, dtype=np.float32)
                   for k in ("data", "err", "var_flat", "var_poisson", "var_rnoise")}  # fmt: skip
         new_dq = np.empty(shape, dtype=np.uint32)

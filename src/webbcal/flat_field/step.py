@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 
@@ -64,13 +65,28 @@ class FlatFieldStep(Step):
             raise StepSkipped("NIRSpec spectroscopic flat fielding is not implemented")
         if self.user_supplied_flat is not None:
             log.info("Using user-supplied flat %s", self.user_supplied_flat)
-            ref = load_reference(self.user_supplied_flat, dm.FlatModel, model)
+            path = self.user_supplied_flat
         else:
-            ref = self.open_reference(model, "flat", dm.FlatModel)
+            path = self.get_reference_file(model, "flat")
+            log.info("Using FLAT reference file %s", path)
+            if path is None:
+                raise StepSkipped("no flat reference file applies (N/A)")
         geom = geometry_of(model)
-        flat = reference_array(ref, "data", geom, nan_meaning=FLAT_NAN_MEANING)
-        flat_dq = reference_array(ref, "dq", geom)
-        flat_err = reference_array(ref, "err", geom)
+        # A time series calibrated in chunks runs this step once per chunk: the flat of
+        # the previous run is reused when it is the same file, cut to the same region,
+        # for the same instrument and detector (read-only: apply_flat copies it).
+        key = _reuse_key(path, geom, model)
+        kept = self.__dict__.get("_flat_kept")
+        ref = None
+        if kept is not None and key is not None and kept[0] == key \
+                and not self.save_interpolated_flat:  # fmt: skip
+            flat, flat_dq, flat_err = kept[1]
+        else:
+            ref = load_reference(path, dm.FlatModel, model)
+            flat = reference_array(ref, "data", geom, nan_meaning=FLAT_NAN_MEANING)
+            flat_dq = reference_array(ref, "dq", geom)
+            flat_err = reference_array(ref, "err", geom)
+            self.__dict__["_flat_kept"] = (key, (flat, flat_dq, flat_err))
         guider = isinstance(model, dm.GuiderCalModel)
         if self.inverse:
             log.info("Multiplying by the flat (inverse=True)")
@@ -107,3 +123,14 @@ class FlatFieldStep(Step):
         path = self.save_model(applied, suffix=self.flat_suffix)
         log.info("Flat as applied written to %s", path)
         return path
+
+
+def _reuse_key(path, geom, model):
+    """What identifies the flat arrays read for ``model`` (None: not reused)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    instrument = model.meta.instrument
+    return (os.path.abspath(path), stat.st_mtime_ns, stat.st_size, repr(geom),
+            instrument.name, instrument.detector)  # fmt: skip

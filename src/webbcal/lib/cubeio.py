@@ -38,6 +38,7 @@ __all__ = [
     "IntegrationSpill",
     "LazyArray",
     "LazyCube",
+    "ProductSpill",
     "chunk_integrations",
     "lazy_cube_of",
     "open_lazy_cube",
@@ -318,3 +319,74 @@ class IntegrationSpill:
                 pass
         self._files = {}
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class ProductSpill:
+    """Calibrated chunks written straight into their product, before its metadata is final.
+
+    The interface of :class:`IntegrationSpill`, without the second copy: the product
+    is laid out from the metadata of the first calibrated chunk (a
+    :class:`~webbcal.lib.fitsstream.StreamedProduct` under a temporary name beside
+    ``path``) and each chunk stored at its place; :meth:`write_product` then rewrites
+    the headers and small HDUs from the final metadata
+    (:meth:`~webbcal.lib.fitsstream.StreamedProduct.relayout`) and renames the file
+    into place. Only when the final headers would move the arrays (a header grown
+    past a 2880-byte block), or the product goes elsewhere, are the arrays copied
+    into a new file, as the raw spill's are.
+
+    Parameters
+    ----------
+    template : DataModel
+        A calibrated chunk: its metadata lays the product out (its per-integration
+        arrays are swapped for placeholders meanwhile and restored).
+    path : str
+        The product's final path.
+    shape : tuple of int
+        (nints, ny, nx).
+    attributes : list of str
+        The per-integration arrays (``data``, ``dq``, ...), as in ``template``.
+    """
+
+    def __init__(self, template: Any, path: str, shape: tuple[int, int, int],
+                 attributes: list[str]) -> None:  # fmt: skip
+        from ..datamodels.io import assigning_checked_values
+        from .fitsstream import StreamedProduct
+
+        self.path = os.path.abspath(path)
+        self.shape = shape
+        saved = {attribute: getattr(template, attribute) for attribute in attributes}
+        with assigning_checked_values(template):
+            try:
+                for attribute, value in saved.items():
+                    setattr(template, attribute,
+                            np.zeros((1,) + value.shape[1:], dtype=value.dtype))  # fmt: skip
+                self._product = StreamedProduct(
+                    template, self.path, {attribute: shape for attribute in attributes}
+                )
+            finally:
+                for attribute, value in saved.items():
+                    setattr(template, attribute, value)
+
+    def write(self, attribute: str, start: int, values: np.ndarray) -> None:
+        """Store integrations ``start:start + len(values)`` of ``attribute``."""
+        self._product.write(attribute, (slice(start, start + len(values)),), values)
+
+    def write_product(self, template: Any, path: str, chunk: int) -> str:
+        """The product at ``path`` with the metadata of ``template`` (final metadata,
+        (1, ny, nx) placeholders), renamed into place. ``chunk`` is not used (the
+        arrays are already in the file)."""
+        from .fitsstream import StreamedProduct
+
+        product = self._product
+        if os.path.abspath(path) == self.path and product.relayout(template):
+            return product.commit()
+        log.debug("%s: final headers move the arrays; copying them into a new file", path)
+        shapes = {attribute: self.shape for attribute in product._arrays}
+        with StreamedProduct(template, path, shapes) as out:
+            out.copy_arrays_from(product)
+            out.commit()
+        return path
+
+    def close(self) -> None:
+        """Remove the temporary product if it was not written (no-op after)."""
+        self._product.abort()

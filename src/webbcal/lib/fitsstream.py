@@ -205,26 +205,60 @@ class StreamedProduct:
 
     def _layout(self, hdulist: Any) -> tuple[list[tuple[int, bytes]], int]:
         """Byte pieces (offset, bytes) to write up front, and the total file size."""
-        from astropy.io import fits
+        pieces, total = _plan(hdulist, self._arrays)
+        for array in self._arrays.values():
+            array.coverage = _Coverage(array.size)
+        return pieces, total
 
-        big = {a.hdu_index: a for a in self._arrays.values()}
-        small = fits.HDUList([hdu for i, hdu in enumerate(hdulist) if i not in big])
-        spans = _serialize(small)
-        pieces: list[tuple[int, bytes]] = []
-        offset, k = 0, 0
-        for i in range(len(hdulist)):
-            if i in big:
-                array = big[i]
-                head = array.header.tostring().encode("ascii")
-                pieces.append((offset, head))
-                array.offset = offset + len(head)
-                array.coverage = _Coverage(array.size)
-                offset = array.offset + _padded(array.size * array.disk_dtype.itemsize)
-            else:
-                pieces.append((offset, spans[k]))
-                offset += len(spans[k])
-                k += 1
-        return pieces, offset
+    def relayout(self, template: Any) -> bool:
+        """Give the product the metadata of ``template``, keeping the data written.
+
+        The headers and small HDUs are rebuilt from ``template`` (like the
+        constructor's: same attributes, same full shapes) and written over the old
+        ones when every big array keeps its place and encoding (same header sizes in
+        2880-byte blocks before it); the file is cut or grown to its new end.
+
+        Returns
+        -------
+        bool
+            True when done; False (nothing changed) when the big arrays would move:
+            build a new product then and :meth:`copy_arrays_from` this one.
+        """
+        if self._fd is None:
+            raise RuntimeError(f"{self.path}: product already committed or aborted")
+        model = template.copy()
+        model.on_save(self.path)
+        shapes = {attribute: array.shape for attribute, array in self._arrays.items()}
+        hdulist, arrays = _build_hdulist(model, shapes)
+        pieces, total = _plan(hdulist, arrays)
+        for attribute, array in arrays.items():
+            old = self._arrays[attribute]
+            if (array.offset, array.hdu_index, array.disk_dtype, array.sign_flip) != (
+                old.offset, old.hdu_index, old.disk_dtype, old.sign_flip):  # fmt: skip
+                return False
+            array.coverage = old.coverage
+        for offset, data in pieces:
+            _pwrite_all(self._fd, memoryview(data), offset)
+        os.ftruncate(self._fd, total)
+        self._arrays = arrays
+        return True
+
+    def copy_arrays_from(self, other: StreamedProduct) -> None:
+        """Copy the big arrays written in ``other`` (same attributes, shapes and
+        encodings; e.g. a product whose metadata changed) into this product, as stored
+        bytes, ``64 MiB`` at a time."""
+        step = 64 * 2**20
+        for attribute, array in self._arrays.items():
+            src = other._arrays[attribute]
+            if (src.shape, src.disk_dtype, src.sign_flip) != (
+                array.shape, array.disk_dtype, array.sign_flip):  # fmt: skip
+                raise ValueError(f"{attribute}: {src.shape} {src.disk_dtype} cannot be copied "
+                                 f"to {array.shape} {array.disk_dtype}")  # fmt: skip
+            nbytes = array.size * array.disk_dtype.itemsize
+            for start in range(0, nbytes, step):
+                data = os.pread(other._fd, min(step, nbytes - start), src.offset + start)
+                _pwrite_all(self._fd, memoryview(data), array.offset + start)
+            array.coverage = src.coverage
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -385,6 +419,30 @@ def _build_hdulist(model: Any, shapes: dict[str, tuple[int, ...]]) -> tuple[Any,
     for array in arrays.values():
         array.header = hdulist[array.hdu_index].header.copy()
     return hdulist, arrays
+
+
+def _plan(hdulist: Any, arrays: dict[str, _BigArray]) -> tuple[list[tuple[int, bytes]], int]:
+    """Byte pieces (offset, bytes) of the headers and small HDUs of ``hdulist``, and the
+    file size; sets the data offset of each big array of ``arrays``."""
+    from astropy.io import fits
+
+    big = {a.hdu_index: a for a in arrays.values()}
+    small = fits.HDUList([hdu for i, hdu in enumerate(hdulist) if i not in big])
+    spans = _serialize(small)
+    pieces: list[tuple[int, bytes]] = []
+    offset, k = 0, 0
+    for i in range(len(hdulist)):
+        if i in big:
+            array = big[i]
+            head = array.header.tostring().encode("ascii")
+            pieces.append((offset, head))
+            array.offset = offset + len(head)
+            offset = array.offset + _padded(array.size * array.disk_dtype.itemsize)
+        else:
+            pieces.append((offset, spans[k]))
+            offset += len(spans[k])
+            k += 1
+    return pieces, offset
 
 
 def _big_array(hdulist: Any, tree: dict, attribute: str, shape: Any) -> _BigArray:

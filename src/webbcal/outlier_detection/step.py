@@ -525,14 +525,16 @@ def _is_tso(model: Any) -> bool:
 
 def _apply(model: Any, mask: np.ndarray) -> None:
     """OR DO_NOT_USE | OUTLIER into DQ where ``mask``; NaN in SCI, ERR and VAR_* there."""
+    from ..datamodels.io import assigning_checked_values
     from ..lib.invalid import match_nans_and_flags
 
-    model.dq = np.bitwise_or(model.dq, mask.astype(np.uint32) * FLAGGED)
+    dq = np.bitwise_or(model.dq, mask.astype(np.uint32) * FLAGGED)
     arrays = {"data": model.data, "err": model.err if model.hasattr("err") else None}
     for name in _VARIANCES:
         if model.hasattr(name):
             arrays[name] = getattr(model, name)
-    model.dq = match_nans_and_flags(arrays, model.dq)
+    with assigning_checked_values(model):  # a uint32 array of the model's DQ shape
+        model.dq = match_nans_and_flags(arrays, dq)
 
 
 def _metadata_of(model: Any) -> Any:

@@ -4,10 +4,11 @@ A multi-integration product opened from a file is opened lazily
 (:func:`webbcal.lib.cubeio.open_lazy_cube`): its metadata and tables in memory, its
 (nints, ny, nx) arrays on disk. The per-integration steps (flat_field and photom in
 calwebb_spec2; outlier flagging in calwebb_tso3) and the spectral extraction then run
-on chunks of integrations sized from ``memory_limit``; each calibrated chunk is kept
-in a spill beside the products (:class:`~webbcal.lib.cubeio.IntegrationSpill`) and
-extracted, and the product is written from the spill once its metadata is final
-(:func:`save_spilled`). Peak memory is that of one chunk plus the x1dints spectra,
+on chunks of integrations sized from ``memory_limit``; each calibrated chunk is
+extracted and written straight into its product, laid out from the first chunk's
+metadata under a temporary name (:class:`~webbcal.lib.cubeio.ProductSpill`; a raw spill,
+:class:`~webbcal.lib.cubeio.IntegrationSpill`, when the product's path is not known),
+whose headers are rewritten once its metadata is final (:func:`save_spilled`). Peak memory is that of one chunk plus the x1dints spectra,
 whatever the number of integrations.
 
 Every step runs unchanged on each chunk (a copy of the exposure's metadata holding the
@@ -26,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..lib.cubeio import IntegrationSpill, LazyCube, chunk_integrations, lazy_cube_of
+from ..lib.cubeio import IntegrationSpill, LazyCube, ProductSpill, chunk_integrations, lazy_cube_of
 
 __all__ = ["calibrate_chunks", "extractor_of", "materialize", "memory_limit_bytes",
            "needs_chunks", "open_lazily", "save_spilled", "spill_of"]  # fmt: skip
@@ -98,20 +99,24 @@ def materialize(model: Any) -> Any:
     return model
 
 
-def spill_of(model: Any) -> tuple[IntegrationSpill, int] | None:
+def spill_of(model: Any) -> tuple[IntegrationSpill | ProductSpill, int] | None:
     """The spill (and chunk length) holding the arrays of a chunked product, or None."""
     return getattr(model, "__dict__", {}).get("_webbcal_spill")
 
 
 def _placeholders(model: Any, attributes) -> None:
-    for attribute in attributes:
-        value = getattr(model, attribute)
-        setattr(model, attribute, np.zeros((1,) + value.shape[1:], dtype=value.dtype))
+    from ..datamodels.io import assigning_checked_values
+
+    with assigning_checked_values(model):  # zeros of the arrays' own dtypes
+        for attribute in attributes:
+            value = getattr(model, attribute)
+            setattr(model, attribute, np.zeros((1,) + value.shape[1:], dtype=value.dtype))
 
 
 def calibrate_chunks(
     template: Any, cube: LazyCube, steps: list[Callable[[Any], Any]], *,
     memory_limit: int, spill_dir: str, extractor: Callable[[Any], Any] | None = None,
+    product_path: str | None = None,
 ) -> tuple[Any, Any]:  # fmt: skip
     """Run ``steps`` on chunks of integrations, spill the results, extract them.
 
@@ -132,6 +137,10 @@ def calibrate_chunks(
     extractor : callable or None
         Called with the first calibrated chunk, returns an object whose ``add(arrays)``
         extracts each chunk (:class:`~webbcal.extract_1d.extract.LrsExtractor`), or None.
+    product_path : str or None
+        Where the product will be saved (:func:`save_spilled`), when known: the chunks
+        are then written straight into it (:class:`~webbcal.lib.cubeio.ProductSpill`)
+        instead of a raw spill copied into it at the end.
 
     Returns
     -------
@@ -141,7 +150,7 @@ def calibrate_chunks(
     extraction : object or None
         The extractor fed with every integration.
     """
-    from ..extract_1d.extract import clean_chunk
+    from ..extract_1d.extract import clean_chunk, integration_chunks
 
     nints, ny, nx = cube.shape
     chunk = chunk_integrations(nints, ny * nx, memory_limit)
@@ -156,12 +165,19 @@ def calibrate_chunks(
                     piece = step(piece, a)
             if spill is None:
                 arrays = {k: v.dtype for k, v in _cubes(piece)}
-                spill = IntegrationSpill(spill_dir, cube.shape, arrays)
+                if product_path is not None:
+                    spill = ProductSpill(piece, product_path, cube.shape, list(arrays))
+                else:
+                    spill = IntegrationSpill(spill_dir, cube.shape, arrays)
                 extraction = extractor(piece) if extractor is not None else None
             for attribute, value in _cubes(piece):
                 spill.write(attribute, a, value)
             if extraction is not None:
-                extraction.add(clean_chunk(piece, slice(None)))
+                # In the extraction's own (smaller) chunks: its float64 work arrays stay
+                # in cache and are reused instead of faulted in for every chunk.
+                window = getattr(extraction, "window", None)
+                for sl in integration_chunks(len(piece.data), ny * nx):
+                    extraction.add(clean_chunk(piece, sl, window))
             if last is not None:
                 last.close()
             last = piece

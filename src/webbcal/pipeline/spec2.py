@@ -254,6 +254,7 @@ class Spec2Pipeline(Pipeline):
             model, cube, [lambda m, _: self.flat_field.run(m), lambda m, _: self.photom.run(m)],
             memory_limit=chunked.memory_limit_bytes(self), spill_dir=self.output_dir or os.getcwd(),
             extractor=chunked.extractor_of(self.extract_1d),
+            product_path=os.path.join(self.output_dir or os.getcwd(), filename),
         )  # fmt: skip
         model.meta.filename = filename
         if extraction is not None:

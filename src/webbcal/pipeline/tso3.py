@@ -138,8 +138,11 @@ class Tso3Pipeline(Pipeline):
             self._check_member(first, model.member_name(indices[0]), None)
             object.__setattr__(self, "_prefetched_sets", None)
             object.__setattr__(self, "_prefetched", self._prefetch_one(first))
-        finally:
+        except BaseException:
             first.close()
+            raise
+        # Kept for process (not opened twice): opened lazily, it holds only metadata.
+        self.__dict__["_first_member"] = (model, indices[0], first)
 
     # ------------------------------------------------------------------ running
     def process(self, model: Any) -> Any:
@@ -161,8 +164,14 @@ class Tso3Pipeline(Pipeline):
         od = self.outlier_detection
         od.suffix = od.suffix or "crfints"
         first, x1d, seen, phot, replaced = None, None, [], [], []
+        kept = self.__dict__.pop("_first_member", None)
         for index in indices:
-            cube = model if index is None else _open_member(library, index)
+            if index is None:
+                cube = model
+            elif kept is not None and kept[0] is library and kept[1] == index:
+                cube, kept = kept[2], None
+            else:
+                cube = _open_member(library, index)
             member = _name(cube) if index is None else library.member_name(index)
             first = self._check_member(cube, member, first)
             lazy = lazy_cube_of(cube)
@@ -290,10 +299,19 @@ class Tso3Pipeline(Pipeline):
 
             steps.append(flag)
         log.info("Extracting 1-D spectra ...")
+        path = None
+        if not od.skip:
+            path = member_output_path(member, "crfints", asn_id=asn_id,
+                                      output_dir=self.output_dir)  # fmt: skip
+            # The crfints metadata as it will be saved, from the first chunk on: the
+            # product is laid out from it, and its arrays keep their places when the
+            # final headers are written (see ProductSpill).
+            od._set_status(cube, "COMPLETE")
+            cube.meta.filename = os.path.basename(path)
         product, extraction = chunked.calibrate_chunks(
             cube, lazy, steps, memory_limit=chunked.memory_limit_bytes(self),
             spill_dir=self.output_dir or os.getcwd(),
-            extractor=chunked.extractor_of(self.extract_1d),
+            extractor=chunked.extractor_of(self.extract_1d), product_path=path,
         )  # fmt: skip
         spill = chunked.spill_of(product)[0]
         try:
@@ -305,9 +323,7 @@ class Tso3Pipeline(Pipeline):
                 result = extraction.product(product, True)
                 self.extract_1d._set_status(result, "COMPLETE")
                 self.extract_1d.finalize_result(result)
-            if not od.skip:
-                path = member_output_path(member, "crfints", asn_id=asn_id,
-                                          output_dir=self.output_dir)  # fmt: skip
+            if path is not None:
                 product.meta.filename = os.path.basename(path)
                 existed = os.path.exists(path)
                 chunked.save_spilled(product, path)
