@@ -119,3 +119,50 @@ def test_same_values_as_the_official_statistics():
             assert npix == official.npix
             worst = max(worst, abs(ours - float(getattr(official, stat))) / 0.3)
     assert worst < 1e-6
+
+
+def _moments_numpy(values, lo, hi):
+    """The numpy computation ``_moments`` replaced (mask, compress, float64 sums)."""
+    kept = values[(values >= lo) & (values <= hi)]
+    n = kept.size
+    mean = np.float32(np.sum(kept, dtype=np.float64) / n)
+    dev = kept - mean
+    var = np.sum(dev * dev, dtype=np.float64) / (n - 1)
+    first = values[0]
+    vmin = min(max(lo, first), kept.min())
+    vmax = max(min(hi, first), kept.max())
+    return n, mean, np.float32(np.sqrt(var)), np.float32(vmin), np.float32(vmax)
+
+
+@pytest.mark.parametrize("limits", [(0.28, 0.33), (-1.0, 5.0), (0.3, 0.3001), (0.31, 0.45)])
+def test_compiled_selection_equals_the_numpy_moments_bit_for_bit(limits):
+    from webbcal.skymatch.statistics import _moments, select_range
+
+    values = _sky_with_sources(np.random.default_rng(8), 300_001)
+    values[7] = np.nan  # never selected
+    lo, hi = np.float32(limits[0]), np.float32(limits[1])
+    kept, vmin, vmax = select_range(values, lo, hi)
+    expected = values[(values >= lo) & (values <= hi)]
+    np.testing.assert_array_equal(kept, expected)
+    assert (vmin, vmax) == (expected.min(), expected.max())
+    got = _moments(values, lo, hi)
+    assert (got.npix, got.mean, got.stddev, got.vmin, got.vmax) == _moments_numpy(values, lo, hi)
+    assert got.npix == expected.size > 1
+
+
+def test_moments_of_all_values_skip_the_selection_with_the_same_numbers():
+    from webbcal.skymatch.statistics import _moments
+
+    values = _sky_with_sources(np.random.default_rng(9), 100_000)
+    before = values.copy()
+    lo, hi = values.min(), values.max()
+    got = _moments(values, lo, hi, (lo, hi))
+    assert (got.npix, got.mean, got.stddev, got.vmin, got.vmax) == _moments_numpy(values, lo, hi)
+    np.testing.assert_array_equal(values, before)  # the caller's values are not overwritten
+
+
+def test_compiled_selection_of_nothing():
+    from webbcal.skymatch.statistics import select_range
+
+    kept, vmin, vmax = select_range(np.array([1.0, 2.0], np.float32), 5.0, 6.0)
+    assert kept.size == 0 and (vmin, vmax) == (6.0, 5.0)

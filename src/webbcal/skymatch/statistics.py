@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 __all__ = ["SKY_STATISTICS", "SkyStatistics", "sky_value"]
@@ -89,21 +90,71 @@ class _Clipped:
     vmax: np.float32
 
 
-def _moments(values: np.ndarray, lo: np.float32, hi: np.float32) -> _Clipped:
-    """Count, mean, sample standard deviation, min and max of the values in [lo, hi]."""
-    kept = values[(values >= lo) & (values <= hi)]
+@numba.njit(cache=True, nogil=True)
+def _select(values, lo, hi):  # pragma: no cover - compiled
+    """Values in [lo, hi] in their order (a new array), with their min and max (one pass)."""
+    kept = np.empty(values.size, dtype=values.dtype)
+    n = 0
+    vmin = hi
+    vmax = lo
+    for v in values:
+        if v >= lo and v <= hi:
+            kept[n] = v
+            n += 1
+            if v < vmin:
+                vmin = v
+            if v > vmax:
+                vmax = v
+    return kept[:n], vmin, vmax
+
+
+def select_range(values: np.ndarray, lo: np.float32, hi: np.float32):
+    """The values within [lo, hi] and their extremes, in one compiled pass.
+
+    Parameters
+    ----------
+    values : ndarray, shape (n,), float32
+        Values (NaN never selected).
+    lo, hi : numpy.float32
+        Inclusive limits.
+
+    Returns
+    -------
+    kept : ndarray, shape (m,), float32
+        ``values[(values >= lo) & (values <= hi)]`` (same order; a new array).
+    vmin, vmax : numpy.float32
+        ``kept.min()`` and ``kept.max()``; ``hi`` and ``lo`` when ``m == 0``.
+    """
+    kept, vmin, vmax = _select(np.ascontiguousarray(values, dtype=np.float32), _F32(lo), _F32(hi))
+    return kept, _F32(vmin), _F32(vmax)
+
+
+def _moments(
+    values: np.ndarray, lo: np.float32, hi: np.float32, extremes: tuple | None = None
+) -> _Clipped:
+    """Count, mean, sample standard deviation, min and max of the values in [lo, hi].
+
+    ``extremes``: ``(values.min(), values.max())`` when known (all values finite);
+    when [lo, hi] holds them all, no selection is made.
+    """
+    if extremes is not None and lo <= extremes[0] and extremes[1] <= hi:
+        kept, (kmin, kmax), dev = values, extremes, None
+    else:
+        kept, kmin, kmax = select_range(values, lo, hi)
+        dev = kept  # the selection is a new array: the deviations may overwrite it
     n = kept.size
     if n == 0:
         return _Clipped(0, _F32(np.nan), _F32(np.nan), lo, hi)
     mean = _F32(np.sum(kept, dtype=np.float64) / n)
-    dev = kept - mean
+    dev = np.subtract(kept, mean, out=dev)  # float32 deviations
+    np.multiply(dev, dev, out=dev)
     with np.errstate(invalid="ignore", divide="ignore"):
-        var = np.sum(dev * dev, dtype=np.float64) / (n - 1) if n > 1 else np.nan
+        var = np.sum(dev, dtype=np.float64) / (n - 1) if n > 1 else np.nan
     # The range starts from the first value clamped to [lo, hi] (the official
     # statistics do so): when that value was clipped, the range reaches the limit.
     first = values[0]
-    vmin = min(max(lo, first), kept.min())
-    vmax = max(min(hi, first), kept.max())
+    vmin = min(max(lo, first), kmin)
+    vmax = max(min(hi, first), kmax)
     return _Clipped(n, mean, _F32(np.sqrt(var)), _F32(vmin), _F32(vmax))
 
 
@@ -204,8 +255,9 @@ def sky_value(values: np.ndarray, params: SkyStatistics) -> tuple[float | None, 
     if lower > dmax or upper < dmin or lower > upper:
         return None, 0
     lo, hi = lower, upper
+    finite = bool(np.isfinite(dmin) and np.isfinite(dmax))
     for iteration in range(params.nclip + 1):
-        clipped = _moments(data, lo, hi)
+        clipped = _moments(data, lo, hi, (dmin, dmax) if finite else None)
         if clipped.npix <= 0:
             return None, 0
         if iteration < params.nclip:
