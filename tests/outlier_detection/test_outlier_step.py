@@ -269,3 +269,28 @@ def test_one_drizzled_group_image_is_held_at_a_time(dithered, monkeypatch):
     monkeypatch.setattr(Coadd, "finalize", finalize)
     _members(OutlierDetectionStep().run(str(dithered.asn_path)))
     assert alive_at_finalize == [0, 0, 0, 0]
+
+
+def test_blots_reuse_the_drizzle_maps_with_the_same_flags(dithered, default_run, monkeypatch):
+    """Each exposure's drizzle map is kept for its blot (within the byte budget): the same
+    flags and values as recomputing every blot map (budget 0)."""
+    from webbcal.outlier_detection import imaging
+    from webbcal.outlier_detection import step as step_module
+
+    given = []
+    original = imaging.blot_median
+
+    def blot_median(*args, pixmap=None, **kwargs):
+        given.append(pixmap is not None)
+        return original(*args, pixmap=pixmap, **kwargs)
+
+    monkeypatch.setattr(imaging, "blot_median", blot_median)
+    reused = _members(_run(str(dithered.asn_path)))
+    monkeypatch.setattr(step_module, "MAP_BUDGET_BYTES", 0)
+    recomputed = _members(_run(str(dithered.asn_path)))
+    n = len(reused)
+    assert given == [True] * n + [False] * n
+    for a, b, c in zip(reused, recomputed, default_run[0], strict=True):
+        for name in ("dq", "data", "err"):
+            np.testing.assert_array_equal(a[name], b[name])
+            np.testing.assert_array_equal(a[name], c[name])

@@ -70,6 +70,10 @@ def bad_bits_from_good_bits(good_bits: str | int | None) -> int:
     return int(~int(good)) & _ALL_BITS
 
 
+#: First node spacing of the blot's pixel map (input pixels).
+BLOT_INITIAL_STEP = 128
+
+
 def blot_median(
     median: np.ndarray,
     median_wcs,
@@ -78,6 +82,7 @@ def blot_median(
     *,
     fillval: float = np.nan,
     tolerance: float = MAX_TOLERANCE,
+    pixmap: np.ndarray | None = None,
 ) -> np.ndarray:
     """The median image resampled onto an input exposure's pixels (bilinear).
 
@@ -95,13 +100,18 @@ def blot_median(
         Value of input pixels that fall outside the median.
     tolerance : float, optional
         Pixel-map error bound, median pixels (<= 0.001).
+    pixmap : ndarray, shape (ny, nx, 2), float64, or None
+        The exposure-to-median pixel map when already computed (exactly
+        :func:`webbcal.wcs.pixel_map` of these WCSs at ``tolerance`` and first node
+        spacing :data:`BLOT_INITIAL_STEP`); overwritten (NaN set to -1). None: computed here.
 
     Returns
     -------
     ndarray, shape (ny, nx), float32
     """
-    pm = pixel_map(wcs, median_wcs, shape=shape, tolerance=tolerance)
-    pixmap = pm.pixmap
+    if pixmap is None:
+        pixmap = pixel_map(wcs, median_wcs, shape=shape, tolerance=tolerance,
+                           initial_step=BLOT_INITIAL_STEP).pixmap  # fmt: skip
     pixmap[np.isnan(pixmap)] = -1.0
     out = np.full(shape, fillval, dtype=np.float32)
     blot_image(data=np.asarray(median, dtype=np.float32), pixmap=pixmap, out_img=out,

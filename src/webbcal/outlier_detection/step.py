@@ -34,6 +34,9 @@ _SUPPORTED = ("imaging", "tso")
 #: Flags set on an outlier.
 FLAGGED = np.uint32(PIXEL["DO_NOT_USE"] | PIXEL["OUTLIER"])
 _VARIANCES = ("var_poisson", "var_rnoise", "var_flat")
+#: Bytes of pixel maps kept from the drizzle of each exposure for its blot (four
+#: full-frame maps); beyond it the blot recomputes its map.
+MAP_BUDGET_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -308,13 +311,19 @@ class OutlierDetectionStep(Step):
         snr1, snr2 = self._pair("snr")
         scale1, scale2 = self._pair("scale")
         indices = library.indices("science") or list(range(len(library)))
-        if self.resample_data:
-            median = self._median_resampled(library, indices, bad_bits)
-        else:
-            median = self._median_direct(library, indices, bad_bits)
-        if self.save_intermediate_results:
-            self._save_median(library, median)
-        return self._flag_all(library, median, (snr1, snr2, scale1, scale2))
+        self._maps = None
+        try:
+            if self.resample_data:
+                median = self._median_resampled(library, indices, bad_bits)
+            else:
+                median = self._median_direct(library, indices, bad_bits)
+            if self.save_intermediate_results:
+                self._save_median(library, median)
+            return self._flag_all(library, median, (snr1, snr2, scale1, scale2))
+        finally:
+            if self._maps is not None:
+                self._maps.clear()
+            self._maps = None
 
     def _resampler(self):
         from ..resample import ResampleStep
@@ -328,7 +337,7 @@ class OutlierDetectionStep(Step):
 
     def _median_resampled(self, library: Any, indices: list[int], bad_bits: int) -> _Median:
         """Drizzle each exposure group, mask low weights, median over the groups."""
-        from ..resample import Coadd
+        from ..resample import Coadd, PixelMapStore
         from .flagging import weight_threshold
         from .median import DEFAULT_BLOCK_BYTES, ImageStack
 
@@ -339,6 +348,9 @@ class OutlierDetectionStep(Step):
         if ratio is None:
             ratio = resampler._measured_ratio(first, reference, grid.pixel_scale)
         params = replace(resampler._coadd_params(), bad_bits=bad_bits)
+        # Each exposure's map onto the grid is drizzled with, then blotted back with.
+        self._maps = PixelMapStore(MAP_BUDGET_BYTES, tolerance=params.tolerance,
+                                   initial_step=max(8, params.initial_step))  # fmt: skip
         groups: dict[str, list[int]] = {}
         for index in indices:
             groups.setdefault(library.group_id_of(index), []).append(index)
@@ -349,7 +361,8 @@ class OutlierDetectionStep(Step):
                         block_bytes=self.block_bytes or DEFAULT_BLOCK_BYTES) as stack:  # fmt: skip
             for k, members in enumerate(groups.values()):
                 log.info("%d exposure(s) to drizzle together", len(members))
-                coadd = Coadd(grid.wcs, params, n_inputs=len(members), pixel_scale_ratio=ratio)
+                coadd = Coadd(grid.wcs, params, n_inputs=len(members), pixel_scale_ratio=ratio,
+                              map_store=self._maps)  # fmt: skip
                 group_first = resampler._add_all(coadd, library, members, None)
                 result = coadd.finalize()
                 del coadd
@@ -458,7 +471,17 @@ class OutlierDetectionStep(Step):
                 f"{library.member_name(index)}: stage 2 not run (no WCS): "
                 "meta.wcs is missing; run assign_wcs (calwebb_image2) first"
             )
-        blot = blot_median(median.data, median.wcs, model.meta.wcs, model.data.shape)
+        pixmap = None
+        if getattr(self, "_maps", None) is not None:
+            from ..resample.step import _name
+            from ..wcs import MAX_TOLERANCE
+            from .imaging import BLOT_INITIAL_STEP
+
+            # the map of blot_median's parameters, if kept from the drizzle
+            pixmap = self._maps.take(_name(model), model.data.shape, tolerance=MAX_TOLERANCE,
+                                     initial_step=BLOT_INITIAL_STEP)  # fmt: skip
+        blot = blot_median(median.data, median.wcs, model.meta.wcs, model.data.shape,
+                           pixmap=pixmap)  # fmt: skip
         if self.save_intermediate_results:
             blot_model = type(model)()
             blot_model.data = blot

@@ -12,6 +12,7 @@ __all__ = [
     "Exposure",
     "GridError",
     "OutputGrid",
+    "PixelMapStore",
     "ResampleStep",
     "custom_grid",
     "drizzle_weight",
@@ -24,7 +25,15 @@ __all__ = [
 #: not needed to declare the step, e.g. for `webbcal list`).
 _LAZY = {
     **dict.fromkeys(
-        ("Coadd", "CoaddParams", "CoaddResult", "Exposure", "drizzle_weight", "mark_invalid"),
+        (
+            "Coadd",
+            "CoaddParams",
+            "CoaddResult",
+            "Exposure",
+            "PixelMapStore",
+            "drizzle_weight",
+            "mark_invalid",
+        ),
         "coadd",
     ),
     **dict.fromkeys(

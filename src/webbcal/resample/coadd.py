@@ -65,6 +65,7 @@ __all__ = [
     "CoaddParams",
     "CoaddResult",
     "Exposure",
+    "PixelMapStore",
     "drizzle_weight",
     "mark_invalid",
 ]
@@ -338,6 +339,63 @@ def _input_range(wcs, shape):
     return xmin, xmax, ymin, ymax
 
 
+class PixelMapStore:
+    """Pixel maps kept by name for a second use, within a byte budget.
+
+    Parameters
+    ----------
+    budget_bytes : int
+        Most bytes held at once; a map that would exceed it is not kept.
+    tolerance : float
+        The ``tolerance`` of the maps offered (:func:`webbcal.wcs.pixel_map`).
+    initial_step : int
+        Their first node spacing.
+
+    Notes
+    -----
+    A name offered twice is never returned (the maps could differ). A map taken is
+    removed from the store and belongs to the taker.
+    """
+
+    def __init__(self, budget_bytes: int, *, tolerance: float, initial_step: int):
+        self.budget_bytes = int(budget_bytes)
+        self.tolerance = float(tolerance)
+        self.initial_step = int(initial_step)
+        self._maps: dict[str, np.ndarray] = {}
+        self._ambiguous: set[str] = set()
+        self.held_bytes = 0
+
+    def offer(self, name: str, pixmap: np.ndarray) -> bool:
+        """Keep ``pixmap`` (not copied: it must not be modified) under ``name``; True if kept."""
+        if name in self._ambiguous:
+            return False
+        if name in self._maps:
+            self._ambiguous.add(name)
+            self.held_bytes -= self._maps.pop(name).nbytes
+            return False
+        if self.held_bytes + pixmap.nbytes > self.budget_bytes:
+            return False
+        self._maps[name] = pixmap
+        self.held_bytes += pixmap.nbytes
+        return True
+
+    def take(self, name: str, shape: tuple[int, int], *, tolerance: float,
+             initial_step: int) -> np.ndarray | None:  # fmt: skip
+        """The map kept for ``name`` if it was made for ``shape`` with these parameters."""
+        pixmap = self._maps.pop(name, None)
+        if pixmap is None:
+            return None
+        self.held_bytes -= pixmap.nbytes
+        same = (pixmap.shape[:2] == tuple(shape) and float(tolerance) == self.tolerance
+                and int(initial_step) == self.initial_step)  # fmt: skip
+        return pixmap if same else None
+
+    def clear(self) -> None:
+        """Drop every map held."""
+        self._maps.clear()
+        self.held_bytes = 0
+
+
 class Coadd:
     """Running drizzle combination of exposures on one output grid.
 
@@ -372,11 +430,15 @@ class Coadd:
         one compiled pass that takes every input pixel of the input box, also those
         straddling the array's edge which drizzle drops; the planes then equal
         drizzle's (to rounding) everywhere except in that margin.
+    map_store : PixelMapStore or None, optional
+        Offered each exposure's pixel map (before the margin shift), for the caller
+        to reuse (outlier detection blots onto the same maps).
     """
 
     def __init__(self, output_wcs, params: CoaddParams, *, n_inputs: int,
                  pixel_scale_ratio: float | None, pixel_map_function=None,
-                 propagate_dq: bool = False, pad: int = 0, cut_margin: int = 0):  # fmt: skip
+                 propagate_dq: bool = False, pad: int = 0, cut_margin: int = 0,
+                 map_store: PixelMapStore | None = None):  # fmt: skip
         if n_inputs < 1:
             raise ValueError(f"n_inputs={n_inputs!r}: expected at least one exposure")
         if pad < 0:
@@ -392,6 +454,8 @@ class Coadd:
         self.pixel_scale_ratio = pixel_scale_ratio
         self.propagate_dq = propagate_dq
         self._pixmap = pixel_map_function or self._gridded_map
+        self._owns_maps = pixel_map_function is None  # each map a new array of ours
+        self.map_store = map_store
         self._driz = Drizzle(
             kernel=params.kernel,
             fillval=params.fillval,
@@ -447,8 +511,12 @@ class Coadd:
         p = self.params
         t0 = time.perf_counter()
         pixmap = self._pixmap(exposure.wcs, self.wcs, data.shape)
-        if self.pad:
-            pixmap = pixmap + float(self.pad)  # onto the padded arrays (whole pixels)
+        shared = not self._owns_maps
+        if self.map_store is not None:
+            shared = self.map_store.offer(exposure.name, pixmap) or shared
+        if self.pad:  # onto the padded arrays (whole pixels)
+            pixmap = pixmap + float(self.pad) if shared else np.add(pixmap, float(self.pad),
+                                                                    out=pixmap)  # fmt: skip
         t1 = time.perf_counter()
         seconds = exposure.measurement_time or exposure.exposure_time
         weight = drizzle_weight(exposure.dq, weight_type=p.weight_type, time=seconds,
