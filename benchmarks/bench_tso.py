@@ -116,9 +116,11 @@ steps = json.loads(steps)
 extra = json.loads(sys.argv[6]) if len(sys.argv) > 6 else {}
 t, c = time.time(), time.process_time()
 if which == "webbcal":
-    from webbcal.pipeline.spec2 import Spec2Pipeline
-    from webbcal.pipeline.tso3 import Tso3Pipeline
-    cls = Spec2Pipeline if stage == "spec2" else Tso3Pipeline
+    # Only the stage's own pipeline, as a command-line run imports it.
+    if stage == "spec2":
+        from webbcal.pipeline.spec2 import Spec2Pipeline as cls
+    else:
+        from webbcal.pipeline.tso3 import Tso3Pipeline as cls
     cls.call(path, steps=steps, save_results=True, output_dir=out, **extra)
 else:
     import tempfile
