@@ -81,11 +81,12 @@ Then (the remaining overheads at 200 integrations; shared 2-core machine, load 4
 other users: CPU seconds, median (min) of interleaved runs of the old code, main's
 ``src`` and child, and the new one on the same inputs)::
 
-      200  spec2  before 4.82 (4.61)  after 4.78 (4.54)   peak RSS 421 -> 623 MiB
-      200  tso3   before 5.26 (5.18)  after 4.57 (4.46)   peak RSS 432 -> 447 MiB
+      200  spec2  before 4.83 (4.60)  after 4.67 (4.34)   peak RSS 421 -> 623 MiB
+      200  tso3   before 5.21 (5.05)  after 4.48 (3.58)   peak RSS 432 -> 447 MiB
+      best wall (load-dominated): spec2 10.9 -> 7.5 s, tso3 14.8 -> 3.5 s
      2000  spec2  before 12.1  after 12.2 (chunks of 221, not 107)  peak RSS 721 -> 832 MiB
      2000  tso3   before 13.7  after 13.6                          peak RSS 796 -> 884 MiB
-      (4 runs each at 200, one at 2000; products: arrays and FITS headers identical,
+      (7 runs each at 200, one at 2000; products: arrays and FITS headers identical,
       metadata equal but for dates; the cal_logs tell the whole path from the chunked)
 
 - memory estimate (:func:`webbcal.lib.cubeio.chunk_integrations`): it charged 320 bytes
