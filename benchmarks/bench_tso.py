@@ -41,10 +41,11 @@ CPU seconds; jwst 3.0.0; webbcal memory_limit at its default 1.4GB; apcorr N/A):
       (2000: one run each, same load)
 
 x1dints fluxes (spec2 and tso3) agree to a median relative difference of 2e-16, the
-white-light curves exactly. At 200 integrations each exposure is processed in two
-chunks (107 + 93 integrations at the default memory_limit); at 2000 webbcal reads, calibrates/flags, extracts and writes in chunks of
-integrations (:mod:`webbcal.pipeline.chunked`) and its peak RSS no longer grows with the
-number of integrations (4.8 GB before, spec2 at 2000; tso3 2.2 GB).
+white-light curves exactly. At 200 integrations each exposure was processed in two
+chunks (107 + 93 integrations at the default memory_limit; whole since the memory
+estimate below); at 2000 webbcal reads, calibrates/flags, extracts and writes in
+chunks of integrations (:mod:`webbcal.pipeline.chunked`) and its peak RSS no longer
+grows with the number of integrations (4.8 GB before, spec2 at 2000; tso3 2.2 GB).
 
 Where the time goes (cProfile): each process spends about 3 s importing and loading the
 asdf extensions and schemas (both pipelines; the floor of one stage), and opening and
@@ -60,20 +61,66 @@ target is not reached: see the report of issue 17.
 Since then (CPU seconds at 200 integrations, before -> after): box extraction sums only
 the window of columns and rows that the aperture and background regions weigh (cut at
 multiples of 8 columns so that numpy's sums give the same bits), with fewer float64
-temporaries, fed in small sub-chunks (cleaning and extraction of the chunks: spec2
-1.1 -> 0.11, tso3 1.8 -> 0.13); the calibrated chunks go straight into their product,
-laid out from the first chunk's metadata and its headers rewritten at the end
+temporaries, fed in small sub-chunks (cleaning and extraction of the chunks: spec2 1.1
+-> 0.11, tso3 1.8 -> 0.13); the calibrated chunks go straight into their product, laid
+out from the first chunk's metadata and its headers rewritten at the end
 (:class:`webbcal.lib.cubeio.ProductSpill`: the raw spill, its read-back and second write
 are gone; about even at 200 integrations, where the headers are built twice, a saving
-that grows with the number of integrations); numba is no longer imported by calwebb_spec2 (flat_field's compiled
-kernel serves 2-D images only; ~0.3); calwebb_tso3 opens its member once (prefetch and
-processing; ~0.2); the FLAT is read once, not once per chunk; the per-assignment schema
-check is skipped for the WCS, wavelengths and outlier flags (checked when saved). What
-remains per process: ~0.25 s imports, ~1.6-1.9 s opening the first product
-(stdatamodels/asdf start-up, accepted), assign_wcs ~0.27, flat_field and photom ~0.25
-each, building the FITS/ASDF headers of each product twice (~0.1 each), writing the
-arrays (~0.2); in tso3 the rolling median ~0.65, of which ~0.5 is numba's import and
-first call (the kernel itself 0.1), and reading the member twice (mask, then chunks).
+that grows with the number of integrations); numba is no longer imported by
+calwebb_spec2 (flat_field's compiled kernel serves 2-D images only; ~0.3); calwebb_tso3
+opens its member once (prefetch and processing; ~0.2); the FLAT is read once, not once
+per chunk; the per-assignment schema check is skipped for the WCS, wavelengths and
+outlier flags (checked when saved). What remains per process: ~0.25 s imports, ~1.6-1.9
+s opening the first product (stdatamodels/asdf start-up, accepted), assign_wcs ~0.27,
+flat_field and photom ~0.25 each, building the FITS/ASDF headers of each product twice
+(~0.1 each), writing the arrays (~0.2); in tso3 the rolling median ~0.65, of which ~0.5
+is numba's import and first call (the kernel itself 0.1), and reading the member twice
+(mask, then chunks).
+
+Then (the remaining overheads at 200 integrations; shared 2-core machine, load 4-6 from
+other users: CPU seconds, median (min) of interleaved runs of the old code, main's
+``src`` and child, and the new one on the same inputs)::
+
+      200  spec2  before 4.83 (4.60)  after 4.67 (4.34)   peak RSS 421 -> 623 MiB
+      200  tso3   before 5.21 (5.05)  after 4.48 (3.58)   peak RSS 432 -> 447 MiB
+      best wall (load-dominated): spec2 10.9 -> 7.5 s, tso3 14.8 -> 3.5 s
+     2000  spec2  before 12.1  after 12.2 (chunks of 221, not 107)  peak RSS 721 -> 832 MiB
+     2000  tso3   before 13.7  after 13.6                          peak RSS 796 -> 884 MiB
+      (7 runs each at 200, one at 2000; products: arrays and FITS headers identical,
+      metadata equal but for dates; the cal_logs tell the whole path from the chunked)
+
+- memory estimate (:func:`webbcal.lib.cubeio.chunk_integrations`): it charged 320 bytes
+  per pixel of each integration of a chunk (160, halved budget) above 450 MiB; measured
+  peaks (VmHWM): calwebb_spec2 whole 623 MiB at 200 integrations and 1074 at 400 (79
+  bytes per pixel per integration above ~172 MiB), in chunks 54-98 depending on the
+  chunk length; calwebb_tso3 whole 35; what grows with the series whatever the chunk
+  (spectra, outlier mask) 0.2-0.25 MiB per integration at 2000. Now 256 MiB + 10 B/px
+  per integration of the series + 96 B/px per integration of a chunk: up to ~388 LRS
+  integrations run whole at 1.4GB, 2000 in chunks of 221 (peak 832/884 MiB, under
+  the limit). Whole against two chunks at 200 (same code): calwebb_tso3 ~0.5 s CPU
+  less (the member read once, no second header build), calwebb_spec2 even within the
+  noise (4.6-5.1 s either way) for 200 MiB more;
+- numba in calwebb_tso3 (measured in the pipeline's context): ``import numba`` 0.15-0.2 s,
+  the first call 0.26-0.35 s although the compiled kernel does come from the cache
+  (``cache_hits`` 1): loading it builds numba's target context, which imports all its
+  typing and lowering registries; the kernel itself 0.06-0.12 s. Serial and parallel
+  kernels load alike, and an explicit signature only moves the load to import time.
+  numpy cannot match it bit for bit at this cost: partitioning the 176 x 29952 sliding
+  windows of 25 takes ~0.7 s, ``scipy.ndimage.median_filter`` along time 2.8 s. Kept;
+- imports: the tso mode of outlier_detection no longer imports drizzle, webbcal.wcs and
+  scipy.interpolate (``good_bits`` parsing moved to ``outlier_detection.bits``); this
+  benchmark's child imports only its stage's pipeline (tso3 imported spec2's modules
+  too). Not ours: stpipe and crds (~0.3 s), imported by asdf through the
+  resource-mapping entry point of the installed stpipe (the oracle's environment), and
+  scipy.optimize/sparse/linalg with numpy.f2py (~0.35 s), imported by gwcs for
+  stdatamodels;
+- asdf start-up: asdf parsed its 44 extension manifests with PyYAML's pure-Python
+  loader; parsed with libyaml (:mod:`webbcal.datamodels.asdf_yaml`, same documents,
+  tested) loading the extensions takes 1.35-1.55 s instead of 1.78-1.87 s CPU per
+  process;
+- writing: no checksums are computed (no CHECKSUM/DATASUM), each product is validated
+  and its headers built once on the whole path (twice on the chunked one: layout, then
+  final headers, ~0.1-0.15 s each), the x1dints built once.
 
 Usage::
 
@@ -116,9 +163,11 @@ steps = json.loads(steps)
 extra = json.loads(sys.argv[6]) if len(sys.argv) > 6 else {}
 t, c = time.time(), time.process_time()
 if which == "webbcal":
-    from webbcal.pipeline.spec2 import Spec2Pipeline
-    from webbcal.pipeline.tso3 import Tso3Pipeline
-    cls = Spec2Pipeline if stage == "spec2" else Tso3Pipeline
+    # Only the stage's own pipeline, as a command-line run imports it.
+    if stage == "spec2":
+        from webbcal.pipeline.spec2 import Spec2Pipeline as cls
+    else:
+        from webbcal.pipeline.tso3 import Tso3Pipeline as cls
     cls.call(path, steps=steps, save_results=True, output_dir=out, **extra)
 else:
     import tempfile

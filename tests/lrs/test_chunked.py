@@ -16,13 +16,17 @@ from stdatamodels.jwst import datamodels as dm
 
 from webbcal.associations.asn import write_association
 from webbcal.associations.from_list import asn_from_list
+from webbcal.lib.cubeio import chunk_integrations
+from webbcal.pipeline.chunked import DEFAULT_MEMORY_LIMIT
 from webbcal.pipeline.spec2 import Spec2Pipeline
+from webbcal.pipeline.streaming import parse_memory
 from webbcal.pipeline.tso3 import Tso3Pipeline
 
 _ROOT = "jw01234001001_01101_00001_mirimage"
 _ARRAYS = ("data", "dq", "err", "var_poisson", "var_rnoise", "var_flat", "wavelength")
-#: A limit that leaves room for one integration per chunk (several chunks).
-_TINY = "470MB"
+#: A limit that leaves room for one integration per chunk (several chunks; see
+#: :func:`webbcal.lib.cubeio.chunk_integrations`).
+_TINY = "265MB"
 #: Outliers injected into the calints (integration, row, column): +50 x ERR.
 _HITS = ((2, 200, 37), (9, 300, 38), (17, 150, 36))
 
@@ -114,17 +118,34 @@ def _peak(case, out: Path, limit: str) -> int:
 
 
 def test_peak_memory_independent_of_nints(make_lrs):
-    """50 and 300 integrations under a 500MB limit: the peak RSS of spec2 + tso3 grows
-    by far less than one copy of the extra integrations' arrays (the whole-array path
-    holds several); what grows is the x1dints spectra and the outlier mask (about
-    0.25 MB per integration, against 0.72 MB of arrays per integration)."""
+    """50 and 300 integrations under a 400MB limit (both in chunks: 47 and 21
+    integrations): the peak RSS of spec2 + tso3 grows by far less than one copy of the
+    extra integrations' arrays (the whole-array path holds several); what grows is the
+    x1dints spectra and the outlier mask (about 0.25 MB per integration, against 0.72 MB
+    of arrays per integration)."""
+    limit = "400MB"
+    for nints in (50, 300):
+        assert chunk_integrations(nints, 416 * 72, parse_memory(limit)) < nints
     peaks = {}
     for nints in (50, 300):
         case = make_lrs(f"n{nints}", nints=nints, noise=0.5)
         out = case.root / "out"
         out.mkdir()
-        peaks[nints] = _peak(case, out, "500MB")
+        peaks[nints] = _peak(case, out, limit)
         assert (out / "p_x1dints.fits").is_file()
     growth = peaks[300] - peaks[50]
     cube = 250 * 416 * 72 * 4 * 6  # the 250 extra integrations' six float32/uint32 arrays
     assert growth < 0.5 * cube, (peaks, cube)
+
+
+def test_chunk_length_at_default_limit():
+    """At the default 1.4GB a 200-integration LRS series (416 x 72) runs whole (peak RSS
+    measured 623 MiB, calwebb_spec2), 2000 integrations in chunks (221; peak measured
+    below the limit, see benchmarks/bench_tso.py); a tighter limit gives shorter chunks."""
+    frame = 416 * 72
+    limit = parse_memory(DEFAULT_MEMORY_LIMIT)
+    assert chunk_integrations(200, frame, limit) == 200
+    long = chunk_integrations(2000, frame, limit)
+    assert 150 < long < 400
+    assert chunk_integrations(2000, frame, parse_memory("800MB")) < long
+    assert chunk_integrations(2000, frame, parse_memory("100MB")) == 1

@@ -49,19 +49,29 @@ log = logging.getLogger(__name__)
 #: Extension name -> model attribute of the per-integration arrays read lazily.
 CUBE_ATTRIBUTES = {"SCI": "data", "ERR": "err", "DQ": "dq", "VAR_POISSON": "var_poisson",
                    "VAR_RNOISE": "var_rnoise", "VAR_FLAT": "var_flat"}  # fmt: skip
-#: Memory taken by the interpreter, libraries, references and small arrays, bytes.
-BASELINE_BYTES = 450 * 2**20
-#: Working bytes per pixel of one integration while a chunk is calibrated and extracted
-#: (the arrays, the copies each step makes, extraction's float64 work arrays).
-BYTES_PER_PIXEL = 160
+#: Memory taken by the interpreter, libraries, references and small arrays, bytes
+#: (measured: 170-250 MiB peak RSS with 20 integrations per chunk; margin included).
+BASELINE_BYTES = 256 * 2**20
+#: Working bytes per pixel of each integration of a chunk while it is calibrated and
+#: extracted (its arrays, the copies the steps make, extraction's work arrays), also
+#: what the whole-array path takes per integration. Measured on MIRI LRS (416 x 72):
+#: calwebb_spec2 whole 79 (peak RSS 623 MiB at 200 integrations, 1074 at 400), in
+#: chunks 54-98 depending on the chunk length; calwebb_tso3 whole 35.
+BYTES_PER_PIXEL = 96
+#: Bytes per pixel of each integration of the exposure held whatever the chunk length
+#: (x1dints spectra, the outlier mask, INT_TIMES): measured 7-9 (+0.2-0.25 MiB per
+#: integration at 2000 LRS integrations).
+SERIES_BYTES_PER_PIXEL = 10
 
 
 def chunk_integrations(nints: int, frame_pixels: int, memory_limit: int) -> int:
     """Integrations per chunk so that a chunk's work fits in ``memory_limit`` bytes.
 
-    At least one; half of what the limit leaves above :data:`BASELINE_BYTES`.
+    ``memory_limit`` less :data:`BASELINE_BYTES` and the series' own
+    :data:`SERIES_BYTES_PER_PIXEL`, over :data:`BYTES_PER_PIXEL` per pixel of an
+    integration; at least one, at most ``nints`` (then the exposure is processed whole).
     """
-    budget = max(memory_limit - BASELINE_BYTES, 0) // 2
+    budget = max(memory_limit - BASELINE_BYTES - nints * frame_pixels * SERIES_BYTES_PER_PIXEL, 0)
     return int(max(1, min(nints, budget // max(frame_pixels * BYTES_PER_PIXEL, 1))))
 
 

@@ -7,9 +7,8 @@ bilinearly with ``drizzle.resample.blot_image``. Input pixels that the map does 
 reach (NaN in the map) are given the position (-1, -1), outside the median, as the
 official step does, so they receive the fill value.
 
-:func:`bad_bits_from_good_bits` turns the official ``good_bits`` text
-(``"~DO_NOT_USE"``, ``"DO_NOT_USE+NON_SCIENCE"``, an int, None) into the DQ bits
-that give a pixel zero weight.
+:func:`bad_bits_from_good_bits` (defined in :mod:`.bits`, re-exported here) turns the
+official ``good_bits`` text into the DQ bits that give a pixel zero weight.
 
 References
 ----------
@@ -20,54 +19,12 @@ the step arguments (``good_bits``); drizzle documentation, ``blot_image``.
 from __future__ import annotations
 
 import numpy as np
-from astropy.nddata.bitmask import interpret_bit_flags
 from drizzle.resample import blot_image
 
-from ..dqflags import PIXEL
 from ..wcs import MAX_TOLERANCE, pixel_map
+from .bits import bad_bits_from_good_bits
 
 __all__ = ["bad_bits_from_good_bits", "blot_median"]
-
-_ALL_BITS = 0xFFFFFFFF
-
-
-def bad_bits_from_good_bits(good_bits: str | int | None) -> int:
-    """DQ bits that exclude a pixel, from the official ``good_bits`` parameter.
-
-    Parameters
-    ----------
-    good_bits : str, int or None
-        Bits (or mnemonic names of :data:`webbcal.dqflags.PIXEL`, joined by ``+``
-        or ``,``) that are *ignored*; a leading ``~`` means every bit but those.
-        None: every DQ bit is ignored.
-
-    Returns
-    -------
-    int
-        Bit mask (uint32 range) of the flags that give zero weight.
-
-    Raises
-    ------
-    ValueError
-        If the text names an unknown flag or is not a valid bit specification.
-
-    Examples
-    --------
-    >>> bad_bits_from_good_bits("~DO_NOT_USE")
-    1
-    >>> bad_bits_from_good_bits(None)
-    0
-    """
-    try:
-        good = interpret_bit_flags(good_bits, flag_name_map=PIXEL)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise ValueError(
-            f"good_bits={good_bits!r}: not a DQ bit specification ({exc}); "
-            "expected e.g. '~DO_NOT_USE' or 'DO_NOT_USE+NON_SCIENCE'"
-        ) from None
-    if good is None:
-        return 0
-    return int(~int(good)) & _ALL_BITS
 
 
 #: First node spacing of the blot's pixel map (input pixels).

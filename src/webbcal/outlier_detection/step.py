@@ -263,7 +263,7 @@ class OutlierDetectionStep(Step):
     def _detect_tso_model(self, model: Any) -> Any:
         """A flagged copy of one time series (``rolling_window_width``, ``snr``,
         ``maskpt``, ``good_bits``; see :mod:`.tso`)."""
-        from .imaging import bad_bits_from_good_bits
+        from .bits import bad_bits_from_good_bits
 
         try:
             bad_bits_from_good_bits(self.good_bits)
@@ -288,7 +288,7 @@ class OutlierDetectionStep(Step):
         ``data``, ``err``, ``dq``: (nints, ny, nx) arrays, or lazy arrays read in chunks
         (:meth:`webbcal.lib.cubeio.LazyCube.array`). Returns the bool mask.
         """
-        from .imaging import bad_bits_from_good_bits
+        from .bits import bad_bits_from_good_bits
         from .tso import DEFAULT_CHUNK_BYTES, flag_tso
 
         try:
@@ -302,7 +302,7 @@ class OutlierDetectionStep(Step):
 
     # ------------------------------------------------------------------ imaging
     def _detect_imaging(self, library: Any) -> Any:
-        from .imaging import bad_bits_from_good_bits
+        from .bits import bad_bits_from_good_bits
 
         try:
             bad_bits = bad_bits_from_good_bits(self.good_bits)

@@ -9,7 +9,8 @@ extracted and written straight into its product, laid out from the first chunk's
 metadata under a temporary name (:class:`~webbcal.lib.cubeio.ProductSpill`; a raw spill,
 :class:`~webbcal.lib.cubeio.IntegrationSpill`, when the product's path is not known),
 whose headers are rewritten once its metadata is final (:func:`save_spilled`). Peak
-memory is that of one chunk plus the x1dints spectra, whatever the number of integrations.
+memory is that of one chunk plus the x1dints spectra, whatever the number of
+integrations; an exposure whose integrations all fit in one chunk is processed whole.
 
 Every step runs unchanged on each chunk (a copy of the exposure's metadata holding the
 chunk's integrations), and the extraction of an integration does not depend on the
