@@ -138,6 +138,7 @@ class RunResult:
     cpu_s: float
     load_mean: float
     load_max: float
+    first_task_s: float | None = None
 
 
 def _hwm_bytes(pid: int) -> int:
@@ -191,6 +192,7 @@ def run_pipeline(name: str, command: str, n: int, out: Path, env: dict) -> RunRe
     log = out.parent / f"{name}.log"
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
+    start_epoch = time.time()
     with open(log, "w") as f:
         proc = subprocess.Popen(["bash", "-c", command], stdout=f, stderr=subprocess.STDOUT,
                                 env=env)  # fmt: skip
@@ -209,7 +211,25 @@ def run_pipeline(name: str, command: str, n: int, out: Path, env: dict) -> RunRe
     gib = 2**30
     loads = sampler.loads or [os.getloadavg()[0]]
     return RunResult(name, n, ok, wall, 3600 * n / wall, max(sampler.hwm.values(), default=0) / gib,
-                     sampler.summed / gib, cpu, sum(loads) / len(loads), max(loads))  # fmt: skip
+                     sampler.summed / gib, cpu, sum(loads) / len(loads), max(loads),
+                     _first_task_s(out, start_epoch))  # fmt: skip
+
+
+def _first_task_s(out: Path, start_epoch: float) -> float | None:
+    """Seconds from the command's start to the first exposure a worker started (webbcal).
+
+    Read from the ``started`` times (UTC, whole seconds) of ``webbcal batch``'s manifest;
+    None for jwst, which writes no manifest.
+    """
+    from datetime import datetime
+
+    try:
+        entries = json.loads((out / "webbcal_batch_manifest.json").read_text())["exposures"]
+        started = [datetime.strptime(e["started"], "%Y-%m-%dT%H:%M:%S%z").timestamp()
+                   for e in entries.values() if e.get("started")]  # fmt: skip
+    except (OSError, ValueError, KeyError):
+        return None
+    return max(0.0, min(started) - start_epoch) if started else None
 
 
 def _offline_env(workdir: Path) -> dict:
@@ -223,11 +243,13 @@ def _offline_env(workdir: Path) -> dict:
 
 def _table(rows: list[RunResult]) -> str:
     lines = [f"{'pipeline':<8s} {'wall s':>7s} {'exp/h':>7s} {'largest proc GiB':>17s} "
-             f"{'summed GiB':>11s} {'CPU s':>7s} {'load mean/max':>14s}  ok"]  # fmt: skip
+             f"{'summed GiB':>11s} {'CPU s':>7s} {'load mean/max':>14s} {'1st task s':>10s}"
+             "  ok"]  # fmt: skip
     for r in rows:
+        first = "-" if r.first_task_s is None else f"{r.first_task_s:.0f}"
         lines.append(f"{r.pipeline:<8s} {r.wall_s:7.1f} {r.per_hour:7.0f} {r.peak_single_gib:17.2f}"
                      f" {r.peak_summed_gib:11.2f} {r.cpu_s:7.0f} {r.load_mean:7.2f}/"
-                     f"{r.load_max:<6.2f}  {r.ok}")  # fmt: skip
+                     f"{r.load_max:<6.2f} {first:>10s}  {r.ok}")  # fmt: skip
     return "\n".join(lines)
 
 
