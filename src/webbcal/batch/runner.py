@@ -61,6 +61,7 @@ _WORKER_START = {"distributed.worker.multiprocessing-method": "forkserver"}
 def _pre_spawn_environment() -> dict[str, str]:
     """The variables dask sets before it starts a worker process (with our settings)."""
     import dask
+    import distributed  # noqa: F401  (its configuration defaults, before any config.set)
 
     with dask.config.set(_WORKER_ENVIRONMENT):
         try:

@@ -71,11 +71,12 @@ def warm_up(pipeline: str | None) -> list[str]:
             modules += list(getattr(cls, "batch_warm_modules", ()))
         except Exception as exc:
             problems.append(f"{pipeline}: {exc}")
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:
-            problems.append(f"{name}: {exc}")
+    with _no_numba_threads():
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception as exc:
+                problems.append(f"{name}: {exc}")
     try:
         # The first model of a process builds asdf's extension registry and loads the
         # core schemas; later models of other classes add only their own schema.
@@ -85,6 +86,43 @@ def warm_up(pipeline: str | None) -> list[str]:
     except Exception as exc:
         problems.append(f"stdatamodels: {exc}")
     return problems
+
+
+class ThreadsRefusedError(RuntimeError):
+    """Raised in the fork server by whatever would start numba's thread pool."""
+
+
+@contextlib.contextmanager
+def _no_numba_threads() -> Iterator[None]:
+    """Refuse to start numba's threading layer while the block runs.
+
+    A process must not fork once the OpenMP layer has started its threads (the
+    child is terminated), and loading a cached ``parallel=True`` kernel compiled
+    for an explicit signature starts them at import. Such a module then fails to
+    import here and is imported by each worker instead.
+
+    References
+    ----------
+    Numba documentation, "The Threading Layers" (fork safety of ``omp``).
+    """
+    try:
+        from numba.np.ufunc import parallel
+    except Exception:  # no numba: nothing to guard
+        yield
+        return
+    if getattr(parallel, "_is_initialized", False):
+        yield
+        return
+    launch = parallel._launch_threads
+
+    def refuse() -> None:
+        raise ThreadsRefusedError("numba threads are not started in the fork server")
+
+    parallel._launch_threads = refuse
+    try:
+        yield
+    finally:
+        parallel._launch_threads = launch
 
 
 def _forkserver() -> Any:
@@ -153,7 +191,7 @@ def start_forkserver(pipeline: str | None, environment: dict[str, str]) -> bool:
     # distributed sets its own preload list once per process; ours replaces it.
     with contextlib.suppress(Exception):
         import dask
-        from distributed.utils import get_mp_context
+        from distributed.utils import get_mp_context  # its config defaults first
 
         with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
             get_mp_context()

@@ -93,7 +93,8 @@ class Detector1Pipeline(Pipeline):
 
     class_alias = "calwebb_detector1"
     # Imported while an exposure runs (listed from sys.modules after a full-frame NIRCam
-    # exposure); a batch imports them before its workers' first exposure.
+    # exposure); a batch imports them before its workers' first exposure. Not the ramp
+    # fit's kernels: loading them from numba's cache starts its threads (no fork after).
     batch_warm_modules = (
         "webbcal.crds_client", "webbcal.lib.rawio", "webbcal.lib.reffits",
         "webbcal.lib.refsection", "webbcal.lib.fitsstream", "webbcal.lib._dq_translate",
@@ -104,8 +105,7 @@ class Detector1Pipeline(Pipeline):
         "webbcal.refpix._apply_terms", "webbcal.refpix._clip_kernel",
         "webbcal.linearity.correct", "webbcal.dark_current.subtract", "webbcal.jump.differences",
         "webbcal.jump.twopoint", "webbcal.jump.large_events", "webbcal.jump._detect_kernel",
-        "webbcal.jump._postflag", "webbcal.ramp_fitting.ols", "webbcal.ramp_fitting._ols_kernel",
-        "webbcal.gain_scale.scale",
+        "webbcal.jump._postflag", "webbcal.gain_scale.scale",
     )  # fmt: skip
     spec = (
         Param("save_calibrated_ramp", bool, False, "Save the calibrated ramp as _ramp"),
