@@ -32,6 +32,7 @@ from ..lib.spill import prepare_output_directory
 from .inputs import expand_inputs
 from .manifest import Manifest, directory_lock
 from .plan import ExposureTask, plan_exposures, task_bytes
+from .warm import available as warm_available
 from .warm import start_forkserver, stop_forkserver
 from .worker import STAGING_DIR, WORKER_PRELOAD, process_exposure
 
@@ -234,10 +235,11 @@ def _client(
     # and set again by their preload (webbcal.batch.worker.dask_setup) for workers
     # restarted later.
     started = _start_warm_workers(pipeline)
+    warm_start = warm_available()  # else spawned, as dask does by default
     try:
         # The start method stays set while the cluster lives: a nanny restarting a
         # worker that died forks it from the same server.
-        with dask.config.set({**_WORKER_ENVIRONMENT, **_WORKER_START}):
+        with dask.config.set({**_WORKER_ENVIRONMENT, **(_WORKER_START if warm_start else {})}):
             _quiet_resource_tracker()
             with _sigint_ignored():
                 cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,

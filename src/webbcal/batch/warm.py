@@ -36,7 +36,14 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["PIPELINE_ENV", "forkserver_running", "start_forkserver", "stop_forkserver", "warm_up"]
+__all__ = [
+    "PIPELINE_ENV",
+    "available",
+    "forkserver_running",
+    "start_forkserver",
+    "stop_forkserver",
+    "warm_up",
+]
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +138,13 @@ def _forkserver() -> Any:
     return getattr(forkserver, "_forkserver", None)
 
 
+def available() -> bool:
+    """True where multiprocessing offers the fork-server start method (not on Windows)."""
+    import multiprocessing
+
+    return "forkserver" in multiprocessing.get_all_start_methods()
+
+
 def forkserver_running() -> bool:
     """True when this process has a live multiprocessing fork server."""
     server = _forkserver()
@@ -183,10 +197,11 @@ def start_forkserver(pipeline: str | None, environment: dict[str, str]) -> bool:
     ignored so that the workers forked from it ignore Ctrl-C from their start.
     """
     import multiprocessing
+
+    if not available() or forkserver_running():
+        return False
     from multiprocessing import forkserver
 
-    if forkserver_running():
-        return False
     context = multiprocessing.get_context("forkserver")
     # distributed sets its own preload list once per process; ours replaces it.
     with contextlib.suppress(Exception):
