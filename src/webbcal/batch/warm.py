@@ -59,8 +59,9 @@ def warm_up(pipeline: str | None) -> list[str]:
     ----------
     pipeline : str or None
         Pipeline alias (``"calwebb_detector1"``); its class, its steps and the
-        modules it names in ``batch_warm_modules`` are imported. None: dask and
-        the data models only.
+        modules it names in ``batch_warm_modules`` are imported, and the models it
+        names in ``batch_warm_models`` built empty. None: dask and the core
+        data-model schemas only.
 
     Returns
     -------
@@ -70,12 +71,14 @@ def warm_up(pipeline: str | None) -> list[str]:
     """
     problems: list[str] = []
     modules = ["distributed.nanny", "distributed.worker", "webbcal.batch.worker", "numba"]
+    models = ["JwstDataModel"]
     if pipeline:
         try:
             from ..stpipe.registry import get_step_class
 
             cls = get_step_class(pipeline)
             modules += list(getattr(cls, "batch_warm_modules", ()))
+            models += list(getattr(cls, "batch_warm_models", ()))
         except Exception as exc:
             problems.append(f"{pipeline}: {exc}")
     with _no_numba_threads():
@@ -84,14 +87,15 @@ def warm_up(pipeline: str | None) -> list[str]:
                 importlib.import_module(name)
             except Exception as exc:
                 problems.append(f"{name}: {exc}")
-    try:
-        # The first model of a process builds asdf's extension registry and loads the
-        # core schemas; later models of other classes add only their own schema.
-        from stdatamodels.jwst import datamodels as dm
+    # The first model of a process builds asdf's extension registry and loads the core
+    # schemas; later models of other classes add only their own schema.
+    for name in models:
+        try:
+            from stdatamodels.jwst import datamodels as dm
 
-        dm.JwstDataModel().close()
-    except Exception as exc:
-        problems.append(f"stdatamodels: {exc}")
+            getattr(dm, name)().close()
+        except Exception as exc:
+            problems.append(f"{name}: {exc}")
     return problems
 
 

@@ -107,6 +107,10 @@ class Detector1Pipeline(Pipeline):
         "webbcal.jump.twopoint", "webbcal.jump.large_events", "webbcal.jump._detect_kernel",
         "webbcal.jump._postflag", "webbcal.gain_scale.scale",
     )  # fmt: skip
+    batch_warm_models = (
+        "Level1bModel", "RampModel", "ImageModel", "CubeModel", "MaskModel", "SaturationModel",
+        "SuperBiasModel", "IPCModel", "LinearityModel", "GainModel", "ReadnoiseModel",
+    )  # fmt: skip
     spec = (
         Param("save_calibrated_ramp", bool, False, "Save the calibrated ramp as _ramp"),
         Param("progress", bool, True, "Show progress on a terminal (never when not a TTY)"),
