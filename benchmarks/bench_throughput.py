@@ -34,26 +34,30 @@ The column ``1st task s`` is the time from the command's start to the first
 exposure a worker started (from the manifest's ``started`` times, whole
 seconds). Batch start-up, 4 full frames, webbcal only (``--n 4 --no-jwst``),
 before and after local-cluster workers were forked from a warm fork server
-(``webbcal.batch.warm``), runs interleaved on the same machine at load 4.7-5.3
-(3.3 for the first run)::
+(``webbcal.batch.warm``), 7 runs each, interleaved on the same machine at load
+3.3-6.3 (runs 5-7 "after" also load the reference models' schemas there)::
 
-    run                         wall s  exp/h  CPU s  1st task s  summed GiB
-    before (spawned workers)    58.8    245     37      7          1.76
-    after                       48.4    298     31     12          1.83
-    before                      53.3    270     38      9          1.73
-    after                       38.2    377     28      9          1.85
-    before                      40.0    360     33      6          1.76
-    after                       35.3    408     31     11          1.84
-    before                      47.6    302     38      9          1.78
-    after                       43.5    331     30     12          1.84
-    mean before / after         49.9 / 41.4    36.5 / 30.0   7.8 / 11.0
+    run     before: wall s  exp/h  CPU s  1st task s   after: wall s  exp/h  CPU s  1st task s
+    1               58.8    245     37      7                 48.4    298     31     12
+    2               53.3    270     38      9                 38.2    377     28      9
+    3               40.0    360     33      6                 35.3    408     31     11
+    4               47.6    302     38      9                 43.5    331     30     12
+    5               48.6    296     35      9                 53.9    267     35     16
+    6               46.6    309     35      8                 38.9    371     28     12
+    7               48.2    299     35      9                 41.6    346     31     14
+    mean            49.0    297     35.9    8.1               42.8    343     30.6   12.3
 
-CPU time per exposure fell from 9.1 s to 7.5 s (the workers' start-up, ~3.3 s
-of CPU, is paid once instead of once per worker, while the driver plans) and
-the wall time by 17 %; the first task starts later (the first worker is forked
-once the server's warm-up is done) but runs warm. The rate products are
-identical (every HDU's data and header but the DATE keywords; the manifest's
-fingerprints, parameters and references too).
+CPU time per exposure fell from 9.0 s to 7.6 s: the workers' start-up (imports,
+asdf's extension registry and the schemas, ~3 s of CPU) is paid once, in the
+fork server while the driver plans, instead of by each worker's first
+exposure. Exposures per hour +15 %. The first task starts ~4 s later (the
+first worker is forked once the server's warm-up is done, which competes with
+the driver's planning for the 2 cores) but runs warm. Peak RSS summed over
+the processes: 1.73-1.82 GiB before, 1.83-1.85 GiB after (the fork server
+counts; its pages are shared with the workers); largest process 0.81-0.84
+GiB before, 0.73-0.76 GiB after. The rate products are identical (every HDU's
+data and header but the DATE keywords; the manifest's fingerprints, parameters
+and references too).
 
 Usage::
 
