@@ -32,6 +32,8 @@ from ..lib.spill import prepare_output_directory
 from .inputs import expand_inputs
 from .manifest import Manifest, directory_lock
 from .plan import ExposureTask, plan_exposures, task_bytes
+from .warm import available as warm_available
+from .warm import start_forkserver, stop_forkserver
 from .worker import STAGING_DIR, WORKER_PRELOAD, process_exposure
 
 __all__ = ["BatchResult", "ExposureOutcome", "cluster_size", "run_batch"]
@@ -50,6 +52,33 @@ MEMORY_FRACTION = 0.85
 #: 0.8 s of system time. Local-cluster workers are spawned without it (the memory a
 #: process keeps for reuse stays far below its memory limit).
 _WORKER_ENVIRONMENT = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+
+#: Local-cluster workers are forked from a fork server that has already imported the
+#: pipeline and loaded the data-model schemas (:mod:`webbcal.batch.warm`), instead of
+#: being spawned as fresh interpreters that each pay that start-up on their first exposure.
+_WORKER_START = {"distributed.worker.multiprocessing-method": "forkserver"}
+
+
+def _pre_spawn_environment() -> dict[str, str]:
+    """The variables dask sets before it starts a worker process (with our settings)."""
+    import dask
+    import distributed  # noqa: F401  (its configuration defaults, before any config.set)
+
+    with dask.config.set(_WORKER_ENVIRONMENT):
+        try:
+            from distributed.nanny import _get_env_variables
+
+            return dict(_get_env_variables("distributed.nanny.pre-spawn-environ"))
+        except ImportError:  # another distributed: the same, from the configuration
+            values = dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {}
+            return {str(k): str(v) for k, v in values.items() if v is not None}
+
+
+def _start_warm_workers(pipeline: str | None) -> bool:
+    """Start the fork server of the local cluster's workers (True when started here)."""
+    _quiet_resource_tracker()
+    with _sigint_ignored():
+        return start_forkserver(pipeline, _pre_spawn_environment())
 
 
 @dataclass
@@ -174,9 +203,14 @@ def _parse_memory(value: str | int | None) -> int | None:
 @contextlib.contextmanager
 def _client(
     client: Any, scheduler: str | None, n_workers: int | None, memory_limit: Any,
-    tasks: list[ExposureTask],
+    tasks: list[ExposureTask], pipeline: str | None = None,
 ) -> Iterator[Any]:  # fmt: skip
-    """The dask client to use: the caller's, one for ``scheduler``, or a new local cluster."""
+    """The dask client to use: the caller's, one for ``scheduler``, or a new local cluster.
+
+    A local cluster's workers are forked from a warm fork server (started here
+    unless :func:`run_batch` started it while planning), stopped with the cluster
+    when it was started here.
+    """
     import dask
     from distributed import Client, LocalCluster
 
@@ -200,13 +234,22 @@ def _client(
     # they print no tracebacks of their own: inherited from the start-up window below,
     # and set again by their preload (webbcal.batch.worker.dask_setup) for workers
     # restarted later.
-    _quiet_resource_tracker()
-    with _sigint_ignored(), dask.config.set(_WORKER_ENVIRONMENT):
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               memory_limit=limit, dashboard_address=dashboard,
-                               preload=[WORKER_PRELOAD])  # fmt: skip
-    with cluster, Client(cluster) as new:
-        yield new
+    started = _start_warm_workers(pipeline)
+    warm_start = warm_available()  # else spawned, as dask does by default
+    try:
+        # The start method stays set while the cluster lives: a nanny restarting a
+        # worker that died forks it from the same server.
+        with dask.config.set({**_WORKER_ENVIRONMENT, **(_WORKER_START if warm_start else {})}):
+            _quiet_resource_tracker()
+            with _sigint_ignored():
+                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                       memory_limit=limit, dashboard_address=dashboard,
+                                       preload=[WORKER_PRELOAD])  # fmt: skip
+            with cluster, Client(cluster) as new:
+                yield new
+    finally:
+        if started:
+            stop_forkserver()
 
 
 @contextlib.contextmanager
@@ -368,9 +411,14 @@ def run_batch(
     from ..stpipe.step import CRDS_PARS_ENV, _env_true
 
     prepare_output_directory(out)
-    with directory_lock(out):
+    cluster_used = False
+    with directory_lock(out), contextlib.ExitStack() as cleanup:
         shutil.rmtree(os.path.join(out, STAGING_DIR), ignore_errors=True)  # killed earlier runs
         manifest = Manifest(out)
+        if client is None and not scheduler and (force or _may_have_work(manifest, paths)):
+            # The workers' start-up (imports, schemas) overlaps the planning below.
+            if _start_warm_workers(cls.class_alias):
+                cleanup.callback(lambda: stop_forkserver(wait_s=10.0 if cluster_used else 0.0))
         tasks, failures = plan_exposures(
             cls,
             paths,
@@ -399,7 +447,9 @@ def run_batch(
         n_workers_used = 0
         dashboard = None
         if todo:
-            with _client(client, scheduler, n_workers, memory_limit, todo) as cl:
+            cluster_used = True
+            with _client(client, scheduler, n_workers, memory_limit, todo,
+                         cls.class_alias) as cl:  # fmt: skip
                 n_workers_used = len(cl.scheduler_info().get("workers", {}))
                 local = client is None and not scheduler
                 dashboard = _dashboard(cl, local)
@@ -416,6 +466,28 @@ def run_batch(
         shutil.rmtree(os.path.join(out, STAGING_DIR), ignore_errors=True)
     ordered = [outcomes[r] for r in _roots_in_order(paths) if r in outcomes]
     return BatchResult(ordered, out, time.monotonic() - t0, n_workers_used, dashboard)
+
+
+def _may_have_work(manifest: Manifest, paths: list[str]) -> bool:
+    """False when the manifest records every input as succeeded from the same file.
+
+    A cheap look before planning (which decides for certain): a batch that will
+    most likely skip everything does not start its workers' fork server.
+    """
+    from .inputs import exposure_root
+
+    for path in paths:
+        entry = manifest.exposures.get(exposure_root(path))
+        if not entry or entry.get("status") != "succeeded" or entry.get("input") != path:
+            return True
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return True
+        if (stat.st_size, stat.st_mtime_ns) != (entry.get("input_size"),
+                                                 entry.get("input_mtime_ns")):  # fmt: skip
+            return True
+    return False
 
 
 def _roots_in_order(paths: list[str]) -> list[str]:

@@ -92,6 +92,25 @@ class Detector1Pipeline(Pipeline):
     """
 
     class_alias = "calwebb_detector1"
+    # Imported while an exposure runs (listed from sys.modules after a full-frame NIRCam
+    # exposure); a batch imports them before its workers' first exposure. Not the ramp
+    # fit's kernels: loading them from numba's cache starts its threads (no fork after).
+    batch_warm_modules = (
+        "webbcal.crds_client", "webbcal.lib.rawio", "webbcal.lib.reffits",
+        "webbcal.lib.refsection", "webbcal.lib.fitsstream", "webbcal.lib._dq_translate",
+        "webbcal.lib.hugepages", "webbcal.stpipe.naming", "webbcal.stpipe.references",
+        "webbcal.pipeline.streaming", "webbcal.guider_cds", "webbcal.group_scale.scale",
+        "webbcal.dq_init.init", "webbcal.saturation.flagging", "webbcal.ipc.kernel",
+        "webbcal.superbias.subtract", "webbcal.refpix.nir", "webbcal.refpix._stage",
+        "webbcal.refpix._apply_terms", "webbcal.refpix._clip_kernel",
+        "webbcal.linearity.correct", "webbcal.dark_current.subtract", "webbcal.jump.differences",
+        "webbcal.jump.twopoint", "webbcal.jump.large_events", "webbcal.jump._detect_kernel",
+        "webbcal.jump._postflag", "webbcal.gain_scale.scale",
+    )  # fmt: skip
+    batch_warm_models = (
+        "Level1bModel", "RampModel", "ImageModel", "CubeModel", "MaskModel", "SaturationModel",
+        "SuperBiasModel", "IPCModel", "LinearityModel", "GainModel", "ReadnoiseModel",
+    )  # fmt: skip
     spec = (
         Param("save_calibrated_ramp", bool, False, "Save the calibrated ramp as _ramp"),
         Param("progress", bool, True, "Show progress on a terminal (never when not a TTY)"),

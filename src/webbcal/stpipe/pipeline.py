@@ -55,11 +55,21 @@ class Pipeline(Step):
         Of those, the ones that do nothing for every mode the pipeline implements
         (the official pipeline turns them off for those modes itself): parameter
         files may name them with any values, which are ignored.
+    batch_warm_modules : tuple of str
+        Modules the pipeline imports only while it runs (kernels, I/O helpers):
+        ``webbcal batch`` imports them in the process its workers are forked from
+        (:mod:`webbcal.batch.warm`), so a worker's first exposure does not pay for them.
+    batch_warm_models : tuple of str
+        stdatamodels classes (names in ``stdatamodels.jwst.datamodels``) whose
+        schemas the pipeline loads (its products and reference models); built
+        empty there as well, which loads their schemas once for all workers.
     """
 
     step_defs: ClassVar[dict[str, type[Step]]] = {}
     unimplemented_steps: ClassVar[tuple[str, ...]] = ()
     inapplicable_steps: ClassVar[tuple[str, ...]] = ()
+    batch_warm_modules: ClassVar[tuple[str, ...]] = ()
+    batch_warm_models: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,

@@ -1,0 +1,272 @@
+"""Warm start of a local cluster's workers: a fork server that has loaded the pipeline.
+
+Each worker process of a local cluster used to be spawned as a fresh
+interpreter, and its first exposure paid the start-up of everything the
+pipeline uses: importing dask, webbcal, stdatamodels and the step kernels
+(compiled numba functions are loaded from the cache only when called), and
+asdf's extension registry with the core JWST schemas (about 1 s on its own).
+Measured on the shared 2-core machine: ~9.0 s CPU for a first full-frame
+calwebb_detector1 exposure in a new process against ~4.3 s for the next one.
+
+Instead, the driving process starts one multiprocessing *fork server* as
+soon as it knows that a local cluster will be needed (before it plans the
+exposures, so the two overlap), with this module as its preload: importing it
+there does that start-up once (:func:`warm_up`). Every worker process is then
+forked from the warm server and starts its first exposure with the imports
+and schemas in place. The server is single-threaded when it forks: the
+warm-up imports and builds models, it runs no numba kernel (numba's threads
+start in each worker, see ``webbcal.batch.worker._limit_threads``).
+
+References
+----------
+Python documentation, ``multiprocessing`` "Contexts and start methods"
+(forkserver, ``set_forkserver_preload``); dask.distributed configuration
+``distributed.worker.multiprocessing-method`` and
+``distributed.nanny.pre-spawn-environ``. https://distributed.dask.org
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = [
+    "PIPELINE_ENV",
+    "available",
+    "forkserver_running",
+    "start_forkserver",
+    "stop_forkserver",
+    "warm_up",
+]
+
+log = logging.getLogger(__name__)
+
+#: Environment variable naming the pipeline the fork server warms up (read and removed
+#: by this module when the server imports it).
+PIPELINE_ENV = "WEBBCAL_BATCH_WARM_PIPELINE"
+
+
+def warm_up(pipeline: str | None) -> list[str]:
+    """Import what a batch worker needs and load the JWST schemas, in this process.
+
+    Parameters
+    ----------
+    pipeline : str or None
+        Pipeline alias (``"calwebb_detector1"``); its class, its steps and the
+        modules it names in ``batch_warm_modules`` are imported, and the models it
+        names in ``batch_warm_models`` built empty. None: dask and the core
+        data-model schemas only.
+
+    Returns
+    -------
+    list of str
+        What could not be loaded (``"module: error"``); warm-up is an
+        optimisation, so nothing here raises.
+    """
+    problems: list[str] = []
+    modules = ["distributed.nanny", "distributed.worker", "webbcal.batch.worker", "numba"]
+    models = ["JwstDataModel"]
+    if pipeline:
+        try:
+            from ..stpipe.registry import get_step_class
+
+            cls = get_step_class(pipeline)
+            modules += list(getattr(cls, "batch_warm_modules", ()))
+            models += list(getattr(cls, "batch_warm_models", ()))
+        except Exception as exc:
+            problems.append(f"{pipeline}: {exc}")
+    with _no_numba_threads():
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception as exc:
+                problems.append(f"{name}: {exc}")
+    # The first model of a process builds asdf's extension registry and loads the core
+    # schemas; later models of other classes add only their own schema.
+    for name in models:
+        try:
+            from stdatamodels.jwst import datamodels as dm
+
+            getattr(dm, name)().close()
+        except Exception as exc:
+            problems.append(f"{name}: {exc}")
+    return problems
+
+
+class ThreadsRefusedError(RuntimeError):
+    """Raised in the fork server by whatever would start numba's thread pool."""
+
+
+@contextlib.contextmanager
+def _no_numba_threads() -> Iterator[None]:
+    """Refuse to start numba's threading layer while the block runs.
+
+    A process must not fork once the OpenMP layer has started its threads (the
+    child is terminated), and loading a cached ``parallel=True`` kernel compiled
+    for an explicit signature starts them at import. Such a module then fails to
+    import here and is imported by each worker instead.
+
+    References
+    ----------
+    Numba documentation, "The Threading Layers" (fork safety of ``omp``).
+    """
+    try:
+        from numba.np.ufunc import parallel
+    except Exception:  # no numba: nothing to guard
+        yield
+        return
+    if getattr(parallel, "_is_initialized", False):
+        yield
+        return
+    launch = parallel._launch_threads
+
+    def refuse() -> None:
+        raise ThreadsRefusedError("numba threads are not started in the fork server")
+
+    parallel._launch_threads = refuse
+    try:
+        yield
+    finally:
+        parallel._launch_threads = launch
+
+
+def _forkserver() -> Any:
+    from multiprocessing import forkserver
+
+    return getattr(forkserver, "_forkserver", None)
+
+
+def available() -> bool:
+    """True where multiprocessing offers the fork-server start method (not on Windows)."""
+    import multiprocessing
+
+    return "forkserver" in multiprocessing.get_all_start_methods()
+
+
+def forkserver_running() -> bool:
+    """True when this process has a live multiprocessing fork server."""
+    server = _forkserver()
+    pid = getattr(server, "_forkserver_pid", None)
+    if pid is None:
+        return False
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return False
+    return done == 0
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def start_forkserver(pipeline: str | None, environment: dict[str, str]) -> bool:
+    """Start this process's fork server, preloaded with a warm-up for ``pipeline``.
+
+    Parameters
+    ----------
+    pipeline : str or None
+        Pipeline alias to warm up (see :func:`warm_up`).
+    environment : dict of str to str
+        Variables the workers must have from their start (dask's
+        ``distributed.nanny.pre-spawn-environ``, e.g. ``OMP_NUM_THREADS``): forked
+        workers inherit the server's environment, not the driving process's.
+        They are set for the server only; this process is left as it was.
+
+    Returns
+    -------
+    bool
+        True when a server was started here; False when one was already running
+        (it is reused, warm or not).
+
+    Notes
+    -----
+    The server inherits this process's signal dispositions: call it with SIGINT
+    ignored so that the workers forked from it ignore Ctrl-C from their start.
+    """
+    import multiprocessing
+
+    if not available() or forkserver_running():
+        return False
+    from multiprocessing import forkserver
+
+    context = multiprocessing.get_context("forkserver")
+    # distributed sets its own preload list once per process; ours replaces it.
+    with contextlib.suppress(Exception):
+        import dask
+        from distributed.utils import get_mp_context  # its config defaults first
+
+        with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
+            get_mp_context()
+    context.set_forkserver_preload([__name__])
+    with _environment({**environment, PIPELINE_ENV: pipeline or ""}):
+        forkserver.ensure_running()
+    log.debug("Started a fork server (pid %s) warming up %s", _forkserver()._forkserver_pid,
+              pipeline)  # fmt: skip
+    return True
+
+
+def stop_forkserver(*, wait_s: float = 10.0) -> None:
+    """Stop this process's fork server and reap it (its CPU time then counts as ours).
+
+    The server exits once every process holding its "alive" pipe (this one and
+    the workers forked from it) has closed it; after ``wait_s`` seconds, or at
+    once when ``wait_s`` is 0 (e.g. no worker was ever forked), it is terminated.
+    """
+    server = _forkserver()
+    pid = getattr(server, "_forkserver_pid", None)
+    if server is None or pid is None:
+        return
+    with server._lock:
+        fd = server._forkserver_alive_fd
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        deadline = time.monotonic() + wait_s
+        try:
+            while True:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    break
+                if time.monotonic() >= deadline:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGTERM)
+                    os.waitpid(pid, 0)
+                    break
+                time.sleep(0.02)
+        except ChildProcessError:
+            pass
+        address = server._forkserver_address
+        if isinstance(address, str) and not address.startswith("\0"):
+            with contextlib.suppress(OSError):
+                os.unlink(address)
+        server._forkserver_alive_fd = None
+        server._forkserver_address = None
+        server._forkserver_pid = None
+
+
+def _preload() -> None:
+    """Run when the fork server imports this module: warm up the named pipeline."""
+    if PIPELINE_ENV not in os.environ:
+        return
+    pipeline = os.environ.pop(PIPELINE_ENV) or None  # the workers need not see it
+    warm_up(pipeline)
+
+
+_preload()
