@@ -220,9 +220,6 @@ class Step:
 
     @classmethod
     def _open_input(cls, input: Any, input_dir: str = "") -> Any:
-        from ..datamodels.asdf_yaml import use_libyaml_for_manifests
-
-        use_libyaml_for_manifests()  # before the first product loads asdf's extensions
         if isinstance(input, (str, os.PathLike)):
             path = os.fspath(input)
             if input_dir and not os.path.isabs(path):
