@@ -222,20 +222,7 @@ def _poly_background(image, used, weights, profile, order, variances):
         basis = np.stack([y**k for k in range(order + 1)], axis=-1)  # (ncross, K)
         mask = mask.astype(np.float64)
         target = np.where(used, image, 0.0) * weights
-        design = mask[..., None] * basis  # (n, d, c, K)
-        normal = np.einsum("ndck,ndcj->ndkj", design, design)
-        rhs = np.einsum("ndck,ndc->ndk", design, target)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            ok = np.linalg.cond(normal) < _MAX_CONDITION
-        cov = np.zeros_like(normal)
-        if np.any(ok):
-            cov[ok] = np.linalg.inv(normal[ok])
-        coef = np.einsum("ndkj,ndj->ndk", cov, rhs)
-        bkg2d = np.einsum("ck,ndk->ndc", basis, coef)
-        aperture_basis = profile @ basis  # (d, K): basis summed over the aperture
-        response = np.einsum("ndkj,ndcj->ndck", cov, design)  # d coef_k / d pixel_c
-        gain = np.einsum("dk,ndck->ndc", aperture_basis, response)
+        bkg2d, gain = _poly_fit(mask, target, basis, profile)
         buf = target
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -261,24 +248,51 @@ def _poly_background_strided(image, used, weights, profile, order, variances):
         # d bkg_sum / d pixel = (sum of aperture weights) * w * used / n
         gain = profile.sum(-1)[None, :, None] * mask * cov[..., None]
     else:
-        design = mask[..., None] * basis  # (n, d, c, K)
-        normal = np.einsum("ndck,ndcj->ndkj", design, design)
-        rhs = np.einsum("ndck,ndc->ndk", design, target)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            ok = np.linalg.cond(normal) < _MAX_CONDITION
-        cov = np.zeros_like(normal)
-        if np.any(ok):
-            cov[ok] = np.linalg.inv(normal[ok])
-        coef = np.einsum("ndkj,ndj->ndk", cov, rhs)
-        bkg2d = np.einsum("ck,ndk->ndc", basis, coef)
-        aperture_basis = profile @ basis  # (d, K): basis summed over the aperture
-        response = np.einsum("ndkj,ndcj->ndck", cov, design)  # d coef_k / d pixel_c
-        gain = np.einsum("dk,ndck->ndc", aperture_basis, response)
+        bkg2d, gain = _poly_fit(mask, target, basis, profile)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         bvars = [np.nansum(v * gain * gain, axis=-1) for v in variances]
     return bkg2d, bvars
+
+
+def _poly_fit(mask, target, basis, profile):
+    """Per-column least-squares polynomial background of order > 0 and its gain.
+
+    Parameters
+    ----------
+    mask : ndarray, shape (n, d, c), float64
+        1.0 where a cross-dispersion pixel is used in the fit, else 0.0.
+    target : ndarray, shape (n, d, c), float64
+        The weighted pixel values of the fit (0 where unused).
+    basis : ndarray, shape (c, K), float64
+        The polynomial basis over the cross-dispersion pixels.
+    profile : ndarray, shape (d, c)
+        The aperture weights.
+
+    Returns
+    -------
+    bkg2d : ndarray, shape (n, d, c)
+        The fitted background.
+    gain : ndarray, shape (n, d, c)
+        Derivative of the aperture's background sum with respect to each pixel (for the
+        variance of the background sum). Columns whose normal matrix is singular (condition
+        number above ``_MAX_CONDITION``) get no fit.
+    """
+    design = mask[..., None] * basis  # (n, d, c, K)
+    normal = np.einsum("ndck,ndcj->ndkj", design, design)
+    rhs = np.einsum("ndck,ndc->ndk", design, target)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ok = np.linalg.cond(normal) < _MAX_CONDITION
+    cov = np.zeros_like(normal)
+    if np.any(ok):
+        cov[ok] = np.linalg.inv(normal[ok])
+    coef = np.einsum("ndkj,ndj->ndk", cov, rhs)
+    bkg2d = np.einsum("ck,ndk->ndc", basis, coef)
+    aperture_basis = profile @ basis  # (d, K): basis summed over the aperture
+    response = np.einsum("ndkj,ndcj->ndck", cov, design)  # d coef_k / d pixel_c
+    gain = np.einsum("dk,ndck->ndc", aperture_basis, response)
+    return bkg2d, gain
 
 
 def _median_background(image, bg_profile, finite, profile, variances):
