@@ -133,3 +133,15 @@ def test_one_step_instance_reuses_only_the_same_flat(flats, tmp_path):
     assert a.data.tobytes() != b.data.tobytes()
     np.testing.assert_array_equal(b.data, _ours(model.copy(), other).data)
     assert step.__dict__["_flat_kept"][0][0] == os.path.abspath(other)
+
+
+def test_a_single_image_keeps_no_flat_after_the_step(flats):
+    """Only multi-integration products (chunks of a series) keep the flat for the next
+    run; a 2-D exposure (calwebb_image2) holds no full-frame planes after the step."""
+    instrument, detector, kw, _ = CASES["nrca1_full"]
+    model = imaging_rate(instrument=instrument, detector=detector, **kw)
+    step = FlatFieldStep()
+    step.override_flat = os.fspath(flats(instrument, detector))
+    result = step.run(model.copy())
+    assert result.meta.cal_step.flat_field == "COMPLETE"
+    assert step.__dict__.get("_flat_kept") is None

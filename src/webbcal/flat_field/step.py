@@ -74,8 +74,10 @@ class FlatFieldStep(Step):
         geom = geometry_of(model)
         # A time series calibrated in chunks runs this step once per chunk: the flat of
         # the previous run is reused when it is the same file, cut to the same region,
-        # for the same instrument and detector (read-only: apply_flat copies it).
-        key = _reuse_key(path, geom, model)
+        # for the same instrument and detector (read-only: apply_flat copies it). Only
+        # multi-integration products keep it: a 2-D exposure (calwebb_image2) would hold
+        # three full-frame planes for nothing.
+        key = _reuse_key(path, geom, model) if np.ndim(model.data) == 3 else None
         kept = self.__dict__.get("_flat_kept")
         ref = None
         if kept is not None and key is not None and kept[0] == key \
@@ -86,7 +88,7 @@ class FlatFieldStep(Step):
             flat = reference_array(ref, "data", geom, nan_meaning=FLAT_NAN_MEANING)
             flat_dq = reference_array(ref, "dq", geom)
             flat_err = reference_array(ref, "err", geom)
-            self.__dict__["_flat_kept"] = (key, (flat, flat_dq, flat_err))
+            self.__dict__["_flat_kept"] = None if key is None else (key, (flat, flat_dq, flat_err))
         guider = isinstance(model, dm.GuiderCalModel)
         if self.inverse:
             log.info("Multiplying by the flat (inverse=True)")
