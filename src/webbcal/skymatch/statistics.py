@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 __all__ = ["SKY_STATISTICS", "SkyStatistics", "sky_value"]
@@ -90,24 +89,6 @@ class _Clipped:
     vmax: np.float32
 
 
-@numba.njit(cache=True, nogil=True)
-def _select(values, lo, hi):  # pragma: no cover - compiled
-    """Values in [lo, hi] in their order (a new array), with their min and max (one pass)."""
-    kept = np.empty(values.size, dtype=values.dtype)
-    n = 0
-    vmin = hi
-    vmax = lo
-    for v in values:
-        if v >= lo and v <= hi:
-            kept[n] = v
-            n += 1
-            if v < vmin:
-                vmin = v
-            if v > vmax:
-                vmax = v
-    return kept[:n], vmin, vmax
-
-
 def select_range(values: np.ndarray, lo: np.float32, hi: np.float32):
     """The values within [lo, hi] and their extremes, in one compiled pass.
 
@@ -125,7 +106,10 @@ def select_range(values: np.ndarray, lo: np.float32, hi: np.float32):
     vmin, vmax : numpy.float32
         ``kept.min()`` and ``kept.max()``; ``hi`` and ``lo`` when ``m == 0``.
     """
-    kept, vmin, vmax = _select(np.ascontiguousarray(values, dtype=np.float32), _F32(lo), _F32(hi))
+    from ._select_kernel import select_kernel  # numba, loaded on first use
+
+    kept, vmin, vmax = select_kernel(np.ascontiguousarray(values, dtype=np.float32), _F32(lo),
+                                     _F32(hi))  # fmt: skip
     return kept, _F32(vmin), _F32(vmax)
 
 
