@@ -30,6 +30,14 @@ CPU seconds; jwst 3.0.0; webbcal memory_limit at its default 1.4GB; apcorr N/A):
      2000  spec2       23.4 (23.2)  136.2 (134.4)   5.8        761           5675
      2000  tso3        48.0 (47.0)  171.4 (170.2)   3.6        747           4653
      2000  both        71.4         307.5           4.3
+    end of session 8, all of today's changes (same machine, one run each; at 2000 the
+    machine also ran the test suite on one core):
+      200  spec2        5.3 (5.5)    22.5 (22.7)    4.3        623            832
+      200  tso3         4.9 (5.2)    22.8 (23.0)    4.6        447            741
+      200  both        10.2         45.2            4.4
+     2000  spec2       14.1 (13.7)  145.8 (140.9)  10.3        859           5676
+     2000  tso3        12.4 (12.1)  186.9 (178.2)  15.1        885           4653
+     2000  both        26.5         332.6          12.6
 
     after the overhead cuts below (webbcal only, CPU seconds of 4 interleaved runs of the
     old and new code on the same inputs, median (min); load ~3 from other users):
