@@ -255,6 +255,44 @@ def _poly_background_strided(image, used, weights, profile, order, variances):
     return bkg2d, bvars
 
 
+def _checked_arrays(data, profile):
+    """The science cube and the aperture profile as float64, their shapes checked.
+
+    Raises
+    ------
+    ValueError
+        If ``data`` is not (nints, ndisp, ncross) or ``profile`` not (ndisp, ncross).
+    """
+    img = np.asarray(data, dtype=np.float64)
+    if img.ndim != 3 or np.shape(profile) != img.shape[1:]:
+        raise ValueError(
+            f"data has shape {img.shape} and profile {np.shape(profile)}; expected "
+            "(nints, ndisp, ncross) and (ndisp, ncross)"
+        )
+    return img, np.asarray(profile, dtype=np.float64)
+
+
+def _background_source(img, bkg_fit, bkg_order, smoothing_length):
+    """The image the background is fitted to (smoothed along the dispersion when
+    ``smoothing_length > 1``), the background parameters checked.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``bkg_fit``, a negative or fractional ``bkg_order``, or an even
+        ``smoothing_length``.
+    """
+    if bkg_fit not in ("poly", "median"):
+        raise ValueError(f"bkg_fit={bkg_fit!r}: expected 'poly' or 'median'")
+    if int(bkg_order) != bkg_order or bkg_order < 0:
+        raise ValueError(f"bkg_order={bkg_order!r}: expected an integer >= 0")
+    if smoothing_length > 1:
+        if smoothing_length % 2 == 0:
+            raise ValueError(f"smoothing_length={smoothing_length}: expected an odd integer")
+        return _smooth_along_dispersion(img, int(smoothing_length))
+    return img
+
+
 def _poly_fit(mask, target, basis, profile):
     """Per-column least-squares polynomial background of order > 0 and its gain.
 
@@ -357,28 +395,14 @@ def extract_box(
             bg_profile=bg_profile, bkg_fit=bkg_fit, bkg_order=bkg_order,
             smoothing_length=smoothing_length,
         )  # fmt: skip
-    img = np.asarray(data, dtype=np.float64)
-    if img.ndim != 3 or np.shape(profile) != img.shape[1:]:
-        raise ValueError(
-            f"data has shape {img.shape} and profile {np.shape(profile)}; expected "
-            "(nints, ndisp, ncross) and (ndisp, ncross)"
-        )
-    prof = np.asarray(profile, dtype=np.float64)
+    img, prof = _checked_arrays(data, profile)
     # None: zero variance (its sums are zero; no zero cube is made for it).
     variances = [None if v is None or np.shape(v) != img.shape
                  else np.asarray(v, dtype=np.float64)
                  for v in (var_rnoise, var_poisson, var_flat)]  # fmt: skip
     zeros = np.zeros(img.shape[:2])
     if bg_profile is not None:
-        if bkg_fit not in ("poly", "median"):
-            raise ValueError(f"bkg_fit={bkg_fit!r}: expected 'poly' or 'median'")
-        if int(bkg_order) != bkg_order or bkg_order < 0:
-            raise ValueError(f"bkg_order={bkg_order!r}: expected an integer >= 0")
-        source = img
-        if smoothing_length > 1:
-            if smoothing_length % 2 == 0:
-                raise ValueError(f"smoothing_length={smoothing_length}: expected an odd integer")
-            source = _smooth_along_dispersion(img, int(smoothing_length))
+        source = _background_source(img, bkg_fit, bkg_order, smoothing_length)
         bgp = np.asarray(bg_profile)
         finite = np.isfinite(img)
         if bkg_fit == "median":
@@ -436,13 +460,7 @@ def _extract_box_strided(data, profile, *, var_rnoise, var_poisson, var_flat, bg
     horizontally dispersed images): numpy sums along an axis in an order that follows
     the memory layout, so these keep the temporaries (and the results, bit for bit) of
     the general numpy expressions."""
-    img = np.asarray(data, dtype=np.float64)
-    if img.ndim != 3 or np.shape(profile) != img.shape[1:]:
-        raise ValueError(
-            f"data has shape {img.shape} and profile {np.shape(profile)}; expected "
-            "(nints, ndisp, ncross) and (ndisp, ncross)"
-        )
-    prof = np.asarray(profile, dtype=np.float64)
+    img, prof = _checked_arrays(data, profile)
     variances = []
     for v in (var_rnoise, var_poisson, var_flat):
         if v is None or np.shape(v) != img.shape:
@@ -452,15 +470,7 @@ def _extract_box_strided(data, profile, *, var_rnoise, var_poisson, var_flat, bg
     finite = np.isfinite(img)
     zeros = np.zeros(img.shape[:2])
     if bg_profile is not None:
-        if bkg_fit not in ("poly", "median"):
-            raise ValueError(f"bkg_fit={bkg_fit!r}: expected 'poly' or 'median'")
-        if int(bkg_order) != bkg_order or bkg_order < 0:
-            raise ValueError(f"bkg_order={bkg_order!r}: expected an integer >= 0")
-        source = img
-        if smoothing_length > 1:
-            if smoothing_length % 2 == 0:
-                raise ValueError(f"smoothing_length={smoothing_length}: expected an odd integer")
-            source = _smooth_along_dispersion(img, int(smoothing_length))
+        source = _background_source(img, bkg_fit, bkg_order, smoothing_length)
         bgp = np.asarray(bg_profile)
         if bkg_fit == "median":
             bkg2d, bvars = _median_background(source, bgp, finite, prof, variances)
