@@ -277,3 +277,22 @@ def test_memory_does_not_grow_with_integrations(noisy_calints, lrs_case):
     cube = 144 * 416 * 72 * 8  # one float64 plane of the 144-integration cube: 34 MB
     assert extra[144] < 2 * extract.CHUNK_BYTES + cube // 2
     assert extra[144] - extra[24] < cube
+
+
+@pytest.mark.parametrize("strided", [False, True])
+@pytest.mark.parametrize(
+    "kw, match",
+    [({"bkg_fit": "mean"}, "bkg_fit='mean'"), ({"bkg_order": -1}, "bkg_order=-1"),
+     ({"bkg_order": 1.5}, "bkg_order=1.5"), ({"smoothing_length": 4}, "smoothing_length=4"),
+     ({"profile_shape": (10, 7)}, r"profile \(10, 7\)")],
+)  # fmt: skip
+def test_bad_box_parameters_are_refused_on_both_paths(strided, kw, match):
+    """Contiguous and strided (transposed) inputs are checked alike."""
+    kw = dict(kw)
+    img = np.ones((2, 8, 10)).transpose(0, 2, 1) if strided else np.ones((2, 10, 8))
+    assert img.flags.c_contiguous is not strided
+    prof = np.zeros(kw.pop("profile_shape", (10, 8)))
+    bgp = np.zeros((10, 8))
+    bgp[:, :2] = 1.0
+    with pytest.raises(ValueError, match=match):
+        extract_box(img, prof, bg_profile=bgp, **kw)
