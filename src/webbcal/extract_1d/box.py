@@ -255,6 +255,19 @@ def _poly_background_strided(image, used, weights, profile, order, variances):
     return bkg2d, bvars
 
 
+def _box_result(flux, fvars, background, bvars, npix, zeros) -> BoxResult:
+    """The :class:`BoxResult` of the sums, every array of shape (nints, ndisp); the flux is
+    NaN where the aperture holds no pixel (``npix`` 0); a background variance given as a
+    scalar or per-element array is broadcast with ``zeros``."""
+    flux[np.isclose(npix, 0.0)] = np.nan
+    return BoxResult(
+        flux=flux, var_rnoise=fvars[0], var_poisson=fvars[1], var_flat=fvars[2],
+        background=background, bkg_var_rnoise=np.asarray(bvars[0]) + zeros,
+        bkg_var_poisson=np.asarray(bvars[1]) + zeros, bkg_var_flat=np.asarray(bvars[2]) + zeros,
+        npixels=npix,
+    )  # fmt: skip
+
+
 def _checked_arrays(data, profile):
     """The science cube and the aperture profile as float64, their shapes checked.
 
@@ -445,13 +458,7 @@ def extract_box(
         background[~np.isfinite(background)] = 0.0
     else:
         background = zeros.copy()
-    flux[np.isclose(npix, 0.0)] = np.nan
-    return BoxResult(
-        flux=flux, var_rnoise=fvars[0], var_poisson=fvars[1], var_flat=fvars[2],
-        background=background, bkg_var_rnoise=np.asarray(bvars[0]) + zeros,
-        bkg_var_poisson=np.asarray(bvars[1]) + zeros, bkg_var_flat=np.asarray(bvars[2]) + zeros,
-        npixels=npix,
-    )  # fmt: skip
+    return _box_result(flux, fvars, background, bvars, npix, zeros)
 
 
 def _extract_box_strided(data, profile, *, var_rnoise, var_poisson, var_flat, bg_profile,
@@ -495,10 +502,4 @@ def _extract_box_strided(data, profile, *, var_rnoise, var_poisson, var_flat, bg
         background[~np.isfinite(background)] = 0.0
     else:
         background = zeros.copy()
-    flux[np.isclose(npix, 0.0)] = np.nan
-    return BoxResult(
-        flux=flux, var_rnoise=fvars[0], var_poisson=fvars[1], var_flat=fvars[2],
-        background=background, bkg_var_rnoise=np.asarray(bvars[0]) + zeros,
-        bkg_var_poisson=np.asarray(bvars[1]) + zeros, bkg_var_flat=np.asarray(bvars[2]) + zeros,
-        npixels=npix,
-    )  # fmt: skip
+    return _box_result(flux, fvars, background, bvars, npix, zeros)

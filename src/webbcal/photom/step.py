@@ -126,7 +126,7 @@ class PhotomStep(Step):
         """MIRI LRS slitless: PHOTMJSR x relative response at each pixel's wavelength."""
         from stdatamodels.jwst import datamodels as dm
 
-        from .spectroscopic import apply_conversion_map, conversion_map
+        from .spectroscopic import conversion_map
 
         name_in = model.meta.filename or "input"
         if not isinstance(model, (dm.ImageModel, dm.CubeModel, dm.SlitModel)):
@@ -145,14 +145,7 @@ class PhotomStep(Step):
             model, "lrs", "MIRI", "MIRI"
         )
         conv = conversion_map(wavelength, factor, waves, resp)
-        log.info("%d pixels have no wavelength or fall outside the relative response table",
-                 int(np.count_nonzero(~np.isfinite(conv))))  # fmt: skip
-        res = apply_conversion_map(
-            model.data, model.err, model.dq, conversion=conv, inverse=self.inverse,
-            var_poisson=_array(model, "var_poisson"), var_rnoise=_array(model, "var_rnoise"),
-            var_flat=_array(model, "var_flat"),
-        )  # fmt: skip
-        return self._store(model, res, area, factor, pixar_sr, pixar_a2)
+        return self._convert(model, conv, area, factor, pixar_sr, pixar_a2)
 
     def _spectral_response(self, model, kind: str, row_key: str, instrument: str):
         """PHOTMJSR, the relative response curve and the pixel area of a spectroscopic
@@ -186,11 +179,7 @@ class PhotomStep(Step):
         """NIRCam grism time series: PHOTMJSR x relative response / dispersion per pixel."""
         from stdatamodels.jwst import datamodels as dm
 
-        from .spectroscopic import (
-            apply_conversion_map,
-            conversion_map,
-            dispersion_map,
-        )
+        from .spectroscopic import conversion_map, dispersion_map
 
         name_in = model.meta.filename or "input"
         if not isinstance(model, dm.SlitModel):
@@ -216,6 +205,12 @@ class PhotomStep(Step):
         conv = conversion_map(wavelength, factor, waves, resp)
         with np.errstate(divide="ignore", invalid="ignore"):
             conv = conv / np.abs(dispersion_map(wavelength, dispaxis))
+        return self._convert(model, conv, area, factor, pixar_sr, pixar_a2)
+
+    def _convert(self, model, conv, area, factor: float, pixar_sr, pixar_a2):
+        """Apply a per-pixel conversion map (spectroscopic modes) and store the result."""
+        from .spectroscopic import apply_conversion_map
+
         log.info("%d pixels have no wavelength or fall outside the relative response table",
                  int(np.count_nonzero(~np.isfinite(conv))))  # fmt: skip
         res = apply_conversion_map(
