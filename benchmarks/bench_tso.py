@@ -170,29 +170,65 @@ os.environ["WEBBCAL_DISABLE_CRDS_STEPPARS"] = os.environ["STPIPE_DISABLE_CRDS_ST
 which, stage, path, out, steps = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 steps = json.loads(steps)
 extra = json.loads(sys.argv[6]) if len(sys.argv) > 6 else {}
-t, c = time.time(), time.process_time()
-if which == "webbcal":
-    # Only the stage's own pipeline, as a command-line run imports it.
-    if stage == "spec2":
-        from webbcal.pipeline.spec2 import Spec2Pipeline as cls
+extra = extra or {}
+
+
+def run(stage, path, out):
+    if which == "webbcal":
+        # Only the stage's own pipeline, as a command-line run imports it.
+        if stage == "spec2":
+            from webbcal.pipeline.spec2 import Spec2Pipeline as cls
+        else:
+            from webbcal.pipeline.tso3 import Tso3Pipeline as cls
+        cls.call(path, steps=steps[stage], save_results=True, output_dir=out, **extra)
     else:
-        from webbcal.pipeline.tso3 import Tso3Pipeline as cls
-    cls.call(path, steps=steps, save_results=True, output_dir=out, **extra)
+        import tempfile
+        from pathlib import Path
+        sys.path.insert(0, os.path.join(os.environ["WEBBCAL_ROOT"], "tests", "parity"))
+        from _parity import offline_environment
+        from jwst.pipeline import Spec2Pipeline, Tso3Pipeline
+        base = Spec2Pipeline if stage == "spec2" else Tso3Pipeline
+        cls = type("Offline", (base,), {"prefetch_references": False})
+        with tempfile.TemporaryDirectory() as root, offline_environment(Path(root)):
+            cls.call(path, steps=steps[stage], save_results=True, output_dir=out)
+
+
+def both(path, out):
+    # calwebb_spec2 then calwebb_tso3 in this one process, as a script or notebook does.
+    t0 = time.time()
+    run("spec2", path, out)
+    t1 = time.time()
+    asn = {"asn_type": "tso3", "asn_rule": "bench", "asn_pool": "bench",
+           "program": "01234", "asn_id": "o001",
+           "products": [{"name": os.environ["BENCH_PRODUCT"], "members": [
+               {"expname": os.path.basename(path).replace("_rateints", "_calints"),
+                "exptype": "science"}]}]}
+    asn_path = os.path.join(out, "tso3_asn.json")
+    with open(asn_path, "w") as f:
+        json.dump(asn, f)
+    run("tso3", asn_path, out)
+    return t1 - t0, time.time() - t1
+
+
+t, c = time.time(), time.process_time()
+if stage == "both":
+    s2, t3 = both(path, out)
+    first, first_cpu = time.time() - t, time.process_time() - c
+    warm = os.path.join(out, "warm")
+    os.mkdir(warm)
+    w = time.time()
+    w2, w3 = both(path, warm)
+    w = time.time() - w
+    steps_times = (f" first={first:.2f} first_cpu={first_cpu:.2f} spec2={s2:.2f} "
+                   f"tso3={t3:.2f} warm={w:.2f} warm_spec2={w2:.2f} warm_tso3={w3:.2f}")
 else:
-    import tempfile
-    from pathlib import Path
-    sys.path.insert(0, os.path.join(os.environ["WEBBCAL_ROOT"], "tests", "parity"))
-    from _parity import offline_environment
-    from jwst.pipeline import Spec2Pipeline, Tso3Pipeline
-    base = Spec2Pipeline if stage == "spec2" else Tso3Pipeline
-    cls = type("Offline", (base,), {"prefetch_references": False})
-    with tempfile.TemporaryDirectory() as root, offline_environment(Path(root)):
-        cls.call(path, steps=steps, save_results=True, output_dir=out)
+    run(stage, path, out)
+    steps_times = ""
 ru = resource.getrusage(resource.RUSAGE_SELF)
 # VmHWM, not ru_maxrss: the latter keeps the parent's RSS at fork time when larger.
 hwm = next(int(x.split()[1]) for x in open("/proc/self/status") if x.startswith("VmHWM:"))
 print(f"RESULT wall={time.time() - t:.2f} cpu={ru.ru_utime + ru.ru_stime:.2f} "
-      f"rss={hwm / 1024:.0f}")
+      f"rss={hwm / 1024:.0f}" + steps_times)
 """
 
 
@@ -269,7 +305,9 @@ def _write_asn(out: Path) -> Path:
 
 def run_child(which: str, stage: str, path: Path, out: Path, steps: dict,
               extra: dict | None = None) -> dict:  # fmt: skip
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), WEBBCAL_ROOT=str(ROOT))
+    env = dict(
+        os.environ, PYTHONPATH=str(ROOT / "src"), WEBBCAL_ROOT=str(ROOT), BENCH_PRODUCT=PRODUCT
+    )
     # A file, not ``-c``: stpipe locates the source of the (offline) pipeline class.
     script = out / "_bench_child.py"
     script.write_text(_CHILD)
@@ -315,6 +353,12 @@ def main() -> None:
         action="store_true",
         help="apply the LRS aperture correction (default: apcorr N/A)",
     )
+    parser.add_argument(
+        "--one-process",
+        action="store_true",
+        help="run calwebb_spec2 then calwebb_tso3 in one process per pipeline (as a script "
+        "or notebook does), twice: the first pass pays the imports, the second is warm",
+    )
     parser.add_argument("--keep", default=None, help="keep the products in this folder")
     args = parser.parse_args()
     os.environ["WEBBCAL_DISABLE_CRDS_STEPPARS"] = "1"
@@ -328,22 +372,38 @@ def main() -> None:
             out = tmp / which
             out.mkdir()
             official = which == "jwst"
-            s2 = run_child(which, "spec2", path, out, spec2_steps(refs, official, args.apcorr),
-                           None if official else extra)  # fmt: skip
+            steps = {"spec2": spec2_steps(refs, official, args.apcorr),
+                     "tso3": tso3_steps(refs, official, args.apcorr)}  # fmt: skip
+            kw = None if official else extra
+            if args.one_process:
+                r = run_child(which, "both", path, out, steps, kw)
+                rows[which] = r
+                print(f"{which:8s} spec2+tso3 nints={args.nints}, one process: first pass "
+                      f"{r['first']:6.2f} s (spec2 {r['spec2']:.2f}, tso3 {r['tso3']:.2f}; "
+                      f"CPU {r['first_cpu']:.2f})  second pass {r['warm']:6.2f} s (spec2 "
+                      f"{r['warm_spec2']:.2f}, tso3 {r['warm_tso3']:.2f})  peak RSS "
+                      f"{r['rss']:6.0f} MB", flush=True)  # fmt: skip
+                continue
+            s2 = run_child(which, "spec2", path, out, steps, kw)
             asn = _write_asn(out)
-            t3 = run_child(which, "tso3", asn, out, tso3_steps(refs, official, args.apcorr),
-                           None if official else extra)  # fmt: skip
+            t3 = run_child(which, "tso3", asn, out, steps, kw)
             rows[which] = (s2, t3)
             for stage, r in (("spec2", s2), ("tso3", t3)):
                 print(f"{which:8s} {stage:6s} nints={args.nints}: wall {r['wall']:7.2f} s  "
                       f"cpu {r['cpu']:7.2f} s  process {r['process']:7.2f} s  "
                       f"peak RSS {r['rss']:6.0f} MB", flush=True)  # fmt: skip
-        if "jwst" in rows:
+        if "jwst" in rows and args.one_process:
+            w, j = rows["webbcal"], rows["jwst"]
+            print(f"ratio jwst/webbcal, one process: first pass {j['first'] / w['first']:6.1f} "
+                  f"(CPU {j['first_cpu'] / w['first_cpu']:.1f})  second pass "
+                  f"{j['warm'] / w['warm']:6.1f}")  # fmt: skip
+        elif "jwst" in rows:
             (ws, wt), (js, jt) = rows["webbcal"], rows["jwst"]
             for key in ("wall", "cpu", "process"):
                 print(f"ratio jwst/webbcal {key:8s}: spec2 {js[key] / ws[key]:6.1f}  "
                       f"tso3 {jt[key] / wt[key]:6.1f}  combined "
                       f"{(js[key] + jt[key]) / (ws[key] + wt[key]):6.1f}")  # fmt: skip
+        if "jwst" in rows:
             diff = compare(tmp / "webbcal", tmp / "jwst")
             print(
                 "median |webbcal/jwst - 1|: " + ", ".join(f"{k} {v:.2e}" for k, v in diff.items())

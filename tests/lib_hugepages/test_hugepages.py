@@ -47,15 +47,31 @@ def test_environment_keeps_numpy_setting(setter, monkeypatch):
         assert _current(setter) is True
 
 
-def test_detector1_runs_without_advice(setter, monkeypatch):
+def test_pipeline_runs_without_advice(setter, monkeypatch):
+    """A pipeline's (or step's) top-level run allocates without the advice, on success
+    and on failure, and restores numpy's setting afterwards."""
+    from stdatamodels.jwst import datamodels as dm
+
     from webbcal.pipeline import detector1
 
     monkeypatch.delenv("WEBBCAL_HUGEPAGES", raising=False)
     setter(True)
     seen = []
-    monkeypatch.setattr(
-        detector1.Detector1Pipeline, "_process", lambda self, model: seen.append(_current(setter))
-    )
-    detector1.Detector1Pipeline().calibrate(object())
+
+    def process(self, model, fail=False):
+        seen.append(_current(setter))
+        if fail:
+            raise RuntimeError("boom")
+        return model
+
+    monkeypatch.setattr(detector1.Detector1Pipeline, "_run_model", process)
+    pipe = detector1.Detector1Pipeline(save_results=False)
+    pipe.run(dm.RampModel((1, 2, 4, 4)))
     assert seen == [False]
+    assert _current(setter) is True
+    monkeypatch.setattr(detector1.Detector1Pipeline, "_run_model",
+                        lambda self, model: process(self, model, fail=True))  # fmt: skip
+    with pytest.raises(RuntimeError):
+        pipe.run(dm.RampModel((1, 2, 4, 4)))
+    assert seen == [False, False]
     assert _current(setter) is True

@@ -430,9 +430,18 @@ def _product(model, cols, units, meta, ra, dec, three_d):
     from ..datamodels.io import assigning_checked_values
 
     wcs = spectral_wcs(ra, dec, cols["WAVELENGTH"])
+    # Built from our own tables (the schema's dtypes) and a gwcs object: the per-assignment
+    # schema checks are skipped; the whole product is validated when it is saved.
+    out = dm.TSOMultiSpecModel() if three_d else dm.MultiSpecModel()
+    spec = dm.TSOSpecModel() if three_d else dm.SpecModel()
+    with assigning_checked_values(out), assigning_checked_values(spec):
+        _fill_product(out, spec, model, cols, units, meta, wcs, three_d)
+    return out
+
+
+def _fill_product(out, spec, model, cols, units, meta, wcs, three_d):
+    """Put the spectrum table, its units, metadata and WCS in ``spec``, it in ``out``."""
     if three_d:
-        out = dm.TSOMultiSpecModel()
-        spec = dm.TSOSpecModel()
         table = tso_spec_table(cols, segment=model.meta.exposure.segment_number)
         int_times = model.int_times if model.hasattr("int_times") else None
         if int_times is not None and len(int_times):
@@ -446,8 +455,6 @@ def _product(model, cols, units, meta, ra, dec, three_d):
         units = dict(units, **{c: "d" for c in ("MJD-BEG", "MJD-AVG", "MJD-END", "TDB-BEG",
                                                 "TDB-MID", "TDB-END")})  # fmt: skip
     else:
-        out = dm.MultiSpecModel()
-        spec = dm.SpecModel()
         dtype = spec.get_dtype("spec_table") if hasattr(spec, "get_dtype") else None
         table = np.zeros(cols["WAVELENGTH"].size, dtype=dtype)
         for c in table.dtype.names:
@@ -460,11 +467,9 @@ def _product(model, cols, units, meta, ra, dec, three_d):
     for key, value in meta.items():
         if value is not None:
             setattr(spec, key, value)
-    with assigning_checked_values(spec):  # a gwcs.WCS: checked when the product is saved
-        spec.meta.wcs = wcs
+    spec.meta.wcs = wcs
     out.update(model, only="PRIMARY")
     out.spec.append(spec)
     out.meta.wcs = None
     out.meta.target.source_type = None
     out.meta.filename = model.meta.filename
-    return out

@@ -55,9 +55,8 @@ def match_nans_and_flags(arrays: dict[str, np.ndarray | None], dq: np.ndarray) -
             bad |= np.isnan(value)
     if dq.shape == shape:
         bad |= (dq & DNU) > 0
-        dq = dq.copy()
-        dq[bad] |= DNU
+        dq = np.bitwise_or(dq, np.uint32(DNU), out=dq.copy(), where=bad)
     for value in arrays.values():
         if value is not None and value.shape == shape:
-            value[bad] = np.nan
+            np.copyto(value, np.nan, where=bad)
     return dq

@@ -173,10 +173,12 @@ def apply_conversion_map(
     square = conv * conv
 
     def scaled(arr, k):
+        # float32 promoted to float64, scaled and rounded back to float32, in one
+        # buffered pass (no full-size float64 temporaries; the same bits).
         if arr is None:
             return None
-        a = np.asarray(arr, dtype=np.float64)
-        return (a / k if inverse else a * k).astype(np.float32)
+        out = np.empty(np.shape(arr), dtype=np.float32)
+        return (np.divide if inverse else np.multiply)(arr, k, out=out, dtype=np.float64)
 
     arrays = {
         "data": scaled(data, conv),

@@ -90,12 +90,14 @@ def needs_chunks(step: Any, cube: LazyCube) -> bool:
 
 def materialize(model: Any) -> Any:
     """Read every integration of a lazily opened ``model`` into it (no-op otherwise)."""
+    from ..datamodels.io import assigning_checked_values
     from ..lib.cubeio import attach_lazy_cube
 
     cube = lazy_cube_of(model)
     if cube is not None:
-        for attribute in cube.attributes:
-            setattr(model, attribute, cube.read(attribute, 0, cube.nints))
+        with assigning_checked_values(model):  # the file's own arrays; checked when saved
+            for attribute in cube.attributes:
+                setattr(model, attribute, cube.read(attribute, 0, cube.nints))
         attach_lazy_cube(model, None)
     return model
 

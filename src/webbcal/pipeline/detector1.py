@@ -187,10 +187,7 @@ class Detector1Pipeline(Pipeline):
             ``rate`` (or the calibrated ramp when ramp_fit is skipped) and
             ``rateints`` (None when it was written from disk or not made).
         """
-        from ..lib.hugepages import without_hugepage_advice
-
-        with without_hugepage_advice():
-            return self._process(model)
+        return self._process(model)
 
     def _process(self, model: Any) -> Detector1Products:
         from ..lib.rawio import raw_of

@@ -390,14 +390,16 @@ def _product_root(filename: str) -> str:
 def _new_x1dints(cube: Any):
     from stdatamodels.jwst import datamodels as dm
 
+    from ..datamodels.io import assigning_checked_values
+
     out = dm.TSOMultiSpecModel()
-    out.update(cube, only="PRIMARY")
-    out.meta.target.source_type = None
-    nints = cube.meta.exposure.nints
-    table = cube.int_times if cube.hasattr("int_times") else None
-    if table is not None and len(table) and nints:
-        rows = np.zeros(int(nints), dtype=np.asarray(table).dtype)
-        out.int_times = rows
+    with assigning_checked_values(out):  # the member's own metadata; checked when saved
+        out.update(cube, only="PRIMARY")
+        out.meta.target.source_type = None
+        nints = cube.meta.exposure.nints
+        table = cube.int_times if cube.hasattr("int_times") else None
+        if table is not None and len(table) and nints:
+            out.int_times = np.zeros(int(nints), dtype=np.asarray(table).dtype)
     return out
 
 
@@ -410,4 +412,7 @@ def _copy_int_times(out: Any, cube: Any) -> None:
         k = int(row["integration_number"]) - 1
         if 0 <= k < rows.size:
             rows[k] = row
-    out.int_times = rows
+    from ..datamodels.io import assigning_checked_values
+
+    with assigning_checked_values(out):  # the table's own dtype; checked when saved
+        out.int_times = rows

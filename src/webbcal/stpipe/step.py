@@ -277,22 +277,27 @@ class Step:
             pkg_logger.setLevel(logging.INFO)
         pkg_logger.addHandler(collector)
         object.__setattr__(self, "_written", [])
+        # Large short-lived arrays are allocated without huge-page advice for the whole
+        # run (see webbcal.lib.hugepages: first touches stall on compaction otherwise).
+        from ..lib.hugepages import without_hugepage_advice
+
         try:
-            opened_here = isinstance(input, (str, os.PathLike))
-            model = self._open_input(input, self.input_dir)
-            if opened_here:
-                model = self._library_storage(model)
-            object.__setattr__(self, "_input_filename", _model_name(model))
-            if not opened_here and not _owned and not _is_library(model):
-                # A library's members are copied when borrowed (see _run_members).
-                model = self._copy_input(model)
-            result = self._run_model(model)
-            log.info("Results used webbcal version: %s", __version__)
-            for product in _as_tuple(result):
-                if not _is_library(product):
-                    self._store_logs(product)
-            if self.save_results:
-                self.save_result(result)
+            with without_hugepage_advice():
+                opened_here = isinstance(input, (str, os.PathLike))
+                model = self._open_input(input, self.input_dir)
+                if opened_here:
+                    model = self._library_storage(model)
+                object.__setattr__(self, "_input_filename", _model_name(model))
+                if not opened_here and not _owned and not _is_library(model):
+                    # A library's members are copied when borrowed (see _run_members).
+                    model = self._copy_input(model)
+                result = self._run_model(model)
+                log.info("Results used webbcal version: %s", __version__)
+                for product in _as_tuple(result):
+                    if not _is_library(product):
+                        self._store_logs(product)
+                if self.save_results:
+                    self.save_result(result)
         except BaseException:
             self._remove_written()
             raise
