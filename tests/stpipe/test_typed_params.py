@@ -313,3 +313,12 @@ def test_save_parameters_round_trip_and_jwst_reads_it(tmp_path, monkeypatch):
     config.pop("class")
     config.pop("name")
     assert Flicker.from_config_section(config).background_box_size == [16, 32]
+
+
+def test_path_objects_are_accepted_as_strings(tmp_path):
+    """output_dir, override_<reftype> and other text parameters take a pathlib.Path as
+    the text of that path; other objects are still refused."""
+    out = Param("output_dir", str, None, "Output folder", allow_none=True)
+    assert out.convert(tmp_path / "sub", owner="calwebb_spec2") == os.fspath(tmp_path / "sub")
+    with pytest.raises(ParameterError, match=r"calwebb_spec2.output_dir=3 is not a valid str"):
+        out.convert(3, owner="calwebb_spec2")

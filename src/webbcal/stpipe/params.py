@@ -43,6 +43,7 @@ import dataclasses
 import functools
 import math
 import numbers
+import os
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -277,6 +278,8 @@ class Param:
                     raise ValueError
                 out = float(value)
             else:
+                if isinstance(value, os.PathLike):  # output_dir, override_<reftype>, ...
+                    value = os.fspath(value)
                 if not isinstance(value, str):
                     raise ValueError
                 out = value
