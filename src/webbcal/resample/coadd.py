@@ -294,7 +294,8 @@ def drizzle_weight(
             with np.errstate(divide="ignore", invalid="ignore"):
                 inverse = 1.0 / var_rnoise
             inverse[~np.isfinite(inverse)] = 0
-        return (inverse * good).astype(np.float32)
+        np.multiply(inverse, good, out=inverse)  # a new plane of ours: no temporaries
+        return inverse.astype(np.float32, copy=False)
     if weight_type == "exptime":
         if time is None:
             raise ValueError("weight_type='exptime' needs the exposure or measurement time")
@@ -539,12 +540,15 @@ class Coadd:
         if p.drizzle_err and (exposure.err is None or exposure.err.shape != data.shape):
             raise ValueError(f"{exposure.name}: ERR is missing or not of the SCI shape")
         if self._one_pass:
-            self._add_one_pass(exposure, seconds, kwargs)
+            drizzled = self._add_one_pass(exposure, kwargs)
         else:
             if self._driz_err is not None:
                 self._driz_err.add_image(np.asarray(exposure.err, dtype=np.float32), **kwargs)
-            if p.enable_var:
-                self._add_variances(exposure, seconds, kwargs)
+            drizzled = self._add_variances(exposure, kwargs) if p.enable_var else {}
+        # the map and weights are no longer needed: let them go before the sums
+        del pixmap, weight, kwargs
+        if drizzled:
+            self._accumulate_variances(drizzled, seconds)
         self._add_times(exposure)
         self.n_added += 1
         log.info("Drizzled %s: pixel map %.2f s, drizzle %.2f s", exposure.name, t1 - t0,
@@ -566,8 +570,11 @@ class Coadd:
                 if (var := exposure.variances.get(name)) is not None and var.size > 0
                 and var.shape == shape]  # fmt: skip
 
-    def _add_one_pass(self, exposure, seconds, kwargs):
-        """ERR (``drizzle_err``) and the variances with the compiled square kernel."""
+    def _add_one_pass(self, exposure, kwargs):
+        """ERR (``drizzle_err``) and the variances with the compiled square kernel.
+
+        Returns the drizzled variances (name: new plane), to be accumulated.
+        """
         from ._square_planes import drizzle_square_planes
 
         box = (kwargs["xmin"], kwargs["xmax"], kwargs["ymin"], kwargs["ymax"])
@@ -579,19 +586,20 @@ class Coadd:
                                   pixmap, out=out, counts=counts, fill=fill, **common)  # fmt: skip
         names = self._variance_names(exposure) if self.params.enable_var else []
         if not names:
-            return
+            return {}
         # the kernel takes each variance's square root as it reads the pixel
         out, _ = drizzle_square_planes([exposure.variances[n] for n in names], weight, pixmap,
                                        out_shape=self._shape, roots=True, **common)  # fmt: skip
         np.square(out, out=out)
-        self._accumulate_variances(dict(zip(names, out, strict=True)), seconds)
+        return dict(zip(names, out, strict=True))
 
-    def _add_variances(self, exposure, seconds, kwargs):
+    def _add_variances(self, exposure, kwargs):
+        """The variances drizzled one ``Drizzle`` each (name: new plane)."""
         drizzled = {}
         for name in self._variance_names(exposure):
             with np.errstate(invalid="ignore"):
                 drizzled[name] = self._drizzle_variance(exposure.variances[name], kwargs)
-        self._accumulate_variances(drizzled, seconds)
+        return drizzled
 
     def _accumulate_variances(self, drizzled, seconds):
         """Add this exposure's drizzled variances (new planes of ours) to the sums."""
