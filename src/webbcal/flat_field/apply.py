@@ -83,7 +83,8 @@ def _apply_flat_compiled(data, dq, var_poisson, var_rnoise, flat, flat_dq, flat_
     n = outputs[0].size
     # arrays already native, of the kernel's type, are passed as they are
     buffers = [None if a.dtype == t and a.dtype.isnative and a.flags.c_contiguous
-               else np.empty(min(n, _BLOCK), dtype=t) for a, t in zip(*inputs, strict=True)]
+               else np.empty(min(n, _BLOCK), dtype=t)
+               for a, t in zip(*inputs, strict=True)]  # fmt: skip
     for start in range(0, n, _BLOCK):
         stop = min(n, start + _BLOCK)
         args = []

@@ -13,6 +13,8 @@ added yet) counts as zero. The final variance is ``wsum * scaling / wt / wt`` in
 float32 and the error ``sqrt`` of the sum of the variances that are not NaN
 (NaN where all are). The numpy versions (``*_numpy``) are the reference the
 compiled kernels reproduce bit for bit (``tests/resample/test_variance_sums.py``).
+The kernels are serial: memory-bound passes, where numba's parallel regions cost
+more CPU time than they save.
 
 References
 ----------
@@ -29,14 +31,14 @@ import numpy as np
 __all__ = ["accumulate", "accumulate_numpy", "finish", "finish_numpy", "start_in_place"]
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _accumulate(wsum, wt, var, rn, use_rn, constant):  # pragma: no cover - compiled
     ny, nx = var.shape
-    for j in numba.prange(ny):
+    for j in range(ny):
         _accumulate_row(wsum[j], wt[j], var[j], rn[j] if use_rn else rn[0], use_rn, constant)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _accumulate_row(wsum, wt, var, rn, use_rn, constant):  # pragma: no cover - compiled
     for i in range(var.shape[0]):
         if use_rn:
@@ -54,14 +56,14 @@ def _accumulate_row(wsum, wt, var, rn, use_rn, constant):  # pragma: no cover - 
             wt[i] = np.float32(np.float64(wt[i]) + w)
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _start(var, wt, rn, use_rn, constant):  # pragma: no cover - compiled
     ny, nx = var.shape
-    for j in numba.prange(ny):
+    for j in range(ny):
         _start_row(var[j], wt[j], rn[j] if use_rn else rn[0], use_rn, constant)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _start_row(var, wt, rn, use_rn, constant):  # pragma: no cover - compiled
     # _accumulate_row onto wsum = NaN, wt = 0, with wsum stored over var; each
     # pixel's rn (which may be var itself) is read before its var is overwritten
@@ -151,11 +153,11 @@ def accumulate_numpy(wsum, wt, var, rn=None, constant: float = 1.0) -> None:
         np.copyto(wt, wt + weight, where=ok, casting="same_kind")
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _finish(wsums, wts, present, scaling, variances, err):  # pragma: no cover - compiled
     ny, nx = err.shape
     nplanes = len(variances)
-    for j in numba.prange(ny):
+    for j in range(ny):
         for i in range(nx):
             total = np.float32(0.0)
             some = False
