@@ -691,7 +691,7 @@ class Coadd:
             err = (self._driz_err.out_img / ratio).astype(np.float32)
         elif self._err_sums is not None:
             err = self._err_sums[0][0]
-            np.divide(err, ratio, out=err)  # float32 / float: float32, as before
+            np.divide(err, ratio, out=err)  # the same loop and rounding as (err / ratio)
         starts = [t for t in self._starts if t is not None]
         ends = [t for t in self._ends if t is not None]
         cut = self._cut
