@@ -82,6 +82,41 @@ and in the batch the per-worker start-up and the products' SHA-256 for the
 manifest. Peak memory holds the model's seven full-frame planes, the drizzle outputs,
 the pixel map and the variance sums (0.61 of jwst's per process).
 
+Fewer full-frame arrays (interleaved fresh processes, each running the pipeline call
+three times: the first call "fresh", the next two "warm"; ``time.process_time`` of
+each call, medians of 5 processes (10 warm calls) per version; load average 3-6 on the
+2 cores; "before" is 0be2f80; products bit for bit identical, ``_cal`` and ``_i2d``)::
+
+    CPU time per pipeline call (s)          before   after
+    fresh call                                5.92    5.82
+    warm call                                 2.70    2.49
+    per process, user + sys (3 calls)        12.42   12.12   (sys 2.68 -> 1.76)
+    peak RSS, fresh call (GiB)               0.672   0.560   (jwst 1.04: 0.54 of it)
+    peak RSS, warm calls (GiB)               0.879   0.611
+
+and, with this script (``--runs 2 --before-src``, load about 3): whole call 5.26 s
+(before 6.47 s, jwst 11.76 s), peak RSS 0.56 GB (before 0.67, jwst 1.04).
+
+What changed: the variance planes are drizzled straight from the variances (the
+square roots are taken in the compiled pass, not as three new planes); the first
+exposure's running sums and then the final variances are written over the drizzled
+planes; the grid margin is cut by moving the rows within each plane (no copies);
+the pixel map is evaluated in blocks straight into drizzle's (ny, nx, 2) layout; the
+map and weights are released before the sums; the flat is applied in blocks with the
+inputs converted to native byte order into small reused buffers. The elementwise
+compiled passes (flat, photom scaling, variance sums) are serial: numba's thread pool
+cost more CPU time (workers spinning after every call) than the few milliseconds it
+saved, and is no longer started by calwebb_image2. Most of the gain is system time
+(page faults of new full-frame arrays, slow on this machine under load) and memory;
+on a quiet machine the fresh call took 4.90 s against 5.92 s. The square-kernel pass
+(0.75 s for three planes) and drizzle's SCI call (0.55 s) are now half of a warm call;
+numba's start-up (import and first call, about 0.5 s) remains in a fresh process, as
+the square-kernel pass needs it. The remaining peak (tdriz: the model's seven planes,
+the float64 pixel map, weights, drizzle's three planes and the three variance planes)
+plus about 0.28 GB of interpreter and libraries leaves the half-of-jwst goal (0.52)
+unmet; glibc's dynamic mmap threshold adds 0.02-0.05 GB of fragmentation to ``ru_maxrss``
+(0.536 with ``MALLOC_MMAP_THRESHOLD_=1048576``).
+
 Usage::
 
     python benchmarks/bench_image2.py --runs 2

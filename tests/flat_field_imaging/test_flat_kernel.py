@@ -1,8 +1,10 @@
 """The compiled image path of apply_flat gives the numpy implementation's bits."""
 
 import numpy as np
+import pytest
 
 from webbcal.dqflags import PIXEL
+from webbcal.flat_field import apply as flat_apply
 from webbcal.flat_field.apply import _apply_flat_numpy, apply_flat
 
 DNU, NO_FLAT = PIXEL["DO_NOT_USE"], PIXEL["NO_FLAT_FIELD"]
@@ -16,7 +18,11 @@ def _with_specials(rng, a):
     return a
 
 
-def test_compiled_image_path_matches_numpy_bit_for_bit():
+@pytest.mark.parametrize("block", [flat_apply._BLOCK, 1000])
+def test_compiled_image_path_matches_numpy_bit_for_bit(block, monkeypatch):
+    """Whole image in one block, and in blocks of 1000 pixels (the last one partial, mixed
+    byte orders and dtypes converted block by block)."""
+    monkeypatch.setattr(flat_apply, "_BLOCK", block)
     rng = np.random.default_rng(2)
     shape = (61, 83)
     data = _with_specials(rng, rng.normal(5.0, 3.0, shape).astype(np.float32))
@@ -28,8 +34,8 @@ def test_compiled_image_path_matches_numpy_bit_for_bit():
     flat_dq = rng.choice(np.array([0, 0, 0, DNU, NO_FLAT, 2], np.uint32), shape)
     flat_err = rng.uniform(0.0, 0.05, shape).astype(np.float32)
     inputs = [a.copy() for a in (data, dq, err, flat, flat_dq, flat_err, vp, vr)]
-    fast = apply_flat(data.astype(">f4"), dq, err, flat, flat_dq, flat_err,
-                      var_poisson=vp, var_rnoise=vr)  # fmt: skip
+    fast = apply_flat(data.astype(">f4"), dq.astype(np.uint16), err, flat.astype(">f4"),
+                      flat_dq, flat_err, var_poisson=vp, var_rnoise=vr)  # fmt: skip
     with np.errstate(all="ignore"):  # the specials overflow in numpy, silently compiled
         ref = _apply_flat_numpy(data, dq, err, flat, flat_dq, flat_err, var_poisson=vp,
                                 var_rnoise=vr)  # fmt: skip

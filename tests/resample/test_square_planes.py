@@ -206,6 +206,33 @@ def test_coadd_one_pass_equals_the_per_plane_drizzle(params):
     np.testing.assert_array_equal(got.data, ref.data)
 
 
+def test_coadd_finalize_cuts_the_margin_in_place_once():
+    """The planes of finalize are the padded planes' interior (moved within their own
+    memory, C-contiguous); finalize cannot be repeated nor an exposure added after it."""
+    rng = np.random.default_rng(9)
+    exposures, pixmap_function, out_wcs = _coadd_inputs(rng)
+    pad = tile_halo("square", 1.25)
+    coadd = Coadd(out_wcs, CoaddParams(), n_inputs=2, pixel_scale_ratio=1.25,
+                  pixel_map_function=pixmap_function, pad=pad)  # fmt: skip
+    for exposure in exposures:
+        coadd.add(dataclasses.replace(exposure))
+    inner = (Ellipsis, slice(pad, -pad), slice(pad, -pad))
+    expected = {"data": coadd._driz.out_img[inner].copy(), "wht": coadd._driz.out_wht[inner].copy(),
+                "con": coadd._driz.out_ctx[inner].copy()}  # fmt: skip
+    result = coadd.finalize()
+    for name, ref in expected.items():
+        got = getattr(result, name)
+        assert got.shape[-2:] == out_wcs.array_shape and got.flags.c_contiguous, name
+        np.testing.assert_array_equal(got, ref, err_msg=name)
+    assert np.isfinite(result.data).mean() > 0.3 and (result.con > 0).any()
+    for plane in (*result.variances.values(), result.err):
+        assert plane.shape == out_wcs.array_shape and plane.flags.c_contiguous
+    with pytest.raises(RuntimeError, match="already called"):
+        coadd.finalize()
+    with pytest.raises(RuntimeError, match="after finalize"):
+        coadd.add(dataclasses.replace(exposures[0]))
+
+
 def test_coadd_without_margin_or_square_kernel_keeps_drizzle():
     out_wcs = SimpleNamespace(array_shape=(20, 20))
     assert not Coadd(out_wcs, CoaddParams(), n_inputs=1, pixel_scale_ratio=1.0)._one_pass

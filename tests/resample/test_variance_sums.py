@@ -59,3 +59,37 @@ def test_finish_matches_numpy_and_absent_planes_are_nan():
     p, e = finish([np.array([[8.0, np.nan]], np.float32)], [np.array([[2.0, 1.0]], np.float32)],
                   0.5, (1, 2))  # fmt: skip
     assert p[0][0, 0] == 1.0 and e[0, 0] == 1.0 and np.isnan(e[0, 1])
+
+
+@pytest.mark.parametrize("mode", ["ivm", "ivm_self", "constant"])
+def test_start_in_place_equals_accumulate_onto_new_sums(mode):
+    """The first exposure's sums written over its plane: the bits of ``accumulate`` onto
+    NaN / 0 sums, also when the plane is the read-noise plane that gives the weights."""
+    from webbcal.resample._variance_sums import start_in_place
+
+    rng = np.random.default_rng(11)
+    shape = (31, 47)
+    var = _plane(rng, shape)
+    rn = {"ivm": _plane(rng, shape), "ivm_self": var, "constant": None}[mode]
+    wsum_ref, wt_ref = np.full(shape, np.nan, np.float32), np.zeros(shape, np.float32)
+    accumulate_numpy(wsum_ref, wt_ref, var, None if rn is None else rn.copy(), 2.5)
+    plane, wt = var.copy(), np.zeros(shape, np.float32)
+    start_in_place(plane, wt, plane if mode == "ivm_self" else rn, 2.5)
+    np.testing.assert_array_equal(plane.view(np.uint32), wsum_ref.view(np.uint32))
+    np.testing.assert_array_equal(wt.view(np.uint32), wt_ref.view(np.uint32))
+    assert 0.3 < np.mean(wt > 0) < 1.0  # some pixels added, some not
+    with pytest.raises(ValueError, match="C-contiguous float32"):
+        start_in_place(plane.astype(np.float64), wt)
+
+
+def test_finish_in_place_writes_over_the_sums():
+    rng = np.random.default_rng(13)
+    shape = (23, 19)
+    wsums = [_plane(rng, shape), None, _plane(rng, shape)]
+    wts = [_plane(rng, shape), None, _plane(rng, shape)]
+    ref_planes, ref_err = finish([w if w is None else w.copy() for w in wsums], wts, 0.7, shape)
+    planes, err = finish(wsums, wts, 0.7, shape, in_place=True)
+    assert planes[0] is wsums[0] and planes[2] is wsums[2]
+    for a, b in zip(planes, ref_planes, strict=True):
+        np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32))
+    np.testing.assert_array_equal(err.view(np.uint32), ref_err.view(np.uint32))

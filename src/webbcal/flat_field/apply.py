@@ -60,8 +60,42 @@ def prepare_flat(flat: np.ndarray, flat_dq: np.ndarray) -> tuple[np.ndarray, np.
     return flat, fdq
 
 
-def _native(a, dtype) -> np.ndarray:
-    return np.ascontiguousarray(a, dtype=dtype).reshape(-1)
+#: Pixels per block of the compiled pass (inputs converted to native byte order a block at
+#: a time, into reused buffers: no full-frame temporaries).
+_BLOCK = 2**18
+
+
+def _apply_flat_compiled(data, dq, var_poisson, var_rnoise, flat, flat_dq, flat_err):
+    """:func:`apply_flat` for an image with both variances, block by block."""
+    from ._kernel import _flat_image  # numba: imported when first needed
+
+    shape = np.shape(data)
+    arrays = {k: np.empty(shape, dtype=np.float32)
+              for k in ("data", "err", "var_flat", "var_poisson", "var_rnoise")}  # fmt: skip
+    new_dq = np.empty(shape, dtype=np.uint32)
+    inputs = [(data, np.float32), (dq, np.uint32), (var_poisson, np.float32),
+              (var_rnoise, np.float32), (flat, np.float32), (flat_dq, np.uint32),
+              (flat_err, np.float32)]  # fmt: skip
+    inputs = [np.asarray(a).reshape(-1) for a, _ in inputs], [t for _, t in inputs]
+    outputs = [a.reshape(-1) for a in (arrays["data"], new_dq, arrays["err"],
+                                       arrays["var_flat"], arrays["var_poisson"],
+                                       arrays["var_rnoise"])]  # fmt: skip
+    n = outputs[0].size
+    # arrays already native, of the kernel's type, are passed as they are
+    buffers = [None if a.dtype == t and a.dtype.isnative and a.flags.c_contiguous
+               else np.empty(min(n, _BLOCK), dtype=t)
+               for a, t in zip(*inputs, strict=True)]  # fmt: skip
+    for start in range(0, n, _BLOCK):
+        stop = min(n, start + _BLOCK)
+        args = []
+        for a, buf in zip(inputs[0], buffers, strict=True):
+            if buf is None:
+                args.append(a[start:stop])
+            else:
+                np.copyto(buf[: stop - start], a[start:stop], casting="unsafe")
+                args.append(buf[: stop - start])
+        _flat_image(*args, *(o[start:stop] for o in outputs))
+    return FlatResult(dq=new_dq, **arrays)
 
 
 def apply_flat(
@@ -108,19 +142,7 @@ def apply_flat(
     ):
         # The common image case in one compiled pass: same float32 operations in the
         # same order as the numpy code below (its reference), same bits.
-        from ._kernel import _flat_image  # numba: imported when first needed
-
-        arrays = {k: np.empty(shape, dtype=np.float32)
-                  for k in ("data", "err", "var_flat", "var_poisson", "var_rnoise")}  # fmt: skip
-        new_dq = np.empty(shape, dtype=np.uint32)
-        _flat_image(_native(data, np.float32), _native(dq, np.uint32),
-                    _native(var_poisson, np.float32), _native(var_rnoise, np.float32),
-                    _native(flat, np.float32), _native(flat_dq, np.uint32),
-                    _native(flat_err, np.float32), arrays["data"].reshape(-1),
-                    new_dq.reshape(-1), arrays["err"].reshape(-1),
-                    arrays["var_flat"].reshape(-1), arrays["var_poisson"].reshape(-1),
-                    arrays["var_rnoise"].reshape(-1))  # fmt: skip
-        return FlatResult(dq=new_dq, **arrays)
+        return _apply_flat_compiled(data, dq, var_poisson, var_rnoise, flat, flat_dq, flat_err)
     return _apply_flat_numpy(data, dq, err, flat, flat_dq, flat_err, var_poisson=var_poisson,
                              var_rnoise=var_rnoise, inverse=inverse)  # fmt: skip
 

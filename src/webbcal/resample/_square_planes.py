@@ -170,10 +170,11 @@ def _corners(pixmap, i, j, h, cx, cy):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _drizzle(planes, weights, pixmap, box, h, out, counts):  # pragma: no cover - compiled
+def _drizzle(planes, weights, pixmap, box, h, out, counts, roots):  # pragma: no cover - compiled
     xmin, xmax, ymin, ymax = box
-    nplanes = planes.shape[0]
+    nplanes = len(planes)
     ny_out, nx_out = counts.shape
+    values = np.empty(nplanes, dtype=np.float32)
     for j in range(ymin, ymax + 1):
         for i in range(xmin, xmax + 1):
             weight = weights[j, i]
@@ -187,6 +188,9 @@ def _drizzle(planes, weights, pixmap, box, h, out, counts):  # pragma: no cover 
             x0, y0, x1, y1, x2, y2, x3, y3 = _corners(pixmap, i, j, h, cx, cy)
             if not math.isfinite(cx + cy + x0 + x1 + x2 + x3 + y0 + y1 + y2 + y3):
                 continue
+            for k in range(nplanes):
+                # float32 square root (NaN for a negative value), as numpy's
+                values[k] = np.sqrt(planes[k][j, i]) if roots else planes[k][j, i]
             # signed area from the diagonals; clockwise corners give a positive area,
             # as do the overlaps, so the sign cancels in a * w
             jaco = 0.5 * ((x1 - x3) * (y0 - y2) - (x0 - x2) * (y1 - y3))
@@ -214,12 +218,12 @@ def _drizzle(planes, weights, pixmap, box, h, out, counts):  # pragma: no cover 
                     total = vc + dow  # float32 sum, as drizzle
                     if vc == 0:
                         for k in range(nplanes):
-                            out[k, jj, ii] = planes[k, j, i]
+                            out[k][jj, ii] = values[k]
                     else:
                         for k in range(nplanes):
-                            num = out[k, jj, ii] * vc + dow * planes[k, j, i]  # float32
+                            num = out[k][jj, ii] * vc + dow * values[k]  # float32
                             # float32 quotient = drizzle's float64 one, rounded
-                            out[k, jj, ii] = num / total
+                            out[k][jj, ii] = num / total
                     counts[jj, ii] = total
 
 
@@ -229,18 +233,19 @@ def _fill_empty(out, counts, fill):  # pragma: no cover - compiled
     for jj in range(ny):
         for ii in range(nx):
             if counts[jj, ii] == 0:
-                for k in range(out.shape[0]):
-                    out[k, jj, ii] = fill
+                for k in range(len(out)):
+                    out[k][jj, ii] = fill
 
 
 def drizzle_square_planes(planes, weight_map, pixmap, *, pixfrac: float, out_shape=None,
-                          bounds=None, out=None, counts=None, fill=np.nan):  # fmt: skip
+                          bounds=None, out=None, counts=None, fill=np.nan,
+                          roots: bool = False):  # fmt: skip
     """Drizzle ``K`` planes of one exposure with the square kernel in one pass.
 
     Parameters
     ----------
-    planes : ndarray, shape (K, ny, nx), float32
-        Input values (e.g. ERR, or the square roots of the variances).
+    planes : ndarray, shape (K, ny, nx), or sequence of K ndarrays, shape (ny, nx); float32
+        Input values (e.g. ERR, or the variances with ``roots``).
     weight_map : ndarray, shape (ny, nx), float32
         Drizzle weight of each input pixel (0: not used).
     pixmap : ndarray, shape (ny, nx, 2), float64
@@ -255,13 +260,17 @@ def drizzle_square_planes(planes, weight_map, pixmap, *, pixfrac: float, out_sha
         whole input.
     out : ndarray, shape (K, ny_out, nx_out), float32, optional
         Running weighted means to add to, updated in place (the caller's
-        accumulator). Default: new planes of NaN.
+        accumulator). Default: new planes (of NaN where nothing was added).
     counts : ndarray, shape (ny_out, nx_out), float32, optional
         Running sums of the weights belonging to ``out``, updated in place; given
         exactly when ``out`` is. Default: new zeros.
     fill : float or None
         Value given, after the pass, to every output pixel whose summed weight is 0
         (drizzle's ``fillval``; default NaN). None leaves them as they are.
+    roots : bool
+        Drizzle the float32 square roots of the planes (NaN for negative values),
+        taken as each input pixel is read: the same values as drizzling
+        ``numpy.sqrt(planes)``, without those full-frame planes.
 
     Returns
     -------
@@ -280,17 +289,22 @@ def drizzle_square_planes(planes, weight_map, pixmap, *, pixfrac: float, out_sha
     Fruchter, A. S. & Hook, R. N. 2002, PASP 114, 144 (square kernel, "Boxer"
     overlap areas, weighted-mean combination).
     """
-    planes = np.ascontiguousarray(planes, dtype=np.float32)
-    if planes.ndim != 3:
-        raise ValueError(f"planes: shape {planes.shape}; expected (K, ny, nx)")
-    shape = planes.shape[1:]
+    if isinstance(planes, np.ndarray):
+        if planes.ndim != 3:
+            raise ValueError(f"planes: shape {planes.shape}; expected (K, ny, nx)")
+        planes = np.ascontiguousarray(planes, dtype=np.float32)
+    planes = tuple(np.ascontiguousarray(p, dtype=np.float32) for p in planes)
+    if not planes or any(p.ndim != 2 or p.shape != planes[0].shape for p in planes):
+        raise ValueError(f"planes: shapes {[p.shape for p in planes]}; expected K >= 1 "
+                         "planes (ny, nx) of one shape")  # fmt: skip
+    nplanes, shape = len(planes), planes[0].shape
     weight_map = np.ascontiguousarray(weight_map, dtype=np.float32)
     pixmap = np.ascontiguousarray(pixmap, dtype=np.float64)
     if weight_map.shape != shape or pixmap.shape != (*shape, 2):
         raise ValueError(f"weight_map {weight_map.shape} and pixmap {pixmap.shape} must be "
                          f"{shape} and {(*shape, 2)} (the planes' shape)")  # fmt: skip
     if min(shape) < 2:
-        raise ValueError(f"planes: shape {planes.shape}; expected at least 2 x 2 pixels")
+        raise ValueError(f"planes: shape {(nplanes, *shape)}; expected at least 2 x 2 pixels")
     if not MIN_PIXFRAC < pixfrac <= 1.0:
         raise ValueError(f"pixfrac={pixfrac!r}: expected {MIN_PIXFRAC} < pixfrac <= 1")
     if (out is None) != (counts is None):
@@ -298,11 +312,13 @@ def drizzle_square_planes(planes, weight_map, pixmap, *, pixfrac: float, out_sha
     if out is None:
         if out_shape is None:
             raise ValueError("out_shape: needed when out is not given")
-        out_shape = tuple(int(n) for n in out_shape)
-        out = np.full((planes.shape[0], *out_shape), np.nan, dtype=np.float32)
-        counts = np.zeros(out_shape, dtype=np.float32)
+        out_shape = (nplanes, *(int(n) for n in out_shape))
+        # Every pixel is either written by the pass or filled after it.
+        out = np.empty(out_shape, np.float32) if fill is not None \
+            else np.full(out_shape, np.nan, dtype=np.float32)  # fmt: skip
+        counts = np.zeros(out_shape[1:], dtype=np.float32)
     if (out.dtype != np.float32 or counts.dtype != np.float32 or not out.flags.c_contiguous
-            or out.shape != (planes.shape[0], *counts.shape)):  # fmt: skip
+            or out.shape != (nplanes, *counts.shape)):  # fmt: skip
         raise ValueError(
             f"out {out.shape} {out.dtype} and counts {counts.shape} "
             f"{counts.dtype}: expected float32 (K, ny_out, nx_out), (ny_out, nx_out)"
@@ -312,7 +328,8 @@ def drizzle_square_planes(planes, weight_map, pixmap, *, pixfrac: float, out_sha
     xmin, ymin = max(int(xmin), 0), max(int(ymin), 0)
     xmax, ymax = min(int(xmax), nx - 1), min(int(ymax), ny - 1)
     box = (xmin, xmax, ymin, ymax)
-    _drizzle(planes, weight_map, pixmap, box, 0.5 * float(pixfrac), out, counts)
+    outs = tuple(out[k] for k in range(nplanes))
+    _drizzle(planes, weight_map, pixmap, box, 0.5 * float(pixfrac), outs, counts, bool(roots))
     if fill is not None:
-        _fill_empty(out, counts, np.float32(fill))
+        _fill_empty(outs, counts, np.float32(fill))
     return out, counts

@@ -13,6 +13,8 @@ added yet) counts as zero. The final variance is ``wsum * scaling / wt / wt`` in
 float32 and the error ``sqrt`` of the sum of the variances that are not NaN
 (NaN where all are). The numpy versions (``*_numpy``) are the reference the
 compiled kernels reproduce bit for bit (``tests/resample/test_variance_sums.py``).
+The kernels are serial: memory-bound passes, where numba's parallel regions cost
+more CPU time than they save.
 
 References
 ----------
@@ -26,17 +28,17 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["accumulate", "accumulate_numpy", "finish", "finish_numpy"]
+__all__ = ["accumulate", "accumulate_numpy", "finish", "finish_numpy", "start_in_place"]
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _accumulate(wsum, wt, var, rn, use_rn, constant):  # pragma: no cover - compiled
     ny, nx = var.shape
-    for j in numba.prange(ny):
+    for j in range(ny):
         _accumulate_row(wsum[j], wt[j], var[j], rn[j] if use_rn else rn[0], use_rn, constant)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _accumulate_row(wsum, wt, var, rn, use_rn, constant):  # pragma: no cover - compiled
     for i in range(var.shape[0]):
         if use_rn:
@@ -52,6 +54,64 @@ def _accumulate_row(wsum, wt, var, rn, use_rn, constant):  # pragma: no cover - 
                 previous = 0.0
             wsum[i] = np.float32(previous + (np.float64(v) * w) * w)
             wt[i] = np.float32(np.float64(wt[i]) + w)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _start(var, wt, rn, use_rn, constant):  # pragma: no cover - compiled
+    ny, nx = var.shape
+    for j in range(ny):
+        _start_row(var[j], wt[j], rn[j] if use_rn else rn[0], use_rn, constant)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _start_row(var, wt, rn, use_rn, constant):  # pragma: no cover - compiled
+    # _accumulate_row onto wsum = NaN, wt = 0, with wsum stored over var; each
+    # pixel's rn (which may be var itself) is read before its var is overwritten
+    for i in range(var.shape[0]):
+        if use_rn:
+            r = rn[i]
+            w = np.float64(np.float32(1.0) / r) if (r > 0 and np.isfinite(r)) else 0.0
+        else:
+            w = constant
+        v = var[i]
+        if v >= 0 and np.isfinite(v) and w > 0:
+            var[i] = np.float32(0.0 + (np.float64(v) * w) * w)
+            wt[i] = np.float32(0.0 + w)
+        else:
+            var[i] = np.float32(np.nan)
+
+
+def start_in_place(var, wt, rn=None, constant: float = 1.0) -> None:
+    """Turn a first drizzled variance plane into its running sums, in place.
+
+    The same values as :func:`accumulate` onto new sums (``wsum`` NaN, ``wt``
+    0), with ``wsum`` written over ``var``: no full-frame plane is allocated.
+
+    Parameters
+    ----------
+    var : ndarray, shape (ny, nx), float32, C-contiguous
+        Drizzled variance of the first exposure; overwritten with ``wsum``
+        (so it must be the caller's own plane).
+    wt : ndarray, shape (ny, nx), float32, C-contiguous
+        Zeros; receives ``sum(w)``.
+    rn : ndarray, shape (ny, nx), float32, or None
+        As in :func:`accumulate`; it may be ``var`` itself (read pixel by pixel
+        before being overwritten), but not another plane turned earlier.
+    constant : float
+        Weight when ``rn`` is None.
+
+    Raises
+    ------
+    ValueError
+        If ``var`` or ``wt`` is not a C-contiguous float32 plane of ``var``'s shape.
+    """
+    for name, a in (("var", var), ("wt", wt)):
+        if a.dtype != np.float32 or not a.flags.c_contiguous or a.shape != var.shape:
+            raise ValueError(f"{name}: {a.dtype} {a.shape}; expected a C-contiguous float32 "
+                             f"plane of shape {var.shape}")  # fmt: skip
+    use_rn = rn is not None
+    rn = np.ascontiguousarray(rn if use_rn else np.zeros((1, 1)), dtype=np.float32)
+    _start(var, wt, rn, use_rn, float(constant))
 
 
 def accumulate(wsum, wt, var, rn=None, constant: float = 1.0) -> None:
@@ -93,11 +153,11 @@ def accumulate_numpy(wsum, wt, var, rn=None, constant: float = 1.0) -> None:
         np.copyto(wt, wt + weight, where=ok, casting="same_kind")
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _finish(wsums, wts, present, scaling, variances, err):  # pragma: no cover - compiled
     ny, nx = err.shape
     nplanes = len(variances)
-    for j in numba.prange(ny):
+    for j in range(ny):
         for i in range(nx):
             total = np.float32(0.0)
             some = False
@@ -114,7 +174,8 @@ def _finish(wsums, wts, present, scaling, variances, err):  # pragma: no cover -
             err[j, i] = np.sqrt(total) if some else np.float32(np.nan)
 
 
-def finish(wsums: list, wts: list, scaling: float, shape: tuple) -> tuple[list, np.ndarray]:
+def finish(wsums: list, wts: list, scaling: float, shape: tuple, *,
+           in_place: bool = False) -> tuple[list, np.ndarray]:  # fmt: skip
     """Final variances and error from the running sums.
 
     Parameters
@@ -126,6 +187,9 @@ def finish(wsums: list, wts: list, scaling: float, shape: tuple) -> tuple[list, 
         ``1 / pixel_scale_ratio**2`` (1 when there is no ratio).
     shape : tuple
         (ny, nx).
+    in_place : bool
+        Write each variance over its ``wsum`` (C-contiguous float32, the
+        caller's own; the sums are then gone) instead of into a new plane.
 
     Returns
     -------
@@ -138,7 +202,9 @@ def finish(wsums: list, wts: list, scaling: float, shape: tuple) -> tuple[list, 
         raise ValueError("wsums: expected at least one variance plane")
     present = np.array([w is not None for w in wsums], dtype=np.bool_)
     absent = np.zeros((1, 1), dtype=np.float32)
-    variances = tuple(np.empty(shape, dtype=np.float32) for _ in wsums)
+    # each pixel's variance is computed from its own sums only, so it may replace them
+    variances = tuple(w if in_place and w is not None else np.empty(shape, dtype=np.float32)
+                      for w in wsums)  # fmt: skip
     err = np.empty(shape, dtype=np.float32)
     _finish(tuple(absent if w is None else np.ascontiguousarray(w) for w in wsums),
             tuple(absent if w is None else np.ascontiguousarray(w) for w in wts),

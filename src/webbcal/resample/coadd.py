@@ -51,7 +51,7 @@ from drizzle.resample import Drizzle
 
 from ..dqflags import DO_NOT_USE, NON_SCIENCE
 from ..wcs import MAX_TOLERANCE, pixel_map
-from ._variance_sums import accumulate, finish
+from ._variance_sums import accumulate, finish, start_in_place
 from .constants import KERNELS, VARIANCE_NAMES
 from .tiles import tile_halo
 
@@ -294,7 +294,8 @@ def drizzle_weight(
             with np.errstate(divide="ignore", invalid="ignore"):
                 inverse = 1.0 / var_rnoise
             inverse[~np.isfinite(inverse)] = 0
-        return (inverse * good).astype(np.float32)
+        np.multiply(inverse, good, out=inverse)  # a new plane of ours: no temporaries
+        return inverse.astype(np.float32, copy=False)
     if weight_type == "exptime":
         if time is None:
             raise ValueError("weight_type='exptime' needs the exposure or measurement time")
@@ -484,6 +485,7 @@ class Coadd:
         self._ends: list[float] = []
         self.max_pixmap_error = 0.0
         self.n_added = 0
+        self._finalized = False
 
     def _gridded_map(self, wcs_from, wcs_to, shape):
         pm = pixel_map(wcs_from, wcs_to, shape=shape, tolerance=self.params.tolerance,
@@ -500,7 +502,11 @@ class Coadd:
         ------
         ValueError
             If the arrays are not 2-D of one shape or the exposure time is not > 0.
+        RuntimeError
+            If :meth:`finalize` was called before.
         """
+        if self._finalized:
+            raise RuntimeError(f"{exposure.name}: cannot be added after finalize()")
         data = exposure.data
         if data.ndim != 2 or exposure.dq.shape != data.shape:
             raise ValueError(f"{exposure.name}: SCI {data.shape} and DQ {exposure.dq.shape} "
@@ -534,12 +540,15 @@ class Coadd:
         if p.drizzle_err and (exposure.err is None or exposure.err.shape != data.shape):
             raise ValueError(f"{exposure.name}: ERR is missing or not of the SCI shape")
         if self._one_pass:
-            self._add_one_pass(exposure, seconds, kwargs)
+            drizzled = self._add_one_pass(exposure, kwargs)
         else:
             if self._driz_err is not None:
                 self._driz_err.add_image(np.asarray(exposure.err, dtype=np.float32), **kwargs)
-            if p.enable_var:
-                self._add_variances(exposure, seconds, kwargs)
+            drizzled = self._add_variances(exposure, kwargs) if p.enable_var else {}
+        # the map and weights are no longer needed: let them go before the sums
+        del pixmap, weight, kwargs
+        if drizzled:
+            self._accumulate_variances(drizzled, seconds)
         self._add_times(exposure)
         self.n_added += 1
         log.info("Drizzled %s: pixel map %.2f s, drizzle %.2f s", exposure.name, t1 - t0,
@@ -561,8 +570,11 @@ class Coadd:
                 if (var := exposure.variances.get(name)) is not None and var.size > 0
                 and var.shape == shape]  # fmt: skip
 
-    def _add_one_pass(self, exposure, seconds, kwargs):
-        """ERR (``drizzle_err``) and the variances with the compiled square kernel."""
+    def _add_one_pass(self, exposure, kwargs):
+        """ERR (``drizzle_err``) and the variances with the compiled square kernel.
+
+        Returns the drizzled variances (name: new plane), to be accumulated.
+        """
         from ._square_planes import drizzle_square_planes
 
         box = (kwargs["xmin"], kwargs["xmax"], kwargs["ymin"], kwargs["ymax"])
@@ -574,33 +586,39 @@ class Coadd:
                                   pixmap, out=out, counts=counts, fill=fill, **common)  # fmt: skip
         names = self._variance_names(exposure) if self.params.enable_var else []
         if not names:
-            return
-        roots = np.empty((len(names), *exposure.data.shape), dtype=np.float32)
-        with np.errstate(invalid="ignore"):
-            for k, name in enumerate(names):
-                np.sqrt(exposure.variances[name], out=roots[k])
-        out, _ = drizzle_square_planes(roots, weight, pixmap, out_shape=self._shape, **common)
-        del roots
+            return {}
+        # the kernel takes each variance's square root as it reads the pixel
+        out, _ = drizzle_square_planes([exposure.variances[n] for n in names], weight, pixmap,
+                                       out_shape=self._shape, roots=True, **common)  # fmt: skip
         np.square(out, out=out)
-        self._accumulate_variances(dict(zip(names, out, strict=True)), seconds)
+        return dict(zip(names, out, strict=True))
 
-    def _add_variances(self, exposure, seconds, kwargs):
+    def _add_variances(self, exposure, kwargs):
+        """The variances drizzled one ``Drizzle`` each (name: new plane)."""
         drizzled = {}
         for name in self._variance_names(exposure):
             with np.errstate(invalid="ignore"):
                 drizzled[name] = self._drizzle_variance(exposure.variances[name], kwargs)
-        self._accumulate_variances(drizzled, seconds)
+        return drizzled
 
     def _accumulate_variances(self, drizzled, seconds):
+        """Add this exposure's drizzled variances (new planes of ours) to the sums."""
         rn, constant = None, 1.0
         if self.params.weight_type == "ivm":
             rn = drizzled.get("var_rnoise")
         elif self.params.weight_type == "exptime":
             constant = seconds
-        for name, var in drizzled.items():
+        # The first exposure's planes become the sums in place (no new planes): the
+        # one that gives the weights last, after the others have read it.
+        for name in sorted(drizzled, key=lambda n: drizzled[n] is rn):
+            var = drizzled[name]
             if name not in self._wsum:
-                self._wsum[name] = np.full(self._shape, np.nan, dtype=np.float32)
                 self._wt[name] = np.zeros(self._shape, dtype=np.float32)
+                if var.dtype == np.float32 and var.flags.c_contiguous:
+                    start_in_place(var, self._wt[name], rn, constant)
+                    self._wsum[name] = var
+                    continue
+                self._wsum[name] = np.full(self._shape, np.nan, dtype=np.float32)
             # One compiled pass per plane (float64 arithmetic, no temporaries).
             accumulate(self._wsum[name], self._wt[name], var, rn, constant)
 
@@ -619,37 +637,61 @@ class Coadd:
             self._times["duration"] += exposure.duration
 
     def _final_variances(self):
-        """Output variances (dict) and ERR from the running sums."""
+        """Output variances (dict) and ERR from the running sums (written over them)."""
         scaling = 1.0 if self.pixel_scale_ratio is None else 1.0 / self.pixel_scale_ratio**2
         planes, err = finish([self._wsum.get(n) for n in VARIANCE_NAMES],
                              [self._wt.get(n) for n in VARIANCE_NAMES], scaling,
-                             self._shape)  # fmt: skip
+                             self._shape, in_place=True)  # fmt: skip
+        self._wsum, self._wt = {}, {}
         return dict(zip(VARIANCE_NAMES, planes, strict=True)), err
 
     def _cut(self, plane: np.ndarray | None) -> np.ndarray | None:
-        """The grid's part of a drizzled plane (the margin cut away; a copy)."""
+        """The grid's part of a drizzled plane (the margin cut away), in the plane's memory.
+
+        The rows of the grid are moved to the start of the plane's own buffer, in
+        order (each goes to an address at or before the one it is read from), and a
+        view of them is returned: no full-frame copy. The padded plane is overwritten.
+        """
         if plane is None or not self.pad:
             return plane
         p = self.pad
-        return np.ascontiguousarray(plane[..., p:-p, p:-p])
+        if not plane.flags.c_contiguous:
+            return np.ascontiguousarray(plane[..., p:-p, p:-p])
+        *lead, nyp, nxp = plane.shape
+        ny, nx = nyp - 2 * p, nxp - 2 * p
+        flat = plane.reshape(-1)
+        padded = plane.reshape(-1, nyp, nxp)
+        for k in range(padded.shape[0]):
+            base = k * ny * nx
+            for r in range(ny):
+                flat[base + r * nx : base + (r + 1) * nx] = padded[k, p + r, p : p + nx]
+        return flat[: padded.shape[0] * ny * nx].reshape(*lead, ny, nx)
 
     def finalize(self) -> CoaddResult:
         """The output planes and summed times.
 
+        Called once: the output planes are cut out of the running arrays in place,
+        so no exposure can be added afterwards.
+
         Raises
         ------
         RuntimeError
-            If no exposure was added.
+            If no exposure was added, or ``finalize`` was called before.
         """
         if self.n_added == 0:
             raise RuntimeError("no exposure was added to the drizzle combination")
+        if self._finalized:
+            raise RuntimeError("finalize() was already called on this combination")
+        self._finalized = True
+        ratio = self.pixel_scale_ratio or 1.0
         variances, err = {}, None
         if self.params.enable_var:
             variances, err = self._final_variances()
         if self._driz_err is not None:
-            err = (self._driz_err.out_img / (self.pixel_scale_ratio or 1.0)).astype(np.float32)
+            err = (self._driz_err.out_img / ratio).astype(np.float32)
         elif self._err_sums is not None:
-            err = (self._err_sums[0][0] / (self.pixel_scale_ratio or 1.0)).astype(np.float32)
+            err = self._err_sums[0][0]
+            np.divide(err, ratio, out=err)  # the same loop and rounding as (err / ratio)
         starts = [t for t in self._starts if t is not None]
         ends = [t for t in self._ends if t is not None]
         cut = self._cut

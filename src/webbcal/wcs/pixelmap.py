@@ -78,6 +78,9 @@ class PixelMap:
         Node spacing in input pixels, None when every pixel was exact.
     n_exact : int
         Number of exact WCS evaluations used (nodes plus checks).
+    xy : ndarray, shape (ny, nx, 2), float64, or None
+        The map in drizzle's layout when ``x`` and ``y`` are its two planes (then
+        :attr:`pixmap` is this array itself, not a copy).
     """
 
     x: np.ndarray
@@ -85,10 +88,13 @@ class PixelMap:
     max_error: float
     step: int | None
     n_exact: int
+    xy: np.ndarray | None = None
 
     @property
     def pixmap(self) -> np.ndarray:
         """ndarray, shape (ny, nx, 2): ``[..., 0]`` is x, ``[..., 1]`` is y (drizzle's layout)."""
+        if self.xy is not None:
+            return self.xy
         return np.dstack([self.x, self.y])
 
 
@@ -212,17 +218,35 @@ def _fit(f, ranges, step):
     return sx, sy, float(err.max()), gx.size + cx.size
 
 
-def _evaluate_grid(spline: RectBivariateSpline, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+def _evaluate_grid(spline: RectBivariateSpline, rows: np.ndarray, cols: np.ndarray,
+                   out: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """``spline(rows, cols)`` on the grid, as ``B_rows @ C @ B_cols.T`` (shape (nrows, ncols)).
 
     ``rows`` and ``cols`` must lie inside the spline's node range (no extrapolation).
+    With ``out`` (any strides, e.g. one plane of a (ny, nx, 2) map) the product is
+    written there in blocks of rows (the same products, no full-frame temporary)
+    and ``out`` is returned.
     """
     degree = 3
     t_rows, t_cols = spline.get_knots()
     coeffs = spline.get_coeffs().reshape(len(t_rows) - degree - 1, len(t_cols) - degree - 1)
     b_rows = BSpline.design_matrix(rows, t_rows, degree)  # sparse, 4 non-zeros per row
     b_cols = BSpline.design_matrix(cols, t_cols, degree).toarray()
-    return np.ascontiguousarray(np.asarray(b_rows @ coeffs) @ b_cols.T)
+    left = np.asarray(b_rows @ coeffs)
+    if out is None:
+        return np.ascontiguousarray(left @ b_cols.T)
+    block = max(1, _BLOCK_VALUES // max(1, len(cols)))
+    tmp = np.empty((min(block, len(rows)), len(cols)))
+    for r0 in range(0, len(rows), block):
+        part = tmp[: min(block, len(rows) - r0)]
+        np.matmul(left[r0 : r0 + len(part)], b_cols.T, out=part)
+        out[r0 : r0 + len(part)] = part
+    return out
+
+
+#: Values per block of rows when a grid is evaluated into a given array (16 MiB: smaller
+#: blocks make the matrix products markedly slower).
+_BLOCK_VALUES = 2**21
 
 
 def pixel_map(
@@ -295,8 +319,14 @@ def pixel_map(
         )
         if bound <= tolerance:
             px, py = np.arange(xmin, xmax + 1.0), np.arange(ymin, ymax + 1.0)
-            xo, yo = _evaluate_grid(sx, py, px), _evaluate_grid(sy, py, px)
-            return _embed(xo, yo, (ny, nx), (xmin, ymin), bound, step, used)
+            # straight into drizzle's (ny, nx, 2) layout, NaN outside the box
+            xy = np.empty((ny, nx, 2))
+            if (len(py), len(px)) != (ny, nx):
+                xy.fill(np.nan)
+            window = xy[ymin : ymin + len(py), xmin : xmin + len(px)]
+            _evaluate_grid(sx, py, px, out=window[..., 0])
+            _evaluate_grid(sy, py, px, out=window[..., 1])
+            return PixelMap(xy[..., 0], xy[..., 1], bound, step, used, xy=xy)
         step //= 2
     exact = exact_pixel_map(wcs_from, wcs_to, shape=(ny, nx))
     return PixelMap(exact.x, exact.y, 0.0, None, used + exact.n_exact)
