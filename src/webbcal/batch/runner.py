@@ -434,9 +434,12 @@ def run_batch(
     with directory_lock(out), contextlib.ExitStack() as cleanup:
         shutil.rmtree(os.path.join(out, STAGING_DIR), ignore_errors=True)  # killed earlier runs
         manifest = Manifest(out)
+        warm_started = False
         if client is None and not scheduler and (force or _may_have_work(manifest, paths)):
-            # The workers' start-up (imports, schemas) overlaps the planning below.
+            # The planning below runs in a process forked from the warm server (it needs
+            # the same imports and schemas as the workers), once the server is warm.
             if _start_warm_workers(cls.class_alias):
+                warm_started = True
                 cleanup.callback(lambda: stop_forkserver(wait_s=10.0 if cluster_used else 0.0))
         tasks, failures = plan_exposures(
             cls,
@@ -445,6 +448,7 @@ def run_batch(
             overrides=overrides,
             config_file=config_file,
             use_crds_pars=use_crds_pars and not _env_true(CRDS_PARS_ENV),
+            in_warm_process=warm_started,
         )
         outcomes: dict[str, ExposureOutcome] = {}
         for f in failures:
