@@ -86,15 +86,6 @@ def process_exposure(task: ExposureTask) -> dict[str, Any]:
     """
     with _PROCESS_LOCK:
         _limit_threads()
-        if os.environ.get("WEBBCAL_TMP_PROFILE"):  # TEMPORARY
-            import cProfile
-
-            prof = cProfile.Profile(time.process_time)
-            try:
-                return prof.runcall(_process, task)
-            finally:
-                prof.dump_stats(os.path.join(os.environ["WEBBCAL_TMP_PROFILE"],
-                                             f"{task.root}.{os.getpid()}.prof"))
         return _process(task)
 
 
