@@ -150,3 +150,49 @@ def test_local_cluster_workers_are_forked_warm():
     assert info["sigint_ignored"]
     assert info["parent"] == server != os.getpid()
     assert not warm.forkserver_running()  # stopped with the cluster that started it
+
+
+def _frozen_objects() -> int:
+    import gc
+
+    return gc.get_freeze_count()
+
+
+def test_planning_in_the_warm_process_matches_planning_here(tmp_path, program_builder, caplog):
+    """Planned in a child of the warm server: the same tasks and failures, and its log
+    records reach this process's loggers; the server's warm heap is frozen for the
+    collector, so that the workers' full collections skip it."""
+    from webbcal.batch.plan import _plan_in_warm_process, plan_exposures
+    from webbcal.pipeline import Detector1Pipeline
+
+    program = program_builder(tmp_path / "program", {"SUB64P": 1})
+    broken = tmp_path / "jw01234001001_01101_00009_nrca1_uncal.fits"
+    broken.write_bytes(b"not a FITS file")
+    paths = [str(program.uncal[0]), str(broken)]
+    kwargs = {"output_dir": str(tmp_path / "out"), "overrides": {"steps": {"jump": {
+        "rejection_threshold": 5.0}}}, "use_crds_pars": False, "config_file": None}  # fmt: skip
+    if warm.forkserver_running():
+        warm.stop_forkserver()
+    with program.crds():
+        here = plan_exposures(Detector1Pipeline, paths, **kwargs)
+        assert warm.start_forkserver("calwebb_detector1", {})
+        try:
+            caplog.clear()
+            with caplog.at_level("INFO", logger="webbcal"):
+                there = plan_exposures(Detector1Pipeline, paths, in_warm_process=True, **kwargs)
+            # Not the fallback to this process:
+            assert _plan_in_warm_process(Detector1Pipeline, paths, kwargs) == here
+            import multiprocessing
+
+            with multiprocessing.get_context("forkserver").Pool(1) as pool:
+                frozen = pool.apply(_frozen_objects)
+        finally:
+            warm.stop_forkserver()
+    assert there == here
+    (task,), (failure,) = there
+    assert task.references and all(task.references.values())
+    assert failure.input == str(broken)
+    messages = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
+    assert ("webbcal.batch.plan", "ERROR", f"Cannot process {broken}: {failure.error}") in messages
+    assert any(m.startswith("Resolved the references of 1 exposure(s)") for _, _, m in messages)
+    assert frozen > 10_000

@@ -267,6 +267,28 @@ def _preload() -> None:
         return
     pipeline = os.environ.pop(PIPELINE_ENV) or None  # the workers need not see it
     warm_up(pipeline)
+    _freeze_heap()
+
+
+def _freeze_heap() -> None:
+    """Exempt everything the warm-up created from the cyclic garbage collector.
+
+    The modules, schemas and caches loaded by :func:`warm_up` (about 200,000
+    objects) live as long as the process; a full collection in a worker (the
+    streaming executor runs one per exposure, and the interpreter more as
+    objects pile up) would walk them every time, ~0.1 s of CPU each on the
+    shared 2-core machine, 0 s once they are frozen. Workers forked from the
+    server inherit the frozen generation; what they create themselves is
+    collected as usual. The objects are never freed, as they would not be anyway.
+
+    References
+    ----------
+    Python documentation, ``gc.freeze`` (meant to be called before ``fork``).
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 _preload()

@@ -20,7 +20,9 @@ itself is *not* inlined into the ``prange`` loop of :func:`fit_rows`: numba's
 parfor transformations, applied to the inlined per-pixel code, produced wrong
 sums. Integrations without any flag (the common case) take a straight-line
 path whose variances are computed once per pixel, with the same operations in
-the same order as the general path, so the results are bit-identical.
+the same order as the general path, so the results are bit-identical; pixels
+whose integrations all lack flags skip the per-group bookkeeping altogether
+(:func:`_fit_unflagged_pixel`).
 References: Fixsen et al. (2000), PASP 112, 1350 (optimal weights) and the
 JWST Science Calibration Pipeline documentation, "Ramp Fitting".
 """
@@ -723,6 +725,53 @@ def _fit_pixel(
     return slope, dq, vp, vr, err
 
 
+@numba.njit(**_INL)
+def _unflagged(ok, c, gain):
+    """Whether pixel ``c`` takes :func:`_fit_unflagged_pixel`: every integration has no
+    flag and numbers only (``ok`` from :func:`_row_median_rates`) and the gain is usable."""
+    if not gain > 0.0:
+        return False
+    for i in range(ok.shape[0]):
+        if not ok[i, c]:
+            return False
+    return True
+
+
+@numba.njit(**_INL)
+def _fit_unflagged_pixel(rowdata, c, pdq, gain, rn, dark, t_group, wtab, med, y, acc, sums, out_i):
+    """:func:`_fit_pixel` of a pixel whose integrations carry no flag (``ngroups >= 3``).
+
+    Chosen by :func:`_unflagged`: no group flag, numbers only, a usable gain. The
+    same helpers and operations as :func:`_fit_pixel` takes for such a pixel (the
+    median rate from ``med``, :func:`_clean_constants`, :func:`_fit_clean_integration`
+    per integration, :func:`_finish_rate`), without the per-group bookkeeping of
+    :func:`_load_pixel` and the branches for flagged groups, saturation, one-group
+    ramps and CHARGELOSS that cannot apply: bit-identical results, about half the
+    time per pixel. ``acc`` (3) and ``sums`` (4) are scratch buffers.
+    """
+    nints, ngroups = y.shape
+    m = 0.0
+    for i in range(nints):
+        rate = med[i, c]
+        if math.isnan(rate):
+            rate = 0.0
+        m += rate
+    clean = _clean_constants(m / nints, dark, rn, gain, t_group, ngroups, sums)
+    acc[0] = acc[1] = acc[2] = 0.0
+    invalid = (pdq & _INVALID) != 0
+    n_dnu = n_sat = 0
+    for i in range(nints):
+        for g in range(ngroups):
+            y[i, g] = rowdata[c, i, g]
+        slope, vp, vr, err = _fit_clean_integration(
+            y[i], ngroups, rn, gain, t_group, wtab, clean, invalid, acc
+        )
+        n_dnu += (pdq & _DNU) != 0
+        n_sat += (pdq & _SAT) != 0
+        _store_integration(out_i, i, slope, pdq, vp, vr, err)
+    return _finish_rate(acc, pdq, nints, n_dnu, n_sat, False)
+
+
 @numba.njit(**_JIT)
 def store_pixel(rate_f, rate_dq, ints_f, ints_dq, r, c, slope, dq, vp, vr, err, out_i):
     """Write one pixel's rate products and its (nints, 5) per-integration rows."""
@@ -823,7 +872,8 @@ def _fit_row(
 ):  # fmt: skip
     """Fit the pixels of row ``r``."""
     nints, ngroups, _, nx = data.shape
-    if ngroups >= 3 and nints * nx <= _ROW_MEDIAN_SAMPLES:
+    tables = ngroups >= 3 and nints * nx <= _ROW_MEDIAN_SAMPLES
+    if tables:
         med = np.empty((nints, nx))
         ok = np.empty((nints, nx), dtype=np.bool_)
         buf = np.empty((ngroups - 1, nx))
@@ -855,25 +905,19 @@ def _fit_row(
     tile_dq = np.empty((nints, _TILE), dtype=ints_dq.dtype)
     _transpose_row(data, groupdq, r, rowdata, rowdq)
     for c in range(nx):
-        _load_pixel(rowdata, rowdq, r, c, zeroframe, extra_dnu, suppress1g, y, gdq, ogdq, stats)
-        slope, dq, vp, vr, err = _fit_pixel(
-            y,
-            gdq,
-            ogdq,
-            stats,
-            np.uint32(pixeldq[r, c]),
-            float(gain[r, c]),
-            float(rnoise_e[r, c]),
-            float(dark[r, c]),
-            suppress1g,
-            times,
-            work,
-            out_i,
-            wtab,
-            med,
-            ok,
-            c,
-        )
+        g = float(gain[r, c])
+        if tables and _unflagged(ok, c, g):
+            slope, dq, vp, vr, err = _fit_unflagged_pixel(
+                rowdata, c, np.uint32(pixeldq[r, c]), g, float(rnoise_e[r, c]),
+                float(dark[r, c]), times[0], wtab, med, y, work[5], work[6], out_i,
+            )  # fmt: skip
+        else:
+            _load_pixel(rowdata, rowdq, r, c, zeroframe, extra_dnu, suppress1g, y, gdq, ogdq,
+                        stats)  # fmt: skip
+            slope, dq, vp, vr, err = _fit_pixel(
+                y, gdq, ogdq, stats, np.uint32(pixeldq[r, c]), g, float(rnoise_e[r, c]),
+                float(dark[r, c]), suppress1g, times, work, out_i, wtab, med, ok, c,
+            )  # fmt: skip
         rate_f[0, r, c] = slope
         rate_f[1, r, c] = vp
         rate_f[2, r, c] = vr
