@@ -45,10 +45,11 @@ drizzle documentation, "pixmap" (the (ny, nx, 2) input-to-output map).
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.interpolate import BSpline, RectBivariateSpline
@@ -85,17 +86,23 @@ class PixelMap:
     max_error: float
     step: int | None
     n_exact: int
+    #: x and y in drizzle's layout when made so (x and y are then views of it).
+    xy: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def pixmap(self) -> np.ndarray:
-        """ndarray, shape (ny, nx, 2): ``[..., 0]`` is x, ``[..., 1]`` is y (drizzle's layout)."""
+        """ndarray, shape (ny, nx, 2): ``[..., 0]`` is x, ``[..., 1]`` is y (drizzle's layout;
+        the map's own array when it was evaluated in that layout, else a new one)."""
+        if self.xy is not None:
+            return self.xy
         return np.dstack([self.x, self.y])
 
 
 def _transform(wcs_from, wcs_to):
     """Return f(x, y) -> (x_out, y_out): input bbox applied, output bbox not."""
-    gwcs_from = hasattr(wcs_from, "forward_transform")
-    gwcs_to = hasattr(wcs_to, "backward_transform")
+    # getattr_static: gwcs computes these transforms (the inverse, slowly) on access
+    gwcs_from = inspect.getattr_static(wcs_from, "forward_transform", None) is not None
+    gwcs_to = inspect.getattr_static(wcs_to, "backward_transform", None) is not None
 
     def evaluate(x, y):
         if gwcs_from:
@@ -225,6 +232,33 @@ def _evaluate_grid(spline: RectBivariateSpline, rows: np.ndarray, cols: np.ndarr
     return np.ascontiguousarray(np.asarray(b_rows @ coeffs) @ b_cols.T)
 
 
+def _evaluate_grid_xy(sx, sy, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | None:
+    """:func:`_evaluate_grid` of both splines at once, in drizzle's (ny, nx, 2) layout.
+
+    One product ``[B_rows C_x | B_rows C_y] @ R`` where ``R`` holds ``B_cols.T`` in
+    the even columns of its upper half and the odd columns of its lower half: each
+    value is the same sum of the same products as in :func:`_evaluate_grid` (the
+    other half contributes exact zeros), written in place of the two products and
+    their interleaving copy. None when the splines' knots differ.
+    """
+    degree = 3
+    t_rows, t_cols = sx.get_knots()
+    ty_rows, ty_cols = sy.get_knots()
+    if not (np.array_equal(t_rows, ty_rows) and np.array_equal(t_cols, ty_cols)):
+        return None
+    shape = (len(t_rows) - degree - 1, len(t_cols) - degree - 1)
+    b_rows = BSpline.design_matrix(rows, t_rows, degree)
+    b_cols = BSpline.design_matrix(cols, t_cols, degree).toarray()
+    left = np.concatenate(
+        [np.asarray(b_rows @ spline.get_coeffs().reshape(shape)) for spline in (sx, sy)], axis=1
+    )
+    nb = shape[1]
+    right = np.zeros((2 * nb, len(cols), 2))
+    right[:nb, :, 0] = b_cols.T
+    right[nb:, :, 1] = b_cols.T
+    return (left @ right.reshape(2 * nb, 2 * len(cols))).reshape(len(rows), len(cols), 2)
+
+
 def pixel_map(
     wcs_from,
     wcs_to,
@@ -295,6 +329,11 @@ def pixel_map(
         )
         if bound <= tolerance:
             px, py = np.arange(xmin, xmax + 1.0), np.arange(ymin, ymax + 1.0)
+            xy = _evaluate_grid_xy(sx, sy, py, px)
+            if xy is not None and xy.shape[:2] == (ny, nx):
+                return PixelMap(xy[..., 0], xy[..., 1], bound, step, used, xy)
+            if xy is not None:
+                return _embed(xy[..., 0], xy[..., 1], (ny, nx), (xmin, ymin), bound, step, used)
             xo, yo = _evaluate_grid(sx, py, px), _evaluate_grid(sy, py, px)
             return _embed(xo, yo, (ny, nx), (xmin, ymin), bound, step, used)
         step //= 2
