@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from drizzle.resample import Drizzle
 
-from webbcal.resample._square_planes import drizzle_square_exposure, drizzle_square_planes
+from webbcal.resample._square_planes import drizzle_square_planes
 from webbcal.resample.coadd import Coadd, CoaddParams, Exposure
 from webbcal.resample.tiles import tile_halo
 
@@ -149,66 +149,6 @@ def test_running_mean_over_calls_and_fill_value():
     assert (out[0] == -7.0).any() and (counts > 0).mean() > 0.4
 
 
-def test_exposure_pass_equals_separate_passes_and_drizzle_context():
-    """Running planes, fresh planes and the context bit in one pass: each group bit for
-    bit as its own drizzle_square_planes pass; the context as drizzle's (bit 31 too)."""
-    rng = np.random.default_rng(8)
-    ny, nx = 40, 50
-    out_shape = (75, 95)
-    driz = Drizzle(kernel="square", fillval="NAN", out_shape=out_shape, begin_ctx_id=30,
-                   max_ctx_id=31)  # fmt: skip
-    running = np.full((2, *out_shape), np.nan, np.float32)
-    counts = np.zeros(out_shape, np.float32)
-    ref_running, ref_counts = running.copy(), counts.copy()
-    context = np.zeros(out_shape, np.int32)
-    for bit, offset in ((30, (14.2, 11.7)), (31, (19.9, 9.4))):
-        pixmap = _distorted_map(ny, nx, theta=0.15, scale=1.05, offset=offset)
-        pixmap += (nx / 2, ny / 2)
-        planes = rng.uniform(1.0, 2.0, (2, ny, nx)).astype(np.float32)
-        fresh = rng.uniform(0.1, 0.5, (3, ny, nx)).astype(np.float32)
-        weight = rng.uniform(0.5, 1.5, (ny, nx)).astype(np.float32)
-        weight[rng.random((ny, nx)) < 0.05] = 0.0
-        box = (1, nx - 3, 2, ny - 1)
-        got, got_counts = drizzle_square_exposure(
-            (planes, running, counts), weight, pixmap, pixfrac=0.9, bounds=box,
-            context=context, context_bit=bit, fresh=fresh,
-        )  # fmt: skip
-        drizzle_square_planes(planes, weight, pixmap, pixfrac=0.9, bounds=box, out=ref_running,
-                              counts=ref_counts, fill=None)  # fmt: skip
-        ref, ref_fresh_counts = drizzle_square_planes(fresh, weight, pixmap, pixfrac=0.9,
-                                                      bounds=box, out_shape=out_shape)  # fmt: skip
-        np.testing.assert_array_equal(got, ref)
-        np.testing.assert_array_equal(got_counts, ref_fresh_counts)
-        xmin, xmax, ymin, ymax = box
-        driz.add_image(planes[0], exptime=1.0, pixmap=pixmap, weight_map=weight, pixfrac=0.9,
-                       in_units="cps", xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)  # fmt: skip
-    np.testing.assert_array_equal(running, ref_running)
-    np.testing.assert_array_equal(counts, ref_counts)
-    # inside the footprints (drizzle leaves out the input pixels straddling its edge)
-    np.testing.assert_array_equal(context, driz.out_ctx[0])
-    assert (context < 0).any() and (context == 1 << 30).any()
-    np.testing.assert_allclose(running[0], driz.out_img, rtol=1e-6)
-    np.testing.assert_allclose(counts, driz.out_wht, rtol=1e-6)
-
-
-def test_exposure_pass_bad_arguments():
-    planes = np.ones((1, 5, 6), np.float32)
-    weight = np.ones((5, 6), np.float32)
-    pixmap = np.zeros((5, 6, 2))
-    running = (planes, np.zeros((1, 5, 6), np.float32), np.zeros((5, 6), np.float32))
-    with pytest.raises(ValueError, match="context_bit=32: expected 0 to 31"):
-        drizzle_square_exposure(running, weight, pixmap, pixfrac=1.0, context_bit=32)
-    with pytest.raises(ValueError, match=r"context \(5, 6\) int64: expected int32"):
-        drizzle_square_exposure(running, weight, pixmap, pixfrac=1.0,
-                                context=np.zeros((5, 6), np.int64))  # fmt: skip
-    with pytest.raises(ValueError, match=r"fresh: shape \(2, 5, 5\)"):
-        drizzle_square_exposure(running, weight, pixmap, pixfrac=1.0,
-                                fresh=np.ones((2, 5, 5), np.float32))  # fmt: skip
-    with pytest.raises(ValueError, match=r"out \(2, 5, 6\) float32 and counts"):
-        drizzle_square_exposure((planes, np.zeros((2, 5, 6), np.float32), running[2]), weight,
-                                pixmap, pixfrac=1.0)  # fmt: skip
-
-
 def _coadd_inputs(rng, *, shape=(70, 80), n=2):
     """Exposures with synthetic maps (Coadd's pixel_map_function) and an output 'WCS'."""
     exposures, maps = [], {}
@@ -263,12 +203,7 @@ def test_coadd_one_pass_equals_the_per_plane_drizzle(params):
         assert np.array_equal(np.isnan(a), np.isnan(b)), name
         np.testing.assert_allclose(a, b, rtol=1e-6, err_msg=name)
         assert np.isfinite(b).mean() > 0.3, name
-    # SCI, WHT and CON of the one pass (no drizzle call) against drizzle's
-    assert np.array_equal(np.isnan(got.data), np.isnan(ref.data))
-    np.testing.assert_allclose(got.data, ref.data, rtol=1e-6)
-    np.testing.assert_allclose(got.wht, ref.wht, rtol=1e-6)
-    np.testing.assert_array_equal(got.con, ref.con)
-    assert got.con.shape == (1, 90, 95) and (got.con == 3).any()
+    np.testing.assert_array_equal(got.data, ref.data)
 
 
 def test_coadd_without_margin_or_square_kernel_keeps_drizzle():

@@ -62,16 +62,10 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["MIN_PIXFRAC", "drizzle_square_exposure", "drizzle_square_planes"]
+__all__ = ["MIN_PIXFRAC", "drizzle_square_planes"]
 
 #: ``pixfrac`` at or below which drizzle replaces the square kernel by the point kernel.
 MIN_PIXFRAC = 0.001
-
-#: An absent second group of planes (no planes, running means or counts).
-_NO_GROUP = (np.zeros((0, 1, 1), np.float32), np.zeros((0, 1, 1), np.float32),
-             np.zeros((1, 1), np.float32))  # fmt: skip
-#: An absent context plane.
-_NO_CONTEXT = np.zeros((0, 1), np.int32)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -175,30 +169,10 @@ def _corners(pixmap, i, j, h, cx, cy):  # pragma: no cover - compiled
     return x0, y0, x1, y1, x2, y2, x3, y3
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _add_weighted(planes, out, counts, j, i, jj, ii, dow):  # pragma: no cover - compiled
-    """Add value ``planes[:, j, i]`` with weight ``dow`` to the running means at (jj, ii)."""
-    vc = counts[jj, ii]
-    total = vc + dow  # float32 sum, as drizzle
-    if vc == 0:
-        for k in range(planes.shape[0]):
-            out[k, jj, ii] = planes[k, j, i]
-    else:
-        for k in range(planes.shape[0]):
-            num = out[k, jj, ii] * vc + dow * planes[k, j, i]  # float32
-            # float32 quotient = drizzle's float64 one, rounded
-            out[k, jj, ii] = num / total
-    counts[jj, ii] = total
-
-
 @numba.njit(cache=True, nogil=True)
-def _drizzle(planes, weights, pixmap, box, h, out, counts, planes2, out2, counts2, context,
-             bit):  # fmt: skip  # pragma: no cover - compiled
-    """One pass over the input box; group 2 (``planes2``) and ``context`` are skipped when
-    they have no planes (shape (0, ...))."""
+def _drizzle(planes, weights, pixmap, box, h, out, counts):  # pragma: no cover - compiled
     xmin, xmax, ymin, ymax = box
-    with_2 = planes2.shape[0] > 0
-    with_context = context.shape[0] > 0
+    nplanes = planes.shape[0]
     ny_out, nx_out = counts.shape
     for j in range(ymin, ymax + 1):
         for i in range(xmin, xmax + 1):
@@ -236,11 +210,17 @@ def _drizzle(planes, weights, pixmap, box, h, out, counts, planes2, out2, counts
                     dow = np.float32(a * w)
                     if dow == 0:
                         continue
-                    if with_context and dow > 0:
-                        context[jj, ii] |= bit
-                    _add_weighted(planes, out, counts, j, i, jj, ii, dow)
-                    if with_2:
-                        _add_weighted(planes2, out2, counts2, j, i, jj, ii, dow)
+                    vc = counts[jj, ii]
+                    total = vc + dow  # float32 sum, as drizzle
+                    if vc == 0:
+                        for k in range(nplanes):
+                            out[k, jj, ii] = planes[k, j, i]
+                    else:
+                        for k in range(nplanes):
+                            num = out[k, jj, ii] * vc + dow * planes[k, j, i]  # float32
+                            # float32 quotient = drizzle's float64 one, rounded
+                            out[k, jj, ii] = num / total
+                    counts[jj, ii] = total
 
 
 @numba.njit(cache=True, nogil=True)
@@ -251,38 +231,6 @@ def _fill_empty(out, counts, fill):  # pragma: no cover - compiled
             if counts[jj, ii] == 0:
                 for k in range(out.shape[0]):
                     out[k, jj, ii] = fill
-
-
-def _checked_inputs(planes, weight_map, pixmap, pixfrac, bounds):
-    """The inputs as contiguous arrays of the kernel's dtypes and the clipped input box."""
-    planes = np.ascontiguousarray(planes, dtype=np.float32)
-    if planes.ndim != 3:
-        raise ValueError(f"planes: shape {planes.shape}; expected (K, ny, nx)")
-    shape = planes.shape[1:]
-    weight_map = np.ascontiguousarray(weight_map, dtype=np.float32)
-    pixmap = np.ascontiguousarray(pixmap, dtype=np.float64)
-    if weight_map.shape != shape or pixmap.shape != (*shape, 2):
-        raise ValueError(f"weight_map {weight_map.shape} and pixmap {pixmap.shape} must be "
-                         f"{shape} and {(*shape, 2)} (the planes' shape)")  # fmt: skip
-    if min(shape) < 2:
-        raise ValueError(f"planes: shape {planes.shape}; expected at least 2 x 2 pixels")
-    if not MIN_PIXFRAC < pixfrac <= 1.0:
-        raise ValueError(f"pixfrac={pixfrac!r}: expected {MIN_PIXFRAC} < pixfrac <= 1")
-    ny, nx = shape
-    xmin, xmax, ymin, ymax = (0, nx - 1, 0, ny - 1) if bounds is None else bounds
-    xmin, ymin = max(int(xmin), 0), max(int(ymin), 0)
-    xmax, ymax = min(int(xmax), nx - 1), min(int(ymax), ny - 1)
-    return planes, weight_map, pixmap, (xmin, xmax, ymin, ymax)
-
-
-def _check_running(out, counts, n_planes):
-    if (out.dtype != np.float32 or counts.dtype != np.float32 or not out.flags.c_contiguous
-            or not counts.flags.c_contiguous
-            or out.shape != (n_planes, *counts.shape)):  # fmt: skip
-        raise ValueError(
-            f"out {out.shape} {out.dtype} and counts {counts.shape} "
-            f"{counts.dtype}: expected float32 (K, ny_out, nx_out), (ny_out, nx_out)"
-        )
 
 
 def drizzle_square_planes(planes, weight_map, pixmap, *, pixfrac: float, out_shape=None,
@@ -332,8 +280,19 @@ def drizzle_square_planes(planes, weight_map, pixmap, *, pixfrac: float, out_sha
     Fruchter, A. S. & Hook, R. N. 2002, PASP 114, 144 (square kernel, "Boxer"
     overlap areas, weighted-mean combination).
     """
-    planes, weight_map, pixmap, box = _checked_inputs(planes, weight_map, pixmap, pixfrac,
-                                                      bounds)  # fmt: skip
+    planes = np.ascontiguousarray(planes, dtype=np.float32)
+    if planes.ndim != 3:
+        raise ValueError(f"planes: shape {planes.shape}; expected (K, ny, nx)")
+    shape = planes.shape[1:]
+    weight_map = np.ascontiguousarray(weight_map, dtype=np.float32)
+    pixmap = np.ascontiguousarray(pixmap, dtype=np.float64)
+    if weight_map.shape != shape or pixmap.shape != (*shape, 2):
+        raise ValueError(f"weight_map {weight_map.shape} and pixmap {pixmap.shape} must be "
+                         f"{shape} and {(*shape, 2)} (the planes' shape)")  # fmt: skip
+    if min(shape) < 2:
+        raise ValueError(f"planes: shape {planes.shape}; expected at least 2 x 2 pixels")
+    if not MIN_PIXFRAC < pixfrac <= 1.0:
+        raise ValueError(f"pixfrac={pixfrac!r}: expected {MIN_PIXFRAC} < pixfrac <= 1")
     if (out is None) != (counts is None):
         raise ValueError("out and counts: give both running arrays or neither")
     if out is None:
@@ -342,104 +301,18 @@ def drizzle_square_planes(planes, weight_map, pixmap, *, pixfrac: float, out_sha
         out_shape = tuple(int(n) for n in out_shape)
         out = np.full((planes.shape[0], *out_shape), np.nan, dtype=np.float32)
         counts = np.zeros(out_shape, dtype=np.float32)
-    _check_running(out, counts, planes.shape[0])
-    _drizzle(planes, weight_map, pixmap, box, 0.5 * float(pixfrac), out, counts, *_NO_GROUP,
-             _NO_CONTEXT, np.int32(0))  # fmt: skip
+    if (out.dtype != np.float32 or counts.dtype != np.float32 or not out.flags.c_contiguous
+            or out.shape != (planes.shape[0], *counts.shape)):  # fmt: skip
+        raise ValueError(
+            f"out {out.shape} {out.dtype} and counts {counts.shape} "
+            f"{counts.dtype}: expected float32 (K, ny_out, nx_out), (ny_out, nx_out)"
+        )
+    ny, nx = shape
+    xmin, xmax, ymin, ymax = (0, nx - 1, 0, ny - 1) if bounds is None else bounds
+    xmin, ymin = max(int(xmin), 0), max(int(ymin), 0)
+    xmax, ymax = min(int(xmax), nx - 1), min(int(ymax), ny - 1)
+    box = (xmin, xmax, ymin, ymax)
+    _drizzle(planes, weight_map, pixmap, box, 0.5 * float(pixfrac), out, counts)
     if fill is not None:
         _fill_empty(out, counts, np.float32(fill))
     return out, counts
-
-
-def drizzle_square_exposure(running, weight_map, pixmap, *, pixfrac: float, bounds=None,
-                            context=None, context_bit: int = 0, fresh=None,
-                            fresh_sums=None):  # fmt: skip
-    """Drizzle one exposure into running planes and, in the same pass, into fresh ones.
-
-    The science plane (and ERR, drizzled like it) of a combination accumulate over
-    the exposures; the variance planes are drizzled for each exposure on their own
-    (then weighted by :mod:`webbcal.resample._variance_sums`). Both take the same
-    overlaps and weights, computed once per input pixel here; the context bit is set
-    wherever a positive weight is added. Each group is the weighted mean of
-    :func:`drizzle_square_planes` (``drizzle.resample.Drizzle``'s square kernel with
-    ``in_units="cps"``, ``iscale=1``, ``wht_scale=1``, to within rounding).
-
-    Parameters
-    ----------
-    running : tuple of (ndarray, ndarray, ndarray)
-        ``(planes, out, counts)``: input values, shape (K, ny, nx), float32; the
-        running weighted means, shape (K, ny_out, nx_out), float32 (C order), and the
-        running weight sums, shape (ny_out, nx_out), float32 (drizzle's ``out_wht``);
-        ``out`` and ``counts`` are updated in place. ``out`` holds the fill value
-        where nothing was added yet (it is never filled here).
-    weight_map : ndarray, shape (ny, nx), float32
-        Drizzle weight of each input pixel (0: not used).
-    pixmap : ndarray, shape (ny, nx, 2), float64
-        Output ``(x, y)`` (0-based, x the fast axis) of each input pixel centre.
-    pixfrac : float
-        Linear shrink of the input pixels, ``MIN_PIXFRAC < pixfrac <= 1``.
-    bounds : tuple of int, optional
-        Inclusive input box ``(xmin, xmax, ymin, ymax)`` (0-based); default all.
-    context : ndarray, shape (ny_out, nx_out), int32, optional
-        Context plane, updated in place: bit ``context_bit`` is set where this
-        exposure adds a positive weight (drizzle's ``out_ctx[plane]``).
-    context_bit : int
-        0 to 31.
-    fresh : ndarray, shape (K2, ny, nx), float32, optional
-        Planes drizzled for this exposure alone.
-    fresh_sums : tuple of (ndarray, ndarray), optional
-        Arrays of shapes (K2, ny_out, nx_out) and (ny_out, nx_out), float32, C order,
-        to hold the fresh planes' means and weight sums (overwritten; they are
-        returned). Default: new arrays. Reusing them spares the allocation of large
-        new arrays for every exposure.
-
-    Returns
-    -------
-    out : ndarray, shape (K2, ny_out, nx_out), float32, or None
-        The fresh planes' weighted means (NaN where no weight was added); None when
-        ``fresh`` is None.
-    counts : ndarray, shape (ny_out, nx_out), float32, or None
-        Their weight sums.
-
-    Raises
-    ------
-    ValueError
-        On inconsistent shapes or dtypes, ``pixfrac`` or ``context_bit`` out of range.
-
-    References
-    ----------
-    Fruchter, A. S. & Hook, R. N. 2002, PASP 114, 144 (square kernel, weighted-mean
-    combination); the ``drizzle`` package documentation (context planes: one bit
-    per input image, 32 images per int32 plane).
-    """
-    planes, out, counts = running
-    planes, weight_map, pixmap, box = _checked_inputs(planes, weight_map, pixmap, pixfrac,
-                                                      bounds)  # fmt: skip
-    _check_running(out, counts, planes.shape[0])
-    if not 0 <= int(context_bit) < 32:
-        raise ValueError(f"context_bit={context_bit!r}: expected 0 to 31")
-    bit = np.uint32(1 << int(context_bit)).view(np.int32)
-    if context is None:
-        context = _NO_CONTEXT
-    elif context.dtype != np.int32 or context.shape != counts.shape:
-        raise ValueError(f"context {context.shape} {context.dtype}: expected int32 "
-                         f"{counts.shape}")  # fmt: skip
-    group2 = _NO_GROUP
-    if fresh is not None:
-        fresh = np.ascontiguousarray(fresh, dtype=np.float32)
-        if fresh.ndim != 3 or fresh.shape[1:] != planes.shape[1:]:
-            raise ValueError(f"fresh: shape {fresh.shape}; expected (K2, *{planes.shape[1:]})")
-        if fresh_sums is None:
-            fresh_sums = (np.empty((fresh.shape[0], *counts.shape), dtype=np.float32),
-                          np.empty(counts.shape, dtype=np.float32))  # fmt: skip
-        _check_running(*fresh_sums, fresh.shape[0])
-        if fresh_sums[1].shape != counts.shape:
-            raise ValueError(f"fresh_sums: counts {fresh_sums[1].shape}; expected "
-                             f"{counts.shape}")  # fmt: skip
-        fresh_sums[0].fill(np.nan)
-        fresh_sums[1].fill(0.0)
-        group2 = (fresh, *fresh_sums)
-    _drizzle(planes, weight_map, pixmap, box, 0.5 * float(pixfrac), out, counts, *group2,
-             context, bit)  # fmt: skip
-    if fresh is None:
-        return None, None
-    return group2[1], group2[2]

@@ -304,16 +304,6 @@ def drizzle_weight(
     raise ValueError(f"weight_type={weight_type!r}: expected one of {WEIGHT_TYPES}")
 
 
-@dataclass
-class _NativeSums:
-    """Running planes of the compiled one pass: SCI (and ERR), WHT, context planes."""
-
-    planes: np.ndarray  # (1 or 2, ny, nx) float32
-    wht: np.ndarray  # (ny, nx) float32
-    ctx: np.ndarray | None  # (n_ctx_planes, ny, nx) int32
-    fresh: tuple | None = None  # buffers of the variance planes (Coadd._fresh_buffers)
-
-
 def _fill_value(fillval: str) -> float:
     """Drizzle's value where nothing contributed: NaN for "NAN", "INDEF", "", else the number."""
     text = str(fillval).strip()
@@ -439,9 +429,7 @@ class Coadd:
         and the kernel is "square", the error and variance planes are drizzled in
         one compiled pass that takes every input pixel of the input box, also those
         straddling the array's edge which drizzle drops; the planes then equal
-        drizzle's (to rounding) everywhere except in that margin. Without DQ
-        propagation the science plane, weights and context take the same pass
-        (no ``drizzle`` call at all).
+        drizzle's (to rounding) everywhere except in that margin.
     map_store : PixelMapStore or None, optional
         Offered each exposure's pixel map (before the margin shift), for the caller
         to reuse (outlier detection blots onto the same maps).
@@ -468,14 +456,26 @@ class Coadd:
         self._pixmap = pixel_map_function or self._gridded_map
         self._owns_maps = pixel_map_function is None  # each map a new array of ours
         self.map_store = map_store
-        self.n_inputs = int(n_inputs)
+        self._driz = Drizzle(
+            kernel=params.kernel,
+            fillval=params.fillval,
+            out_shape=self._shape,
+            begin_ctx_id=0,
+            max_ctx_id=n_inputs - 1,
+            disable_ctx=not params.enable_ctx,
+        )
         #: Error and variance planes in one compiled pass (square kernel, margin cut).
         self._one_pass = _one_pass_applies(params, pixel_scale_ratio, self.pad + int(cut_margin))
-        # The accumulators are made at the first exposure (_start).
-        self._driz = None  # drizzle's SCI (and WHT, CON, DQ) when not _native
         self._driz_err = None
-        self._err_sums = None  # running ERR mean and weight sum (one-pass ERR beside drizzle)
-        self._native = None  # _NativeSums: SCI (and ERR), WHT, CON all in the one pass
+        self._err_sums = None  # running ERR mean and weight sum (one-pass ERR)
+        if params.drizzle_err and self._one_pass:
+            fill = _fill_value(params.fillval)
+            self._err_sums = (np.full((1, *self._shape), fill, dtype=np.float32),
+                              np.zeros(self._shape, dtype=np.float32), fill)  # fmt: skip
+        elif params.drizzle_err:
+            self._driz_err = Drizzle(kernel=params.kernel, fillval=params.fillval,
+                                     out_shape=self._shape, disable_ctx=True)  # fmt: skip
+        self._var_buffers = None  # kept between exposures (_variance_buffers)
         self._wsum: dict[str, np.ndarray] = {}
         self._wt: dict[str, np.ndarray] = {}
         self._groups: list[str] = []
@@ -510,8 +510,6 @@ class Coadd:
             raise ValueError(f"{exposure.name}: EFFEXPTM/exposure_time="
                              f"{exposure.exposure_time!r}; expected a positive time")  # fmt: skip
         p = self.params
-        if self._native is None and self._driz is None:
-            self._start()
         t0 = time.perf_counter()
         pixmap = self._pixmap(exposure.wcs, self.wcs, data.shape)
         shared = not self._owns_maps
@@ -532,92 +530,21 @@ class Coadd:
                       pixel_scale_ratio=self.pixel_scale_ratio or 1.0, weight_map=weight,
                       wht_scale=1.0, pixfrac=p.pixfrac, in_units="cps",
                       xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)  # fmt: skip
+        dq = {"dq": exposure.dq} if self.propagate_dq else {}
+        self._driz.add_image(np.asarray(data, dtype=np.float32), **dq, **kwargs)
         if p.drizzle_err and (exposure.err is None or exposure.err.shape != data.shape):
             raise ValueError(f"{exposure.name}: ERR is missing or not of the SCI shape")
-        if self._native is not None:
-            self._add_native(exposure, np.asarray(data, dtype=np.float32), seconds, kwargs)
+        if self._one_pass:
+            self._add_one_pass(exposure, seconds, kwargs)
         else:
-            dq = {"dq": exposure.dq} if self.propagate_dq else {}
-            self._driz.add_image(np.asarray(data, dtype=np.float32), **dq, **kwargs)
-            if self._one_pass:
-                self._add_one_pass(exposure, seconds, kwargs)
-            else:
-                if self._driz_err is not None:
-                    self._driz_err.add_image(np.asarray(exposure.err, dtype=np.float32),
-                                             **kwargs)  # fmt: skip
-                if p.enable_var:
-                    self._add_variances(exposure, seconds, kwargs)
+            if self._driz_err is not None:
+                self._driz_err.add_image(np.asarray(exposure.err, dtype=np.float32), **kwargs)
+            if p.enable_var:
+                self._add_variances(exposure, seconds, kwargs)
         self._add_times(exposure)
         self.n_added += 1
         log.info("Drizzled %s: pixel map %.2f s, drizzle %.2f s", exposure.name, t1 - t0,
                  time.perf_counter() - t1)  # fmt: skip
-
-    def _start(self) -> None:
-        """Make the accumulators: the compiled pass's or drizzle's (and ERR's)."""
-        p = self.params
-        fill = _fill_value(p.fillval)
-        if self._one_pass and not self.propagate_dq:
-            n_planes = 2 if p.drizzle_err else 1  # SCI (and ERR, weighted like it)
-            ctx = None
-            if p.enable_ctx:
-                ctx = np.zeros(((self.n_inputs - 1) // 32 + 1, *self._shape), dtype=np.int32)
-            self._native = _NativeSums(
-                planes=np.full((n_planes, *self._shape), fill, dtype=np.float32),
-                wht=np.zeros(self._shape, dtype=np.float32), ctx=ctx,
-            )  # fmt: skip
-            return
-        self._driz = Drizzle(kernel=p.kernel, fillval=p.fillval, out_shape=self._shape,
-                             begin_ctx_id=0, max_ctx_id=self.n_inputs - 1,
-                             disable_ctx=not p.enable_ctx)  # fmt: skip
-        if p.drizzle_err and self._one_pass:
-            self._err_sums = (np.full((1, *self._shape), fill, dtype=np.float32),
-                              np.zeros(self._shape, dtype=np.float32), fill)  # fmt: skip
-        elif p.drizzle_err and self._driz_err is None:
-            self._driz_err = Drizzle(kernel=p.kernel, fillval=p.fillval,
-                                     out_shape=self._shape, disable_ctx=True)  # fmt: skip
-
-    def _add_native(self, exposure, data, seconds, kwargs) -> None:
-        """SCI (and ERR), WHT, the context bit and the variances in one compiled pass."""
-        from ._square_planes import drizzle_square_exposure
-
-        sums = self._native
-        planes = data[None]
-        if self.params.drizzle_err:
-            planes = np.stack([data, np.asarray(exposure.err, dtype=np.float32)])
-        context, bit = None, 0
-        if sums.ctx is not None:
-            plane, bit = divmod(self.n_added, 32)  # drizzle's context id = input order
-            if plane >= sums.ctx.shape[0]:  # more exposures than announced
-                sums.ctx = np.concatenate([sums.ctx, np.zeros_like(sums.ctx[:1])])
-            context = sums.ctx[plane]
-        names = self._variance_names(exposure) if self.params.enable_var else []
-        roots, fresh_sums = None, None
-        if names:
-            roots, fresh_sums = self._fresh_buffers(len(names), data.shape)
-            with np.errstate(invalid="ignore"):
-                for k, name in enumerate(names):
-                    np.sqrt(exposure.variances[name], out=roots[k])
-        out, _ = drizzle_square_exposure(
-            (planes, sums.planes, sums.wht), kwargs["weight_map"], kwargs["pixmap"],
-            pixfrac=self.params.pixfrac, context=context, context_bit=bit, fresh=roots,
-            fresh_sums=fresh_sums,
-            bounds=(kwargs["xmin"], kwargs["xmax"], kwargs["ymin"], kwargs["ymax"]),
-        )  # fmt: skip
-        del planes
-        if out is not None:
-            np.square(out, out=out)
-            self._accumulate_variances(dict(zip(names, out, strict=True)), seconds)
-
-    def _fresh_buffers(self, n_planes, in_shape):
-        """Input and output arrays of the per-exposure variance planes, kept between
-        exposures (new arrays of this size cost more than the filling)."""
-        held = self._native.fresh
-        if held is None or held[0].shape != (n_planes, *in_shape):
-            held = (np.empty((n_planes, *in_shape), dtype=np.float32),
-                    (np.empty((n_planes, *self._shape), dtype=np.float32),
-                     np.empty(self._shape, dtype=np.float32)))  # fmt: skip
-            self._native.fresh = held
-        return held
 
     def _drizzle_variance(self, variance, kwargs):
         driz = Drizzle(out_shape=self._shape, kernel=self.params.kernel, fillval=np.nan,
@@ -649,14 +576,28 @@ class Coadd:
         names = self._variance_names(exposure) if self.params.enable_var else []
         if not names:
             return
-        roots = np.empty((len(names), *exposure.data.shape), dtype=np.float32)
+        roots, out, counts = self._variance_buffers(len(names), exposure.data.shape)
         with np.errstate(invalid="ignore"):
             for k, name in enumerate(names):
                 np.sqrt(exposure.variances[name], out=roots[k])
-        out, _ = drizzle_square_planes(roots, weight, pixmap, out_shape=self._shape, **common)
-        del roots
+        # this exposure's planes alone: the kept buffers start as new ones would
+        out.fill(np.nan)
+        counts.fill(0.0)
+        drizzle_square_planes(roots, weight, pixmap, out=out, counts=counts, **common)
         np.square(out, out=out)
         self._accumulate_variances(dict(zip(names, out, strict=True)), seconds)
+
+    def _variance_buffers(self, n_planes, in_shape):
+        """Square roots of the variances, their drizzled planes and weight sums: arrays
+        kept from one exposure to the next (new arrays of this size cost more than
+        filling them)."""
+        held = self._var_buffers
+        if held is None or held[0].shape != (n_planes, *in_shape):
+            held = (np.empty((n_planes, *in_shape), dtype=np.float32),
+                    np.empty((n_planes, *self._shape), dtype=np.float32),
+                    np.empty(self._shape, dtype=np.float32))  # fmt: skip
+            self._var_buffers = held
+        return held
 
     def _add_variances(self, exposure, seconds, kwargs):
         drizzled = {}
@@ -718,31 +659,21 @@ class Coadd:
         if self.n_added == 0:
             raise RuntimeError("no exposure was added to the drizzle combination")
         variances, err = {}, None
+        self._var_buffers = None
         if self.params.enable_var:
             variances, err = self._final_variances()
-        ratio = self.pixel_scale_ratio or 1.0
-        native = self._native
-        if native is not None:
-            native.fresh = None  # the variance buffers are no longer needed
-            data, wht, con, dq = native.planes[0], native.wht, native.ctx, None
-            if self.params.drizzle_err:
-                err = (native.planes[1] / ratio).astype(np.float32)
-        else:
-            driz = self._driz
-            data, wht, con = driz.out_img, driz.out_wht, driz.out_ctx
-            dq = driz.out_dq if self.propagate_dq else None
         if self._driz_err is not None:
-            err = (self._driz_err.out_img / ratio).astype(np.float32)
+            err = (self._driz_err.out_img / (self.pixel_scale_ratio or 1.0)).astype(np.float32)
         elif self._err_sums is not None:
-            err = (self._err_sums[0][0] / ratio).astype(np.float32)
+            err = (self._err_sums[0][0] / (self.pixel_scale_ratio or 1.0)).astype(np.float32)
         starts = [t for t in self._starts if t is not None]
         ends = [t for t in self._ends if t is not None]
         cut = self._cut
         return CoaddResult(
-            data=cut(data),
-            wht=cut(wht),
-            con=cut(con) if self.params.enable_ctx else None,
-            dq=cut(dq),
+            data=cut(self._driz.out_img),
+            wht=cut(self._driz.out_wht),
+            con=cut(self._driz.out_ctx) if self.params.enable_ctx else None,
+            dq=cut(self._driz.out_dq) if self.propagate_dq else None,
             variances={name: cut(plane) for name, plane in variances.items()},
             err=cut(err),
             pointings=len(self._groups),
