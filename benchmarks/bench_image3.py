@@ -39,6 +39,28 @@ compiled pass and skips the selection when the limits hold every value. All prod
     skymatch step (s)           3.5, 4.6      1.7, 3.4
     peak RSS (GB)               1.37, 1.34    1.33, 1.35
 
+Compiled pieces outside drizzle (2026-12-07, main at 0be2f80 "before" alternating with
+this version in fresh processes, best of 3 per piece on the same 4 members, load average
+3.2-3.5 on 2 cores; all products, ``_crf`` x 4, ``_i2d``, ``_segm`` and ``_cat.ecsv``,
+bit-identical to before): photutils' ``Background2D`` box statistics compiled
+(``source_catalog/_background_boxes.py``: astropy's clipping bounds, numpy's median and
+its pairwise float32 sums, by numpy's buffer chunks for byte-swapped FITS data; tested
+against photutils itself); the outlier median by an insertion sort per pixel; both
+pixel-map splines evaluated in one product straight into drizzle's layout; resample's
+variance buffers kept between exposures; tweakreg's WCS and SIP records without the
+per-assignment schema check::
+
+    piece (4 members)              before        after
+    background_mesh (s)            1.30, 1.32    1.03, 1.05
+    outlier median, 4 planes (s)   0.43, 0.63    0.23, 0.23
+    pixel maps (s)                 0.50, 0.47    0.31, 0.41
+    resample Coadd (s)             6.35, 6.70    6.04, 6.12
+
+The whole run's CPU time under that load varies by +-3 s from run to run (8 alternating
+runs each: minimum 25.7 s before, 24.9 s after), more than the ~1.5 s these save. Drizzling
+SCI, WHT and CON in the compiled pass too (no drizzle call) measured no faster than
+drizzle plus the variance pass and moved 10 pixels by one ulp: not kept.
+
 Usage::
 
     python benchmarks/bench_image3.py [--n 4] [--no-jwst] [--folder /tmp/bench_image3]

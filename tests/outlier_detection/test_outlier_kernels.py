@@ -14,7 +14,12 @@ from webbcal.outlier_detection.flagging import (
     weight_threshold,
 )
 from webbcal.outlier_detection.imaging import bad_bits_from_good_bits
-from webbcal.outlier_detection.median import ImageStack, nanmedian_stack, sorted_nanmedian
+from webbcal.outlier_detection.median import (
+    ImageStack,
+    compiled_nanmedian,
+    nanmedian_stack,
+    sorted_nanmedian,
+)
 
 
 def _image(rng, shape=(23, 31), nan_fraction=0.05):
@@ -119,7 +124,7 @@ def test_image_stack_median_equals_the_in_memory_median(tmp_path, block_bytes):
     assert np.isnan(got[2, 3])
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 8, 9])
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 8, 9, 17, 33])
 def test_sorted_median_equals_numpy_nanmedian_bit_for_bit(n):
     rng = np.random.default_rng(10 + n)
     stack = (rng.normal(size=(n, 40, 50)) * 10.0 ** rng.integers(-3, 4)).astype(np.float32)
@@ -129,9 +134,16 @@ def test_sorted_median_equals_numpy_nanmedian_bit_for_bit(n):
     stack[-1, 2, :3] = -np.inf
     stack[:, 3, 0] = 1.0  # ties
     want = nanmedian_stack(stack)
-    got = sorted_nanmedian(stack)
-    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
-    assert got.dtype == np.float32
+    for got in (sorted_nanmedian(stack), compiled_nanmedian(stack)):
+        np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+        assert got.dtype == np.float32
+
+
+def test_compiled_median_of_many_planes_goes_through_numpy():
+    rng = np.random.default_rng(3)
+    stack = rng.normal(size=(70, 3, 4)).astype(np.float32)
+    stack[rng.random(stack.shape) < 0.5] = np.nan
+    np.testing.assert_array_equal(compiled_nanmedian(stack), nanmedian_stack(stack))
 
 
 def test_image_stack_median_memory_does_not_hold_the_stack(tmp_path):

@@ -165,3 +165,28 @@ def test_grid_evaluation_is_fitpacks_spline():
     assert fast.shape == (698, 1024) and fast.flags.c_contiguous
     np.testing.assert_allclose(fast, spline(rows, cols), rtol=0, atol=1e-9)
     np.testing.assert_allclose(fast[0, ::93], z[0], atol=1e-9)  # interpolates the nodes
+
+
+def test_evaluation_into_drizzle_layout_equals_the_plain_products_bit_for_bit(
+    nrca1_wcs, tan_output, monkeypatch
+):
+    """The map is evaluated in blocks of rows straight into drizzle's layout: the same
+    bits as each spline's plain product (and no copy is made for ``pixmap``)."""
+    from scipy.interpolate import RectBivariateSpline
+
+    from webbcal.wcs import pixelmap as module
+
+    pm = pixel_map(nrca1_wcs, tan_output, shape=(700, 900))
+    assert pm.xy is not None and pm.pixmap is pm.xy
+    rng = np.random.default_rng(2)
+    nodes_y, nodes_x = np.linspace(0, 699, 9), np.linspace(0, 899, 12)
+    gy, gx = np.meshgrid(nodes_y, nodes_x, indexing="ij")
+    splines = [RectBivariateSpline(nodes_y, nodes_x, f, kx=3, ky=3, s=0)
+               for f in (gx * 1.01 + 3e-5 * gy**2 + rng.normal(0, 1e-3, gx.shape),
+                         gy * 0.99 - 2e-5 * gx * gy)]  # fmt: skip
+    rows, cols = np.arange(0.0, 700.0), np.arange(0.0, 900.0)
+    monkeypatch.setattr(module, "_BLOCK_VALUES", 900 * 64)  # 11 blocks, the last partial
+    xy = np.empty((700, 900, 2))
+    for k, spline in enumerate(splines):
+        module._evaluate_grid(spline, rows, cols, out=xy[..., k])
+        np.testing.assert_array_equal(xy[..., k], module._evaluate_grid(spline, rows, cols))

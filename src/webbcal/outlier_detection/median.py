@@ -27,7 +27,13 @@ import warnings
 
 import numpy as np
 
-__all__ = ["DEFAULT_BLOCK_BYTES", "ImageStack", "nanmedian_stack", "sorted_nanmedian"]
+__all__ = [
+    "DEFAULT_BLOCK_BYTES",
+    "ImageStack",
+    "compiled_nanmedian",
+    "nanmedian_stack",
+    "sorted_nanmedian",
+]
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +91,31 @@ def sorted_nanmedian(stack: np.ndarray) -> np.ndarray:
     np.true_divide(out, 2.0, out=out)
     out[count == 0] = np.nan
     return out
+
+
+def compiled_nanmedian(stack: np.ndarray) -> np.ndarray:
+    """:func:`sorted_nanmedian` compiled: an insertion sort of each pixel's values.
+
+    The same values bit for bit (the tests check it) at a fraction of the time for a
+    few to a few tens of planes; more planes (above 64) go through
+    :func:`sorted_nanmedian`.
+
+    Parameters
+    ----------
+    stack : ndarray, shape (n, ny, nx), float32
+        Read only.
+
+    Returns
+    -------
+    ndarray, shape (ny, nx), float32
+        NaN where a pixel has no non-NaN value.
+    """
+    from ._median_kernel import MAX_PLANES, median_planes
+
+    stack = np.ascontiguousarray(stack, dtype=np.float32)
+    if stack.shape[0] > MAX_PLANES:
+        return sorted_nanmedian(stack)
+    return median_planes(stack, np.empty(stack.shape[1:], dtype=np.float32))
 
 
 class ImageStack:
@@ -177,7 +208,7 @@ class ImageStack:
         -------
         ndarray, shape (ny, nx), float32
             Equal to :func:`nanmedian_stack` of the whole stack (computed with
-            :func:`sorted_nanmedian`).
+            :func:`compiled_nanmedian`).
         """
         ny, _ = self.shape
         out = np.empty(self.shape, dtype=np.float32)
@@ -186,5 +217,5 @@ class ImageStack:
                  nblocks, self.rows_per_block)  # fmt: skip
         for start in range(0, ny, self.rows_per_block):
             stop = min(ny, start + self.rows_per_block)
-            out[start:stop] = sorted_nanmedian(self.rows(start, stop))
+            out[start:stop] = compiled_nanmedian(self.rows(start, stop))
         return out

@@ -140,7 +140,9 @@ def background_mesh(
     """Background and background RMS of an image from a mesh of boxes.
 
     Boxes of ``box_size`` pixels (3-sigma clipped median and standard deviation, a
-    3x3 median filter over the mesh, interpolated back). When no box can be used
+    3x3 median filter over the mesh, interpolated back; photutils ``Background2D``,
+    its box statistics compiled with the same results:
+    :mod:`webbcal.source_catalog._background_boxes`). When no box can be used
     (the image is smaller than a box, or boxes hold too few good pixels) the whole
     unmasked image makes one box.
 
@@ -159,8 +161,12 @@ def background_mesh(
     """
     from astropy.stats import SigmaClip
     from astropy.utils.exceptions import AstropyUserWarning
-    from photutils.background import Background2D, MedianBackground
+    from photutils.background import MedianBackground
 
+    from ._background_boxes import background2d_class
+
+    # photutils' Background2D with the box statistics compiled (bit-identical)
+    Background2D = background2d_class()
     common = {"filter_size": (3, 3), "coverage_mask": coverage_mask,
               "sigma_clip": SigmaClip(sigma=3.0), "bkg_estimator": MedianBackground()}  # fmt: skip
     with warnings.catch_warnings():

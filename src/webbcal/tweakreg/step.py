@@ -355,23 +355,27 @@ class TweakRegStep(Step):
     def _record(self, model: Any, index: int, correctors: list | None, saved: dict[int, str],
                 status: str, refcat_name: str) -> None:  # fmt: skip
         """Write member ``index``'s corrected WCS, S_REGION, catalog name and status."""
+        from ..datamodels.io import assigning_checked_values
         from ..wcs import s_region_from_wcs
         from .align import fit_succeeded
 
         corrector = None if correctors is None else correctors[index]
-        if corrector is not None and fit_succeeded(corrector):
-            wcs = corrector.wcs
-            if refcat_name:
-                wcs.name = f"FIT-LVL3-{refcat_name}"
-            model.meta.wcs = wcs
-            model.meta.wcsinfo.s_region = s_region_from_wcs(wcs)
-            log.info("Updated S_REGION of %s to %s", _name(model),
-                     model.meta.wcsinfo.s_region)  # fmt: skip
-            if self.sip_approx:
-                _update_sip(model, wcs, self)
-        if index in saved:
-            model.meta.tweakreg_catalog = saved[index]
-        model.meta.cal_step.tweakreg = status
+        # A gwcs object, strings and the SIP floats: the types are ours (the model is
+        # validated when saved), so the per-assignment schema check is skipped.
+        with assigning_checked_values(model):
+            if corrector is not None and fit_succeeded(corrector):
+                wcs = corrector.wcs
+                if refcat_name:
+                    wcs.name = f"FIT-LVL3-{refcat_name}"
+                model.meta.wcs = wcs
+                model.meta.wcsinfo.s_region = s_region_from_wcs(wcs)
+                log.info("Updated S_REGION of %s to %s", _name(model),
+                         model.meta.wcsinfo.s_region)  # fmt: skip
+                if self.sip_approx:
+                    _update_sip(model, wcs, self)
+            if index in saved:
+                model.meta.tweakreg_catalog = str(saved[index])
+            model.meta.cal_step.tweakreg = str(status)
 
     # ------------------------------------------------------------------ catalogs
     def _output_path(self, name: str) -> str:

@@ -45,6 +45,7 @@ drizzle documentation, "pixmap" (the (ny, nx, 2) input-to-output map).
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import time
@@ -100,8 +101,9 @@ class PixelMap:
 
 def _transform(wcs_from, wcs_to):
     """Return f(x, y) -> (x_out, y_out): input bbox applied, output bbox not."""
-    gwcs_from = hasattr(wcs_from, "forward_transform")
-    gwcs_to = hasattr(wcs_to, "backward_transform")
+    # getattr_static: gwcs computes these transforms (the inverse, slowly) on access
+    gwcs_from = inspect.getattr_static(wcs_from, "forward_transform", None) is not None
+    gwcs_to = inspect.getattr_static(wcs_to, "backward_transform", None) is not None
 
     def evaluate(x, y):
         if gwcs_from:
