@@ -12,11 +12,7 @@ import pytest
 from astropy.stats import SigmaClip
 from photutils.background import Background2D, MedianBackground, MMMBackground
 
-from webbcal.source_catalog._background_boxes import (
-    _pairwise_sum,
-    background2d_class,
-    box_statistics,
-)
+from webbcal.source_catalog._background_boxes import background2d_class, box_statistics
 
 
 def _meshes(cls, data, box, **kwargs):
@@ -102,13 +98,6 @@ def test_box_statistics_of_known_values():
     assert rms[0] == pytest.approx(np.sqrt(2.0), rel=1e-6)
     bkg, rms, ngood = box_statistics(np.full((2, 700), np.nan, np.float32), 3.0, 3.0, 5, 700)
     assert np.isnan(bkg).all() and np.isnan(rms).all() and (ngood == 0).all()
-
-
-def test_pairwise_sum_equals_numpy_sum_bit_for_bit():
-    rng = np.random.default_rng(1)
-    for n in [*range(1, 300), 1000, 4096, 19200, 160000, 1 << 20, 4_000_003]:
-        x = (rng.normal(1.0, 1.0, n) * 10 ** rng.uniform(-3, 3, n)).astype(np.float32)
-        assert _pairwise_sum(x, 0, n) == np.sum(x[None], axis=-1)[0], n
 
 
 @pytest.mark.parametrize("seed", range(2))

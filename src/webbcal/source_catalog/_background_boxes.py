@@ -36,8 +36,7 @@ import math
 import numba
 import numpy as np
 
-#: numpy's pairwise-summation block (``PW_BLOCKSIZE``).
-_BLOCK = 128
+from ..lib._pairwise_kernel import pairwise_sum
 
 
 @numba.njit(cache=True, nogil=True)
@@ -103,83 +102,13 @@ def _clip_bounds(buf, count, sigma_lower, sigma_upper, maxiters):  # pragma: no 
 
 
 @numba.njit(cache=True, nogil=True)
-def _block_sum(a, start, n):  # pragma: no cover - compiled
-    """numpy's float32 sum of a block of at most ``_BLOCK`` values (8 accumulators)."""
-    if n < 8:
-        res = np.float32(0.0)
-        for i in range(start, start + n):
-            res += a[i]
-        return res
-    r0, r1, r2, r3 = a[start], a[start + 1], a[start + 2], a[start + 3]
-    r4, r5, r6, r7 = a[start + 4], a[start + 5], a[start + 6], a[start + 7]
-    i = 8
-    whole = n - n % 8
-    while i < whole:
-        p = start + i
-        r0 += a[p]
-        r1 += a[p + 1]
-        r2 += a[p + 2]
-        r3 += a[p + 3]
-        r4 += a[p + 4]
-        r5 += a[p + 5]
-        r6 += a[p + 6]
-        r7 += a[p + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[start + i]
-        i += 1
-    return res
-
-
-@numba.njit(cache=True, nogil=True)
-def _pairwise_sum(a, start, n):  # pragma: no cover - compiled
-    """numpy's pairwise float32 sum of ``a[start : start + n]``: blocks of at most
-    ``_BLOCK`` values, larger ranges split in two (the first part a multiple of 8) and
-    the halves' sums added. Without recursion (numba's cache does not keep recursive
-    functions)."""
-    if n <= _BLOCK:
-        return _block_sum(a, start, n)
-    starts = np.empty(64, dtype=np.int64)
-    counts = np.empty(64, dtype=np.int64)
-    stage = np.empty(64, dtype=np.int64)  # 1: left part pending, 2: right part pending
-    left = np.empty(64, dtype=np.float32)
-    top = 0
-    starts[0], counts[0] = start, n
-    while True:
-        m = counts[top]
-        if m > _BLOCK:  # split: the left part first
-            half = m // 2
-            half -= half % 8
-            stage[top] = 1
-            top += 1
-            starts[top], counts[top] = starts[top - 1], half
-            continue
-        value = _block_sum(a, starts[top], m)
-        top -= 1
-        while True:  # hand the value to the parents
-            if stage[top] == 1:
-                left[top] = value
-                stage[top] = 2
-                half = counts[top] // 2
-                half -= half % 8
-                top += 1
-                starts[top], counts[top] = starts[top - 1] + half, counts[top - 1] - half
-                break
-            value = left[top] + value
-            if top == 0:
-                return value
-            top -= 1
-
-
-@numba.njit(cache=True, nogil=True)
 def _sum(a, n, chunk):  # pragma: no cover - compiled
     """numpy's float32 ``sum`` of ``a[:n]`` along a reduced axis: from 0, the pairwise
     sums of consecutive chunks of ``chunk`` values (numpy's buffer, for data it must
     byte-swap; ``chunk >= n`` for native data) added in turn."""
     total = np.float32(0.0)
     for start in range(0, n, chunk):
-        total += _pairwise_sum(a, start, min(chunk, n - start))
+        total += pairwise_sum(a, start, min(chunk, n - start), np.float32(0.0))
     return total
 
 
