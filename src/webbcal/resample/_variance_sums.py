@@ -39,14 +39,20 @@ def _accumulate(wsum, wt, var, rn, use_rn, constant):  # pragma: no cover - comp
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
+def _weight(rn, i, use_rn, constant):  # pragma: no cover - compiled
+    """Pixel ``i``'s weight: the float32 reciprocal of its read-noise variance (as numpy's
+    on the float32 plane), widened; 0 where that is not positive and finite; else the
+    constant."""
+    if not use_rn:
+        return constant
+    r = rn[i]
+    return np.float64(np.float32(1.0) / r) if (r > 0 and np.isfinite(r)) else 0.0
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _accumulate_row(wsum, wt, var, rn, use_rn, constant):  # pragma: no cover - compiled
     for i in range(var.shape[0]):
-        if use_rn:
-            r = rn[i]
-            # float32 reciprocal, as numpy's on the float32 plane, then widened
-            w = np.float64(np.float32(1.0) / r) if (r > 0 and np.isfinite(r)) else 0.0
-        else:
-            w = constant
+        w = _weight(rn, i, use_rn, constant)
         v = var[i]
         if v >= 0 and np.isfinite(v) and w > 0:
             previous = np.float64(wsum[i])
@@ -68,11 +74,7 @@ def _start_row(var, wt, rn, use_rn, constant):  # pragma: no cover - compiled
     # _accumulate_row onto wsum = NaN, wt = 0, with wsum stored over var; each
     # pixel's rn (which may be var itself) is read before its var is overwritten
     for i in range(var.shape[0]):
-        if use_rn:
-            r = rn[i]
-            w = np.float64(np.float32(1.0) / r) if (r > 0 and np.isfinite(r)) else 0.0
-        else:
-            w = constant
+        w = _weight(rn, i, use_rn, constant)
         v = var[i]
         if v >= 0 and np.isfinite(v) and w > 0:
             var[i] = np.float32(0.0 + (np.float64(v) * w) * w)
