@@ -125,3 +125,27 @@ def test_photom_needs_wavelengths(lrs_case):
     model = lrs_case.sim.model.copy()  # no assign_wcs: no WAVELENGTH
     with pytest.raises(ValueError, match="WAVELENGTH"):
         PhotomStep.call(model, **lrs_case.overrides("photom"))
+
+
+def test_photom_response_read_once_for_the_chunks_of_one_exposure(stages, lrs_case, monkeypatch):
+    """The same step run on chunks of one exposure (as calwebb_spec2 does for a long series)
+    reads the PHOTOM reference once, with the same result as a fresh read; another filter
+    reads it again."""
+    from webbcal.photom import step as photom_step
+
+    opened = []
+    real = photom_step._open_spectral_photom
+    monkeypatch.setattr(photom_step, "_open_spectral_photom",
+                        lambda *a, **k: opened.append(a[0]) or real(*a, **k))  # fmt: skip
+    step = PhotomStep(**lrs_case.overrides("photom"))
+    flat = stages["flat_field"]
+    results = [step.run(flat.copy()) for _ in range(2)]
+    assert len(opened) == 1
+    for got in results:
+        np.testing.assert_array_equal(got.data, stages["photom"].data)
+        np.testing.assert_array_equal(got.err, stages["photom"].err)
+    other = flat.copy()
+    other.meta.instrument.filter = "F560W"  # no LRS row: read again, and refused
+    with pytest.raises(ReferenceFileError):
+        step.run(other)
+    assert len(opened) == 2

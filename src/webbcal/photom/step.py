@@ -151,12 +151,34 @@ class PhotomStep(Step):
         """PHOTMJSR, the relative response curve and the pixel area of a spectroscopic
         exposure, from its PHOTOM (``kind`` of :data:`_SPECTRAL_PHOTOM`) and AREA
         references: ``(factor, wavelengths, response, pixar_sr, pixar_a2, area)``."""
-        from .spectroscopic import response_curve
-
         path = self.get_reference_file(model, "photom")
         log.info("Using PHOTOM reference file %s", path)
         area_path = self.get_reference_file(model, "area")
         log.info("Using AREA reference file %s", area_path)
+        # A time series calibrated in chunks runs this step once per chunk of the same
+        # exposure: the response read for the previous chunk is reused when the files
+        # and everything the selection reads are the same (as flat_field reuses its flat).
+        key = _response_key(self, model, kind, row_key, path, area_path)
+        kept = self.__dict__.get("_response_kept")
+        if key is not None and kept is not None and kept[0] == key:
+            factor, waves, resp, pixar_sr, pixar_a2, area = kept[1]
+            log.info("PHOTMJSR value: %.6g (response of the previous chunk)", factor)
+            return factor, waves, resp, pixar_sr, pixar_a2, None if area is None else area.copy()
+        result = self._read_spectral_response(model, kind, row_key, instrument, path, area_path)
+        if key is not None:  # its own copy of the area map: the result's goes to the model
+            factor, waves, resp, pixar_sr, pixar_a2, area = result
+            kept_area = None if area is None else area.copy()
+            self.__dict__["_response_kept"] = (
+                key, (factor, waves, resp, pixar_sr, pixar_a2, kept_area),
+            )  # fmt: skip
+        else:
+            self.__dict__["_response_kept"] = None
+        return result
+
+    def _read_spectral_response(self, model, kind, row_key, instrument, path, area_path):
+        """:meth:`_spectral_response` from the reference files."""
+        from .spectroscopic import response_curve
+
         fname = os.path.basename(path)
         ref = _open_spectral_photom(path, model, kind)
         try:
@@ -284,6 +306,34 @@ class PhotomStep(Step):
             if sr is None or a2 is None:
                 log.warning("No PIXAR_SR/PIXAR_A2 in %s either: left unset", src)
         return (None if sr is None else float(sr)), (None if a2 is None else float(a2)), area
+
+
+def _response_key(step, model, kind, row_key, path, area_path):
+    """What identifies a spectroscopic response read for ``model`` (None: not reused).
+
+    Only multi-integration products are keyed (the chunks of one exposure); the key holds
+    the files (path, size, modification time), the step's parameters that change the
+    conversion, and every exposure keyword that the row selection, the time-dependent
+    correction and the area cut-out read.
+    """
+    if np.ndim(model.data) != 3:
+        return None
+    files = []
+    for name in (path, area_path):
+        if name is None:
+            files.append(None)
+            continue
+        try:
+            stat = os.stat(name)
+        except OSError:
+            return None
+        files.append((os.path.abspath(name), stat.st_size, stat.st_mtime_ns))
+    meta = model.meta
+    exp, sub, ins = meta.exposure, meta.subarray, meta.instrument
+    keywords = (exp.type, exp.start_time, exp.mid_time, exp.end_time, ins.name, ins.detector,
+                ins.filter, ins.pupil, sub.name, sub.xstart, sub.ystart, sub.xsize, sub.ysize,
+                meta.wcsinfo.spectral_order, meta.filename)  # fmt: skip
+    return (kind, row_key, tuple(files), bool(step.apply_time_correction), keywords)
 
 
 def _area_map(area_ref, model, name: str) -> np.ndarray:
