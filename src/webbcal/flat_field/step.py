@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-import os
 
 import numpy as np
 
-from ..lib.reffiles import geometry_of, reference_array
+from ..lib.reffiles import file_stamp, geometry_of, reference_array
 from ..stpipe import Param, Step, StepSkipped
 
 __all__ = ["FlatFieldStep"]
@@ -129,10 +128,8 @@ class FlatFieldStep(Step):
 
 def _reuse_key(path, geom, model):
     """What identifies the flat arrays read for ``model`` (None: not reused)."""
-    try:
-        stat = os.stat(path)
-    except OSError:
+    stamp = file_stamp(path)
+    if stamp is None:
         return None
     instrument = model.meta.instrument
-    return (os.path.abspath(path), stat.st_mtime_ns, stat.st_size, repr(geom),
-            instrument.name, instrument.detector)  # fmt: skip
+    return (*stamp, repr(geom), instrument.name, instrument.detector)

@@ -23,6 +23,7 @@ __all__ = [
     "ReferenceFileError",
     "check_reference_belongs",
     "check_reference_values",
+    "file_stamp",
     "geometry_of",
     "load_reference",
     "reference_array",
@@ -68,6 +69,19 @@ def geometry_of(model: Any, *, shape: tuple[int, int] | None = None) -> Subarray
         full_nx=full_nx,
         full_ny=full_ny,
     )
+
+
+def file_stamp(path: str | None) -> tuple | None:
+    """What identifies the contents of a reference file for reuse between runs of a step:
+    ``(absolute path, size, modification time in ns)``; None when ``path`` is None or
+    cannot be read (then nothing read from it is reused)."""
+    if path is None:
+        return None
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
 
 
 def load_reference(path: str, model_class: type, science: Any, *, fast: bool = False) -> Any:

@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from ..lib.reffiles import ReferenceFileError, geometry_of, load_reference
+from ..lib.reffiles import ReferenceFileError, file_stamp, geometry_of, load_reference
 from ..lib.subarray import SubarrayError, SubarrayGeometry, cut_to_subarray
 from ..stpipe import Param, Step, StepSkipped
 from .imaging import (
@@ -160,20 +160,15 @@ class PhotomStep(Step):
         # and everything the selection reads are the same (as flat_field reuses its flat).
         key = _response_key(self, model, kind, row_key, path, area_path)
         kept = self.__dict__.get("_response_kept")
-        if key is not None and kept is not None and kept[0] == key:
-            factor, waves, resp, pixar_sr, pixar_a2, area = kept[1]
-            log.info("PHOTMJSR value: %.6g (response of the previous chunk)", factor)
-            return factor, waves, resp, pixar_sr, pixar_a2, None if area is None else area.copy()
-        result = self._read_spectral_response(model, kind, row_key, instrument, path, area_path)
-        if key is not None:  # its own copy of the area map: the result's goes to the model
-            factor, waves, resp, pixar_sr, pixar_a2, area = result
-            kept_area = None if area is None else area.copy()
-            self.__dict__["_response_kept"] = (
-                key, (factor, waves, resp, pixar_sr, pixar_a2, kept_area),
-            )  # fmt: skip
+        if key is None or kept is None or kept[0] != key:
+            kept = (key, self._read_spectral_response(model, kind, row_key, instrument, path,
+                                                      area_path))  # fmt: skip
+            self.__dict__["_response_kept"] = None if key is None else kept
         else:
-            self.__dict__["_response_kept"] = None
-        return result
+            log.info("PHOTMJSR value: %.6g (response of the previous chunk)", kept[1][0])
+        factor, waves, resp, pixar_sr, pixar_a2, area = kept[1]
+        # the area map goes to the model: a copy, the kept one stays as read
+        return factor, waves, resp, pixar_sr, pixar_a2, None if area is None else area.copy()
 
     def _read_spectral_response(self, model, kind, row_key, instrument, path, area_path):
         """:meth:`_spectral_response` from the reference files."""
@@ -318,22 +313,15 @@ def _response_key(step, model, kind, row_key, path, area_path):
     """
     if np.ndim(model.data) != 3:
         return None
-    files = []
-    for name in (path, area_path):
-        if name is None:
-            files.append(None)
-            continue
-        try:
-            stat = os.stat(name)
-        except OSError:
-            return None
-        files.append((os.path.abspath(name), stat.st_size, stat.st_mtime_ns))
+    files = (file_stamp(path), file_stamp(area_path))
+    if files[0] is None or (area_path is not None and files[1] is None):
+        return None
     meta = model.meta
     exp, sub, ins = meta.exposure, meta.subarray, meta.instrument
     keywords = (exp.type, exp.start_time, exp.mid_time, exp.end_time, ins.name, ins.detector,
                 ins.filter, ins.pupil, sub.name, sub.xstart, sub.ystart, sub.xsize, sub.ysize,
                 meta.wcsinfo.spectral_order, meta.filename)  # fmt: skip
-    return (kind, row_key, tuple(files), bool(step.apply_time_correction), keywords)
+    return (kind, row_key, files, bool(step.apply_time_correction), keywords)
 
 
 def _area_map(area_ref, model, name: str) -> np.ndarray:
