@@ -10,6 +10,8 @@ import math
 import numba
 import numpy as np
 
+from ..lib._insertion_kernel import insert_sorted
+
 __all__ = [
     "clipped_median",
     "median_in_place",
@@ -39,12 +41,7 @@ def _sorted_finite(values, buf):
     n = 0
     for v in values:
         if math.isfinite(v):
-            k = n
-            while k > 0 and buf[k - 1] > v:
-                buf[k] = buf[k - 1]
-                k -= 1
-            buf[k] = v
-            n += 1
+            n = insert_sorted(buf, n, v)
     return n
 
 

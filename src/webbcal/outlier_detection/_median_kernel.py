@@ -14,6 +14,8 @@ stack, no index arrays.
 import numba
 import numpy as np
 
+from ..lib._insertion_kernel import insert_sorted
+
 #: Largest number of planes taken by the insertion sort (more go through numpy).
 MAX_PLANES = 64
 
@@ -31,12 +33,7 @@ def median_planes(stack, out):  # pragma: no cover - compiled
                 value = stack[k, y, x]
                 if value != value:  # NaN
                     continue
-                slot = count
-                while slot > 0 and buf[slot - 1] > value:
-                    buf[slot] = buf[slot - 1]
-                    slot -= 1
-                buf[slot] = value
-                count += 1
+                count = insert_sorted(buf, count, value)
             if count == 0:
                 out[y, x] = np.float32(np.nan)
             else:

@@ -26,6 +26,7 @@ import numba
 import numpy as np
 
 from webbcal import dqflags
+from webbcal.lib._insertion_kernel import insert_sorted
 from webbcal.ramp_fitting._ols_kernel import store_pixel
 
 __all__ = ["fit_rows", "solve_differences"]
@@ -346,12 +347,7 @@ def _combine(nints, out_i, vpu, dark, scratch):
         s = out_i[i, 0]
         if math.isnan(s):
             continue
-        j = n
-        while j > 0 and scratch[j - 1] > s:
-            scratch[j] = scratch[j - 1]
-            j -= 1
-        scratch[j] = s
-        n += 1
+        n = insert_sorted(scratch, n, s)
     if n == 0:
         return math.nan, 0.0, 0.0
     h = n // 2
