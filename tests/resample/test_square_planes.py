@@ -217,8 +217,8 @@ def test_coadd_finalize_cuts_the_margin_in_place_once():
     for exposure in exposures:
         coadd.add(dataclasses.replace(exposure))
     inner = (Ellipsis, slice(pad, -pad), slice(pad, -pad))
-    expected = {"data": coadd._driz.out_img[inner].copy(), "wht": coadd._driz.out_wht[inner].copy(),
-                "con": coadd._driz.out_ctx[inner].copy()}  # fmt: skip
+    expected = {"data": coadd._img[inner].copy(), "wht": coadd._wht[inner].copy(),
+                "con": coadd._ctx[inner].copy()}  # fmt: skip
     result = coadd.finalize()
     for name, ref in expected.items():
         got = getattr(result, name)
@@ -259,3 +259,47 @@ def test_bad_arguments():
         drizzle_square_planes(planes, weight, pixmap, pixfrac=1.0)
     with pytest.raises(ValueError, match="give both running arrays or neither"):
         drizzle_square_planes(planes, weight, pixmap, pixfrac=1.0, out=np.zeros((2, 5, 6)))
+
+
+class _RowsOf:
+    """A fitted pixel map (``rows``) made of a whole synthetic map."""
+
+    def __init__(self, pixmap):
+        self.pixmap, self.shape, self.max_error, self.n_exact = pixmap, pixmap.shape[:2], 0.0, 0
+
+    def rows(self, a, b):
+        return self.pixmap[a:b].copy()
+
+
+@pytest.mark.parametrize("params", [CoaddParams(), CoaddParams(drizzle_err=True, pixfrac=0.8)])
+def test_coadd_in_strips_of_rows_equals_the_whole_exposure(monkeypatch, params):
+    """With its own maps Coadd drizzles each exposure in strips of rows (their map,
+    weights and inputs only): SCI, WHT, context, DQ, ERR and variances are bit for bit
+    those of the whole exposure at once, with a sky level and two exposures."""
+    import webbcal.resample.coadd as coadd_module
+
+    rng = np.random.default_rng(21)
+    exposures, pixmap_function, _ = _coadd_inputs(rng, shape=(150, 80))
+    exposures[1] = dataclasses.replace(exposures[1], sky_level=0.25)
+    out_wcs = SimpleNamespace(array_shape=(170, 150))
+    pad = tile_halo("square", 1.25)
+    results, strips = [], []
+    for strip_bytes in (2**30, 16 * 80 * 40):  # one strip; strips of 40 rows
+        monkeypatch.setattr(coadd_module, "STRIP_MAP_BYTES", strip_bytes)
+        coadd = Coadd(out_wcs, params, n_inputs=2, pixel_scale_ratio=1.25, pad=pad,
+                      propagate_dq=True)  # fmt: skip
+        monkeypatch.setattr(coadd, "_fit_map",
+                            lambda w, _to, s: _RowsOf(pixmap_function(w, _to, s)))  # fmt: skip
+        strips.append(coadd._strips(0, 149, 80))
+        for exposure in exposures:
+            coadd.add(dataclasses.replace(exposure))
+        results.append(coadd.finalize())
+    assert len(strips[0]) == 1 and strips[1] == [(0, 39), (40, 79), (80, 149)]
+    whole, parts = results
+    for name in ("data", "wht", "con", "dq", "err"):
+        a, b = getattr(parts, name), getattr(whole, name)
+        assert a is not None and np.array_equal(a, b, equal_nan=True), name
+    assert set(parts.variances) == set(whole.variances) and len(whole.variances) == 3
+    for name, plane in whole.variances.items():
+        assert np.array_equal(parts.variances[name], plane, equal_nan=True), name
+    assert np.isfinite(whole.data).mean() > 0.2 and (whole.con == 3).any()

@@ -93,3 +93,35 @@ def test_finish_in_place_writes_over_the_sums():
     for a, b in zip(planes, ref_planes, strict=True):
         np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32))
     np.testing.assert_array_equal(err.view(np.uint32), ref_err.view(np.uint32))
+
+
+@pytest.mark.parametrize("mode", ["ivm", "ivm_self", "constant"])
+def test_finish_single_equals_sums_then_finish(mode):
+    """One exposure finished straight from its drizzled planes: the bits of the numpy
+    sums (NaN / 0 start) followed by ``finish_numpy``, absent planes NaN, also when the
+    read-noise plane that gives the weights is one of the planes overwritten."""
+    from webbcal.resample._variance_sums import finish_single
+
+    rng = np.random.default_rng(17)
+    shape = (33, 45)
+    planes = [_plane(rng, shape), None, _plane(rng, shape)]
+    rn = {"ivm": _plane(rng, shape), "ivm_self": planes[2], "constant": None}[mode]
+    sums = []
+    for var in planes:
+        if var is None:
+            sums.append((None, None))
+            continue
+        wsum, wt = np.full(shape, np.nan, np.float32), np.zeros(shape, np.float32)
+        accumulate_numpy(wsum, wt, var, None if rn is None else rn.copy(), 3.7)
+        sums.append((wsum, wt))
+    ref_planes, ref_err = finish_numpy([s[0] for s in sums], [s[1] for s in sums], 0.64, shape)
+    given = [None if p is None else p.copy() for p in planes]
+    rn_arg = given[2] if mode == "ivm_self" else rn
+    out, err = finish_single(given, 0.64, rn_arg, 3.7)
+    assert out[0] is given[0] and out[2] is given[2] and np.isnan(out[1]).all()
+    for a, b in zip(out, ref_planes, strict=True):
+        np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32))
+    np.testing.assert_array_equal(err.view(np.uint32), ref_err.view(np.uint32))
+    assert 0.3 < np.mean(np.isfinite(out[0])) < 1.0  # some pixels kept, some not
+    with pytest.raises(ValueError, match="C-contiguous float32"):
+        finish_single([planes[0].astype(np.float64)], 1.0)

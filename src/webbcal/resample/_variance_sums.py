@@ -28,7 +28,14 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["accumulate", "accumulate_numpy", "finish", "finish_numpy", "start_in_place"]
+__all__ = [
+    "accumulate",
+    "accumulate_numpy",
+    "finish",
+    "finish_numpy",
+    "finish_single",
+    "start_in_place",
+]
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -227,3 +234,79 @@ def finish_numpy(wsums: list, wts: list, scaling: float, shape: tuple) -> tuple[
         err = np.sqrt(np.nansum(stack, axis=0)).astype(np.float32)
     err[np.all(np.isnan(stack), axis=0)] = np.nan
     return out, err
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _finish_single(planes, present, rn, use_rn, constant, scaling, err):  # pragma: no cover
+    ny, nx = err.shape
+    for j in range(ny):
+        for i in range(nx):
+            # the pixel's weight first: rn may be one of the planes written below
+            w = _weight(rn[j], i, use_rn, constant) if use_rn else constant
+            wt = np.float32(0.0 + w)
+            total = np.float32(0.0)
+            some = False
+            for k in range(len(planes)):
+                if not present[k]:
+                    continue
+                v = planes[k][j, i]
+                if v >= 0 and np.isfinite(v) and w > 0:
+                    wsum = np.float32(0.0 + (np.float64(v) * w) * w)
+                    out = ((wsum * scaling) / wt) / wt
+                else:
+                    out = np.float32(np.nan)
+                planes[k][j, i] = out
+                if not np.isnan(out):
+                    total += out
+                    some = True
+            err[j, i] = np.sqrt(total) if some else np.float32(np.nan)
+
+
+def finish_single(planes: list, scaling: float, rn=None, constant: float = 1.0):
+    """Final variances and error of a combination of one exposure, in place.
+
+    The same bits as :func:`start_in_place` on each plane followed by :func:`finish`
+    (``in_place``), without the planes of summed weights: each pixel's weight is
+    used as it is computed.
+
+    Parameters
+    ----------
+    planes : list of (ndarray (ny, nx) float32, C-contiguous, or None)
+        The exposure's drizzled variances (the caller's own planes: overwritten with
+        the final variances); None for a plane without data (its output is NaN).
+    scaling : float
+        ``1 / pixel_scale_ratio**2`` (1 when there is no ratio).
+    rn : ndarray (ny, nx) float32 or None
+        Drizzled read-noise variance (it may be one of ``planes``): the weight is
+        ``1 / rn`` where positive and finite, else 0. None: ``constant`` everywhere.
+    constant : float
+        Weight when ``rn`` is None.
+
+    Returns
+    -------
+    variances : list of ndarray (ny, nx), float32
+        The planes (new NaN planes for the absent ones).
+    err : ndarray (ny, nx), float32
+        Square root of the sum of the variances that are not NaN; NaN where all are.
+
+    Raises
+    ------
+    ValueError
+        If no plane is given or a plane is not C-contiguous float32 of one shape.
+    """
+    given = [a for a in planes if a is not None]
+    if not given:
+        raise ValueError("planes: expected at least one variance plane")
+    shape = given[0].shape
+    for a in given:
+        if a.dtype != np.float32 or not a.flags.c_contiguous or a.shape != shape:
+            raise ValueError(f"planes: {a.dtype} {a.shape}; expected C-contiguous float32 "
+                             f"planes of shape {shape}")  # fmt: skip
+    present = np.array([a is not None for a in planes], dtype=np.bool_)
+    absent = np.zeros((1, 1), dtype=np.float32)
+    use_rn = rn is not None
+    rn = np.ascontiguousarray(rn if use_rn else np.zeros((1, 1)), dtype=np.float32)
+    err = np.empty(shape, dtype=np.float32)
+    _finish_single(tuple(absent if a is None else a for a in planes), present, rn, use_rn,
+                   float(constant), np.float32(scaling), err)  # fmt: skip
+    return [np.full(shape, np.nan, dtype=np.float32) if a is None else a for a in planes], err

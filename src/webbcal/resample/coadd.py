@@ -47,11 +47,12 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from drizzle.resample import Drizzle
+from drizzle import cdrizzle
+from drizzle.resample import CTX_PLANE_BITS, Drizzle
 
 from ..dqflags import DO_NOT_USE, NON_SCIENCE
-from ..wcs import MAX_TOLERANCE, pixel_map
-from ._variance_sums import accumulate, finish, start_in_place
+from ..wcs import MAX_TOLERANCE, PixelMapFit, fit_pixel_map
+from ._variance_sums import accumulate, finish, finish_single, start_in_place
 from .constants import KERNELS, VARIANCE_NAMES
 from .tiles import tile_halo
 
@@ -69,6 +70,12 @@ __all__ = [
     "drizzle_weight",
     "mark_invalid",
 ]
+
+#: Bytes of float64 (ny, nx, 2) pixel map held at once when an exposure is drizzled in
+#: strips of rows (see :meth:`Coadd.add`): 8 MiB, 256 rows of a 2048-pixel-wide detector.
+STRIP_MAP_BYTES = 8 * 2**20
+#: Fewest rows in a strip (drizzle needs at least two rows of valid map in each call).
+MIN_STRIP_ROWS = 32
 
 WEIGHT_TYPES = ("ivm", "exptime")
 #: DQ bits that give a pixel zero weight (all others are ignored).
@@ -313,6 +320,24 @@ def _fill_value(fillval: str) -> float:
     return float(text)
 
 
+def _fill_string(fillval) -> str:
+    """``fillval`` as drizzle's C kernel takes it ("NaN" for None, "", "INDEF").
+
+    Raises
+    ------
+    ValueError
+        If it is neither one of those nor a number.
+    """
+    text = "INDEF" if fillval is None else str(fillval).strip()
+    if text.upper() in ("", "INDEF"):
+        return "NaN"
+    try:
+        float(text)
+    except ValueError:
+        raise ValueError(f"fillval={fillval!r}: expected a number, 'NaN' or 'INDEF'") from None
+    return text
+
+
 def _one_pass_applies(params: CoaddParams, pixel_scale_ratio, margin: int) -> bool:
     """Whether the error and variance planes take the one-pass compiled square kernel.
 
@@ -457,14 +482,16 @@ class Coadd:
         self._pixmap = pixel_map_function or self._gridded_map
         self._owns_maps = pixel_map_function is None  # each map a new array of ours
         self.map_store = map_store
-        self._driz = Drizzle(
-            kernel=params.kernel,
-            fillval=params.fillval,
-            out_shape=self._shape,
-            begin_ctx_id=0,
-            max_ctx_id=n_inputs - 1,
-            disable_ctx=not params.enable_ctx,
-        )
+        # drizzle's output planes (its C kernel is called directly: every strip of
+        # rows of one exposure sets that exposure's context bit)
+        self._fillstr = _fill_string(params.fillval)
+        self._img = np.full(self._shape, _fill_value(params.fillval), dtype=np.float32)
+        self._wht = np.zeros(self._shape, dtype=np.float32)
+        self._ctx = None
+        if params.enable_ctx:
+            n_planes = (n_inputs - 1) // CTX_PLANE_BITS + 1
+            self._ctx = np.zeros((n_planes, *self._shape), dtype=np.int32)
+        self._out_dq = None
         #: Error and variance planes in one compiled pass (square kernel, margin cut).
         self._one_pass = _one_pass_applies(params, pixel_scale_ratio, self.pad + int(cut_margin))
         self._driz_err = None
@@ -478,6 +505,7 @@ class Coadd:
                                      out_shape=self._shape, disable_ctx=True)  # fmt: skip
         self._wsum: dict[str, np.ndarray] = {}
         self._wt: dict[str, np.ndarray] = {}
+        self._pending = None  # the first exposure's drizzled variances, not yet summed
         self._groups: list[str] = []
         self._times = {"exposure": 0.0, "duration": 0.0, "measurement": 0.0}
         self._measured_all = True
@@ -488,12 +516,34 @@ class Coadd:
         self._finalized = False
 
     def _gridded_map(self, wcs_from, wcs_to, shape):
-        pm = pixel_map(wcs_from, wcs_to, shape=shape, tolerance=self.params.tolerance,
-                       initial_step=max(8, self.params.initial_step))  # fmt: skip
+        pm = self._fit_map(wcs_from, wcs_to, shape)
+        return pm.rows(0, pm.shape[0])
+
+    def _fit_map(self, wcs_from, wcs_to, shape) -> PixelMapFit:
+        pm = fit_pixel_map(wcs_from, wcs_to, shape=shape, tolerance=self.params.tolerance,
+                           initial_step=max(8, self.params.initial_step))  # fmt: skip
         self.max_pixmap_error = max(self.max_pixmap_error, pm.max_error)
         log.info("Pixel map: error bound %.2g output pixel (%d exact evaluations)",
                  pm.max_error, pm.n_exact)  # fmt: skip
-        return pm.pixmap
+        return pm
+
+    def _strips(self, ymin: int, ymax: int, nx: int) -> list[tuple[int, int]]:
+        """Inclusive input row ranges drizzled one after the other (one: the whole box).
+
+        With the map made here and the error and variance planes in the compiled
+        pass, the rows go in strips of about :data:`STRIP_MAP_BYTES` of pixel map
+        (never fewer than :data:`MIN_STRIP_ROWS` rows), each with its map, weights
+        and inputs: drizzle gives each output pixel the same contributions in the
+        same order as for the whole box (its square kernel and the compiled pass
+        read one row of the map beyond the strip on each side, given with it).
+        """
+        if not (self._owns_maps and self.map_store is None and self._one_pass):
+            return [(ymin, ymax)]
+        rows = max(MIN_STRIP_ROWS, STRIP_MAP_BYTES // (16 * max(1, nx)))
+        strips = [(y, min(ymax, y + rows - 1)) for y in range(ymin, ymax + 1, rows)]
+        if len(strips) > 1 and strips[-1][1] - strips[-1][0] + 1 < MIN_STRIP_ROWS:
+            strips[-2:] = [(strips[-2][0], ymax)]  # no short last strip
+        return strips
 
     def add(self, exposure: Exposure) -> None:
         """Drizzle one exposure into the output planes.
@@ -501,9 +551,11 @@ class Coadd:
         Raises
         ------
         ValueError
-            If the arrays are not 2-D of one shape or the exposure time is not > 0.
+            If the arrays are not 2-D of one shape, the exposure time is not > 0, or
+            ERR is missing in ``drizzle_err`` mode.
         RuntimeError
-            If :meth:`finalize` was called before.
+            If :meth:`finalize` was called before, or more exposures are added than
+            ``n_inputs`` with the context plane on.
         """
         if self._finalized:
             raise RuntimeError(f"{exposure.name}: cannot be added after finalize()")
@@ -515,44 +567,112 @@ class Coadd:
             raise ValueError(f"{exposure.name}: EFFEXPTM/exposure_time="
                              f"{exposure.exposure_time!r}; expected a positive time")  # fmt: skip
         p = self.params
-        t0 = time.perf_counter()
-        pixmap = self._pixmap(exposure.wcs, self.wcs, data.shape)
-        shared = not self._owns_maps
-        if self.map_store is not None:
-            shared = self.map_store.offer(exposure.name, pixmap) or shared
-        if self.pad:  # onto the padded arrays (whole pixels)
-            pixmap = pixmap + float(self.pad) if shared else np.add(pixmap, float(self.pad),
-                                                                    out=pixmap)  # fmt: skip
-        t1 = time.perf_counter()
-        seconds = exposure.measurement_time or exposure.exposure_time
-        weight = drizzle_weight(exposure.dq, weight_type=p.weight_type, time=seconds,
-                                var_rnoise=exposure.variances.get("var_rnoise"),
-                                bad_bits=p.bad_bits)  # fmt: skip
-        if exposure.sky_level is not None:
-            data = data - exposure.sky_level
-        xmin, xmax, ymin, ymax = _input_range(exposure.wcs, data.shape)
-        kwargs = dict(exptime=exposure.exposure_time, pixmap=pixmap, iscale=1.0,
-                      pixel_scale_ratio=self.pixel_scale_ratio or 1.0, weight_map=weight,
-                      wht_scale=1.0, pixfrac=p.pixfrac, in_units="cps",
-                      xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)  # fmt: skip
-        dq = {"dq": exposure.dq} if self.propagate_dq else {}
-        self._driz.add_image(np.asarray(data, dtype=np.float32), **dq, **kwargs)
         if p.drizzle_err and (exposure.err is None or exposure.err.shape != data.shape):
             raise ValueError(f"{exposure.name}: ERR is missing or not of the SCI shape")
-        if self._one_pass:
-            drizzled = self._add_one_pass(exposure, kwargs)
+        if self._ctx is not None and self.n_added // CTX_PLANE_BITS >= self._ctx.shape[0]:
+            raise RuntimeError(f"{exposure.name}: more exposures added than n_inputs="
+                               f"{self._ctx.shape[0] * CTX_PLANE_BITS}")  # fmt: skip
+        t0 = time.perf_counter()
+        ny, nx = data.shape
+        xmin, xmax, ymin, ymax = _input_range(exposure.wcs, data.shape)
+        strips = self._strips(ymin, ymax, nx)
+        if len(strips) == 1:  # the whole map, as made (maybe kept for the caller)
+            full = self._pixmap(exposure.wcs, self.wcs, data.shape)
+            shared = not self._owns_maps
+            if self.map_store is not None:
+                shared = self.map_store.offer(exposure.name, full) or shared
+            if self.pad:  # onto the padded arrays (whole pixels)
+                full = full + float(self.pad) if shared else np.add(full, float(self.pad),
+                                                                    out=full)  # fmt: skip
+            rows = lambda a, b: full  # noqa: E731
+            bounds = [(0, ny)]
         else:
-            if self._driz_err is not None:
-                self._driz_err.add_image(np.asarray(exposure.err, dtype=np.float32), **kwargs)
-            drizzled = self._add_variances(exposure, kwargs) if p.enable_var else {}
-        # the map and weights are no longer needed: let them go before the sums
-        del pixmap, weight, kwargs
+            fit = self._fit_map(exposure.wcs, self.wcs, data.shape)
+
+            def rows(a, b):
+                part = fit.rows(a, b)
+                return np.add(part, float(self.pad), out=part) if self.pad else part
+
+            bounds = [(max(0, y0 - 1), min(ny, y1 + 2)) for y0, y1 in strips]
+        t1 = time.perf_counter()
+        seconds = exposure.measurement_time or exposure.exposure_time
+        var_rnoise = exposure.variances.get("var_rnoise")
+        if var_rnoise is not None and var_rnoise.shape != data.shape:
+            var_rnoise = None  # drizzle_weight warns and gives unit weights
+        names = self._variance_names(exposure) if p.enable_var else []
+        variance_sums = None
+        if self._one_pass and names:
+            variance_sums = (np.empty((len(names), *self._shape), dtype=np.float32),
+                             np.zeros(self._shape, dtype=np.float32))  # fmt: skip
+        drizzled = {}
+        for k, ((y0, y1), (a, b)) in enumerate(zip(strips, bounds, strict=True)):
+            pixmap = rows(a, b)
+            weight = drizzle_weight(exposure.dq[a:b], weight_type=p.weight_type, time=seconds,
+                                    var_rnoise=None if var_rnoise is None else var_rnoise[a:b],
+                                    bad_bits=p.bad_bits)  # fmt: skip
+            sci = data[a:b]
+            if exposure.sky_level is not None:
+                sci = sci - exposure.sky_level
+            box = (xmin, xmax, y0 - a, y1 - a)
+            self._drizzle_sci(sci, weight, pixmap, exposure.dq[a:b], box, exposure)
+            last = k == len(strips) - 1
+            if self._one_pass:
+                self._add_one_pass(exposure, names, (a, b), weight, pixmap, box,
+                                   variance_sums, last)  # fmt: skip
+            else:
+                kwargs = self._drizzle_kwargs(exposure, weight, pixmap, box)
+                if self._driz_err is not None:
+                    self._driz_err.add_image(np.asarray(exposure.err, dtype=np.float32),
+                                             **kwargs)  # fmt: skip
+                drizzled = self._add_variances(exposure, kwargs) if p.enable_var else {}
+            # the map and weights are no longer needed: let them go before the sums
+            del pixmap, weight, sci
+        del rows
+        if variance_sums is not None:
+            out, variance_sums = variance_sums[0], None  # the weights go before the sums
+            np.square(out, out=out)
+            drizzled = dict(zip(names, out, strict=True))
         if drizzled:
             self._accumulate_variances(drizzled, seconds)
         self._add_times(exposure)
         self.n_added += 1
         log.info("Drizzled %s: pixel map %.2f s, drizzle %.2f s", exposure.name, t1 - t0,
                  time.perf_counter() - t1)  # fmt: skip
+
+    def _drizzle_kwargs(self, exposure, weight, pixmap, box):
+        """Keyword arguments of ``Drizzle.add_image`` for one exposure's (part of the) rows."""
+        xmin, xmax, ymin, ymax = box
+        return dict(exptime=exposure.exposure_time, pixmap=pixmap, iscale=1.0,
+                    pixel_scale_ratio=self.pixel_scale_ratio or 1.0, weight_map=weight,
+                    wht_scale=1.0, pixfrac=self.params.pixfrac, in_units="cps",
+                    xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)  # fmt: skip
+
+    def _drizzle_sci(self, sci, weight, pixmap, dq, box, exposure):
+        """SCI (with WHT, context and DQ) of some rows of an exposure: drizzle's C kernel.
+
+        Called once per strip of rows; every strip of one exposure sets the same
+        context bit (``k % 32`` of plane ``k // 32`` for the ``k``-th exposure), as
+        ``Drizzle.add_image`` does for a whole exposure.
+        """
+        xmin, xmax, ymin, ymax = box
+        plane, bit = divmod(self.n_added, CTX_PLANE_BITS)
+        outdq = None
+        if self.propagate_dq:
+            if self._out_dq is None:
+                self._out_dq = np.zeros(self._shape, dtype=np.uint32)
+            outdq, dq = self._out_dq, np.asarray(dq, dtype=np.uint32)
+        else:
+            dq = None
+        cdrizzle.tdriz(
+            input=np.asarray(sci, dtype=np.float32), weights=weight,
+            pixmap=np.asarray(pixmap, dtype=np.float64), output=self._img,
+            counts=self._wht, context=None if self._ctx is None else self._ctx[plane],
+            input2=None, output2=None, dq=dq, outdq=outdq, uniqid=bit + 1,
+            xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax, iscale=1.0,
+            pscale_ratio=self.pixel_scale_ratio or 1.0, pixfrac=self.params.pixfrac,
+            kernel=self.params.kernel, in_units="cps", expscale=1.0,
+            wtscale=1.0, fillstr=self._fillstr, fillstr2=self._fillstr,
+        )  # fmt: skip
 
     def _drizzle_variance(self, variance, kwargs):
         driz = Drizzle(out_shape=self._shape, kernel=self.params.kernel, fillval=np.nan,
@@ -570,28 +690,27 @@ class Coadd:
                 if (var := exposure.variances.get(name)) is not None and var.size > 0
                 and var.shape == shape]  # fmt: skip
 
-    def _add_one_pass(self, exposure, kwargs):
-        """ERR (``drizzle_err``) and the variances with the compiled square kernel.
-
-        Returns the drizzled variances (name: new plane), to be accumulated.
+    def _add_one_pass(self, exposure, names, rows, weight, pixmap, box, variance_sums, last):
+        """ERR (``drizzle_err``) and the variances ``names`` of input rows ``rows[0]:rows[1]``
+        with the compiled square kernel, into the running ERR mean and ``variance_sums``
+        (the square roots' weighted means and their weights; drizzle's fill value where
+        nothing contributed is given after the ``last`` strip).
         """
         from ._square_planes import drizzle_square_planes
 
-        box = (kwargs["xmin"], kwargs["xmax"], kwargs["ymin"], kwargs["ymax"])
+        a, b = rows
         common = dict(pixfrac=self.params.pixfrac, bounds=box)
-        weight, pixmap = kwargs["weight_map"], kwargs["pixmap"]
         if self._err_sums is not None:
             out, counts, fill = self._err_sums
-            drizzle_square_planes(np.asarray(exposure.err, dtype=np.float32)[None], weight,
-                                  pixmap, out=out, counts=counts, fill=fill, **common)  # fmt: skip
-        names = self._variance_names(exposure) if self.params.enable_var else []
-        if not names:
-            return {}
-        # the kernel takes each variance's square root as it reads the pixel
-        out, _ = drizzle_square_planes([exposure.variances[n] for n in names], weight, pixmap,
-                                       out_shape=self._shape, roots=True, **common)  # fmt: skip
-        np.square(out, out=out)
-        return dict(zip(names, out, strict=True))
+            drizzle_square_planes(np.asarray(exposure.err[a:b], dtype=np.float32)[None],
+                                  weight, pixmap, out=out, counts=counts,
+                                  fill=fill if last else None, **common)  # fmt: skip
+        if variance_sums is not None:
+            # the kernel takes each variance's square root as it reads the pixel
+            out, counts = variance_sums
+            drizzle_square_planes([exposure.variances[n][a:b] for n in names], weight, pixmap,
+                                  out=out, counts=counts, fill=np.nan if last else None,
+                                  roots=True, **common)  # fmt: skip
 
     def _add_variances(self, exposure, kwargs):
         """The variances drizzled one ``Drizzle`` each (name: new plane)."""
@@ -602,12 +721,29 @@ class Coadd:
         return drizzled
 
     def _accumulate_variances(self, drizzled, seconds):
-        """Add this exposure's drizzled variances (new planes of ours) to the sums."""
+        """Add this exposure's drizzled variances (new planes of ours) to the sums.
+
+        The first exposure's planes are kept as they are until a second one comes
+        (then they become the sums): a combination of one exposure is finished from
+        them directly (:func:`finish_single`), without planes of summed weights.
+        """
         rn, constant = None, 1.0
         if self.params.weight_type == "ivm":
             rn = drizzled.get("var_rnoise")
         elif self.params.weight_type == "exptime":
             constant = seconds
+        if self._pending is None and not self._wsum:
+            self._pending = (drizzled, rn, constant)
+            return
+        self._flush_pending()
+        self._sum(drizzled, rn, constant)
+
+    def _flush_pending(self):
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._sum(*pending)
+
+    def _sum(self, drizzled, rn, constant):
         # The first exposure's planes become the sums in place (no new planes): the
         # one that gives the weights last, after the others have read it.
         for name in sorted(drizzled, key=lambda n: drizzled[n] is rn):
@@ -639,6 +775,15 @@ class Coadd:
     def _final_variances(self):
         """Output variances (dict) and ERR from the running sums (written over them)."""
         scaling = 1.0 if self.pixel_scale_ratio is None else 1.0 / self.pixel_scale_ratio**2
+        if self._pending is not None and not self._wsum:
+            (drizzled, rn, constant), self._pending = self._pending, None
+            planes = [drizzled.get(n) for n in VARIANCE_NAMES]
+            if all(p is None or (p.dtype == np.float32 and p.flags.c_contiguous)
+                   for p in planes):  # fmt: skip
+                planes, err = finish_single(planes, scaling, rn, constant)
+                return dict(zip(VARIANCE_NAMES, planes, strict=True)), err
+            self._sum(drizzled, rn, constant)
+        self._flush_pending()
         planes, err = finish([self._wsum.get(n) for n in VARIANCE_NAMES],
                              [self._wt.get(n) for n in VARIANCE_NAMES], scaling,
                              self._shape, in_place=True)  # fmt: skip
@@ -696,10 +841,10 @@ class Coadd:
         ends = [t for t in self._ends if t is not None]
         cut = self._cut
         return CoaddResult(
-            data=cut(self._driz.out_img),
-            wht=cut(self._driz.out_wht),
-            con=cut(self._driz.out_ctx) if self.params.enable_ctx else None,
-            dq=cut(self._driz.out_dq) if self.propagate_dq else None,
+            data=cut(self._img),
+            wht=cut(self._wht),
+            con=cut(self._ctx),
+            dq=cut(self._out_dq) if self.propagate_dq else None,
             variances={name: cut(plane) for name, plane in variances.items()},
             err=cut(err),
             pointings=len(self._groups),

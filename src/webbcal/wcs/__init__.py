@@ -50,7 +50,14 @@ from .imaging import (
     read_distortion,
 )
 from .outputgrid import fiducial_from_footprints, output_wcs, pixel_scale_at
-from .pixelmap import MAX_TOLERANCE, PixelMap, exact_pixel_map, pixel_map
+from .pixelmap import (
+    MAX_TOLERANCE,
+    PixelMap,
+    PixelMapFit,
+    exact_pixel_map,
+    fit_pixel_map,
+    pixel_map,
+)
 from .pointing import (
     Pointing,
     PointingError,
@@ -82,6 +89,7 @@ __all__ = [
     "FootprintError",
     "ImagingWcsError",
     "PixelMap",
+    "PixelMapFit",
     "Pointing",
     "PointingError",
     "SiafAperture",
@@ -93,6 +101,7 @@ __all__ = [
     "exact_pixel_map",
     "fiducial_from_footprints",
     "filter_offset",
+    "fit_pixel_map",
     "footprint",
     "footprint_polygon",
     "footprints_overlap",

@@ -56,7 +56,15 @@ from scipy.interpolate import BSpline, RectBivariateSpline
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MAX_TOLERANCE", "SAFETY", "PixelMap", "exact_pixel_map", "pixel_map"]
+__all__ = [
+    "MAX_TOLERANCE",
+    "SAFETY",
+    "PixelMap",
+    "PixelMapFit",
+    "exact_pixel_map",
+    "fit_pixel_map",
+    "pixel_map",
+]
 
 MAX_TOLERANCE = 1e-3
 SAFETY = 2.0
@@ -251,6 +259,122 @@ def _evaluate_grid(spline: RectBivariateSpline, rows: np.ndarray, cols: np.ndarr
 _BLOCK_VALUES = 2**21
 
 
+class PixelMapFit:
+    """A pixel map that evaluates any range of input rows on demand.
+
+    Made by :func:`fit_pixel_map`; :meth:`rows` gives the same values as the full
+    map of :func:`pixel_map` (to the rounding of the matrix products), so that a
+    caller can hold a few hundred rows of the (ny, nx, 2) float64 map at a time
+    instead of all of it.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        ``(ny, nx)`` of the input array.
+    max_error : float
+        Bound on the interpolation error, output pixels (0.0 when exact).
+    step : int or None
+        Node spacing in input pixels, None when every pixel is evaluated exactly.
+    n_exact : int
+        Exact WCS evaluations used (nodes and checks; with ``step`` None also every
+        pixel of the bounding box, counted when the fit is made).
+    """
+
+    def __init__(self, shape, ranges, max_error, step, n_exact, splines=None, transform=None):
+        self.shape = shape
+        self._ranges = ranges
+        self.max_error = max_error
+        self.step = step
+        self.n_exact = n_exact
+        self._splines = splines
+        self._transform = transform
+
+    def rows(self, r0: int, r1: int) -> np.ndarray:
+        """The map of input rows ``r0 <= j < r1``.
+
+        Returns
+        -------
+        ndarray, shape (r1 - r0, nx, 2), float64
+            Output ``(x, y)`` (0-based) of each input pixel centre of those rows;
+            NaN outside the input bounding box.
+
+        Raises
+        ------
+        ValueError
+            If ``0 <= r0 < r1 <= ny`` does not hold.
+        """
+        ny, nx = self.shape
+        if not 0 <= r0 < r1 <= ny:
+            raise ValueError(f"rows {r0}:{r1}: expected 0 <= r0 < r1 <= {ny}")
+        xmin, xmax, ymin, ymax = self._ranges
+        xy = np.empty((r1 - r0, nx, 2))
+        lo, hi = max(r0, ymin), min(r1, ymax + 1)
+        if (lo, hi) != (r0, r1) or (xmin, xmax) != (0, nx - 1):
+            xy.fill(np.nan)
+        if hi <= lo:
+            return xy
+        window = xy[lo - r0 : hi - r0, xmin : xmax + 1]
+        px, py = np.arange(xmin, xmax + 1.0), np.arange(lo, hi, dtype=np.float64)
+        if self._splines is None:  # exact at every pixel
+            yy, xx = np.meshgrid(py, px, indexing="ij")
+            window[..., 0], window[..., 1] = self._transform(xx, yy)
+        else:
+            sx, sy = self._splines
+            _evaluate_grid(sx, py, px, out=window[..., 0])
+            _evaluate_grid(sy, py, px, out=window[..., 1])
+        return xy
+
+
+def fit_pixel_map(
+    wcs_from,
+    wcs_to,
+    *,
+    shape: tuple[int, int] | None = None,
+    tolerance: float = MAX_TOLERANCE,
+    initial_step: int = 128,
+    min_step: int = 8,
+) -> PixelMapFit:
+    """The interpolated pixel map of :func:`pixel_map`, to be evaluated by rows.
+
+    Parameters and errors are those of :func:`pixel_map`; the returned object's
+    :meth:`PixelMapFit.rows` gives the map's rows (``max_error <= tolerance``).
+    """
+    if not (0.0 < tolerance <= MAX_TOLERANCE):
+        raise ValueError(f"tolerance={tolerance!r}: expected 0 < tolerance <= {MAX_TOLERANCE}")
+    if int(min_step) < 2 or int(initial_step) < int(min_step):
+        raise ValueError(
+            f"initial_step={initial_step!r}, min_step={min_step!r}: "
+            "expected 2 <= min_step <= initial_step"
+        )
+    ny, nx = _resolve_shape(wcs_from, shape)
+    ranges = _pixel_ranges(wcs_from, (ny, nx))
+    xmin, xmax, ymin, ymax = ranges
+    f = _transform(wcs_from, wcs_to)
+    step, used = int(initial_step), 0
+    if min(xmax - xmin, ymax - ymin) < _MIN_GRID_WIDTH:
+        step = 0  # too narrow for a bicubic grid: exact is as cheap
+    while step >= min_step:
+        t0 = time.perf_counter()
+        fit = _fit(f, ranges, step)
+        if fit is None:
+            log.info("Pixel map: non-finite values on the node grid; evaluating exactly")
+            break
+        sx, sy, measured, count = fit
+        used += count
+        bound = SAFETY * measured
+        log.debug(
+            "Pixel map step %d: error bound %.3g pix (%.3f s)",
+            step,
+            bound,
+            time.perf_counter() - t0,
+        )
+        if bound <= tolerance:
+            return PixelMapFit((ny, nx), ranges, bound, step, used, splines=(sx, sy))
+        step //= 2
+    used += (xmax - xmin + 1) * (ymax - ymin + 1)
+    return PixelMapFit((ny, nx), ranges, 0.0, None, used, transform=f)
+
+
 def pixel_map(
     wcs_from,
     wcs_to,
@@ -290,45 +414,7 @@ def pixel_map(
     ----------
     de Boor 1978 (cubic spline interpolation error); see the module notes.
     """
-    if not (0.0 < tolerance <= MAX_TOLERANCE):
-        raise ValueError(f"tolerance={tolerance!r}: expected 0 < tolerance <= {MAX_TOLERANCE}")
-    if int(min_step) < 2 or int(initial_step) < int(min_step):
-        raise ValueError(
-            f"initial_step={initial_step!r}, min_step={min_step!r}: "
-            "expected 2 <= min_step <= initial_step"
-        )
-    ny, nx = _resolve_shape(wcs_from, shape)
-    ranges = _pixel_ranges(wcs_from, (ny, nx))
-    xmin, xmax, ymin, ymax = ranges
-    f = _transform(wcs_from, wcs_to)
-    step, used = int(initial_step), 0
-    if min(xmax - xmin, ymax - ymin) < _MIN_GRID_WIDTH:
-        step = 0  # too narrow for a bicubic grid: exact is as cheap
-    while step >= min_step:
-        t0 = time.perf_counter()
-        fit = _fit(f, ranges, step)
-        if fit is None:
-            log.info("Pixel map: non-finite values on the node grid; evaluating exactly")
-            break
-        sx, sy, measured, count = fit
-        used += count
-        bound = SAFETY * measured
-        log.debug(
-            "Pixel map step %d: error bound %.3g pix (%.3f s)",
-            step,
-            bound,
-            time.perf_counter() - t0,
-        )
-        if bound <= tolerance:
-            px, py = np.arange(xmin, xmax + 1.0), np.arange(ymin, ymax + 1.0)
-            # straight into drizzle's (ny, nx, 2) layout, NaN outside the box
-            xy = np.empty((ny, nx, 2))
-            if (len(py), len(px)) != (ny, nx):
-                xy.fill(np.nan)
-            window = xy[ymin : ymin + len(py), xmin : xmin + len(px)]
-            _evaluate_grid(sx, py, px, out=window[..., 0])
-            _evaluate_grid(sy, py, px, out=window[..., 1])
-            return PixelMap(xy[..., 0], xy[..., 1], bound, step, used, xy=xy)
-        step //= 2
-    exact = exact_pixel_map(wcs_from, wcs_to, shape=(ny, nx))
-    return PixelMap(exact.x, exact.y, 0.0, None, used + exact.n_exact)
+    fit = fit_pixel_map(wcs_from, wcs_to, shape=shape, tolerance=tolerance,
+                        initial_step=initial_step, min_step=min_step)  # fmt: skip
+    xy = fit.rows(0, fit.shape[0])
+    return PixelMap(xy[..., 0], xy[..., 1], fit.max_error, fit.step, fit.n_exact, xy=xy)
