@@ -18,7 +18,11 @@ For each exposure:
    interpolation from a node grid with a measured error bound, never above
    0.001 output pixel; exact when the bound cannot be met);
 4. SCI (less the sky level when it was measured but not subtracted) is drizzled
-   with ``drizzle.resample.Drizzle`` with that weight map;
+   with the ``drizzle`` package's C kernel (``cdrizzle.tdriz``, the call behind
+   ``Drizzle.add_image``) with that weight map; when the map is made here, in
+   strips of rows (each with its part of the map, weights and inputs and one row
+   beyond on each side), so that the full-frame float64 map is never held: the
+   same contributions in the same order as one call for the whole exposure;
 5. each variance ``V`` is drizzled as ``sqrt(V)`` with the same pixel map,
    weights and input box and squared (with the square kernel all of them, and
    ERR in ``drizzle_err`` mode, in one compiled pass that computes each input
