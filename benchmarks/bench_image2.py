@@ -218,7 +218,8 @@ with open(sys.argv[1], "w") as f:
 """
 
 
-def _script(which: str, rate: Path, refs: dict, out: Path, profile: str | None) -> str:
+def _script(which: str, rate: Path, refs: dict, out: Path, profile: str | None,
+            calls: int = 1) -> str:  # fmt: skip
     steps = _steps(refs)
     if which == "jwst":
         body = (
@@ -234,6 +235,10 @@ def _script(which: str, rate: Path, refs: dict, out: Path, profile: str | None) 
             f"p.run({str(rate)!r})\n"
             "_steps['(whole call)'] = time.perf_counter() - _c0\n"
         )
+        again = (
+            f"p = Image2Pipeline(steps=steps, output_dir={str(out)!r}, save_results=True); "
+            f"p.prefetch_references = False; p.run({str(rate)!r})\n"
+        )
     else:
         body = (
             "from webbcal.pipeline.image2 import Image2Pipeline\n"
@@ -241,6 +246,21 @@ def _script(which: str, rate: Path, refs: dict, out: Path, profile: str | None) 
             f"Image2Pipeline.call({str(rate)!r}, steps={json.dumps(steps)},\n"
             f"                    output_dir={str(out)!r}, save_results=True)\n"
             "_steps['(whole call)'] = time.perf_counter() - _c0\n"
+        )
+        again = (
+            f"Image2Pipeline.call({str(rate)!r}, steps={json.dumps(steps)}, "
+            f"output_dir={str(out)!r}, save_results=True)\n"
+        )
+    if calls > 1:  # the same call again in this process: the median of those, "warm"
+        body += (
+            "_warm = []\n"
+            f"for _ in range({calls - 1}):\n"
+            "    _steps['(tdriz calls)'] = 0.0\n"
+            "    _c0 = time.perf_counter()\n"
+            f"    {again}"
+            "    _warm.append(time.perf_counter() - _c0)\n"
+            "_warm.sort()\n"
+            "_steps['(warm call)'] = _warm[len(_warm) // 2]\n"
         )
     if profile:
         body = f"import cProfile\ncProfile.run({body!r}, {profile!r})\n"
@@ -266,11 +286,11 @@ def _environment(workdir: Path, which: str = "webbcal") -> dict:
 
 
 def run_once(which: str, rate: Path, refs: dict, workdir: Path,
-             profile: str | None = None) -> dict:  # fmt: skip
+             profile: str | None = None, calls: int = 1) -> dict:  # fmt: skip
     """Run one pipeline in a fresh process; return wall s, peak RSS GB, step times."""
     out = Path(tempfile.mkdtemp(dir=workdir, prefix=f"out_{which}_"))
     timing = out / "steps.json"
-    cmd = [sys.executable, "-c", _script(which, rate, refs, out, profile), str(timing)]
+    cmd = [sys.executable, "-c", _script(which, rate, refs, out, profile, calls), str(timing)]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=_environment(workdir, which), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
@@ -489,6 +509,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", default="benchmarks/_work")
     parser.add_argument("--siaf-dir", default=str(SIAF_DIR))
     parser.add_argument("--no-jwst", action="store_true", help="run webbcal only")
+    parser.add_argument("--calls", type=int, default=1,
+                        help="pipeline calls per process: the first is reported as "
+                             "'(whole call)', the median of the others as '(warm call)' "
+                             "(the step times are those of the last call)")  # fmt: skip
     parser.add_argument("--profile", default=None,
                         help="cProfile the (first) webbcal run into this file")  # fmt: skip
     parser.add_argument("--throughput", type=int, default=0, metavar="N",
@@ -529,7 +553,7 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(args.runs):
         for w in which:
             prof = args.profile if (w == "webbcal" and i == 0) else None
-            r = run_once(w, rate, refs, workdir, prof)
+            r = run_once(w, rate, refs, workdir, prof, args.calls)
             steps = {k: round(v, 2) for k, v in r["steps"].items()}
             print(f"  run {i + 1} {w:<8s} {r['wall']:6.2f} s {r['rss'] / 1024**2:5.2f} GB "
                   f"steps {json.dumps(steps)}")  # fmt: skip

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent import futures
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -322,6 +323,17 @@ def _fill_value(fillval: str) -> float:
     if text.upper() in ("", "INDEF", "NAN"):
         return float("nan")
     return float(text)
+
+
+_HELPER = None
+
+
+def _helper_thread() -> futures.ThreadPoolExecutor:
+    """One thread of this process that drizzles SCI beside the compiled variance pass."""
+    global _HELPER
+    if _HELPER is None:
+        _HELPER = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="webbcal-drizzle")
+    return _HELPER
 
 
 def _fill_string(fillval) -> str:
@@ -618,12 +630,21 @@ class Coadd:
             if exposure.sky_level is not None:
                 sci = sci - exposure.sky_level
             box = (xmin, xmax, y0 - a, y1 - a)
-            self._drizzle_sci(sci, weight, pixmap, exposure.dq[a:b], box, exposure)
             last = k == len(strips) - 1
             if self._one_pass:
-                self._add_one_pass(exposure, names, (a, b), weight, pixmap, box,
-                                   variance_sums, last)  # fmt: skip
+                # SCI in drizzle's C kernel (which holds the GIL) on the helper thread
+                # while this thread runs the compiled variance pass (which releases it):
+                # they read the same map and weights and write different planes.
+                sci_done = _helper_thread().submit(self._drizzle_sci, sci, weight, pixmap,
+                                                   exposure.dq[a:b], box)  # fmt: skip
+                try:
+                    self._add_one_pass(exposure, names, (a, b), weight, pixmap, box,
+                                       variance_sums, last)  # fmt: skip
+                finally:
+                    futures.wait([sci_done])
+                sci_done.result()
             else:
+                self._drizzle_sci(sci, weight, pixmap, exposure.dq[a:b], box)
                 kwargs = self._drizzle_kwargs(exposure, weight, pixmap, box)
                 if self._driz_err is not None:
                     self._driz_err.add_image(np.asarray(exposure.err, dtype=np.float32),
@@ -651,7 +672,7 @@ class Coadd:
                     wht_scale=1.0, pixfrac=self.params.pixfrac, in_units="cps",
                     xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)  # fmt: skip
 
-    def _drizzle_sci(self, sci, weight, pixmap, dq, box, exposure):
+    def _drizzle_sci(self, sci, weight, pixmap, dq, box):
         """SCI (with WHT, context and DQ) of some rows of an exposure: drizzle's C kernel.
 
         Called once per strip of rows; every strip of one exposure sets the same
@@ -704,17 +725,17 @@ class Coadd:
 
         a, b = rows
         common = dict(pixfrac=self.params.pixfrac, bounds=box)
-        if self._err_sums is not None:
-            out, counts, fill = self._err_sums
-            drizzle_square_planes(np.asarray(exposure.err[a:b], dtype=np.float32)[None],
-                                  weight, pixmap, out=out, counts=counts,
-                                  fill=fill if last else None, **common)  # fmt: skip
         if variance_sums is not None:
             # the kernel takes each variance's square root as it reads the pixel
             out, counts = variance_sums
             drizzle_square_planes([exposure.variances[n][a:b] for n in names], weight, pixmap,
                                   out=out, counts=counts, fill=np.nan if last else None,
                                   roots=True, **common)  # fmt: skip
+        if self._err_sums is not None:
+            out, counts, fill = self._err_sums
+            drizzle_square_planes(np.asarray(exposure.err[a:b], dtype=np.float32)[None],
+                                  weight, pixmap, out=out, counts=counts,
+                                  fill=fill if last else None, **common)  # fmt: skip
 
     def _add_variances(self, exposure, kwargs):
         """The variances drizzled one ``Drizzle`` each (name: new plane)."""
