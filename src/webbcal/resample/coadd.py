@@ -536,19 +536,20 @@ class Coadd:
                       wht_scale=1.0, pixfrac=p.pixfrac, in_units="cps",
                       xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)  # fmt: skip
         dq = {"dq": exposure.dq} if self.propagate_dq else {}
-        self._driz.add_image(np.asarray(data, dtype=np.float32), **dq, **kwargs)
         if p.drizzle_err and (exposure.err is None or exposure.err.shape != data.shape):
             raise ValueError(f"{exposure.name}: ERR is missing or not of the SCI shape")
+        data = np.asarray(data, dtype=np.float32)
         if self._one_pass:
-            drizzled = self._add_one_pass(exposure, kwargs)
+            self._add_overlapped(exposure, data, dq, kwargs, seconds)
         else:
+            self._driz.add_image(data, **dq, **kwargs)
             if self._driz_err is not None:
                 self._driz_err.add_image(np.asarray(exposure.err, dtype=np.float32), **kwargs)
             drizzled = self._add_variances(exposure, kwargs) if p.enable_var else {}
-        # the map and weights are no longer needed: let them go before the sums
-        del pixmap, weight, kwargs
-        if drizzled:
-            self._accumulate_variances(drizzled, seconds)
+            # the map and weights are no longer needed: let them go before the sums
+            del pixmap, weight, kwargs
+            if drizzled:
+                self._accumulate_variances(drizzled, seconds)
         self._add_times(exposure)
         self.n_added += 1
         log.info("Drizzled %s: pixel map %.2f s, drizzle %.2f s", exposure.name, t1 - t0,
@@ -570,10 +571,36 @@ class Coadd:
                 if (var := exposure.variances.get(name)) is not None and var.size > 0
                 and var.shape == shape]  # fmt: skip
 
-    def _add_one_pass(self, exposure, kwargs):
+    def _add_overlapped(self, exposure, data, dq, kwargs, seconds):
+        """SCI with drizzle and the compiled planes (and their sums) of one exposure.
+
+        drizzle holds the GIL while it drizzles SCI; the compiled pass does not, so
+        with two CPUs it runs in a worker thread at the same time. The two write
+        different arrays and only read the shared map and weights: the results are
+        those of running one after the other.
+        """
+        from ..lib.overlap import overlap_enabled, run_beside
+
+        def planes(entering=None):
+            drizzled = self._add_one_pass(exposure, kwargs, entering=entering)
+            if drizzled:
+                self._accumulate_variances(drizzled, seconds)
+
+        def sci():
+            self._driz.add_image(data, **dq, **kwargs)
+
+        if (self._err_sums is not None or self.params.enable_var) and overlap_enabled():
+            run_beside(planes, sci)
+        else:
+            sci()
+            planes()
+
+    def _add_one_pass(self, exposure, kwargs, *, entering=None):
         """ERR (``drizzle_err``) and the variances with the compiled square kernel.
 
         Returns the drizzled variances (name: new plane), to be accumulated.
+        ``entering`` is called before the first compiled pass (see
+        :func:`webbcal.lib.overlap.run_beside`).
         """
         from ._square_planes import drizzle_square_planes
 
@@ -583,13 +610,15 @@ class Coadd:
         if self._err_sums is not None:
             out, counts, fill = self._err_sums
             drizzle_square_planes(np.asarray(exposure.err, dtype=np.float32)[None], weight,
-                                  pixmap, out=out, counts=counts, fill=fill, **common)  # fmt: skip
+                                  pixmap, out=out, counts=counts, fill=fill,
+                                  entering=entering, **common)  # fmt: skip
         names = self._variance_names(exposure) if self.params.enable_var else []
         if not names:
             return {}
         # the kernel takes each variance's square root as it reads the pixel
         out, _ = drizzle_square_planes([exposure.variances[n] for n in names], weight, pixmap,
-                                       out_shape=self._shape, roots=True, **common)  # fmt: skip
+                                       out_shape=self._shape, roots=True, entering=entering,
+                                       **common)  # fmt: skip
         np.square(out, out=out)
         return dict(zip(names, out, strict=True))
 
