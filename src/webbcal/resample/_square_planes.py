@@ -239,7 +239,7 @@ def _fill_empty(out, counts, fill):  # pragma: no cover - compiled
 
 def drizzle_square_planes(planes, weight_map, pixmap, *, pixfrac: float, out_shape=None,
                           bounds=None, out=None, counts=None, fill=np.nan,
-                          roots: bool = False):  # fmt: skip
+                          roots: bool = False, entering=None):  # fmt: skip
     """Drizzle ``K`` planes of one exposure with the square kernel in one pass.
 
     Parameters
@@ -271,6 +271,9 @@ def drizzle_square_planes(planes, weight_map, pixmap, *, pixfrac: float, out_sha
         Drizzle the float32 square roots of the planes (NaN for negative values),
         taken as each input pixel is read: the same values as drizzling
         ``numpy.sqrt(planes)``, without those full-frame planes.
+    entering : callable or None, optional
+        Called without arguments right before the compiled pass, which runs
+        without the GIL (:func:`webbcal.lib.overlap.run_beside`).
 
     Returns
     -------
@@ -329,6 +332,8 @@ def drizzle_square_planes(planes, weight_map, pixmap, *, pixfrac: float, out_sha
     xmax, ymax = min(int(xmax), nx - 1), min(int(ymax), ny - 1)
     box = (xmin, xmax, ymin, ymax)
     outs = tuple(out[k] for k in range(nplanes))
+    if entering is not None:
+        entering()
     _drizzle(planes, weight_map, pixmap, box, 0.5 * float(pixfrac), outs, counts, bool(roots))
     if fill is not None:
         _fill_empty(outs, counts, np.float32(fill))

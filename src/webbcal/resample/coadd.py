@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent import futures
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,6 +55,7 @@ from drizzle import cdrizzle
 from drizzle.resample import CTX_PLANE_BITS, Drizzle
 
 from ..dqflags import DO_NOT_USE, NON_SCIENCE
+from ..lib.overlap import overlap_enabled, run_beside
 from ..wcs import MAX_TOLERANCE, PixelMapFit, fit_pixel_map
 from ._variance_sums import accumulate, finish, finish_single, start_in_place
 from .constants import KERNELS, VARIANCE_NAMES
@@ -323,17 +323,6 @@ def _fill_value(fillval: str) -> float:
     if text.upper() in ("", "INDEF", "NAN"):
         return float("nan")
     return float(text)
-
-
-_HELPER = None
-
-
-def _helper_thread() -> futures.ThreadPoolExecutor:
-    """One thread of this process that drizzles SCI beside the compiled variance pass."""
-    global _HELPER
-    if _HELPER is None:
-        _HELPER = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="webbcal-drizzle")
-    return _HELPER
 
 
 def _fill_string(fillval) -> str:
@@ -631,18 +620,22 @@ class Coadd:
                 sci = sci - exposure.sky_level
             box = (xmin, xmax, y0 - a, y1 - a)
             last = k == len(strips) - 1
-            if self._one_pass:
-                # SCI in drizzle's C kernel (which holds the GIL) on the helper thread
-                # while this thread runs the compiled variance pass (which releases it):
-                # they read the same map and weights and write different planes.
-                sci_done = _helper_thread().submit(self._drizzle_sci, sci, weight, pixmap,
-                                                   exposure.dq[a:b], box)  # fmt: skip
-                try:
-                    self._add_one_pass(exposure, names, (a, b), weight, pixmap, box,
-                                       variance_sums, last)  # fmt: skip
-                finally:
-                    futures.wait([sci_done])
-                sci_done.result()
+            sci_args = (sci, weight, pixmap, exposure.dq[a:b], box)
+            if self._one_pass and (self._err_sums is not None or variance_sums is not None):
+                # the compiled planes (GIL released) in a worker thread while SCI is
+                # drizzled by drizzle's C kernel (which holds the GIL): they read the
+                # same map and weights and write different planes
+                def planes(entering=None, rows=(a, b), args=sci_args, last=last):
+                    self._add_one_pass(exposure, names, rows, args[1], args[2], args[4],
+                                       variance_sums, last, entering=entering)  # fmt: skip
+
+                if overlap_enabled():
+                    run_beside(planes, lambda args=sci_args: self._drizzle_sci(*args))
+                else:
+                    self._drizzle_sci(*sci_args)
+                    planes()
+            elif self._one_pass:
+                self._drizzle_sci(*sci_args)
             else:
                 self._drizzle_sci(sci, weight, pixmap, exposure.dq[a:b], box)
                 kwargs = self._drizzle_kwargs(exposure, weight, pixmap, box)
@@ -715,11 +708,13 @@ class Coadd:
                 if (var := exposure.variances.get(name)) is not None and var.size > 0
                 and var.shape == shape]  # fmt: skip
 
-    def _add_one_pass(self, exposure, names, rows, weight, pixmap, box, variance_sums, last):
+    def _add_one_pass(self, exposure, names, rows, weight, pixmap, box, variance_sums, last, *,
+                      entering=None):  # fmt: skip
         """ERR (``drizzle_err``) and the variances ``names`` of input rows ``rows[0]:rows[1]``
         with the compiled square kernel, into the running ERR mean and ``variance_sums``
         (the square roots' weighted means and their weights; drizzle's fill value where
-        nothing contributed is given after the ``last`` strip).
+        nothing contributed is given after the ``last`` strip). ``entering`` is called
+        before the first compiled pass (:func:`webbcal.lib.overlap.run_beside`).
         """
         from ._square_planes import drizzle_square_planes
 
@@ -730,12 +725,13 @@ class Coadd:
             out, counts = variance_sums
             drizzle_square_planes([exposure.variances[n][a:b] for n in names], weight, pixmap,
                                   out=out, counts=counts, fill=np.nan if last else None,
-                                  roots=True, **common)  # fmt: skip
+                                  roots=True, entering=entering, **common)  # fmt: skip
         if self._err_sums is not None:
             out, counts, fill = self._err_sums
             drizzle_square_planes(np.asarray(exposure.err[a:b], dtype=np.float32)[None],
                                   weight, pixmap, out=out, counts=counts,
-                                  fill=fill if last else None, **common)  # fmt: skip
+                                  fill=fill if last else None, entering=entering,
+                                  **common)  # fmt: skip
 
     def _add_variances(self, exposure, kwargs):
         """The variances drizzled one ``Drizzle`` each (name: new plane)."""
