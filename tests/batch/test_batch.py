@@ -40,7 +40,7 @@ def client():
     with (
         dask.config.set({"distributed.scheduler.allowed-failures": 1}),
         distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                 dashboard_address=None) as cluster,
+                                 dashboard_address=":0") as cluster,
         distributed.Client(cluster) as cl,
     ):  # fmt: skip
         yield cl
@@ -219,3 +219,24 @@ def test_killed_worker_loses_nothing(program, client, tmp_path, once):
         digest = hashlib.sha256((out / name).read_bytes()).hexdigest()
         assert manifest[root]["products"][name]["sha256"] == digest
     assert _leftovers(out) == []
+
+
+def test_own_cluster_starts_while_the_default_dashboard_port_is_taken(program, tmp_path):
+    """The batch's own local cluster serves its HTTP endpoints on a free port: another
+    dask cluster (or anything) on port 8787 must not stop it."""
+    import socket
+
+    holder = socket.socket()
+    try:
+        holder.bind(("", 8787))
+        holder.listen()
+    except OSError:  # already taken by something else: the same situation
+        pass
+    try:
+        with program.crds():
+            result = run_batch(_inputs(program)[:1], output_dir=tmp_path / "out",
+                               steps=STEPS, n_workers=1)  # fmt: skip
+    finally:
+        holder.close()
+    assert result.ok, result.summary()
+    assert [o.status for o in result.outcomes] == ["succeeded"]

@@ -81,7 +81,7 @@ def test_batch_runs_with_every_reference_overridden_and_no_crds(program, tmp_pat
         Detector1Pipeline.call(path, output_dir=str(serial), save_results=True,
                                disable_crds_steppars=True, progress=False, steps=steps)  # fmt: skip
         with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
-                                dashboard_address=None) as client:  # fmt: skip
+                                dashboard_address=":0") as client:  # fmt: skip
             result = run_batch([path], output_dir=out, client=client, steps=steps,
                                use_crds_pars=False)  # fmt: skip
     assert result.ok, result.summary()

@@ -177,7 +177,7 @@ def test_batch_runs_image2_like_run(case):
     folder, sim, rate, refs = case
     single = Image2Pipeline.call(str(rate), steps=_steps(refs))
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, \
+                                  dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:  # fmt: skip
         result = run_batch([str(rate)], output_dir=folder / "batch", pipeline="calwebb_image2",
                            steps=_steps(refs), use_crds_pars=False, client=client)  # fmt: skip

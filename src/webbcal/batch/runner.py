@@ -245,7 +245,9 @@ def _client(
     limit = _parse_memory(memory_limit) or limit
     log.info("Starting a local dask cluster: %d worker(s) x 1 thread, memory limit %.1f GiB "
              "each (largest exposure needs ~%.1f GiB)", n, limit / 2**30, need / 2**30)  # fmt: skip
-    dashboard = ":0" if _has_bokeh() else None
+    # the scheduler's HTTP server (dashboard with bokeh, metrics without) on a free port:
+    # None would mean 8787, and a second cluster on this machine would fail to start
+    dashboard = ":0"
     # Ctrl-C in a terminal signals the whole foreground process group; the driving
     # process alone handles it and closes the cluster. The workers ignore SIGINT, so
     # they print no tracebacks of their own: inherited from the start-up window below,
