@@ -285,6 +285,25 @@ def _environment(workdir: Path, which: str = "webbcal") -> dict:
     return env
 
 
+#: The least a fresh process must do before calibrating anything: import the libraries
+#: both pipelines use (stdatamodels with its asdf extensions, gwcs, drizzle; not numba) and
+#: open the rate file with stdatamodels (jwst does the same, and more).
+_FLOOR = """
+import stdatamodels.jwst.datamodels as dm
+import gwcs, drizzle.resample
+with dm.open(sys.argv[1]) as m:
+    m.data.sum()
+"""
+
+
+def start_up_floor(rate: Path, workdir: Path) -> float:
+    """Wall time (s) of a fresh process that runs :data:`_FLOOR` on ``rate``."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import sys\n" + _FLOOR, str(rate)], check=True,
+                   env=_environment(workdir), stdout=subprocess.DEVNULL)  # fmt: skip
+    return time.perf_counter() - start
+
+
 def run_once(which: str, rate: Path, refs: dict, workdir: Path,
              profile: str | None = None, calls: int = 1) -> dict:  # fmt: skip
     """Run one pipeline in a fresh process; return wall s, peak RSS GB, step times."""
@@ -550,6 +569,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     print(f"load before: {os.getloadavg()}")
     results: dict[str, list] = {w: [] for w in which}
+    floors: list[float] = []
     for i in range(args.runs):
         for w in which:
             prof = args.profile if (w == "webbcal" and i == 0) else None
@@ -558,6 +578,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  run {i + 1} {w:<8s} {r['wall']:6.2f} s {r['rss'] / 1024**2:5.2f} GB "
                   f"steps {json.dumps(steps)}")  # fmt: skip
             results[w].append(r)
+        floors.append(start_up_floor(rate, workdir))
+        print(f"  run {i + 1} floor    {floors[-1]:6.2f} s (a process that only imports the "
+              "libraries and opens the rate file with stdatamodels)")  # fmt: skip
     print(f"load after: {os.getloadavg()}")
     print(f"{rate.name} (2048x2048)")
     print(f"{'pipeline':<10s} {'median wall (s)':>16s} {'peak RSS (GB)':>14s}  runs")
@@ -587,6 +610,16 @@ def main(argv: list[str] | None = None) -> int:
     if "webbcal" in summary and "jwst" in summary:
         (w_wall, w_rss, w_good), (j_wall, j_rss, j_good) = summary["webbcal"], summary["jwst"]
         print(f"speed-up {j_wall / w_wall:.1f}x; memory ratio {w_rss / j_rss:.2f}")
+        floor = statistics.median(floors)
+        print(
+            f"start-up floor {floor:.2f} s against jwst's {j_wall:.2f} s / 5 = "
+            f"{j_wall / 5:.2f} s: a fresh process can be at most {j_wall / floor:.1f}x faster"
+        )
+        warm = [r["steps"].get("(warm call)") for r in (*w_good, *j_good)]
+        if all(v is not None for v in warm):
+            w_warm = statistics.median(r["steps"]["(warm call)"] for r in w_good)
+            j_warm = statistics.median(r["steps"]["(warm call)"] for r in j_good)
+            print(f"warm call: {w_warm:.2f} s against {j_warm:.2f} s: {j_warm / w_warm:.1f}x")
         if "before" in summary:
             b_wall, b_rss, _ = summary["before"]
             print(f"before: speed-up {j_wall / b_wall:.1f}x; memory ratio {b_rss / j_rss:.2f}")
