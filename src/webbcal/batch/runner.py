@@ -33,10 +33,10 @@ from .inputs import expand_inputs
 from .manifest import Manifest, directory_lock
 from .plan import ExposureTask, plan_exposures, task_bytes
 from .warm import available as warm_available
-from .warm import start_forkserver, stop_forkserver
+from .warm import forkserver_running, start_forkserver, stop_forkserver
 from .worker import STAGING_DIR, WORKER_PRELOAD, process_exposure
 
-__all__ = ["BatchResult", "ExposureOutcome", "cluster_size", "run_batch"]
+__all__ = ["BatchResult", "ExposureOutcome", "cluster_size", "run_batch", "start_local_workers"]
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,33 @@ def _start_warm_workers(pipeline: str | None) -> bool:
     _quiet_resource_tracker()
     with _sigint_ignored():
         return start_forkserver(pipeline, _pre_spawn_environment())
+
+
+def start_local_workers(pipeline: str) -> bool:
+    """Start warming up a local cluster's workers before :func:`run_batch` is called.
+
+    ``webbcal batch`` calls this first thing, so that the fork server's warm-up
+    (imports and schemas, ~3 s of CPU) runs while this process does its own start-up
+    (the pipeline's imports, the command line, the inputs) instead of after it.
+    :func:`run_batch` then plans in and forks its workers from this server; the
+    caller stops it with :func:`webbcal.batch.warm.stop_forkserver` after the batch
+    (waiting for the workers when a cluster ran, else at once).
+
+    Parameters
+    ----------
+    pipeline : str
+        Pipeline alias or class name to warm up (an unknown name only costs the
+        warm-up of what it names; the batch reports the error itself).
+
+    Returns
+    -------
+    bool
+        True when a server was started here; False when this platform has no fork
+        server or one is already running.
+    """
+    if not warm_available():
+        return False
+    return _start_warm_workers(pipeline)
 
 
 @dataclass
@@ -434,13 +461,15 @@ def run_batch(
     with directory_lock(out), contextlib.ExitStack() as cleanup:
         shutil.rmtree(os.path.join(out, STAGING_DIR), ignore_errors=True)  # killed earlier runs
         manifest = Manifest(out)
-        warm_started = False
+        warm_started = warm = False
         if client is None and not scheduler and (force or _may_have_work(manifest, paths)):
             # The planning below runs in a process forked from the warm server (it needs
             # the same imports and schemas as the workers), once the server is warm.
             if _start_warm_workers(cls.class_alias):
                 warm_started = True
                 cleanup.callback(lambda: stop_forkserver(wait_s=10.0 if cluster_used else 0.0))
+            # Started by the caller (start_local_workers) and owned by it: used the same way.
+            warm = warm_started or forkserver_running()
         tasks, failures = plan_exposures(
             cls,
             paths,
@@ -448,7 +477,7 @@ def run_batch(
             overrides=overrides,
             config_file=config_file,
             use_crds_pars=use_crds_pars and not _env_true(CRDS_PARS_ENV),
-            in_warm_process=warm_started,
+            in_warm_process=warm,
         )
         outcomes: dict[str, ExposureOutcome] = {}
         for f in failures:
