@@ -61,7 +61,8 @@ def warm_up(pipeline: str | None) -> list[str]:
         Pipeline alias (``"calwebb_detector1"``); its class, its steps and the
         modules it names in ``batch_warm_modules`` are imported, and the models it
         names in ``batch_warm_models`` built empty. None: dask and the core
-        data-model schemas only.
+        data-model schemas only. In both cases numba's CPU target is set up
+        (by a small cached function that starts no threads).
 
     Returns
     -------
@@ -87,6 +88,14 @@ def warm_up(pipeline: str | None) -> list[str]:
                 importlib.import_module(name)
             except Exception as exc:
                 problems.append(f"{name}: {exc}")
+        # numba's CPU target (typing and code-generation contexts), set up by the first
+        # compiled call of a process: ~0.3 s of CPU each worker's first exposure paid.
+        try:
+            from ._numba_target import start_target
+
+            start_target()
+        except Exception as exc:
+            problems.append(f"numba target: {exc}")
     # The first model of a process builds asdf's extension registry and loads the core
     # schemas; later models of other classes add only their own schema.
     for name in models:
