@@ -59,6 +59,27 @@ GiB before, 0.73-0.76 GiB after. The rate products are identical (every HDU's
 data and header but the DATE keywords; the manifest's fingerprints, parameters
 and references too).
 
+Later, on the same 4 full frames (``--n 4 --no-jwst``), before and after five
+cuts of the batch's fixed and per-exposure costs: ``webbcal batch`` starts the
+workers' fork server first thing (its warm-up overlaps the driver's own
+start-up), the server sets up numba's CPU target once (~0.3 s each worker's
+first exposure paid), planning opens a raw exposure without reading its ramps
+(``Pipeline.open_for_planning``), the ramp-fit products take the fit's arrays
+without stdatamodels' per-assignment schema check, and the streamed rateints
+template holds one-element placeholders instead of five whole frames. Two runs
+each, interleaved, on the shared machine while two other jobs ran (load
+3.4-4.1 on 2 cores, so wall times are long and noisy; jwst not run; GiB: peak
+RSS of the largest process / of all processes together)::
+
+    run  before: wall s  exp/h  CPU s  GiB big/sum   after: wall s  exp/h  CPU s  GiB big/sum
+    1            34.6    416    21     0.72/1.76            29.6    486    20     0.62/1.59
+    2            37.4    385    22     0.72/1.77            28.1    512    20     0.60/1.56
+
+The first task started 6-8 s after the command instead of 9-10 s; the planning
+child used 0.4-0.6 s of CPU instead of 1.0-1.3 s; a worker's first exposure
+3.3-3.7 s of CPU instead of 3.6-4.1 s, its next one 2.9-3.2 s instead of
+3.4-3.6 s. The products are identical (every HDU's data and header but DATE).
+
 Usage::
 
     python benchmarks/bench_throughput.py                       # 8 full frames
