@@ -32,8 +32,8 @@ from ..lib.spill import prepare_output_directory
 from .inputs import expand_inputs
 from .manifest import Manifest, directory_lock
 from .plan import ExposureTask, plan_exposures, task_bytes
+from .warm import WORKER_ENVIRONMENT, forkserver_running, start_forkserver, stop_forkserver
 from .warm import available as warm_available
-from .warm import forkserver_running, start_forkserver, stop_forkserver
 from .worker import STAGING_DIR, WORKER_PRELOAD, process_exposure
 
 __all__ = ["BatchResult", "ExposureOutcome", "cluster_size", "run_batch", "start_local_workers"]
@@ -43,15 +43,8 @@ log = logging.getLogger(__name__)
 #: Fraction of the machine's memory a local cluster may use.
 MEMORY_FRACTION = 0.85
 
-#: dask.distributed sets ``MALLOC_TRIM_THRESHOLD_=65536`` in the environment of the worker
-#: processes it spawns, so that glibc hands freed memory back to the system at once. Setting
-#: any such variable also turns off glibc's adaptive mmap threshold: every array above
-#: 128 KiB is then a fresh mapping whose pages are faulted in and zeroed again, and the
-#: pipeline allocates and frees hundreds of full-frame arrays per exposure. Measured on one
-#: full-frame exposure (2048 x 2048, 10 groups): 5.5x the page faults and 2.3 s instead of
-#: 0.8 s of system time. Local-cluster workers are spawned without it (the memory a
-#: process keeps for reuse stays far below its memory limit).
-_WORKER_ENVIRONMENT = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+#: dask's worker environment without MALLOC_TRIM_THRESHOLD_ (see ``warm.WORKER_ENVIRONMENT``).
+_WORKER_ENVIRONMENT = WORKER_ENVIRONMENT
 
 #: Housekeeping of the local cluster's scheduler, nannies and workers, slowed down from dask's
 #: defaults, which are tuned for interactive, many-small-task work: a worker samples its
@@ -122,7 +115,11 @@ def start_local_workers(pipeline: str) -> bool:
     """
     if not warm_available():
         return False
-    return _start_warm_workers(pipeline)
+    # The server sets dask's worker environment itself: this process need not import
+    # distributed first (~0.7 s), which the command line never configures in-process.
+    _quiet_resource_tracker()
+    with _sigint_ignored():
+        return start_forkserver(pipeline, None)
 
 
 @dataclass
