@@ -23,7 +23,8 @@ def _fresh_python(code: str) -> dict:
 
 
 def test_warm_up_imports_the_pipeline_without_starting_numba_threads():
-    """In a new process: the listed modules and the schemas load; numba's pool stays unstarted.
+    """In a new process: the listed modules and the schemas load, numba's CPU target is set
+    up; numba's pool stays unstarted.
 
     A process that has started numba's OpenMP threads cannot fork workers any more
     (each child is terminated), so a module that would start them at import (the ramp
@@ -34,9 +35,12 @@ def test_warm_up_imports_the_pipeline_without_starting_numba_threads():
         "from numba.np.ufunc import parallel\n"
         "from webbcal.batch import warm\n"
         "from webbcal.pipeline.detector1 import Detector1Pipeline as P\n"
+        "from numba.core.registry import cpu_target\n"
+        "target_before = '_toplevel_target_context' in vars(cpu_target)\n"
         "problems = warm.warm_up('calwebb_detector1')\n"
         "listed = all(m in sys.modules for m in P.batch_warm_modules)\n"
         "threads_after_warm_up = parallel._is_initialized\n"
+        "target_after = '_toplevel_target_context' in vars(cpu_target)\n"
         "refused = None\n"
         "with warm._no_numba_threads():\n"
         "    try:\n"
@@ -46,12 +50,14 @@ def test_warm_up_imports_the_pipeline_without_starting_numba_threads():
         "gone = 'webbcal.ramp_fitting._ols_kernel' not in sys.modules\n"
         "import webbcal.ramp_fitting._ols_kernel\n"  # outside the guard: loads and starts them
         "print(json.dumps([problems, listed, threads_after_warm_up, refused, gone,\n"
-        "                  parallel._is_initialized]))\n"
+        "                  parallel._is_initialized, target_before, target_after]))\n"
     )  # fmt: skip
-    problems, listed, threads_after, refused, gone, threads_later = out
+    problems, listed, threads_after, refused, gone, threads_later, *target = out
     assert problems == []
     assert listed
     assert threads_after is False
+    # numba's CPU target is set up (the workers inherit it), without starting threads.
+    assert target == [False, True]
     assert refused and "fork server" in refused and gone
     assert threads_later is True  # the guard was what kept them from starting
 

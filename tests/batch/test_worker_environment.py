@@ -42,3 +42,48 @@ def test_worker_environment_drops_only_the_trim_threshold():
     assert default.get("MALLOC_TRIM_THRESHOLD_") == "65536"
     assert "MALLOC_TRIM_THRESHOLD_" not in ours
     assert {k: v for k, v in default.items() if k != "MALLOC_TRIM_THRESHOLD_"} == ours
+
+
+def test_fork_server_computes_the_same_environment_without_distributed():
+    """What the fork server sets for itself (start_forkserver(..., None)) equals what this
+    process computes with distributed imported; computing it imports neither distributed
+    nor numpy (which reads OMP_NUM_THREADS and the like when it loads)."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys\n"
+        "from webbcal.batch import warm\n"
+        "env = warm.dask_worker_environment()\n"
+        "print(json.dumps([env, 'distributed' in sys.modules, 'numpy' in sys.modules]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, env=dict(os.environ))  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    env, distributed_loaded, numpy_loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    assert not distributed_loaded and not numpy_loaded
+    assert env == runner._pre_spawn_environment()
+    assert "MALLOC_TRIM_THRESHOLD_" not in env and env.get("OMP_NUM_THREADS") == "1"
+
+
+def test_workers_of_a_server_started_without_an_environment_get_dask_settings(monkeypatch):
+    """``webbcal batch`` starts the server before importing distributed (environment None):
+    processes forked from it still get dask's worker settings, without the trim threshold."""
+    import multiprocessing
+
+    from webbcal.batch import warm
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    if warm.forkserver_running():
+        warm.stop_forkserver()
+    assert warm.start_forkserver(None, None)
+    try:
+        with multiprocessing.get_context("forkserver").Pool(1) as pool:
+            env = pool.apply(_worker_environment)
+    finally:
+        warm.stop_forkserver()
+    assert env["MALLOC_TRIM_THRESHOLD_"] is None
+    assert env["OMP_NUM_THREADS"] == "1"
+    assert "OMP_NUM_THREADS" not in os.environ  # this process is left as it was

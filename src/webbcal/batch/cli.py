@@ -75,9 +75,7 @@ def main(argv: list[str]) -> int:
     webbcal.cli.UsageError
         For a command line that cannot be run.
     """
-    from ..cli import UsageError, _setup_logging, parse_run_arguments
-    from ..stpipe.pipeline import Pipeline
-    from ..stpipe.registry import get_step_class
+    from ..cli import UsageError
 
     if not argv or argv[0] in ("-h", "--help") or "--help" in argv or "-h" in argv:
         print(USAGE)
@@ -90,6 +88,27 @@ def main(argv: list[str]) -> int:
         )
     if "output-dir" not in opts:
         raise UsageError("webbcal batch needs --output-dir DIR")
+    # The local cluster's workers warm up while this process starts (see
+    # start_local_workers); stopped below, whatever happens.
+    from .runner import start_local_workers
+    from .warm import stop_forkserver
+
+    early = not opts.get("scheduler") and start_local_workers(positionals[0])
+    ran: list[bool] = []
+    try:
+        return _run(opts, positionals, rest, ran)
+    finally:
+        if early:  # waits for the workers to exit when a cluster ran, else stops it at once
+            stop_forkserver(wait_s=10.0 if any(ran) else 0.0)
+
+
+def _run(opts: dict[str, Any], positionals: list[str], rest: list[str], ran: list[bool]) -> int:
+    """:func:`main` once the command line names a pipeline, inputs and an output directory;
+    appends to ``ran`` whether a cluster processed exposures."""
+    from ..cli import UsageError, _setup_logging, parse_run_arguments
+    from ..stpipe.pipeline import Pipeline
+    from ..stpipe.registry import get_step_class
+
     cls = get_step_class(positionals[0])
     if not issubclass(cls, Pipeline):
         raise UsageError(f"{positionals[0]} is a step; webbcal batch runs a pipeline such as "
@@ -136,10 +155,12 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         from .manifest import MANIFEST_NAME
 
+        ran.append(True)  # its workers may still be closing
         print(f"webbcal batch: interrupted; finished exposures are recorded in "
               f"{os.path.join(opts['output-dir'], MANIFEST_NAME)}, the same command "
               "continues with the others", file=sys.stderr)  # fmt: skip
         return 130
+    ran.append(result.n_workers > 0)
     if result.dashboard:
         print(f"dask dashboard: {result.dashboard}", file=sys.stderr)
     print(result.summary())

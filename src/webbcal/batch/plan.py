@@ -245,7 +245,6 @@ def _plan_here(
 ) -> tuple[list[ExposureTask], list[PlanFailure]]:
     """:func:`plan_exposures` in this process."""
     from ..crds_client import best_references, get_context_name
-    from ..datamodels import open_model
     from ..stpipe.config import build_configuration
 
     cache = crds_cache_path()
@@ -259,7 +258,8 @@ def _plan_here(
             root = exposure_root(path)
             try:
                 stat = os.stat(path)
-                model = open_model(path)
+                # Its metadata only (a raw exposure's ramps are not read here).
+                model = cls.open_for_planning(path)
                 try:
                     configuration = build_configuration(
                         cls, model, config_file=config_file, overrides=overrides,

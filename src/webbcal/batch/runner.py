@@ -32,26 +32,19 @@ from ..lib.spill import prepare_output_directory
 from .inputs import expand_inputs
 from .manifest import Manifest, directory_lock
 from .plan import ExposureTask, plan_exposures, task_bytes
+from .warm import WORKER_ENVIRONMENT, forkserver_running, start_forkserver, stop_forkserver
 from .warm import available as warm_available
-from .warm import start_forkserver, stop_forkserver
 from .worker import STAGING_DIR, WORKER_PRELOAD, process_exposure
 
-__all__ = ["BatchResult", "ExposureOutcome", "cluster_size", "run_batch"]
+__all__ = ["BatchResult", "ExposureOutcome", "cluster_size", "run_batch", "start_local_workers"]
 
 log = logging.getLogger(__name__)
 
 #: Fraction of the machine's memory a local cluster may use.
 MEMORY_FRACTION = 0.85
 
-#: dask.distributed sets ``MALLOC_TRIM_THRESHOLD_=65536`` in the environment of the worker
-#: processes it spawns, so that glibc hands freed memory back to the system at once. Setting
-#: any such variable also turns off glibc's adaptive mmap threshold: every array above
-#: 128 KiB is then a fresh mapping whose pages are faulted in and zeroed again, and the
-#: pipeline allocates and frees hundreds of full-frame arrays per exposure. Measured on one
-#: full-frame exposure (2048 x 2048, 10 groups): 5.5x the page faults and 2.3 s instead of
-#: 0.8 s of system time. Local-cluster workers are spawned without it (the memory a
-#: process keeps for reuse stays far below its memory limit).
-_WORKER_ENVIRONMENT = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+#: dask's worker environment without MALLOC_TRIM_THRESHOLD_ (see ``warm.WORKER_ENVIRONMENT``).
+_WORKER_ENVIRONMENT = WORKER_ENVIRONMENT
 
 #: Housekeeping of the local cluster's scheduler, nannies and workers, slowed down from dask's
 #: defaults, which are tuned for interactive, many-small-task work: a worker samples its
@@ -96,6 +89,37 @@ def _start_warm_workers(pipeline: str | None) -> bool:
     _quiet_resource_tracker()
     with _sigint_ignored():
         return start_forkserver(pipeline, _pre_spawn_environment())
+
+
+def start_local_workers(pipeline: str) -> bool:
+    """Start warming up a local cluster's workers before :func:`run_batch` is called.
+
+    ``webbcal batch`` calls this first thing, so that the fork server's warm-up
+    (imports and schemas, ~3 s of CPU) runs while this process does its own start-up
+    (the pipeline's imports, the command line, the inputs) instead of after it.
+    :func:`run_batch` then plans in and forks its workers from this server; the
+    caller stops it with :func:`webbcal.batch.warm.stop_forkserver` after the batch
+    (waiting for the workers when a cluster ran, else at once).
+
+    Parameters
+    ----------
+    pipeline : str
+        Pipeline alias or class name to warm up (an unknown name only costs the
+        warm-up of what it names; the batch reports the error itself).
+
+    Returns
+    -------
+    bool
+        True when a server was started here; False when this platform has no fork
+        server or one is already running.
+    """
+    if not warm_available():
+        return False
+    # The server sets dask's worker environment itself: this process need not import
+    # distributed first (~0.7 s), which the command line never configures in-process.
+    _quiet_resource_tracker()
+    with _sigint_ignored():
+        return start_forkserver(pipeline, None)
 
 
 @dataclass
@@ -436,13 +460,15 @@ def run_batch(
     with directory_lock(out), contextlib.ExitStack() as cleanup:
         shutil.rmtree(os.path.join(out, STAGING_DIR), ignore_errors=True)  # killed earlier runs
         manifest = Manifest(out)
-        warm_started = False
+        warm_started = warm = False
         if client is None and not scheduler and (force or _may_have_work(manifest, paths)):
             # The planning below runs in a process forked from the warm server (it needs
             # the same imports and schemas as the workers), once the server is warm.
             if _start_warm_workers(cls.class_alias):
                 warm_started = True
                 cleanup.callback(lambda: stop_forkserver(wait_s=10.0 if cluster_used else 0.0))
+            # Started by the caller (start_local_workers) and owned by it: used the same way.
+            warm = warm_started or forkserver_running()
         tasks, failures = plan_exposures(
             cls,
             paths,
@@ -450,7 +476,7 @@ def run_batch(
             overrides=overrides,
             config_file=config_file,
             use_crds_pars=use_crds_pars and not _env_true(CRDS_PARS_ENV),
-            in_warm_process=warm_started,
+            in_warm_process=warm,
         )
         outcomes: dict[str, ExposureOutcome] = {}
         for f in failures:

@@ -430,11 +430,11 @@ def to_ramp_model(model: Any) -> Any:
             model.groupdq = np.zeros(np.shape(model.data), dtype=np.uint8)
         return model
     data = np.asarray(model.data, dtype=np.float32)
-    ramp = dm.RampModel(
-        data=data,
-        pixeldq=np.zeros(data.shape[-2:], dtype=np.uint32),
-        groupdq=np.zeros(data.shape, dtype=np.uint8),
-    )
+    ramp = dm.RampModel()
+    with assigning_checked_values(ramp):  # arrays of the schema's types; checked when saved
+        ramp.data = data
+        ramp.pixeldq = np.zeros(data.shape[-2:], dtype=np.uint32)
+        ramp.groupdq = np.zeros(data.shape, dtype=np.uint8)
     ramp.update(model, extra_fits=True)
     ramp.meta.filename = model.meta.filename
     for table in ("group", "int_times"):

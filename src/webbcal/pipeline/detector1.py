@@ -164,6 +164,13 @@ class Detector1Pipeline(Pipeline):
         attach_raw(model, raw)
         return model
 
+    @classmethod
+    def open_for_planning(cls, path: str) -> Any:
+        """The input as a run opens it (:meth:`open_input`): a raw exposure's ramps
+        stay on disk, and the header checks of a run fail the exposure already
+        when a batch plans it, with the same message."""
+        return cls.open_input(path)
+
     @property
     def output_suffix(self) -> str:
         return self.suffix or "rate"

@@ -602,7 +602,7 @@ class SpilledRateints:
     Attributes
     ----------
     template : CubeModel
-        Metadata, INT_TIMES and placeholder arrays of shape (1, ny, nx).
+        Metadata, INT_TIMES and placeholder arrays of shape (1, 1, 1).
     """
 
     def __init__(self, template, spill: _Spill) -> None:
@@ -658,7 +658,10 @@ class _FitPrep:
             out[name] = np.empty((ny, nx), dtype=np.float32)
         out["dq"] = np.empty((ny, nx), dtype=np.uint32)
         for name, (_, dtype) in _INT_ARRAYS.items():
-            shape = (1, ny, nx) if self.spill is not None else (nints, ny, nx)
+            # Spilled: placeholders of the template product (its arrays are written from
+            # disk at their full shape), one element each rather than a whole frame,
+            # which the product writer would copy and encode for nothing.
+            shape = (1, 1, 1) if self.spill is not None else (nints, ny, nx)
             out[name] = np.zeros(shape, dtype=dtype)
         return out
 

@@ -166,16 +166,20 @@ class RampFitStep(Step):
         and CubeModel; DN/s)."""
         from stdatamodels.jwst import datamodels as dm
 
+        from ..datamodels.io import assigning_checked_values
+
         cls = dm.IFUImageModel if model.meta.exposure.type in _IFU_TYPES else dm.ImageModel
-        rate = cls(
-            data=fit.slope, dq=fit.dq, err=fit.err,
-            var_poisson=fit.var_poisson, var_rnoise=fit.var_rnoise,
-        )  # fmt: skip
+        rate, rateints = cls(), dm.CubeModel()
+        # The fit's own arrays (cast to the schema's types as on any assignment; the
+        # products are validated whole when saved).
+        with assigning_checked_values(rate):
+            rate.data, rate.dq, rate.err = fit.slope, fit.dq, fit.err
+            rate.var_poisson, rate.var_rnoise = fit.var_poisson, fit.var_rnoise
+        with assigning_checked_values(rateints):
+            rateints.data, rateints.dq, rateints.err = fit.slope_ints, fit.dq_ints, fit.err_ints
+            rateints.var_poisson = fit.var_poisson_ints
+            rateints.var_rnoise = fit.var_rnoise_ints
         rate.update(model, extra_fits=True)
-        rateints = dm.CubeModel(
-            data=fit.slope_ints, dq=fit.dq_ints, err=fit.err_ints,
-            var_poisson=fit.var_poisson_ints, var_rnoise=fit.var_rnoise_ints,
-        )  # fmt: skip
         rateints.update(model, extra_fits=True)
         if model.int_times is not None and len(model.int_times):
             rateints.int_times = model.int_times.copy()

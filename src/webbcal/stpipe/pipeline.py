@@ -129,6 +129,25 @@ class Pipeline(Step):
             out[alias] = step_cls.param_specs()
         return out
 
+    @classmethod
+    def open_for_planning(cls, path: str) -> Any:
+        """Open an input whose metadata a batch plans with (``webbcal batch``).
+
+        The planning reads the model's metadata only (CRDS parameters, the
+        active steps, the exposure's size); pipelines whose :meth:`open_input`
+        leaves the arrays on disk return that. By default the file is opened as a
+        data model (:func:`webbcal.datamodels.open_model`).
+
+        Raises
+        ------
+        Exception
+            Whatever opening the file raises (the batch reports it as the
+            exposure's failure).
+        """
+        from ..datamodels import open_model
+
+        return open_model(path)
+
     def active_steps(self, model: Any) -> list[str]:
         """Aliases of the sub-steps that apply to ``model``, in execution order.
 
