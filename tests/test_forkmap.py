@@ -94,3 +94,17 @@ def test_results_not_taken_are_reaped_on_close():
         for _ in range(4):
             pool.submit(_square_sum, [1, 2])
     assert pool._all == [] and pool._running == []
+
+
+def test_no_fork_while_another_thread_runs():
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert not fork_available()
+        with ForkPool(2) as pool:
+            assert pool.submit(_pid)() == os.getpid()
+    finally:
+        release.set()
+        other.join()
+    assert fork_available()

@@ -14,8 +14,9 @@ messages appear once, in task order, where the same work done in the parent woul
 them. An exception in the child is raised again in the parent.
 
 The pool runs each task in the parent instead (when it is submitted) where forking is
-not possible or not safe: not Linux, one CPU, ``WEBBCAL_OVERLAP=0``, or numba's OpenMP
-threading layer already started in this process (its threads do not survive a fork).
+not possible or not safe: not Linux, one CPU, ``WEBBCAL_OVERLAP=0``, another Python
+thread running in this process (it could hold a lock the child needs), or numba's
+OpenMP threading layer already started (its threads do not survive a fork).
 
 References
 ----------
@@ -29,6 +30,7 @@ import logging
 import os
 import pickle
 import sys
+import threading
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -49,6 +51,8 @@ def fork_available() -> bool:
         return False
     if not overlap_enabled():
         return False
+    if threading.active_count() > 1:
+        return False  # another thread could hold a lock the child would need
     parallel = sys.modules.get("numba.np.ufunc.parallel")
     if parallel is not None and getattr(parallel, "_is_initialized", False):
         try:
