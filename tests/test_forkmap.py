@@ -12,7 +12,14 @@ import pytest
 
 from webbcal.lib.forkmap import ForkPool, fork_available
 
-pytestmark = pytest.mark.skipif(not fork_available(), reason="no fork on this system")
+
+@pytest.fixture(autouse=True)
+def _forking():
+    """Skip where this process may not fork now (e.g. numba's OpenMP threads were
+    started by an earlier test's parallel kernel)."""
+    if not fork_available():
+        pytest.skip("no fork in this process now (lib.forkmap.fork_available)")
+
 
 log = logging.getLogger("webbcal.test_forkmap")
 

@@ -38,7 +38,6 @@ __all__ = [
     "bounding_polygon",
     "fill_polygon",
     "overlap_pixels",
-    "overlap_table",
     "polygon_intersection",
 ]
 
@@ -135,35 +134,6 @@ class PairOverlaps:
             self._pending[key] = found
         # as polygon_intersection: a failed intersection is the caller's own footprint
         return first.copy() if found is None else found
-
-
-def overlap_table(own_and_others: Sequence[tuple[SphericalPolygon, Sequence[SphericalPolygon]]],
-                  intersect: Callable[[SphericalPolygon, SphericalPolygon], SphericalPolygon],
-                  ) -> dict[tuple[int, int], SphericalPolygon]:  # fmt: skip
-    """The overlaps :func:`overlap_pixels` would ask ``intersect`` for, asked now.
-
-    Parameters
-    ----------
-    own_and_others : sequence of (SphericalPolygon, sequence of SphericalPolygon)
-        For each later call of :func:`overlap_pixels`, in order: its ``own``
-        footprint and its ``others`` flattened.
-    intersect : callable
-        As for :func:`overlap_pixels` (e.g. a :class:`PairOverlaps`).
-
-    Returns
-    -------
-    dict
-        ``(id(own), id(other))`` -> overlap; :func:`overlap_pixels` given
-        ``intersect=lambda a, b: table[(id(a), id(b))]`` then does what it does with
-        ``intersect`` itself, in any order (e.g. in several processes).
-    """
-    table: dict[tuple[int, int], SphericalPolygon] = {}
-    for own, others in own_and_others:
-        own_cap = _cap(own)
-        for other in others:
-            if _may_overlap(own_cap, _cap(other)):
-                table[(id(own), id(other))] = intersect(own, other)
-    return table
 
 
 def _cap(polygon: SphericalPolygon) -> tuple[np.ndarray, float]:

@@ -31,10 +31,9 @@ from typing import Any
 import numpy as np
 
 from ..datamodels.io import InputError
-from ..lib.forkmap import ForkPool
 from ..stpipe import Param, Step
 from ..stpipe.params import ParameterError
-from .geometry import PairOverlaps, bounding_polygon, overlap_pixels, overlap_table
+from .geometry import PairOverlaps, bounding_polygon, overlap_pixels
 from .matching import global_minimum, match_skies
 from .statistics import SKY_STATISTICS, SkyStatistics, sky_value
 
@@ -232,63 +231,31 @@ class SkyMatchStep(Step):
         weighted = np.zeros((n, n))
         npix = np.zeros((n, n), dtype=np.int64)
         log.info("Computing sky differences in the overlaps of %d images or groups", n)
-        jobs = [(e, image) for e, entity in enumerate(entities) for image in entity]
-        others = {e: [[o.polygon for o in entities[f]] for f in range(n) if f != e]
-                  for e in range(n)}  # fmt: skip
-        # With the members in memory, every second image is measured in a forked
-        # worker while this process measures the one before; the footprint overlaps
-        # are all formed here first (each pair once, as one after the other would).
-        beside = not library.on_disk and len(jobs) > 1
-        if beside:
-            table = overlap_table([(image.polygon, [p for ps in others[e] for p in ps])
-                                   for e, image in jobs], PairOverlaps())  # fmt: skip
-
-            def intersect(own, other):
-                return table[(id(own), id(other))]
-        else:
-            intersect = PairOverlaps()
-        with library, ForkPool(1 if beside else 0) as pool:
-            for j in range(0, len(jobs), 2 if beside else 1):
-                pair = jobs[j : j + 2]
-                pending = None
-                if len(pair) > 1:
-                    pending = pool.submit(self._image_skies, library, *pair[1], others,
-                                          stats, bits, intersect)  # fmt: skip
-                found = [self._image_skies(library, *pair[0], others, stats, bits, intersect)]
-                if pending is not None:
-                    found.append(pending())
-                for (e, _), skies in zip(pair, found, strict=True):
-                    for f, sky, count in skies:
-                        weighted[e, f] += sky * count
-                        npix[e, f] += count
+        shared = PairOverlaps()
+        with library:
+            for e, entity in enumerate(entities):
+                for image in entity:
+                    model = library.borrow(image.index)
+                    try:
+                        data = np.asarray(model.data, dtype=np.float32)
+                        good = _good_pixels(model, data, bits)
+                        inverse = _wcs_of(model, image.name).invert
+                        targets = [f for f in range(n) if f != e]
+                        found = overlap_pixels(data.shape, inverse, image.polygon,
+                                               [[o.polygon for o in entities[f]]
+                                                for f in targets], intersect=shared)  # fmt: skip
+                        for f, (mask, area) in zip(targets, found, strict=True):
+                            if area == 0.0:
+                                continue
+                            sky, count = sky_value(data[mask & good], stats)
+                            if sky is not None and count > 0:
+                                weighted[e, f] += sky * count
+                                npix[e, f] += count
+                    finally:
+                        library.shelve(model, image.index, modify=False)
         with np.errstate(invalid="ignore", divide="ignore"):
             pair_sky = np.where(npix > 0, weighted / np.maximum(npix, 1), np.nan)
         return pair_sky, npix
-
-    @staticmethod
-    def _image_skies(library: Any, e: int, image: _Image, others: dict, stats: SkyStatistics,
-                     bits: int | None, intersect: Any) -> list[tuple[int, float, int]]:  # fmt: skip
-        """``(f, sky, count)`` of one image of entity ``e`` in its overlap with each other
-        entity ``f`` that has a measurable sky there."""
-        n = len(others[e]) + 1
-        model = library.borrow(image.index)
-        try:
-            data = np.asarray(model.data, dtype=np.float32)
-            good = _good_pixels(model, data, bits)
-            inverse = _wcs_of(model, image.name).invert
-            targets = [f for f in range(n) if f != e]
-            found = overlap_pixels(data.shape, inverse, image.polygon, others[e],
-                                   intersect=intersect)  # fmt: skip
-            skies = []
-            for f, (mask, area) in zip(targets, found, strict=True):
-                if area == 0.0:
-                    continue
-                sky, count = sky_value(data[mask & good], stats)
-                if sky is not None and count > 0:
-                    skies.append((f, sky, count))
-            return skies
-        finally:
-            library.shelve(model, image.index, modify=False)
 
     def _write(self, library: Any, images: list[_Image]) -> Any:
         """Each member with its sky recorded (and subtracted): in place in a library this
