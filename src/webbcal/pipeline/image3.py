@@ -50,6 +50,12 @@ class Image3Pipeline(Pipeline):
     ``<product>_cat.ecsv`` and segmentation map ``<product>_segm.fits``, ``<product>``
     being the association's product name.
 
+    With the members in memory and two CPUs, per-member work runs beside this process
+    (:mod:`webbcal.lib.forkmap`, :mod:`webbcal.lib.overlap`; the products are the
+    same): tweakreg's source finding, outlier_detection's drizzles and tests, and the
+    ``_crf`` files, written while resample and source_catalog run.
+    ``WEBBCAL_OVERLAP=0`` keeps everything in one thread.
+
     Returns
     -------
     DataModel
@@ -124,17 +130,28 @@ class Image3Pipeline(Pipeline):
                     library = self._align_and_flag(library)
                     if self.save_results:
                         crf = self.outlier_detection.save_library_beside(library, pool, "crf")
-                mosaic = self.resample.run(library)
-                if getattr(mosaic.meta.cal_step, "resample", None) == "COMPLETE":
-                    try:
-                        self.source_catalog.run(mosaic)
-                    except InputError as why:
-                        # As the official pipeline: the mosaic stands without a catalog.
-                        log.warning("source_catalog: %s; no catalog written", why)
-            finally:
+                mosaic = self._combine(library)
+            except BaseException:
                 if crf is not None:
-                    crf()
+                    try:
+                        crf()  # registers what it wrote (removed on failure)
+                    except Exception:  # the first error is the one reported
+                        pass
+                raise
+            if crf is not None:
+                crf()
         log.info("... ending calwebb_image3")
+        return mosaic
+
+    def _combine(self, library: Any) -> Any:
+        """resample, then source_catalog on the mosaic; the mosaic."""
+        mosaic = self.resample.run(library)
+        if getattr(mosaic.meta.cal_step, "resample", None) == "COMPLETE":
+            try:
+                self.source_catalog.run(mosaic)
+            except InputError as why:
+                # As the official pipeline: the mosaic stands without a catalog.
+                log.warning("source_catalog: %s; no catalog written", why)
         return mosaic
 
     def _align_and_flag(self, library: Any) -> Any:
