@@ -37,8 +37,6 @@ _VARIANCES = ("var_poisson", "var_rnoise", "var_flat")
 #: Bytes of pixel maps kept from the drizzle of each exposure for its blot (four
 #: full-frame maps); beyond it the blot recomputes its map.
 MAP_BUDGET_BYTES = 256 * 2**20
-#: Default of ``_flag_resampled``'s map: take it from the store.
-_TAKE = object()
 
 
 @dataclass(frozen=True)
@@ -483,8 +481,8 @@ class OutlierDetectionStep(Step):
                 if index + 1 < len(library):
                     other = library.borrow(index + 1)
                     pixmap = self._blot_map(other, library, index + 1)
-                    pending = pool.submit(self._flag_resampled, other, library, index + 1,
-                                          median, tests, pixmap=pixmap)  # fmt: skip
+                    pending = pool.submit(self._flag_with_map, other, library, index + 1,
+                                          median, tests, pixmap)  # fmt: skip
                     del pixmap
                 model = library.borrow(index)
                 try:
@@ -528,15 +526,17 @@ class OutlierDetectionStep(Step):
         return self._maps.take(_name(model), model.data.shape, tolerance=MAX_TOLERANCE,
                                initial_step=BLOT_INITIAL_STEP)  # fmt: skip
 
-    def _flag_resampled(self, model, library, index, median, tests, *,
-                        pixmap=_TAKE) -> np.ndarray:  # fmt: skip
-        """The outlier mask of one member against the blotted median (``pixmap``: its
-        map taken by :meth:`_blot_map`; by default taken here)."""
+    def _flag_resampled(self, model, library, index, median, tests) -> np.ndarray:
+        """The outlier mask of one member against the blotted median."""
+        pixmap = self._blot_map(model, library, index)
+        return self._flag_with_map(model, library, index, median, tests, pixmap)
+
+    def _flag_with_map(self, model, library, index, median, tests, pixmap) -> np.ndarray:
+        """:meth:`_flag_resampled` with the member's map (:meth:`_blot_map`; None: made
+        by the blot)."""
         from .flagging import flag_resampled
         from .imaging import blot_median
 
-        if pixmap is _TAKE:
-            pixmap = self._blot_map(model, library, index)
         blot = blot_median(median.data, median.wcs, model.meta.wcs, model.data.shape,
                            pixmap=pixmap)  # fmt: skip
         if self.save_intermediate_results:
