@@ -213,3 +213,49 @@ def test_parity_with_the_official_image3_pipeline(case, tmp_path):
     assert np.median(np.abs(dflux)) < 1e-3
     ours.close()
     theirs.close()
+
+
+def test_one_thread_gives_the_same_products(case, tmp_path, monkeypatch):
+    """WEBBCAL_OVERLAP=0 (no worker thread or process): the same files, bit for bit."""
+    from astropy.io import fits
+
+    from webbcal.pipeline.image3 import Image3Pipeline
+
+    monkeypatch.setenv("WEBBCAL_DISABLE_CRDS_STEPPARS", "1")
+    monkeypatch.setenv("WEBBCAL_OVERLAP", "0")
+    Image3Pipeline.call(str(case["dithers"].asn_path), output_dir=str(tmp_path),
+                        save_results=True, steps=case["steps"])  # fmt: skip
+    names = sorted(p.name for p in case["out"].iterdir() if p.suffix in (".fits", ".ecsv"))
+    assert names == sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".fits", ".ecsv"))
+    for name in names:
+        if name.endswith(".ecsv"):
+            ours, one = ([x for x in (d / name).read_text().splitlines()
+                          if "date" not in x.lower()] for d in (case["out"], tmp_path))  # fmt: skip
+            assert ours == one
+            continue
+        with fits.open(case["out"] / name) as a, fits.open(tmp_path / name) as b:
+            for ha, hb in zip(a, b, strict=True):
+                if ha.name in ("ASDF", "HDRTAB") or ha.data is None:
+                    continue
+                np.testing.assert_array_equal(ha.data, hb.data, err_msg=f"{name} {ha.name}")
+
+
+def test_a_failure_after_outlier_detection_leaves_no_crf(case, tmp_path, monkeypatch, caplog):
+    """The _crf files written beside resample are removed when the run fails."""
+    import logging
+
+    from webbcal.pipeline.image3 import Image3Pipeline
+    from webbcal.resample import ResampleStep
+
+    def broken(self, model):
+        raise RuntimeError("resample failed on purpose")
+
+    monkeypatch.setenv("WEBBCAL_DISABLE_CRDS_STEPPARS", "1")
+    monkeypatch.setattr(ResampleStep, "process", broken)
+    with caplog.at_level(logging.INFO), pytest.raises(RuntimeError, match="on purpose"):
+        Image3Pipeline.call(str(case["dithers"].asn_path), output_dir=str(tmp_path),
+                            save_results=True, steps=case["steps"])  # fmt: skip
+    removed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Removed")]
+    assert len([m for m in removed if m.endswith("_crf.fits written before the failure")]) == 4
+    assert not list(tmp_path.glob("*_crf.fits"))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp_webbcal_")]

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["overlap_enabled", "run_beside"]
+__all__ = ["Beside", "overlap_enabled", "run_beside", "start_beside"]
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -43,6 +43,53 @@ def overlap_enabled() -> bool:
         return (os.cpu_count() or 1) > 1
 
 
+class Beside:
+    """A worker thread started by :func:`start_beside`; :meth:`join` gives its result."""
+
+    def __init__(self, background: Callable[[Callable[[], None]], T]) -> None:
+        self._entered = threading.Event()
+        self._outcome: dict[str, object] = {}
+        self._worker = threading.Thread(target=self._work, args=(background,),
+                                        name="webbcal-beside", daemon=True)  # fmt: skip
+        self._worker.start()
+        self._entered.wait()
+
+    def _work(self, background) -> None:
+        try:
+            self._outcome["value"] = background(self._entered.set)
+        except BaseException as exc:  # re-raised in the caller's thread
+            self._outcome["error"] = exc
+        finally:
+            self._entered.set()
+
+    def join(self):
+        """Wait for the worker; return its result or raise its exception."""
+        self._worker.join()
+        if "error" in self._outcome:
+            error = self._outcome.pop("error")
+            raise error  # type: ignore[misc]
+        return self._outcome.get("value")
+
+
+def start_beside(background: Callable[[Callable[[], None]], T]) -> Beside:
+    """Start ``background`` in a worker thread; return once it enters its kernel.
+
+    Parameters
+    ----------
+    background : callable
+        Called as ``background(entering)`` in a worker thread. It calls
+        ``entering()`` right before its GIL-free kernel (later calls do nothing);
+        this function returns then, or when ``background`` ends without calling it.
+
+    Returns
+    -------
+    Beside
+        ``join()`` waits for the worker and returns ``background``'s result (or
+        raises its exception).
+    """
+    return Beside(background)
+
+
 def run_beside(background: Callable[[Callable[[], None]], T],
                foreground: Callable[[], U]) -> tuple[T, U]:  # fmt: skip
     """Run ``background`` in a worker thread and ``foreground`` in this one.
@@ -50,10 +97,8 @@ def run_beside(background: Callable[[Callable[[], None]], T],
     Parameters
     ----------
     background : callable
-        Called as ``background(entering)`` in a worker thread. It calls
-        ``entering()`` right before its GIL-free kernel (and may call it again;
-        later calls do nothing); ``foreground`` starts then, or when
-        ``background`` returns without calling it.
+        As for :func:`start_beside`; ``foreground`` starts once it enters its
+        kernel.
     foreground : callable
         Called without arguments in this thread.
 
@@ -68,24 +113,13 @@ def run_beside(background: Callable[[Callable[[], None]], T],
         The exception of ``foreground`` if it raised (after the worker ended), else
         the one of ``background``.
     """
-    entered = threading.Event()
-    outcome: dict[str, object] = {}
-
-    def work() -> None:
-        try:
-            outcome["value"] = background(entered.set)
-        except BaseException as exc:  # re-raised in the caller's thread
-            outcome["error"] = exc
-        finally:
-            entered.set()
-
-    worker = threading.Thread(target=work, name="webbcal-beside", daemon=True)
-    worker.start()
-    entered.wait()
+    beside = start_beside(background)
     try:
         result = foreground()
-    finally:
-        worker.join()
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return outcome["value"], result  # type: ignore[return-value]
+    except BaseException:
+        try:
+            beside.join()
+        except BaseException:  # the foreground's error is the one reported
+            pass
+        raise
+    return beside.join(), result

@@ -337,8 +337,8 @@ class OutlierDetectionStep(Step):
 
     def _median_resampled(self, library: Any, indices: list[int], bad_bits: int) -> _Median:
         """Drizzle each exposure group, mask low weights, median over the groups."""
-        from ..resample import Coadd, PixelMapStore
-        from .flagging import weight_threshold
+        from ..lib.forkmap import ForkPool
+        from ..resample import PixelMapStore
         from .median import DEFAULT_BLOCK_BYTES, ImageStack
 
         resampler = self._resampler()
@@ -357,29 +357,45 @@ class OutlierDetectionStep(Step):
         log.info("Drizzling %d exposure group(s) onto a %s (ny, nx) grid", len(groups),
                  grid.shape)  # fmt: skip
         meta_source = None
+        # With the members in memory, every second group is drizzled in a forked
+        # worker while this process drizzles the one before it; the images are
+        # stacked in group order.
+        beside = not (self.save_intermediate_results or library.on_disk)
+        drizzle = _GroupDrizzle(resampler, library, grid, params, ratio, self.maskpt,
+                                MAP_BUDGET_BYTES)  # fmt: skip
+        ordered = list(groups.values())
         with ImageStack(len(groups), grid.shape,
-                        block_bytes=self.block_bytes or DEFAULT_BLOCK_BYTES) as stack:  # fmt: skip
-            for k, members in enumerate(groups.values()):
-                log.info("%d exposure(s) to drizzle together", len(members))
-                coadd = Coadd(grid.wcs, params, n_inputs=len(members), pixel_scale_ratio=ratio,
-                              map_store=self._maps)  # fmt: skip
-                group_first = resampler._add_all(coadd, library, members, None)
-                result = coadd.finalize()
-                del coadd
+                        block_bytes=self.block_bytes or DEFAULT_BLOCK_BYTES) as stack, \
+                ForkPool(1 if beside else 0) as pool:  # fmt: skip
+            k = 0
+            while k < len(ordered):
+                pair = ordered[k : k + 2] if beside else ordered[k : k + 1]
+                for members in pair:
+                    log.info("%d exposure(s) to drizzle together", len(members))
+                other = pool.submit(drizzle, pair[1]) if len(pair) > 1 else None
+                data, maps, result, group_first = drizzle(pair[0], keep=True)
                 if self.save_intermediate_results:
                     product = resampler._product(result, grid, group_first, footprints, ratio,
                                                  library)  # fmt: skip
-                    self._save_intermediate(product, library, members[0], "outlier_i2d")
+                    self._save_intermediate(product, library, ordered[k][0], "outlier_i2d")
                     if meta_source is None:
                         meta_source = _metadata_of(product)
                     del product
-                threshold = weight_threshold(result.wht, self.maskpt)
-                data = np.array(result.data, dtype=np.float32)
-                data[result.wht < threshold] = np.nan
-                stack.write(k, data)
-                del result, data
+                del result, group_first
+                self._stack(stack, k, data, maps)
+                del data, maps
+                if other is not None:
+                    self._stack(stack, k + 1, *other())
+                    del other
+                k += len(pair)
             median = stack.median()
         return _Median(median, grid.wcs, meta_source, library.member_name(indices[0]))
+
+    def _stack(self, stack, k: int, data: np.ndarray, maps: list) -> None:
+        """Group ``k``'s masked image into the stack; its pixel maps offered for the blots."""
+        stack.write(k, data)
+        for name, pixmap in maps:
+            self._maps.offer(name, pixmap)
 
     def _median_direct(self, library: Any, indices: list[int], bad_bits: int) -> _Median:
         """Median of the exposures on their own grid (``resample_data=False``)."""
@@ -436,6 +452,9 @@ class OutlierDetectionStep(Step):
         """The exposures with their outliers flagged: in place in a library this run owns,
         else a new library of copies."""
         in_place = self._in_place()
+        if (in_place and self.resample_data and not self.save_intermediate_results
+                and not library.on_disk and len(library) > 1):  # fmt: skip
+            return self._flag_in_pairs(library, median, tests)
         results = library if in_place else library.derived()
         for index in range(len(library)):
             if in_place:
@@ -451,6 +470,34 @@ class OutlierDetectionStep(Step):
             results.add_result(index, model)
         return results
 
+    def _flag_in_pairs(self, library: Any, median: _Median, tests: tuple) -> Any:
+        """The members flagged in place, two at a time: the outliers of every second
+        member are found in a forked worker while this process does the one before."""
+        from ..lib.forkmap import ForkPool
+
+        with library, ForkPool(1) as pool:
+            for index in range(0, len(library), 2):
+                other, pending = None, None
+                if index + 1 < len(library):
+                    other = library.borrow(index + 1)
+                    pixmap = self._blot_map(other, library, index + 1)
+                    pending = pool.submit(self._flag_with_map, other, library, index + 1,
+                                          median, tests, pixmap)  # fmt: skip
+                    del pixmap
+                model = library.borrow(index)
+                try:
+                    self._flag_one(model, library, index, median, tests)
+                finally:
+                    library.shelve(model, index)
+                if other is not None:
+                    try:
+                        mask = pending()
+                        _apply(other, mask)
+                        log.info("%d pixels marked as outliers", int(np.count_nonzero(mask)))
+                    finally:
+                        library.shelve(other, index + 1)
+        return library
+
     def _flag_one(self, model: Any, library: Any, index: int, median: Any, tests: tuple) -> None:
         """Flag the outliers of one member (DQ OUTLIER and DO_NOT_USE, SCI/ERR NaN)."""
         if self.resample_data:
@@ -462,24 +509,34 @@ class OutlierDetectionStep(Step):
         _apply(model, mask)
         log.info("%d pixels marked as outliers", int(np.count_nonzero(mask)))
 
-    def _flag_resampled(self, model, library, index, median, tests) -> np.ndarray:
-        from .flagging import flag_resampled
-        from .imaging import blot_median
-
+    def _blot_map(self, model, library, index) -> np.ndarray | None:
+        """The member's map kept from the drizzle, if it has blot_median's parameters
+        (taken from the store)."""
         if getattr(model.meta, "wcs", None) is None:
             raise InputError(
                 f"{library.member_name(index)}: stage 2 not run (no WCS): "
                 "meta.wcs is missing; run assign_wcs (calwebb_image2) first"
             )
-        pixmap = None
-        if getattr(self, "_maps", None) is not None:
-            from ..resample.step import _name
-            from ..wcs import MAX_TOLERANCE
-            from .imaging import BLOT_INITIAL_STEP
+        if getattr(self, "_maps", None) is None:
+            return None
+        from ..resample.step import _name
+        from ..wcs import MAX_TOLERANCE
+        from .imaging import BLOT_INITIAL_STEP
 
-            # the map of blot_median's parameters, if kept from the drizzle
-            pixmap = self._maps.take(_name(model), model.data.shape, tolerance=MAX_TOLERANCE,
-                                     initial_step=BLOT_INITIAL_STEP)  # fmt: skip
+        return self._maps.take(_name(model), model.data.shape, tolerance=MAX_TOLERANCE,
+                               initial_step=BLOT_INITIAL_STEP)  # fmt: skip
+
+    def _flag_resampled(self, model, library, index, median, tests) -> np.ndarray:
+        """The outlier mask of one member against the blotted median."""
+        pixmap = self._blot_map(model, library, index)
+        return self._flag_with_map(model, library, index, median, tests, pixmap)
+
+    def _flag_with_map(self, model, library, index, median, tests, pixmap) -> np.ndarray:
+        """:meth:`_flag_resampled` with the member's map (:meth:`_blot_map`; None: made
+        by the blot)."""
+        from .flagging import flag_resampled
+        from .imaging import blot_median
+
         blot = blot_median(median.data, median.wcs, model.meta.wcs, model.data.shape,
                            pixmap=pixmap)  # fmt: skip
         if self.save_intermediate_results:
@@ -535,6 +592,38 @@ class OutlierDetectionStep(Step):
         out.meta.wcs = median.wcs
         index = next(i for i in range(len(library)) if library.member_name(i) == median.name)
         self._save_intermediate(out, library, index, "median")
+
+
+class _GroupDrizzle:
+    """One exposure group drizzled onto the outlier grid: its image with NaN where the
+    weight is below the threshold, and its pixel maps (for the blots)."""
+
+    def __init__(self, resampler, library, grid, params, ratio, maskpt, budget):
+        self.resampler, self.library, self.grid = resampler, library, grid
+        self.params, self.ratio, self.maskpt, self.budget = params, ratio, maskpt, budget
+
+    def __call__(self, members: list[int], keep: bool = False):
+        """``(image, [(name, map)])``; with ``keep`` also the combination and the
+        first member's metadata."""
+        from ..resample import Coadd, PixelMapStore
+        from .flagging import weight_threshold
+
+        params = self.params
+        store = PixelMapStore(self.budget, tolerance=params.tolerance,
+                              initial_step=max(8, params.initial_step))  # fmt: skip
+        coadd = Coadd(self.grid.wcs, params, n_inputs=len(members),
+                      pixel_scale_ratio=self.ratio, map_store=store)  # fmt: skip
+        group_first = self.resampler._add_all(coadd, self.library, members, None)
+        result = coadd.finalize()
+        del coadd
+        threshold = weight_threshold(result.wht, self.maskpt)
+        data = np.array(result.data, dtype=np.float32)
+        data[result.wht < threshold] = np.nan
+        maps = list(store._maps.items())
+        store.clear()
+        if keep:
+            return data, maps, result, group_first
+        return data, maps
 
 
 def _is_tso(model: Any) -> bool:

@@ -50,6 +50,12 @@ class Image3Pipeline(Pipeline):
     ``<product>_cat.ecsv`` and segmentation map ``<product>_segm.fits``, ``<product>``
     being the association's product name.
 
+    With the members in memory and two CPUs, per-member work runs beside this process
+    (:mod:`webbcal.lib.forkmap`, :mod:`webbcal.lib.overlap`; the products are the
+    same): tweakreg's source finding, outlier_detection's drizzles and tests, and the
+    ``_crf`` files, written while resample and source_catalog run.
+    ``WEBBCAL_OVERLAP=0`` keeps everything in one thread.
+
     Returns
     -------
     DataModel
@@ -101,10 +107,12 @@ class Image3Pipeline(Pipeline):
         """References of source_catalog are chosen on the mosaic, when it exists."""
 
     def process(self, model: Any) -> Any:
+        from ..lib.forkmap import ForkPool
+
         log.info("Starting calwebb_image3 ...")
         library = self._library(model)
         self.outlier_detection.suffix = "crf"
-        self.outlier_detection.save_results = self.save_results
+        self.outlier_detection.save_results = False  # saved below, beside resample
         self.resample.suffix = "i2d"
         self.resample.save_results = self.save_results
         self.source_catalog.save_results = self.save_results
@@ -113,22 +121,30 @@ class Image3Pipeline(Pipeline):
             self.output_file = product
             # Sub-steps name their combined products after the association product.
             object.__setattr__(self, "_input_filename", product + ".fits")
-        if library.group_names:
-            with library:
-                first = library.borrow(0)
-                moving = is_moving_target(first)
-                library.shelve(first, 0, modify=False)
-            # A library this run opened or made (not the caller's) is updated in place
-            # by tweakreg, skymatch and outlier_detection: memory holds each member once.
-            owned = self.owns_input()
-            if moving:
-                aligned = self.assign_mtwcs.run(library)
-            else:
-                aligned = self.tweakreg.run(library, _owned=owned)
-            owned = owned or aligned is not library
-            matched = self.skymatch.run(aligned, _owned=owned)
-            owned = owned or matched is not aligned
-            library = self.outlier_detection.run(matched, _owned=owned)
+        # The _crf files are written by a forked worker (members in memory) while
+        # resample and source_catalog run here.
+        with ForkPool(0 if library.on_disk else 1) as pool:
+            crf = None
+            try:
+                if library.group_names:
+                    library = self._align_and_flag(library)
+                    if self.save_results:
+                        crf = self.outlier_detection.save_library_beside(library, pool, "crf")
+                mosaic = self._combine(library)
+            except BaseException:
+                if crf is not None:
+                    try:
+                        crf()  # registers what it wrote (removed on failure)
+                    except Exception:  # the first error is the one reported
+                        pass
+                raise
+            if crf is not None:
+                crf()
+        log.info("... ending calwebb_image3")
+        return mosaic
+
+    def _combine(self, library: Any) -> Any:
+        """resample, then source_catalog on the mosaic; the mosaic."""
         mosaic = self.resample.run(library)
         if getattr(mosaic.meta.cal_step, "resample", None) == "COMPLETE":
             try:
@@ -136,8 +152,25 @@ class Image3Pipeline(Pipeline):
             except InputError as why:
                 # As the official pipeline: the mosaic stands without a catalog.
                 log.warning("source_catalog: %s; no catalog written", why)
-        log.info("... ending calwebb_image3")
         return mosaic
+
+    def _align_and_flag(self, library: Any) -> Any:
+        """assign_mtwcs or tweakreg, skymatch and outlier_detection; the flagged members."""
+        with library:
+            first = library.borrow(0)
+            moving = is_moving_target(first)
+            library.shelve(first, 0, modify=False)
+        # A library this run opened or made (not the caller's) is updated in place
+        # by tweakreg, skymatch and outlier_detection: memory holds each member once.
+        owned = self.owns_input()
+        if moving:
+            aligned = self.assign_mtwcs.run(library)
+        else:
+            aligned = self.tweakreg.run(library, _owned=owned)
+        owned = owned or aligned is not library
+        matched = self.skymatch.run(aligned, _owned=owned)
+        owned = owned or matched is not aligned
+        return self.outlier_detection.run(matched, _owned=owned)
 
     def save_result(self, result: Any, suffix: str | None = None) -> list[str]:
         """The steps save the products; the pipeline writes nothing more."""

@@ -600,28 +600,53 @@ class Step:
         ``<member root>_<asn_id>_<suffix>.fits`` (e.g. ``jw..._nrca1_o001_crf.fits``),
         in ``output_dir``.
         """
-        from ..datamodels import save_model
+        paths = self._library_paths(library, suffix)
+        existed = [os.path.exists(path) for path in paths]
+        try:
+            _write_members(library, paths)
+        finally:
+            self._record_written(paths, existed)
+        return paths
+
+    def save_library_beside(self, library: Any, pool: Any,
+                            suffix: str | None = None) -> Any:  # fmt: skip
+        """:meth:`save_library` in a worker of ``pool`` (:class:`webbcal.lib.forkmap.ForkPool`).
+
+        The members are written as they are now (the worker has its own copy of the
+        memory), while this process goes on. Returns a function that waits for the
+        worker, registers the files written (removed if the run fails) and returns
+        their paths, or raises the worker's error.
+        """
+        paths = self._library_paths(library, suffix)
+        existed = [os.path.exists(path) for path in paths]
+        pending = pool.submit(_write_members, library, paths)
+
+        def finish() -> list[str]:
+            try:
+                pending()
+            finally:
+                self._record_written(paths, existed)
+            return paths
+
+        return finish
+
+    def _library_paths(self, library: Any, suffix: str | None) -> list[str]:
         from .naming import member_output_path
 
         root = self._root()
         output_dir = self.output_dir or (root.output_dir if root is not self else None)
-        paths = []
-        with library:
-            for index in range(len(library)):
-                path = member_output_path(
-                    library.member_name(index), suffix or self.output_suffix,
-                    asn_id=library.asn.asn_id, output_dir=output_dir,
-                )  # fmt: skip
-                model = library.borrow(index)
-                try:
-                    existed = os.path.exists(path)
-                    save_model(model, path)
-                finally:
-                    library.shelve(model, index, modify=False)
-                if not existed:
-                    root.__dict__.setdefault("_written", []).append(path)
-                paths.append(path)
-        return paths
+        suffix = suffix or self.output_suffix
+        asn_id = library.asn.asn_id
+        return [member_output_path(library.member_name(index), suffix, asn_id=asn_id,
+                                   output_dir=output_dir)
+                for index in range(len(library))]  # fmt: skip
+
+    def _record_written(self, paths: list[str], existed: list[bool]) -> None:
+        """Register the files of ``paths`` this run created (removed if it fails)."""
+        written = self._root().__dict__.setdefault("_written", [])
+        for path, was in zip(paths, existed, strict=True):
+            if not was and os.path.exists(path):
+                written.append(path)
 
     def save_ecsv(self, table: Any, path: str) -> str:
         """Write an astropy table as ECSV (``path`` with its extension made ``.ecsv``),
@@ -694,6 +719,19 @@ class Step:
     @property
     def _input_name(self) -> str | None:
         return self.__dict__.get("_input_filename")
+
+
+def _write_members(library: Any, paths: list[str]) -> None:
+    """Write member ``k`` of ``library`` to ``paths[k]`` (atomically, each)."""
+    from ..datamodels import save_model
+
+    with library:
+        for index, path in enumerate(paths):
+            model = library.borrow(index)
+            try:
+                save_model(model, path)
+            finally:
+                library.shelve(model, index, modify=False)
 
 
 def _as_tuple(result: Any) -> tuple:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.table import Table
 
-__all__ = ["STARFINDERS", "SourceFinding", "find_sources", "empty_catalog"]
+__all__ = ["STARFINDERS", "SourceFinding", "empty_catalog", "find_sources"]
 
 log = logging.getLogger(__name__)
 

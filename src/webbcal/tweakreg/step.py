@@ -233,14 +233,35 @@ class TweakRegStep(Step):
                              refcat_name=refcat_name)  # fmt: skip
 
     def _correctors(self, library: Any, custom: dict[int, str]) -> tuple[list, dict[int, str]]:
-        """Catalog and tweakwcs corrector of every member; the catalogs written."""
+        """Catalog and tweakwcs corrector of every member; the catalogs written.
+
+        With the members in memory, the sources of each are found in a forked worker
+        process (:class:`webbcal.lib.forkmap.ForkPool`, two at a time) while the next
+        members are read; the catalogs are then taken in member order.
+        """
+        from ..lib.forkmap import ForkPool
+
         options = self._source_finding()
         correctors, saved = [], {}
-        with library:
+        workers = 0 if library.on_disk else 2
+        with library, ForkPool(workers) as pool:
+            found = []
             for index in range(len(library)):
                 model = library.borrow(index)
                 try:
-                    catalog, save = self._catalog(model, custom.get(index), options)
+                    # The first member here: what source finding loads on its first
+                    # use (imports, compiled kernels) is then inherited by the workers.
+                    submit = pool.submit if found else pool.run_here
+                    found.append(self._start_catalog(submit, model, custom.get(index),
+                                                     options))  # fmt: skip
+                finally:
+                    library.shelve(model, index, modify=False)
+                del model
+            for index in range(len(library)):
+                model = library.borrow(index)
+                try:
+                    catalog, save = self._catalog(model, *found[index])
+                    found[index] = None
                     name = Path(_name(model)).stem.strip("_- ")
                     if save:
                         saved[index] = self._write_catalog(catalog, _name(model))
@@ -249,26 +270,26 @@ class TweakRegStep(Step):
                     library.shelve(model, index, modify=False)
         return correctors, saved
 
-    def _catalog(self, model: Any, custom_path: str | None, options: SourceFinding):
-        from .sources import find_sources
-
-        name = _name(model)
+    def _start_catalog(self, submit: Any, model: Any, custom_path: str | None,
+                       options: SourceFinding) -> tuple:  # fmt: skip
+        """``(catalog or a function giving it, save)``: a custom catalog, or the sources
+        found by ``submit`` (:meth:`webbcal.lib.forkmap.ForkPool.submit`)."""
         _check_imaging(model)
         if custom_path is not None:
             log.info("Using user-provided input catalog '%s'", custom_path)
-            catalog, save = _read_custom_catalog(custom_path), False
-        else:
-            from .. import dqflags
+            return _read_custom_catalog(custom_path), False
+        err = None if model.err is None else np.asarray(model.err)
+        return submit(_member_sources, np.asarray(model.data), np.asarray(model.dq), err,
+                      options), self.save_catalogs  # fmt: skip
 
-            dq = np.asarray(model.dq)
-            mask = (dq & (dqflags.NON_SCIENCE | dqflags.DO_NOT_USE)) != 0
-            err = None if model.err is None else np.asarray(model.err)
-            catalog = find_sources(np.asarray(model.data), mask=mask, err=err, options=options)
-            catalog = catalog["id", "xcentroid", "ycentroid", "flux"]
-            catalog.rename_columns(["xcentroid", "ycentroid"], ["x", "y"])
-            save = self.save_catalogs
+    def _catalog(self, model: Any, catalog: Any, save: bool):
+        """The member's catalog within its WCS bounding box (``catalog`` may be a
+        function giving it)."""
         from .align import within_bounding_box
 
+        if callable(catalog):
+            catalog = catalog()
+        name = _name(model)
         bbox = model.meta.wcs.bounding_box
         catalog = within_bounding_box(catalog, None if bbox is None else bbox.bounding_box("F"))
         if len(catalog) == 0:
@@ -433,6 +454,20 @@ def _epoch(library: Any) -> float | None:
         date = model.meta.observation.date
         library.shelve(model, 0, modify=False)
     return None if not date else float(Time(date).decimalyear)
+
+
+def _member_sources(
+    data: np.ndarray, dq: np.ndarray, err: np.ndarray | None, options: SourceFinding
+):
+    """Alignment catalog (``id``, ``x``, ``y``, ``flux``) of one member's arrays."""
+    from .. import dqflags
+    from .sources import find_sources
+
+    mask = (np.asarray(dq) & (dqflags.NON_SCIENCE | dqflags.DO_NOT_USE)) != 0
+    catalog = find_sources(data, mask=mask, err=err, options=options)
+    catalog = catalog["id", "xcentroid", "ycentroid", "flux"]
+    catalog.rename_columns(["xcentroid", "ycentroid"], ["x", "y"])
+    return catalog
 
 
 def _check_imaging(model: Any) -> None:

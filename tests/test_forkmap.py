@@ -1,0 +1,117 @@
+"""lib.forkmap: tasks in forked children give what running them here gives."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+from webbcal.lib.forkmap import ForkPool, fork_available
+
+
+@pytest.fixture(autouse=True)
+def _forking():
+    """Skip where this process may not fork now (e.g. numba's OpenMP threads were
+    started by an earlier test's parallel kernel)."""
+    if not fork_available():
+        pytest.skip("no fork in this process now (lib.forkmap.fork_available)")
+
+
+log = logging.getLogger("webbcal.test_forkmap")
+
+
+def _square_sum(values, power=2):
+    return float(np.sum(np.asarray(values, float) ** power))
+
+
+def _pid():
+    return os.getpid()
+
+
+def _logs_and_warns(text):
+    log.info("child says %s", text)
+    log.debug("not shown at INFO")
+    warnings.warn(f"careful: {text}", UserWarning, stacklevel=1)
+    return text.upper()
+
+
+def _fails():
+    raise ValueError("bad member 3: DQ missing")
+
+
+def _unpicklable():
+    return threading.Lock()
+
+
+def test_results_come_back_in_order_from_other_processes():
+    data = [np.arange(n) for n in range(1, 7)]
+    with ForkPool(2) as pool:
+        pending = [pool.submit(_square_sum, d, power=3) for d in data]
+        pids = [pool.submit(_pid) for _ in range(3)]
+        got = [p() for p in pending]
+        child_pids = {p() for p in pids}
+    assert got == [_square_sum(d, power=3) for d in data]
+    assert os.getpid() not in child_pids
+
+
+def test_logs_and_warnings_of_the_child_reach_the_parent(caplog):
+    with caplog.at_level(logging.INFO, logger="webbcal.test_forkmap"), ForkPool(2) as pool:
+        pending = pool.submit(_logs_and_warns, "hello")
+        with pytest.warns(UserWarning, match="careful: hello"):
+            assert pending() == "HELLO"
+    messages = [r.getMessage() for r in caplog.records if r.name == "webbcal.test_forkmap"]
+    assert messages == ["child says hello"]
+
+
+def test_an_error_in_the_child_is_raised_in_the_parent():
+    with ForkPool(2) as pool:
+        pending = pool.submit(_fails)
+        with pytest.raises(ValueError, match="bad member 3: DQ missing"):
+            pending()
+
+
+def test_an_unpicklable_result_is_reported():
+    with ForkPool(2) as pool:
+        pending = pool.submit(_unpicklable)
+        with pytest.raises(RuntimeError, match="cannot be sent back"):
+            pending()
+
+
+def test_no_worker_or_overlap_off_runs_here(monkeypatch):
+    with ForkPool(0) as pool:
+        assert pool.submit(_pid)() == os.getpid()
+    with ForkPool(1) as pool:
+        assert pool.submit(_pid)() != os.getpid()
+    with ForkPool(2) as pool:
+        assert pool.run_here(_pid)() == os.getpid()
+        with pytest.raises(ValueError, match="bad member 3"):
+            pool.run_here(_fails)()
+    monkeypatch.setenv("WEBBCAL_OVERLAP", "0")
+    assert not fork_available()
+    with ForkPool(2) as pool:
+        assert pool.submit(_pid)() == os.getpid()
+
+
+def test_results_not_taken_are_reaped_on_close():
+    with ForkPool(2) as pool:
+        for _ in range(4):
+            pool.submit(_square_sum, [1, 2])
+    assert pool._all == [] and pool._running == []
+
+
+def test_no_fork_while_another_thread_runs():
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert not fork_available()
+        with ForkPool(2) as pool:
+            assert pool.submit(_pid)() == os.getpid()
+    finally:
+        release.set()
+        other.join()
+    assert fork_available()
