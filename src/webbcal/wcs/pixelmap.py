@@ -53,6 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.interpolate import BSpline, RectBivariateSpline
+from threadpoolctl import threadpool_limits
 
 log = logging.getLogger(__name__)
 
@@ -243,14 +244,18 @@ def _evaluate_grid(spline: RectBivariateSpline, rows: np.ndarray, cols: np.ndarr
     b_rows = BSpline.design_matrix(rows, t_rows, degree)  # sparse, 4 non-zeros per row
     b_cols = BSpline.design_matrix(cols, t_cols, degree).toarray()
     left = np.asarray(b_rows @ coeffs)
-    if out is None:
-        return np.ascontiguousarray(left @ b_cols.T)
-    block = max(1, _BLOCK_VALUES // max(1, len(cols)))
-    tmp = np.empty((min(block, len(rows)), len(cols)))
-    for r0 in range(0, len(rows), block):
-        part = tmp[: min(block, len(rows) - r0)]
-        np.matmul(left[r0 : r0 + len(part)], b_cols.T, out=part)
-        out[r0 : r0 + len(part)] = part
+    # BLAS on one thread: the products are thin (a few tens of basis functions), and
+    # OpenBLAS's threads spent more CPU time waiting after each call than they saved
+    # (the same products, the same bits)
+    with threadpool_limits(1, user_api="blas"):
+        if out is None:
+            return np.ascontiguousarray(left @ b_cols.T)
+        block = max(1, _BLOCK_VALUES // max(1, len(cols)))
+        tmp = np.empty((min(block, len(rows)), len(cols)))
+        for r0 in range(0, len(rows), block):
+            part = tmp[: min(block, len(rows) - r0)]
+            np.matmul(left[r0 : r0 + len(part)], b_cols.T, out=part)
+            out[r0 : r0 + len(part)] = part
     return out
 
 
