@@ -29,4 +29,5 @@ def test_ci_runs_exactly_the_readme_test_command():
     commands = [line for line in ci if line and not line.startswith("#")]
     # The README's command, then the slow tests.
     assert _setup_commands()[1] in commands
-    assert commands[-1] == ".venv-test/bin/python -m pytest -q -m slow"
+    assert commands[-1] == ".venv-test/bin/python -m pytest -q -m slow -n 2 --dist loadfile"
+    assert commands[-1] in (ROOT / "README.md").read_text(encoding="utf-8")
