@@ -117,9 +117,33 @@ plus about 0.28 GB of interpreter and libraries leaves the half-of-jwst goal (0.
 unmet; glibc's dynamic mmap threshold adds 0.02-0.05 GB of fragmentation to ``ru_maxrss``
 (0.536 with ``MALLOC_MMAP_THRESHOLD_=1048576``).
 
+Session 10 (quiet machine, load about 1; same runs; jwst 3.0.0; products identical to the
+previous version and i2d 1.5e-7 from jwst)::
+
+    one exposure per fresh process (--runs 2)   webbcal   jwst
+    wall (s)                                       6.39   13.10   2.1x
+    peak RSS (GB)                                  0.50    1.04   0.48 (was 0.54)
+    whole pipeline call (s)                        5.23    9.31
+    resample step (s)                              1.31    6.86
+    start-up floor (s)                             2.32-2.45      (jwst / 5 = 2.62)
+    warm call (--runs 1 --calls 4, median of 3)    2.34    9.49   4.1x
+
+What changed: an exposure whose pixel map resample makes itself is drizzled in strips of
+about 256 rows, each with its part of the map (``PixelMapFit.rows``), weights and inputs
+and one row beyond on each side (drizzle's C kernel is called for every strip with the
+exposure's context bit: the same result, bit for bit, as one call); a combination of one
+exposure finishes its variances straight from the drizzled planes (no planes of summed
+weights); the compiled variance pass runs in a second thread beside drizzle's SCI call
+(``lib/overlap``); the map's B-spline products use one BLAS thread (OpenBLAS's threads
+cost more CPU time waiting than they saved). The "start-up floor" is a fresh process that
+only imports stdatamodels, gwcs and drizzle and opens the rate file with stdatamodels: it
+takes nearly all of a fifth of jwst's time, so 5x on a fresh process cannot be reached
+(the products alone take 0.3-0.5 s to write); the warm call is 4.1x.
+
 Usage::
 
     python benchmarks/bench_image2.py --runs 2
+    python benchmarks/bench_image2.py --runs 1 --calls 4    # warm calls
     python benchmarks/bench_image2.py --runs 2 --throughput 8 --before-src /tmp/old/src
     python benchmarks/bench_image2.py --runs 1 --no-jwst --profile prof.out
 """
