@@ -97,6 +97,18 @@ On an idle 2-core machine the critical path should be about 6 s shorter (resampl
 -2.2 s, outlier_detection -3 s with the ``_crf`` writing off it, tweakreg -0.9 s):
 not measured yet; compare ``WEBBCAL_OVERLAP=0`` and ``1`` on a quiet machine.
 
+Measured on the merged main (session 10, quiet machine, load 1.2-1.3; the overlap-off run
+right after, webbcal only): the second core saves 1.4 s, not 6 (two busy threads or
+processes each run slower on these two cores: drizzle's SCI calls took 1.1 s in a warm
+calwebb_image2 call beside the variance pass against 0.55 s alone)::
+
+    N=4          wall (s)  CPU (s)         peak RSS (GB)  tweakreg skymatch outlier resample catalog
+    webbcal        24.2    33.2 (7.4 in workers)  1.23      5.9      2.5      6.0     6.5     3.0
+    overlap off    25.6    29.6                   1.18      5.9      2.6      6.8     7.1     3.0
+    jwst           94.0   104.5                   1.52     15.8      2.4     39.7    29.9     5.4
+    ratio: wall 3.89x, CPU 3.15x, memory 0.81; i2d median relative difference 2.4e-7;
+    301/301 sources matched within 0.1 pixel, flux ratio 1.000000
+
 Usage::
 
     python benchmarks/bench_image3.py [--n 4] [--no-jwst] [--folder /tmp/bench_image3]
