@@ -99,7 +99,7 @@ not measured yet; compare ``WEBBCAL_OVERLAP=0`` and ``1`` on a quiet machine.
 
 Measured on the merged main (session 10, quiet machine, load 1.2-1.3; the overlap-off run
 right after, webbcal only): the second core saves 1.4 s, not 6 (two busy threads or
-processes each run slower on these two cores: drizzle's SCI calls took 1.1 s in a warm
+processes each run slower on these two cores: drizzle's SCI calls took 0.7-1.1 s in a
 calwebb_image2 call beside the variance pass against 0.55 s alone)::
 
     N=4          wall (s)  CPU (s)         peak RSS (GB)  tweakreg skymatch outlier resample catalog
