@@ -620,7 +620,7 @@ class Coadd:
                 sci = sci - exposure.sky_level
             box = (xmin, xmax, y0 - a, y1 - a)
             last = k == len(strips) - 1
-            sci_args = (sci, weight, pixmap, exposure.dq[a:b], box)
+            sci_args = (sci, weight, pixmap, exposure.dq[a:b], box, last)
             if self._one_pass and (self._err_sums is not None or variance_sums is not None):
                 # the compiled planes (GIL released) in a worker thread while SCI is
                 # drizzled by drizzle's C kernel (which holds the GIL): they read the
@@ -637,7 +637,7 @@ class Coadd:
             elif self._one_pass:
                 self._drizzle_sci(*sci_args)
             else:
-                self._drizzle_sci(sci, weight, pixmap, exposure.dq[a:b], box)
+                self._drizzle_sci(sci, weight, pixmap, exposure.dq[a:b], box, last)
                 kwargs = self._drizzle_kwargs(exposure, weight, pixmap, box)
                 if self._driz_err is not None:
                     self._driz_err.add_image(np.asarray(exposure.err, dtype=np.float32),
@@ -665,12 +665,14 @@ class Coadd:
                     wht_scale=1.0, pixfrac=self.params.pixfrac, in_units="cps",
                     xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)  # fmt: skip
 
-    def _drizzle_sci(self, sci, weight, pixmap, dq, box):
+    def _drizzle_sci(self, sci, weight, pixmap, dq, box, last=True):
         """SCI (with WHT, context and DQ) of some rows of an exposure: drizzle's C kernel.
 
         Called once per strip of rows; every strip of one exposure sets the same
         context bit (``k % 32`` of plane ``k // 32`` for the ``k``-th exposure), as
-        ``Drizzle.add_image`` does for a whole exposure.
+        ``Drizzle.add_image`` does for a whole exposure. The fill value goes to the
+        output pixels without weight after the ``last`` strip only (drizzle's fill is
+        a pass over the whole output plane; a pixel without weight is never written).
         """
         xmin, xmax, ymin, ymax = box
         plane, bit = divmod(self.n_added, CTX_PLANE_BITS)
@@ -689,7 +691,8 @@ class Coadd:
             xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax, iscale=1.0,
             pscale_ratio=self.pixel_scale_ratio or 1.0, pixfrac=self.params.pixfrac,
             kernel=self.params.kernel, in_units="cps", expscale=1.0,
-            wtscale=1.0, fillstr=self._fillstr, fillstr2=self._fillstr,
+            wtscale=1.0, fillstr=self._fillstr if last else "INDEF",
+            fillstr2=self._fillstr,
         )  # fmt: skip
 
     def _drizzle_variance(self, variance, kwargs):
