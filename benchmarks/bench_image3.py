@@ -113,9 +113,9 @@ The webbcal child now imports the step libraries that jwst's pipeline import loa
 its timer (``_STEP_LIBRARIES``), so that both timers start after the same imports (they
 were in webbcal's time only, ~2 s). Same run, quiet machine::
 
-    N=4          wall (s)  CPU (s)               peak RSS (GB)  tweakreg skymatch outlier resample catalog
-    webbcal        22.0    31.4 (7.9 in workers)     1.26         5.0      2.4      5.4     6.7     2.3
-    jwst           91.9   102.3                      1.52        15.4      2.4     37.1    32.8     3.6
+    N=4      wall (s)  CPU (s)          peak RSS (GB)  tweakreg skymatch outlier resample catalog
+    webbcal    22.0    31.4 (7.9 workers)   1.26         5.0      2.4      5.4     6.7     2.3
+    jwst       91.9   102.3                 1.52        15.4      2.4     37.1    32.8     3.6
     ratio: wall 4.18x, CPU 3.25x, memory 0.83; i2d and catalog as above
 
 Usage::
