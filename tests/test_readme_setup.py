@@ -19,7 +19,7 @@ def test_demo_and_tests_use_separate_environments():
     assert demo == "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/webbcal demo"
     assert tests == (
         "python3 -m venv .venv-test && .venv-test/bin/pip install -q -e '.[test]' && "
-        '.venv-test/bin/python -m pytest -q -m "not slow"'
+        '.venv-test/bin/python -m pytest -q -m "not slow" -n 2 --dist loadfile'
     )
     assert ".venv-test/" in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
 
