@@ -317,14 +317,6 @@ def drizzle_weight(
     raise ValueError(f"weight_type={weight_type!r}: expected one of {WEIGHT_TYPES}")
 
 
-def _fill_value(fillval: str) -> float:
-    """Drizzle's value where nothing contributed: NaN for "NAN", "INDEF", "", else the number."""
-    text = str(fillval).strip()
-    if text.upper() in ("", "INDEF", "NAN"):
-        return float("nan")
-    return float(text)
-
-
 def _fill_string(fillval) -> str:
     """``fillval`` as drizzle's C kernel takes it ("NaN" for None, "", "INDEF").
 
@@ -341,6 +333,11 @@ def _fill_string(fillval) -> str:
     except ValueError:
         raise ValueError(f"fillval={fillval!r}: expected a number, 'NaN' or 'INDEF'") from None
     return text
+
+
+def _fill_value(fillval) -> float:
+    """Drizzle's value where nothing contributed: NaN for "NaN", "INDEF", "", else the number."""
+    return float(_fill_string(fillval))
 
 
 def _one_pass_applies(params: CoaddParams, pixel_scale_ratio, margin: int) -> bool:
@@ -625,26 +622,26 @@ class Coadd:
                 # the compiled planes (GIL released) in a worker thread while SCI is
                 # drizzled by drizzle's C kernel (which holds the GIL): they read the
                 # same map and weights and write different planes
-                def planes(entering=None, rows=(a, b), args=sci_args, last=last):
-                    self._add_one_pass(exposure, names, rows, args[1], args[2], args[4],
-                                       variance_sums, last, entering=entering)  # fmt: skip
-
+                plane_args = (exposure, names, (a, b), weight, pixmap, box, variance_sums, last)
                 if overlap_enabled():
-                    run_beside(planes, lambda args=sci_args: self._drizzle_sci(*args))
+                    run_beside(lambda entering, args=plane_args: self._add_one_pass(
+                                   *args, entering=entering),
+                               lambda args=sci_args: self._drizzle_sci(*args))  # fmt: skip
                 else:
                     self._drizzle_sci(*sci_args)
-                    planes()
-            elif self._one_pass:
-                self._drizzle_sci(*sci_args)
+                    self._add_one_pass(*plane_args)
+                del plane_args
             else:
-                self._drizzle_sci(sci, weight, pixmap, exposure.dq[a:b], box, last)
+                self._drizzle_sci(*sci_args)
+            if not self._one_pass:
                 kwargs = self._drizzle_kwargs(exposure, weight, pixmap, box)
                 if self._driz_err is not None:
                     self._driz_err.add_image(np.asarray(exposure.err, dtype=np.float32),
                                              **kwargs)  # fmt: skip
                 drizzled = self._add_variances(exposure, kwargs) if p.enable_var else {}
+                del kwargs
             # the map and weights are no longer needed: let them go before the sums
-            del pixmap, weight, sci
+            del pixmap, weight, sci, sci_args
         del rows
         if variance_sums is not None:
             out, variance_sums = variance_sums[0], None  # the weights go before the sums

@@ -176,22 +176,22 @@ def exact_pixel_map(wcs_from, wcs_to, *, shape: tuple[int, int] | None = None) -
         If the shape cannot be determined or the bounding box holds no pixel.
     """
     ny, nx = _resolve_shape(wcs_from, shape)
-    xmin, xmax, ymin, ymax = _pixel_ranges(wcs_from, (ny, nx))
-    f = _transform(wcs_from, wcs_to)
-    yy, xx = np.mgrid[ymin : ymax + 1, xmin : xmax + 1].astype(np.float64)
-    xo, yo = f(xx, yy)
-    return _embed(xo, yo, (ny, nx), (xmin, ymin), 0.0, None, xx.size)
+    return _whole(_exact_fit(wcs_from, wcs_to, (ny, nx), 0))
 
 
-def _embed(xo, yo, shape, origin, max_error, step, n_exact) -> PixelMap:
-    if xo.shape == shape:
-        return PixelMap(xo, yo, max_error, step, n_exact)
-    x_full = np.full(shape, np.nan)
-    y_full = np.full(shape, np.nan)
-    x0, y0 = origin
-    x_full[y0 : y0 + xo.shape[0], x0 : x0 + xo.shape[1]] = xo
-    y_full[y0 : y0 + yo.shape[0], x0 : x0 + yo.shape[1]] = yo
-    return PixelMap(x_full, y_full, max_error, step, n_exact)
+def _exact_fit(wcs_from, wcs_to, shape, used: int) -> PixelMapFit:
+    """The map evaluated exactly at every pixel of the bounding box (``used`` exact
+    evaluations made before, counted with them)."""
+    ranges = _pixel_ranges(wcs_from, shape)
+    xmin, xmax, ymin, ymax = ranges
+    used += (xmax - xmin + 1) * (ymax - ymin + 1)
+    return PixelMapFit(shape, ranges, 0.0, None, used, transform=_transform(wcs_from, wcs_to))
+
+
+def _whole(fit: PixelMapFit) -> PixelMap:
+    """All rows of ``fit`` as a :class:`PixelMap` (drizzle's layout)."""
+    xy = fit.rows(0, fit.shape[0])
+    return PixelMap(xy[..., 0], xy[..., 1], fit.max_error, fit.step, fit.n_exact, xy=xy)
 
 
 def _nodes(lo: int, hi: int, step: int) -> np.ndarray:
@@ -376,8 +376,7 @@ def fit_pixel_map(
         if bound <= tolerance:
             return PixelMapFit((ny, nx), ranges, bound, step, used, splines=(sx, sy))
         step //= 2
-    used += (xmax - xmin + 1) * (ymax - ymin + 1)
-    return PixelMapFit((ny, nx), ranges, 0.0, None, used, transform=f)
+    return _exact_fit(wcs_from, wcs_to, (ny, nx), used)
 
 
 def pixel_map(
@@ -419,7 +418,5 @@ def pixel_map(
     ----------
     de Boor 1978 (cubic spline interpolation error); see the module notes.
     """
-    fit = fit_pixel_map(wcs_from, wcs_to, shape=shape, tolerance=tolerance,
-                        initial_step=initial_step, min_step=min_step)  # fmt: skip
-    xy = fit.rows(0, fit.shape[0])
-    return PixelMap(xy[..., 0], xy[..., 1], fit.max_error, fit.step, fit.n_exact, xy=xy)
+    return _whole(fit_pixel_map(wcs_from, wcs_to, shape=shape, tolerance=tolerance,
+                                initial_step=initial_step, min_step=min_step))  # fmt: skip
