@@ -118,6 +118,12 @@ were in webbcal's time only, ~2 s). Same run, quiet machine::
     jwst       91.9   102.3                 1.52        15.4      2.4     37.1    32.8     3.6
     ratio: wall 4.18x, CPU 3.25x, memory 0.83; i2d and catalog as above
 
+After drizzle's fill value was moved to the last strip of each exposure (same run)::
+
+    webbcal    19.8    28.0 (6.5 workers)   1.26         4.3      2.2      4.7     6.1     2.3
+    jwst       90.7   100.8                 1.52        15.5      2.4     39.4    29.4     3.5
+    ratio: wall 4.58x, CPU 3.61x, memory 0.83; i2d 2.4e-7, 301/301 sources, flux ratio 1.000000
+
 Usage::
 
     python benchmarks/bench_image3.py [--n 4] [--no-jwst] [--folder /tmp/bench_image3]
