@@ -24,6 +24,8 @@ import threading
 import time
 from pathlib import Path
 
+from _bytecode import compile_webbcal
+
 PARKEYS = ("META.INSTRUMENT.DETECTOR", "META.SUBARRAY.NAME")
 
 
@@ -102,6 +104,7 @@ def main() -> int:
     parser.add_argument("--mode", choices=["serial", "batch"], help=argparse.SUPPRESS)
     parser.add_argument("--inputs", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    compile_webbcal()  # as installed: no module compiled in the timed processes
     if args.mode:
         paths = json.loads(Path(args.inputs).read_text())
         out = str(Path(args.work) / f"out_{args.mode}")

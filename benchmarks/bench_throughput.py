@@ -120,6 +120,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _bytecode import compile_webbcal
 from bench_detector1 import _steps
 
 #: MIRI-only steps that strun's reference prefetch would otherwise ask CRDS about (they skip
@@ -332,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-jwst", action="store_true", help="run webbcal only")
     parser.add_argument("--json", default=None, help="also write the results to this file")
     args = parser.parse_args(argv)
+    compile_webbcal()  # as installed: no module compiled in the timed processes
     if args.n < 1:
         parser.error(f"--n={args.n}; expected at least 1 exposure")
     workdir = Path(args.workdir).resolve()

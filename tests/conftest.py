@@ -150,6 +150,23 @@ SLOW_TESTS = (
 )
 
 
+def pytest_sessionstart(session):
+    """Byte-compile webbcal once, before the test processes import it.
+
+    Where ``PYTHONDONTWRITEBYTECODE`` is set (the shared machines), an editable
+    install never gets ``.pyc`` files, and every pytest-xdist worker and every
+    ``webbcal`` command a test starts would compile each module it imports again.
+    Only the controlling process compiles (xdist workers have ``workerinput``).
+    """
+    if hasattr(session.config, "workerinput"):
+        return
+    import compileall
+
+    import webbcal
+
+    compileall.compile_dir(os.path.dirname(webbcal.__file__), quiet=1)
+
+
 def pytest_collection_modifyitems(config, items):
     root = Path(__file__).parent
     for item in items:

@@ -116,3 +116,32 @@ def test_batch_honours_the_crds_pars_environment_switch(tmp_path, monkeypatch, e
     exposure.write_bytes(b"")
     run_batch([str(exposure)], output_dir=tmp_path / "out", pipeline="calwebb_detector1")
     assert seen == [expected]
+
+
+def test_planning_asks_for_an_unavailable_context_once(program, tmp_path, monkeypatch):
+    """Every reference overridden, CRDS unavailable: one question (and one "No CRDS context"
+    log line) per batch, not one per exposure."""
+    import webbcal.crds_client as crds_client
+
+    steps = _overrides(program.crds_path.parent / "refs" / "SUB64P")
+    empty = tmp_path / "empty_cache"
+    empty.mkdir()
+    asked = []
+    real = crds_client.get_context_name
+
+    def counting(*args, **kwargs):
+        asked.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(crds_client, "get_context_name", counting)
+    paths = []
+    for k in range(3):
+        paths.append(tmp_path / f"jw01234001001_01101_0000{k + 1}_nrca1_uncal.fits")
+        paths[-1].write_bytes(program.uncal[0].read_bytes())
+    with crds_environment(empty):
+        tasks, failures = plan_exposures(Detector1Pipeline, [str(p) for p in paths],
+                                         output_dir=str(tmp_path / "out"),
+                                         overrides={"steps": steps}, use_crds_pars=False)  # fmt: skip
+    assert failures == [] and len(tasks) == 3
+    assert [t.context for t in tasks] == [None, None, None]
+    assert len(asked) == 1

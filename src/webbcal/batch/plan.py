@@ -253,6 +253,7 @@ def _plan_here(
     lock_dir = cache if os.access(cache, os.W_OK) else None
     with _maybe_lock(lock_dir):
         context = None
+        context_asked = False
         reference_sets: set[tuple] = set()
         for path in paths:
             root = exposure_root(path)
@@ -268,8 +269,11 @@ def _plan_here(
                     reftypes = _reference_types(cls, configuration, model)
                     # Empty when every reference is overridden: no CRDS question at all.
                     refs = best_references(model.get_crds_parameters(), reftypes, filename=path)
-                    if context is None:
+                    # Asked once per batch; again only when an exposure needs references
+                    # from CRDS after earlier ones (all overridden) found it unavailable.
+                    if not context_asked or (context is None and reftypes):
                         context = _context_name(get_context_name, required=bool(reftypes))
+                        context_asked = True
                     samples = _samples(model)
                 finally:
                     model.close()

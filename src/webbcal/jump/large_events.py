@@ -30,7 +30,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from astropy.convolution import Ring2DKernel
 from scipy import ndimage
 
 from webbcal import dqflags
@@ -317,6 +316,10 @@ def flag_showers(
     gdq[:, :, pixeldq == dqflags.REFERENCE_PIXEL] = _DNU
     use_sigclip = nints >= params.minimum_sigclip_groups
     median, sigma = _difference_statistics(data_e, gdq, readnoise_e, nframes, use_sigclip)
+
+    # Imported here: astropy.convolution imports astropy.modeling (~0.5 s), which
+    # processes that never flag showers (every NIR exposure) need not pay.
+    from astropy.convolution import Ring2DKernel
 
     kernel = Ring2DKernel(params.extend_inner_radius, params.extend_outer_radius).array
     exclude = _JUMP | _SAT | _DNU
