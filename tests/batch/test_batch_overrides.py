@@ -139,9 +139,10 @@ def test_planning_asks_for_an_unavailable_context_once(program, tmp_path, monkey
         paths.append(tmp_path / f"jw01234001001_01101_0000{k + 1}_nrca1_uncal.fits")
         paths[-1].write_bytes(program.uncal[0].read_bytes())
     with crds_environment(empty):
-        tasks, failures = plan_exposures(Detector1Pipeline, [str(p) for p in paths],
-                                         output_dir=str(tmp_path / "out"),
-                                         overrides={"steps": steps}, use_crds_pars=False)  # fmt: skip
+        tasks, failures = plan_exposures(
+            Detector1Pipeline, [str(p) for p in paths], output_dir=str(tmp_path / "out"),
+            overrides={"steps": steps}, use_crds_pars=False,
+        )  # fmt: skip
     assert failures == [] and len(tasks) == 3
     assert [t.context for t in tasks] == [None, None, None]
     assert len(asked) == 1
