@@ -33,7 +33,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _bytecode import compile_webbcal
+from _fairness import compile_webbcal, flush_disk
 
 REFTYPES = {
     "dq_init": ("mask",),
@@ -158,6 +158,7 @@ def run_once(which: str, uncal: Path, refs: dict, workdir: Path) -> tuple[float,
     with tempfile.TemporaryDirectory(dir=workdir) as out:
         cmd = ["/usr/bin/time", "-f", "%e %M", sys.executable, "-c",
                _script(which, uncal, refs, Path(out))]  # fmt: skip
+        flush_disk()  # no earlier run's dirty pages to wait on
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall, kb = proc.stderr.strip().splitlines()[-1].split()[-2:]
     ok = proc.returncode == 0

@@ -163,7 +163,7 @@ import threading
 import time
 from pathlib import Path
 
-from _bytecode import compile_webbcal
+from _fairness import compile_webbcal, flush_disk
 
 ROOT = Path(__file__).resolve().parents[1]
 SIAF_DIR = ROOT.parent / "shared" / "data" / "real" / "pysiaf-siafxml"
@@ -336,6 +336,7 @@ def run_once(which: str, rate: Path, refs: dict, workdir: Path,
     out = Path(tempfile.mkdtemp(dir=workdir, prefix=f"out_{which}_"))
     timing = out / "steps.json"
     cmd = [sys.executable, "-c", _script(which, rate, refs, out, profile, calls), str(timing)]
+    flush_disk()  # no earlier run's dirty pages to wait on
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=_environment(workdir, which), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
@@ -503,6 +504,7 @@ def run_throughput(which: str, paths: list[Path], refs: dict, workdir: Path,
                *map(str, paths), "--output-dir", str(out), "--workers", str(workers),
                "--no-progress", "--disable-crds-steppars", *_webbcal_arguments(refs)]  # fmt: skip
         stdin = None
+    flush_disk()  # no earlier run's dirty pages to wait on
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE if stdin else None,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

@@ -142,7 +142,7 @@ import sys
 import time
 from pathlib import Path
 
-from _bytecode import compile_webbcal
+from _fairness import compile_webbcal, flush_disk
 
 SIAF_DIR = Path("/work/shared/data/real/pysiaf-siafxml")
 MATCH = {"tolerance": 0.2, "separation": 0.5, "searchrad": 0.5, "minobj": 8}
@@ -273,6 +273,7 @@ def child(which: str, asn: str, out: str, steps_json: str) -> None:
 def _run(which: str, asn: Path, out: Path, steps: dict) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, __file__, "--child", which, str(asn), str(out), json.dumps(steps)]
+    flush_disk()  # no earlier run's dirty pages to wait on
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
         sys.stderr.write(done.stderr[-4000:])

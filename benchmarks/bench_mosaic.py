@@ -56,7 +56,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _bytecode import compile_webbcal
+from _fairness import compile_webbcal, flush_disk
 
 SIAF = Path("/work/shared/data/real/pysiaf-siafxml/NIRCam_SIAF.xml")
 SHAPE = (2048, 2048)
@@ -225,6 +225,7 @@ def main(argv=None) -> int:
                     continue
             cmd = [sys.executable, __file__, "--memory-limit", args.memory_limit, "--child",
                    which, str(asn), str(folder / which)]  # fmt: skip
+            flush_disk()  # no earlier run's dirty pages to wait on
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if proc.returncode != 0:
                 print(f"  {which}: failed\n{proc.stderr[-2000:]}")

@@ -120,7 +120,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bytecode import compile_webbcal
+from _fairness import compile_webbcal, flush_disk
 from bench_detector1 import _steps
 
 #: MIRI-only steps that strun's reference prefetch would otherwise ask CRDS about (they skip
@@ -259,6 +259,7 @@ def run_pipeline(name: str, command: str, n: int, out: Path, env: dict) -> RunRe
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     log = out.parent / f"{name}.log"
+    flush_disk()  # no earlier run's dirty pages to wait on
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     start_epoch = time.time()
@@ -332,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", default="benchmarks/_work")
     parser.add_argument("--no-jwst", action="store_true", help="run webbcal only")
     parser.add_argument("--json", default=None, help="also write the results to this file")
+    parser.add_argument("--output-root", default=None,
+                        help="where both pipelines write their products (default: --workdir); "
+                             "e.g. /dev/shm to take a slow disk out of the comparison")  # fmt: skip
     args = parser.parse_args(argv)
     compile_webbcal()  # as installed: no module compiled in the timed processes
     if args.n < 1:
@@ -340,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     uncals, refs = make_exposures(workdir, args.n, ngroups=args.ngroups, subarray=args.subarray)
     env = _offline_env(workdir)
-    out = workdir / f"throughput_out_{args.subarray}"
+    out = Path(args.output_root or workdir).resolve() / f"throughput_out_{args.subarray}"
     commands = {"webbcal": webbcal_command(uncals, refs, out / "webbcal", args.workers)}
     if not args.no_jwst:
         if shutil.which("strun", path=str(Path(sys.executable).parent)):
@@ -349,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
             print("jwst (strun) is not installed: running webbcal only")
     rows = [run_pipeline(name, cmd, args.n, out / name, env) for name, cmd in commands.items()]
     print(f"{args.n} exposure(s) {args.subarray} {args.ngroups} groups, {args.workers} at a time,"
-          f" {os.cpu_count()} cores")  # fmt: skip
+          f" {os.cpu_count()} cores, products in {out}")  # fmt: skip
     print(_table(rows))
     if len(rows) == 2 and all(r.ok for r in rows):
         print(f"throughput ratio webbcal/jwst: {rows[0].per_hour / rows[1].per_hour:.1f}x "

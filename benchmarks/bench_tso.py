@@ -170,7 +170,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _bytecode import compile_webbcal
+from _fairness import compile_webbcal, flush_disk
 
 ROOT = Path(__file__).resolve().parents[1]
 SIAF = Path(os.environ.get("WEBBCAL_SHARED", "/work/shared")) / "data/real/pysiaf-siafxml"
@@ -339,6 +339,7 @@ def run_child(which: str, stage: str, path: Path, out: Path, steps: dict,
     if extra:
         argv.append(json.dumps(extra))
     t = time.time()
+    flush_disk()  # no earlier run's dirty pages to wait on
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=out)
     if proc.returncode:
         sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-5000:])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -51,6 +52,7 @@ def test_smoke_run_without_jwst(tmp_path):
          "--ngroups", "5", "--workers", "1", "--no-jwst", "--workdir", str(tmp_path), "--json",
          str(out)],
         capture_output=True, text=True, timeout=300,
+        env={**os.environ, "WEBBCAL_BENCH_NO_FLUSH": "1"},  # a smoke run: no need to wait
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     (row,) = json.loads(out.read_text())
