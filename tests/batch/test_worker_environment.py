@@ -1,4 +1,5 @@
-"""The local cluster's workers keep glibc's adaptive allocation (no MALLOC_TRIM_THRESHOLD_)."""
+"""The local cluster's workers: dask's settings without its MALLOC_TRIM_THRESHOLD_, and
+glibc's allocator serving full-frame arrays from a heap it keeps (warm.MALLOC_ENVIRONMENT)."""
 
 from __future__ import annotations
 
@@ -10,22 +11,47 @@ from webbcal.batch import runner
 
 
 def _worker_environment() -> dict:
-    import numba
+    import resource
 
+    import numba
+    import numpy as np
+
+    def faults_of_a_frame() -> int:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        frame = np.ones((2048, 2048), dtype=np.float32)  # 16 MiB, every page touched
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        del frame
+        return after - before
+
+    faults_of_a_frame()
     return {
         "MALLOC_TRIM_THRESHOLD_": os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+        "MALLOC_MMAP_THRESHOLD_": os.environ.get("MALLOC_MMAP_THRESHOLD_"),
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
         "numba_threads": numba.get_num_threads(),
+        # a second frame reuses the first one's heap pages instead of mapping new ones
+        "faults_of_a_second_frame": faults_of_a_frame(),
     }
 
 
+def _assert_warm_allocator(env: dict) -> None:
+    from webbcal.batch.warm import MALLOC_ENVIRONMENT
+
+    assert env["MALLOC_TRIM_THRESHOLD_"] == MALLOC_ENVIRONMENT["MALLOC_TRIM_THRESHOLD_"]
+    assert env["MALLOC_MMAP_THRESHOLD_"] == MALLOC_ENVIRONMENT["MALLOC_MMAP_THRESHOLD_"]
+    # ~500 pages or more when it is mapped afresh (dask's 65536 trim threshold, or glibc's
+    # defaults); reused heap pages fault in none.
+    assert env["faults_of_a_second_frame"] < 100, env
+
+
 @pytest.mark.slow
-def test_local_cluster_workers_keep_adaptive_malloc(monkeypatch):
+def test_local_cluster_workers_keep_their_heap(monkeypatch):
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
     with runner._client(None, None, 1, "1GB", []) as client:
         (env,) = client.run(_worker_environment).values()
     # dask's default would be "65536"; its other settings (one BLAS/OpenMP thread) stay.
-    assert env["MALLOC_TRIM_THRESHOLD_"] is None
+    _assert_warm_allocator(env)
     assert env["OMP_NUM_THREADS"] == "1"
     # The driving process is left as it was.
     assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
@@ -69,12 +95,14 @@ def test_fork_server_computes_the_same_environment_without_distributed():
 
 def test_workers_of_a_server_started_without_an_environment_get_dask_settings(monkeypatch):
     """``webbcal batch`` starts the server before importing distributed (environment None):
-    processes forked from it still get dask's worker settings, without the trim threshold."""
+    processes forked from it still get dask's worker settings, with webbcal's allocator
+    settings instead of dask's trim threshold."""
     import multiprocessing
 
     from webbcal.batch import warm
 
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     if warm.forkserver_running():
         warm.stop_forkserver()
@@ -84,6 +112,7 @@ def test_workers_of_a_server_started_without_an_environment_get_dask_settings(mo
             env = pool.apply(_worker_environment)
     finally:
         warm.stop_forkserver()
-    assert env["MALLOC_TRIM_THRESHOLD_"] is None
+    _assert_warm_allocator(env)
     assert env["OMP_NUM_THREADS"] == "1"
     assert "OMP_NUM_THREADS" not in os.environ  # this process is left as it was
+    assert "MALLOC_MMAP_THRESHOLD_" not in os.environ
