@@ -561,7 +561,9 @@ def _run_tasks(
     display = _Progress(client, futures, n_total, show)
     pending = as_completed(futures)
     while not pending.is_empty():
-        for future in pending.next_batch(block=False):
+        # Without a progress line to refresh, wait for the next outcome (returned as soon
+        # as it arrives); with one, look every 0.2 s.
+        for future in pending.next_batch(block=not show):
             task = futures[future]
             outcome = _outcome_of(future, task)
             entry = {**task.record, **{k: v for k, v in outcome.items() if k != "products"}}
@@ -576,7 +578,8 @@ def _run_tasks(
             display.finished(result)
             future.release()
         display.update()
-        time.sleep(0.2)
+        if show and not pending.is_empty():
+            time.sleep(0.2)
     display.close()
 
 
