@@ -491,5 +491,37 @@ def _describe(exc: Exception) -> str:
     return text if name in ("UsageError",) else f"{text} [{name}]"
 
 
+def entry() -> None:
+    """The ``webbcal`` console script: :func:`main`, then a prompt exit with its status.
+
+    Python's teardown of a process that loaded dask, numba and stdatamodels
+    (clearing every module and freeing their objects) takes ~0.3 s after the
+    command has finished. Once :func:`main` has returned, the exit handlers run
+    as in a normal exit (``atexit``, which includes flushing and closing the
+    logging handlers and ``weakref.finalize`` callbacks), the standard streams are
+    flushed, and the process ends with ``os._exit`` without that teardown. While
+    any other non-daemon thread is alive (which a normal exit would wait for), the
+    process exits normally.
+    """
+    _exit_promptly(main())
+
+
+def _exit_promptly(status: int) -> None:
+    import atexit
+    import threading
+
+    others = [t for t in threading.enumerate()
+              if t is not threading.current_thread() and t.is_alive() and not t.daemon]  # fmt: skip
+    if others:
+        sys.exit(status)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+    os._exit(status)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()
