@@ -81,6 +81,7 @@ from .sip import (
     sip_header,
     sip_wcsinfo,
     update_sip_wcsinfo,
+    wcsinfo_crpix,
 )
 
 __all__ = [
@@ -127,5 +128,6 @@ __all__ = [
     "v2v3_to_sky",
     "v2v3vacorr_frame",
     "va_correction",
+    "wcsinfo_crpix",
     "world_frame",
 ]

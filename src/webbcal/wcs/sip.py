@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 from astropy.io import fits
 
@@ -234,7 +235,15 @@ def sip_wcsinfo(header: fits.Header) -> dict:
     }
 
 
-def update_sip_wcsinfo(model, wcs, params: SipParams) -> bool:
+def wcsinfo_crpix(model) -> tuple[float, float] | None:
+    """CRPIX1, CRPIX2 of ``model.meta.wcsinfo`` (1-based pixels), or None where unset."""
+    info = model.meta.wcsinfo
+    if info.crpix1 is not None and info.crpix2 is not None:
+        return float(info.crpix1), float(info.crpix2)
+    return None
+
+
+def update_sip_wcsinfo(model, wcs, params: SipParams, *, fitted: Any = None) -> bool:
     """Refit the FITS SIP approximation of ``wcs`` into ``model.meta.wcsinfo``, in place.
 
     CRPIX is kept where ``meta.wcsinfo`` has one; earlier SIP keywords
@@ -250,6 +259,10 @@ def update_sip_wcsinfo(model, wcs, params: SipParams) -> bool:
         Its (new) WCS.
     params : SipParams
         Fit options (the steps' ``sip_*`` parameters).
+    fitted : callable, optional
+        Gives the fit already made elsewhere (e.g. in a worker process):
+        ``sip_header(wcs, params, crpix=wcsinfo_crpix(model), strict=False)``, or
+        raises its :class:`SipFitError`. By default the fit is made here.
 
     Returns
     -------
@@ -257,11 +270,11 @@ def update_sip_wcsinfo(model, wcs, params: SipParams) -> bool:
         Whether ``meta.wcsinfo`` was updated.
     """
     info = model.meta.wcsinfo
-    crpix = None
-    if info.crpix1 is not None and info.crpix2 is not None:
-        crpix = (float(info.crpix1), float(info.crpix2))
     try:
-        header = sip_header(wcs, params, crpix=crpix, strict=False)
+        if fitted is None:
+            header = sip_header(wcs, params, crpix=wcsinfo_crpix(model), strict=False)
+        else:
+            header = fitted()
     except SipFitError as exc:
         log.warning("Failed to update 'meta.wcsinfo' with FITS SIP approximation. "
                     "Reported error is:")  # fmt: skip
