@@ -168,10 +168,11 @@ def test_grid_evaluation_is_fitpacks_spline():
 
 
 def test_evaluation_into_drizzle_layout_equals_the_plain_products_bit_for_bit(
-    nrca1_wcs, tan_output, monkeypatch
+    nrca1_wcs, tan_output
 ):
-    """The map is evaluated in blocks of rows straight into drizzle's layout: the same
-    bits as each spline's plain product (and no copy is made for ``pixmap``)."""
+    """The map is evaluated straight into drizzle's layout, whole or in any blocks of
+    rows (resample's strips): the same bits as the whole plain evaluation (and no copy
+    is made for ``pixmap``)."""
     from scipy.interpolate import RectBivariateSpline
 
     from webbcal.wcs import pixelmap as module
@@ -185,8 +186,14 @@ def test_evaluation_into_drizzle_layout_equals_the_plain_products_bit_for_bit(
                for f in (gx * 1.01 + 3e-5 * gy**2 + rng.normal(0, 1e-3, gx.shape),
                          gy * 0.99 - 2e-5 * gx * gy)]  # fmt: skip
     rows, cols = np.arange(0.0, 700.0), np.arange(0.0, 900.0)
-    monkeypatch.setattr(module, "_BLOCK_VALUES", 900 * 64)  # 11 blocks, the last partial
     xy = np.empty((700, 900, 2))
+    blocks = np.empty((700, 900, 2))
+    edges = [0, 1, 64, 101, 357, 600, 699, 700]  # blocks of 1 to 256 rows
     for k, spline in enumerate(splines):
+        whole = module._evaluate_grid(spline, rows, cols)
+        np.testing.assert_allclose(whole, spline(rows, cols), rtol=0, atol=1e-9)
         module._evaluate_grid(spline, rows, cols, out=xy[..., k])
-        np.testing.assert_array_equal(xy[..., k], module._evaluate_grid(spline, rows, cols))
+        np.testing.assert_array_equal(xy[..., k], whole)
+        for a, b in zip(edges[:-1], edges[1:]):
+            module._evaluate_grid(spline, rows[a:b], cols[3:], out=blocks[a:b, 3:, k])
+        np.testing.assert_array_equal(blocks[:, 3:, k], whole[:, 3:])

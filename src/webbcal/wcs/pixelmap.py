@@ -16,9 +16,10 @@ Method and error bound
 2. The spline's error vanishes at the nodes and peaks inside the cells, so it
    is measured by exact evaluation at the centre and at the two edge
    midpoints of *every* cell (three checks per cell, edge cells included).
-3. On the full pixel grid the spline is evaluated as two matrix products with
-   its B-spline basis matrices, ``B_y @ C @ B_x.T`` (``C`` the coefficients; the
-   same spline as FITPACK's evaluation, to rounding, about ten times faster).
+3. On the full pixel grid the spline is evaluated from its coefficients and the
+   four non-zero cubic B-spline basis values along each axis, summed in a fixed
+   order (compiled; the same spline as FITPACK's evaluation, to rounding, and the
+   same bits for a row whichever block of rows it is evaluated in).
 4. The reported bound is ``SAFETY`` (2) times the largest measured error
    (Euclidean, output pixels). If it exceeds ``tolerance`` the step is halved
    and the fit repeated; below ``min_step`` the map is computed exactly.
@@ -51,9 +52,9 @@ import math
 import time
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from scipy.interpolate import BSpline, RectBivariateSpline
-from threadpoolctl import threadpool_limits
 
 log = logging.getLogger(__name__)
 
@@ -229,39 +230,73 @@ def _fit(f, ranges, step):
     return sx, sy, float(err.max()), gx.size + cx.size
 
 
+def _basis(points: np.ndarray, knots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The cubic B-spline basis at ``points``: first non-zero function and its 4 values.
+
+    Returns ``first`` (int64, shape (n,)) and ``values`` (float64, shape (n, 4)):
+    at ``points[i]`` the basis functions ``first[i] .. first[i] + 3`` are the only
+    ones that can be non-zero, with the values ``values[i]``.
+    """
+    design = BSpline.design_matrix(points, knots, 3)  # CSR, 4 entries per row
+    n = len(points)
+    if design.nnz != 4 * n or not np.array_equal(design.indptr, np.arange(0, 4 * n + 1, 4)):
+        raise RuntimeError("unexpected B-spline design matrix (not 4 entries per point)")
+    cols = design.indices.reshape(n, 4).astype(np.int64)
+    vals = design.data.reshape(n, 4).astype(np.float64)
+    order = np.argsort(cols, axis=1, kind="stable")
+    cols = np.take_along_axis(cols, order, axis=1)
+    vals = np.take_along_axis(vals, order, axis=1)
+    if not np.all(np.diff(cols, axis=1) == 1):
+        raise RuntimeError("unexpected B-spline design matrix (non-consecutive functions)")
+    return np.ascontiguousarray(cols[:, 0]), np.ascontiguousarray(vals)
+
+
+@numba.njit(cache=True, nogil=True)
+def _grid_values(coeffs, row_first, row_values, col_first, col_values, out):
+    """``out[r, c] = sum_k sum_l row_values[r, k] * coeffs[.., ..] * col_values[c, l]``.
+
+    Each value is summed in one fixed order (rows' basis first, then the
+    columns'), so a row's values do not depend on which other rows are
+    evaluated with it. ``out`` may have any strides.
+    """
+    ncoef = coeffs.shape[1]
+    left = np.empty(ncoef)
+    for r in range(out.shape[0]):
+        j = row_first[r]
+        w0, w1, w2, w3 = row_values[r, 0], row_values[r, 1], row_values[r, 2], row_values[r, 3]
+        for m in range(ncoef):
+            left[m] = ((w0 * coeffs[j, m] + w1 * coeffs[j + 1, m]) + w2 * coeffs[j + 2, m]) + (
+                w3 * coeffs[j + 3, m]
+            )
+        for c in range(out.shape[1]):
+            i = col_first[c]
+            out[r, c] = (
+                (left[i] * col_values[c, 0] + left[i + 1] * col_values[c, 1])
+                + left[i + 2] * col_values[c, 2]
+            ) + left[i + 3] * col_values[c, 3]
+
+
 def _evaluate_grid(spline: RectBivariateSpline, rows: np.ndarray, cols: np.ndarray,
                    out: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
-    """``spline(rows, cols)`` on the grid, as ``B_rows @ C @ B_cols.T`` (shape (nrows, ncols)).
+    """``spline(rows, cols)`` on the grid (shape (nrows, ncols), float64).
 
     ``rows`` and ``cols`` must lie inside the spline's node range (no extrapolation).
-    With ``out`` (any strides, e.g. one plane of a (ny, nx, 2) map) the product is
-    written there in blocks of rows (the same products, no full-frame temporary)
-    and ``out`` is returned.
+    The value at each grid point is the double sum of the coefficients with the
+    four non-zero B-spline basis values along each axis (de Boor 1978), summed in
+    a fixed order: the same bits for a row whichever rows are evaluated with it
+    (the resampling strips equal the whole map). With ``out`` (any strides, e.g.
+    one plane of a (ny, nx, 2) map) the values are written there and ``out`` is
+    returned.
     """
-    degree = 3
     t_rows, t_cols = spline.get_knots()
-    coeffs = spline.get_coeffs().reshape(len(t_rows) - degree - 1, len(t_cols) - degree - 1)
-    b_rows = BSpline.design_matrix(rows, t_rows, degree)  # sparse, 4 non-zeros per row
-    b_cols = BSpline.design_matrix(cols, t_cols, degree).toarray()
-    left = np.asarray(b_rows @ coeffs)
-    # BLAS on one thread: the products are thin (a few tens of basis functions), and
-    # OpenBLAS's threads spent more CPU time waiting after each call than they saved
-    # (the same products, the same bits)
-    with threadpool_limits(1, user_api="blas"):
-        if out is None:
-            return np.ascontiguousarray(left @ b_cols.T)
-        block = max(1, _BLOCK_VALUES // max(1, len(cols)))
-        tmp = np.empty((min(block, len(rows)), len(cols)))
-        for r0 in range(0, len(rows), block):
-            part = tmp[: min(block, len(rows) - r0)]
-            np.matmul(left[r0 : r0 + len(part)], b_cols.T, out=part)
-            out[r0 : r0 + len(part)] = part
+    coeffs = spline.get_coeffs().reshape(len(t_rows) - 4, len(t_cols) - 4)
+    row_first, row_values = _basis(np.asarray(rows, dtype=np.float64), t_rows)
+    col_first, col_values = _basis(np.asarray(cols, dtype=np.float64), t_cols)
+    if out is None:
+        out = np.empty((len(rows), len(cols)))
+    _grid_values(np.ascontiguousarray(coeffs, dtype=np.float64), row_first, row_values,
+                 col_first, col_values, out)  # fmt: skip
     return out
-
-
-#: Values per block of rows when a grid is evaluated into a given array (16 MiB: smaller
-#: blocks make the matrix products markedly slower).
-_BLOCK_VALUES = 2**21
 
 
 class PixelMapFit:
