@@ -18,6 +18,8 @@ def _forking():
     """Skip where this process may not fork now (e.g. numba's OpenMP threads were
     started by an earlier test's parallel kernel)."""
     if not fork_available():
+        if os.environ.get("WEBBCAL_TEST_REQUIRE_FORK"):
+            pytest.fail("this process was started to test the forked paths but may not fork")
         pytest.skip("no fork in this process now (lib.forkmap.fork_available)")
 
 

@@ -216,10 +216,19 @@ def test_parity_with_the_official_image3_pipeline(case, tmp_path):
 
 
 def test_one_thread_gives_the_same_products(case, tmp_path, monkeypatch):
-    """WEBBCAL_OVERLAP=0 (no worker thread or process): the same files, bit for bit."""
+    """WEBBCAL_OVERLAP=0 (no worker thread or process): the same files, bit for bit.
+
+    Under pytest-xdist this process may not fork (execnet's thread), so the case's
+    products were made without worker processes too:
+    ``tests/lib_forkmap/test_forked_paths.py`` runs this test where it may.
+    """
     from astropy.io import fits
 
+    from webbcal.lib.forkmap import fork_available
     from webbcal.pipeline.image3 import Image3Pipeline
+
+    if os.environ.get("WEBBCAL_TEST_REQUIRE_FORK"):
+        assert fork_available(), "the case's products were made without worker processes"
 
     monkeypatch.setenv("WEBBCAL_DISABLE_CRDS_STEPPARS", "1")
     monkeypatch.setenv("WEBBCAL_OVERLAP", "0")

@@ -1,0 +1,45 @@
+"""The forked paths (lib.forkmap) run where the process may fork.
+
+A pytest-xdist worker has execnet's thread besides the main one, so
+``fork_available()`` is False there: ForkPool runs every task in the worker
+itself, the forkmap tests skip, and calwebb_image3's products are made
+without worker processes. This test runs those tests again in a plain pytest
+process (no xdist), where they must run, not skip.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from webbcal.lib.forkmap import fork_available
+
+TESTS = Path(__file__).resolve().parents[1]
+
+#: The tests whose forked path a pytest-xdist worker cannot take.
+FORKED = (
+    "lib_forkmap/test_forkmap.py",
+    "pipeline/test_image3.py::test_one_thread_gives_the_same_products",
+)
+
+
+@pytest.mark.slow
+def test_forked_paths_in_a_process_that_may_fork(tmp_path):
+    if fork_available() and "PYTEST_XDIST_WORKER" not in os.environ:
+        pytest.skip("this process may fork: the tests run here directly")
+    env = dict(os.environ, WEBBCAL_TEST_REQUIRE_FORK="1")
+    env.pop("PYTEST_XDIST_WORKER", None)
+    env.pop("PYTEST_XDIST_WORKER_COUNT", None)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", "-p", "no:cacheprovider",
+           "--rootdir", str(TESTS.parent), "-c", str(TESTS.parent / "pyproject.toml"),
+           *(str(TESTS / t) for t in FORKED)]  # fmt: skip
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
+    tail = done.stdout[-3000:] + done.stderr[-2000:]
+    assert done.returncode == 0, tail
+    summary = done.stdout.strip().splitlines()[-1]
+    assert "skipped" not in summary and "passed" in summary, tail
+    assert int(summary.split(" passed")[0].split()[-1]) >= 8, tail
