@@ -1,10 +1,12 @@
-"""The forked paths (lib.forkmap) run where the process may fork.
+"""The forked paths (lib.forkmap) run in a process that may fork.
 
-A pytest-xdist worker has execnet's thread besides the main one, so
-``fork_available()`` is False there: ForkPool runs every task in the worker
-itself, the forkmap tests skip, and calwebb_image3's products are made
-without worker processes. This test runs those tests again in a plain pytest
-process (no xdist), where they must run, not skip.
+Once a parallel numba kernel has started OpenMP threads in a process,
+``fork_available()`` is False there for good: ForkPool then runs every task in
+the process itself. In a test run (pytest-xdist workers run many test files
+one after the other) the forkmap tests then skip, calwebb_image3's products are
+made without worker processes and outlier_detection drizzles every group
+itself, depending on which files a worker ran before. This test runs those
+tests again in a fresh pytest process, where they must run, not skip.
 """
 
 from __future__ import annotations
@@ -16,21 +18,18 @@ from pathlib import Path
 
 import pytest
 
-from webbcal.lib.forkmap import fork_available
-
 TESTS = Path(__file__).resolve().parents[1]
 
 #: The tests whose forked path a pytest-xdist worker cannot take.
 FORKED = (
     "lib_forkmap/test_forkmap.py",
     "pipeline/test_image3.py::test_one_thread_gives_the_same_products",
+    "outlier_detection/test_outlier_step.py::test_one_drizzled_group_image_is_held_at_a_time",
 )
 
 
 @pytest.mark.slow
 def test_forked_paths_in_a_process_that_may_fork(tmp_path):
-    if fork_available() and "PYTEST_XDIST_WORKER" not in os.environ:
-        pytest.skip("this process may fork: the tests run here directly")
     env = dict(os.environ, WEBBCAL_TEST_REQUIRE_FORK="1")
     env.pop("PYTEST_XDIST_WORKER", None)
     env.pop("PYTEST_XDIST_WORKER_COUNT", None)
@@ -42,4 +41,4 @@ def test_forked_paths_in_a_process_that_may_fork(tmp_path):
     assert done.returncode == 0, tail
     summary = done.stdout.strip().splitlines()[-1]
     assert "skipped" not in summary and "passed" in summary, tail
-    assert int(summary.split(" passed")[0].split()[-1]) >= 8, tail
+    assert int(summary.split(" passed")[0].split()[-1]) >= 10, tail

@@ -218,9 +218,10 @@ def test_parity_with_the_official_image3_pipeline(case, tmp_path):
 def test_one_thread_gives_the_same_products(case, tmp_path, monkeypatch):
     """WEBBCAL_OVERLAP=0 (no worker thread or process): the same files, bit for bit.
 
-    Under pytest-xdist this process may not fork (execnet's thread), so the case's
-    products were made without worker processes too:
-    ``tests/lib_forkmap/test_forked_paths.py`` runs this test where it may.
+    A process whose numba OpenMP threads are running may not fork (an earlier test's
+    parallel kernel), and the case's products were then made without worker
+    processes too: ``tests/lib_forkmap/test_forked_paths.py`` runs this test in a
+    fresh process.
     """
     from astropy.io import fits
 
