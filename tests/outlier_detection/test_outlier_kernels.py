@@ -106,6 +106,81 @@ def test_weight_threshold_is_maskpt_times_clipped_mean():
     assert got == pytest.approx(70.0, rel=0.02)
 
 
+def _weights(rng, n, *, spread=5.0):
+    """Drizzle-like float32 weights: a broad core, zeros, NaN, +-inf and outliers."""
+    weight = rng.normal(100.0, spread, n).astype(np.float32)
+    weight[rng.random(n) < 0.1] = 0.0
+    weight[rng.random(n) < 0.01] = np.nan
+    weight[rng.random(n) < 0.002] *= 30.0
+    weight[rng.random(n) < 0.002] = np.float32(0.5)
+    weight[:3] = (np.inf, -np.inf, -0.0)
+    return weight
+
+
+@pytest.mark.parametrize(
+    ("n", "spread"),
+    [(0, 5.0), (1, 5.0), (2, 5.0), (7, 5.0), (129, 5.0), (8191, 3.0), (8193, 5.0),
+     (100_003, 20.0), (2_000_000, 5.0)],
+)  # fmt: skip
+def test_compiled_weight_threshold_equals_astropy_bit_for_bit(n, spread):
+    """The compiled clipping and mean against astropy's sigma_clip and numpy's mean
+    themselves (numpy's pairwise sums and buffer chunks; odd and even counts)."""
+    from webbcal.outlier_detection.flagging import _weight_threshold_numpy
+
+    rng = np.random.default_rng(n)
+    weight = _weights(rng, n + 3, spread=spread)[3:] if n < 3 else _weights(rng, n, spread=spread)
+    for image in (weight, weight.reshape(1, -1), weight.astype(">f4")):
+        with np.errstate(all="ignore"):
+            want = _weight_threshold_numpy(image, 0.7)
+        got = weight_threshold(image, 0.7)
+        assert isinstance(got, np.float64)
+        assert got == want or (np.isnan(got) and np.isnan(want))
+    if n > 1000:
+        assert 60.0 < weight_threshold(weight, 0.7) < 80.0
+
+
+def test_compiled_weight_threshold_of_constant_and_empty_weights():
+    from webbcal.outlier_detection.flagging import _weight_threshold_numpy
+
+    cases = (np.full(100, 2.5, np.float32), np.zeros(10, np.float32),
+             np.array([np.nan, 0.0], np.float32), np.array([3.0, 5.0], np.float32))  # fmt: skip
+    for weight in cases:
+        with np.errstate(all="ignore"):
+            want = _weight_threshold_numpy(weight, 0.5)
+        got = weight_threshold(weight, 0.5)
+        assert got == want or (np.isnan(got) and np.isnan(want))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_compiled_flag_test_equals_numpy_bit_for_bit(seed):
+    """The compiled two-threshold test against the numpy/scipy one on images with NaN,
+    infinite errors, edges and big-endian inputs (as read from FITS)."""
+    from webbcal.outlier_detection.flagging import _flag_resampled_numpy
+
+    rng = np.random.default_rng(seed)
+    shape = (61, 47)
+    blot = _image(rng, shape, nan_fraction=0.03)
+    sci = blot + rng.normal(0, 0.05, shape).astype(np.float32)
+    hits = rng.choice(sci.size, 200, replace=False)
+    sci.reshape(-1)[hits] += rng.uniform(0.05, 2.0, 200).astype(np.float32)
+    sci[rng.random(shape) < 0.02] = np.nan
+    err = rng.uniform(0.01, 0.08, shape).astype(np.float32)
+    err[rng.random(shape) < 0.02] = np.nan
+    err[0, :3] = (np.inf, -np.inf, 0.0)
+    sci[:, 0] = 5.0  # flagged along the edge
+    pars = dict(snr1=5.0, snr2=4.0, scale1=1.2, scale2=0.7, backg=0.013)
+    with np.errstate(over="ignore"):
+        want = _flag_resampled_numpy(sci, err, blot, **pars)
+    assert 20 < want.sum() < 400
+    for a, b, c in ((sci, err, blot), (sci.astype(">f4"), err.astype(">f4"), blot.astype(">f4"))):
+        np.testing.assert_array_equal(flag_resampled(a, b, c, **pars), want)
+    # numbers that are not Python floats go through numpy (their own promotion)
+    odd = dict(pars, backg=np.float64(0.013))
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(flag_resampled(sci, err, blot, **odd),
+                                      _flag_resampled_numpy(sci, err, blot, **odd))  # fmt: skip
+
+
 @pytest.mark.parametrize("block_bytes", [1, 5 * 31 * 4 * 3, 10**9])
 def test_image_stack_median_equals_the_in_memory_median(tmp_path, block_bytes):
     rng = np.random.default_rng(4)

@@ -166,3 +166,53 @@ def test_compiled_selection_of_nothing():
 
     kept, vmin, vmax = select_range(np.array([1.0, 2.0], np.float32), 5.0, 6.0)
     assert kept.size == 0 and (vmin, vmax) == (6.0, 5.0)
+
+
+@pytest.mark.parametrize("n", [2, 9, 8191, 8192, 8193, 3 * 8192 + 129, 1_000_003])
+def test_compiled_moments_equal_numpy_across_its_buffer_chunks(n):
+    """numpy sums float32 values as float64 by chunks of its buffer: the compiled moments
+    give the same bits on both sides of each chunk boundary, with and without selection."""
+    from webbcal.skymatch.statistics import _moments
+
+    values = _sky_with_sources(np.random.default_rng(n), n) * np.float32(1e3)
+    lo, hi = values.min(), values.max()
+    for limits, extremes in (((lo, hi), (lo, hi)), ((lo, hi), None),
+                             ((np.float32(290.0), np.float32(320.0)), (lo, hi))):  # fmt: skip
+        got = _moments(values, *limits, extremes)
+        want = _moments_numpy(values, *limits)
+        assert (got.npix, got.mean, got.stddev, got.vmin, got.vmax) == want
+
+
+def _histogram_numpy(values, nbins, width, start):
+    """The numpy histogram ``_histogram`` replaced (same single-precision edges)."""
+    f32 = np.float32
+    scale = f32(1.0) / width if width > 0 else f32(np.inf)
+    edge = start + width * f32(nbins)
+    with np.errstate(invalid="ignore", over="ignore"):
+        reach = scale * (edge - start)
+    closed = bool(np.isfinite(reach)) and int(reach) == nbins
+    if closed:
+        edge = edge * (f32(1.0) - np.finfo(np.float32).eps)
+    inside = (values >= start) & ((values <= edge) if closed else (values < edge))
+    with np.errstate(invalid="ignore"):
+        index = (scale * (values[inside] - start)).astype(np.int64)
+    return np.bincount(np.clip(index, 0, nbins - 1), minlength=nbins)
+
+
+@pytest.mark.parametrize(
+    ("nbins", "width", "start"),
+    [(1, 0.0, 0.25), (1, 0.5, 0.25), (2, 0.01, 0.28), (37, 0.0011, 0.29), (500, 1e-4, 0.27),
+     (3, 0.3, -0.5)],
+)  # fmt: skip
+def test_compiled_histogram_equals_numpy(nbins, width, start):
+    from webbcal.skymatch.statistics import _histogram
+
+    values = _sky_with_sources(np.random.default_rng(nbins), 50_001)
+    values[:4] = (0.25, np.nan, 0.25 + 37 * 0.0011, -np.inf)
+    width, start = np.float32(width), np.float32(start)
+    # a value on the upper edge of the last bin (counted in it when the edge is closed)
+    values[4] = start + width * np.float32(nbins)
+    got = _histogram(values, nbins, width, start)
+    want = _histogram_numpy(values, nbins, width, start)
+    np.testing.assert_array_equal(got, want)
+    assert got.dtype == want.dtype and (got.sum() > 0 or width == 0)

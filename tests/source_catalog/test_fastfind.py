@@ -128,8 +128,13 @@ def test_run_star_finder_same_table_as_photutils(finder_class, exclude_border):
     mask[:, :6] = True
     finder = finder_class(8.0, 2.5, min_separation=2, exclude_border=exclude_border,
                           n_brightest=40)  # fmt: skip
+    from webbcal.source_catalog import detection
+
     reference = finder(data, mask=mask)
+    reused = detection.REUSED_CONVOLUTIONS[0]
     ours = run_star_finder(finder, data, mask)
+    # photutils' own convolution of the image was answered with ours (computed once)
+    assert detection.REUSED_CONVOLUTIONS[0] == reused + 1
     assert finder.xycoords is None  # the caller's finder is left as it was
     assert len(reference) > 10 and ours.colnames == reference.colnames
     for name in reference.colnames:

@@ -65,6 +65,19 @@ def weight_threshold(weight: np.ndarray, maskpt: float) -> float:
     ----------
     JWST pipeline documentation, ``outlier_detection`` "Imaging Data", step 2.
     """
+    weight = np.asarray(weight)
+    if weight.dtype.kind == "f" and weight.dtype.itemsize == 4:
+        # one compiled pass, the same number bit for bit (_flag_kernel)
+        from ._flag_kernel import clipped_weight_mean
+
+        mean = clipped_weight_mean(_native(weight).ravel(), np.float32(_CLIP_SIGMA),
+                                   _CLIP_ITERS, int(np.getbufsize()))  # fmt: skip
+        return np.float64(mean * maskpt)
+    return _weight_threshold_numpy(weight, maskpt)
+
+
+def _weight_threshold_numpy(weight: np.ndarray, maskpt: float) -> np.float64:
+    """:func:`weight_threshold` by astropy's ``sigma_clip`` and numpy (any float dtype)."""
     values = weight[np.isfinite(weight) & (weight != 0)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -138,6 +151,18 @@ def flag_resampled(
     ----------
     JWST pipeline documentation, ``outlier_detection`` "Imaging Data", steps 6-7.
     """
+    if _compiled_test(sci, err, blot, (snr1, snr2, scale1, scale2, backg)):
+        from ._flag_kernel import flag_two_thresholds
+
+        f32 = np.float32
+        return flag_two_thresholds(_native(sci), _native(err), _native(blot), f32(snr1),
+                                   f32(snr2), f32(scale1), f32(scale2), f32(backg))  # fmt: skip
+    return _flag_resampled_numpy(sci, err, blot, snr1=snr1, snr2=snr2, scale1=scale1,
+                                 scale2=scale2, backg=backg)  # fmt: skip
+
+
+def _flag_resampled_numpy(sci, err, blot, *, snr1, snr2, scale1, scale2, backg) -> np.ndarray:
+    """:func:`flag_resampled` by numpy and scipy (any dtypes)."""
     error = np.nan_to_num(err)
     deriv = abs_derivative(blot)
     diff = np.abs(sci - blot - backg)
@@ -145,6 +170,23 @@ def flag_resampled(
     grown = ndimage.binary_dilation(first, structure=np.ones((3, 3), dtype=bool))
     second = diff > scale2 * deriv + snr2 * error
     return grown & second
+
+
+def _native(array: np.ndarray) -> np.ndarray:
+    """A C-contiguous native-byte-order float32 view or copy (FITS arrays are big-endian)."""
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def _compiled_test(sci, err, blot, numbers) -> bool:
+    """Whether :func:`flag_resampled`'s compiled kernel gives numpy's result: float32
+    images of one 2-D shape and Python numbers (which numpy rounds to float32 against
+    float32 arrays; a numpy float64 would promote the arithmetic)."""
+    arrays = [np.asarray(a) for a in (sci, err, blot)]
+    return (
+        all(a.dtype.kind == "f" and a.dtype.itemsize == 4 for a in arrays)
+        and all(a.ndim == 2 and a.shape == arrays[0].shape for a in arrays)
+        and all(type(v) in (float, int) for v in numbers)
+    )
 
 
 def flag_direct(sci: np.ndarray, err: np.ndarray, median: np.ndarray, *, snr: float) -> np.ndarray:

@@ -119,27 +119,30 @@ def _moments(
     """Count, mean, sample standard deviation, min and max of the values in [lo, hi].
 
     ``extremes``: ``(values.min(), values.max())`` when known (all values finite);
-    when [lo, hi] holds them all, no selection is made.
+    when [lo, hi] holds them all, no selection is made. One compiled call
+    (:func:`~._select_kernel.clipped_moments`) with numpy's sums bit for bit: the
+    float64 sum of the float32 values, their float32 mean, the float64 sum of the
+    float32 squared deviations.
     """
-    if extremes is not None and lo <= extremes[0] and extremes[1] <= hi:
-        kept, (kmin, kmax), dev = values, extremes, None
-    else:
-        kept, kmin, kmax = select_range(values, lo, hi)
-        dev = kept  # the selection is a new array: the deviations may overwrite it
-    n = kept.size
+    from ._select_kernel import clipped_moments  # numba, loaded on first use
+
+    values = np.ascontiguousarray(values, dtype=np.float32)
+    everything = extremes is not None and lo <= extremes[0] and extremes[1] <= hi
+    n, _, mean, squares, kmin, kmax = clipped_moments(
+        values, _F32(lo), _F32(hi), not everything, int(np.getbufsize())
+    )
+    if everything:
+        kmin, kmax = extremes
     if n == 0:
         return _Clipped(0, _F32(np.nan), _F32(np.nan), lo, hi)
-    mean = _F32(np.sum(kept, dtype=np.float64) / n)
-    dev = np.subtract(kept, mean, out=dev)  # float32 deviations
-    np.multiply(dev, dev, out=dev)
     with np.errstate(invalid="ignore", divide="ignore"):
-        var = np.sum(dev, dtype=np.float64) / (n - 1) if n > 1 else np.nan
+        var = np.float64(squares) / (n - 1) if n > 1 else np.nan
     # The range starts from the first value clamped to [lo, hi] (the official
     # statistics do so): when that value was clipped, the range reaches the limit.
     first = values[0]
     vmin = min(max(lo, first), kmin)
     vmax = max(min(hi, first), kmax)
-    return _Clipped(n, mean, _F32(np.sqrt(var)), _F32(vmin), _F32(vmax))
+    return _Clipped(int(n), _F32(mean), _F32(np.sqrt(var)), _F32(vmin), _F32(vmax))
 
 
 def _histogram(values: np.ndarray, nbins: int, width: np.float32, start: np.float32) -> np.ndarray:
@@ -147,7 +150,10 @@ def _histogram(values: np.ndarray, nbins: int, width: np.float32, start: np.floa
 
     A value exactly on the upper edge of the last bin is counted in it when the
     edge, computed in single precision, would otherwise fall one bin too far.
+    One compiled pass (:func:`~._select_kernel.histogram_kernel`).
     """
+    from ._select_kernel import histogram_kernel
+
     scale = _F32(1.0) / width if width > 0 else _F32(np.inf)
     edge = start + width * _F32(nbins)
     with np.errstate(invalid="ignore", over="ignore"):
@@ -155,9 +161,8 @@ def _histogram(values: np.ndarray, nbins: int, width: np.float32, start: np.floa
     closed = bool(np.isfinite(reach)) and int(reach) == nbins
     if closed:
         edge = edge * (_F32(1.0) - np.finfo(np.float32).eps)
-    inside = (values >= start) & ((values <= edge) if closed else (values < edge))
-    index = (scale * (values[inside] - start)).astype(np.int64)
-    return np.bincount(np.clip(index, 0, nbins - 1), minlength=nbins)
+    values = np.ascontiguousarray(values, dtype=np.float32)
+    return histogram_kernel(values, int(nbins), _F32(scale), _F32(start), _F32(edge), closed)
 
 
 def _mode(bins: np.ndarray, start: float, width: float) -> float:

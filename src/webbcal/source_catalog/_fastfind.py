@@ -35,6 +35,7 @@ photutils 3.0 documentation: ``Background2D`` (mesh interpolation), ``find_peaks
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numba
@@ -65,12 +66,15 @@ def _reflect(coord: float, n: int) -> float:
     return coord
 
 
+@functools.lru_cache(maxsize=16)
 def _axis_taps(n_in: int, n_out: int, n_keep: int) -> tuple[np.ndarray, np.ndarray]:
     """Mesh indices and cubic B-spline weights of the first ``n_keep`` output samples of a
     ``grid_mode`` zoom of ``n_in`` samples to ``n_out``.
 
-    Returns ``index`` (n_keep, 4) int64 and ``weight`` (n_keep, 4) float64: output sample
-    ``k`` is ``sum_t coefficient[index[k, t]] * weight[k, t]``.
+    Returns ``index`` (n_keep, 4) int64 and ``weight`` (n_keep, 4) float64 (read-only:
+    kept for the next mesh of the same shape, e.g. the RMS after the background, or
+    the next exposure): output sample ``k`` is ``sum_t coefficient[index[k, t]] *
+    weight[k, t]``.
     """
     zoom = n_in / n_out
     index = np.empty((n_keep, _ORDER + 1), np.int64)
@@ -92,6 +96,8 @@ def _axis_taps(n_in: int, n_out: int, n_keep: int) -> tuple[np.ndarray, np.ndarr
         for w in (w0, w1, w2):  # the weights sum to one; the last closes the sum
             w3 -= w
         weight[k] = (w0, w1, w2, w3)
+    index.flags.writeable = False
+    weight.flags.writeable = False
     return index, weight
 
 

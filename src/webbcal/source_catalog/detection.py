@@ -29,6 +29,7 @@ Stetson, P. B. 1987, PASP 99, 191 (DAOFIND).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from dataclasses import dataclass
@@ -39,8 +40,12 @@ __all__ = [
     "DetectionParams",
     "Detections",
     "background_mesh",
+    "deblend_candidates",
     "detect_sources",
+    "find_segments",
+    "astropy_convolve",
     "run_star_finder",
+    "scipy_convolve",
     "smooth",
 ]
 
@@ -234,7 +239,9 @@ def run_star_finder(finder, data: np.ndarray, mask: np.ndarray | None):
         return finder(data, mask=mask)
     data = np.asarray(data)
     image = data.astype(float) if np.issubdtype(data.dtype, np.integer) else data
-    convolved = convolve(image, finder.kernel.data, mode="constant", cval=0.0)
+    convolved = scipy_convolve(image, finder.kernel.data, cval=0.0)
+    if convolved is None:
+        convolved = convolve(image, finder.kernel.data, mode="constant", cval=0.0)
     border = None
     if finder.exclude_border:
         border = (finder.kernel.y_radius, finder.kernel.x_radius)
@@ -246,7 +253,45 @@ def run_star_finder(finder, data: np.ndarray, mask: np.ndarray | None):
         return None
     located = copy.copy(finder)
     located.xycoords = np.column_stack(peaks)
-    return located(data, mask=mask)
+    with _convolved_once(located, data, convolved):
+        return located(data, mask=mask)
+
+
+#: Calls of photutils' convolution answered with the image convolved here (tests).
+REUSED_CONVOLUTIONS = [0]
+
+
+@contextlib.contextmanager
+def _convolved_once(finder, data: np.ndarray, convolved: np.ndarray):
+    """While the finder runs, its module's ``_filter_data`` (photutils' convolution
+    helper, which ``find_stars`` calls again on the same image with the same kernel)
+    returns ``convolved`` for that call: the same array scipy would compute
+    (:func:`scipy_convolve`), without a second pass. Any other call, a photutils without
+    the helper, or another Python thread running (the module is shared) leaves
+    photutils as it is."""
+    import sys
+    import threading
+
+    module = sys.modules.get(type(finder).__module__)
+    original = getattr(module, "_filter_data", None)
+    if original is None or threading.active_count() > 1:
+        yield
+        return
+    kernel = np.asarray(finder.kernel.data)
+    expected = {"mode": "constant", "fill_value": 0.0, "check_normalization": False}
+
+    def reuse(image, weights, **options):
+        values = np.asarray(getattr(weights, "array", weights))
+        if image is data and options == expected and np.array_equal(values, kernel):
+            REUSED_CONVOLUTIONS[0] += 1
+            return convolved
+        return original(image, weights, **options)
+
+    module._filter_data = reuse
+    try:
+        yield
+    finally:
+        module._filter_data = original
 
 
 def smooth(data: np.ndarray, fwhm: float, mask: np.ndarray | None = None) -> np.ndarray:
@@ -271,9 +316,99 @@ def smooth(data: np.ndarray, fwhm: float, mask: np.ndarray | None = None) -> np.
     from astropy.utils.exceptions import AstropyUserWarning
 
     kernel = Gaussian2DKernel(fwhm * gaussian_fwhm_to_sigma)
+    compiled = astropy_convolve(data, kernel.array, mask=mask)
+    if compiled is not None:
+        return compiled
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AstropyUserWarning)
         return convolve(data, kernel, mask=mask)
+
+
+def astropy_convolve(
+    data: np.ndarray, kernel: np.ndarray, *, mask: np.ndarray | None = None
+) -> np.ndarray | None:
+    """astropy's ``convolve(data, kernel, mask=mask)`` (boundary ``'fill'`` with 0, NaN
+    interpolation, normalised kernel), compiled with the same result bit for bit
+    (:mod:`webbcal.source_catalog._convolve_kernel`).
+
+    Parameters
+    ----------
+    data : ndarray, shape (ny, nx), float32
+        Image (NaN: no data).
+    kernel : ndarray, shape (ky, kx), float, odd sizes
+        Kernel whose sum is positive and not close to 0 (a Gaussian).
+    mask : ndarray, shape (ny, nx), bool, optional
+        True where a pixel counts as NaN.
+
+    Returns
+    -------
+    ndarray, shape (ny, nx), float32, or None
+        None where this function does not reproduce astropy (other dtypes or
+        dimensions, even kernel sizes, a kernel sum below 1e-8 or a large kernel):
+        call astropy then.
+    """
+    from ._convolve_kernel import ASTROPY_INTERPOLATE, convolve_rows
+
+    data = np.asarray(data)
+    weights = np.asarray(kernel, dtype=np.float64)
+    if not (data.ndim == 2 and data.dtype.kind == "f" and data.dtype.itemsize == 4
+            and weights.ndim == 2 and all(n % 2 == 1 for n in weights.shape)
+            and weights.size <= _MAX_TAPS and all(n > 2 * (k // 2) for n, k in
+                                                  zip(data.shape, weights.shape))):  # fmt: skip
+        return None
+    if mask is not None and np.shape(mask) != data.shape:
+        return None
+    ksum = weights.sum()
+    if not ksum > 1e-8:
+        return None  # astropy refuses such kernels
+    ky, kx = weights.shape
+    ty, tx = np.indices(weights.shape)
+    flipped = np.ascontiguousarray(weights[::-1, ::-1])
+    out = np.empty(data.shape, dtype=np.float32)
+    mask_array = np.zeros((0, 0), bool) if mask is None else np.ascontiguousarray(mask, bool)
+    convolve_rows(np.ascontiguousarray(data, dtype=np.float32), mask_array,
+                  ty.ravel().astype(np.int64), tx.ravel().astype(np.int64), flipped.ravel(),
+                  ky // 2, kx // 2, 0.0, ASTROPY_INTERPOLATE, float(ksum), out)  # fmt: skip
+    return out
+
+
+def scipy_convolve(data: np.ndarray, kernel: np.ndarray, *, cval: float = 0.0) -> np.ndarray | None:
+    """scipy's ``ndimage.convolve(data, kernel, mode='constant', cval=cval)`` compiled
+    with the same result bit for bit (:mod:`webbcal.source_catalog._convolve_kernel`).
+
+    Parameters
+    ----------
+    data : ndarray, shape (ny, nx), float32 or float64
+    kernel : ndarray, shape (ky, kx), float, odd sizes
+
+    Returns
+    -------
+    ndarray, shape (ny, nx), dtype of ``data``, or None
+        None for other dtypes, dimensions or even kernel sizes (call scipy then).
+    """
+    from ._convolve_kernel import SCIPY, convolve_rows
+
+    data = np.asarray(data)
+    weights = np.asarray(kernel, dtype=np.float64)
+    if not (data.ndim == 2 and data.dtype.kind == "f" and data.dtype.itemsize in (4, 8)
+            and weights.ndim == 2 and all(n % 2 == 1 for n in weights.shape)
+            and weights.size <= _MAX_TAPS):  # fmt: skip
+        return None
+    ky, kx = weights.shape
+    flipped = weights[::-1, ::-1]
+    # scipy leaves out the taps of weight within DBL_EPSILON of 0
+    ty, tx = np.nonzero(np.abs(flipped) > np.finfo(np.float64).eps)
+    out = np.empty(data.shape, dtype=data.dtype.newbyteorder("="))
+    convolve_rows(np.ascontiguousarray(data, dtype=out.dtype), np.zeros((0, 0), bool),
+                  ty.astype(np.int64), tx.astype(np.int64),
+                  np.ascontiguousarray(flipped[ty, tx]), ky // 2, kx // 2, float(cval), SCIPY,
+                  1.0, out)  # fmt: skip
+    return out
+
+
+#: Largest kernel (taps) convolved by the compiled kernel (the padded copy and the
+#: per-row sums are sized for small detection kernels).
+_MAX_TAPS = 41 * 41
 
 
 def detect_sources(
@@ -333,7 +468,7 @@ def _segmentation(residual, threshold, error, mask, params, wcs):
         n_levels=params.nlevels, contrast=params.contrast, mode=params.multithresh_mode,
         relabel=True, progress_bar=False,
     )  # fmt: skip
-    segm = finder(conv, threshold, mask=mask)
+    segm = find_segments(finder, conv, threshold, mask)
     if segm is None:
         return None, None
     kron = DEFAULT_KRON_PARAMS if params.kron_params is None else tuple(params.kron_params)
@@ -345,6 +480,63 @@ def _segmentation(residual, threshold, error, mask, params, wcs):
         )  # fmt: skip
         table = cat.to_table(columns=list(SEGMENT_COLUMNS))
     return table, np.asarray(segm.data)
+
+
+def find_segments(finder, data: np.ndarray, threshold, mask: np.ndarray | None):
+    """photutils ``SourceFinder`` run as ``finder(data, threshold, mask=mask)`` with the
+    same segmentation image, deblending only the segments that can be split.
+
+    ``detect_sources`` finds the segments; ``deblend_sources`` is then given the labels of
+    the segments that have two or more local maxima (pixels with no greater neighbour in
+    the segment, :mod:`webbcal.source_catalog._deblend_screen`), or a minimum that
+    makes photutils change an exponential deblending to linear (so that its warning is
+    the same). A segment with one local maximum has one group of pixels above every
+    threshold, and photutils leaves it as it is.
+
+    Parameters
+    ----------
+    finder : photutils.segmentation.SourceFinder
+    data : ndarray, shape (ny, nx), float
+        Smoothed image.
+    threshold : ndarray, shape (ny, nx), or float
+    mask : ndarray, shape (ny, nx), bool, or None
+
+    Returns
+    -------
+    photutils.segmentation.SegmentationImage or None
+    """
+    from photutils.segmentation import deblend_sources
+    from photutils.segmentation import detect_sources as photutils_detect
+
+    if not finder.deblend or finder.n_processes != 1 or finder.contrast == 1:
+        return finder(data, threshold, mask=mask)
+    segm = photutils_detect(data, threshold, finder.n_pixels[0], mask=mask,
+                            connectivity=finder.connectivity)  # fmt: skip
+    if segm is None:
+        return None
+    return deblend_sources(
+        data, segm, finder.n_pixels[1], labels=deblend_candidates(data, segm, finder),
+        n_levels=finder.n_levels, contrast=finder.contrast, mode=finder.mode,
+        connectivity=finder.connectivity, relabel=finder.relabel, n_processes=1,
+        progress_bar=finder.progress_bar,
+    )  # fmt: skip
+
+
+def deblend_candidates(data: np.ndarray, segm, finder) -> np.ndarray:
+    """Labels of ``segm`` that photutils' deblending could split or warn about (see
+    :func:`find_segments`), in increasing order."""
+    from ._deblend_screen import segment_peaks
+
+    labels = np.asarray(segm.labels)
+    image = np.asarray(data)
+    if image.dtype.kind != "f" or not image.dtype.isnative:
+        image = np.asarray(image, dtype=np.float64)
+    peaks, low = segment_peaks(np.ascontiguousarray(image), np.ascontiguousarray(segm.data),
+                               int(segm.max_label), finder.connectivity == 8)  # fmt: skip
+    keep = peaks[labels] >= 2
+    if finder.mode == "exponential":
+        keep |= low[labels] <= 0
+    return labels[keep]
 
 
 def _star_finder(residual, threshold, mask, params):
