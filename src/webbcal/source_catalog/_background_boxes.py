@@ -65,10 +65,22 @@ def _kth_smallest(a, n, k):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
+def _max_before(a, k):  # pragma: no cover - compiled
+    """The largest of ``a[:k]`` (``k >= 1``): right after :func:`_kth_smallest` put the
+    k-th smallest at ``a[k]``, the (k-1)-th smallest (the selection leaves every value
+    before position k no larger), without a second selection."""
+    m = a[0]
+    for i in range(1, k):
+        if a[i] > m:
+            m = a[i]
+    return m
+
+
+@numba.njit(cache=True, nogil=True)
 def _median64(a, n):  # pragma: no cover - compiled
     if n % 2 == 0:
         upper = _kth_smallest(a, n, n // 2)
-        return 0.5 * (upper + _kth_smallest(a, n, n // 2 - 1))
+        return 0.5 * (upper + _max_before(a, n // 2))
     return _kth_smallest(a, n, (n - 1) // 2)
 
 
@@ -146,8 +158,8 @@ def box_statistics(boxes, sigma_lower, sigma_upper, maxiters, chunk):  # pragma:
         if count % 2 == 1:
             mid = np.float32(np.float32(0.0) + np.float32(_kth_smallest(buf, count, count // 2)))
         else:
-            low = np.float32(_kth_smallest(buf, count, count // 2 - 1))
             high = np.float32(_kth_smallest(buf, count, count // 2))
+            low = np.float32(_max_before(buf, count // 2))
             mid = np.float32(np.float32(np.float32(0.0) + low) + high) / np.float32(2.0)
         bkg[b] = mid
         # positions matter for numpy's pairwise sums: 0 where not kept

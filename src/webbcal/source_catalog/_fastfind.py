@@ -118,18 +118,31 @@ def _evaluate(coef, yi, yw, xi, xwt, runs, lo, hi, out):  # pragma: no cover - c
         for r in range(runs.size - 1):
             x0 = runs[r]
             x1 = runs[r + 1]
+            # views from the run's first column: the loops index from 0, so numba
+            # knows the indices are not negative and vectorises them
+            a = acc[x0:x1]
+            w0, w1, w2, w3 = xwt[0, x0:x1], xwt[1, x0:x1], xwt[2, x0:x1], xwt[3, x0:x1]
             for i in range(4):
                 r0 = rows[i, xi[x0, 0]]
                 r1 = rows[i, xi[x0, 1]]
                 r2 = rows[i, xi[x0, 2]]
                 r3 = rows[i, xi[x0, 3]]
-                for x in range(x0, x1):
-                    t = 0.0 if i == 0 else acc[x]
-                    t += r0 * xwt[0, x]
-                    t += r1 * xwt[1, x]
-                    t += r2 * xwt[2, x]
-                    t += r3 * xwt[3, x]
-                    acc[x] = t
+                if i == 0:
+                    for k in range(a.size):
+                        t = 0.0
+                        t += r0 * w0[k]
+                        t += r1 * w1[k]
+                        t += r2 * w2[k]
+                        t += r3 * w3[k]
+                        a[k] = t
+                else:
+                    for k in range(a.size):
+                        t = a[k]
+                        t += r0 * w0[k]
+                        t += r1 * w1[k]
+                        t += r2 * w2[k]
+                        t += r3 * w3[k]
+                        a[k] = t
         for x in range(nx):
             # lo and hi are values of out's dtype, so clipping before the cast equals
             # clipping after it
