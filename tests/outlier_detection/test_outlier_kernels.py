@@ -143,7 +143,10 @@ def test_compiled_weight_threshold_of_constant_and_empty_weights():
     from webbcal.outlier_detection.flagging import _weight_threshold_numpy
 
     cases = (np.full(100, 2.5, np.float32), np.zeros(10, np.float32),
-             np.array([np.nan, 0.0], np.float32), np.array([3.0, 5.0], np.float32))  # fmt: skip
+             np.array([np.nan, 0.0], np.float32), np.array([3.0, 5.0], np.float32),
+             # the two middle values in different radix buckets
+             np.array([1.0] * 5 + [2.0] * 5, np.float32),
+             np.array([-3.0, 1.0, 2.0, 2.0, 7.5, -1e-30, 1e30, 4.0], np.float32))  # fmt: skip
     for weight in cases:
         with np.errstate(all="ignore"):
             want = _weight_threshold_numpy(weight, 0.5)

@@ -126,19 +126,53 @@ def _kth_smallest(a, n, k):  # pragma: no cover - compiled
 
 @numba.njit(**_JIT)
 def _median32(values, n, work):  # pragma: no cover - compiled
-    """numpy's median of float32 ``values[:n]`` (``n > 0``), using ``work``."""
+    """numpy's median of float32 ``values[:n]`` (``n > 0``, no NaN, no zero), using
+    ``work`` (float32, at least ``n``).
+
+    The middle value is found by a radix pre-selection: a count of the values by the
+    top 16 bits of an order-preserving integer key (sign, exponent and 7 mantissa
+    bits) picks the bucket that holds it; only that bucket's values are copied and
+    selected (Wirth). The value below it (even counts) is the largest of the rest of
+    that bucket's lower part or, when it opens the bucket, of the lower buckets.
+    """
+    bits = values[:n].view(np.uint32)
+    counts = np.zeros(65536, dtype=np.int64)
     for i in range(n):
-        work[i] = values[i]
+        counts[_key(bits[i]) >> 16] += 1
+    k = n // 2
+    below = 0
+    bucket = 0
+    while below + counts[bucket] <= k:
+        below += counts[bucket]
+        bucket += 1
+    m = 0
+    lower = -np.inf
+    for i in range(n):
+        top = _key(bits[i]) >> 16
+        if top == bucket:
+            work[m] = values[i]
+            m += 1
+        elif top < bucket and values[i] > lower:
+            lower = values[i]
+    high = _kth_smallest(work, m, k - below)
     if n % 2 == 1:
-        return np.float32(np.float32(0.0) + _kth_smallest(work, n, n // 2))
-    high = _kth_smallest(work, n, n // 2)
-    # after the selection every value before position n // 2 is <= high: the next
-    # smaller order statistic is their largest
-    low = work[0]
-    for i in range(1, n // 2):
-        if work[i] > low:
-            low = work[i]
+        return np.float32(np.float32(0.0) + high)
+    if k - below > 0:
+        low = work[0]
+        for i in range(1, k - below):
+            if work[i] > low:
+                low = work[i]
+    else:
+        low = np.float32(lower)
     return np.float32(np.float32(np.float32(0.0) + low) + high) / np.float32(2.0)
+
+
+@numba.njit(inline="always", **_JIT)
+def _key(b):  # pragma: no cover - compiled
+    """An unsigned key of float32 bits ``b`` whose order is the values' order."""
+    if b & np.uint32(0x80000000):
+        return ~b
+    return b | np.uint32(0x80000000)
 
 
 @numba.njit(**_JIT)
