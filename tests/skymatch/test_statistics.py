@@ -145,7 +145,7 @@ def test_compiled_selection_equals_the_numpy_moments_bit_for_bit(limits):
     expected = values[(values >= lo) & (values <= hi)]
     np.testing.assert_array_equal(kept, expected)
     assert (vmin, vmax) == (expected.min(), expected.max())
-    got = _moments(values, lo, hi)
+    got, _ = _moments(values, lo, hi)
     assert (got.npix, got.mean, got.stddev, got.vmin, got.vmax) == _moments_numpy(values, lo, hi)
     assert got.npix == expected.size > 1
 
@@ -156,7 +156,7 @@ def test_moments_of_all_values_skip_the_selection_with_the_same_numbers():
     values = _sky_with_sources(np.random.default_rng(9), 100_000)
     before = values.copy()
     lo, hi = values.min(), values.max()
-    got = _moments(values, lo, hi, (lo, hi))
+    got, _ = _moments(values, lo, hi, (lo, hi))
     assert (got.npix, got.mean, got.stddev, got.vmin, got.vmax) == _moments_numpy(values, lo, hi)
     np.testing.assert_array_equal(values, before)  # the caller's values are not overwritten
 
@@ -178,7 +178,7 @@ def test_compiled_moments_equal_numpy_across_its_buffer_chunks(n):
     lo, hi = values.min(), values.max()
     for limits, extremes in (((lo, hi), (lo, hi)), ((lo, hi), None),
                              ((np.float32(290.0), np.float32(320.0)), (lo, hi))):  # fmt: skip
-        got = _moments(values, *limits, extremes)
+        got, _ = _moments(values, *limits, extremes)
         want = _moments_numpy(values, *limits)
         assert (got.npix, got.mean, got.stddev, got.vmin, got.vmax) == want
 
@@ -216,3 +216,29 @@ def test_compiled_histogram_equals_numpy(nbins, width, start):
     want = _histogram_numpy(values, nbins, width, start)
     np.testing.assert_array_equal(got, want)
     assert got.dtype == want.dtype and (got.sum() > 0 or width == 0)
+
+
+def test_moments_reuse_a_selection_only_when_the_limits_keep_the_same_values():
+    """Limits between the nearest left-out values and the kept extremes select the same
+    values: their moments are reused (and equal a fresh computation); other limits are
+    computed afresh."""
+    from webbcal.skymatch.statistics import _moments
+
+    values = _sky_with_sources(np.random.default_rng(12), 200_001)
+    lo, hi = np.float32(0.29), np.float32(0.31)
+    first, selection = _moments(values, lo, hi)
+    assert selection.below < lo <= selection.kmin and selection.kmax <= hi < selection.above
+    inner_lo = np.float32((np.float64(selection.below) + np.float64(selection.kmin)) / 2)
+    inner_hi = np.float32((np.float64(selection.kmax) + np.float64(selection.above)) / 2)
+    assert selection.same_values(inner_lo, inner_hi)
+    reused, again = _moments(values, inner_lo, inner_hi, None, selection)
+    fresh, _ = _moments(values, inner_lo, inner_hi)
+    assert again is selection and reused == fresh
+    assert (reused.npix, reused.mean, reused.stddev) == (first.npix, first.mean, first.stddev)
+    # one more value on either side: not the same selection
+    for limits in ((selection.below, inner_hi), (inner_lo, selection.above),
+                   (np.nextafter(selection.kmin, np.float32(1)), inner_hi)):  # fmt: skip
+        assert not selection.same_values(*limits)
+        got, new = _moments(values, *limits, None, selection)
+        assert new is not selection and got == _moments(values, *limits)[0]
+        assert got.npix != first.npix

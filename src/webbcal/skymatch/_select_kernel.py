@@ -135,7 +135,9 @@ def _sum64(kept, n, mean, squares, chunk):  # pragma: no cover - compiled
 @numba.njit(**_JIT)
 def clipped_moments(values, lo, hi, select, chunk):  # pragma: no cover - compiled
     """Count, float64 sum, float32 mean, float64 sum of squared deviations, min and max
-    of the values of ``values`` (float32, 1-D) within [lo, hi].
+    of the values of ``values`` (float32, 1-D) within [lo, hi]; and the largest value
+    below ``lo`` and the smallest above ``hi`` (-inf and +inf where there is none:
+    limits between those and the kept extremes select the same values).
 
     ``select`` False: every value is taken (the caller knows they are all within the
     limits; min and max are then not computed and returned as ``hi``, ``lo``).
@@ -143,6 +145,8 @@ def clipped_moments(values, lo, hi, select, chunk):  # pragma: no cover - compil
     """
     vmin = hi
     vmax = lo
+    below = np.float32(-np.inf)
+    above = np.float32(np.inf)
     if select:
         # branch-free: every value is written, the count advances for those kept
         kept = np.empty(values.size, dtype=np.float32)
@@ -156,15 +160,17 @@ def clipped_moments(values, lo, hi, select, chunk):  # pragma: no cover - compil
             # vmin and vmax start: it changes neither
             vmin = min(vmin, v if inside else hi)
             vmax = max(vmax, v if inside else lo)
+            below = max(below, v if v < lo else np.float32(-np.inf))
+            above = min(above, v if v > hi else np.float32(np.inf))
     else:
         kept = values
         n = values.size
     if n == 0:
-        return 0, 0.0, np.float32(np.nan), 0.0, vmin, vmax
+        return 0, 0.0, np.float32(np.nan), 0.0, vmin, vmax, below, above
     total = _sum64(kept, n, np.float32(0.0), False, chunk)
     mean = np.float32(total / n)
     squares = _sum64(kept, n, mean, True, chunk)
-    return n, total, mean, squares, vmin, vmax
+    return n, total, mean, squares, vmin, vmax, below, above
 
 
 @numba.njit(**_JIT)

@@ -114,35 +114,71 @@ def select_range(values: np.ndarray, lo: np.float32, hi: np.float32):
 
 
 def _moments(
-    values: np.ndarray, lo: np.float32, hi: np.float32, extremes: tuple | None = None
-) -> _Clipped:
+    values: np.ndarray,
+    lo: np.float32,
+    hi: np.float32,
+    extremes: tuple | None = None,
+    previous: _Selection | None = None,
+) -> tuple[_Clipped, _Selection]:
     """Count, mean, sample standard deviation, min and max of the values in [lo, hi].
 
     ``extremes``: ``(values.min(), values.max())`` when known (all values finite);
     when [lo, hi] holds them all, no selection is made. One compiled call
     (:func:`~._select_kernel.clipped_moments`) with numpy's sums bit for bit: the
     float64 sum of the float32 values, their float32 mean, the float64 sum of the
-    float32 squared deviations.
+    float32 squared deviations. ``previous``: the selection of an earlier call on
+    the same values; when [lo, hi] selects the same values (it holds their extremes
+    and none of the values left out), its moments are taken instead of summing again.
+    Also returns this call's selection.
     """
-    from ._select_kernel import clipped_moments  # numba, loaded on first use
+    if previous is not None and previous.same_values(lo, hi):
+        selection = previous
+    else:
+        from ._select_kernel import clipped_moments  # numba, loaded on first use
 
-    values = np.ascontiguousarray(values, dtype=np.float32)
-    everything = extremes is not None and lo <= extremes[0] and extremes[1] <= hi
-    n, _, mean, squares, kmin, kmax = clipped_moments(
-        values, _F32(lo), _F32(hi), not everything, int(np.getbufsize())
-    )
-    if everything:
-        kmin, kmax = extremes
+        values = np.ascontiguousarray(values, dtype=np.float32)
+        everything = extremes is not None and lo <= extremes[0] and extremes[1] <= hi
+        n, _, mean, squares, kmin, kmax, below, above = clipped_moments(
+            values, _F32(lo), _F32(hi), not everything, int(np.getbufsize())
+        )
+        if everything:
+            kmin, kmax = extremes
+        selection = _Selection(int(n), _F32(mean), float(squares), _F32(kmin), _F32(kmax),
+                               _F32(below), _F32(above))  # fmt: skip
+    n = selection.npix
     if n == 0:
-        return _Clipped(0, _F32(np.nan), _F32(np.nan), lo, hi)
+        return _Clipped(0, _F32(np.nan), _F32(np.nan), lo, hi), selection
     with np.errstate(invalid="ignore", divide="ignore"):
-        var = np.float64(squares) / (n - 1) if n > 1 else np.nan
+        var = np.float64(selection.squares) / (n - 1) if n > 1 else np.nan
     # The range starts from the first value clamped to [lo, hi] (the official
     # statistics do so): when that value was clipped, the range reaches the limit.
     first = values[0]
-    vmin = min(max(lo, first), kmin)
-    vmax = max(min(hi, first), kmax)
-    return _Clipped(int(n), _F32(mean), _F32(np.sqrt(var)), _F32(vmin), _F32(vmax))
+    vmin = min(max(lo, first), selection.kmin)
+    vmax = max(min(hi, first), selection.kmax)
+    clipped = _Clipped(n, selection.mean, _F32(np.sqrt(var)), _F32(vmin), _F32(vmax))
+    return clipped, selection
+
+
+@dataclass(frozen=True)
+class _Selection:
+    """The values a clipping selected: their count, float32 mean, float64 sum of squared
+    deviations and extremes, and the nearest values left out below and above."""
+
+    npix: int
+    mean: np.float32
+    squares: float
+    kmin: np.float32
+    kmax: np.float32
+    below: np.float32
+    above: np.float32
+
+    def same_values(self, lo: np.float32, hi: np.float32) -> bool:
+        """Whether [lo, hi] selects exactly these values (none left out enters, none
+        kept leaves)."""
+        if self.npix == 0:
+            return False
+        return bool(lo <= self.kmin and self.kmax <= hi and self.below < lo
+                    and hi < self.above)  # fmt: skip
 
 
 def _histogram(values: np.ndarray, nbins: int, width: np.float32, start: np.float32) -> np.ndarray:
@@ -245,8 +281,11 @@ def sky_value(values: np.ndarray, params: SkyStatistics) -> tuple[float | None, 
         return None, 0
     lo, hi = lower, upper
     finite = bool(np.isfinite(dmin) and np.isfinite(dmax))
+    selection = None
     for iteration in range(params.nclip + 1):
-        clipped = _moments(data, lo, hi, (dmin, dmax) if finite else None)
+        # once a clipping keeps the values it had, the next ones keep them too
+        clipped, selection = _moments(data, lo, hi, (dmin, dmax) if finite else None,
+                                      selection)  # fmt: skip
         if clipped.npix <= 0:
             return None, 0
         if iteration < params.nclip:
