@@ -150,9 +150,10 @@ split); the background mesh's spline expansion vectorised and its axis taps kept
 
 Under load 2.7-3.3 (another test suite on both cores), same alternation: wall 25.1, 24.1,
 23.5 s before, 22.8, 20.1, 20.9 s after; CPU 26.0, 24.1, 23.0 s before, 22.9, 19.6,
-20.6 s after. The new kernels add ~13 s of numba compilation from a cold cache (CPU,
-measured with an empty ``NUMBA_CACHE_DIR``; ~4 s skymatch, ~6 s outlier_detection, ~3 s
-source_catalog); from the cache each loads in milliseconds.
+20.6 s after. The new kernels add ~12 s of numba compilation from a cold cache (CPU,
+measured with an empty ``NUMBA_CACHE_DIR`` after numba's own warm-up: ~3 s skymatch,
+~6 s outlier_detection, of which 4.8 s the weight clipping, ~3 s source_catalog); from
+the cache each loads in milliseconds.
 
 Usage::
 
