@@ -191,3 +191,28 @@ def test_dq_flags_equal_the_stdatamodels_definitions():
 
     assert ours.PIXEL == dict(dqflags.pixel)
     assert ours.GROUP == dict(dqflags.group)
+
+
+@pytest.mark.parametrize("workers", [1, 0])
+def test_save_model_beside_writes_what_save_model_writes(tmp_path, workers):
+    """A forked worker (or this process, with no worker) writes the same file as
+    save_model, and the model here has the metadata a save gives it."""
+    from astropy.io import fits
+
+    from webbcal.lib.forkmap import ForkPool
+
+    step = AddStep(output_dir=str(tmp_path / "beside"))
+    plain = AddStep(output_dir=str(tmp_path / "plain"))
+    model, other = _image(3.0), _image(3.0)
+    model.meta.filename = other.meta.filename = "jw02_nrca1_cal.fits"
+    with ForkPool(workers) as pool:
+        finish = step.save_model_beside(model, pool, "i2d")
+        path = finish()
+    want = plain.save_model(other, "i2d")
+    assert path.endswith("jw02_nrca1_i2d.fits") and model.meta.filename == "jw02_nrca1_i2d.fits"
+    assert model.meta.filename == other.meta.filename and model.meta.date is not None
+    with fits.open(path) as a, fits.open(want) as b:
+        np.testing.assert_array_equal(a["SCI"].data, b["SCI"].data)
+        keys = [k for k in b[0].header if k not in ("DATE", "")]
+        assert [a[0].header.get(k) for k in keys] == [b[0].header[k] for k in keys]
+    assert path in step._root().__dict__["_written"]

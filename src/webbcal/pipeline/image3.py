@@ -130,7 +130,7 @@ class Image3Pipeline(Pipeline):
                     library = self._align_and_flag(library)
                     if self.save_results:
                         crf = self.outlier_detection.save_library_beside(library, pool, "crf")
-                mosaic = self._combine(library)
+                mosaic = self._combine(library, pool)
             except BaseException:
                 if crf is not None:
                     try:
@@ -143,15 +143,42 @@ class Image3Pipeline(Pipeline):
         log.info("... ending calwebb_image3")
         return mosaic
 
-    def _combine(self, library: Any) -> Any:
-        """resample, then source_catalog on the mosaic; the mosaic."""
-        mosaic = self.resample.run(library)
-        if getattr(mosaic.meta.cal_step, "resample", None) == "COMPLETE":
-            try:
-                self.source_catalog.run(mosaic)
-            except InputError as why:
-                # As the official pipeline: the mosaic stands without a catalog.
-                log.warning("source_catalog: %s; no catalog written", why)
+    def _combine(self, library: Any, pool: Any = None) -> Any:
+        """resample, then source_catalog on the mosaic; the mosaic.
+
+        With a pool of workers (members in memory), the ``_i2d`` file is written by a
+        forked worker while source_catalog runs here (the same file).
+        """
+        beside = pool is not None and pool.workers > 0 and self.resample.save_results
+        if beside:
+            self.resample.save_results = False
+        try:
+            mosaic = self.resample.run(library)
+        finally:
+            if beside:
+                self.resample.save_results = True
+        writer = None
+        if beside:
+            if hasattr(mosaic, "meta"):
+                writer = self.resample.save_model_beside(mosaic, pool)
+            else:
+                self.resample.save_result(mosaic)
+        try:
+            if getattr(mosaic.meta.cal_step, "resample", None) == "COMPLETE":
+                try:
+                    self.source_catalog.run(mosaic)
+                except InputError as why:
+                    # As the official pipeline: the mosaic stands without a catalog.
+                    log.warning("source_catalog: %s; no catalog written", why)
+        except BaseException:
+            if writer is not None:
+                try:
+                    writer()  # registers what it wrote (removed on failure)
+                except Exception:  # the first error is the one reported
+                    pass
+            raise
+        if writer is not None:
+            writer()
         return mosaic
 
     def _align_and_flag(self, library: Any) -> Any:

@@ -712,6 +712,31 @@ class Step:
             root.__dict__.setdefault("_written", []).append(path)
         return path
 
+    def save_model_beside(self, model: Any, pool: Any, suffix: str | None = None) -> Any:
+        """:meth:`save_model` in a worker of ``pool`` (:class:`webbcal.lib.forkmap.ForkPool`).
+
+        The metadata that saving updates in the model (``on_save``: file name, model
+        type, date) is updated here first, so that this process goes on with the model
+        as a save would leave it; the worker writes the model as it is now. Returns a
+        function that waits for the worker, registers the file and returns its path,
+        or raises the worker's error.
+        """
+        from ..datamodels import save_model
+
+        path = self.product_path(model, suffix)
+        existed = os.path.exists(path)
+        model.on_save(path)
+        pending = pool.submit(save_model, model, path)
+
+        def finish() -> str:
+            try:
+                pending()
+            finally:
+                self._record_written([path], [existed])
+            return path
+
+        return finish
+
     def record_output(self, path: str) -> None:
         """Register a file written by this run, so a failed run removes it."""
         self._root().__dict__.setdefault("_written", []).append(os.fspath(path))
