@@ -148,6 +148,12 @@ split); the background mesh's spline expansion vectorised and its axis taps kept
     resample (s)             5.0, 5.2, 5.2       5.6, 5.2, 5.1
     source_catalog (s)       1.8, 2.0, 1.9       1.3, 1.2, 1.2
 
+With the ``_i2d`` file then written by a forked worker while source_catalog runs
+(``Step.save_model_beside``), the same alternation again, load 0.6-1.2 and rising: wall
+15.8, 20.1, 22.2 s before, 15.1, 19.3, 18.9 s after (tweakreg 4.1, 4.8, 4.7 -> 3.5, 4.5,
+3.9; source_catalog 1.8, 2.4, 2.5 -> 1.3, 1.5, 2.0). Wall times on this shared machine
+move by +-3 s from run to run; each pair ran back to back.
+
 Under load 2.7-3.3 (another test suite on both cores), same alternation: wall 25.1, 24.1,
 23.5 s before, 22.8, 20.1, 20.9 s after; CPU 26.0, 24.1, 23.0 s before, 22.9, 19.6,
 20.6 s after. The new kernels add ~12 s of numba compilation from a cold cache (CPU,
