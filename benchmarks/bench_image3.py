@@ -352,6 +352,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=4)
     parser.add_argument("--folder", default="/tmp/bench_image3")
     parser.add_argument("--no-jwst", action="store_true")
+    parser.add_argument(
+        "--output-root",
+        default=None,
+        help="write both pipelines' products under this folder (e.g. /dev/shm: "
+        "no wait on a slow disk's write-back) instead of --folder",
+    )
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -362,9 +368,10 @@ def main() -> None:
     t0 = time.perf_counter()
     asn, steps = make_inputs(folder, args.n)
     print(f"inputs ready ({time.perf_counter() - t0:.0f} s): {asn}", flush=True)
-    rows = [("webbcal", folder / f"out_webbcal_n{args.n}")]
+    products = Path(args.output_root) if args.output_root else folder
+    rows = [("webbcal", products / f"out_webbcal_n{args.n}")]
     if not args.no_jwst:
-        rows.append(("jwst", folder / f"out_jwst_n{args.n}"))
+        rows.append(("jwst", products / f"out_jwst_n{args.n}"))
     results = {}
     for which, out in rows:
         results[which] = r = _run(which, asn, out, steps)
