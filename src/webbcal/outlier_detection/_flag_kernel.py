@@ -32,6 +32,7 @@ import numba
 import numpy as np
 
 from ..lib._pairwise_kernel import pairwise_sum
+from ..lib._selection_kernel import kth_smallest
 
 __all__ = ["clipped_weight_mean", "flag_two_thresholds"]
 
@@ -100,31 +101,6 @@ def flag_two_thresholds(sci, err, blot, snr1, snr2, scale1, scale2, backg):  # p
 
 
 @numba.njit(**_JIT)
-def _kth_smallest(a, n, k):  # pragma: no cover - compiled
-    """The k-th smallest of ``a[:n]`` (0-based), moving values in place (Wirth)."""
-    low, high = 0, n - 1
-    while low < high:
-        pivot = a[k]
-        i, j = low, high
-        while True:
-            while a[i] < pivot:
-                i += 1
-            while pivot < a[j]:
-                j -= 1
-            if i <= j:
-                a[i], a[j] = a[j], a[i]
-                i += 1
-                j -= 1
-            if i > j:
-                break
-        if j < k:
-            low = i
-        if k < i:
-            high = j
-    return a[k]
-
-
-@numba.njit(**_JIT)
 def _median32(values, n, work):  # pragma: no cover - compiled
     """numpy's median of float32 ``values[:n]`` (``n > 0``, no NaN, no zero), using
     ``work`` (float32, at least ``n``).
@@ -154,7 +130,7 @@ def _median32(values, n, work):  # pragma: no cover - compiled
             m += 1
         elif top < bucket and values[i] > lower:
             lower = values[i]
-    high = _kth_smallest(work, m, k - below)
+    high = kth_smallest(work, m, k - below)
     if n % 2 == 1:
         return np.float32(np.float32(0.0) + high)
     if k - below > 0:

@@ -124,32 +124,38 @@ class Image3Pipeline(Pipeline):
         # The _crf files are written by a forked worker (members in memory) while
         # resample and source_catalog run here.
         with ForkPool(0 if library.on_disk else 1) as pool:
-            crf = None
+            # files being written by the pool's workers: each function waits for its
+            # worker and registers what it wrote (removed if the run fails)
+            writing: list = []
             try:
                 if library.group_names:
                     library = self._align_and_flag(library)
                     if self.save_results:
-                        crf = self.outlier_detection.save_library_beside(library, pool, "crf")
-                mosaic = self._combine(library, pool)
+                        writing.append(
+                            self.outlier_detection.save_library_beside(library, pool, "crf")
+                        )
+                mosaic = self._combine(library, pool, writing)
             except BaseException:
-                if crf is not None:
+                for finish in writing:
                     try:
-                        crf()  # registers what it wrote (removed on failure)
+                        finish()
                     except Exception:  # the first error is the one reported
                         pass
                 raise
-            if crf is not None:
-                crf()
+            for finish in writing:
+                finish()
         log.info("... ending calwebb_image3")
         return mosaic
 
-    def _combine(self, library: Any, pool: Any = None) -> Any:
+    def _combine(self, library: Any, pool: Any = None, writing: list | None = None) -> Any:
         """resample, then source_catalog on the mosaic; the mosaic.
 
         With a pool of workers (members in memory), the ``_i2d`` file is written by a
-        forked worker while source_catalog runs here (the same file).
+        forked worker while source_catalog runs here (the same file); the function that
+        waits for it is appended to ``writing``.
         """
-        beside = pool is not None and pool.workers > 0 and self.resample.save_results
+        beside = (pool is not None and pool.workers > 0 and writing is not None
+                  and self.resample.save_results)  # fmt: skip
         if beside:
             self.resample.save_results = False
         try:
@@ -157,28 +163,17 @@ class Image3Pipeline(Pipeline):
         finally:
             if beside:
                 self.resample.save_results = True
-        writer = None
         if beside:
             if hasattr(mosaic, "meta"):
-                writer = self.resample.save_model_beside(mosaic, pool)
+                writing.append(self.resample.save_model_beside(mosaic, pool))
             else:
                 self.resample.save_result(mosaic)
-        try:
-            if getattr(mosaic.meta.cal_step, "resample", None) == "COMPLETE":
-                try:
-                    self.source_catalog.run(mosaic)
-                except InputError as why:
-                    # As the official pipeline: the mosaic stands without a catalog.
-                    log.warning("source_catalog: %s; no catalog written", why)
-        except BaseException:
-            if writer is not None:
-                try:
-                    writer()  # registers what it wrote (removed on failure)
-                except Exception:  # the first error is the one reported
-                    pass
-            raise
-        if writer is not None:
-            writer()
+        if getattr(mosaic.meta.cal_step, "resample", None) == "COMPLETE":
+            try:
+                self.source_catalog.run(mosaic)
+            except InputError as why:
+                # As the official pipeline: the mosaic stands without a catalog.
+                log.warning("source_catalog: %s; no catalog written", why)
         return mosaic
 
     def _align_and_flag(self, library: Any) -> Any:

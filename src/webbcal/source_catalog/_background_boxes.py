@@ -37,36 +37,12 @@ import numba
 import numpy as np
 
 from ..lib._pairwise_kernel import pairwise_sum
-
-
-@numba.njit(cache=True, nogil=True)
-def _kth_smallest(a, n, k):  # pragma: no cover - compiled
-    """The k-th smallest of ``a[:n]`` (0-based), moving values in place (Wirth)."""
-    low, high = 0, n - 1
-    while low < high:
-        pivot = a[k]
-        i, j = low, high
-        while True:
-            while a[i] < pivot:
-                i += 1
-            while pivot < a[j]:
-                j -= 1
-            if i <= j:
-                a[i], a[j] = a[j], a[i]
-                i += 1
-                j -= 1
-            if i > j:
-                break
-        if j < k:
-            low = i
-        if k < i:
-            high = j
-    return a[k]
+from ..lib._selection_kernel import kth_smallest
 
 
 @numba.njit(cache=True, nogil=True)
 def _max_before(a, k):  # pragma: no cover - compiled
-    """The largest of ``a[:k]`` (``k >= 1``): right after :func:`_kth_smallest` put the
+    """The largest of ``a[:k]`` (``k >= 1``): right after ``kth_smallest`` put the
     k-th smallest at ``a[k]``, the (k-1)-th smallest (the selection leaves every value
     before position k no larger), without a second selection."""
     m = a[0]
@@ -79,9 +55,9 @@ def _max_before(a, k):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True)
 def _median64(a, n):  # pragma: no cover - compiled
     if n % 2 == 0:
-        upper = _kth_smallest(a, n, n // 2)
+        upper = kth_smallest(a, n, n // 2)
         return 0.5 * (upper + _max_before(a, n // 2))
-    return _kth_smallest(a, n, (n - 1) // 2)
+    return kth_smallest(a, n, (n - 1) // 2)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -156,9 +132,9 @@ def box_statistics(boxes, sigma_lower, sigma_upper, maxiters, chunk):  # pragma:
             continue
         # the kept values are buf[:count]; the middle one(s) by selection
         if count % 2 == 1:
-            mid = np.float32(np.float32(0.0) + np.float32(_kth_smallest(buf, count, count // 2)))
+            mid = np.float32(np.float32(0.0) + np.float32(kth_smallest(buf, count, count // 2)))
         else:
-            high = np.float32(_kth_smallest(buf, count, count // 2))
+            high = np.float32(kth_smallest(buf, count, count // 2))
             low = np.float32(_max_before(buf, count // 2))
             mid = np.float32(np.float32(np.float32(0.0) + low) + high) / np.float32(2.0)
         bkg[b] = mid
