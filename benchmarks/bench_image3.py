@@ -169,10 +169,14 @@ pipelines' products in /dev/shm, ``--output-root``)::
     1    17.7       25.9   80.5    90.1    4.54x       3.48x
     2    14.9       21.9   76.9    86.5    5.16x       3.94x
     3    19.4       27.9   95.6    105.3   4.92x       3.77x
+    4    21.7       32.1   83.2    92.9    3.84x       2.89x
+    5    14.3       20.8   71.4    80.8    4.99x       3.89x
 
 Run 2 per step, webbcal/jwst: tweakreg 4.1/13.3, skymatch 1.7/2.9, outlier_detection
 3.3/30.7, resample 4.4/25.5, source_catalog 1.2/3.9 s. webbcal-only runs in between:
-17.5, 16.6, 15.1 s. The target of 5x is met in one run of three (mean 4.87x).
+17.5, 16.6, 15.1 s. Runs 4 and 5 after the last clean-up commit (same products). The
+target of 5x is met in one run of five (median 4.92x); the CPU time of the same work
+varies by 50 % here.
 
 Usage::
 
