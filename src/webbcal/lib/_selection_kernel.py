@@ -14,7 +14,7 @@ Wirth, N. 1976, "Algorithms + Data Structures = Programs", Prentice-Hall, sectio
 
 import numba
 
-__all__ = ["kth_smallest"]
+__all__ = ["kth_smallest", "max_before"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -41,3 +41,15 @@ def kth_smallest(a, n, k):  # pragma: no cover - compiled
         if k < i:
             high = j
     return a[k]
+
+
+@numba.njit(cache=True, nogil=True)
+def max_before(a, k):  # pragma: no cover - compiled
+    """The largest of ``a[:k]`` (``k >= 1``). Right after :func:`kth_smallest` put the
+    k-th smallest at ``a[k]``, this is the (k-1)-th smallest (the selection leaves
+    every value before position k no larger), without a second selection."""
+    m = a[0]
+    for i in range(1, k):
+        if a[i] > m:
+            m = a[i]
+    return m

@@ -32,7 +32,7 @@ import numba
 import numpy as np
 
 from ..lib._pairwise_kernel import pairwise_sum
-from ..lib._selection_kernel import kth_smallest
+from ..lib._selection_kernel import kth_smallest, max_before
 
 __all__ = ["clipped_weight_mean", "flag_two_thresholds"]
 
@@ -133,13 +133,7 @@ def _median32(values, n, work):  # pragma: no cover - compiled
     high = kth_smallest(work, m, k - below)
     if n % 2 == 1:
         return np.float32(np.float32(0.0) + high)
-    if k - below > 0:
-        low = work[0]
-        for i in range(1, k - below):
-            if work[i] > low:
-                low = work[i]
-    else:
-        low = np.float32(lower)
+    low = max_before(work, k - below) if k - below > 0 else np.float32(lower)
     return np.float32(np.float32(np.float32(0.0) + low) + high) / np.float32(2.0)
 
 

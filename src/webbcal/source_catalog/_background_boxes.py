@@ -37,26 +37,14 @@ import numba
 import numpy as np
 
 from ..lib._pairwise_kernel import pairwise_sum
-from ..lib._selection_kernel import kth_smallest
-
-
-@numba.njit(cache=True, nogil=True)
-def _max_before(a, k):  # pragma: no cover - compiled
-    """The largest of ``a[:k]`` (``k >= 1``): right after ``kth_smallest`` put the
-    k-th smallest at ``a[k]``, the (k-1)-th smallest (the selection leaves every value
-    before position k no larger), without a second selection."""
-    m = a[0]
-    for i in range(1, k):
-        if a[i] > m:
-            m = a[i]
-    return m
+from ..lib._selection_kernel import kth_smallest, max_before
 
 
 @numba.njit(cache=True, nogil=True)
 def _median64(a, n):  # pragma: no cover - compiled
     if n % 2 == 0:
         upper = kth_smallest(a, n, n // 2)
-        return 0.5 * (upper + _max_before(a, n // 2))
+        return 0.5 * (upper + max_before(a, n // 2))
     return kth_smallest(a, n, (n - 1) // 2)
 
 
@@ -135,7 +123,7 @@ def box_statistics(boxes, sigma_lower, sigma_upper, maxiters, chunk):  # pragma:
             mid = np.float32(np.float32(0.0) + np.float32(kth_smallest(buf, count, count // 2)))
         else:
             high = np.float32(kth_smallest(buf, count, count // 2))
-            low = np.float32(_max_before(buf, count // 2))
+            low = np.float32(max_before(buf, count // 2))
             mid = np.float32(np.float32(np.float32(0.0) + low) + high) / np.float32(2.0)
         bkg[b] = mid
         # positions matter for numpy's pairwise sums: 0 where not kept

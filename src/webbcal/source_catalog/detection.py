@@ -39,11 +39,11 @@ import numpy as np
 __all__ = [
     "DetectionParams",
     "Detections",
+    "astropy_convolve",
     "background_mesh",
     "deblend_candidates",
     "detect_sources",
     "find_segments",
-    "astropy_convolve",
     "run_star_finder",
     "scipy_convolve",
     "smooth",
