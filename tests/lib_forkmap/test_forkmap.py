@@ -117,3 +117,34 @@ def test_no_fork_while_another_thread_runs():
         release.set()
         other.join()
     assert fork_available()
+
+
+def _large_arrays(seed):
+    rng = np.random.default_rng(seed)
+    image = rng.normal(size=(700, 600)).astype(">f4")  # 1.6 MB, big-endian like FITS
+    pixmap = rng.normal(size=(2, 400, 500))  # 3.2 MB float64
+    mask = rng.random((1200, 1100)) < 0.5  # 1.3 MB bool
+    strided = rng.normal(size=(800, 800))[::2, ::3]  # not contiguous: through the pipe
+    fortran = np.asfortranarray(rng.normal(size=(512, 300)))  # 1.2 MB, F order
+    small = np.arange(10)
+    return {"image": image, "maps": [("nrca1", pixmap)], "mask": mask,
+            "strided": strided, "fortran": fortran, "small": small}  # fmt: skip
+
+
+def test_large_arrays_come_back_equal_and_writable():
+    # arrays of 1 MiB or more come back through shared memory: same values, dtype,
+    # byte order and memory order as made here, writable, independent of each other
+    expected = _large_arrays(5)
+    with ForkPool(1) as pool:
+        got = [pool.submit(_large_arrays, 5) for _ in range(2)]
+        first, second = got[0](), got[1]()
+    for key in ("image", "mask", "strided", "fortran", "small"):
+        assert first[key].dtype == expected[key].dtype
+        assert first[key].flags.f_contiguous == expected[key].flags.f_contiguous
+        np.testing.assert_array_equal(first[key], expected[key])
+    np.testing.assert_array_equal(first["maps"][0][1], expected["maps"][0][1])
+    assert first["maps"][0][0] == "nrca1"
+    first["image"][0, 0] = 1e6
+    first["maps"][0][1][:] = 0.0
+    assert second["image"][0, 0] == expected["image"][0, 0]
+    np.testing.assert_array_equal(second["maps"][0][1], expected["maps"][0][1])
