@@ -303,3 +303,47 @@ def test_coadd_in_strips_of_rows_equals_the_whole_exposure(monkeypatch, params):
     for name, plane in whole.variances.items():
         assert np.array_equal(parts.variances[name], plane, equal_nan=True), name
     assert np.isfinite(whole.data).mean() > 0.2 and (whole.con == 3).any()
+
+
+def test_second_set_in_the_same_pass_equals_its_own_pass():
+    """``also``: a second set of planes (own running means and weights, e.g. ERR over
+    the exposures beside one exposure's variances) gets the bits of a pass of its own,
+    and the first set is unchanged by it."""
+    rng = np.random.default_rng(8)
+    ny, nx = 45, 52
+    out_shape = (75, 95)
+    box = (2, nx - 3, 1, ny - 2)
+    pixmap = _distorted_map(ny, nx, theta=0.3, scale=1.05, offset=(40.0, 35.0))
+    weight = rng.uniform(0.0, 1.5, (ny, nx)).astype(np.float32)
+    weight[rng.random((ny, nx)) < 0.1] = 0.0
+    variances = [rng.uniform(-0.1, 2.0, (ny, nx)).astype(np.float32) for _ in range(3)]
+    err = rng.uniform(1.0, 2.0, (1, ny, nx)).astype(np.float32)
+    # a running ERR mean that already holds an earlier exposure
+    err_out = np.full((1, *out_shape), -3.0, np.float32)
+    err_counts = np.zeros(out_shape, np.float32)
+    earlier = _distorted_map(ny, nx, theta=0.25, scale=1.05, offset=(42.0, 33.0))
+    drizzle_square_planes(err * 1.5, weight, earlier, pixfrac=0.9, out=err_out,
+                          counts=err_counts, fill=None)  # fmt: skip
+    assert (err_counts > 0).any() and (err_counts == 0).any()
+    alone_err, alone_counts = err_out.copy(), err_counts.copy()
+    drizzle_square_planes(err, weight, pixmap, pixfrac=0.9, bounds=box, out=alone_err,
+                          counts=alone_counts, fill=-3.0)  # fmt: skip
+    alone_var, alone_var_counts = drizzle_square_planes(
+        variances, weight, pixmap, pixfrac=0.9, bounds=box, out_shape=out_shape, roots=True
+    )
+    var, var_counts = drizzle_square_planes(
+        variances, weight, pixmap, pixfrac=0.9, bounds=box, out_shape=out_shape, roots=True,
+        also=(err, err_out, err_counts, -3.0),
+    )  # fmt: skip
+    np.testing.assert_array_equal(var, alone_var)
+    np.testing.assert_array_equal(var_counts, alone_var_counts)
+    np.testing.assert_array_equal(err_out, alone_err)
+    np.testing.assert_array_equal(err_counts, alone_counts)
+    # the fill values were given (NaN for the variances, -3 for ERR)
+    assert np.isnan(var).any() and (err_out == -3.0).any()
+    with pytest.raises(ValueError, match=r"also: planes \(1, 45, 51\)"):
+        drizzle_square_planes(variances, weight, pixmap, pixfrac=0.9, out_shape=out_shape,
+                              also=(err[:, :, 1:], err_out, err_counts, None))  # fmt: skip
+    with pytest.raises(ValueError, match=r"also: out \(1, 75, 94\) float32"):
+        drizzle_square_planes(variances, weight, pixmap, pixfrac=0.9, out_shape=out_shape,
+                              also=(err, err_out[:, :, 1:].copy(), err_counts, None))  # fmt: skip

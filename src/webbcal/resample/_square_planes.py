@@ -170,11 +170,17 @@ def _corners(pixmap, i, j, h, cx, cy):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _drizzle(planes, weights, pixmap, box, h, out, counts, roots):  # pragma: no cover - compiled
+def _drizzle(planes, weights, pixmap, box, h, out, counts, roots, planes2, out2,
+             counts2):  # fmt: skip  # pragma: no cover - compiled
+    # planes / out / counts: the first set (square roots with ``roots``); planes2 /
+    # out2 / counts2: a second set with its own running weights (3-D arrays, possibly
+    # of no plane), given the same overlaps
     xmin, xmax, ymin, ymax = box
     nplanes = len(planes)
+    nplanes2 = planes2.shape[0]
     ny_out, nx_out = counts.shape
     values = np.empty(nplanes, dtype=np.float32)
+    values2 = np.empty(nplanes2, dtype=np.float32)
     for j in range(ymin, ymax + 1):
         for i in range(xmin, xmax + 1):
             weight = weights[j, i]
@@ -191,6 +197,8 @@ def _drizzle(planes, weights, pixmap, box, h, out, counts, roots):  # pragma: no
             for k in range(nplanes):
                 # float32 square root (NaN for a negative value), as numpy's
                 values[k] = np.sqrt(planes[k][j, i]) if roots else planes[k][j, i]
+            for k in range(nplanes2):
+                values2[k] = planes2[k, j, i]
             # signed area from the diagonals; clockwise corners give a positive area,
             # as do the overlaps, so the sign cancels in a * w
             jaco = 0.5 * ((x1 - x3) * (y0 - y2) - (x0 - x2) * (y1 - y3))
@@ -225,6 +233,17 @@ def _drizzle(planes, weights, pixmap, box, h, out, counts, roots):  # pragma: no
                             # float32 quotient = drizzle's float64 one, rounded
                             out[k][jj, ii] = num / total
                     counts[jj, ii] = total
+                    if nplanes2:
+                        vc = counts2[jj, ii]
+                        total = vc + dow
+                        if vc == 0:
+                            for k in range(nplanes2):
+                                out2[k, jj, ii] = values2[k]
+                        else:
+                            for k in range(nplanes2):
+                                num = out2[k, jj, ii] * vc + dow * values2[k]
+                                out2[k, jj, ii] = num / total
+                        counts2[jj, ii] = total
 
 
 @numba.njit(cache=True, nogil=True)
@@ -239,7 +258,7 @@ def _fill_empty(out, counts, fill):  # pragma: no cover - compiled
 
 def drizzle_square_planes(planes, weight_map, pixmap, *, pixfrac: float, out_shape=None,
                           bounds=None, out=None, counts=None, fill=np.nan,
-                          roots: bool = False, entering=None):  # fmt: skip
+                          roots: bool = False, entering=None, also=None):  # fmt: skip
     """Drizzle ``K`` planes of one exposure with the square kernel in one pass.
 
     Parameters
@@ -274,6 +293,15 @@ def drizzle_square_planes(planes, weight_map, pixmap, *, pixfrac: float, out_sha
     entering : callable or None, optional
         Called without arguments right before the compiled pass, which runs
         without the GIL (:func:`webbcal.lib.overlap.run_beside`).
+    also : tuple or None, optional
+        ``(planes2, out2, counts2, fill2)``: a second set of planes drizzled in the
+        same pass with the same overlaps but its own running means and weights
+        (e.g. ERR, whose running mean spans all exposures, beside one exposure's
+        variances): ``planes2`` ndarray, shape (K2, ny, nx), float32 (never square
+        roots); ``out2`` ndarray, shape (K2, ny_out, nx_out), float32, C-contiguous,
+        and ``counts2`` ndarray, shape (ny_out, nx_out), float32, updated in place;
+        ``fill2`` as ``fill`` for them. Each set gets the same bits as a pass of its
+        own.
 
     Returns
     -------
@@ -332,9 +360,34 @@ def drizzle_square_planes(planes, weight_map, pixmap, *, pixfrac: float, out_sha
     xmax, ymax = min(int(xmax), nx - 1), min(int(ymax), ny - 1)
     box = (xmin, xmax, ymin, ymax)
     outs = tuple(out[k] for k in range(nplanes))
+    planes2, out2, counts2, fill2 = _second_set(also, shape, counts.shape)
     if entering is not None:
         entering()
-    _drizzle(planes, weight_map, pixmap, box, 0.5 * float(pixfrac), outs, counts, bool(roots))
+    _drizzle(planes, weight_map, pixmap, box, 0.5 * float(pixfrac), outs, counts, bool(roots),
+             planes2, out2, counts2)  # fmt: skip
     if fill is not None:
         _fill_empty(outs, counts, np.float32(fill))
+    if fill2 is not None and planes2.shape[0]:
+        _fill_empty(tuple(out2[k] for k in range(out2.shape[0])), counts2, np.float32(fill2))
     return out, counts
+
+
+def _second_set(also, shape, out_shape):
+    """``also`` of :func:`drizzle_square_planes` checked: (planes2, out2, counts2, fill2);
+    arrays of no plane when None."""
+    if also is None:
+        return (np.empty((0, 1, 1), np.float32), np.empty((0, 1, 1), np.float32),
+                np.zeros((1, 1), np.float32), None)  # fmt: skip
+    planes2, out2, counts2, fill2 = also
+    planes2 = np.ascontiguousarray(planes2, dtype=np.float32)
+    if planes2.ndim != 3 or planes2.shape[1:] != tuple(shape):
+        raise ValueError(f"also: planes {planes2.shape}; expected (K2, {shape[0]}, {shape[1]})")
+    if (out2.dtype != np.float32 or counts2.dtype != np.float32 or not out2.flags.c_contiguous
+            or out2.shape != (planes2.shape[0], *out_shape)
+            or counts2.shape != tuple(out_shape)):  # fmt: skip
+        raise ValueError(
+            f"also: out {out2.shape} {out2.dtype} and counts {counts2.shape} "
+            f"{counts2.dtype}: expected float32 (K2, {out_shape[0]}, {out_shape[1]}), "
+            f"{tuple(out_shape)}"
+        )
+    return planes2, out2, counts2, fill2

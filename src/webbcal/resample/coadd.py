@@ -719,19 +719,22 @@ class Coadd:
         from ._square_planes import drizzle_square_planes
 
         a, b = rows
-        common = dict(pixfrac=self.params.pixfrac, bounds=box)
+        common = dict(pixfrac=self.params.pixfrac, bounds=box, entering=entering)
+        err = None
+        if self._err_sums is not None:
+            out, counts, fill = self._err_sums
+            err = (np.asarray(exposure.err[a:b], dtype=np.float32)[None], out, counts,
+                   fill if last else None)  # fmt: skip
         if variance_sums is not None:
-            # the kernel takes each variance's square root as it reads the pixel
+            # the kernel takes each variance's square root as it reads the pixel; ERR
+            # (its running mean over the exposures) in the same pass, same overlaps
             out, counts = variance_sums
             drizzle_square_planes([exposure.variances[n][a:b] for n in names], weight, pixmap,
                                   out=out, counts=counts, fill=np.nan if last else None,
-                                  roots=True, entering=entering, **common)  # fmt: skip
-        if self._err_sums is not None:
-            out, counts, fill = self._err_sums
-            drizzle_square_planes(np.asarray(exposure.err[a:b], dtype=np.float32)[None],
-                                  weight, pixmap, out=out, counts=counts,
-                                  fill=fill if last else None, entering=entering,
-                                  **common)  # fmt: skip
+                                  roots=True, also=err, **common)  # fmt: skip
+        elif err is not None:
+            drizzle_square_planes(err[0], weight, pixmap, out=err[1], counts=err[2],
+                                  fill=err[3], **common)  # fmt: skip
 
     def _add_variances(self, exposure, kwargs):
         """The variances drizzled one ``Drizzle`` each (name: new plane)."""
