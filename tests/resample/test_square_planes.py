@@ -347,3 +347,59 @@ def test_second_set_in_the_same_pass_equals_its_own_pass():
     with pytest.raises(ValueError, match=r"also: out \(1, 75, 94\) float32"):
         drizzle_square_planes(variances, weight, pixmap, pixfrac=0.9, out_shape=out_shape,
                               also=(err, err_out[:, :, 1:].copy(), err_counts, None))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "params",
+    [CoaddParams(), CoaddParams(drizzle_err=True, enable_var=False, pixfrac=0.8),
+     CoaddParams(drizzle_err=True, weight_type="exptime")],
+)  # fmt: skip
+def test_coadd_with_deferred_planes_equals_each_exposure_finished_in_add(monkeypatch, params):
+    """defer_planes: an exposure's planes drizzled on the worker thread while the next
+    exposure is prepared give the same bits as finishing each within add()."""
+    monkeypatch.setattr("webbcal.resample.coadd.overlap_enabled", lambda: True)
+    rng = np.random.default_rng(12)
+    exposures, pixmap_function, out_wcs = _coadd_inputs(rng, n=3)
+    pad = tile_halo("square", 1.25)
+    results = []
+    for defer in (False, True):
+        coadd = Coadd(out_wcs, params, n_inputs=3, pixel_scale_ratio=1.25,
+                      pixel_map_function=pixmap_function, pad=pad, defer_planes=defer)  # fmt: skip
+        for exposure in exposures:
+            coadd.add(dataclasses.replace(exposure))
+            # the last exposure's planes are left running, to be waited for
+            assert (coadd._deferred is not None) == defer
+        results.append(coadd.finalize())
+        assert coadd._deferred is None
+    ref, got = results
+    for name in ("data", "wht", "con", "err"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(ref, name), err_msg=name)
+    assert got.variances.keys() == ref.variances.keys()
+    assert bool(ref.variances) == params.enable_var
+    for name, plane in ref.variances.items():
+        np.testing.assert_array_equal(got.variances[name], plane, err_msg=name)
+
+
+def test_coadd_deferred_planes_error_is_raised_or_discarded(monkeypatch):
+    """An error of the deferred pass comes out of the next add() (or settle()); a caller
+    leaving on its own error waits for the pass without it (settle(discard=True))."""
+    monkeypatch.setattr("webbcal.resample.coadd.overlap_enabled", lambda: True)
+    rng = np.random.default_rng(13)
+    exposures, pixmap_function, out_wcs = _coadd_inputs(rng, n=2)
+    pad = tile_halo("square", 1.25)
+
+    def failing_pass(self, *args, entering=None):
+        entering()
+        raise FloatingPointError("plane pass failed")
+
+    monkeypatch.setattr(Coadd, "_add_one_pass", failing_pass)
+    coadd = Coadd(out_wcs, CoaddParams(), n_inputs=2, pixel_scale_ratio=1.25,
+                  pixel_map_function=pixmap_function, pad=pad, defer_planes=True)  # fmt: skip
+    coadd.add(dataclasses.replace(exposures[0]))
+    with pytest.raises(FloatingPointError, match="plane pass failed"):
+        coadd.add(dataclasses.replace(exposures[1]))
+    coadd = Coadd(out_wcs, CoaddParams(), n_inputs=2, pixel_scale_ratio=1.25,
+                  pixel_map_function=pixmap_function, pad=pad, defer_planes=True)  # fmt: skip
+    coadd.add(dataclasses.replace(exposures[0]))
+    coadd.settle(discard=True)
+    assert coadd._deferred is None
