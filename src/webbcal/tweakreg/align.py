@@ -21,6 +21,7 @@ alignment"); tweakwcs documentation (``align_wcs``, ``XYXYMatch``, ``JWSTWCSCorr
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import warnings
@@ -181,15 +182,26 @@ def make_corrector(wcs, wcsinfo: dict, catalog, group_id: str, name: str):
 
 
 def _align(correctors, refcat, match: MatchFit, *, enforce_user_order, expand_refcat, what):
+    """Run the tweakwcs alignment; its failures the step skips as :class:`AlignmentSkipped`.
+
+    Without ``expand_refcat`` the groups are aligned in the given order and no overlap area
+    can change a result: :func:`_align_in_order` runs the steps of ``align_wcs`` without
+    the footprint geometry. With it, ``tweakwcs.imalign.align_wcs`` itself runs (the
+    areas order the groups and decide which sources join the reference catalog).
+    """
+    from astropy.table import Table
     from tweakwcs.imalign import NotEnoughCatalogs, align_wcs
 
+    options = dict(
+        minobj=int(match.minobj), match=match.matcher(), fitgeom=match.fitgeometry,
+        nclip=int(match.nclip), sigma=(float(match.sigma), "rmse"), clip_accum=False,
+    )  # fmt: skip
     try:
-        align_wcs(
-            correctors, refcat=refcat, enforce_user_order=enforce_user_order,
-            expand_refcat=expand_refcat, minobj=int(match.minobj), match=match.matcher(),
-            fitgeom=match.fitgeometry, nclip=int(match.nclip), sigma=(float(match.sigma), "rmse"),
-            clip_accum=False,
-        )  # fmt: skip
+        if expand_refcat or not (refcat is None or isinstance(refcat, Table)):
+            align_wcs(correctors, refcat=refcat, enforce_user_order=enforce_user_order,
+                      expand_refcat=expand_refcat, **options)  # fmt: skip
+        else:
+            _align_in_order(correctors, refcat, **options)
     except NotEnoughCatalogs as exc:
         raise AlignmentSkipped(f"{exc} {what}") from None
     except RuntimeError as exc:
@@ -199,6 +211,154 @@ def _align(correctors, refcat, match: MatchFit, *, enforce_user_order, expand_re
                 "adjust 'tolerance' and/or 'separation'."
             ) from None
         raise
+
+
+@functools.cache
+def _group_catalog_class():
+    """``tweakwcs.wcsimage.WCSGroupCatalog`` without the group's bounding polygon.
+
+    tweakwcs uses a group's polygon (the union of its members' footprints, a costly
+    spherical-geometry operation: ~0.1 s for one full-frame footprint, ~15 s for four
+    overlapping ones) only for the overlap areas that order the alignment; it is left
+    unset (None) here, where the order is given.
+    """
+    from tweakwcs.wcsimage import WCSGroupCatalog
+
+    class GroupCatalog(WCSGroupCatalog):
+        def update_bounding_polygon(self):
+            self._polygon = None
+            self._poly_area = None
+
+    return GroupCatalog
+
+
+def _align_in_order(correctors, refcat=None, *, minobj, match, fitgeom, nclip, sigma,
+                    clip_accum):  # fmt: skip
+    """Align the exposure groups of ``correctors`` in their order, as ``align_wcs`` does.
+
+    The result of ``tweakwcs.imalign.align_wcs(correctors, refcat, expand_refcat=False,
+    ...)``, whose alignment order is then the given one: the same tweakwcs operations
+    run here in the same order (an image catalog per corrector, a group catalog per
+    ``group_id``, a reference catalog of the first group or of ``refcat``, then
+    ``WCSGroupCatalog.align_to_ref`` of each group against it), with the same
+    ``fit_info`` records, exceptions and log messages (on tweakwcs' loggers), but
+    without what only serves to choose an order: the group footprints (spherical
+    polygon unions) and their overlap areas. A group of one exposure is fitted in the
+    tangent plane of its own corrector, where ``align_to_ref`` would use a deep copy of
+    it (the copy protects the plane from the corrections of the group's other members;
+    with none, the numbers are the same).
+
+    Parameters
+    ----------
+    correctors : list of tweakwcs.correctors.WCSCorrector
+        With ``meta['catalog']`` (and ``name``, ``group_id``); their ``wcs`` and
+        ``meta['fit_info']`` are updated.
+    refcat : astropy.table.Table or None
+        Reference sources (``RA``, ``DEC``, degrees; the table is not modified); None:
+        the first group is the reference (``fit_info`` status ``REFERENCE``).
+    minobj, match, fitgeom, nclip, sigma, clip_accum
+        As for ``align_wcs``.
+
+    Raises
+    ------
+    tweakwcs.imalign.NotEnoughCatalogs
+        If fewer than two groups (one with ``refcat``) have sources.
+
+    References
+    ----------
+    tweakwcs 0.9 (``tweakwcs.imalign.align_wcs`` with ``enforce_user_order=True`` or
+    ``expand_refcat=False``; ``tweakwcs.wcsimage``).
+    """
+    from datetime import datetime
+
+    from tweakwcs import __version__
+    from tweakwcs.correctors import WCSCorrector
+    from tweakwcs.imalign import NotEnoughCatalogs
+    from tweakwcs.linearfit import _SUPPORTED_FITGEOM_EN_STR, SUPPORTED_FITGEOM_MODES
+    from tweakwcs.wcsimage import RefCatalog, WCSImageCatalog
+
+    tlog = logging.getLogger("tweakwcs.imalign")  # align_wcs' messages, where it logs them
+    started = datetime.now()
+    banner = "***** tweakwcs.imalign.align_wcs()"
+    tlog.info(" ")
+    tlog.info("%s started on %s", banner, started)
+    tlog.info("      Version %s", __version__)
+    tlog.info(" ")
+
+    if not all(isinstance(c, WCSCorrector) for c in correctors):
+        raise TypeError("Input 'wcscat' must be either a single WCSCorrector-derived object "
+                        "or a list of WCSCorrector-derived objects.")  # fmt: skip
+    images = []
+    for corrector in correctors:
+        if corrector.meta.get("catalog", None) is None:
+            raise ValueError("Each object in 'wcscat' must have a valid catalog.")
+        image = WCSImageCatalog(
+            catalog=corrector.meta["catalog"], corrector=corrector,
+            name=corrector.meta.get("name", "Unknown"),
+            group_id=corrector.meta.get("group_id", None),
+        )  # fmt: skip
+        image.fit_status = "FAILED: Unknown error"
+        images.append(image)
+
+    fitgeom = fitgeom.lower()
+    if minobj is None:
+        if fitgeom not in SUPPORTED_FITGEOM_MODES:
+            raise ValueError(
+                f"Unsupported 'fitgeom'. Valid values are: {_SUPPORTED_FITGEOM_EN_STR:s}"
+            )
+        minobj = SUPPORTED_FITGEOM_MODES[fitgeom]
+        tlog.debug("Setting 'minobj' to %s for fitgeom='%s'", minobj, fitgeom)
+
+    if refcat is not None:
+        if "RA" not in refcat.colnames or "DEC" not in refcat.colnames:
+            raise KeyError("Reference catalogs *must* contain *both* 'RA' and 'DEC' columns.")
+        refcat = RefCatalog(refcat, name=refcat.meta.get("name", "Unnamed"))
+
+    by_group: dict[Any, list] = {}
+    for image in images:
+        by_group.setdefault(image.group_id, []).append(image)
+    group_catalog = _group_catalog_class()
+    groups = []
+    for group_id, members in by_group.items():
+        if group_id is None:  # no group: each exposure is aligned alone
+            groups.extend(group_catalog(m, name="GROUP ID: None") for m in members)
+            continue
+        group = group_catalog(members, name=f"GROUP ID: {group_id}")
+        if not len(group.catalog):
+            tlog.warning("Group with ID '%s' will not be aligned: empty source catalog",
+                         group_id)  # fmt: skip
+            for image in members:
+                image.corrector.meta["fit_info"] = {"status": "FAILED: empty source catalog"}
+            continue
+        groups.append(group)
+
+    if len(groups) < (2 if refcat is None else 1):
+        raise NotEnoughCatalogs(
+            "Too few input images (or groups of images) with non-empty catalogs."
+        )
+    if refcat is None:
+        reference = groups.pop(0)
+        tlog.info("Selected image '%s' as reference image", reference.name)
+        refcat = RefCatalog(reference.catalog, name=reference[0].name)
+        for image in reference:
+            image.corrector.meta["fit_info"] = {"status": "REFERENCE"}
+
+    for group in groups:
+        tlog.info("Aligning image catalog '%s' to the reference catalog.", group.name)
+        group.align_to_ref(
+            refcat=refcat, ref_tpwcs=group[0].corrector if len(group) == 1 else None,
+            match=match, minobj=minobj, fitgeom=fitgeom, nclip=nclip, sigma=sigma,
+            clip_accum=clip_accum,
+        )  # fmt: skip
+        for image in group:
+            image.corrector.meta["fit_info"] = image.fit_info
+
+    ended = datetime.now()
+    tlog.info(" ")
+    tlog.info("%s ended on %s", banner, ended)
+    tlog.info("%s TOTAL RUN TIME: %s", banner, ended - started)
+    tlog.info(" ")
+    return refcat.catalog
 
 
 def _corner_separations(corrector) -> np.ndarray:
