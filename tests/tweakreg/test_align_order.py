@@ -170,14 +170,14 @@ def test_too_few_catalogs_raise_as_align_wcs_does(inputs, dithers, caplog, group
 
 
 def test_no_footprint_geometry_without_expand_refcat(inputs, dithers, monkeypatch):
-    """The in-order path computes no polygon union or intersection (~0.1-15 s each)."""
+    """The in-order path makes no footprint polygon, union (~0.1-15 s) or intersection."""
     from spherical_geometry.polygon import SphericalPolygon
 
     def refuse(*args, **kwargs):
         raise AssertionError("footprint geometry computed")
 
-    monkeypatch.setattr(SphericalPolygon, "multi_union", refuse)
-    monkeypatch.setattr(SphericalPolygon, "intersection", refuse)
+    for name in ("from_radec", "multi_union", "intersection"):
+        monkeypatch.setattr(SphericalPolygon, name, refuse)
     correctors = _correctors(inputs, ("a", "b", "c", "d"))
     align.relative_align(correctors, align.MatchFit(**MATCH))
     assert [c.meta["fit_info"]["status"] for c in correctors] == ["REFERENCE"] + ["SUCCESS"] * 3

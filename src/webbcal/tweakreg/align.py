@@ -214,22 +214,36 @@ def _align(correctors, refcat, match: MatchFit, *, enforce_user_order, expand_re
 
 
 @functools.cache
-def _group_catalog_class():
-    """``tweakwcs.wcsimage.WCSGroupCatalog`` without the group's bounding polygon.
+def _catalog_classes():
+    """tweakwcs' image, group and reference catalog classes without footprint polygons.
 
-    tweakwcs uses a group's polygon (the union of its members' footprints, a costly
-    spherical-geometry operation: ~0.1 s for one full-frame footprint, ~15 s for four
-    overlapping ones) only for the overlap areas that order the alignment; it is left
-    unset (None) here, where the order is given.
+    tweakwcs bounds each catalog by a spherical polygon (an exposure's footprint and the
+    hull of its sources, the union of a group's members, the hull of the reference
+    sources) only to compute the overlap areas that order the alignment: the unions
+    take ~0.1 s for one full-frame footprint and ~15 s for four overlapping ones. They
+    are left unset (None) here, where the order is given.
+
+    Returns
+    -------
+    tuple of type
+        Subclasses of ``WCSImageCatalog``, ``WCSGroupCatalog`` and ``RefCatalog``.
     """
-    from tweakwcs.wcsimage import WCSGroupCatalog
+    from tweakwcs.wcsimage import RefCatalog, WCSGroupCatalog, WCSImageCatalog
+
+    class ImageCatalog(WCSImageCatalog):
+        def calc_bounding_polygon(self):
+            self._polygon = None
 
     class GroupCatalog(WCSGroupCatalog):
         def update_bounding_polygon(self):
             self._polygon = None
             self._poly_area = None
 
-    return GroupCatalog
+    class ReferenceCatalog(RefCatalog):
+        def calc_bounding_polygon(self):
+            self._polygon = None
+
+    return ImageCatalog, GroupCatalog, ReferenceCatalog
 
 
 def _align_in_order(correctors, refcat=None, *, minobj, match, fitgeom, nclip, sigma,
@@ -242,8 +256,9 @@ def _align_in_order(correctors, refcat=None, *, minobj, match, fitgeom, nclip, s
     ``group_id``, a reference catalog of the first group or of ``refcat``, then
     ``WCSGroupCatalog.align_to_ref`` of each group against it), with the same
     ``fit_info`` records, exceptions and log messages (on tweakwcs' loggers), but
-    without what only serves to choose an order: the group footprints (spherical
-    polygon unions) and their overlap areas. A group of one exposure is fitted in the
+    without what only serves to choose an order: the catalogs' footprint polygons
+    (:func:`_catalog_classes`) and their overlap areas. A group of one exposure is
+    fitted in the
     tangent plane of its own corrector, where ``align_to_ref`` would use a deep copy of
     it (the copy protects the plane from the corrections of the group's other members;
     with none, the numbers are the same).
@@ -266,8 +281,8 @@ def _align_in_order(correctors, refcat=None, *, minobj, match, fitgeom, nclip, s
 
     References
     ----------
-    tweakwcs 0.9 (``tweakwcs.imalign.align_wcs`` with ``enforce_user_order=True`` or
-    ``expand_refcat=False``; ``tweakwcs.wcsimage``).
+    tweakwcs 0.9 (``tweakwcs.imalign.align_wcs`` with ``expand_refcat=False``;
+    ``tweakwcs.wcsimage``).
     """
     from datetime import datetime
 
@@ -275,8 +290,8 @@ def _align_in_order(correctors, refcat=None, *, minobj, match, fitgeom, nclip, s
     from tweakwcs.correctors import WCSCorrector
     from tweakwcs.imalign import NotEnoughCatalogs
     from tweakwcs.linearfit import _SUPPORTED_FITGEOM_EN_STR, SUPPORTED_FITGEOM_MODES
-    from tweakwcs.wcsimage import RefCatalog, WCSImageCatalog
 
+    image_catalog, group_catalog, reference_catalog = _catalog_classes()
     tlog = logging.getLogger("tweakwcs.imalign")  # align_wcs' messages, where it logs them
     started = datetime.now()
     banner = "***** tweakwcs.imalign.align_wcs()"
@@ -292,7 +307,7 @@ def _align_in_order(correctors, refcat=None, *, minobj, match, fitgeom, nclip, s
     for corrector in correctors:
         if corrector.meta.get("catalog", None) is None:
             raise ValueError("Each object in 'wcscat' must have a valid catalog.")
-        image = WCSImageCatalog(
+        image = image_catalog(
             catalog=corrector.meta["catalog"], corrector=corrector,
             name=corrector.meta.get("name", "Unknown"),
             group_id=corrector.meta.get("group_id", None),
@@ -312,12 +327,11 @@ def _align_in_order(correctors, refcat=None, *, minobj, match, fitgeom, nclip, s
     if refcat is not None:
         if "RA" not in refcat.colnames or "DEC" not in refcat.colnames:
             raise KeyError("Reference catalogs *must* contain *both* 'RA' and 'DEC' columns.")
-        refcat = RefCatalog(refcat, name=refcat.meta.get("name", "Unnamed"))
+        refcat = reference_catalog(refcat, name=refcat.meta.get("name", "Unnamed"))
 
     by_group: dict[Any, list] = {}
     for image in images:
         by_group.setdefault(image.group_id, []).append(image)
-    group_catalog = _group_catalog_class()
     groups = []
     for group_id, members in by_group.items():
         if group_id is None:  # no group: each exposure is aligned alone
@@ -339,7 +353,7 @@ def _align_in_order(correctors, refcat=None, *, minobj, match, fitgeom, nclip, s
     if refcat is None:
         reference = groups.pop(0)
         tlog.info("Selected image '%s' as reference image", reference.name)
-        refcat = RefCatalog(reference.catalog, name=reference[0].name)
+        refcat = reference_catalog(reference.catalog, name=reference[0].name)
         for image in reference:
             image.corrector.meta["fit_info"] = {"status": "REFERENCE"}
 
