@@ -8,6 +8,13 @@ each group, which the corrector inserts in the gwcs as a ``v2v3corr`` frame. Abs
 alignment does the same against a reference catalog of sky positions, every exposure fitted
 as one group.
 
+``tweakwcs.imalign.align_wcs`` uses the overlap areas of the groups' footprints (spherical
+polygons) only where the reference catalog grows with each aligned group
+(``expand_refcat``: they order the groups and decide whether the sources of a failed fit
+join the catalog); otherwise the order is the given one, the areas change nothing, and
+the same tweakwcs steps run here without that geometry (``_align_in_order``, with the same
+results, bit for bit).
+
 Failures the official step turns into "skip the alignment with a warning" raise
 :class:`AlignmentSkipped` here: too few non-empty catalogs, an ambiguous match, a correction
 larger than the matching could have found, too few reference sources, or
@@ -258,10 +265,9 @@ def _align_in_order(correctors, refcat=None, *, minobj, match, fitgeom, nclip, s
     ``fit_info`` records, exceptions and log messages (on tweakwcs' loggers), but
     without what only serves to choose an order: the catalogs' footprint polygons
     (:func:`_catalog_classes`) and their overlap areas. A group of one exposure is
-    fitted in the
-    tangent plane of its own corrector, where ``align_to_ref`` would use a deep copy of
-    it (the copy protects the plane from the corrections of the group's other members;
-    with none, the numbers are the same).
+    fitted in the tangent plane of its own corrector, where ``align_to_ref`` would use
+    a deep copy of it (the copy protects the plane from the corrections of the group's
+    other members; with none, the numbers are the same).
 
     Parameters
     ----------
@@ -271,7 +277,9 @@ def _align_in_order(correctors, refcat=None, *, minobj, match, fitgeom, nclip, s
     refcat : astropy.table.Table or None
         Reference sources (``RA``, ``DEC``, degrees; the table is not modified); None:
         the first group is the reference (``fit_info`` status ``REFERENCE``).
-    minobj, match, fitgeom, nclip, sigma, clip_accum
+    minobj : int
+        Fewest matches a fit accepts.
+    match, fitgeom, nclip, sigma, clip_accum
         As for ``align_wcs``.
 
     Raises
@@ -289,7 +297,6 @@ def _align_in_order(correctors, refcat=None, *, minobj, match, fitgeom, nclip, s
     from tweakwcs import __version__
     from tweakwcs.correctors import WCSCorrector
     from tweakwcs.imalign import NotEnoughCatalogs
-    from tweakwcs.linearfit import _SUPPORTED_FITGEOM_EN_STR, SUPPORTED_FITGEOM_MODES
 
     image_catalog, group_catalog, reference_catalog = _catalog_classes()
     tlog = logging.getLogger("tweakwcs.imalign")  # align_wcs' messages, where it logs them
@@ -315,15 +322,7 @@ def _align_in_order(correctors, refcat=None, *, minobj, match, fitgeom, nclip, s
         image.fit_status = "FAILED: Unknown error"
         images.append(image)
 
-    fitgeom = fitgeom.lower()
-    if minobj is None:
-        if fitgeom not in SUPPORTED_FITGEOM_MODES:
-            raise ValueError(
-                f"Unsupported 'fitgeom'. Valid values are: {_SUPPORTED_FITGEOM_EN_STR:s}"
-            )
-        minobj = SUPPORTED_FITGEOM_MODES[fitgeom]
-        tlog.debug("Setting 'minobj' to %s for fitgeom='%s'", minobj, fitgeom)
-
+    fitgeom = fitgeom.lower()  # (align_wcs checks it only to choose a default minobj)
     if refcat is not None:
         if "RA" not in refcat.colnames or "DEC" not in refcat.colnames:
             raise KeyError("Reference catalogs *must* contain *both* 'RA' and 'DEC' columns.")
