@@ -262,7 +262,8 @@ def _align_in_order(correctors, refcat=None, *, minobj, match, fitgeom, nclip, s
     run here in the same order (an image catalog per corrector, a group catalog per
     ``group_id``, a reference catalog of the first group or of ``refcat``, then
     ``WCSGroupCatalog.align_to_ref`` of each group against it), with the same
-    ``fit_info`` records, exceptions and log messages (on tweakwcs' loggers), but
+    ``fit_info`` records and exceptions, and the messages of tweakwcs' fits (the
+    choices of reference and order logged here, on this module's logger), but
     without what only serves to choose an order: the catalogs' footprint polygons
     (:func:`_catalog_classes`) and their overlap areas. A group of one exposure is
     fitted in the tangent plane of its own corrector, where ``align_to_ref`` would use
@@ -292,21 +293,10 @@ def _align_in_order(correctors, refcat=None, *, minobj, match, fitgeom, nclip, s
     tweakwcs 0.9 (``tweakwcs.imalign.align_wcs`` with ``expand_refcat=False``;
     ``tweakwcs.wcsimage``).
     """
-    from datetime import datetime
-
-    from tweakwcs import __version__
     from tweakwcs.correctors import WCSCorrector
     from tweakwcs.imalign import NotEnoughCatalogs
 
     image_catalog, group_catalog, reference_catalog = _catalog_classes()
-    tlog = logging.getLogger("tweakwcs.imalign")  # align_wcs' messages, where it logs them
-    started = datetime.now()
-    banner = "***** tweakwcs.imalign.align_wcs()"
-    tlog.info(" ")
-    tlog.info("%s started on %s", banner, started)
-    tlog.info("      Version %s", __version__)
-    tlog.info(" ")
-
     if not all(isinstance(c, WCSCorrector) for c in correctors):
         raise TypeError("Input 'wcscat' must be either a single WCSCorrector-derived object "
                         "or a list of WCSCorrector-derived objects.")  # fmt: skip
@@ -338,8 +328,8 @@ def _align_in_order(correctors, refcat=None, *, minobj, match, fitgeom, nclip, s
             continue
         group = group_catalog(members, name=f"GROUP ID: {group_id}")
         if not len(group.catalog):
-            tlog.warning("Group with ID '%s' will not be aligned: empty source catalog",
-                         group_id)  # fmt: skip
+            log.warning("Group with ID '%s' will not be aligned: empty source catalog",
+                        group_id)  # fmt: skip
             for image in members:
                 image.corrector.meta["fit_info"] = {"status": "FAILED: empty source catalog"}
             continue
@@ -351,13 +341,13 @@ def _align_in_order(correctors, refcat=None, *, minobj, match, fitgeom, nclip, s
         )
     if refcat is None:
         reference = groups.pop(0)
-        tlog.info("Selected image '%s' as reference image", reference.name)
+        log.info("Selected image '%s' as reference image", reference.name)
         refcat = reference_catalog(reference.catalog, name=reference[0].name)
         for image in reference:
             image.corrector.meta["fit_info"] = {"status": "REFERENCE"}
 
     for group in groups:
-        tlog.info("Aligning image catalog '%s' to the reference catalog.", group.name)
+        log.info("Aligning image catalog '%s' to the reference catalog.", group.name)
         group.align_to_ref(
             refcat=refcat, ref_tpwcs=group[0].corrector if len(group) == 1 else None,
             match=match, minobj=minobj, fitgeom=fitgeom, nclip=nclip, sigma=sigma,
@@ -365,12 +355,6 @@ def _align_in_order(correctors, refcat=None, *, minobj, match, fitgeom, nclip, s
         )  # fmt: skip
         for image in group:
             image.corrector.meta["fit_info"] = image.fit_info
-
-    ended = datetime.now()
-    tlog.info(" ")
-    tlog.info("%s ended on %s", banner, ended)
-    tlog.info("%s TOTAL RUN TIME: %s", banner, ended - started)
-    tlog.info(" ")
     return refcat.catalog
 
 
