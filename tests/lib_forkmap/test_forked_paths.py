@@ -4,9 +4,10 @@ Once a parallel numba kernel has started OpenMP threads in a process,
 ``fork_available()`` is False there for good: ForkPool then runs every task in
 the process itself. In a test run (pytest-xdist workers run many test files
 one after the other) the forkmap tests then skip, calwebb_image3's products are
-made without worker processes and outlier_detection drizzles every group
-itself, depending on which files a worker ran before. This test runs those
-tests again in a fresh pytest process, where they must run, not skip.
+made without worker processes, outlier_detection drizzles every group itself
+and skymatch measures every image itself, depending on which files a worker ran
+before. This test runs those tests again in a fresh pytest process, where they
+must run, not skip.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ FORKED = (
     "lib_forkmap/test_forkmap.py",
     "pipeline/test_image3.py::test_one_thread_gives_the_same_products",
     "outlier_detection/test_outlier_step.py::test_one_drizzled_group_image_is_held_at_a_time",
+    "skymatch/test_skymatch_step.py::test_skies_measured_in_a_worker_are_the_serial_ones",
 )
 
 

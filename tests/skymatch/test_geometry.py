@@ -132,3 +132,24 @@ def test_pair_overlaps_computes_each_pair_once_and_forgets_it():
     assert not shared._pending
     assert abs(ab.area()) == pytest.approx(abs(a.intersection(b).area()), rel=1e-12)
     assert abs(ab.area()) == pytest.approx(0.5 * abs(a.area()), rel=1e-3)
+
+
+def test_prepared_pair_overlaps_are_kept_as_their_first_side_computes_them():
+    """After prepare, both sides of a pair get one overlap, in any order and as often as
+    asked: the intersection computed from the earlier set's side, as measuring the sets
+    in turn does; pairs whose caps are apart are not intersected."""
+    from spherical_geometry.polygon import SphericalPolygon
+
+    from webbcal.skymatch import PairOverlaps
+
+    a = SphericalPolygon.from_radec([10, 10.1, 10.1, 10, 10], [0, 0, 0.1, 0.1, 0])
+    b = SphericalPolygon.from_radec([10.05, 10.2, 10.2, 10.05, 10.05], [0, 0, 0.1, 0.1, 0])
+    far = SphericalPolygon.from_radec([20, 20.1, 20.1, 20, 20], [0, 0, 0.1, 0.1, 0])
+    shared = PairOverlaps()
+    shared.prepare([[b], [a, far]])
+    assert len(shared._pending) == 1
+    ba = shared(a, b)
+    assert shared(b, a) is ba and shared(a, b) is ba
+    # spherical-geometry may start the loop at another vertex from one call to the next
+    for mine, serial in zip(ba.points, b.intersection(a).points, strict=True):
+        np.testing.assert_array_equal(np.unique(mine, axis=0), np.unique(serial, axis=0))

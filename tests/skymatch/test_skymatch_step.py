@@ -236,3 +236,78 @@ def test_member_without_wcs_and_bad_dqbits(dithers):
         run([dm.open(str(p)) for p in dithers.cal_paths], lsigma=0.0)
     with pytest.raises(InputError, match="not a single ImageModel"):
         SkyMatchStep.call(dm.open(str(dithers.cal_paths[0])), **OFF)
+
+
+def _levels_and_pair_sums(inp, monkeypatch, **kwargs):
+    """Levels of every member, and the pair sky and pixel counts given to the matching."""
+    from webbcal.skymatch import step as step_module
+
+    given = []
+    original = step_module.match_skies
+
+    def recording(pair_sky, pair_npix, **options):
+        given.append((pair_sky.copy(), pair_npix.copy()))
+        return original(pair_sky, pair_npix, **options)
+
+    monkeypatch.setattr(step_module, "match_skies", recording)
+    result = SkyMatchStep.call(inp, **OFF, **kwargs)
+    with result:
+        out = []
+        for i in range(len(result)):
+            m = result.borrow(i)
+            out.append(m.meta.background.level)
+            result.shelve(m, i, modify=False)
+    monkeypatch.setattr(step_module, "match_skies", original)
+    return np.array(out, dtype=float), given
+
+
+@pytest.mark.parametrize(
+    "numbers, kwargs, forks",
+    [
+        (None, {}, 2),
+        (None, {"skystat": "median", "match_down": False}, 2),
+        (None, {"skymethod": "local"}, 2),
+        ((1, 1, 2, 3), {"skymethod": "global+match", "subtract": True}, 1 + 2),
+    ],
+    ids=["match", "median-up", "local", "three-groups-global+match"],
+)
+def test_skies_measured_in_a_worker_are_the_serial_ones(dithers, tmp_path, monkeypatch,
+                                                        numbers, kwargs, forks):  # fmt: skip
+    """Members in memory: every second image or group is measured in a forked worker
+    (lib.forkmap), its overlaps with the footprint intersections computed beforehand,
+    as is every second whole-image sky. The pair sums and levels are those of
+    measuring them in turn here, bit for bit: on disk (the serial path) and in memory
+    without workers (WEBBCAL_OVERLAP=0).
+
+    A process whose numba OpenMP threads are running may not fork (an earlier test's
+    parallel kernel): ``tests/lib_forkmap/test_forked_paths.py`` runs this test in a
+    fresh process.
+    """
+    import os
+
+    from webbcal.lib.forkmap import fork_available
+
+    if os.environ.get("WEBBCAL_TEST_REQUIRE_FORK"):
+        assert fork_available(), "this process was started to test the forked paths"
+    asn = str(dithers.asn_path if numbers is None else regroup(dithers, tmp_path, numbers))
+    started = []
+    fork = os.fork
+
+    def counting():
+        started.append(1)
+        return fork()
+
+    monkeypatch.setattr(os, "fork", counting)
+    beside, beside_sums = _levels_and_pair_sums(asn, monkeypatch, **kwargs)
+    monkeypatch.setattr(os, "fork", fork)
+    assert len(started) == (forks if fork_available() else 0)
+    serial, serial_sums = _levels_and_pair_sums(asn, monkeypatch, in_memory=False, **kwargs)
+    monkeypatch.setenv("WEBBCAL_OVERLAP", "0")
+    here, here_sums = _levels_and_pair_sums(asn, monkeypatch, **kwargs)
+    assert np.isfinite(beside).all()
+    for levels_, sums in ((serial, serial_sums), (here, here_sums)):
+        np.testing.assert_array_equal(beside, levels_)
+        assert len(sums) == len(beside_sums) == (0 if kwargs.get("skymethod") == "local" else 1)
+        for (sky, npix), (sky_here, npix_here) in zip(beside_sums, sums, strict=True):
+            np.testing.assert_array_equal(sky, sky_here)
+            np.testing.assert_array_equal(npix, npix_here)

@@ -116,24 +116,60 @@ class PairOverlaps:
     second call for the same two polygons (``(b, a)``, from the other image's
     side) reuses it and forgets it, so only pairs still waiting for their second
     side are held. Polygons are told apart by identity.
+
+    After :meth:`prepare`, every intersection is computed and kept: the images
+    may then be measured in any order, or in processes forked after it, and
+    both sides of a pair still get the same overlap.
     """
 
     def __init__(self) -> None:
         self._pending: dict[tuple[int, int], SphericalPolygon | None] = {}
+        self._keep = False
 
     def __call__(self, first: SphericalPolygon, second: SphericalPolygon) -> SphericalPolygon:
         key = (min(id(first), id(second)), max(id(first), id(second)))
         if key in self._pending:
-            found = self._pending.pop(key)
+            found = self._pending[key] if self._keep else self._pending.pop(key)
         else:
-            try:
-                found = first.intersection(second)
-            except MalformedPolygonError as exc:
-                log.debug("footprint intersection failed (%s); using the whole footprint", exc)
-                found = None
+            found = _intersection_or_none(first, second)
             self._pending[key] = found
         # as polygon_intersection: a failed intersection is the caller's own footprint
         return first.copy() if found is None else found
+
+    def prepare(self, sets: Sequence[Sequence[SphericalPolygon]]) -> None:
+        """Compute now every intersection that measuring the sets in turn would ask for.
+
+        Each pair of footprints of two different sets whose caps may touch (the test
+        of :func:`overlap_pixels`) is intersected as its first side would ask for it:
+        ``a.intersection(b)`` with ``a`` from the earlier set, so the overlaps are
+        those of measuring the sets in order with :func:`overlap_pixels`.
+
+        Parameters
+        ----------
+        sets : sequence of sequences of SphericalPolygon
+            The footprints of each image or exposure group, in the order of the
+            serial measurement.
+        """
+        caps = [[_cap(p) for p in polygons] for polygons in sets]
+        for i, polygons in enumerate(sets):
+            for j in range(i + 1, len(sets)):
+                for first, first_cap in zip(polygons, caps[i], strict=True):
+                    for second, second_cap in zip(sets[j], caps[j], strict=True):
+                        key = (min(id(first), id(second)), max(id(first), id(second)))
+                        if key not in self._pending and _may_overlap(first_cap, second_cap):
+                            self._pending[key] = _intersection_or_none(first, second)
+        self._keep = True
+
+
+def _intersection_or_none(
+    first: SphericalPolygon, second: SphericalPolygon
+) -> SphericalPolygon | None:
+    """``first.intersection(second)``; None where spherical-geometry cannot form it."""
+    try:
+        return first.intersection(second)
+    except MalformedPolygonError as exc:
+        log.debug("footprint intersection failed (%s); using the whole footprint", exc)
+        return None
 
 
 def _cap(polygon: SphericalPolygon) -> tuple[np.ndarray, float]:

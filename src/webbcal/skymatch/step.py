@@ -194,23 +194,45 @@ class SkyMatchStep(Step):
     def _survey(self, library: Any, images: list[_Image], stats: SkyStatistics,
                 bits: int | None, *, polygons: bool, whole: bool,
                 check_meta: bool) -> None:  # fmt: skip
-        """One pass over the members: footprints and/or whole-image skies."""
-        with library:
-            for image in images:
-                model = library.borrow(image.index)
+        """One pass over the members: footprints and/or whole-image skies.
+
+        With the members in memory, the whole-image skies of every second image are
+        measured in a forked worker (:class:`~webbcal.lib.forkmap.ForkPool`) while
+        this process measures the one before it.
+        """
+        from ..lib.forkmap import ForkPool
+
+        beside = whole and not library.on_disk and len(images) > 1
+        with library, ForkPool(1 if beside else 0) as pool:
+            for k in range(0, len(images), 2 if beside else 1):
+                batch = images[k : k + 2] if beside else images[k : k + 1]
+                lent, data = [], []
                 try:
-                    if check_meta:
-                        image.base = self._previous_level(model, image.name)
-                    wcs = _wcs_of(model, image.name)
-                    data = self._current_data(model, image)
-                    if polygons:
-                        image.polygon = bounding_polygon(data.shape, wcs.__call__,
-                                                         stepsize=self.stepsize)  # fmt: skip
+                    for image in batch:
+                        lent.append(library.borrow(image.index))
+                        data.append(self._footprint(lent[-1], image, polygons=polygons,
+                                                    check_meta=check_meta))  # fmt: skip
                     if whole:
-                        good = _good_pixels(model, data, bits)
-                        image.whole = sky_value(data[good], stats)
+                        later = [pool.submit(_whole_sky, model, values, bits, stats)
+                                 for model, values in zip(lent[1:], data[1:])]  # fmt: skip
+                        batch[0].whole = _whole_sky(lent[0], data[0], bits, stats)
+                        for image, result in zip(batch[1:], later):
+                            image.whole = result()
                 finally:
-                    library.shelve(model, image.index, modify=False)
+                    for image, model in zip(batch, lent):
+                        library.shelve(model, image.index, modify=False)
+
+    def _footprint(self, model: Any, image: _Image, *, polygons: bool,
+                   check_meta: bool) -> np.ndarray:  # fmt: skip
+        """Check one member (with ``check_meta``: its earlier sky) and measure its
+        footprint (with ``polygons``); return its SCI as :meth:`_current_data`."""
+        if check_meta:
+            image.base = self._previous_level(model, image.name)
+        wcs = _wcs_of(model, image.name)
+        data = self._current_data(model, image)
+        if polygons:
+            image.polygon = bounding_polygon(data.shape, wcs.__call__, stepsize=self.stepsize)
+        return data
 
     def _current_data(self, model: Any, image: _Image) -> np.ndarray:
         """SCI as the official step would see it now (corrections of this run subtracted)."""
@@ -225,34 +247,33 @@ class SkyMatchStep(Step):
         """Sky of each entity (image or group) in its overlap with each other entity.
 
         Each member is borrowed once; its masks are built from its own WCS and the
-        footprints of the others, which are kept from the survey.
+        footprints of the others, which are kept from the survey. With the members
+        in memory, every second entity is measured in a forked worker
+        (:class:`~webbcal.lib.forkmap.ForkPool`) while this process measures the one
+        before it; the footprint intersections are all computed first
+        (:meth:`~.geometry.PairOverlaps.prepare`), so both sides of a pair measure
+        the same overlap whichever process measures them, and the sums are those
+        of measuring the entities in turn.
         """
+        from ..lib.forkmap import ForkPool
+
         n = len(entities)
         weighted = np.zeros((n, n))
         npix = np.zeros((n, n), dtype=np.int64)
         log.info("Computing sky differences in the overlaps of %d images or groups", n)
         shared = PairOverlaps()
-        with library:
-            for e, entity in enumerate(entities):
-                for image in entity:
-                    model = library.borrow(image.index)
-                    try:
-                        data = np.asarray(model.data, dtype=np.float32)
-                        good = _good_pixels(model, data, bits)
-                        inverse = _wcs_of(model, image.name).invert
-                        targets = [f for f in range(n) if f != e]
-                        found = overlap_pixels(data.shape, inverse, image.polygon,
-                                               [[o.polygon for o in entities[f]]
-                                                for f in targets], intersect=shared)  # fmt: skip
-                        for f, (mask, area) in zip(targets, found, strict=True):
-                            if area == 0.0:
-                                continue
-                            sky, count = sky_value(data[mask & good], stats)
-                            if sky is not None and count > 0:
-                                weighted[e, f] += sky * count
-                                npix[e, f] += count
-                    finally:
-                        library.shelve(model, image.index, modify=False)
+        beside = not library.on_disk and n > 1
+        if beside:
+            shared.prepare([[image.polygon for image in entity] for entity in entities])
+        with library, ForkPool(1 if beside else 0) as pool:
+            for e in range(0, n, 2 if beside else 1):
+                other = None
+                if beside and e + 1 < n:
+                    other = pool.submit(_overlap_sums, library, entities, e + 1, stats, bits,
+                                        shared)  # fmt: skip
+                weighted[e], npix[e] = _overlap_sums(library, entities, e, stats, bits, shared)
+                if other is not None:
+                    weighted[e + 1], npix[e + 1] = other()
         with np.errstate(invalid="ignore", divide="ignore"):
             pair_sky = np.where(npix > 0, weighted / np.maximum(npix, 1), np.nan)
         return pair_sky, npix
@@ -431,6 +452,72 @@ def _entity_sky(entity: list[_Image], subtract: bool) -> float | None:
             continue
         skies.append(sky if subtract else sky - sum(image.deltas))
     return min(skies) if skies else None
+
+
+def _overlap_sums(
+    library: Any,
+    entities: list[list[_Image]],
+    e: int,
+    stats: SkyStatistics,
+    bits: int | None,
+    intersect: PairOverlaps,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sky sums of entity ``e`` in its overlap with each entity (one row of the pair sums).
+
+    Parameters
+    ----------
+    library : ModelLibrary
+        Open (inside ``with library:``); each image of the entity is borrowed and
+        shelved unmodified in turn.
+    entities : list of list of _Image
+        The images of each entity, with their footprints.
+    e : int
+        The entity measured.
+    stats : SkyStatistics
+        Sky statistic and clipping.
+    bits : int or None
+        DQ bits of good pixels (None: every finite pixel).
+    intersect : PairOverlaps
+        Footprint intersections shared by the two sides of each pair.
+
+    Returns
+    -------
+    weighted : ndarray, shape (n,), float64
+        Sum over the entity's images of sky times pixel count in the overlap with
+        each entity (data units times pixels; 0 for itself and where nothing is
+        measured).
+    npix : ndarray, shape (n,), int64
+        Pixels measured in each overlap.
+    """
+    n = len(entities)
+    weighted = np.zeros(n)
+    npix = np.zeros(n, dtype=np.int64)
+    targets = [f for f in range(n) if f != e]
+    others = [[o.polygon for o in entities[f]] for f in targets]
+    for image in entities[e]:
+        model = library.borrow(image.index)
+        try:
+            data = np.asarray(model.data, dtype=np.float32)
+            good = _good_pixels(model, data, bits)
+            inverse = _wcs_of(model, image.name).invert
+            found = overlap_pixels(data.shape, inverse, image.polygon, others,
+                                   intersect=intersect)  # fmt: skip
+            for f, (mask, area) in zip(targets, found, strict=True):
+                if area == 0.0:
+                    continue
+                sky, count = sky_value(data[mask & good], stats)
+                if sky is not None and count > 0:
+                    weighted[f] += sky * count
+                    npix[f] += count
+        finally:
+            library.shelve(model, image.index, modify=False)
+    return weighted, npix
+
+
+def _whole_sky(model: Any, data: np.ndarray, bits: int | None,
+               stats: SkyStatistics) -> tuple[float | None, int]:  # fmt: skip
+    """Sky of an image's good pixels (:func:`~.statistics.sky_value`): value, pixel count."""
+    return sky_value(data[_good_pixels(model, data, bits)], stats)
 
 
 def _good_pixels(model: Any, data: np.ndarray, bits: int | None) -> np.ndarray:
