@@ -134,22 +134,27 @@ def test_pair_overlaps_computes_each_pair_once_and_forgets_it():
     assert abs(ab.area()) == pytest.approx(0.5 * abs(a.area()), rel=1e-3)
 
 
-def test_prepared_pair_overlaps_are_kept_as_their_first_side_computes_them():
-    """After prepare, both sides of a pair get one overlap, in any order and as often as
-    asked: the intersection computed from the earlier set's side, as measuring the sets
-    in turn does; pairs whose caps are apart are not intersected."""
+def test_kept_pair_overlaps_are_computed_once_from_their_first_side():
+    """Kept intersections (keep=True) give both sides of a pair one overlap, in any order
+    and as often as asked. prepare computes those of the given sets as measuring the
+    sets in turn does (from the earlier set's side), and not those of footprints
+    whose caps are apart."""
     from spherical_geometry.polygon import SphericalPolygon
 
     from webbcal.skymatch import PairOverlaps
 
     a = SphericalPolygon.from_radec([10, 10.1, 10.1, 10, 10], [0, 0, 0.1, 0.1, 0])
     b = SphericalPolygon.from_radec([10.05, 10.2, 10.2, 10.05, 10.05], [0, 0, 0.1, 0.1, 0])
+    c = SphericalPolygon.from_radec([10.05, 10.2, 10.2, 10.05, 10.05], [0.05, 0.05, 0.2, 0.2, 0.05])
     far = SphericalPolygon.from_radec([20, 20.1, 20.1, 20, 20], [0, 0, 0.1, 0.1, 0])
-    shared = PairOverlaps()
-    shared.prepare([[b], [a, far]])
-    assert len(shared._pending) == 1
+    sets = [[b], [a, far], [c]]
+    shared = PairOverlaps(keep=True)
+    shared.prepare(sets, of=[1])
+    assert len(shared._pending) == 2  # b-a and a-c, not b-far or far-c
     ba = shared(a, b)
     assert shared(b, a) is ba and shared(a, b) is ba
     # spherical-geometry may start the loop at another vertex from one call to the next
     for mine, serial in zip(ba.points, b.intersection(a).points, strict=True):
         np.testing.assert_array_equal(np.unique(mine, axis=0), np.unique(serial, axis=0))
+    bc = shared(b, c)  # computed when first asked, then kept
+    assert len(shared._pending) == 3 and shared(c, b) is bc and shared(b, c) is bc

@@ -117,14 +117,18 @@ class PairOverlaps:
     side) reuses it and forgets it, so only pairs still waiting for their second
     side are held. Polygons are told apart by identity.
 
-    After :meth:`prepare`, every intersection is computed and kept: the images
-    may then be measured in any order, or in processes forked after it, and
-    both sides of a pair still get the same overlap.
+    Parameters
+    ----------
+    keep : bool, optional
+        Keep every intersection (never forget one): the sides of a pair may then
+        be measured in any order, or one of them in a process forked after the
+        intersection was computed (:meth:`prepare`), and still get the same
+        overlap.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep: bool = False) -> None:
         self._pending: dict[tuple[int, int], SphericalPolygon | None] = {}
-        self._keep = False
+        self._keep = bool(keep)
 
     def __call__(self, first: SphericalPolygon, second: SphericalPolygon) -> SphericalPolygon:
         key = (min(id(first), id(second)), max(id(first), id(second)))
@@ -136,29 +140,37 @@ class PairOverlaps:
         # as polygon_intersection: a failed intersection is the caller's own footprint
         return first.copy() if found is None else found
 
-    def prepare(self, sets: Sequence[Sequence[SphericalPolygon]]) -> None:
-        """Compute now every intersection that measuring the sets in turn would ask for.
+    def prepare(self, sets: Sequence[Sequence[SphericalPolygon]], of: Sequence[int]) -> None:
+        """Compute now the intersections of the sets ``of`` with every other set.
 
         Each pair of footprints of two different sets whose caps may touch (the test
-        of :func:`overlap_pixels`) is intersected as its first side would ask for it:
-        ``a.intersection(b)`` with ``a`` from the earlier set, so the overlaps are
-        those of measuring the sets in order with :func:`overlap_pixels`.
+        of :func:`overlap_pixels`) is intersected as its first side asks for it when
+        the sets are measured in turn with :func:`overlap_pixels`:
+        ``a.intersection(b)`` with ``a`` from the earlier set. Pairs already held are
+        not computed again.
 
         Parameters
         ----------
         sets : sequence of sequences of SphericalPolygon
-            The footprints of each image or exposure group, in the order of the
-            serial measurement.
+            The footprints of each image or exposure group, in the order of
+            measurement.
+        of : sequence of int
+            Indices of the sets whose pairs are computed.
         """
-        caps = [[_cap(p) for p in polygons] for polygons in sets]
-        for i, polygons in enumerate(sets):
-            for j in range(i + 1, len(sets)):
-                for first, first_cap in zip(polygons, caps[i], strict=True):
-                    for second, second_cap in zip(sets[j], caps[j], strict=True):
+        caps: dict[int, list] = {}
+        for i in of:
+            for j in range(len(sets)):
+                if j == i:
+                    continue
+                lo, hi = min(i, j), max(i, j)
+                for k in (lo, hi):
+                    if k not in caps:
+                        caps[k] = [_cap(p) for p in sets[k]]
+                for first, first_cap in zip(sets[lo], caps[lo], strict=True):
+                    for second, second_cap in zip(sets[hi], caps[hi], strict=True):
                         key = (min(id(first), id(second)), max(id(first), id(second)))
                         if key not in self._pending and _may_overlap(first_cap, second_cap):
                             self._pending[key] = _intersection_or_none(first, second)
-        self._keep = True
 
 
 def _intersection_or_none(

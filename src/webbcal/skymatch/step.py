@@ -250,10 +250,11 @@ class SkyMatchStep(Step):
         footprints of the others, which are kept from the survey. With the members
         in memory, every second entity is measured in a forked worker
         (:class:`~webbcal.lib.forkmap.ForkPool`) while this process measures the one
-        before it; the footprint intersections are all computed first
-        (:meth:`~.geometry.PairOverlaps.prepare`), so both sides of a pair measure
-        the same overlap whichever process measures them, and the sums are those
-        of measuring the entities in turn.
+        before it. The footprint intersections are kept
+        (:class:`~.geometry.PairOverlaps`), those of the worker's entity computed
+        before it is forked (:meth:`~.geometry.PairOverlaps.prepare`), so both sides
+        of a pair measure the same overlap whichever process measures them, and the
+        sums are those of measuring the entities in turn.
         """
         from ..lib.forkmap import ForkPool
 
@@ -261,14 +262,16 @@ class SkyMatchStep(Step):
         weighted = np.zeros((n, n))
         npix = np.zeros((n, n), dtype=np.int64)
         log.info("Computing sky differences in the overlaps of %d images or groups", n)
-        shared = PairOverlaps()
         beside = not library.on_disk and n > 1
-        if beside:
-            shared.prepare([[image.polygon for image in entity] for entity in entities])
+        shared = PairOverlaps(keep=beside)
+        footprints = [[image.polygon for image in entity] for entity in entities]
         with library, ForkPool(1 if beside else 0) as pool:
             for e in range(0, n, 2 if beside else 1):
                 other = None
                 if beside and e + 1 < n:
+                    # this process computes the other pairs of entity e as it measures it,
+                    # before the next worker is forked
+                    shared.prepare(footprints, of=[e + 1])
                     other = pool.submit(_overlap_sums, library, entities, e + 1, stats, bits,
                                         shared)  # fmt: skip
                 weighted[e], npix[e] = _overlap_sums(library, entities, e, stats, bits, shared)
