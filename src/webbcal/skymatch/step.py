@@ -6,7 +6,10 @@ grow with their number: a first pass measures each image's footprint on the sky
 pass measures each image's sky in its overlap with every other image or exposure
 group, using that image alone and the (small) footprints of the others; a last
 pass writes the results: in place in an association this run opened, otherwise into a
-new library of copies (a caller's library or models are never modified).
+new library of copies (a caller's library or models are never modified). With the
+members in memory, the skies of every second image (or group) are measured in a forked
+worker process (:mod:`webbcal.lib.forkmap`) while this one measures the one before it;
+the results are the same, bit for bit.
 
 Where webbcal deliberately differs from jwst 3.0.0 (same levels otherwise, to ~1e-8):
 
