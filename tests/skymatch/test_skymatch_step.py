@@ -311,3 +311,23 @@ def test_skies_measured_in_a_worker_are_the_serial_ones(dithers, tmp_path, monke
         for (sky, npix), (sky_here, npix_here) in zip(beside_sums, sums, strict=True):
             np.testing.assert_array_equal(sky, sky_here)
             np.testing.assert_array_equal(npix, npix_here)
+
+
+@pytest.mark.parametrize("dtype", [np.uint32, np.uint16, np.uint64, np.int32])
+@pytest.mark.parametrize("bits", [-514, 1, 0, -1, 2**31, -(2**31)])
+def test_good_pixels_in_the_dq_type_are_those_of_a_64_bit_mask(dtype, bits):
+    """Unsigned DQ is masked in its own type: the good pixels of the int64 mask."""
+    from types import SimpleNamespace
+
+    from webbcal.skymatch.step import _good_pixels
+
+    rng = np.random.default_rng(11)
+    info = np.iinfo(dtype)
+    dq = rng.integers(info.min, info.max, (40, 50), dtype=dtype, endpoint=True)
+    dq[:5] = 0
+    data = rng.normal(size=dq.shape).astype(np.float32)
+    data[0, :3] = np.nan
+    expected = np.isfinite(data) & ((dq.astype(np.int64) & ~np.int64(bits)) == 0)
+    good = _good_pixels(SimpleNamespace(dq=dq), data, bits)
+    np.testing.assert_array_equal(good, expected)
+    assert good.any()

@@ -531,8 +531,12 @@ def _good_pixels(model: Any, data: np.ndarray, bits: int | None) -> np.ndarray:
     if bits is not None:
         # bits names the flags ignored (as astropy's bit-flag masks do): a pixel is
         # good when it has none of the other flags
-        dq = np.asarray(model.dq).astype(np.int64, copy=False)
-        good &= (dq & ~np.int64(bits)) == 0
+        dq = np.asarray(model.dq)
+        if dq.dtype.kind == "u":
+            # the other flags in the DQ's own unsigned type: no 64-bit copy of the DQ
+            good &= (dq & dq.dtype.type(~int(bits) & np.iinfo(dq.dtype).max)) == 0
+        else:
+            good &= (dq.astype(np.int64, copy=False) & ~np.int64(bits)) == 0
     return good
 
 
