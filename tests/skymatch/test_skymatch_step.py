@@ -265,19 +265,18 @@ def _levels_and_pair_sums(inp, monkeypatch, **kwargs):
     "numbers, kwargs, forks",
     [
         (None, {}, 2),
-        (None, {"skystat": "median", "match_down": False}, 2),
-        (None, {"skymethod": "local"}, 2),
-        ((1, 1, 2, 3), {"skymethod": "global+match", "subtract": True}, 1 + 2),
+        (None, {"skystat": "median", "match_down": False, "skymethod": "global+match"}, 2),
+        ((1, 1, 2, 3), {"skymethod": "global+match", "subtract": True}, 1),
     ],
-    ids=["match", "median-up", "local", "three-groups-global+match"],
+    ids=["match", "median-up-global+match", "three-groups-subtract"],
 )
 def test_skies_measured_in_a_worker_are_the_serial_ones(dithers, tmp_path, monkeypatch,
                                                         numbers, kwargs, forks):  # fmt: skip
-    """Members in memory: every second image or group is measured in a forked worker
-    (lib.forkmap), its overlaps with the footprint intersections computed beforehand,
-    as is every second whole-image sky. The pair sums and levels are those of
-    measuring them in turn here, bit for bit: on disk (the serial path) and in memory
-    without workers (WEBBCAL_OVERLAP=0).
+    """Members in memory: the overlap skies of every second image or group are
+    measured in a forked worker (lib.forkmap), with the footprint intersections
+    computed beforehand. The pair sums and levels are those of measuring them in turn
+    here, bit for bit: on disk (the serial path) and in memory without workers
+    (WEBBCAL_OVERLAP=0).
 
     A process whose numba OpenMP threads are running may not fork (an earlier test's
     parallel kernel): ``tests/lib_forkmap/test_forked_paths.py`` runs this test in a
@@ -307,7 +306,7 @@ def test_skies_measured_in_a_worker_are_the_serial_ones(dithers, tmp_path, monke
     assert np.isfinite(beside).all()
     for levels_, sums in ((serial, serial_sums), (here, here_sums)):
         np.testing.assert_array_equal(beside, levels_)
-        assert len(sums) == len(beside_sums) == (0 if kwargs.get("skymethod") == "local" else 1)
+        assert len(sums) == len(beside_sums) == 1
         for (sky, npix), (sky_here, npix_here) in zip(beside_sums, sums, strict=True):
             np.testing.assert_array_equal(sky, sky_here)
             np.testing.assert_array_equal(npix, npix_here)

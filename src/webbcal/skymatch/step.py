@@ -7,9 +7,9 @@ pass measures each image's sky in its overlap with every other image or exposure
 group, using that image alone and the (small) footprints of the others; a last
 pass writes the results: in place in an association this run opened, otherwise into a
 new library of copies (a caller's library or models are never modified). With the
-members in memory, the skies of every second image (or group) are measured in a forked
-worker process (:mod:`webbcal.lib.forkmap`) while this one measures the one before it;
-the results are the same, bit for bit.
+members in memory, the overlap skies of every second image (or group) are measured in a
+forked worker process (:mod:`webbcal.lib.forkmap`) while this one measures the one
+before it; the results are the same, bit for bit.
 
 Where webbcal deliberately differs from jwst 3.0.0 (same levels otherwise, to ~1e-8):
 
@@ -197,45 +197,23 @@ class SkyMatchStep(Step):
     def _survey(self, library: Any, images: list[_Image], stats: SkyStatistics,
                 bits: int | None, *, polygons: bool, whole: bool,
                 check_meta: bool) -> None:  # fmt: skip
-        """One pass over the members: footprints and/or whole-image skies.
-
-        With the members in memory, the whole-image skies of every second image are
-        measured in a forked worker (:class:`~webbcal.lib.forkmap.ForkPool`) while
-        this process measures the one before it.
-        """
-        from ..lib.forkmap import ForkPool
-
-        beside = whole and not library.on_disk and len(images) > 1
-        with library, ForkPool(1 if beside else 0) as pool:
-            for k in range(0, len(images), 2 if beside else 1):
-                batch = images[k : k + 2] if beside else images[k : k + 1]
-                lent, data = [], []
+        """One pass over the members: footprints and/or whole-image skies."""
+        with library:
+            for image in images:
+                model = library.borrow(image.index)
                 try:
-                    for image in batch:
-                        lent.append(library.borrow(image.index))
-                        data.append(self._footprint(lent[-1], image, polygons=polygons,
-                                                    check_meta=check_meta))  # fmt: skip
+                    if check_meta:
+                        image.base = self._previous_level(model, image.name)
+                    wcs = _wcs_of(model, image.name)
+                    data = self._current_data(model, image)
+                    if polygons:
+                        image.polygon = bounding_polygon(data.shape, wcs.__call__,
+                                                         stepsize=self.stepsize)  # fmt: skip
                     if whole:
-                        later = [pool.submit(_whole_sky, model, values, bits, stats)
-                                 for model, values in zip(lent[1:], data[1:])]  # fmt: skip
-                        batch[0].whole = _whole_sky(lent[0], data[0], bits, stats)
-                        for image, result in zip(batch[1:], later):
-                            image.whole = result()
+                        good = _good_pixels(model, data, bits)
+                        image.whole = sky_value(data[good], stats)
                 finally:
-                    for image, model in zip(batch, lent):
-                        library.shelve(model, image.index, modify=False)
-
-    def _footprint(self, model: Any, image: _Image, *, polygons: bool,
-                   check_meta: bool) -> np.ndarray:  # fmt: skip
-        """Check one member (with ``check_meta``: its earlier sky) and measure its
-        footprint (with ``polygons``); return its SCI as :meth:`_current_data`."""
-        if check_meta:
-            image.base = self._previous_level(model, image.name)
-        wcs = _wcs_of(model, image.name)
-        data = self._current_data(model, image)
-        if polygons:
-            image.polygon = bounding_polygon(data.shape, wcs.__call__, stepsize=self.stepsize)
-        return data
+                    library.shelve(model, image.index, modify=False)
 
     def _current_data(self, model: Any, image: _Image) -> np.ndarray:
         """SCI as the official step would see it now (corrections of this run subtracted)."""
@@ -511,19 +489,13 @@ def _overlap_sums(
             for f, (mask, area) in zip(targets, found, strict=True):
                 if area == 0.0:
                     continue
-                sky, count = sky_value(data[mask & good], stats)
+                sky, count = sky_value(data[np.logical_and(mask, good, out=mask)], stats)
                 if sky is not None and count > 0:
                     weighted[f] += sky * count
                     npix[f] += count
         finally:
             library.shelve(model, image.index, modify=False)
     return weighted, npix
-
-
-def _whole_sky(model: Any, data: np.ndarray, bits: int | None,
-               stats: SkyStatistics) -> tuple[float | None, int]:  # fmt: skip
-    """Sky of an image's good pixels (:func:`~.statistics.sky_value`): value, pixel count."""
-    return sky_value(data[_good_pixels(model, data, bits)], stats)
 
 
 def _good_pixels(model: Any, data: np.ndarray, bits: int | None) -> np.ndarray:
