@@ -55,7 +55,7 @@ from drizzle import cdrizzle
 from drizzle.resample import CTX_PLANE_BITS, Drizzle
 
 from ..dqflags import DO_NOT_USE, NON_SCIENCE
-from ..lib.overlap import overlap_enabled, run_beside, start_beside
+from ..lib.overlap import overlap_enabled, run_beside
 from ..wcs import MAX_TOLERANCE, PixelMapFit, fit_pixel_map
 from ._variance_sums import accumulate, finish, finish_single, start_in_place
 from .constants import KERNELS, VARIANCE_NAMES
@@ -461,22 +461,12 @@ class Coadd:
     map_store : PixelMapStore or None, optional
         Offered each exposure's pixel map (before the margin shift), for the caller
         to reuse (outlier detection blots onto the same maps).
-    defer_planes : bool, optional
-        With the error and variance planes in the compiled pass on a worker thread
-        (an exposure drizzled in one piece): :meth:`add` returns once the SCI drizzle
-        is done, while the worker may still drizzle that exposure's planes; they are
-        waited for and summed at the next :meth:`add` (after its pixel map and
-        weights are made) or at :meth:`finalize`. The arrays of the exposure must
-        stay valid and unchanged until then (members held in memory). The results
-        are the same; call :meth:`settle` when leaving early (an error). Default
-        False: every exposure is finished within its :meth:`add`.
     """
 
     def __init__(self, output_wcs, params: CoaddParams, *, n_inputs: int,
                  pixel_scale_ratio: float | None, pixel_map_function=None,
                  propagate_dq: bool = False, pad: int = 0, cut_margin: int = 0,
-                 map_store: PixelMapStore | None = None,
-                 defer_planes: bool = False):  # fmt: skip
+                 map_store: PixelMapStore | None = None):  # fmt: skip
         if n_inputs < 1:
             raise ValueError(f"n_inputs={n_inputs!r}: expected at least one exposure")
         if pad < 0:
@@ -518,10 +508,6 @@ class Coadd:
         self._wsum: dict[str, np.ndarray] = {}
         self._wt: dict[str, np.ndarray] = {}
         self._pending = None  # the first exposure's drizzled variances, not yet summed
-        self.defer_planes = bool(defer_planes)
-        #: the plane pass of the last exposure still running on its worker thread:
-        #: (Beside, names, variance_sums, seconds)
-        self._deferred = None
         self._groups: list[str] = []
         self._times = {"exposure": 0.0, "duration": 0.0, "measurement": 0.0}
         self._measured_all = True
@@ -637,23 +623,7 @@ class Coadd:
                 # drizzled by drizzle's C kernel (which holds the GIL): they read the
                 # same map and weights and write different planes
                 plane_args = (exposure, names, (a, b), weight, pixmap, box, variance_sums, last)
-                if overlap_enabled() and self.defer_planes and len(strips) == 1:
-                    # the previous exposure's planes end (and are summed) only now,
-                    # after this one's map and weights were made beside them
-                    self.settle()
-                    beside = start_beside(lambda entering, args=plane_args: self._add_one_pass(
-                        *args, entering=entering))  # fmt: skip
-                    try:
-                        self._drizzle_sci(*sci_args)
-                    except BaseException:
-                        try:
-                            beside.join()
-                        except BaseException:  # the SCI error is the one reported
-                            pass
-                        raise
-                    self._deferred = (beside, names, variance_sums, seconds)
-                    variance_sums = None  # summed by settle()
-                elif overlap_enabled():
+                if overlap_enabled():
                     run_beside(lambda entering, args=plane_args: self._add_one_pass(
                                    *args, entering=entering),
                                lambda args=sci_args: self._drizzle_sci(*args))  # fmt: skip
@@ -674,50 +644,15 @@ class Coadd:
             del pixmap, weight, sci, sci_args
         del rows
         if variance_sums is not None:
-            drizzled = self._squared(names, variance_sums)
-            variance_sums = None
+            out, variance_sums = variance_sums[0], None  # the weights go before the sums
+            np.square(out, out=out)
+            drizzled = dict(zip(names, out, strict=True))
         if drizzled:
             self._accumulate_variances(drizzled, seconds)
         self._add_times(exposure)
         self.n_added += 1
         log.info("Drizzled %s: pixel map %.2f s, drizzle %.2f s", exposure.name, t1 - t0,
                  time.perf_counter() - t1)  # fmt: skip
-
-    @staticmethod
-    def _squared(names, variance_sums):
-        """The drizzled square roots of one exposure's variances, squared in place
-        (name: plane); their weights are let go."""
-        out = variance_sums[0]
-        np.square(out, out=out)
-        return dict(zip(names, out, strict=True))
-
-    def settle(self, *, discard: bool = False) -> None:
-        """Wait for the plane pass of the last exposure (``defer_planes``) and sum its
-        variances; nothing when none is running.
-
-        Parameters
-        ----------
-        discard : bool, optional
-            Only wait (the planes are dropped, an error of the pass is not raised):
-            for a caller leaving on an error of its own.
-
-        Raises
-        ------
-        Exception
-            The error of the deferred pass (not with ``discard``).
-        """
-        if self._deferred is None:
-            return
-        (beside, names, variance_sums, seconds), self._deferred = self._deferred, None
-        if discard:
-            try:
-                beside.join()
-            except BaseException:
-                pass
-            return
-        beside.join()
-        if variance_sums is not None:
-            self._accumulate_variances(self._squared(names, variance_sums), seconds)
 
     def _drizzle_kwargs(self, exposure, weight, pixmap, box):
         """Keyword arguments of ``Drizzle.add_image`` for one exposure's (part of the) rows."""
@@ -916,7 +851,6 @@ class Coadd:
             raise RuntimeError("no exposure was added to the drizzle combination")
         if self._finalized:
             raise RuntimeError("finalize() was already called on this combination")
-        self.settle()
         self._finalized = True
         ratio = self.pixel_scale_ratio or 1.0
         variances, err = {}, None

@@ -280,31 +280,21 @@ class ResampleStep(Step):
                      pad=tile_halo(params.kernel, ratio))  # fmt: skip
 
     def _add_all(self, coadd, library, indices, model, *, first_meta=None):
-        """Drizzle the members ``indices`` one at a time; return the first one's metadata.
-
-        With the members in memory, each member's error and variance planes may still
-        be drizzling on a worker thread while the next member is read and its pixel
-        map made (``Coadd.defer_planes``; the same result).
-        """
+        """Drizzle the members ``indices`` one at a time; return the first one's metadata."""
         if library is None:
             coadd.add(self._exposure(model))
             return model
-        coadd.defer_planes = not library.on_disk
-        try:
-            with library:
-                for index in indices:
-                    member = library.borrow(index)
-                    try:
-                        self._check_member(member, None)
-                        if first_meta is None:
-                            first_meta = _MetaOnly(member)
-                        coadd.add(self._exposure(member))
-                    finally:
-                        library.shelve(member, index, modify=False)
-                    del member
-        except BaseException:
-            coadd.settle(discard=True)
-            raise
+        with library:
+            for index in indices:
+                member = library.borrow(index)
+                try:
+                    self._check_member(member, None)
+                    if first_meta is None:
+                        first_meta = _MetaOnly(member)
+                    coadd.add(self._exposure(member))
+                finally:
+                    library.shelve(member, index, modify=False)
+                del member
         return first_meta
 
     def _single(self, library, indices, model, grid, first, footprints, ratio):
