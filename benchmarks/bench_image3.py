@@ -178,6 +178,37 @@ Run 2 per step, webbcal/jwst: tweakreg 4.1/13.3, skymatch 1.7/2.9, outlier_detec
 target of 5x is met in one run of five (median 4.92x); the CPU time of the same work
 varies by 50 % here.
 
+Session 13 (2026-12-07), quiet machine (load 1.2-1.3), same-run measurements; runs 1 and
+2 before matplotlib and skimage joined the libraries imported ahead of webbcal's timer::
+
+    run  webbcal s  CPU s  jwst s  CPU s   wall ratio  CPU ratio
+    1    12.8       21.3   77.3    87.5    6.03x       4.11x
+    2    14.4       23.6   79.3    89.8    5.50x       3.81x
+    3    14.3       23.0   78.0    88.1    5.44x       3.83x
+    4    11.6       19.3   74.8    84.9    6.45x       4.40x
+    5    13.9       22.7   79.3    89.5    5.70x       3.95x
+    6    11.8       19.7   75.1    85.2    6.36x       4.33x
+    7    11.6       18.9   77.5    87.7    6.69x       4.64x
+
+Every run meets the 5x target (median 6.03x).
+Run 4 per step, webbcal/jwst: tweakreg 2.5/13.1, skymatch 0.8/2.1, outlier_detection
+2.7/31.8, resample 3.9/23.8, source_catalog 1.5/3.5 s; peak 1.19 vs 1.52 GB. What changed
+(products bit-identical throughout, the 7 files compared):
+
+- forked workers' large results (drizzled images, pixel maps, masks) come back through a
+  shared-memory file instead of the pipe: outlier_detection 3.9/3.8 -> 3.0/2.8 s, whole run
+  15.3/15.0 -> 13.9/13.6 s (alternating webbcal-only runs);
+- tweakreg aligns in the given order without tweakwcs' footprint polygons and overlap
+  areas where they cannot change the result: alignment 1.2 -> 0.19 s, absolute alignment
+  15 -> 0.3 s;
+- skymatch measures every second image's overlap skies in a forked worker: 1.2 -> 0.75 s.
+
+Tried and not kept: an exposure's variance planes left drizzling while the next exposure
+is prepared (resample 4.44/4.35/4.48 s against 4.07/4.08/5.17 s without, alternating);
+the variance planes in two bands of output rows on two threads beside drizzle's call
+(same bits, but 5.0-5.7 s against 4.1-4.4 s: three busy threads on two cores); the side
+slopes of the square kernel computed once per pixel (no measurable change).
+
 Usage::
 
     python benchmarks/bench_image3.py [--n 4] [--no-jwst] [--folder /tmp/bench_image3]
