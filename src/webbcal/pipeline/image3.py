@@ -52,8 +52,9 @@ class Image3Pipeline(Pipeline):
 
     With the members in memory and two CPUs, per-member work runs beside this process
     (:mod:`webbcal.lib.forkmap`, :mod:`webbcal.lib.overlap`; the products are the
-    same): tweakreg's source finding, outlier_detection's drizzles and tests, and the
-    ``_crf`` files, written while resample and source_catalog run.
+    same): tweakreg's source finding, skymatch's overlap skies, outlier_detection's
+    drizzles and tests, and the ``_crf`` and ``_i2d`` files, written while resample and
+    source_catalog run.
     ``WEBBCAL_OVERLAP=0`` keeps everything in one thread.
 
     Returns
