@@ -148,3 +148,16 @@ def test_large_arrays_come_back_equal_and_writable():
     first["maps"][0][1][:] = 0.0
     assert second["image"][0, 0] == expected["image"][0, 0]
     np.testing.assert_array_equal(second["maps"][0][1], expected["maps"][0][1])
+
+
+def test_large_arrays_through_the_pipe_without_shared_memory(monkeypatch):
+    # where no shared-memory file can be made (no memfd_create), everything comes back
+    # through the pipe: the same values
+    monkeypatch.setattr("webbcal.lib.forkmap._new_shared_fd", lambda: None)
+    expected = _large_arrays(6)
+    with ForkPool(1) as pool:
+        got = pool.submit(_large_arrays, 6)()
+    for key in ("image", "mask", "strided", "fortran", "small"):
+        assert got[key].dtype == expected[key].dtype
+        np.testing.assert_array_equal(got[key], expected[key])
+    np.testing.assert_array_equal(got["maps"][0][1], expected["maps"][0][1])
