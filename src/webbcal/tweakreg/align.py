@@ -273,8 +273,8 @@ def _align_in_order(correctors, refcat=None, *, minobj, match, fitgeom, nclip, s
     Parameters
     ----------
     correctors : list of tweakwcs.correctors.WCSCorrector
-        With ``meta['catalog']`` (and ``name``, ``group_id``); their ``wcs`` and
-        ``meta['fit_info']`` are updated.
+        From :func:`make_corrector` (``meta['catalog']``, ``name``, ``group_id``); their
+        ``wcs`` and ``meta['fit_info']`` are updated.
     refcat : astropy.table.Table or None
         Reference sources (``RA``, ``DEC``, degrees; the table is not modified); None:
         the first group is the reference (``fit_info`` status ``REFERENCE``).
@@ -293,17 +293,11 @@ def _align_in_order(correctors, refcat=None, *, minobj, match, fitgeom, nclip, s
     tweakwcs 0.9 (``tweakwcs.imalign.align_wcs`` with ``expand_refcat=False``;
     ``tweakwcs.wcsimage``).
     """
-    from tweakwcs.correctors import WCSCorrector
     from tweakwcs.imalign import NotEnoughCatalogs
 
     image_catalog, group_catalog, reference_catalog = _catalog_classes()
-    if not all(isinstance(c, WCSCorrector) for c in correctors):
-        raise TypeError("Input 'wcscat' must be either a single WCSCorrector-derived object "
-                        "or a list of WCSCorrector-derived objects.")  # fmt: skip
     images = []
-    for corrector in correctors:
-        if corrector.meta.get("catalog", None) is None:
-            raise ValueError("Each object in 'wcscat' must have a valid catalog.")
+    for corrector in correctors:  # from make_corrector: each has its catalog
         image = image_catalog(
             catalog=corrector.meta["catalog"], corrector=corrector,
             name=corrector.meta.get("name", "Unknown"),
@@ -355,7 +349,6 @@ def _align_in_order(correctors, refcat=None, *, minobj, match, fitgeom, nclip, s
         )  # fmt: skip
         for image in group:
             image.corrector.meta["fit_info"] = image.fit_info
-    return refcat.catalog
 
 
 def _corner_separations(corrector) -> np.ndarray:
