@@ -131,8 +131,9 @@ def test_row_median_rates_equal_numpy_median(ngroups):
         ok = np.zeros((nints, nx), dtype=bool)
         buf = np.empty((ngroups - 1, nx))
         _ols_kernel._row_median_rates(
-            data, groupdq, extra.astype(np.uint32), r, t_group, pairs, med, ok, buf
-        )
+            np.ascontiguousarray(data[:, :, r]), np.ascontiguousarray(groupdq[:, :, r]),
+            extra.astype(np.uint32), t_group, pairs, med, ok, buf,
+        )  # fmt: skip
         for i in range(nints):
             y = data[i, :, r].astype(np.float64) / t_group
             diffs = y[1:] - y[:-1]

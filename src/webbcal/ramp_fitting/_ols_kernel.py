@@ -20,9 +20,11 @@ itself is *not* inlined into the ``prange`` loop of :func:`fit_rows`: numba's
 parfor transformations, applied to the inlined per-pixel code, produced wrong
 sums. Integrations without any flag (the common case) take a straight-line
 path whose variances are computed once per pixel, with the same operations in
-the same order as the general path, so the results are bit-identical; pixels
-whose integrations all lack flags skip the per-group bookkeeping altogether
-(:func:`_fit_unflagged_pixel`).
+the same order as the general path, so the results are bit-identical. Pixels
+whose integrations all lack flags are fitted a whole row at a time
+(:func:`_fit_clean_row`): every per-pixel quantity is a contiguous array over the
+row's columns and each step a simple loop over them, which the compiler turns
+into SIMD instructions; the other pixels of the row are then refitted one by one.
 References: Fixsen et al. (2000), PASP 112, 1350 (optimal weights) and the
 JWST Science Calibration Pipeline documentation, "Ramp Fitting".
 """
@@ -198,8 +200,11 @@ def _median_small(x, n):
 
 
 @numba.njit(**_INL)
-def _row_median_rates(data, groupdq, extra_dnu, r, t_group, pairs, med, ok, buf):
-    """Median first-difference rates (DN/s) of the unflagged integrations of row ``r``.
+def _row_median_rates(rowdata, rowdq, extra_dnu, t_group, pairs, med, ok, buf):
+    """Median first-difference rates (DN/s) of the unflagged integrations of one row.
+
+    ``rowdata`` and ``rowdq`` are the row's ramps and group DQ, shape (nints,
+    ngroups, nx).
 
     For every integration ``i`` and column ``c`` whose groups carry no flag
     and whose differences are all numbers, ``ok[i, c]`` is set and
@@ -212,20 +217,25 @@ def _row_median_rates(data, groupdq, extra_dnu, r, t_group, pairs, med, ok, buf)
     selected is the same value whatever the algorithm, so this equals the
     per-pixel median (up to the sign of a zero, which nothing downstream sees).
     """
-    nints, ngroups, _, nx = data.shape
+    nints, ngroups, nx = rowdata.shape
     n = ngroups - 1
     half = n // 2
+    prev = np.empty(nx)
     for i in range(nints):
+        oki = ok[i]
         for c in range(nx):
-            ok[i, c] = (np.uint32(groupdq[i, 0, r, c]) | extra_dnu[0]) == 0
+            oki[c] = (np.uint32(rowdq[i, 0, c]) | extra_dnu[0]) == 0
+            prev[c] = float(rowdata[i, 0, c]) / t_group
         for g in range(1, ngroups):
             e = extra_dnu[g]
             row = buf[g - 1]
             for c in range(nx):
-                d = float(data[i, g, r, c]) / t_group - float(data[i, g - 1, r, c]) / t_group
-                good = (np.uint32(groupdq[i, g, r, c]) | e) == 0 and not math.isnan(d)
-                ok[i, c] = ok[i, c] and good
+                cur = float(rowdata[i, g, c]) / t_group
+                d = cur - prev[c]
+                good = ((np.uint32(rowdq[i, g, c]) | e) == 0) & (not math.isnan(d))
+                oki[c] = oki[c] & good
                 row[c] = d if good else 0.0
+                prev[c] = cur
         apply_network(buf, pairs, nx)
         if n % 2:
             for c in range(nx):
@@ -468,20 +478,20 @@ def _integration_products(sums, invalid):
 
 
 @numba.njit(**_INL)
-def _transpose_row(data, groupdq, r, rowdata, rowdq):
-    """Copy row ``r`` of (nints, ngroups, ny, nx) cubes into (nx, nints, ngroups) buffers.
+def _transpose_row(data, groupdq, rowdata, rowdq):
+    """Copy one row's (nints, ngroups, nx) ramps and DQ into (nx, nints, ngroups) buffers.
 
     Done in blocks of ``_TILE`` columns, so that the scattered writes of a
     block stay within a few pages; each pixel's ramp is then contiguous.
     """
-    nints, ngroups, _, nx = data.shape
+    nints, ngroups, nx = data.shape
     for c0 in range(0, nx, _TILE):
         c1 = min(c0 + _TILE, nx)
         for i in range(nints):
             for g in range(ngroups):
                 for c in range(c0, c1):
-                    rowdata[c, i, g] = data[i, g, r, c]
-                    rowdq[c, i, g] = groupdq[i, g, r, c]
+                    rowdata[c, i, g] = data[i, g, c]
+                    rowdq[c, i, g] = groupdq[i, g, c]
 
 
 @numba.njit(**_INL)
@@ -727,8 +737,8 @@ def _fit_pixel(
 
 @numba.njit(**_INL)
 def _unflagged(ok, c, gain):
-    """Whether pixel ``c`` takes :func:`_fit_unflagged_pixel`: every integration has no
-    flag and numbers only (``ok`` from :func:`_row_median_rates`) and the gain is usable."""
+    """Whether pixel ``c`` keeps its :func:`_fit_clean_row` result: every integration has
+    no flag and numbers only (``ok`` from :func:`_row_median_rates`) and the gain is usable."""
     if not gain > 0.0:
         return False
     for i in range(ok.shape[0]):
@@ -738,38 +748,137 @@ def _unflagged(ok, c, gain):
 
 
 @numba.njit(**_INL)
-def _fit_unflagged_pixel(rowdata, c, pdq, gain, rn, dark, t_group, wtab, med, y, acc, sums, out_i):
-    """:func:`_fit_pixel` of a pixel whose integrations carry no flag (``ngroups >= 3``).
+def _fit_clean_row(rowbuf, r, pixeldq, gain, rnoise_e, dark, t_group, wtab, med, v, pidx,
+                   rate_f, rate_dq, ints_f, ints_dq):  # fmt: skip
+    """:func:`_fit_pixel` of the pixels without flags, for every column of row ``r`` at once.
 
-    Chosen by :func:`_unflagged`: no group flag, numbers only, a usable gain. The
-    same helpers and operations as :func:`_fit_pixel` takes for such a pixel (the
-    median rate from ``med``, :func:`_clean_constants`, :func:`_fit_clean_integration`
-    per integration, :func:`_finish_rate`), without the per-group bookkeeping of
-    :func:`_load_pixel` and the branches for flagged groups, saturation, one-group
-    ramps and CHARGELOSS that cannot apply: bit-identical results, about half the
-    time per pixel. ``acc`` (3) and ``sums`` (4) are scratch buffers.
+    For ``ngroups >= 3``. A pixel whose integrations carry no flag (numbers only, a
+    usable gain: :func:`_unflagged`) takes in :func:`_fit_pixel` the median rate from
+    ``med``, :func:`_clean_constants`, :func:`_fit_clean_integration` per integration
+    and :func:`_finish_rate`; here are the same operations in the same order per pixel
+    (bit-identical results), without the per-group bookkeeping of
+    :func:`_load_pixel` and the branches that cannot apply, arranged as simple loops over
+    the row's columns, each reading and writing contiguous arrays, which the
+    compiler turns into vector instructions (per-pixel quantities live in the rows
+    of ``v``, float64 scratch of shape (17, nx); ``pidx``, int64 (nx,), holds the
+    weight exponents). ``rowbuf`` holds the row's ramps, shape (nints, ngroups,
+    nx), contiguous. Every column is computed and stored; the caller then refits
+    the columns :func:`_unflagged` rejects, overwriting their values. ``med`` from
+    :func:`_row_median_rates`.
     """
-    nints, ngroups = y.shape
-    m = 0.0
+    nints, ngroups, nx = rowbuf.shape
+    n = float(ngroups)
+    nd = ngroups - 1.0
+    msum, vr_seg, inv_r, inv_p = v[0], v[1], v[2], v[3]
+    vp, vr, err, inv_rn2 = v[4], v[5], v[6], v[7]
+    acc0, acc1, acc2, num = v[8], v[9], v[10], v[11]
+    sw, sx, sxx, sy, sxy = v[12], v[13], v[14], v[15], v[16]
+    # _clean_constants on the mean of the integrations' median rates.
+    for c in range(nx):
+        msum[c] = 0.0
+        acc0[c] = acc1[c] = acc2[c] = 0.0
     for i in range(nints):
-        rate = med[i, c]
-        if math.isnan(rate):
-            rate = 0.0
-        m += rate
-    clean = _clean_constants(m / nints, dark, rn, gain, t_group, ngroups, sums)
-    acc[0] = acc[1] = acc[2] = 0.0
-    invalid = (pdq & _INVALID) != 0
-    n_dnu = n_sat = 0
+        for c in range(nx):
+            rate = med[i, c]
+            msum[c] += 0.0 if math.isnan(rate) else rate
+    for c in range(nx):
+        m = msum[c] / nints
+        g = float(gain[r, c])
+        rn = float(rnoise_e[r, c])
+        dk = float(dark[r, c])
+        rr = rn / t_group
+        vrs = 12.0 * rr * rr / ((n * n * n - n) * g * g)
+        den = t_group * g * nd
+        vps = ((m + dk) if m > 0.0 else dk) / den
+        s0 = 0.0 + 1.0 / vrs
+        s1 = (0.0 + 1.0 / vps) if vps > 0.0 else 0.0
+        s2 = 0.0 + 1.0 / (vps + vrs)
+        q = (1.0 / s1) if s1 > 0.0 else 0.0
+        vp[c] = 0.0 if q >= LARGE_VARIANCE_THRESHOLD else q
+        q = 1.0 / s0
+        vr[c] = 0.0 if q >= LARGE_VARIANCE_THRESHOLD else q
+        q = 1.0 / s2
+        err[c] = 0.0 if q > LARGE_VARIANCE_THRESHOLD else math.sqrt(q)
+        vr_seg[c] = vrs
+        inv_r[c] = s0
+        inv_p[c] = s1
+        inv_rn2[c] = 1.0 / (rn * rn)
     for i in range(nints):
-        for g in range(ngroups):
-            y[i, g] = rowdata[c, i, g]
-        slope, vp, vr, err = _fit_clean_integration(
-            y[i], ngroups, rn, gain, t_group, wtab, clean, invalid, acc
-        )
-        n_dnu += (pdq & _DNU) != 0
-        n_sat += (pdq & _SAT) != 0
-        _store_integration(out_i, i, slope, pdq, vp, vr, err)
-    return _finish_rate(acc, pdq, nints, n_dnu, n_sat, False)
+        # _fit_segment over all groups: the weight exponent from the signal-to-noise
+        # (_snr_power_index as selections), then the weighted sums group by group.
+        for c in range(nx):
+            g = float(gain[r, c])
+            rn = float(rnoise_e[r, c])
+            signal = float(rowbuf[i, ngroups - 1, c]) - float(rowbuf[i, 0, c])
+            den = rn * rn + signal * g
+            q = signal * g / math.sqrt(den)
+            snr = max(q, 0.0) if (den > 0.0 and g != 0.0) else 0.0
+            p = 5
+            p = 4 if snr < 100.0 else p
+            p = 3 if snr < 50.0 else p
+            p = 2 if snr < 20.0 else p
+            p = 1 if snr < 10.0 else p
+            p = 0 if snr < 5.0 else p
+            pidx[c] = p
+            sw[c] = sx[c] = sxx[c] = sy[c] = sxy[c] = 0.0
+        for k in range(ngroups):
+            x = float(k)
+            w0, w1, w2 = wtab[0, ngroups, k], wtab[1, ngroups, k], wtab[2, ngroups, k]
+            w3, w4, w5 = wtab[3, ngroups, k], wtab[4, ngroups, k], wtab[5, ngroups, k]
+            for c in range(nx):
+                p = pidx[c]
+                wt = w5
+                wt = w4 if p == 4 else wt
+                wt = w3 if p == 3 else wt
+                wt = w2 if p == 2 else wt
+                wt = w1 if p == 1 else wt
+                wt = w0 if p == 0 else wt
+                w = wt * inv_rn2[c]
+                y = float(rowbuf[i, k, c])
+                y = 0.0 if math.isnan(y) else y
+                sw[c] += w
+                sx[c] += w * x
+                sxx[c] += w * x * x
+                sy[c] += w * y
+                sxy[c] += w * x * y
+        # _fit_clean_integration and its products.
+        for c in range(nx):
+            slope = (sw[c] * sxy[c] - sx[c] * sy[c]) / (sw[c] * sxx[c] - sx[c] * sx[c]) / t_group
+            num[c] = 0.0 + slope / vr_seg[c]
+        for c in range(nx):
+            ip = inv_p[c]
+            a0 = acc0[c]
+            acc0[c] = (a0 + ip) if ip > 0.0 else a0
+            acc1[c] += inv_r[c]
+            acc2[c] += num[c]
+        out = ints_f[0, i, r]
+        for c in range(nx):
+            out[c] = math.nan if pixeldq[r, c] & _INVALID else num[c] * vr[c]
+        for k, src in ((1, vp), (2, vr), (3, err)):
+            out = ints_f[k, i, r]
+            for c in range(nx):
+                out[c] = 0.0 if pixeldq[r, c] & _INVALID else src[c]
+        out_dq = ints_dq[i, r]
+        for c in range(nx):
+            out_dq[c] = pixeldq[r, c]
+    # _finish_rate of a pixel without group flags (its DQ is the pixel DQ).
+    for c in range(nx):
+        bad = (pixeldq[r, c] & _INVALID) != 0
+        q = acc0[c]
+        q = (1.0 / q) if q > 0.0 else q
+        q = 0.0 if (q >= LARGE_VARIANCE_THRESHOLD or q < 0.0) else q
+        t = acc1[c]
+        t = (1.0 / t) if t > 0.0 else t
+        t = 0.0 if t >= LARGE_VARIANCE_THRESHOLD else t
+        e = math.sqrt(q + t)
+        slope = math.nan if bad else acc2[c]
+        slope = slope if math.isnan(slope) else slope * t
+        rate_f[0, r, c] = slope
+        rate_f[1, r, c] = 0.0 if bad else q
+        rate_f[2, r, c] = 0.0 if bad else t
+        rate_f[3, r, c] = 0.0 if bad else e
+    for c in range(nx):
+        rate_dq[r, c] = pixeldq[r, c]
 
 
 @numba.njit(**_JIT)
@@ -874,15 +983,34 @@ def _fit_row(
     nints, ngroups, _, nx = data.shape
     tables = ngroups >= 3 and nints * nx <= _ROW_MEDIAN_SAMPLES
     if tables:
+        # The row, contiguous: every pass below reads it with unit stride.
+        rowbuf = np.empty((nints, ngroups, nx), dtype=data.dtype)
+        rowgdq = np.empty((nints, ngroups, nx), dtype=groupdq.dtype)
+        for i in range(nints):
+            for g in range(ngroups):
+                for c in range(nx):
+                    rowbuf[i, g, c] = data[i, g, r, c]
+                    rowgdq[i, g, c] = groupdq[i, g, r, c]
         med = np.empty((nints, nx))
         ok = np.empty((nints, nx), dtype=np.bool_)
-        buf = np.empty((ngroups - 1, nx))
-        _row_median_rates(data, groupdq, extra_dnu, r, times[0], pairs, med, ok, buf)
+        _row_median_rates(
+            rowbuf, rowgdq, extra_dnu, times[0], pairs, med, ok, np.empty((ngroups - 1, nx))
+        )
+        _fit_clean_row(
+            rowbuf, r, pixeldq, gain, rnoise_e, dark, times[0], wtab, med,
+            np.empty((17, nx)), np.empty(nx, dtype=np.int64), rate_f, rate_dq, ints_f, ints_dq,
+        )  # fmt: skip
+        # The few other pixels read their ramps from the row copy, seen as (nx, nints, ngroups).
+        rowdata = np.transpose(rowbuf, (2, 0, 1))
+        rowdq = np.transpose(rowgdq, (2, 0, 1))
     else:
         # Very many integrations: the row's tables would be larger than the work they
         # save (every pixel takes the per-pixel median; an all-False table of one column).
         med = np.empty((nints, 1))
         ok = np.zeros((nints, 1), dtype=np.bool_)
+        rowdata = np.empty((nx, nints, ngroups), dtype=data.dtype)
+        rowdq = np.empty((nx, nints, ngroups), dtype=groupdq.dtype)
+        _transpose_row(data[:, :, r, :], groupdq[:, :, r, :], rowdata, rowdq)
     y = np.empty((nints, ngroups))
     gdq = np.empty((nints, ngroups), dtype=np.uint32)
     ogdq = np.empty((nints, ngroups), dtype=np.uint32)
@@ -899,31 +1027,33 @@ def _fit_row(
         np.empty(max(ngroups, 1)),
     )
     out_i = np.empty((nints, 5))
-    rowdata = np.empty((nx, nints, ngroups), dtype=data.dtype)
-    rowdq = np.empty((nx, nints, ngroups), dtype=groupdq.dtype)
     tile_f = np.empty((nints, 4, _TILE), dtype=ints_f.dtype)
     tile_dq = np.empty((nints, _TILE), dtype=ints_dq.dtype)
-    _transpose_row(data, groupdq, r, rowdata, rowdq)
     for c in range(nx):
         g = float(gain[r, c])
         if tables and _unflagged(ok, c, g):
-            slope, dq, vp, vr, err = _fit_unflagged_pixel(
-                rowdata, c, np.uint32(pixeldq[r, c]), g, float(rnoise_e[r, c]),
-                float(dark[r, c]), times[0], wtab, med, y, work[5], work[6], out_i,
-            )  # fmt: skip
-        else:
-            _load_pixel(rowdata, rowdq, r, c, zeroframe, extra_dnu, suppress1g, y, gdq, ogdq,
-                        stats)  # fmt: skip
-            slope, dq, vp, vr, err = _fit_pixel(
-                y, gdq, ogdq, stats, np.uint32(pixeldq[r, c]), g, float(rnoise_e[r, c]),
-                float(dark[r, c]), suppress1g, times, work, out_i, wtab, med, ok, c,
-            )  # fmt: skip
+            continue
+        _load_pixel(rowdata, rowdq, r, c, zeroframe, extra_dnu, suppress1g, y, gdq, ogdq,
+                    stats)  # fmt: skip
+        slope, dq, vp, vr, err = _fit_pixel(
+            y, gdq, ogdq, stats, np.uint32(pixeldq[r, c]), g, float(rnoise_e[r, c]),
+            float(dark[r, c]), suppress1g, times, work, out_i, wtab, med, ok, c,
+        )  # fmt: skip
         rate_f[0, r, c] = slope
         rate_f[1, r, c] = vp
         rate_f[2, r, c] = vr
         rate_f[3, r, c] = err
         rate_dq[r, c] = dq
-        _tile_store(tile_f, tile_dq, ints_f, ints_dq, r, c, out_i)
+        if tables:
+            # Few such pixels: their per-integration products are stored directly.
+            for i in range(nints):
+                ints_f[0, i, r, c] = out_i[i, 0]
+                ints_f[1, i, r, c] = out_i[i, 2]
+                ints_f[2, i, r, c] = out_i[i, 3]
+                ints_f[3, i, r, c] = out_i[i, 4]
+                ints_dq[i, r, c] = np.uint32(out_i[i, 1])
+        else:
+            _tile_store(tile_f, tile_dq, ints_f, ints_dq, r, c, out_i)
 
 
 @numba.njit(**_INL)
