@@ -202,3 +202,16 @@ def test_planning_in_the_warm_process_matches_planning_here(tmp_path, program_bu
     assert ("webbcal.batch.plan", "ERROR", f"Cannot process {broken}: {failure.error}") in messages
     assert any(m.startswith("Resolved the references of 1 exposure(s)") for _, _, m in messages)
     assert frozen > 10_000
+
+
+def test_still_warming_only_shortly_after_this_process_started_its_server(monkeypatch):
+    """The driving process plans beside the warm-up only within WARM_UP_S of starting
+    the server itself; never for a server it did not start (or stopped)."""
+    import time
+
+    monkeypatch.setattr(warm, "_started_at", None)
+    assert not warm.still_warming()
+    monkeypatch.setattr(warm, "_started_at", time.monotonic())
+    assert warm.still_warming()
+    monkeypatch.setattr(warm, "_started_at", time.monotonic() - warm.WARM_UP_S - 0.1)
+    assert not warm.still_warming()

@@ -32,7 +32,13 @@ from ..lib.spill import prepare_output_directory
 from .inputs import expand_inputs
 from .manifest import Manifest, directory_lock
 from .plan import ExposureTask, plan_exposures, task_bytes
-from .warm import WORKER_ENVIRONMENT, forkserver_running, start_forkserver, stop_forkserver
+from .warm import (
+    WORKER_ENVIRONMENT,
+    forkserver_running,
+    start_forkserver,
+    still_warming,
+    stop_forkserver,
+)
 from .warm import available as warm_available
 from .worker import STAGING_DIR, WORKER_PRELOAD, process_exposure
 
@@ -469,6 +475,12 @@ def run_batch(
                 cleanup.callback(lambda: stop_forkserver(wait_s=10.0 if cluster_used else 0.0))
             # Started by the caller (start_local_workers) and owned by it: used the same way.
             warm = warm_started or forkserver_running()
+            # While the server still warms up on one core, planning here on another is
+            # done before it is (this process then loads stdatamodels and the schemas
+            # itself, ~2.4 s of CPU, beside the warm-up instead of after it: the first
+            # exposure starts ~0.5 s sooner on the 2-core development machine).
+            if warm and still_warming() and _usable_cpus() >= 2:
+                warm = False
         tasks, failures = plan_exposures(
             cls,
             paths,
@@ -517,6 +529,14 @@ def run_batch(
         shutil.rmtree(os.path.join(out, STAGING_DIR), ignore_errors=True)
     ordered = [outcomes[r] for r in _roots_in_order(paths) if r in outcomes]
     return BatchResult(ordered, out, time.monotonic() - t0, n_workers_used, dashboard)
+
+
+def _usable_cpus() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - platforms without affinity
+        return os.cpu_count() or 1
 
 
 def _may_have_work(manifest: Manifest, paths: list[str]) -> bool:

@@ -44,6 +44,7 @@ __all__ = [
     "dask_worker_environment",
     "forkserver_running",
     "start_forkserver",
+    "still_warming",
     "stop_forkserver",
     "warm_up",
 ]
@@ -78,6 +79,25 @@ WORKER_ENVIRONMENT = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD
 #: both cases). A variable the user has set is left as it is.
 MALLOC_ENVIRONMENT = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20),
                       "MALLOC_TRIM_THRESHOLD_": str(2**30)}  # fmt: skip
+
+
+#: CPU seconds a fork server's warm-up takes on the 2-core development machine (imports,
+#: asdf's registry and the schemas: ~3 s); within this time of its start it is taken to be
+#: still warming up (:func:`still_warming`).
+WARM_UP_S = 3.0
+
+#: ``time.monotonic()`` when this process started its fork server; None when it did not.
+_started_at: float | None = None
+
+
+def still_warming() -> bool:
+    """Whether this process started its fork server less than :data:`WARM_UP_S` ago.
+
+    A batch plans its exposures in the driving process while the server is still
+    warming up on another core (see :func:`webbcal.batch.runner.run_batch`),
+    instead of waiting for it and planning in a process forked from it.
+    """
+    return _started_at is not None and time.monotonic() - _started_at < WARM_UP_S
 
 
 def dask_worker_environment() -> dict[str, str]:
@@ -296,6 +316,8 @@ def start_forkserver(pipeline: str | None, environment: dict[str, str] | None) -
     malloc = {k: v for k, v in MALLOC_ENVIRONMENT.items() if k not in os.environ}
     with _environment({**malloc, **environment, PIPELINE_ENV: pipeline or ""}):
         forkserver.ensure_running()
+    global _started_at
+    _started_at = time.monotonic()
     log.debug("Started a fork server (pid %s) warming up %s", _forkserver()._forkserver_pid,
               pipeline)  # fmt: skip
     return True
@@ -338,6 +360,8 @@ def stop_forkserver(*, wait_s: float = 10.0) -> None:
         server._forkserver_alive_fd = None
         server._forkserver_address = None
         server._forkserver_pid = None
+    global _started_at
+    _started_at = None
 
 
 def _preload() -> None:
