@@ -23,10 +23,42 @@ def _worker_environment() -> dict:
         del frame
         return after - before
 
+    def faults_in_a_thread() -> list[int]:
+        """Page faults of four rounds of full-frame-sized arrays made and freed in a thread
+        other than the main one (where a dask worker runs its tasks)."""
+        import threading
+
+        from webbcal.lib.hugepages import without_hugepage_advice
+
+        def rounds() -> list[int]:
+            out = []
+            rng = np.random.default_rng(0)
+            with without_hugepage_advice():  # as the pipeline runs: 4 KiB pages
+                for _ in range(4):
+                    before = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+                    keep = []
+                    for k in range(40):
+                        a = np.ones(int(rng.integers(1, 30)) * 2**18, dtype=np.float32)
+                        if k % 3 == 0:
+                            keep.append(a)
+                        if len(keep) > 5:
+                            keep.pop(0)
+                    del keep
+                    out.append(resource.getrusage(resource.RUSAGE_THREAD).ru_minflt - before)
+            return out
+
+        result: dict = {}
+        thread = threading.Thread(target=lambda: result.setdefault("faults", rounds()))
+        thread.start()
+        thread.join()
+        return result["faults"]
+
     faults_of_a_frame()
     return {
         "MALLOC_TRIM_THRESHOLD_": os.environ.get("MALLOC_TRIM_THRESHOLD_"),
         "MALLOC_MMAP_THRESHOLD_": os.environ.get("MALLOC_MMAP_THRESHOLD_"),
+        "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX"),
+        "faults_in_a_thread": faults_in_a_thread(),
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
         "numba_threads": numba.get_num_threads(),
         # a second frame reuses the first one's heap pages instead of mapping new ones
@@ -42,12 +74,17 @@ def _assert_warm_allocator(env: dict) -> None:
     # ~500 pages or more when it is mapped afresh (dask's 65536 trim threshold, or glibc's
     # defaults); reused heap pages fault in none.
     assert env["faults_of_a_second_frame"] < 100, env
+    # In another thread, with one arena: the main heap, kept (0-1,000 faults a round after
+    # the first); glibc's per-thread arenas unmap and map their heaps again (~20,000-45,000).
+    assert env["MALLOC_ARENA_MAX"] == MALLOC_ENVIRONMENT["MALLOC_ARENA_MAX"]
+    assert min(env["faults_in_a_thread"][1:]) < 5000, env
 
 
 @pytest.mark.slow
 def test_local_cluster_workers_keep_their_heap(monkeypatch):
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
     monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
     with runner._client(None, None, 1, "1GB", []) as client:
         (env,) = client.run(_worker_environment).values()
     # dask's default would be "65536"; its other settings (one BLAS/OpenMP thread) stay.
@@ -103,6 +140,7 @@ def test_workers_of_a_server_started_without_an_environment_get_dask_settings(mo
 
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
     monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     if warm.forkserver_running():
         warm.stop_forkserver()
