@@ -200,6 +200,46 @@ quiet machine (load 1.3-1.6), both in the same run of `bench_throughput.py --n 4
 | jwst, 2 strun | 66.4 s | 217 | 2.67 GiB | 5.34 GiB | 127 s |
 | ratio | | **5.5×** | 22 % | 29 % | 6.6× less |
 
+Session 14 (8 full frames, webbcal only unless said; the machine's speed drifted by up to
+35 % within the hour, so each change was measured against the code without it in
+alternating runs):
+
+* The OLS kernel fits the pixels without flags a whole row at a time, in column loops the
+  compiler vectorizes (bit-identical): a full frame's fit 0.57 -> 0.30 s of CPU
+  (``bench_ols.py`` case 3).
+* The driving process plans the exposures itself while the fork server it has just
+  started still warms up on the other core (``warm.still_warming``), instead of waiting
+  for the server and planning in a process forked from it: it spends ~2.4 s more CPU
+  (stdatamodels and the schemas) beside the warm-up, and the workers start 3.3-3.7 s
+  after the command instead of 4.0-4.4 s. Four alternating pairs: 14.3, 14.8, 14.2,
+  14.9 s against 17.0, 15.0, 14.8, 17.0 s.
+* One glibc arena in the workers (``MALLOC_ARENA_MAX=1`` in the fork server's
+  environment): dask runs a task in a thread of its own, whose arena kept unmapping and
+  mapping its 64 MiB heaps (33,000-78,000 page faults and 0.5-0.7 s of system time per
+  full frame after a worker's second exposure); with one arena ~150 faults. Two
+  alternating pairs: 13.2 and 13.8 s against 14.7 and 14.3 s; the workers' CPU 9.0-9.6 s
+  against 9.9-10.1 s each.
+* Not kept: NUMBA_NUM_THREADS=1 in the workers (their kernels run on one thread of a
+  two-thread OpenMP pool; five alternating pairs, 15.0 s against 15.2 s on average).
+  Importing scipy.ndimage only when large events are searched: no measurable change in
+  the fork server's warm-up.
+
+The session's tree against its start (444ca3f), alternating, in a slow hour: 19.9, 19.6,
+17.8 s against 24.4, 23.9, 22.5 s (-19 %). Same-run with jwst 3.0.0 (``bench_throughput``,
+products on disk, load 1.4-2.1)::
+
+    run  webbcal wall s  exp/h  CPU s   jwst wall s  exp/h  CPU s   ratio
+    1              18.3   1577     34         122.9    234    234    6.7x
+    2              17.5   1642     33         138.3    208    263    7.9x
+    3              15.3   1888     28         113.6    254    218    7.4x
+
+Peak RSS 0.59-0.60 GiB (largest process) and 1.65-1.66 GiB (summed) against jwst's 2.67
+and 5.30-5.33 GiB. Per exposure in a warm worker (CPU, one numba thread, instrumented
+run): jump detection 0.42-0.45 s, ramp fit 0.39-0.41 s (kernel 0.33), references and
+stage set-up 0.30 s, writing the rate product 0.21 s and the rateints product 0.20 s,
+the products' SHA-256 for the manifest 0.12 s, dark 0.13 s, the reference-pixel first
+pass 0.14 s, linearity 0.09 s, the rest below 0.1 s each: ~2.5 s in all.
+
 Usage::
 
     python benchmarks/bench_throughput.py                       # 8 full frames
