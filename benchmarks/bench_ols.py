@@ -22,6 +22,17 @@ it, imported relatively) and times it in the same run, alternating with the
 current code (the machine is shared, so compare A/B within one run), and checks
 that both give bit-identical products. Set ``NUMBA_NUM_THREADS`` to choose the
 number of threads.
+
+Session 14, ``NUMBA_NUM_THREADS=1``, against session 13's kernel (444ca3f) in the
+same run (rows whose pixels mostly have no flag fitted in one vectorized pass per
+row, ``_fit_clean_row``), bit-identical in every case::
+
+    case  shape                current s  baseline s  speed-up
+    1     (4, 20, 128, 2048)       0.168       0.242     x1.44
+    2     (500, 5, 9, 2048)        0.839       0.841     x1.00
+    3     (1, 10, 128, 2048)       0.022       0.040     x1.80
+
+Case 3 is a full frame's fit in 16 blocks: 0.35 s against 0.64 s of CPU.
 """
 
 import argparse
