@@ -762,8 +762,9 @@ def _fit_pixel(
 
 @numba.njit(**_INL)
 def _unflagged(ok, c, gain):
-    """Whether pixel ``c`` keeps its :func:`_fit_clean_row` result: every integration has
-    no flag and numbers only (``ok`` from :func:`_row_median_rates`) and the gain is usable."""
+    """Whether pixel ``c`` keeps its :func:`_fit_clean_row` result (or, in a row fitted
+    pixel by pixel, takes :func:`_fit_unflagged_pixel`): every integration has no flag and
+    numbers only (``ok`` from :func:`_row_median_rates`) and the gain is usable."""
     if not gain > 0.0:
         return False
     for i in range(ok.shape[0]):
