@@ -215,8 +215,9 @@ alternating runs):
   14.9 s against 17.0, 15.0, 14.8, 17.0 s.
 * One glibc arena in the workers (``MALLOC_ARENA_MAX=1`` in the fork server's
   environment): dask runs a task in a thread of its own, whose arena kept unmapping and
-  mapping its 64 MiB heaps (33,000-78,000 page faults and 0.5-0.7 s of system time per
-  full frame after a worker's second exposure); with one arena ~150 faults. Two
+  mapping its 64 MiB heaps (33,000-78,000 page faults and 0.64-0.76 s of system time per
+  full frame after a worker's second exposure); with one arena ~150 faults and
+  0.54-0.62 s (the rest is file I/O). Two
   alternating pairs: 13.2 and 13.8 s against 14.7 and 14.3 s; the workers' CPU 9.0-9.6 s
   against 9.9-10.1 s each.
 * Not kept: NUMBA_NUM_THREADS=1 in the workers (their kernels run on one thread of a
