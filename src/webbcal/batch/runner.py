@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..lib.overlap import overlap_enabled
 from ..lib.spill import prepare_output_directory
 from .inputs import expand_inputs
 from .manifest import Manifest, directory_lock
@@ -469,17 +470,17 @@ def run_batch(
         warm_started = warm = False
         if client is None and not scheduler and (force or _may_have_work(manifest, paths)):
             # The planning below runs in a process forked from the warm server (it needs
-            # the same imports and schemas as the workers), once the server is warm.
+            # the same imports and schemas as the workers), or here while it warms up.
             if _start_warm_workers(cls.class_alias):
                 warm_started = True
                 cleanup.callback(lambda: stop_forkserver(wait_s=10.0 if cluster_used else 0.0))
             # Started by the caller (start_local_workers) and owned by it: used the same way.
             warm = warm_started or forkserver_running()
-            # While the server still warms up on one core, planning here on another is
-            # done before it is (this process then loads stdatamodels and the schemas
-            # itself, ~2.4 s of CPU, beside the warm-up instead of after it: the first
-            # exposure starts ~0.5 s sooner on the 2-core development machine).
-            if warm and still_warming() and _usable_cpus() >= 2:
+            # Planning here on another core is done before the server is warm (this
+            # process loads stdatamodels and the schemas itself, ~2.4 s of CPU, beside
+            # the warm-up instead of after it: on the 2-core development machine the
+            # first exposure starts ~0.5 s sooner).
+            if warm and still_warming() and overlap_enabled():
                 warm = False
         tasks, failures = plan_exposures(
             cls,
@@ -529,14 +530,6 @@ def run_batch(
         shutil.rmtree(os.path.join(out, STAGING_DIR), ignore_errors=True)
     ordered = [outcomes[r] for r in _roots_in_order(paths) if r in outcomes]
     return BatchResult(ordered, out, time.monotonic() - t0, n_workers_used, dashboard)
-
-
-def _usable_cpus() -> int:
-    """CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - platforms without affinity
-        return os.cpu_count() or 1
 
 
 def _may_have_work(manifest: Manifest, paths: list[str]) -> bool:

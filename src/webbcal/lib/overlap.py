@@ -33,8 +33,8 @@ ENV_VARIABLE = "WEBBCAL_OVERLAP"
 
 
 def overlap_enabled() -> bool:
-    """Whether work may be overlapped in a second thread (``WEBBCAL_OVERLAP`` not ``0``,
-    and more than one CPU available to this process)."""
+    """Whether work may be overlapped in a second thread or process (``WEBBCAL_OVERLAP``
+    not ``0``, and more than one CPU available to this process)."""
     if os.environ.get(ENV_VARIABLE, "1").strip() == "0":
         return False
     try:

@@ -93,18 +93,15 @@ def _snr_power_index(snr):
     """Index of the weight exponent (0, 0.4, 1, 3, 6, 10) for signal-to-noise ``snr``.
 
     Table of Fixsen et al. (2000), as tabulated in the JWST ramp_fitting docs.
+    Written as selections rather than branches, so that a loop over pixels calling
+    it (:func:`_fit_clean_row`) still vectorizes.
     """
-    if snr < 5.0:
-        return 0
-    if snr < 10.0:
-        return 1
-    if snr < 20.0:
-        return 2
-    if snr < 50.0:
-        return 3
-    if snr < 100.0:
-        return 4
-    return 5
+    p = 5
+    p = 4 if snr < 100.0 else p
+    p = 3 if snr < 50.0 else p
+    p = 2 if snr < 20.0 else p
+    p = 1 if snr < 10.0 else p
+    return 0 if snr < 5.0 else p
 
 
 @numba.njit(**_JIT)
@@ -828,7 +825,6 @@ def _fit_clean_row(rowbuf, r, pixeldq, gain, rnoise_e, dark, t_group, wtab, med,
     :func:`_row_median_rates`.
     """
     nints, ngroups, nx = rowbuf.shape
-    n = float(ngroups)
     nd = ngroups - 1.0
     msum, vr_seg, inv_r, inv_p = v[0], v[1], v[2], v[3]
     vp, vr, err, inv_rn2 = v[4], v[5], v[6], v[7]
@@ -847,10 +843,8 @@ def _fit_clean_row(rowbuf, r, pixeldq, gain, rnoise_e, dark, t_group, wtab, med,
         g = float(gain[r, c])
         rn = float(rnoise_e[r, c])
         dk = float(dark[r, c])
-        rr = rn / t_group
-        vrs = 12.0 * rr * rr / ((n * n * n - n) * g * g)
-        den = t_group * g * nd
-        vps = ((m + dk) if m > 0.0 else dk) / den
+        vrs = _rnoise_var(ngroups, rn, g, t_group, t_group)
+        vps = _poisson_var(m, dk, t_group, g, nd)
         s0 = 0.0 + 1.0 / vrs
         s1 = (0.0 + 1.0 / vps) if vps > 0.0 else 0.0
         s2 = 0.0 + 1.0 / (vps + vrs)
@@ -865,8 +859,8 @@ def _fit_clean_row(rowbuf, r, pixeldq, gain, rnoise_e, dark, t_group, wtab, med,
         inv_p[c] = s1
         inv_rn2[c] = 1.0 / (rn * rn)
     for i in range(nints):
-        # _fit_segment over all groups: the weight exponent from the signal-to-noise
-        # (_snr_power_index as selections), then the weighted sums group by group.
+        # _fit_segment over all groups: the weight exponent from the signal-to-noise,
+        # then the weighted sums group by group.
         for c in range(nx):
             g = float(gain[r, c])
             rn = float(rnoise_e[r, c])
@@ -874,13 +868,7 @@ def _fit_clean_row(rowbuf, r, pixeldq, gain, rnoise_e, dark, t_group, wtab, med,
             den = rn * rn + signal * g
             q = signal * g / math.sqrt(den)
             snr = max(q, 0.0) if (den > 0.0 and g != 0.0) else 0.0
-            p = 5
-            p = 4 if snr < 100.0 else p
-            p = 3 if snr < 50.0 else p
-            p = 2 if snr < 20.0 else p
-            p = 1 if snr < 10.0 else p
-            p = 0 if snr < 5.0 else p
-            pidx[c] = p
+            pidx[c] = _snr_power_index(snr)
             sw[c] = sx[c] = sxx[c] = sy[c] = sxy[c] = 0.0
         for k in range(ngroups):
             x = float(k)
@@ -1056,7 +1044,8 @@ def _fit_row(
         med = np.empty((nints, nx))
         ok = np.empty((nints, nx), dtype=np.bool_)
         buf = np.empty((ngroups - 1, nx))
-        if nints <= _FEW_INTS:
+        copied = nints <= _FEW_INTS
+        if copied:
             rowbuf, rowgdq = _row_copy(rowview, dqview)
             _row_median_rates(rowbuf, rowgdq, extra_dnu, times[0], pairs, med, ok, buf)
         else:
@@ -1068,7 +1057,7 @@ def _fit_row(
         if vector:
             # All pixels at once; those with a flag are then refitted one by one (their
             # ramps transposed as they come, their products stored directly).
-            if rowbuf.size == 0:
+            if not copied:
                 rowbuf, rowgdq = _row_copy(rowview, dqview)
             _fit_clean_row(
                 rowbuf, r, pixeldq, gain, rnoise_e, dark, times[0], wtab, med,
@@ -1125,21 +1114,16 @@ def _fit_row(
                 y, gdq, ogdq, stats, np.uint32(pixeldq[r, c]), g, float(rnoise_e[r, c]),
                 float(dark[r, c]), suppress1g, times, work, out_i, wtab, med, ok, c,
             )  # fmt: skip
+        if vector:
+            # Few such pixels: their per-integration products are stored directly.
+            store_pixel(rate_f, rate_dq, ints_f, ints_dq, r, c, slope, dq, vp, vr, err, out_i)
+            continue
         rate_f[0, r, c] = slope
         rate_f[1, r, c] = vp
         rate_f[2, r, c] = vr
         rate_f[3, r, c] = err
         rate_dq[r, c] = dq
-        if vector:
-            # Few such pixels: their per-integration products are stored directly.
-            for i in range(nints):
-                ints_f[0, i, r, c] = out_i[i, 0]
-                ints_f[1, i, r, c] = out_i[i, 2]
-                ints_f[2, i, r, c] = out_i[i, 3]
-                ints_f[3, i, r, c] = out_i[i, 4]
-                ints_dq[i, r, c] = np.uint32(out_i[i, 1])
-        else:
-            _tile_store(tile_f, tile_dq, ints_f, ints_dq, r, c, out_i)
+        _tile_store(tile_f, tile_dq, ints_f, ints_dq, r, c, out_i)
 
 
 @numba.njit(**_INL)
