@@ -35,9 +35,31 @@ class UsageError(Exception):
 
 
 _HANDLERS: list[logging.Handler] = []
+#: The ``webbcal`` logger's level before the command set it up (restored afterwards).
+_SAVED_LEVEL: list[int] = []
 
 
-def _setup_logging(verbose: bool, quiet: bool, log_file: str | None, level: str | None) -> None:
+class _ConsoleHandler(logging.StreamHandler):
+    """Log records to the ``sys.stderr`` of the moment each record is written.
+
+    A plain :class:`logging.StreamHandler` keeps the stream it was given; when
+    :func:`main` is called in-process (a notebook, a test capturing output)
+    that stream may be replaced or closed by the time a later record arrives.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # the current sys.stderr is always used
+        pass
+
+
+def setup_logging(verbose: bool, quiet: bool, log_file: str | None, level: str | None) -> None:
     """Console and file logging of a command.
 
     The ``webbcal`` logger itself stays at INFO (or DEBUG) so every product's
@@ -45,16 +67,14 @@ def _setup_logging(verbose: bool, quiet: bool, log_file: str | None, level: str 
     console shows.
     """
     logger = logging.getLogger("webbcal")
-    for handler in _HANDLERS:
-        logger.removeHandler(handler)
-        handler.close()
-    _HANDLERS.clear()
+    teardown_logging()
+    _SAVED_LEVEL.append(logger.level)
     lvl = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     if level:
         lvl = getattr(logging, level.upper(), lvl)
     logger.setLevel(min(lvl, logging.INFO))
     fmt = logging.Formatter("%(asctime)s - %(name)s - %(levelname)s - %(message)s")
-    console = logging.StreamHandler(sys.stderr)
+    console = _ConsoleHandler()
     console.setFormatter(fmt)
     console.setLevel(lvl)
     _HANDLERS.append(console)
@@ -79,6 +99,21 @@ def _setup_logging(verbose: bool, quiet: bool, log_file: str | None, level: str 
 
     for name in ("CRDS", "crds"):
         logging.getLogger(name).setLevel(logging.INFO if verbose else logging.CRITICAL + 1)
+
+
+def teardown_logging() -> None:
+    """Remove (and close) the handlers a command added; restore the logger's level.
+
+    Called when :func:`main` returns, so an in-process caller's logging is left
+    as it was.
+    """
+    logger = logging.getLogger("webbcal")
+    for handler in _HANDLERS:
+        logger.removeHandler(handler)
+        handler.close()
+    _HANDLERS.clear()
+    if _SAVED_LEVEL:
+        logger.setLevel(_SAVED_LEVEL.pop())
 
 
 def _split_option(token: str, rest: list[str]) -> tuple[str, str]:
@@ -228,7 +263,7 @@ def cmd_run(argv: list[str]) -> int:
             f"webbcal run {target} needs exactly one input file, got {len(positionals) - 1} "
             "(only calwebb_detector1 takes several: the segments of one exposure)"
         )
-    _setup_logging(bool(flags.get("verbose")), bool(flags.get("quiet")),
+    setup_logging(bool(flags.get("verbose")), bool(flags.get("quiet")),
                    flags.get("log-file"), flags.get("log-level"))  # fmt: skip
     overrides = parse_run_arguments(cls, remaining)
     overrides.setdefault("save_results", True)
@@ -347,7 +382,7 @@ def cmd_demo(argv: list[str]) -> int:
                 "webbcal demo --stage 3: the stage-3 demo simulates NIRCam NRCA1_SUB640 "
                 "exposures; drop --instrument and --subarray"
             )
-        _setup_logging(False, True, None, None)
+        setup_logging(False, True, None, None)
         from .demo_image3 import run_image3_demo
 
         print(run_image3_demo(args.out, seed=args.seed))
@@ -362,7 +397,7 @@ def cmd_demo(argv: list[str]) -> int:
             f"webbcal demo: --subarray {args.subarray}: not available for the "
             f"{args.instrument} demo; expected one of {', '.join(valid)}"
         )
-    _setup_logging(False, True, None, None)
+    setup_logging(False, True, None, None)
     if args.instrument == "fgs":
         from pathlib import Path
 
@@ -388,7 +423,7 @@ def _demo_lrs_tso(args: argparse.Namespace) -> int:
             "webbcal demo --mode lrs-tso: the time-series demo simulates MIRI SLITLESSPRISM "
             "exposures; use --instrument miri without --stage and --subarray"
         )  # fmt: skip
-    _setup_logging(False, True, None, None)
+    setup_logging(False, True, None, None)
     from .demo_lrs_tso import run_lrs_tso_demo
 
     print(run_lrs_tso_demo(args.out, seed=args.seed, nints=args.nints or 100,
@@ -479,6 +514,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"webbcal: error: {_describe(exc)}", file=sys.stderr)
         return 1
+    finally:
+        teardown_logging()
 
 
 def _describe(exc: Exception) -> str:

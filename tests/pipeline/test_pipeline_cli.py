@@ -239,3 +239,21 @@ def test_external_commands_are_importable():
     for name, (target, _) in EXTERNAL_COMMANDS.items():
         module, func = target.split(":")
         assert callable(getattr(importlib.import_module(module), func)), name
+
+
+def test_command_in_process_leaves_logging_as_it_was(tmp_path, capsys):
+    """``main`` called from Python (a notebook, a test) removes the console handler it added.
+
+    A handler left bound to a replaced or closed ``sys.stderr`` turned every later log
+    record of the process into a "--- Logging error ---" report.
+    """
+    import logging
+
+    logger = logging.getLogger("webbcal")
+    before = (list(logger.handlers), logger.level)
+    missing = tmp_path / "missing_uncal.fits"
+    assert main(["run", "calwebb_detector1", str(missing), "--log-level", "DEBUG"]) == 1
+    assert "missing_uncal.fits" in capsys.readouterr().err
+    assert (list(logger.handlers), logger.level) == before
+    assert main(["asn", "generate", str(missing), "-v"]) != 0
+    assert (list(logger.handlers), logger.level) == before

@@ -616,8 +616,10 @@ def _parser():
 def main(argv: list[str] | None = None) -> int:
     """Run ``webbcal asn generate``; return the exit status."""
     args = _parser().parse_args(argv)
-    if args.verbose or args.debug:
-        logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO)
+    from ..cli import setup_logging
+
+    # Warnings always; -v adds progress, -D details (``webbcal`` removes the handlers on return).
+    setup_logging(args.debug, not (args.verbose or args.debug), None, None)
     discover, all_candidates = args.discover, args.all_candidates
     if not discover and not all_candidates and args.ids is None:
         discover = all_candidates = True
