@@ -105,7 +105,7 @@ def main(argv: list[str]) -> int:
 def _run(opts: dict[str, Any], positionals: list[str], rest: list[str], ran: list[bool]) -> int:
     """:func:`main` once the command line names a pipeline, inputs and an output directory;
     appends to ``ran`` whether a cluster processed exposures."""
-    from ..cli import UsageError, _setup_logging, parse_run_arguments
+    from ..cli import UsageError, parse_run_arguments, setup_logging
     from ..stpipe.pipeline import Pipeline
     from ..stpipe.registry import get_step_class
 
@@ -137,7 +137,7 @@ def _run(opts: dict[str, Any], positionals: list[str], rest: list[str], ran: lis
             ) from None
     verbose, quiet = bool(opts.get("verbose") or opts.get("v")), bool(opts.get("quiet") or
                                                                        opts.get("q"))  # fmt: skip
-    _setup_logging(verbose, quiet, opts.get("log-file"), None)
+    setup_logging(verbose, quiet, opts.get("log-file"), None)
     if not verbose:
         logging.getLogger("distributed").setLevel(logging.WARNING)
     steps = overrides.pop("steps", None)
