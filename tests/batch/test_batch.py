@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+from _pagecache import drops_cached_pages, resident_pages
 from webbcal.batch import MANIFEST_NAME, run_batch
 from webbcal.pipeline import Detector1Pipeline
 
@@ -80,6 +81,9 @@ def test_batch_matches_serial_then_rerun_skips(program, client, tmp_path):
     assert [o.status for o in result.outcomes] == ["succeeded"] * 4
     names = _product_names(out)
     assert names == _product_names(serial) and len(names) == 8
+    if drops_cached_pages(tmp_path):
+        # Published products are on disk and out of the page cache (worker._publish).
+        assert {n: resident_pages(out / n) for n in names} == dict.fromkeys(names, 0)
     for name in names:
         _assert_same_product(out / name, serial / name)
     with fits.open(out / names[0]) as hdul:

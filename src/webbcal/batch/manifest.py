@@ -68,13 +68,64 @@ def fingerprint(record: dict[str, Any]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def product_digest(path: str) -> dict[str, Any]:
-    """Size and SHA-256 of a product file."""
+def product_digest(path: str, *, release: bool = False) -> dict[str, Any]:
+    """Size and SHA-256 of a product file.
+
+    Parameters
+    ----------
+    path : str
+        The product.
+    release : bool
+        After reading it, wait until its data are on disk (``fdatasync``) and
+        drop its pages from the page cache (``posix_fadvise`` ``DONTNEED``), where
+        the system offers these calls. A batch does this for every product it
+        publishes: the product is durable before it is renamed into place and
+        recorded in the manifest, and the gigabytes of products a batch writes
+        do not push out of memory the raw exposures and the reference files that
+        the next exposures read. On the shared 2-core development machine it also
+        lets the next products reuse those pages instead of freshly mapped ones
+        (8 full frames: ~11 % less CPU time; see ``benchmarks/bench_throughput.py``).
+
+    Returns
+    -------
+    dict
+        ``{"size": bytes, "sha256": hex digest}``.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be read. A failure to flush or drop it is not an
+        error (some file systems do not support it).
+    """
     sha = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             sha.update(block)
+        if release:
+            _flush_and_drop(fh.fileno())
     return {"size": os.path.getsize(path), "sha256": sha.hexdigest()}
+
+
+def _flush_and_drop(fd: int) -> None:
+    """``fdatasync`` the open file, then advise the kernel to drop its cached pages.
+
+    Dirty pages cannot be dropped, hence the flush first. Skipped where the
+    platform lacks either call (macOS has neither ``os.fdatasync`` nor
+    ``os.posix_fadvise``); errors are ignored (the advice is only advice).
+
+    References
+    ----------
+    Linux ``fdatasync(2)`` and ``posix_fadvise(2)`` manual pages.
+    """
+    sync = getattr(os, "fdatasync", None)
+    advise = getattr(os, "posix_fadvise", None)
+    if sync is None or advise is None:
+        return
+    try:
+        sync(fd)
+        advise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    except OSError:
+        pass
 
 
 class Manifest:

@@ -2,7 +2,9 @@
 
 A task writes its products into a private staging directory
 (``<output_dir>/.webbcal_staging/<root>.<random>``) and renames them into the
-output directory only after the pipeline finished, the main product last.
+output directory only after the pipeline finished, the main product last,
+each flushed to disk and dropped from the page cache first
+(:func:`webbcal.batch.manifest.product_digest` with ``release``).
 A worker killed mid-task therefore leaves only a staging directory, which
 the next attempt of the same exposure (or the next batch) removes; a product
 in the output directory is always complete. Exceptions are caught and
@@ -149,7 +151,8 @@ def _publish(staging: str, output_dir: str, main_product: str) -> dict[str, dict
     if not names:
         raise RuntimeError(f"the pipeline wrote no product into {staging}")
     names.sort(key=lambda n: n == main_product)
-    digests = {n: product_digest(os.path.join(staging, n)) for n in names}
+    # Durable (and out of the page cache) before they are renamed into place.
+    digests = {n: product_digest(os.path.join(staging, n), release=True) for n in names}
     for name in names:
         os.replace(os.path.join(staging, name), os.path.join(output_dir, name))
     return digests
