@@ -131,7 +131,9 @@ def test_dq_translated_through_dq_def(nircam_case, geometries, tmp_path):
 
     def edit(hdul):
         shape = hdul["DQ"].data.shape
-        hdul["DQ"].data = rng.integers(0, 2**32, size=shape, dtype=np.uint64).astype(np.uint32)
+        dq = rng.integers(0, 2**32, size=shape, dtype=np.uint64).astype(np.uint32)
+        dq[rng.random(shape) < 0.5] = 0  # most pixels of a real reference have no flag
+        hdul["DQ"].data = dq
         table = np.array(
             [(0, 1, "HOT", "h"), (2, 4, "DEAD", "d"), (5, 48, "NO_SAT_CHECK", "n"),
              (31, 2**31, "REFERENCE_PIXEL", "r"), (7, 0, "DO_NOT_USE", "z")],

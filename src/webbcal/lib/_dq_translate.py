@@ -25,6 +25,9 @@ def _translate(raw, values, standard, out):  # pragma: no cover - compiled
     for k in numba.prange(nchunks):
         for p in range(k * 65536, min(n, (k + 1) * 65536)):
             v = np.uint64(raw[p])
+            if v == 0:  # most pixels of a reference: no row to test
+                out[p] = 0
+                continue
             f = np.uint64(0)
             for j in range(nrows):
                 if v & values[j]:
