@@ -81,7 +81,7 @@ TOTALS = ("Detected ", "Two-point detection ", "Reference pixels: ")
     [(name, "1MB") for name in sorted(CASES)]
     + [(name, "1MB-halo") for name in ("stripe_medium8_zf", "nrs_sub512", "sub64p_bright2_3groups")]
     + [("stripe_medium8_zf", "1.4GB"), ("nis_sub64", "1.4GB")]
-    + [("stripe_medium8_zf", "1MB-halo-grow2")],
+    + [("stripe_medium8_zf", "1MB-halo-grow2"), ("sub160p_rapid", "1MB-afterjump")],
 )
 def test_streaming_identical_to_step_by_step(
     name, limit, case_builder, tmp_path, caplog, monkeypatch
@@ -94,8 +94,12 @@ def test_streaming_identical_to_step_by_step(
     # blocks, each calibrated with its halo rows, one integration at a time;
     # "1.4GB": one block; "-grow2": saturation grown by 2 pixels, which frame averaging
     # (MEDIUM8) carries twice as far.
-    two_pass = limit == "1MB"
     kwargs = {}
+    if limit.endswith("-afterjump"):
+        # Groups after large jumps flagged: thresholds from the whole array's median gain.
+        kwargs["steps"] = {"jump": {"after_jump_flag_dn1": 10.0, "after_jump_flag_time1": 2.0}}
+        limit = limit.removesuffix("-afterjump")
+    two_pass = limit == "1MB"
     if limit.endswith("-grow2"):
         kwargs["steps"] = {"saturation": {"n_pix_grow_sat": 2}}
         limit = limit.removesuffix("-grow2")
@@ -138,6 +142,38 @@ def test_streaming_falls_back_for_saved_intermediate(nircam_case, tmp_path, capl
     messages = [r.getMessage() for r in caplog.records]
     assert any("Step-by-step execution: the calibrated ramp is saved" in m for m in messages)
     assert list(tmp_path.glob("*_ramp.fits")) and list(tmp_path.glob("*_rate.fits"))
+
+
+@pytest.mark.parametrize("after_jump", [False, True])
+def test_blocks_share_the_whole_array_median_gain(nircam_case, tmp_path, monkeypatch,
+                                                  after_jump):  # fmt: skip
+    """After-jump thresholds use the median gain of the whole array in every block.
+
+    Computed only when groups after jumps are flagged (a full frame's median takes
+    ~40 ms); a block never takes the median of its own rows.
+    """
+    from stdatamodels.jwst import datamodels as dm
+
+    from webbcal.jump import twopoint
+
+    seen = []
+    real = twopoint.detect_jumps
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["median_gain"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(twopoint, "detect_jumps", spy)
+    jump = {"after_jump_flag_dn1": 10.0, "after_jump_flag_time1": 2.0} if after_jump else {}
+    with nircam_case.crds():
+        Detector1Pipeline.call(
+            str(nircam_case.uncal), save_results=False, progress=False,
+            disable_crds_steppars=True, memory_limit="1MB", steps={"jump": jump},
+        )  # fmt: skip
+    assert len(seen) > 1  # streamed: several blocks
+    with dm.GainModel(nircam_case.refs["gain"]) as gain:
+        expected = float(np.nanmedian(gain.data)) if after_jump else None
+    assert set(seen) == {expected}
 
 
 def test_streaming_falls_back_for_snowballs(nircam_case, tmp_path, caplog):

@@ -366,8 +366,9 @@ def two_point_jumps(
         default it is chosen from ``groupdq``. Used when ``data`` is a block
         of rows of a larger array.
     median_gain : float or None
-        Median gain of the whole array (after-jump thresholds); by default
-        the median of ``gain``.
+        Median gain of the whole array (after-jump thresholds, used only when
+        ``after_jump_groups`` has a positive entry); by default the median of
+        ``gain``.
     clear_planes : bool
         Un-flag groups that sigma clipping flags in every pixel (the caller
         of a block checks for such planes over the whole array instead).
@@ -401,13 +402,13 @@ def two_point_jumps(
             params.rejection_threshold,
         )
 
-    if median_gain is None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            median_gain = float(np.nanmedian(gain))
     after_n = tuple(int(n) for n in after_jump_groups)
     after_e = ()
     if after_n[0] > 0 or after_n[1] > 0:
+        if median_gain is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                median_gain = float(np.nanmedian(gain))
         after_e = (
             params.after_jump_flag_dn1 * median_gain,
             params.after_jump_flag_dn2 * median_gain,

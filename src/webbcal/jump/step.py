@@ -80,7 +80,7 @@ class JumpStep(Step):
         from ..jump._postflag import planes_all_set
         from ..stpipe.blocks import BlockStage, NotStreamable
         from .differences import choose_mode
-        from .twopoint import detect_jumps
+        from .twopoint import after_jump_groups, detect_jumps
 
         nints, ngroups = ctx.nints, ctx.ngroups
         self.check_enough_groups(nints, ngroups)
@@ -98,9 +98,12 @@ class JumpStep(Step):
             if mode == "skipped":
                 # More groups DO_NOT_USE everywhere than predicted leave fewer usable.
                 raise StepSkipped(f"too few groups ({ngroups}) for jump detection")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            median_gain = float(np.nanmedian(gain))
+        median_gain = None  # of the whole array, for the after-jump thresholds only
+        group_time = float(exp.group_time or 0.0)  # not positive: detect_jumps says so
+        if group_time > 0 and any(after_jump_groups(params, group_time)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                median_gain = float(np.nanmedian(gain))
         all_dnu = np.ones((nints, ngroups), dtype=bool)
         all_flagged = np.ones((nints, ngroups), dtype=bool)
         counts = [0, 0]  # primary jumps, snowballs or showers

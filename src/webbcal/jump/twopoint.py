@@ -31,7 +31,7 @@ from .differences import two_point_jumps
 from .large_events import flag_showers, flag_snowballs
 from .params import JumpParameters, JumpResult
 
-__all__ = ["JumpParameters", "JumpResult", "detect_jumps"]
+__all__ = ["JumpParameters", "JumpResult", "after_jump_groups", "detect_jumps"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,29 @@ def _check_inputs(data, groupdq, pixeldq, gain, readnoise, nframes, frame_time, 
     for name, value in (("frame_time", frame_time), ("group_time", group_time)):
         if not np.isfinite(value) or value <= 0:
             raise ValueError(f"{name}={value!r}: expected a finite time > 0 s")
+
+
+def after_jump_groups(params: JumpParameters, group_time: float) -> tuple[int, int]:
+    """Groups flagged after jumps above ``after_jump_flag_dn1`` and ``..._dn2``.
+
+    Parameters
+    ----------
+    params : JumpParameters
+        ``after_jump_flag_time1`` and ``after_jump_flag_time2`` (s).
+    group_time : float
+        Group time (s), positive.
+
+    Returns
+    -------
+    tuple of int
+        Whole groups within each time (0: no after-jump flagging for that threshold).
+
+    References
+    ----------
+    JWST pipeline documentation, "Jump Detection" (flagging after large jumps).
+    """
+    return (int(params.after_jump_flag_time1 // group_time),
+            int(params.after_jump_flag_time2 // group_time))  # fmt: skip
 
 
 def detect_jumps(
@@ -144,10 +167,7 @@ def detect_jumps(
         log.info("Jump detection needs at least 3 groups, got %d; skipped", ngroups)
         return JumpResult(np.array(groupdq, dtype=np.uint8), pdq, 0, 0, True)
 
-    after_groups = (
-        int(params.after_jump_flag_time1 // group_time),
-        int(params.after_jump_flag_time2 // group_time),
-    )
+    after_groups = after_jump_groups(params, group_time)
     twopt = two_point_jumps(
         data,
         np.asarray(groupdq, dtype=np.uint8),
