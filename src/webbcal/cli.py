@@ -60,11 +60,22 @@ class _ConsoleHandler(logging.StreamHandler):
 
 
 def setup_logging(verbose: bool, quiet: bool, log_file: str | None, level: str | None) -> None:
-    """Console and file logging of a command.
+    """Console and file logging of a command (undone by :func:`teardown_logging`).
 
     The ``webbcal`` logger itself stays at INFO (or DEBUG) so every product's
     stored log is complete; ``--quiet`` and ``--verbose`` only change what the
     console shows.
+
+    Parameters
+    ----------
+    verbose : bool
+        Show DEBUG records (and the crds client's own log) on the console.
+    quiet : bool
+        Show only warnings and errors on the console.
+    log_file : str or None
+        Also write INFO (or DEBUG) records to this file.
+    level : str or None
+        Console level by name (``"DEBUG"``, ``"INFO"``, ...), overriding the two flags.
     """
     logger = logging.getLogger("webbcal")
     teardown_logging()
@@ -264,7 +275,7 @@ def cmd_run(argv: list[str]) -> int:
             "(only calwebb_detector1 takes several: the segments of one exposure)"
         )
     setup_logging(bool(flags.get("verbose")), bool(flags.get("quiet")),
-                   flags.get("log-file"), flags.get("log-level"))  # fmt: skip
+                  flags.get("log-file"), flags.get("log-level"))  # fmt: skip
     overrides = parse_run_arguments(cls, remaining)
     overrides.setdefault("save_results", True)
     if flags.get("quiet"):
