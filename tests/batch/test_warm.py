@@ -158,16 +158,17 @@ def test_local_cluster_workers_are_forked_warm():
     assert not warm.forkserver_running()  # stopped with the cluster that started it
 
 
-def _frozen_objects() -> int:
+def _collector_state() -> tuple[int, bool]:
     import gc
 
-    return gc.get_freeze_count()
+    return gc.get_freeze_count(), gc.isenabled()
 
 
 def test_planning_in_the_warm_process_matches_planning_here(tmp_path, program_builder, caplog):
     """Planned in a child of the warm server: the same tasks and failures, and its log
     records reach this process's loggers; the server's warm heap is frozen for the
-    collector, so that the workers' full collections skip it."""
+    collector, so that the workers' full collections skip it, and the collector runs
+    again after the warm-up."""
     from webbcal.batch.plan import _plan_in_warm_process, plan_exposures
     from webbcal.pipeline import Detector1Pipeline
 
@@ -191,7 +192,7 @@ def test_planning_in_the_warm_process_matches_planning_here(tmp_path, program_bu
             import multiprocessing
 
             with multiprocessing.get_context("forkserver").Pool(1) as pool:
-                frozen = pool.apply(_frozen_objects)
+                frozen, collecting = pool.apply(_collector_state)
         finally:
             warm.stop_forkserver()
     assert there == here
@@ -202,6 +203,7 @@ def test_planning_in_the_warm_process_matches_planning_here(tmp_path, program_bu
     assert ("webbcal.batch.plan", "ERROR", f"Cannot process {broken}: {failure.error}") in messages
     assert any(m.startswith("Resolved the references of 1 exposure(s)") for _, _, m in messages)
     assert frozen > 10_000
+    assert collecting  # off during the warm-up only
 
 
 def test_still_warming_only_shortly_after_this_process_started_its_server(monkeypatch):
