@@ -286,8 +286,16 @@ step takes the median gain only for after-jump flagging)::
     14              9.3   3103     17          75.1    383    145    8.1x
     15              9.9   2908     17          83.8    344    161    8.5x
 
-Over the 15 runs: mean wall 10.0 s against 81.1 s (8.1x the exposures per hour), median
-ratio 8.3x, 11 of 15 runs at 8x or more; the runs below were the first of a series (after
+After the fork server's warm-up ran without the cyclic garbage collector (its CPU 1.2-1.3 s
+instead of 1.6-1.9 s in a batch)::
+
+    16              9.1   3175     16          77.9    370    150    8.6x
+    17              8.2   3518     14          80.6    357    154    9.8x
+    18              9.9   2910     17          82.4    350    158    8.3x
+    19              8.9   3243     15          76.9    374    148    8.7x
+
+Over the 19 runs: mean wall 9.8 s against 80.7 s (8.2x the exposures per hour), median
+ratio 8.5x, 15 of 19 runs at 8x or more; the runs below were the first of a series (after
 the machine idled) or the run after it. Before the change, five runs gave 9.5, 7.3, 8.4,
 9.1 and 8.4x. Per exposure in a warm worker (``perf``, whole batch): compiled
 kernels 0.45 s, system 0.35 s, Python 0.29 s, numpy 0.20 s, SHA-256 0.09 s, libc 0.08 s
